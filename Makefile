@@ -1,0 +1,38 @@
+# Two commands for a fresh machine: `make demo` and `make test`. Both create .venv and install into it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint-specs schema bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-tf: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[tf]"
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[tf,test]"
+	touch $(VENV)/.installed-tf $@
+
+## demo: install modelspec with TensorFlow, build specs/mlp.yaml and print its summary
+demo: $(VENV)/.installed-tf
+	$(BIN)/modelspec build specs/mlp.yaml
+
+## test: install the test extras and run the whole test suite
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest
+
+## schema: regenerate modelspec.schema.json (a test checks it is up to date)
+schema: $(VENV)/.installed-tf
+	$(BIN)/modelspec schema -o modelspec.schema.json
+
+## bench: run the benchmarks
+bench: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/build_overhead.py
+	$(BIN)/python benchmarks/validate_speed.py
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

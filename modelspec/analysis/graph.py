@@ -1,0 +1,294 @@
+"""Resolve the layer graph of a validated spec and analyse it once for the linter, the summary and the builder.
+
+The analysis names every layer, wires `inputs:`, rejects unknown references, cycles and dangling layers,
+infers every shape and variable, and resolves `auto` initializers. It is pure Python.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from modelspec.analysis.shapes import Shape, ShapeError, VariableInfo, infer, show_shape
+from modelspec.diagnostics import (INVALID_SPEC, SHAPE_MISMATCH, UNKNOWN_REFERENCE, Diagnostic, SpecError,
+                                   did_you_mean, error)
+from modelspec.schema.activations import ACTIVATIONS
+from modelspec.schema.base import type_name
+from modelspec.schema.initializers import INITIALIZER_MODELS, InitializerSpec
+from modelspec.schema.spec import Spec
+from modelspec.source import Document
+
+_BY_TYPE = {type_name(model): model for model in INITIALIZER_MODELS}
+# Layers that pass their input's activation statistics on unchanged, so `auto` looks through them.
+_TRANSPARENT = {"dropout", "alpha_dropout", "gaussian_noise", "batch_norm", "layer_norm", "flatten", "reshape",
+                "permute", "max_pool1d", "max_pool2d", "average_pool1d", "average_pool2d", "zero_padding2d",
+                "up_sampling2d"}
+_KERNEL_SLOTS = {"kernel_initializer", "depthwise_initializer", "pointwise_initializer"}
+# What `auto` means in slots that are not a kernel feeding an activation.
+_AUTO_BY_SLOT = {"recurrent_initializer": "orthogonal", "bias_initializer": "zeros", "beta_initializer": "zeros",
+                 "gamma_initializer": "ones", "moving_mean_initializer": "zeros",
+                 "moving_variance_initializer": "ones", "embeddings_initializer": "random_uniform"}
+
+
+@dataclass
+class InputInfo:
+    """A model input."""
+
+    name: str
+    shape: Shape
+    dtype: str
+    path: tuple
+
+
+@dataclass
+class LayerInfo:
+    """Everything the analysis knows about one layer."""
+
+    name: str
+    spec: Any  # the layer's pydantic model, with `defaults:` applied
+    index: int
+    inputs: list[str]
+    consumers: list[str] = field(default_factory=list)
+    input_shapes: list[Optional[Shape]] = field(default_factory=list)
+    output_shape: Optional[Shape] = None
+    variables: Optional[list[VariableInfo]] = None  # None: unknown (opaque layer or failed inference)
+    feeds: str = "linear"  # the activation this layer's output meets first (its own, or one downstream)
+    initializers: dict[str, InitializerSpec] = field(default_factory=dict)  # per slot, `auto` resolved
+    auto_slots: frozenset[str] = frozenset()
+
+    @property
+    def path(self) -> tuple:
+        return ("layers", self.index)
+
+    @property
+    def type(self) -> str:
+        return self.spec.type
+
+    @property
+    def params(self) -> Optional[int]:
+        return None if self.variables is None else sum(v.size for v in self.variables)
+
+    @property
+    def trainable_params(self) -> Optional[int]:
+        return None if self.variables is None else sum(v.size for v in self.variables if v.trainable)
+
+
+@dataclass
+class Analysis:
+    """The analysed spec: inputs, layers in topological order, outputs and totals."""
+
+    spec: Spec
+    inputs: dict[str, InputInfo]
+    layers: dict[str, LayerInfo]
+    outputs: list[str]
+
+    @property
+    def complete(self) -> bool:
+        """False when an opaque layer keeps some shape or parameter count unknown."""
+        return all(layer.variables is not None for layer in self.layers.values())
+
+    @property
+    def total_params(self) -> int:
+        return sum(layer.params or 0 for layer in self.layers.values())
+
+    @property
+    def trainable_params(self) -> int:
+        return sum(layer.trainable_params or 0 for layer in self.layers.values())
+
+    @property
+    def non_trainable_params(self) -> int:
+        return self.total_params - self.trainable_params
+
+    def shape_of(self, name: str) -> Optional[Shape]:
+        """Return the output shape of a layer or input."""
+        return self.inputs[name].shape if name in self.inputs else self.layers[name].output_shape
+
+
+def _layer_names(spec: Spec, taken: set[str]) -> list[str]:
+    """Name unnamed layers `type`, `type_1`, ... the way Keras does, skipping names already taken."""
+    taken = taken | {layer.name for layer in spec.layers if layer.name}
+    counters: dict[str, int] = {}
+    names = []
+    for layer in spec.layers:
+        if layer.name:
+            names.append(layer.name)
+            continue
+        while True:
+            n = counters.get(layer.type, 0)
+            counters[layer.type] = n + 1
+            candidate = layer.type if n == 0 else f"{layer.type}_{n}"
+            if candidate not in taken:
+                break
+        taken.add(candidate)
+        names.append(candidate)
+    return names
+
+
+def _input_names(spec: Spec) -> list[str]:
+    inputs = spec.model_inputs()
+    return [i.name or ("input" if n == 0 else f"input_{n}") for n, i in enumerate(inputs)]
+
+
+class _Collector:
+    def __init__(self, doc: Document):
+        self.doc = doc
+        self.problems: list[Diagnostic] = []
+
+    def add(self, path: tuple, message: str, code=None, layer: Optional[str] = None, hint: Optional[str] = None):
+        line, column = self.doc.locate(path)
+        self.problems.append(error(self.doc.path, line, column, message, code=code or INVALID_SPEC,
+                                   layer=layer, hint=hint))
+
+
+def analyse(spec: Spec, doc: Document) -> Analysis:
+    """Analyse a validated spec (``defaults`` already applied); raise ``SpecError`` listing every problem."""
+    report = _Collector(doc)
+    input_names = _input_names(spec)
+    input_paths = [("input",)] if spec.input is not None else [("inputs", n) for n in range(len(input_names))]
+    inputs = {name: InputInfo(name, tuple(i.shape), i.dtype, path)
+              for name, i, path in zip(input_names, spec.model_inputs(), input_paths)}
+    if len(inputs) != len(input_names):
+        report.add(("inputs",), "input names must be unique")
+
+    names = _layer_names(spec, set(inputs))
+    layers: dict[str, LayerInfo] = {}
+    for index, (name, layer) in enumerate(zip(names, spec.layers)):
+        if name in layers or name in inputs:
+            report.add(("layers", index, "name"), f"duplicate name '{name}'", layer=name)
+            continue
+        if layer.inputs is not None:
+            wired = list(layer.inputs)
+        elif index > 0:
+            wired = [names[index - 1]]
+        elif len(inputs) == 1:
+            wired = list(inputs)
+        else:
+            report.add(("layers", index), "the first layer must name its `inputs:` when the model has several",
+                       code=UNKNOWN_REFERENCE, layer=name)
+            wired = []
+        layers[name] = LayerInfo(name, layer, index, wired)
+
+    known = set(layers) | set(inputs)
+    for info in layers.values():
+        for j, ref in enumerate(info.inputs):
+            if ref not in known:
+                report.add(info.path + ("inputs", j), f"unknown layer or input '{ref}'{did_you_mean(ref, known)}",
+                           code=UNKNOWN_REFERENCE, layer=info.name)
+            elif ref in layers:
+                layers[ref].consumers.append(info.name)
+        low, high = info.spec.MIN_INPUTS, info.spec.MAX_INPUTS
+        if info.inputs and (len(info.inputs) < low or (high is not None and len(info.inputs) > high)):
+            wanted = f"{low}" if low == high else f"at least {low}" if high is None else f"{low} to {high}"
+            report.add(info.path + ("inputs",), f"{info.type} takes {wanted} input(s) (received: {len(info.inputs)})",
+                       layer=info.name)
+
+    outputs = list(spec.outputs) if spec.outputs else [names[-1]]
+    for j, ref in enumerate(outputs):
+        if ref not in layers:
+            report.add(("outputs", j), f"unknown output layer '{ref}'{did_you_mean(ref, layers)}",
+                       code=UNKNOWN_REFERENCE)
+    if report.problems:
+        raise SpecError(report.problems)
+
+    order = _topological(layers, inputs, report)
+    _check_reachability(layers, inputs, outputs, report)
+    for name in order:
+        info = layers[name]
+        info.input_shapes = [layers[r].output_shape if r in layers else inputs[r].shape for r in info.inputs]
+        try:
+            info.output_shape, info.variables = infer(info.spec, info.input_shapes)
+        except ShapeError as exc:
+            received = ", ".join(show_shape(s) for s in info.input_shapes)
+            report.add(info.path, str(exc), code=SHAPE_MISMATCH, layer=name,
+                       hint=None if "received" in str(exc) else f"input shape: {received}")
+    if report.problems:
+        raise SpecError(report.problems)
+
+    ordered = {name: layers[name] for name in order}
+    for info in ordered.values():
+        info.feeds = _feeds(info, ordered)
+        _resolve_initializers(info)
+    return Analysis(spec, inputs, ordered, outputs)
+
+
+def _topological(layers: dict[str, LayerInfo], inputs: dict, report: _Collector) -> list[str]:
+    pending = {name: sum(1 for r in info.inputs if r in layers) for name, info in layers.items()}
+    ready = deque(name for name, count in pending.items() if count == 0)
+    order = []
+    while ready:
+        name = ready.popleft()
+        order.append(name)
+        for consumer in layers[name].consumers:
+            pending[consumer] -= 1
+            if pending[consumer] == 0:
+                ready.append(consumer)
+    if len(order) != len(layers):
+        stuck = sorted((info for name, info in layers.items() if name not in order), key=lambda i: i.index)
+        cycle = " -> ".join(info.name for info in stuck)
+        report.add(stuck[0].path + ("inputs",), f"layers form a cycle: {cycle}", code=UNKNOWN_REFERENCE,
+                   layer=stuck[0].name)
+        raise SpecError(report.problems)
+    return order
+
+
+def _check_reachability(layers, inputs, outputs, report: _Collector) -> None:
+    useful, stack = set(), list(outputs)
+    while stack:
+        name = stack.pop()
+        if name in useful:
+            continue
+        useful.add(name)
+        if name in layers:
+            stack.extend(layers[name].inputs)
+    for info in layers.values():
+        if info.name not in useful:
+            report.add(info.path, f"layer '{info.name}' does not lead to any output",
+                       hint="add it to `outputs:` or remove it", layer=info.name)
+    for name, info in inputs.items():
+        if name not in useful:
+            report.add(info.path, f"input '{name}' is not used by any output", hint="remove it or wire it with `inputs:`")
+    if report.problems:
+        raise SpecError(report.problems)
+
+
+def _own_activation(info: LayerInfo) -> str:
+    return getattr(info.spec, "activation", "linear") if info.type != "bidirectional" else info.spec.layer.activation
+
+
+def _feeds(info: LayerInfo, layers: dict[str, LayerInfo]) -> str:
+    """The activation that first meets this layer's output: its own, or the next non-linear one downstream."""
+    seen = 0
+    while seen < len(layers):
+        own = _own_activation(info)
+        if own != "linear" or len(info.consumers) != 1:
+            return own
+        nxt = layers[info.consumers[0]]
+        if nxt.type == "activation":
+            return nxt.spec.activation
+        if nxt.type not in _TRANSPARENT:
+            return "linear"
+        info, seen = nxt, seen + 1
+    return "linear"
+
+
+def _resolve_initializers(info: LayerInfo) -> None:
+    spec = info.spec.layer if info.type == "bidirectional" else info.spec
+    resolved, autos = {}, set()
+    for slot in type(spec).model_fields:
+        value = getattr(spec, slot)
+        if not slot.endswith("_initializer") or value is None:
+            continue
+        if value.type == "auto":
+            autos.add(slot)
+            if slot in _KERNEL_SLOTS:
+                activation = spec.activation if info.type in ("lstm", "gru", "simple_rnn", "bidirectional") \
+                    else info.feeds
+                chosen = "glorot_uniform" if info.type == "multi_head_attention" else \
+                    ACTIVATIONS[activation].auto_initializer
+            else:
+                chosen = _AUTO_BY_SLOT.get(slot, "glorot_uniform")
+            value = _BY_TYPE[chosen](type=chosen)
+        resolved[slot] = value
+    info.initializers = resolved
+    info.auto_slots = frozenset(autos)

@@ -1,0 +1,1 @@
+"""Spec -> Keras. Everything below this package may import TensorFlow; nothing above it does."""

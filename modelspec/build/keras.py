@@ -1,0 +1,180 @@
+"""Compile an analysed spec into a Keras 3 functional model. The only place (with weights.py) that imports Keras."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Optional
+
+from modelspec.analysis import LayerInfo
+from modelspec.analysis.seeds import derive_seed
+from modelspec.loader import ModelSpec, load_spec
+from modelspec.schema.initializers import _Initializer
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the CLI's output
+
+
+def _keras():
+    import keras
+
+    return keras
+
+
+def make_initializer(spec: _Initializer, seed: Optional[int]):
+    """Return the Keras initializer for a resolved (never `auto`) initializer spec."""
+    keras = _keras()
+    params = spec.model_dump(exclude={"type", "seed"})
+    if spec.SEEDED:
+        params["seed"] = spec.seed if spec.seed is not None else seed
+    return getattr(keras.initializers, spec.KERAS_CLASS)(**params)
+
+
+def _keras_object(module: str, spec) -> Any:
+    """Build a regularizer, constraint, optimizer or schedule from its model: class + remaining fields."""
+    params = {k: v for k, v in spec.model_dump(exclude={"type"}).items() if v is not None}
+    return getattr(getattr(_keras(), module), spec.KERAS_CLASS)(**params)
+
+
+def _tuples(value):
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+def _layer_kwargs(spec, name: str, initializers: dict, model_seed: Optional[int], seed_prefix: str = "") -> dict:
+    """Turn a layer model into Keras constructor arguments, with a distinct derived seed per initializer."""
+    kwargs: dict[str, Any] = {"name": name}
+    for field in type(spec).model_fields:
+        value = getattr(spec, field)
+        if field in ("type", "inputs", "name", "layer"):
+            continue
+        if field.endswith("_initializer"):
+            value = make_initializer(initializers[field], derive_seed(model_seed, name, seed_prefix + field))
+        elif field.endswith("_regularizer") and value is not None:
+            value = _keras_object("regularizers", value)
+        elif field.endswith("_constraint") and value is not None:
+            value = _keras_object("constraints", value)
+        elif field == "seed" and value is None:
+            value = derive_seed(model_seed, name, seed_prefix + "seed")
+            if value is None:
+                continue
+        kwargs[field] = _tuples(value)
+    return kwargs
+
+
+def _make_layer(info: LayerInfo, model_seed: Optional[int]):
+    keras = _keras()
+    spec = info.spec
+    if spec.type == "keras":
+        config = {k: _tuples(v) for k, v in spec.config.items()}
+        return getattr(keras.layers, spec.class_name)(name=info.name, trainable=spec.trainable, **config)
+    if spec.type == "bidirectional":
+        inner = spec.layer
+        cls = getattr(keras.layers, inner.KERAS_CLASS)
+        forward = cls(**_layer_kwargs(inner, f"forward_{info.name}", info.initializers, model_seed))
+        backward_kwargs = _layer_kwargs(inner, f"backward_{info.name}", info.initializers, model_seed)
+        backward_kwargs["go_backwards"] = not inner.go_backwards
+        return keras.layers.Bidirectional(forward, merge_mode=spec.merge_mode, backward_layer=cls(**backward_kwargs),
+                                          name=info.name, trainable=spec.trainable)
+    return getattr(keras.layers, spec.KERAS_CLASS)(**_layer_kwargs(spec, info.name, info.initializers, model_seed))
+
+
+def _reseed_attention(layer, info: LayerInfo, model_seed: Optional[int]) -> None:
+    """Give each of attention's four projections its own seed.
+
+    Keras clones one initializer config into the query, key, value and output projections; with a fixed seed
+    they would all start from the same values. Re-draw each variable with a seed derived from its own path.
+    """
+    for variable in layer.weights:
+        *_, part, kind = variable.path.split("/")  # e.g. "attention/query/kernel"
+        slot = "kernel_initializer" if kind == "kernel" else "bias_initializer"
+        spec = info.initializers[slot]
+        base = spec.seed if getattr(spec, "seed", None) is not None else model_seed
+        if not spec.SEEDED or base is None:
+            continue
+        initializer = make_initializer(spec.model_copy(update={"seed": None}),
+                                       derive_seed(base, info.name, f"{part}/{kind}"))
+        variable.assign(initializer(tuple(variable.shape), dtype=variable.dtype))
+
+
+def build_model(spec, *, seed: Optional[int] = None, weights=None):
+    """Build the ``keras.Model`` a spec describes.
+
+    Args:
+        spec: a path, YAML text, dict or ``ModelSpec``.
+        seed: overrides the spec's `seed:`.
+        weights: reserved for pretrained weights (the `pretrained:` block's loader).
+
+    Raises:
+        SpecError: the spec is invalid.
+    """
+    loaded: ModelSpec = load_spec(spec)
+    if weights is not None or loaded.spec.pretrained is not None:
+        raise NotImplementedError("loading pretrained weights is not available yet")
+    keras = _keras()
+    analysis = loaded.analysis
+    model_seed = seed if seed is not None else loaded.spec.seed
+
+    tensors = {name: keras.Input(shape=info.shape, dtype=info.dtype, name=name)
+               for name, info in analysis.inputs.items()}
+    reseed = []
+    for name, info in analysis.layers.items():
+        layer = _make_layer(info, model_seed)
+        args = [tensors[ref] for ref in info.inputs]
+        if info.type == "multi_head_attention":
+            tensors[name] = layer(*args) if len(args) > 1 else layer(args[0], args[0])
+            reseed.append((layer, info))
+        else:
+            tensors[name] = layer(args if info.spec.MAX_INPUTS != 1 and len(args) > 1 else args[0])
+    for layer, info in reseed:
+        _reseed_attention(layer, info, model_seed)
+
+    inputs = [tensors[name] for name in analysis.inputs]
+    outputs = [tensors[name] for name in analysis.outputs]
+    model = keras.Model(inputs=inputs[0] if len(inputs) == 1 else inputs,
+                        outputs=outputs[0] if len(outputs) == 1 else outputs, name=loaded.spec.name)
+    if loaded.spec.training is not None:
+        _compile(model, loaded.spec.training, analysis.outputs)
+    return model
+
+
+def _compile(model, training, output_names: list[str]) -> None:
+    keras = _keras()
+    optimizer = training.optimizer
+    params = {k: v for k, v in optimizer.model_dump(exclude={"type"}).items() if v is not None}
+    schedule = training.learning_rate_schedule
+    if schedule is not None:
+        schedule_params = schedule.model_dump(exclude={"type"})
+        if schedule.type != "piecewise_constant":
+            schedule_params["initial_learning_rate"] = optimizer.learning_rate
+        schedule_params = {k: v for k, v in schedule_params.items() if v is not None}
+        params["learning_rate"] = getattr(keras.optimizers.schedules, schedule.KERAS_CLASS)(**schedule_params)
+    from modelspec.schema.training import LOSSES
+
+    def loss(spec):
+        return getattr(keras.losses, LOSSES[spec.type][0])(**spec.options())
+
+    losses = [loss(s) for s in training.loss] if isinstance(training.loss, list) else loss(training.loss)
+    metrics: Any = list(training.metrics)
+    if len(output_names) > 1:
+        if not isinstance(losses, list):
+            losses = [loss(training.loss) for _ in output_names]
+        metrics = {name: list(training.metrics) for name in output_names} if metrics else None
+    model.compile(optimizer=getattr(keras.optimizers, optimizer.KERAS_CLASS)(**params), loss=losses,
+                  metrics=metrics)
+    # Create the optimizer's slots now, so the saved file matches what loading it recreates.
+    model.optimizer.build(model.trainable_variables)
+
+
+def save_atomic(model, path: os.PathLike | str) -> None:
+    """Save a model to ``path`` via a temporary file in the same folder, then rename: never a partial file."""
+    import tempfile
+
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(prefix=".modelspec-", suffix=".keras", dir=folder)
+    os.close(handle)
+    try:
+        model.save(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise

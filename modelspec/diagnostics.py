@@ -1,0 +1,85 @@
+"""One format for every finding: validation errors and lint results alike."""
+
+from __future__ import annotations
+
+import difflib
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+class Level(str, enum.Enum):
+    """How serious a finding is."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# Structural codes: always on, never ignorable. Lint rules have their own registry.
+INVALID_SPEC = ("MS001", "invalid-spec")
+SHAPE_MISMATCH = ("MS002", "shape-mismatch")
+UNKNOWN_REFERENCE = ("MS003", "unknown-reference")
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """A finding at a place in a spec file.
+
+    ``line`` and ``column`` are 1-based. ``layer`` is the layer name, or the dotted path of the
+    offending field in the spec (``layers[2].units``) when the finding is about a field.
+    """
+
+    path: str
+    line: int
+    column: int
+    code: str
+    name: str
+    level: Level
+    message: str
+    hint: str | None = None
+    layer: str | None = None
+
+    def format(self) -> str:
+        """Render as ``path:line:col: level[CODE] where: message`` plus an indented hint line."""
+        where = f" {self.layer}:" if self.layer else ""
+        text = f"{self.path}:{self.line}:{self.column}: {self.level}[{self.code}]{where} {self.message}"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+    def to_dict(self) -> dict:
+        """Return the JSON form documented in DESIGN.md."""
+        return {
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+            "code": self.code,
+            "name": self.name,
+            "level": self.level.value,
+            "message": self.message,
+            "hint": self.hint,
+            "layer": self.layer,
+        }
+
+
+class SpecError(Exception):
+    """A spec could not be read or is invalid; ``diagnostics`` holds every problem found."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]):
+        self.diagnostics = sorted(diagnostics, key=lambda d: (d.path, d.line, d.column))
+        super().__init__("\n".join(d.format() for d in self.diagnostics))
+
+
+def error(path: str, line: int, column: int, message: str, *, code=INVALID_SPEC, layer=None, hint=None):
+    """Build an error-level structural diagnostic."""
+    return Diagnostic(path, line, column, code[0], code[1], Level.ERROR, message, hint, layer)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """Return ``"; did you mean 'x'?"`` for the closest choice, or an empty string."""
+    match = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f"; did you mean '{match[0]}'?" if match else ""

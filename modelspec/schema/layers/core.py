@@ -1,0 +1,84 @@
+"""Dense, embedding and the shape- or noise-only core layers."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal, Optional
+
+from pydantic import Field
+
+from modelspec.schema.base import NonNegativeFloat, PositiveInt, Rate, Seed, StrictModel
+from modelspec.schema.initializers import Constraint, Initializer, RandomUniform, Regularizer
+from modelspec.schema.layers.base import Activated, Kernel, LayerBase
+
+
+class Dense(LayerBase, Activated, Kernel):
+    KERAS_CLASS: ClassVar[str] = "Dense"
+    type: Literal["dense"] = Field(description="Fully connected layer on the last axis.")
+    units: PositiveInt = Field(description="Number of output units.")
+
+
+class ActivationLayer(LayerBase, Activated):
+    KERAS_CLASS: ClassVar[str] = "Activation"
+    type: Literal["activation"] = Field(description="Applies an activation function.")
+
+
+class _Noise(StrictModel):
+    seed: Optional[Seed] = Field(None, description="Explicit seed; default: derived from the model seed.")
+
+
+class Dropout(LayerBase, _Noise):
+    KERAS_CLASS: ClassVar[str] = "Dropout"
+    type: Literal["dropout"] = Field(description="Randomly zeroes a fraction of inputs during training.")
+    rate: Rate = Field(description="Fraction of the inputs to drop, in [0, 1).")
+
+
+class AlphaDropout(LayerBase, _Noise):
+    KERAS_CLASS: ClassVar[str] = "AlphaDropout"
+    type: Literal["alpha_dropout"] = Field(description="Dropout that keeps SELU's self-normalising property.")
+    rate: Rate = Field(description="Fraction of the inputs to drop, in [0, 1).")
+
+
+class GaussianNoise(LayerBase, _Noise):
+    KERAS_CLASS: ClassVar[str] = "GaussianNoise"
+    type: Literal["gaussian_noise"] = Field(description="Adds zero-centred Gaussian noise during training.")
+    stddev: NonNegativeFloat = Field(description="Standard deviation of the noise.")
+
+
+class Flatten(LayerBase):
+    KERAS_CLASS: ClassVar[str] = "Flatten"
+    type: Literal["flatten"] = Field(description="Flattens every axis but the batch axis.")
+
+
+class Reshape(LayerBase):
+    KERAS_CLASS: ClassVar[str] = "Reshape"
+    type: Literal["reshape"] = Field(description="Reshapes the output (batch axis excluded).")
+    target_shape: list[int] = Field(min_length=1, description="New shape; one entry may be -1 (inferred).")
+
+
+class Permute(LayerBase):
+    KERAS_CLASS: ClassVar[str] = "Permute"
+    type: Literal["permute"] = Field(description="Permutes the non-batch axes.")
+    dims: list[PositiveInt] = Field(min_length=1, description="A permutation of 1..rank (1-based, batch excluded).")
+
+
+class Embedding(LayerBase):
+    KERAS_CLASS: ClassVar[str] = "Embedding"
+    type: Literal["embedding"] = Field(description="Maps integer token ids to dense vectors.")
+    input_dim: PositiveInt = Field(description="Vocabulary size: ids are in [0, input_dim).")
+    output_dim: PositiveInt = Field(description="Size of each embedding vector.")
+    embeddings_initializer: Initializer = Field(
+        RandomUniform(type="random_uniform"), description="Initializer of the table (Keras default: uniform ±0.05).")
+    embeddings_regularizer: Optional[Regularizer] = Field(None, description="Penalty on the table.")
+    embeddings_constraint: Optional[Constraint] = Field(None, description="Constraint on the table.")
+    mask_zero: bool = Field(False, description="Treat id 0 as padding and mask it.")
+
+
+class Rescaling(LayerBase):
+    KERAS_CLASS: ClassVar[str] = "Rescaling"
+    type: Literal["rescaling"] = Field(description="Computes inputs * scale + offset.")
+    scale: float = Field(description="Multiplier, e.g. 0.00392 (1/255) for pixel values.")
+    offset: float = Field(0.0, description="Added after scaling.")
+
+
+CORE_LAYERS = (Dense, ActivationLayer, Dropout, AlphaDropout, GaussianNoise, Flatten, Reshape, Permute, Embedding,
+               Rescaling)

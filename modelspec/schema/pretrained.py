@@ -1,0 +1,19 @@
+"""The `pretrained:` block (loading is done by build/weights.py)."""
+
+from __future__ import annotations
+
+from typing import Union
+
+from pydantic import Field
+
+from modelspec.schema.base import Name, StrictModel
+
+
+class Pretrained(StrictModel):
+    """Weights trained elsewhere, loaded into the built model by layer name."""
+
+    path: str = Field(min_length=1, description="A .weights.h5, .keras or .npz file, relative to the spec's folder.")
+    map: dict[Name, str] = Field(default_factory=dict, description="This spec's layer -> layer name in the file.")
+    freeze: Union[bool, list[str]] = Field(
+        False, description="Layer names or regular expressions to freeze; true freezes every loaded layer.")
+    skip_mismatch: bool = Field(False, description="Skip layers whose shapes differ instead of failing.")

@@ -1,0 +1,96 @@
+"""The top-level spec model (format version 1)."""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import Field, model_validator
+
+from modelspec.schema.activations import ActivationName
+from modelspec.schema.base import Name, PositiveInt, StrictModel
+from modelspec.schema.initializers import Constraint, Initializer, Regularizer
+from modelspec.schema.layers import Layer
+from modelspec.schema.pretrained import Pretrained
+from modelspec.schema.training import Training
+
+DTYPES = ("float32", "float16", "bfloat16", "float64", "int32", "int64", "uint8", "bool")
+
+
+class Input(StrictModel):
+    """One model input."""
+
+    name: Optional[Name] = Field(None, description="Input name; default `input` (or `input_n` for several).")
+    shape: list[Optional[PositiveInt]] = Field(
+        min_length=1, max_length=8, description="Shape without the batch axis; null for a variable length.")
+    dtype: Literal[DTYPES] = Field("float32", description="Element type; int32 for token ids.")
+
+
+class Defaults(StrictModel):
+    """Field values applied to every layer that has the field and does not set it."""
+
+    activation: Optional[ActivationName] = Field(None, description="Default activation.")
+    use_bias: Optional[bool] = Field(None, description="Default use_bias.")
+    kernel_initializer: Optional[Initializer] = Field(None, description="Default kernel initializer.")
+    bias_initializer: Optional[Initializer] = Field(None, description="Default bias initializer.")
+    recurrent_initializer: Optional[Initializer] = Field(None, description="Default recurrent initializer.")
+    depthwise_initializer: Optional[Initializer] = Field(None, description="Default depthwise initializer.")
+    pointwise_initializer: Optional[Initializer] = Field(None, description="Default pointwise initializer.")
+    embeddings_initializer: Optional[Initializer] = Field(None, description="Default embeddings initializer.")
+    kernel_regularizer: Optional[Regularizer] = Field(None, description="Default kernel regularizer.")
+    bias_regularizer: Optional[Regularizer] = Field(None, description="Default bias regularizer.")
+    recurrent_regularizer: Optional[Regularizer] = Field(None, description="Default recurrent regularizer.")
+    kernel_constraint: Optional[Constraint] = Field(None, description="Default kernel constraint.")
+    bias_constraint: Optional[Constraint] = Field(None, description="Default bias constraint.")
+    padding: Optional[Literal["valid", "same"]] = Field(None, description="Default padding of convolutions/pools.")
+
+
+class LintSettings(StrictModel):
+    """Per-spec lint settings."""
+
+    ignore: list[str] = Field(default_factory=list, description="Rule codes to ignore in this spec.")
+
+
+class Spec(StrictModel):
+    """A model spec, format version 1."""
+
+    modelspec: Literal[1] = Field(description="Spec format version.")
+    name: Name = Field("model", description="Model name; also the default output file name.")
+    seed: Optional[int] = Field(None, ge=0, lt=2**32, description="Model seed: every initializer gets its own "
+                                                                  "seed derived from it.")
+    input: Optional[Input] = Field(None, description="The single input (or use `inputs`).")
+    inputs: Optional[list[Input]] = Field(None, min_length=1, description="Several inputs.")
+    defaults: Defaults = Field(default_factory=Defaults, description="Defaults for every layer.")
+    layers: list[Layer] = Field(min_length=1, description="The layers, in order; each takes the previous "
+                                                          "one's output unless it names `inputs`.")
+    outputs: Optional[list[Name]] = Field(None, min_length=1, description="Output layers (default: the last).")
+    pretrained: Optional[Pretrained] = Field(None, description="Pretrained weights to load.")
+    training: Optional[Training] = Field(None, description="Compile settings.")
+    lint: LintSettings = Field(default_factory=LintSettings, description="Lint settings for this spec.")
+
+    @model_validator(mode="after")
+    def _one_input_form(self):
+        if (self.input is None) == (self.inputs is None):
+            raise ValueError("give exactly one of `input` (one input) or `inputs` (a list)")
+        return self
+
+    def model_inputs(self) -> list[Input]:
+        """Return the inputs as a list, whichever form the spec used."""
+        return [self.input] if self.input is not None else list(self.inputs)
+
+
+def with_defaults(spec: Spec) -> Spec:
+    """Return ``spec`` with `defaults:` applied to every layer field that the layer did not set itself."""
+    values = {key: value for key, value in spec.defaults if value is not None}
+    if not values:
+        return spec
+    return spec.model_copy(update={"layers": [_apply(layer, values) for layer in spec.layers]})
+
+
+def _apply(layer, values: dict):
+    update = {key: value for key, value in values.items()
+              if key in type(layer).model_fields and key not in layer.model_fields_set}
+    if layer.type == "zero_padding2d":
+        update.pop("padding", None)  # same name, different meaning: an amount, not valid/same
+    if layer.type == "bidirectional":
+        update = {"layer": _apply(layer.layer, values)}
+    return layer.model_copy(update=update) if update else layer

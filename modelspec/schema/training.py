@@ -1,0 +1,186 @@
+"""The `training:` block: optimizer, learning-rate schedule, loss, metrics."""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal, Optional, Union
+
+from pydantic import BeforeValidator, Field, model_validator
+
+from modelspec.schema.base import PositiveFloat, PositiveInt, Rate, StrictModel, canonical_name, tagged_union
+
+Probability = Rate
+
+
+class _Optimizer(StrictModel):
+    KERAS_CLASS: ClassVar[str]
+    learning_rate: PositiveFloat = Field(0.001, description="Step size (the schedule's initial rate if one is set).")
+    clipnorm: Optional[PositiveFloat] = Field(None, description="Clip each gradient to this norm.")
+    clipvalue: Optional[PositiveFloat] = Field(None, description="Clip each gradient element to ±clipvalue.")
+    global_clipnorm: Optional[PositiveFloat] = Field(None, description="Clip all gradients to this global norm.")
+
+
+class SGD(_Optimizer):
+    KERAS_CLASS: ClassVar[str] = "SGD"
+    type: Literal["sgd"] = Field(description="Stochastic gradient descent, optionally with momentum.")
+    learning_rate: PositiveFloat = Field(0.01, description="Step size.")
+    momentum: float = Field(0.0, ge=0, lt=1, description="Momentum factor.")
+    nesterov: bool = Field(False, description="Use Nesterov momentum.")
+
+
+class Adam(_Optimizer):
+    KERAS_CLASS: ClassVar[str] = "Adam"
+    type: Literal["adam"] = Field(description="Adam (Kingma & Ba 2015).")
+    beta_1: Probability = Field(0.9, description="Decay of the first-moment estimate.")
+    beta_2: Probability = Field(0.999, description="Decay of the second-moment estimate.")
+    epsilon: PositiveFloat = Field(1e-7, description="Numerical-stability constant.")
+    amsgrad: bool = Field(False, description="Use the AMSGrad variant.")
+
+
+class AdamW(Adam):
+    KERAS_CLASS: ClassVar[str] = "AdamW"
+    type: Literal["adamw"] = Field(description="Adam with decoupled weight decay.")
+    weight_decay: float = Field(0.004, ge=0, description="Decoupled weight decay factor.")
+
+
+class RMSprop(_Optimizer):
+    KERAS_CLASS: ClassVar[str] = "RMSprop"
+    type: Literal["rmsprop"] = Field(description="RMSprop.")
+    rho: Probability = Field(0.9, description="Decay of the squared-gradient average.")
+    momentum: float = Field(0.0, ge=0, lt=1, description="Momentum factor.")
+    epsilon: PositiveFloat = Field(1e-7, description="Numerical-stability constant.")
+    centered: bool = Field(False, description="Normalise by the gradient's variance estimate.")
+
+
+class Adagrad(_Optimizer):
+    KERAS_CLASS: ClassVar[str] = "Adagrad"
+    type: Literal["adagrad"] = Field(description="Adagrad.")
+    initial_accumulator_value: float = Field(0.1, ge=0, description="Starting value of the accumulators.")
+    epsilon: PositiveFloat = Field(1e-7, description="Numerical-stability constant.")
+
+
+class Nadam(_Optimizer):
+    KERAS_CLASS: ClassVar[str] = "Nadam"
+    type: Literal["nadam"] = Field(description="Adam with Nesterov momentum.")
+    beta_1: Probability = Field(0.9, description="Decay of the first-moment estimate.")
+    beta_2: Probability = Field(0.999, description="Decay of the second-moment estimate.")
+    epsilon: PositiveFloat = Field(1e-7, description="Numerical-stability constant.")
+
+
+OPTIMIZER_MODELS = (SGD, Adam, AdamW, RMSprop, Adagrad, Nadam)
+Optimizer = tagged_union(OPTIMIZER_MODELS, "optimizer", description="An optimizer name or a mapping with options.")
+
+
+class ExponentialDecay(StrictModel):
+    KERAS_CLASS: ClassVar[str] = "ExponentialDecay"
+    type: Literal["exponential_decay"] = Field(description="rate * decay_rate ** (step / decay_steps).")
+    decay_steps: PositiveInt = Field(description="Steps per decay period.")
+    decay_rate: PositiveFloat = Field(description="Multiplier per period.")
+    staircase: bool = Field(False, description="Decay in whole periods.")
+
+
+class CosineDecay(StrictModel):
+    KERAS_CLASS: ClassVar[str] = "CosineDecay"
+    type: Literal["cosine_decay"] = Field(description="Cosine decay from the optimizer's rate, after warm-up.")
+    decay_steps: PositiveInt = Field(description="Steps to decay over.")
+    alpha: float = Field(0.0, ge=0, le=1, description="Final rate as a fraction of the initial rate.")
+    warmup_steps: int = Field(0, ge=0, description="Linear warm-up steps before decaying.")
+    warmup_target: Optional[PositiveFloat] = Field(None, description="Rate reached at the end of warm-up.")
+
+
+class PiecewiseConstant(StrictModel):
+    KERAS_CLASS: ClassVar[str] = "PiecewiseConstantDecay"
+    type: Literal["piecewise_constant"] = Field(description="Fixed rates between step boundaries.")
+    boundaries: list[PositiveInt] = Field(min_length=1, description="Increasing step numbers.")
+    values: list[PositiveFloat] = Field(min_length=2, description="One more rate than boundaries.")
+
+    @model_validator(mode="after")
+    def _lengths(self):
+        if len(self.values) != len(self.boundaries) + 1:
+            raise ValueError(f"values needs len(boundaries) + 1 = {len(self.boundaries) + 1} entries "
+                             f"(received: {len(self.values)})")
+        if any(later <= earlier for earlier, later in zip(self.boundaries, self.boundaries[1:])):
+            raise ValueError(f"boundaries must increase (received: {self.boundaries})")
+        return self
+
+
+Schedule = tagged_union((ExponentialDecay, CosineDecay, PiecewiseConstant), "learning-rate schedule",
+                        description="A learning-rate schedule mapping with `type:`.")
+
+# Loss name -> (Keras class, options it accepts).
+LOSSES: dict[str, tuple[str, frozenset[str]]] = {
+    "mean_squared_error": ("MeanSquaredError", frozenset()),
+    "mean_absolute_error": ("MeanAbsoluteError", frozenset()),
+    "mean_absolute_percentage_error": ("MeanAbsolutePercentageError", frozenset()),
+    "mean_squared_logarithmic_error": ("MeanSquaredLogarithmicError", frozenset()),
+    "binary_crossentropy": ("BinaryCrossentropy", frozenset({"from_logits", "label_smoothing"})),
+    "binary_focal_crossentropy": ("BinaryFocalCrossentropy", frozenset({"from_logits", "label_smoothing"})),
+    "categorical_crossentropy": ("CategoricalCrossentropy", frozenset({"from_logits", "label_smoothing"})),
+    "sparse_categorical_crossentropy": ("SparseCategoricalCrossentropy", frozenset({"from_logits"})),
+    "categorical_focal_crossentropy": ("CategoricalFocalCrossentropy", frozenset({"from_logits", "label_smoothing"})),
+    "huber": ("Huber", frozenset({"delta"})),
+    "log_cosh": ("LogCosh", frozenset()),
+    "hinge": ("Hinge", frozenset()),
+    "squared_hinge": ("SquaredHinge", frozenset()),
+    "categorical_hinge": ("CategoricalHinge", frozenset()),
+    "kl_divergence": ("KLDivergence", frozenset()),
+    "poisson": ("Poisson", frozenset()),
+    "cosine_similarity": ("CosineSimilarity", frozenset()),
+}
+LOSS_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error", "mape": "mean_absolute_percentage_error",
+                "msle": "mean_squared_logarithmic_error", "kld": "kl_divergence", "kullback_leibler_divergence":
+                "kl_divergence", "logcosh": "log_cosh", "huber_loss": "huber"}
+
+
+class Loss(StrictModel):
+    """A Keras loss with its options."""
+
+    type: str = Field(description="Keras loss name.", json_schema_extra={"enum": sorted(LOSSES)})
+    from_logits: Optional[bool] = Field(None, description="The output is raw scores, not probabilities.")
+    label_smoothing: Optional[float] = Field(None, ge=0, le=1, description="Label smoothing factor.")
+    delta: Optional[PositiveFloat] = Field(None, description="Huber's switch point.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value):
+        if isinstance(value, str):
+            value = {"type": value}
+        if isinstance(value, dict) and isinstance(value.get("type"), str):
+            value = {**value, "type": canonical_name(value["type"], LOSSES, LOSS_ALIASES, "loss")}
+        return value
+
+    @model_validator(mode="after")
+    def _options(self):
+        allowed = LOSSES[self.type][1]
+        for option in ("from_logits", "label_smoothing", "delta"):
+            if getattr(self, option) is not None and option not in allowed:
+                raise ValueError(f"{self.type} does not take {option}")
+        return self
+
+    def options(self) -> dict:
+        """Return the options that were set."""
+        return {k: v for k, v in self.model_dump(exclude={"type"}).items() if v is not None}
+
+
+METRICS = ("accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
+           "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy", "auc", "precision", "recall",
+           "mean_squared_error", "mean_absolute_error", "root_mean_squared_error", "mean_absolute_percentage_error",
+           "categorical_crossentropy", "binary_crossentropy", "sparse_categorical_crossentropy")
+METRIC_ALIASES = {"acc": "accuracy", "mse": "mean_squared_error", "mae": "mean_absolute_error",
+                  "rmse": "root_mean_squared_error", "mape": "mean_absolute_percentage_error"}
+MetricName = Annotated[
+    str,
+    BeforeValidator(lambda value: canonical_name(value, METRICS, METRIC_ALIASES, "metric"),
+                    json_schema_input_type=Literal[METRICS]),
+    Field(description="A Keras metric name."),
+]
+
+
+class Training(StrictModel):
+    """Compile settings; when present the built model is compiled with them."""
+
+    optimizer: Optimizer = Field(description="The optimizer.")
+    learning_rate_schedule: Optional[Schedule] = Field(None, description="Optional learning-rate schedule.")
+    loss: Union[Loss, list[Loss]] = Field(description="The loss, or one loss per output.")
+    metrics: list[MetricName] = Field(default_factory=list, description="Keras metric names.")
+    batch_size: PositiveInt = Field(32, description="Examples per training step.")
+    epochs: PositiveInt = Field(1, description="Passes over the training data.")

@@ -1,0 +1,49 @@
+"""The summary table `modelspec build` prints, computed from the static analysis (no TensorFlow)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from modelspec.analysis import Analysis, show_shape
+
+_SHOWN_SLOTS = ("kernel_initializer", "depthwise_initializer", "embeddings_initializer")
+
+
+def initializer_text(layer) -> str:
+    """Name the layer's main initializer, marking what `auto` chose."""
+    for slot in _SHOWN_SLOTS:
+        if slot in layer.initializers:
+            text = layer.initializers[slot].type
+            return f"{text} (auto)" if slot in layer.auto_slots else text
+    return "-"
+
+
+def _count(value) -> str:
+    return "?" if value is None else f"{value:,}"
+
+
+def summary_table(analysis: Analysis) -> Table:
+    """Return one row per layer (name, type, output shape, params, activation, initializer) and totals."""
+    table = Table(title=f"Model: {analysis.spec.name}", title_justify="left")
+    for column, justify in (("Layer", "left"), ("Type", "left"), ("Output shape", "left"), ("Params", "right"),
+                            ("Activation", "left"), ("Kernel init", "left")):
+        table.add_column(column, justify=justify, no_wrap=True)
+    for name, info in analysis.inputs.items():
+        table.add_row(name, "input", show_shape(info.shape), "0", "-", "-")
+    for layer in analysis.layers.values():
+        activation = getattr(layer.spec, "activation", None)
+        if layer.type == "bidirectional":
+            activation = layer.spec.layer.activation
+        table.add_row(layer.name, layer.type, show_shape(layer.output_shape), _count(layer.params),
+                      activation or "-", initializer_text(layer))
+    return table
+
+
+def print_summary(analysis: Analysis, console: Console) -> None:
+    """Print the table and the parameter totals."""
+    console.print(summary_table(analysis))
+    unknown = "" if analysis.complete else " (+ unknown: opaque `type: keras` layers)"
+    console.print(f"Total params: {analysis.total_params:,}{unknown}")
+    console.print(f"Trainable params: {analysis.trainable_params:,}")
+    console.print(f"Non-trainable params: {analysis.non_trainable_params:,}")
