@@ -382,7 +382,8 @@ def infer(layer, input_shapes: list[Optional[Shape]]) -> tuple[Optional[Shape], 
     if any(shape is None for shape in input_shapes):
         return None, None
     shape, variables = RULES[layer.type](layer, input_shapes)
-    if variables is not None and not layer.trainable:
+    frozen = not layer.trainable or (layer.type == "bidirectional" and not layer.layer.trainable)
+    if variables is not None and frozen:
         variables = [VariableInfo(v.name, v.shape, v.slot, trainable=False) for v in variables]
     return shape, variables
 

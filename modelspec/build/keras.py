@@ -43,8 +43,8 @@ def _layer_kwargs(spec, name: str, initializers: dict, model_seed: Optional[int]
     kwargs: dict[str, Any] = {"name": name}
     for field in type(spec).model_fields:
         value = getattr(spec, field)
-        if field in ("type", "inputs", "name", "layer"):
-            continue
+        if field in ("type", "inputs", "name", "layer", "trainable"):
+            continue  # `trainable` is set after the layer is built (see `_freeze`)
         if field.endswith("_initializer"):
             value = make_initializer(initializers[field], derive_seed(model_seed, name, seed_prefix + field))
         elif field.endswith("_regularizer") and value is not None:
@@ -64,7 +64,7 @@ def _make_layer(info: LayerInfo, model_seed: Optional[int]):
     spec = info.spec
     if spec.type == "keras":
         config = {k: _tuples(v) for k, v in spec.config.items()}
-        return getattr(keras.layers, spec.class_name)(name=info.name, trainable=spec.trainable, **config)
+        return getattr(keras.layers, spec.class_name)(name=info.name, **config)
     if spec.type == "bidirectional":
         inner = spec.layer
         cls = getattr(keras.layers, inner.KERAS_CLASS)
@@ -72,8 +72,23 @@ def _make_layer(info: LayerInfo, model_seed: Optional[int]):
         backward_kwargs = _layer_kwargs(inner, f"backward_{info.name}", info.initializers, model_seed)
         backward_kwargs["go_backwards"] = not inner.go_backwards
         return keras.layers.Bidirectional(forward, merge_mode=spec.merge_mode, backward_layer=cls(**backward_kwargs),
-                                          name=info.name, trainable=spec.trainable)
+                                          name=info.name)
     return getattr(keras.layers, spec.KERAS_CLASS)(**_layer_kwargs(spec, info.name, info.initializers, model_seed))
+
+
+def _frozen(info: LayerInfo) -> bool:
+    spec = info.spec
+    return not spec.trainable or (spec.type == "bidirectional" and not spec.layer.trainable)
+
+
+def _freeze(layer) -> None:
+    """Freeze a built layer.
+
+    Set after building, not passed to the constructor: the setter also freezes the sublayers that
+    multi_head_attention and bidirectional create (a constructor argument leaves them trainable), and some
+    Keras layers (SpatialDropout1D) do not accept the argument at all.
+    """
+    layer.trainable = False
 
 
 def _reseed_attention(layer, info: LayerInfo, model_seed: Optional[int]) -> None:
@@ -123,6 +138,8 @@ def build_model(spec, *, seed: Optional[int] = None, weights=None):
             reseed.append((layer, info))
         else:
             tensors[name] = layer(args if info.spec.MAX_INPUTS != 1 and len(args) > 1 else args[0])
+        if _frozen(info):
+            _freeze(layer)
     for layer, info in reseed:
         _reseed_attention(layer, info, model_seed)
 
