@@ -206,8 +206,9 @@ def analyse(spec: Spec, doc: Document) -> Analysis:
         raise SpecError(report.problems)
 
     ordered = {name: layers[name] for name in order}
-    for info in ordered.values():
+    for info in reversed(ordered.values()):  # consumers first: _feeds reuses their answer (linear time)
         info.feeds = _feeds(info, ordered)
+    for info in ordered.values():
         _resolve_initializers(info)
     return Analysis(spec, inputs, ordered, outputs)
 
@@ -257,19 +258,20 @@ def _own_activation(info: LayerInfo) -> str:
 
 
 def _feeds(info: LayerInfo, layers: dict[str, LayerInfo]) -> str:
-    """The activation that first meets this layer's output: its own, or the next non-linear one downstream."""
-    seen = 0
-    while seen < len(layers):
-        own = _own_activation(info)
-        if own != "linear" or len(info.consumers) != 1:
-            return own
-        nxt = layers[info.consumers[0]]
-        if nxt.type == "activation":
-            return nxt.spec.activation
-        if nxt.type not in _TRANSPARENT:
-            return "linear"
-        info, seen = nxt, seen + 1
-    return "linear"
+    """The activation that first meets this layer's output: its own, or the next non-linear one downstream.
+
+    Called in reverse topological order, so a transparent consumer's ``feeds`` is already known: walking the
+    chain again from every layer would cost quadratic time on a long chain of dropout layers.
+    """
+    own = _own_activation(info)
+    if own != "linear" or len(info.consumers) != 1:
+        return own
+    nxt = layers[info.consumers[0]]
+    if nxt.type == "activation":
+        return nxt.spec.activation
+    if nxt.type not in _TRANSPARENT:
+        return "linear"
+    return nxt.feeds
 
 
 def _resolve_initializers(info: LayerInfo) -> None:
