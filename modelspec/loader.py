@@ -40,7 +40,7 @@ class ModelSpec:
         return Path(self.path).parent if not self.path.startswith("<") else Path.cwd()
 
 
-def load_spec(spec: Union[str, os.PathLike, dict, ModelSpec], *, limits: source.Limits = source.DEFAULT_LIMITS
+def load_spec(spec: Union[str, os.PathLike, dict, ModelSpec], *, limits: Optional[source.Limits] = None
               ) -> ModelSpec:
     """Load a spec from a path, a YAML string or a dict; raise ``SpecError`` with every problem found.
 
@@ -231,8 +231,8 @@ def validation_diagnostics(exc: ValidationError, doc: source.Document) -> list[D
     for path, errors in by_path.items():
         # A value that fits no member of a union yields one error per member: keep the informative ones.
         informative = [e for e in errors if e["type"] not in _TYPE_NOUNS or e["type"] == "literal_error"]
-        if informative:
-            chosen = informative
+        if informative or len(errors) == 1:  # a lone type error keeps its own message and hint
+            chosen = informative or errors
         else:
             nouns = list(dict.fromkeys(_TYPE_NOUNS[e["type"]] for e in errors))
             first = dict(errors[0], type="combined", msg="")
