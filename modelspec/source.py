@@ -16,7 +16,7 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 import yaml
 
@@ -28,14 +28,41 @@ SpecPath = tuple[Any, ...]
 
 @dataclass(frozen=True)
 class Limits:
-    """Caps on what one spec file may cost to read. See docs/security.md."""
+    """Caps on what one spec file may cost to read. See docs/security.md.
+
+    ``max_bytes`` and ``max_layers`` are the ones a legitimate spec may reach; ``from_env`` lets a user raise
+    them with ``MODELSPEC_MAX_FILE_BYTES`` and ``MODELSPEC_MAX_LAYERS``. The others only stop hostile input.
+    """
 
     max_bytes: int = 1 << 20
     max_depth: int = 64
-    max_nodes: int = 100_000
+    max_nodes: int = 200_000
     max_number_chars: int = 64
+    max_string_chars: int = 4096
+    max_layers: int = 10_000
+
+    @classmethod
+    def from_env(cls, environ=None) -> "Limits":
+        """Return the default limits, with ``MODELSPEC_MAX_FILE_BYTES`` / ``MODELSPEC_MAX_LAYERS`` applied.
+
+        Raises:
+            SpecError: a variable is set but is not a positive integer.
+        """
+        environ = os.environ if environ is None else environ
+        changes = {}
+        for variable, name in ENV_VARIABLES.items():
+            text = environ.get(variable)
+            if text is None or text.strip() == "":
+                continue
+            if not text.strip().isdigit() or int(text) < 1:
+                raise SpecError([error(variable, 1, 1, f"environment variable {variable} must be a positive "
+                                                       f"integer (received: {text!r})")])
+            changes[name] = int(text)
+        return cls(**changes) if changes else DEFAULT_LIMITS
 
 
+# Environment variables that raise (or lower) the limits a legitimate spec may reach, and the field each sets.
+ENV_VARIABLES = {"MODELSPEC_MAX_FILE_BYTES": "max_bytes", "MODELSPEC_MAX_LAYERS": "max_layers"}
 DEFAULT_LIMITS = Limits()
 
 
@@ -97,13 +124,20 @@ def _show_tag(tag: str) -> str:
     return "!!" + tag[len(_CORE):] if tag.startswith(_CORE) else tag
 
 
+# First characters that may start a null, boolean or number; any other plain scalar is a string.
+_MAYBE_TYPED = frozenset("~nNtTfF0123456789+-.")
+
+
 def _resolve_plain(text: str, location: Location, limits: Limits) -> Any:
     """Resolve a plain (unquoted) scalar the way the YAML 1.2 core schema does."""
+    if text and text[0] not in _MAYBE_TYPED:
+        return text
     if _NULL.match(text):
         return None
     if text in _BOOL:
         return _BOOL[text]
-    if len(text) > limits.max_number_chars and (_INT.match(text) or _FLOAT.match(text)):
+    if len(text) > limits.max_number_chars and (_INT.match(text) or _FLOAT.match(text) or _INT_HEX.match(text)
+                                                or _INT_OCT.match(text)):
         raise _Fatal(location, f"number has {len(text)} characters; at most {limits.max_number_chars} are allowed")
     if _INT.match(text):
         if _LEADING_ZERO.match(text):
@@ -126,8 +160,7 @@ def _resolve_plain(text: str, location: Location, limits: Limits) -> Any:
     return text
 
 
-def _scalar(event, limits: Limits) -> Any:
-    location = _loc(event.start_mark)
+def _scalar(event, location: Location, limits: Limits) -> Any:
     tag = event.tag
     plain = event.style is None or event.style == ""
     if tag in (None, "!") and (plain and event.implicit[0]):
@@ -149,14 +182,46 @@ def _scalar(event, limits: Limits) -> Any:
     return float(value) if tag == _CORE + "float" else value
 
 
+# C0 and C1 control characters (newline and tab included), Unicode line separators and bidirectional
+# overrides. Strings and keys are echoed in diagnostics: in a terminal or a CI log such characters could forge
+# lines (GitHub workflow commands such as `::error::`), recolour output or reorder text ("Trojan Source").
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _check_string(value: str, location: Location, limits: Limits) -> None:
+    """Refuse strings that are absurdly long or hold characters that would be unsafe to print back."""
+    if len(value) > limits.max_string_chars:
+        raise _Fatal(location, f"string has {len(value):,} characters; at most {limits.max_string_chars:,} "
+                               "are allowed")
+    bad = _UNPRINTABLE.search(value)
+    if bad:
+        raise _Fatal(location, f"string contains the control character U+{ord(bad.group()):04X}; spec strings "
+                               "are names and short words, so control, line-separator and bidirectional "
+                               "characters are refused",
+                     hint="write the string on one line" if bad.group() == "\n" else None)
+
+
+def _check_key(event, value: Any, location: Location) -> None:
+    """Mapping keys are plain strings; merge keys are refused."""
+    if event.__class__ is not _SCALAR:
+        raise _Fatal(location, "mapping keys must be plain strings")
+    if not isinstance(value, str):
+        shown = yaml.safe_dump(value).strip().removesuffix("...").strip()
+        raise _Fatal(location, f"mapping keys must be strings (received: {shown})",
+                     hint=f"quote the key: '{event.value}'")
+    if value == "<<" and event.implicit[0]:
+        raise _Fatal(location, "merge keys ('<<') are not supported; repeat the fields or use `defaults:`")
+
+
 # --- the event walk -----------------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)
 class _Frame:
-    container: dict | list
+    container: Any  # dict or list
     path: SpecPath
-    anchor: str | None
+    anchor: Optional[str]
     nodes_at_start: int
+    is_map: bool
     key: Any = None
     has_key: bool = False
 
@@ -166,91 +231,106 @@ def _parser(text: str):
     return loader_cls(text)
 
 
+_SCALAR, _ALIAS = yaml.ScalarEvent, yaml.AliasEvent
+_MAP_START, _SEQ_START = yaml.MappingStartEvent, yaml.SequenceStartEvent
+_MAP_END, _SEQ_END = yaml.MappingEndEvent, yaml.SequenceEndEvent
+
+
 def _walk(text: str, doc: Document, limits: Limits, problems: list) -> Any:
-    """Turn the event stream into data; fatal problems raise, recoverable ones are appended to ``problems``."""
+    """Turn the event stream into data; fatal problems raise, recoverable ones are appended to ``problems``.
+
+    One flat loop over the events (no recursion, so no depth can overflow the stack), dispatching on the
+    event's class; this loop is the hot path of `modelspec validate` and `lint`.
+    """
     loader = _parser(text)
     stack: list[_Frame] = []
     anchors: dict[str, tuple[Any, int]] = {}
     seen_keys: dict[SpecPath, dict[str, Location]] = {}
-    nodes = 0
-    documents = 0
+    key_locations, value_locations = doc.key_locations, doc.value_locations
+    nodes = documents = 0
     root: Any = None
     try:
-        while loader.check_event():
-            event = loader.get_event()
-            if isinstance(event, yaml.DocumentStartEvent):
-                documents += 1
-                if documents > 1:
-                    raise _Fatal(_loc(event.start_mark), "a spec file holds one YAML document; found a second")
-                continue
-            if not isinstance(event, (yaml.NodeEvent, yaml.CollectionEndEvent)):
-                continue
-            location = _loc(event.start_mark)
-
-            if isinstance(event, yaml.CollectionEndEvent):
+        while (event := loader.get_event()) is not None:
+            cls = event.__class__
+            if cls is _MAP_END or cls is _SEQ_END:
                 frame = stack.pop()
                 if frame.anchor:
                     anchors[frame.anchor] = (frame.container, nodes - frame.nodes_at_start)
-                value, child_location = frame.container, None
-            else:
+                value, location = frame.container, None
+            elif cls is _SCALAR or cls is _ALIAS or cls is _MAP_START or cls is _SEQ_START:
+                mark = event.start_mark
+                location = (mark.line + 1, mark.column + 1)
                 nodes += 1
-                if isinstance(event, yaml.AliasEvent):
+                if cls is _SCALAR:
+                    raw, style = event.value, event.style
+                    if event.tag is not None:
+                        value = _scalar(event, location, limits)
+                    elif (style is None or style == "") and (not raw or raw[0] in _MAYBE_TYPED):
+                        value = _resolve_plain(raw, location, limits)
+                    else:
+                        value = raw  # quoted, or plain text that cannot be a null, boolean or number
+                    if value.__class__ is str:
+                        _check_string(value, location, limits)
+                elif cls is _ALIAS:
                     if event.anchor not in anchors:
-                        raise _Fatal(location, f"alias *{event.anchor} refers to no finished anchor (undefined or recursive)")
+                        raise _Fatal(location, f"alias *{event.anchor} refers to no finished anchor "
+                                               "(undefined or recursive)")
                     value, size = anchors[event.anchor]
                     nodes += size - 1
-                elif isinstance(event, yaml.ScalarEvent):
-                    value = _scalar(event, limits)
                 elif event.tag not in (None, "!") and event.tag not in _ALLOWED_TAGS:
                     raise _Fatal(location, f"YAML tag {_show_tag(event.tag)!r} is not allowed: a spec is plain data")
                 else:
-                    value = {} if isinstance(event, yaml.MappingStartEvent) else []
+                    value = {} if cls is _MAP_START else []
                 if nodes > limits.max_nodes:
                     raise _Fatal(location, f"the document expands to more than {limits.max_nodes:,} nodes "
                                            "(aliases counted at every use)")
-                child_location = location
+            elif cls is yaml.DocumentStartEvent:
+                documents += 1
+                if documents > 1:
+                    raise _Fatal(_loc(event.start_mark), "a spec file holds one YAML document; found a second")
+                if event.version is not None and tuple(event.version) != (1, 2):
+                    raise _Fatal(_loc(event.start_mark),
+                                 f"%YAML {'.'.join(map(str, event.version))} directive: modelspec reads every spec "
+                                 "as YAML 1.2 (core schema) and will not apply YAML 1.1 rules such as yes/no "
+                                 "booleans or 010 as octal", hint="remove the %YAML line, or write %YAML 1.2")
+                continue
+            else:
+                continue
 
             parent = stack[-1] if stack else None
-            # A scalar in key position of a mapping is a key, not a value.
-            if isinstance(parent and parent.container, dict) and not parent.has_key and child_location is not None:
-                if not isinstance(event, yaml.ScalarEvent):
-                    raise _Fatal(location, "mapping keys must be plain strings")
-                if not isinstance(value, str):
-                    shown = yaml.safe_dump(value).strip().removesuffix("...").strip()
-                    raise _Fatal(location, f"mapping keys must be strings (received: {shown})",
-                                 hint=f"quote the key: '{event.value}'")
-                if value == "<<" and event.implicit[0]:
-                    raise _Fatal(location, "merge keys ('<<') are not supported; repeat the fields or use `defaults:`")
+            if parent is not None and parent.is_map and not parent.has_key:
+                if location is None:
+                    continue  # cannot happen: a mapping closes only after a value
+                _check_key(event, value, location)
                 seen = seen_keys.setdefault(parent.path, {})
                 if value in seen:
-                    line = seen[value][0]
-                    problems.append((location, f"duplicate key '{value}' (first defined on line {line})"))
+                    problems.append((location, f"duplicate key '{value}' (first defined on line {seen[value][0]})"))
                 else:
                     seen[value] = location
-                    doc.key_locations[parent.path + (value,)] = location
+                    key_locations[parent.path + (value,)] = location
                 parent.key, parent.has_key = value, True
                 continue
 
             if parent is None:
                 path: SpecPath = ()
-            elif isinstance(parent.container, dict):
+            elif parent.is_map:
                 path = parent.path + (parent.key,)
             else:
                 path = parent.path + (len(parent.container),)
 
-            if child_location is not None:
-                doc.value_locations[path] = child_location
-                if isinstance(event, yaml.CollectionStartEvent):
+            if location is not None:
+                value_locations[path] = location
+                if cls is _MAP_START or cls is _SEQ_START:
                     if len(stack) >= limits.max_depth:
                         raise _Fatal(location, f"nesting is deeper than {limits.max_depth} levels")
-                    stack.append(_Frame(value, path, event.anchor, nodes))
+                    stack.append(_Frame(value, path, event.anchor, nodes, cls is _MAP_START))
                     continue
-                if getattr(event, "anchor", None) and isinstance(event, yaml.ScalarEvent):
+                if cls is _SCALAR and event.anchor:
                     anchors[event.anchor] = (value, 1)
 
             if parent is None:
                 root = value
-            elif isinstance(parent.container, dict):
+            elif parent.is_map:
                 parent.container.setdefault(parent.key, value)  # a duplicate key keeps its first value
                 parent.has_key = False
             else:
@@ -272,8 +352,12 @@ def _walk(text: str, doc: Document, limits: Limits, problems: list) -> Any:
     return root
 
 
-def parse(text: str, path: str = "<string>", limits: Limits = DEFAULT_LIMITS) -> Document:
-    """Parse YAML text into a ``Document``; raise ``SpecError`` for anything that is not one safe mapping."""
+def parse(text: str, path: str = "<string>", limits: Optional[Limits] = None) -> Document:
+    """Parse YAML text into a ``Document``; raise ``SpecError`` for anything that is not one safe mapping.
+
+    ``limits`` defaults to ``Limits.from_env()``.
+    """
+    limits = limits or Limits.from_env()
     doc = Document(path=path, text=text, data={})
     problems: list = []
     if len(text) > limits.max_bytes:
@@ -293,6 +377,12 @@ def parse(text: str, path: str = "<string>", limits: Limits = DEFAULT_LIMITS) ->
         kind = "a list" if isinstance(root, list) else f"a {type(root).__name__}"
         raise SpecError([error(path, *doc.value_locations.get((), (1, 1)),
                                f"a spec must be a mapping with `modelspec:` and `layers:` (received: {kind})")])
+    layers = root.get("layers")
+    if isinstance(layers, list) and len(layers) > limits.max_layers:
+        line, column = doc.locate(("layers",))
+        raise SpecError([error(path, line, column, f"the spec has {len(layers):,} layers; at most "
+                                                   f"{limits.max_layers:,} are allowed", layer="layers",
+                               hint="raise the limit with the MODELSPEC_MAX_LAYERS environment variable")])
     doc.data = root
     return doc
 
@@ -310,8 +400,12 @@ def decode(raw: bytes, path: str) -> str:
         raise SpecError([error(path, line, column, f"file is not valid UTF-8 (byte 0x{bad})")]) from None
 
 
-def read(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> Document:
-    """Read and parse a spec file; every failure, including I/O, becomes a ``SpecError``."""
+def read(path: str | os.PathLike, limits: Optional[Limits] = None) -> Document:
+    """Read and parse a spec file; every failure, including I/O, becomes a ``SpecError``.
+
+    ``limits`` defaults to ``Limits.from_env()``.
+    """
+    limits = limits or Limits.from_env()
     shown = str(path)
     try:
         with open(path, "rb") as handle:
@@ -323,7 +417,8 @@ def read(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> Document:
     except OSError as exc:
         raise SpecError([error(shown, 1, 1, f"cannot read file: {exc.strerror or exc}")]) from None
     if len(raw) > limits.max_bytes:
-        raise SpecError([error(shown, 1, 1, f"file is larger than {limits.max_bytes:,} bytes")])
+        raise SpecError([error(shown, 1, 1, f"file is larger than {limits.max_bytes:,} bytes",
+                               hint="raise the limit with the MODELSPEC_MAX_FILE_BYTES environment variable")])
     if b"\x00" in raw:
         raise SpecError([error(shown, 1, 1, "file contains NUL bytes: not a YAML text file")])
     return parse(decode(raw, shown), shown, limits)
