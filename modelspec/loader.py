@@ -186,8 +186,16 @@ def _message(err: dict) -> tuple[str, Optional[str]]:
         return f"missing required field '{ctx.get('discriminator', 'type').strip(chr(39))}'", None
     if kind in ("value_error", "assertion_error"):
         return str(ctx.get("error", err["msg"])).removeprefix("Value error, "), None
-    if kind == "unknown_name":
+    if kind in ("unknown_name", "field_error"):
         return err["msg"], None
+    if kind == "union_tag_invalid":
+        tags = re.findall(r"'([^']*)'", ctx.get("expected_tags", ""))
+        discriminator = ctx.get("discriminator", "type").strip("'")
+        received = received.get(discriminator) if isinstance(received, dict) else received
+        if not isinstance(received, str):
+            return f"must be a type name such as '{tags[0]}' (received: {show_value(received)})", None
+        return (f"must be one of {', '.join(repr(t) for t in tags)}{did_you_mean(received, tags)} "
+                f"(received: {show_value(received)})"), None
     if kind == "literal_error":
         expected = ctx.get("expected", "")
         message = f"must be {expected}" + (did_you_mean(received, re.findall(r"'([^']*)'", expected))
@@ -221,11 +229,32 @@ def _message(err: dict) -> tuple[str, Optional[str]]:
 def validation_diagnostics(exc: ValidationError, doc: source.Document) -> list[Diagnostic]:
     """Turn a pydantic ``ValidationError`` into located diagnostics, one per problem, union noise removed."""
     by_path: dict[tuple, list[dict]] = {}
+    suggested: set[tuple] = set()  # (parent path, field) that an unknown key's did-you-mean names
     for err in exc.errors(include_url=False):
         path = _data_path(err["loc"], doc.data, err["type"])
-        if err["type"] == "unknown_name" and (err.get("ctx") or {}).get("kind") == "layer type":
-            path = path + ("type",)
+        ctx = err.get("ctx") or {}
+        if err["type"] == "unknown_name" and ctx.get("kind") == "layer type" or err["type"] == "union_tag_invalid":
+            path = path + (ctx.get("discriminator", "type").strip("'"),)
+        elif err["type"] == "field_error":
+            path = path + (ctx["field"],)
+        elif err["type"] == "extra_forbidden":
+            match = re.search(r"did you mean '([^']*)'", _message(err)[0])
+            if match:
+                suggested.add((path[:-1], match.group(1)))
         by_path.setdefault(path, []).append(err)
+    # `unit: 2` is one mistake: report the unknown key with its suggestion, not also the missing `units`.
+    for path, errors in list(by_path.items()):
+        if (path[:-1], path[-1] if path else None) in suggested:
+            errors[:] = [e for e in errors if e["type"] != "missing"]
+            if not errors:
+                del by_path[path]
+
+    # A value that matched one member of a union well enough to fail deeper down: the other members' type
+    # errors ("must be a list") on the value itself are noise.
+    for path in [p for p, errors in by_path.items() if all(e["type"] in _TYPE_NOUNS and e["type"] != "literal_error"
+                                                            for e in errors)]:
+        if any(len(other) > len(path) and other[:len(path)] == path for other in by_path):
+            del by_path[path]
 
     diagnostics = []
     for path, errors in by_path.items():

@@ -88,6 +88,11 @@ def tagged_union(models: Iterable[type[StrictModel]], kind: str, aliases: dict[s
     ]
 
 
+def field_error(field: str, message: str) -> PydanticCustomError:
+    """Return the error a model validator raises about one of its fields, so the diagnostic points at it."""
+    return PydanticCustomError("field_error", "{message}", {"field": field, "message": message})
+
+
 def type_name(model: type[BaseModel]) -> str:
     """Return the ``type`` literal a tagged model declares."""
     return model.model_fields["type"].annotation.__args__[0]

@@ -6,7 +6,7 @@ from typing import ClassVar, Literal, Optional, Union
 
 from pydantic import Field, model_validator
 
-from modelspec.schema.base import NonNegativeFloat, PositiveFloat, Seed, StrictModel, tagged_union
+from modelspec.schema.base import NonNegativeFloat, PositiveFloat, Seed, StrictModel, field_error, tagged_union
 
 # Initializer families: what the linter, `auto` and the signal analysis reason about.
 CONSTANT = "constant"
@@ -85,8 +85,8 @@ class RandomUniform(_Seeded):
     @model_validator(mode="after")
     def _ordered(self):
         if self.maxval <= self.minval:
-            raise ValueError(f"maxval must be greater than minval (received: minval={self.minval}, "
-                             f"maxval={self.maxval})")
+            raise field_error("maxval", f"maxval must be greater than minval (received: minval={self.minval}, "
+                                        f"maxval={self.maxval})")
         return self
 
 

@@ -7,7 +7,7 @@ from typing import Literal, Optional
 from pydantic import Field, model_validator
 
 from modelspec.schema.activations import ActivationName
-from modelspec.schema.base import Name, PositiveInt, StrictModel
+from modelspec.schema.base import Name, PositiveInt, StrictModel, field_error
 from modelspec.schema.initializers import Constraint, Initializer, Regularizer
 from modelspec.schema.layers import Layer
 from modelspec.schema.pretrained import Pretrained
@@ -69,8 +69,10 @@ class Spec(StrictModel):
 
     @model_validator(mode="after")
     def _one_input_form(self):
-        if (self.input is None) == (self.inputs is None):
-            raise ValueError("give exactly one of `input` (one input) or `inputs` (a list)")
+        if self.input is not None and self.inputs is not None:
+            raise field_error("inputs", "give exactly one of `input` (one input) or `inputs` (a list), not both")
+        if self.input is None and self.inputs is None:
+            raise ValueError("missing required field 'input' (or 'inputs' for several inputs)")
         return self
 
     def model_inputs(self) -> list[Input]:

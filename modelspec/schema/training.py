@@ -6,7 +6,8 @@ from typing import Annotated, ClassVar, Literal, Optional, Union
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from modelspec.schema.base import PositiveFloat, PositiveInt, Rate, StrictModel, canonical_name, tagged_union
+from modelspec.schema.base import (PositiveFloat, PositiveInt, Rate, StrictModel, canonical_name, field_error,
+                                   tagged_union)
 
 Probability = Rate
 
@@ -96,10 +97,10 @@ class PiecewiseConstant(StrictModel):
     @model_validator(mode="after")
     def _lengths(self):
         if len(self.values) != len(self.boundaries) + 1:
-            raise ValueError(f"values needs len(boundaries) + 1 = {len(self.boundaries) + 1} entries "
-                             f"(received: {len(self.values)})")
+            raise field_error("values", f"values needs len(boundaries) + 1 = {len(self.boundaries) + 1} entries "
+                                        f"(received: {len(self.values)})")
         if any(later <= earlier for earlier, later in zip(self.boundaries, self.boundaries[1:])):
-            raise ValueError(f"boundaries must increase (received: {self.boundaries})")
+            raise field_error("boundaries", f"boundaries must increase (received: {self.boundaries})")
         return self
 
 
@@ -153,7 +154,7 @@ class Loss(StrictModel):
         allowed = LOSSES[self.type][1]
         for option in ("from_logits", "label_smoothing", "delta"):
             if getattr(self, option) is not None and option not in allowed:
-                raise ValueError(f"{self.type} does not take {option}")
+                raise field_error(option, f"{self.type} does not take {option}")
         return self
 
     def options(self) -> dict:

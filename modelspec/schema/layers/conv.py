@@ -6,7 +6,7 @@ from typing import ClassVar, Literal, Optional, Union
 
 from pydantic import Field, model_validator
 
-from modelspec.schema.base import IntOrList, NonNegativeInt, PositiveInt, StrictModel
+from modelspec.schema.base import IntOrList, NonNegativeInt, PositiveInt, StrictModel, field_error
 from modelspec.schema.initializers import Constraint, Initializer, Regularizer
 from modelspec.schema.layers.base import AUTO, Activated, Biased, Kernel, LayerBase
 
@@ -24,7 +24,8 @@ class _Spatial(StrictModel):
         for field in self.AXIS_FIELDS:
             value = getattr(self, field, None)
             if isinstance(value, list) and len(value) != self.RANK:
-                raise ValueError(f"{field} needs {self.RANK} value(s), one per spatial axis (received: {value})")
+                raise field_error(field, f"{field} needs {self.RANK} value(s), one per spatial axis "
+                                         f"(received: {value})")
         return self
 
 
@@ -39,9 +40,10 @@ class _Conv(LayerBase, Activated, Kernel, _Spatial):
     @model_validator(mode="after")
     def _strides_or_dilation(self):
         if _any_above_one(self.strides) and _any_above_one(self.dilation_rate):
-            raise ValueError("strides > 1 cannot be combined with dilation_rate > 1 (Keras refuses it)")
+            raise field_error("dilation_rate", "strides > 1 cannot be combined with dilation_rate > 1 "
+                                               "(Keras refuses it)")
         if self.filters % self.groups:
-            raise ValueError(f"filters ({self.filters}) must be divisible by groups ({self.groups})")
+            raise field_error("groups", f"filters ({self.filters}) must be divisible by groups ({self.groups})")
         return self
 
 
@@ -182,7 +184,8 @@ class ZeroPadding2D(LayerBase):
         ok = isinstance(value, int) or (len(value) == 2 and (
             all(isinstance(v, int) for v in value) or all(isinstance(v, list) and len(v) == 2 for v in value)))
         if not ok:
-            raise ValueError(f"padding must be n, [rows, cols] or [[top, bottom], [left, right]] (received: {value})")
+            raise field_error("padding", "padding must be n, [rows, cols] or [[top, bottom], [left, right]] "
+                                         f"(received: {value})")
         return self
 
     def pads(self) -> tuple[tuple[int, int], tuple[int, int]]:
