@@ -352,6 +352,11 @@ def _walk(text: str, doc: Document, limits: Limits, problems: list) -> Any:
     return root
 
 
+# NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR: YAML (1.1, as PyYAML reads it) breaks lines on them, so every
+# reported line number after one would disagree with what a reviewer sees. Refused anywhere in the file.
+_ODD_LINE_BREAK = re.compile("[\x85\u2028\u2029]")
+
+
 def parse(text: str, path: str = "<string>", limits: Optional[Limits] = None) -> Document:
     """Parse YAML text into a ``Document``; raise ``SpecError`` for anything that is not one safe mapping.
 
@@ -365,6 +370,12 @@ def parse(text: str, path: str = "<string>", limits: Optional[Limits] = None) ->
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise SpecError([error(path, line, 1, "file contains NUL bytes: not a YAML text file")])
+    odd_break = _ODD_LINE_BREAK.search(text)
+    if odd_break:
+        start = odd_break.start()
+        line, column = text.count("\n", 0, start) + 1, start - (text.rfind("\n", 0, start) + 1) + 1
+        raise SpecError([error(path, line, column, f"file contains U+{ord(odd_break.group()):04X}, which YAML reads "
+                                                   "as a line break but most editors do not show")])
     try:
         root = _walk(text, doc, limits, problems)
     except _Fatal as fatal:

@@ -82,6 +82,8 @@ CASES = [
     ("binary", bytes(range(256)) * 4, "NUL bytes", 1),
     ("binary-no-nul", b"modelspec: 1\n\x8b\x08\xff\xfe", "not valid UTF-8", 2),
     ("control-byte", b"modelspec: 1\nname: a\x07b\n", "is not allowed", 2),
+    ("line-separator", "modelspec: 1\nname: a\u2028b\nlayers: []\n", "U+2028, which YAML reads as a line break", 2),
+    ("next-line", "modelspec: 1\n# hidden\x85layers: []\n", "U+0085", 2),
     ("empty-file", b"", "the file is empty", 1),
     ("not-a-mapping", "- type: dense\n", "must be a mapping", 1),
     # Duplicate keys: PyYAML would silently keep the last.
