@@ -98,8 +98,9 @@ def build(spec, output, seed, max_params) -> None:
     except NotImplementedError as exc:
         click.echo(f"{loaded.path}:1:1: error[MS001] {exc}")
         sys.exit(EXIT_INVALID)
-    except (ValueError, TypeError, OSError) as exc:
-        click.echo(f"error: Keras could not build or save {loaded.path}: {exc}", err=True)
+    except Exception as exc:  # noqa: BLE001 - TensorFlow raises its own errors (out of memory...): no traceback
+        detail = str(exc) or type(exc).__name__
+        click.echo(f"error: Keras could not build or save {loaded.path}: {detail}", err=True)
         sys.exit(EXIT_INVALID)
 
     from modelspec.summary import print_summary

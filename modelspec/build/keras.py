@@ -190,6 +190,9 @@ def save_atomic(model, path: os.PathLike | str) -> None:
     os.close(handle)
     try:
         model.save(temporary)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp made it private; give it the mode open() would have
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
