@@ -272,3 +272,65 @@ def test_opaque_keras_layers_are_unknown_not_wrong(keras, class_name, config, in
     assert not loaded.analysis.complete
     model = build_model(loaded)  # Keras itself knows: the layer builds fine
     assert model.get_layer("opaque").output is not None
+
+
+# --- what Keras refuses, the analysis refuses too (before TensorFlow is ever needed) ------------------------
+
+def _keras_transpose_strided_dilated(keras):
+    keras.layers.Conv2DTranspose(2, 3, strides=2, dilation_rate=2)(keras.Input((6, 6, 1)))
+
+
+def _keras_conv_strided_dilated(keras):
+    keras.layers.Conv2D(2, 3, strides=2, dilation_rate=2)(keras.Input((8, 8, 1)))
+
+
+def _keras_attention_key_value_lengths(keras):
+    keras.layers.MultiHeadAttention(1, 2)(keras.Input((3, 4)), keras.Input((5, 4)), keras.Input((6, 4)))
+
+
+def _keras_add_shapes(keras):
+    keras.layers.Add()([keras.Input((4,)), keras.Input((3,))])
+
+
+def _keras_kernel_too_big(keras):
+    keras.layers.Conv2D(2, 5)(keras.Input((4, 4, 1)))
+
+
+def _keras_reshape_size(keras):
+    keras.layers.Reshape((3, 2))(keras.Input((4,)))
+
+
+def _keras_lstm_flat(keras):
+    keras.layers.LSTM(2)(keras.Input((4,)))
+
+
+REFUSED = {
+    "conv2d_transpose_strides_with_dilation": (
+        _keras_transpose_strided_dilated,
+        spec_dict([L("conv2d_transpose", filters=2, kernel_size=3, strides=2, dilation_rate=2)], input_shape=[6, 6, 1])),
+    "conv2d_strides_with_dilation": (
+        _keras_conv_strided_dilated,
+        spec_dict([L("conv2d", filters=2, kernel_size=3, strides=2, dilation_rate=2)], input_shape=[8, 8, 1])),
+    "attention_key_value_lengths": (
+        _keras_attention_key_value_lengths,
+        spec_dict([L("multi_head_attention", num_heads=1, key_dim=2, inputs=["q", "v", "k"])],
+                  inputs=[seq_input([3, 4], name="q"), seq_input([5, 4], name="v"), seq_input([6, 4], name="k")])),
+    "add_of_different_shapes": (
+        _keras_add_shapes,
+        spec_dict([L("add", inputs=["a", "b"])], inputs=[seq_input([4], name="a"), seq_input([3], name="b")])),
+    "kernel_bigger_than_input": (
+        _keras_kernel_too_big, spec_dict([L("conv2d", filters=2, kernel_size=5)], input_shape=[4, 4, 1])),
+    "reshape_to_wrong_size": (_keras_reshape_size, spec_dict([L("reshape", target_shape=[3, 2])], input_shape=[4])),
+    "lstm_on_flat_input": (_keras_lstm_flat, spec_dict([L("lstm", units=2)], input_shape=[4])),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_what_keras_refuses_is_a_spec_error(keras, case):
+    from modelspec import SpecError
+
+    keras_build, spec = REFUSED[case]
+    with pytest.raises(ValueError):
+        keras_build(keras)
+    with pytest.raises(SpecError):
+        load_spec(spec)

@@ -169,6 +169,11 @@ CASES = {
         "  - {type: conv2d, filters: 2, kernel_size: 3, strides: 2, dilation_rate: 2}\n",
         "spec.yaml:4:60: error[MS001] layers[0].dilation_rate: strides > 1 cannot be combined with "
         "dilation_rate > 1 (Keras refuses it)"),
+    "transposed_strides_with_dilation": (
+        "modelspec: 1\ninput: {shape: [6, 6, 1]}\nlayers:\n"
+        "  - {type: conv2d_transpose, filters: 2, kernel_size: 3, strides: 2, dilation_rate: 2}\n",
+        "spec.yaml:4:70: error[MS001] layers[0].dilation_rate: strides > 1 cannot be combined with "
+        "dilation_rate > 1 (Keras refuses it)"),
     "uniform_bounds": (
         HEAD + "layers:\n  - type: dense\n    units: 2\n"
         "    kernel_initializer: {type: random_uniform, minval: 1, maxval: 0}\n",
@@ -214,6 +219,10 @@ CASES = {
         "modelspec: 1\ninputs:\n  - {name: a, shape: [2]}\n  - {name: b, shape: [2]}\nlayers:\n"
         "  - {type: dense, units: 2}\n",
         "spec.yaml:6:5: error[MS003] dense: the first layer must name its `inputs:` when the model has several"),
+    "loss_count_differs_from_outputs": (
+        HEAD + "layers:\n  - {type: dense, name: a, units: 2}\n  - {type: dense, name: b, units: 1, inputs: [input]}\n"
+        "outputs: [a, b]\ntraining:\n  optimizer: adam\n  loss: [mse, mse, mse]\n",
+        "spec.yaml:9:3: error[MS001] training.loss: needs one loss per output, 2 here (a, b) (received: 3 losses)"),
     # --- graph structure --------------------------------------------------------------------------------
     "dangling_layer": (
         HEAD + "layers:\n  - {type: dense, name: a, units: 4}\n  - {type: dense, name: b, units: 4, inputs: [input]}\n",
@@ -277,6 +286,12 @@ CASES = {
         HEAD + "layers:\n  - {type: multi_head_attention, num_heads: 2, key_dim: 2}\n",
         "spec.yaml:4:5: error[MS002] multi_head_attention: query must have a sequence axis and a feature axis "
         "(received shape: (4,))"),
+    "attention_key_and_value_lengths_differ": (
+        "modelspec: 1\ninputs:\n  - {name: q, shape: [3, 4]}\n  - {name: v, shape: [5, 4]}\n"
+        "  - {name: k, shape: [6, 4]}\nlayers:\n"
+        "  - {type: multi_head_attention, num_heads: 1, key_dim: 2, inputs: [q, v, k]}\n",
+        "spec.yaml:7:5: error[MS002] multi_head_attention: value and key must have the same shape except for the "
+        "last axis (received shapes: value (5, 4), key (6, 4))"),
     "permute_not_a_permutation": (
         "modelspec: 1\ninput: {shape: [4, 3]}\nlayers:\n  - {type: permute, dims: [1, 1]}\n",
         "spec.yaml:4:5: error[MS002] permute: dims must be a permutation of 1..2 for input shape (4, 3) "

@@ -188,6 +188,10 @@ def analyse(spec: Spec, doc: Document) -> Analysis:
         if ref not in layers:
             report.add(("outputs", j), f"unknown output layer '{ref}'{did_you_mean(ref, layers)}",
                        code=UNKNOWN_REFERENCE)
+    losses = spec.training.loss if spec.training is not None else None
+    if isinstance(losses, list) and len(losses) != len(outputs):
+        report.add(("training", "loss"), f"needs one loss per output, {len(outputs)} here ({', '.join(outputs)}) "
+                                         f"(received: {len(losses)} losses)", layer="training.loss")
     if report.problems:
         raise SpecError(report.problems)
 

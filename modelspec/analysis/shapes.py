@@ -302,6 +302,9 @@ def _attention(layer, shapes):
     for role, shape in (("query", query), ("value", value), ("key", key)):
         if len(shape) < 2:
             raise ShapeError(f"{role} must have a sequence axis and a feature axis (received shape: {_show(shape)})")
+    if value[:-1] != key[:-1]:
+        raise ShapeError(f"value and key must have the same shape except for the last axis (received shapes: "
+                         f"value {_show(value)}, key {_show(key)})")
     dq, dv, dk = (_known(layer, s[-1], f"{r} feature dimension") for s, r in ((query, "query"), (value, "value"),
                                                                               (key, "key")))
     heads, key_dim = layer.num_heads, layer.key_dim

@@ -81,6 +81,13 @@ class Conv2DTranspose(LayerBase, Activated, Kernel, _Spatial):
     padding: Padding = Field("valid", description="valid or same.")
     dilation_rate: IntOrList = Field(1, description="Spacing between kernel elements.")
 
+    @model_validator(mode="after")
+    def _strides_or_dilation(self):
+        if _any_above_one(self.strides) and _any_above_one(self.dilation_rate):
+            raise field_error("dilation_rate", "strides > 1 cannot be combined with dilation_rate > 1 "
+                                               "(Keras refuses it)")
+        return self
+
 
 class _DepthwiseSlots(StrictModel):
     depth_multiplier: PositiveInt = Field(1, description="Output channels per input channel of the depthwise step.")
