@@ -20,6 +20,8 @@ from modelspec.loader import ModelSpec, load_spec
 EXIT_OK, EXIT_LINT, EXIT_INVALID = 0, 1, 2
 DEFAULT_MAX_PARAMS = 2_000_000_000
 EXIT_CODES = "Exit codes: 0 clean; 1 lint failures; 2 invalid spec, unreadable file or usage error."
+LIMITS = ("Limits (docs/security.md): a spec file may hold at most 1 MiB and 10,000 layers; raise them with the "
+          "environment variables MODELSPEC_MAX_FILE_BYTES and MODELSPEC_MAX_LAYERS.")
 
 
 def _console() -> Console:
@@ -44,13 +46,13 @@ def _load_all(paths) -> tuple[list[ModelSpec], bool]:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-             epilog=EXIT_CODES)
+             epilog=EXIT_CODES + "\n\n" + LIMITS)
 @click.version_option(__version__, prog_name="modelspec")
 def cli() -> None:
     """Validate, lint and compile YAML model specs into Keras 3 models."""
 
 
-@cli.command(epilog=EXIT_CODES)
+@cli.command(epilog=EXIT_CODES + "\n\n" + LIMITS)
 @click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 def validate(specs) -> None:
     """Check the schema and structure of SPECS (no lint rules, no TensorFlow)."""
@@ -62,7 +64,7 @@ def validate(specs) -> None:
     sys.exit(EXIT_OK if ok else EXIT_INVALID)
 
 
-@cli.command(epilog=EXIT_CODES)
+@cli.command(epilog=EXIT_CODES + "\n\n" + LIMITS)
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
               help="Where to write the .keras file [default: <spec name>.keras in the current folder].")

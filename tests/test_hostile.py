@@ -324,3 +324,38 @@ def test_alias_expansion_right_under_the_node_limit_is_read_quickly():
     start = time.perf_counter()
     assert load_spec(text).analysis.outputs[:2] == ["out", "out"]
     assert time.perf_counter() - start < 5
+
+
+# --- docs/security.md and --help match the code --------------------------------------------------------------
+
+def test_security_doc_states_the_limits_the_code_applies():
+    from modelspec.cli import DEFAULT_MAX_PARAMS
+    from modelspec.source import ENV_VARIABLES
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "security.md").read_text(encoding="utf-8")
+    limits = Limits()
+    rows = {
+        "File size": f"{limits.max_bytes:,} bytes",
+        "Nodes after alias expansion": f"{limits.max_nodes:,}",
+        "Nesting depth": f"{limits.max_depth}",
+        "Digits in a number": f"{limits.max_number_chars} characters",
+        "Characters in a string": f"{limits.max_string_chars:,}",
+        "Layers": f"{limits.max_layers:,}",
+        "Parameters (`build`)": f"{DEFAULT_MAX_PARAMS:,}",
+    }
+    for row, value in rows.items():
+        line = next(line for line in doc.splitlines() if line.startswith(f"| {row} |"))
+        assert value in line, (row, line)
+    assert len(rows) - 1 == len(vars(limits))  # a new limit needs a row here and in the doc
+    for variable in ENV_VARIABLES:
+        assert variable in doc
+
+
+@pytest.mark.parametrize("command", ["validate", "build"])
+def test_help_lists_the_configurable_limits(command):
+    from modelspec.source import ENV_VARIABLES
+
+    output = " ".join(run_cli(command, "--help").output.split())
+    for variable in ENV_VARIABLES:
+        assert variable in output
+    assert f"{Limits().max_layers:,} layers" in output
