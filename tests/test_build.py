@@ -157,6 +157,20 @@ def test_no_two_kernels_of_one_shape_are_equal(zoo, which):
         assert not np.array_equal(by_path[a], by_path[b]), f"{a} == {b}"
 
 
+def test_explicit_seed_on_bidirectional_still_gives_two_directions(keras):
+    """A seed written once on the wrapped layer must not start the forward and backward layers identical."""
+    inner = {"type": "gru", "units": 3, "kernel_initializer": {"type": "glorot_uniform", "seed": 7},
+             "recurrent_initializer": {"type": "orthogonal", "seed": 8}}
+    spec = spec_dict([{"type": "bidirectional", "name": "bi", "layer": inner}], input_shape=[4, 3])
+    first, again = build_model(spec), build_model(spec)
+    by_path = kernels(first)
+    assert len(by_path) == 4
+    for a, b in itertools.combinations(by_path, 2):
+        assert not np.array_equal(by_path[a], by_path[b]), f"{a} == {b}"
+    for a, b in zip(first.weights, again.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
 # --- `auto` initializers, checked on the built Keras layers ---------------------------------------------------
 
 AUTO_BY_ACTIVATION = {

@@ -68,12 +68,24 @@ def _make_layer(info: LayerInfo, model_seed: Optional[int]):
     if spec.type == "bidirectional":
         inner = spec.layer
         cls = getattr(keras.layers, inner.KERAS_CLASS)
-        forward = cls(**_layer_kwargs(inner, f"forward_{info.name}", info.initializers, model_seed))
-        backward_kwargs = _layer_kwargs(inner, f"backward_{info.name}", info.initializers, model_seed)
+        forward = cls(**_layer_kwargs(inner, f"forward_{info.name}",
+                                      _per_direction(info.initializers, "forward"), model_seed))
+        backward_kwargs = _layer_kwargs(inner, f"backward_{info.name}", _per_direction(info.initializers, "backward"),
+                                        model_seed)
         backward_kwargs["go_backwards"] = not inner.go_backwards
         return keras.layers.Bidirectional(forward, merge_mode=spec.merge_mode, backward_layer=cls(**backward_kwargs),
                                           name=info.name)
     return getattr(keras.layers, spec.KERAS_CLASS)(**_layer_kwargs(spec, info.name, info.initializers, model_seed))
+
+
+def _per_direction(initializers: dict, direction: str) -> dict:
+    """Derive a seed per direction from an explicit initializer seed of a bidirectional layer.
+
+    The spec writes the seed once, but Keras gets two layers: used as is, it would start both directions
+    from identical weights.
+    """
+    return {slot: spec.model_copy(update={"seed": derive_seed(spec.seed, direction, slot)})
+            if getattr(spec, "seed", None) is not None else spec for slot, spec in initializers.items()}
 
 
 def _frozen(info: LayerInfo) -> bool:
