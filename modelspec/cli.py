@@ -56,11 +56,14 @@ def cli() -> None:
 @click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 def validate(specs) -> None:
     """Check the schema and structure of SPECS (no lint rules, no TensorFlow)."""
-    loaded, ok = _load_all(specs)
-    for item in loaded:
-        analysis = item.analysis
-        params = f"{analysis.total_params:,}" + ("" if analysis.complete else "+")
-        click.echo(f"{item.path}: ok ({len(analysis.layers)} layers, {params} parameters)")
+    ok = True
+    for path in specs:  # one file at a time, so the output follows the order of the arguments
+        loaded, valid = _load_all([path])
+        ok = ok and valid
+        for item in loaded:
+            analysis = item.analysis
+            params = f"{analysis.total_params:,}" + ("" if analysis.complete else "+")
+            click.echo(f"{item.path}: ok ({len(analysis.layers)} layers, {params} parameters)")
     sys.exit(EXIT_OK if ok else EXIT_INVALID)
 
 
