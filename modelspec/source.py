@@ -353,8 +353,9 @@ def _walk(text: str, doc: Document, limits: Limits, problems: list) -> Any:
 
 
 # NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR: YAML (1.1, as PyYAML reads it) breaks lines on them, so every
-# reported line number after one would disagree with what a reviewer sees. Refused anywhere in the file.
-_ODD_LINE_BREAK = re.compile("[\x85\u2028\u2029]")
+# reported line number after one would disagree with what a reviewer sees. Refused anywhere in the file. Lone
+# surrogates cannot come from a decoded file, but a Python string may hold them and libyaml cannot encode them.
+_ODD_CHARACTER = re.compile("[\x85\u2028\u2029\ud800-\udfff]")
 
 
 def parse(text: str, path: str = "<string>", limits: Optional[Limits] = None) -> Document:
@@ -370,12 +371,14 @@ def parse(text: str, path: str = "<string>", limits: Optional[Limits] = None) ->
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise SpecError([error(path, line, 1, "file contains NUL bytes: not a YAML text file")])
-    odd_break = _ODD_LINE_BREAK.search(text)
-    if odd_break:
-        start = odd_break.start()
+    odd = _ODD_CHARACTER.search(text)
+    if odd:
+        start, character = odd.start(), ord(odd.group())
         line, column = text.count("\n", 0, start) + 1, start - (text.rfind("\n", 0, start) + 1) + 1
-        raise SpecError([error(path, line, column, f"file contains U+{ord(odd_break.group()):04X}, which YAML reads "
-                                                   "as a line break but most editors do not show")])
+        problem = (f"text contains the lone surrogate U+{character:04X}: not valid Unicode" if 0xD800 <= character
+                   <= 0xDFFF else f"file contains U+{character:04X}, which YAML reads as a line break but most "
+                                  "editors do not show")
+        raise SpecError([error(path, line, column, problem)])
     try:
         root = _walk(text, doc, limits, problems)
     except _Fatal as fatal:

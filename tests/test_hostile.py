@@ -359,3 +359,13 @@ def test_help_lists_the_configurable_limits(command):
     for variable in ENV_VARIABLES:
         assert variable in output
     assert f"{Limits().max_layers:,} layers" in output
+
+
+def test_a_lone_surrogate_in_a_python_string_is_a_located_error():
+    """Files are decoded strictly, but load_spec also takes a str, which may hold what UTF-8 cannot."""
+    from modelspec import SpecError
+
+    with pytest.raises(SpecError) as info:
+        load_spec("modelspec: 1\nname: a\ud800b\nlayers: []\n")
+    assert info.value.diagnostics[0].line == 2
+    assert "lone surrogate U+D800" in str(info.value)
