@@ -2,9 +2,11 @@
 
 from modelspec.diagnostics import Diagnostic, Level, SpecError
 from modelspec.loader import ModelSpec, load_spec
+# Bound after the import of the modelspec.lint package, so `modelspec.lint` is this function, not the package.
+from modelspec.lint.runner import lint
 
 __version__ = "0.1.0"
-__all__ = ["Diagnostic", "Level", "ModelSpec", "SpecError", "build_model", "load_spec"]
+__all__ = ["Diagnostic", "Level", "ModelSpec", "SpecError", "build_model", "lint", "load_spec"]
 
 
 def build_model(spec, *, seed=None, weights=None):

@@ -90,20 +90,29 @@ class RandomUniform(_Seeded):
         return self
 
 
-def _scaled(keras_class: str, family: str, name: str, text: str) -> type[_Seeded]:
+def _scaled(keras_class: str, family: str, name: str, scaling: tuple[float, str, str], text: str) -> type[_Seeded]:
     """Make one of the six fixed-scale variance-scaling initializers (He, Glorot, LeCun)."""
-    annotations = {"type": Literal[name], "KERAS_CLASS": ClassVar[str], "FAMILY": ClassVar[str]}
+    annotations = {"type": Literal[name], "KERAS_CLASS": ClassVar[str], "FAMILY": ClassVar[str],
+                   "SCALING": ClassVar[tuple[float, str, str]]}
     namespace = {"__annotations__": annotations, "__doc__": text, "KERAS_CLASS": keras_class,
-                 "FAMILY": family, "type": Field(description=text), "__module__": __name__}
+                 "FAMILY": family, "SCALING": scaling, "type": Field(description=text), "__module__": __name__}
     return type(keras_class, (_Seeded,), namespace)
 
 
-GlorotUniform = _scaled("GlorotUniform", GLOROT, "glorot_uniform", "Glorot (Xavier) uniform: variance 2/(fan_in+fan_out).")
-GlorotNormal = _scaled("GlorotNormal", GLOROT, "glorot_normal", "Glorot (Xavier) truncated normal: variance 2/(fan_in+fan_out).")
-HeUniform = _scaled("HeUniform", HE, "he_uniform", "He (Kaiming) uniform: variance 2/fan_in.")
-HeNormal = _scaled("HeNormal", HE, "he_normal", "He (Kaiming) truncated normal: variance 2/fan_in.")
-LecunUniform = _scaled("LecunUniform", LECUN, "lecun_uniform", "LeCun uniform: variance 1/fan_in.")
-LecunNormal = _scaled("LecunNormal", LECUN, "lecun_normal", "LeCun truncated normal: variance 1/fan_in.")
+# (scale, mode, distribution): each is Keras's VarianceScaling with these arguments.
+GlorotUniform = _scaled("GlorotUniform", GLOROT, "glorot_uniform", (1.0, "fan_avg", "uniform"),
+                        "Glorot (Xavier) uniform: variance 2/(fan_in+fan_out).")
+GlorotNormal = _scaled("GlorotNormal", GLOROT, "glorot_normal", (1.0, "fan_avg", "truncated_normal"),
+                       "Glorot (Xavier) truncated normal: variance 2/(fan_in+fan_out).")
+HeUniform = _scaled("HeUniform", HE, "he_uniform", (2.0, "fan_in", "uniform"),
+                    "He (Kaiming) uniform: variance 2/fan_in.")
+HeNormal = _scaled("HeNormal", HE, "he_normal", (2.0, "fan_in", "truncated_normal"),
+                   "He (Kaiming) truncated normal: variance 2/fan_in.")
+LecunUniform = _scaled("LecunUniform", LECUN, "lecun_uniform", (1.0, "fan_in", "uniform"),
+                       "LeCun uniform: variance 1/fan_in.")
+LecunNormal = _scaled("LecunNormal", LECUN, "lecun_normal", (1.0, "fan_in", "truncated_normal"),
+                      "LeCun truncated normal: variance 1/fan_in.")
+SCALED_MODELS = (GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal)
 
 
 class Orthogonal(_Seeded):
@@ -128,6 +137,24 @@ class VarianceScaling(_Seeded):
     mode: Literal["fan_in", "fan_out", "fan_avg"] = Field("fan_in", description="Which fan divides the scale.")
     distribution: Literal["truncated_normal", "untruncated_normal", "uniform"] = Field(
         "truncated_normal", description="The distribution samples are drawn from.")
+
+
+def scaling(spec) -> Optional[tuple[float, str, str]]:
+    """Return (scale, mode, distribution) for a variance-scaling initializer, named or explicit; else None."""
+    if isinstance(spec, VarianceScaling):
+        return spec.scale, spec.mode, spec.distribution
+    return getattr(type(spec), "SCALING", None)
+
+
+def family(spec) -> str:
+    """Return the initializer's family; an explicit variance_scaling that equals He, Glorot or LeCun (same scale
+    and mode, any distribution) belongs to that family, so every spelling of an initializer reads the same."""
+    if isinstance(spec, VarianceScaling):
+        for model in SCALED_MODELS:
+            scale, mode, _ = model.SCALING
+            if mode == spec.mode and abs(spec.scale - scale) <= 1e-6 * scale:
+                return model.FAMILY
+    return spec.FAMILY
 
 
 INITIALIZER_MODELS = (Auto, Zeros, Ones, Constant, RandomNormal, TruncatedNormal, RandomUniform, GlorotUniform,

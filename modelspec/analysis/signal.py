@@ -1,0 +1,559 @@
+"""Static signal analysis: the second moment of every layer's output at initialisation, predicted from the spec.
+
+The model (docs/signal.md) follows a training step at initialisation, with every input feature standardised
+(mean 0, second moment 1). Each tensor is summarised per element by its mean and second moment; a weighted layer
+sums ``n`` independent products w·x (``n`` is the effective fan-in: what each output actually adds up), so
+
+    E[z] = n μ_w m,   E[z²] = n σ_w² q + μ_w² (n q + n(n−1) m²)   (+ the bias's moments)
+
+and an element-wise activation maps z ~ N(E[z], Var z) to the moments of f(z), from the activation table
+(closed form for linear and ReLU, Gauss–Hermite quadrature for the others). Normalisation resets the scale,
+`add` sums independent branches, concatenation averages by width, pooling and dropout have their own laws,
+recurrent layers iterate the cell's moment equations over the time steps.
+
+Besides the absolute moments, each tensor carries its *reference*: the second moment at the source it descends
+from (an input, an embedding table, a normalisation layer). The ratio of a layer's pre-activation second moment
+to its reference is what the network itself did to the signal; MS110 and MS111 judge its square root.
+Pure Python: never imports TensorFlow or NumPy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Optional
+
+from modelspec.analysis.graph import Analysis, LayerInfo
+from modelspec.analysis.shapes import compute_fans
+from modelspec.schema.activations import ACTIVATIONS
+from modelspec.schema.initializers import scaling
+
+Moments = tuple[float, float]  # (E[x], E[x²]) per element
+DEFAULT_STEPS = 10  # time steps assumed for a recurrent layer whose sequence length is unknown
+MAX_STEPS = 200  # the moment recursion converges long before this
+_TRUNCATED_NORMAL_VARIANCE = 0.7737413423560646  # Var of N(0, 1) cut at ±2 (Keras truncated_normal)
+
+
+@dataclass(frozen=True)
+class Signal:
+    """The per-element moments of a tensor, and the second moment of the source it descends from."""
+
+    mean: float
+    second: float
+    reference: float
+    # When the tensor is f(z) with z Gaussian: (activation, E[z], Var z); max pooling uses it.
+    gaussian_pre: Optional[tuple[str, float, float]] = None
+    raw: bool = False  # the model's input as given (only shape layers in between)
+
+    @property
+    def var(self) -> float:
+        return max(self.second - self.mean * self.mean, 0.0)
+
+    @property
+    def moments(self) -> Moments:
+        return self.mean, self.second
+
+
+@dataclass(frozen=True)
+class LayerSignal:
+    """What the analysis predicts for one layer."""
+
+    name: str
+    output: Optional[Signal]  # None: unknown (an opaque layer upstream)
+    pre: Optional[Moments] = None  # what the layer's activation sees (weighted layers only)
+    reference: float = 1.0  # the reference second moment of the layer's input
+
+    @property
+    def scale(self) -> Optional[float]:
+        """Root mean square of the layer's output."""
+        return None if self.output is None else math.sqrt(self.output.second)
+
+    @property
+    def factor(self) -> Optional[float]:
+        """Root mean square of the pre-activation relative to the source's: 1 means the scale was kept."""
+        if self.pre is None or self.reference <= 0:
+            return None
+        return math.sqrt(self.pre[1] / self.reference)
+
+
+@dataclass
+class SignalReport:
+    """Per-layer predictions, in the analysis's topological order."""
+
+    layers: dict[str, LayerSignal]
+
+
+# --- initializers --------------------------------------------------------------------------------------------
+
+def initializer_moments(spec: Any, shape: tuple[int, ...]) -> Moments:
+    """Return (mean, variance) of one element drawn by a resolved initializer for a variable of ``shape``,
+    exactly as Keras draws it (VarianceScaling's truncated normal is corrected back to scale/n; a plain
+    truncated_normal keeps 0.774 of its nominal variance)."""
+    kind = spec.type
+    if kind == "zeros":
+        return 0.0, 0.0
+    if kind == "ones":
+        return 1.0, 0.0
+    if kind == "constant":
+        return spec.value, 0.0
+    if kind == "random_normal":
+        return spec.mean, spec.stddev ** 2
+    if kind == "truncated_normal":
+        return spec.mean, spec.stddev ** 2 * _TRUNCATED_NORMAL_VARIANCE
+    if kind == "random_uniform":
+        return (spec.minval + spec.maxval) / 2, (spec.maxval - spec.minval) ** 2 / 12
+    if kind in ("orthogonal", "identity"):
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        if kind == "orthogonal":  # orthonormal rows or columns of length max(rows, cols)
+            return 0.0, spec.gain ** 2 / max(rows, cols)
+        diagonal = min(rows, cols) / (rows * cols)
+        return spec.gain * diagonal, spec.gain ** 2 * diagonal * (1 - diagonal)
+    vs = scaling(spec)
+    if vs is None:
+        raise ValueError(f"no variance known for initializer {kind!r}")
+    scale, mode, _ = vs
+    fan_in, fan_out = compute_fans(shape)
+    n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
+    return 0.0, scale / max(1.0, n)
+
+
+def _second(moments: Moments) -> Moments:
+    mean, var = moments
+    return mean, var + mean * mean
+
+
+def _weights(info: LayerInfo, slot: str, shape: tuple[int, ...]) -> Moments:
+    """(mean, second moment) of one weight of ``slot``; constant slots of absent variables are zero."""
+    return _second(initializer_moments(info.initializers[slot], shape))
+
+
+def _variable(info: LayerInfo, name: str) -> Optional[tuple[int, ...]]:
+    for variable in info.variables or ():
+        if variable.name == name:
+            return variable.shape
+    return None
+
+
+# --- the laws ------------------------------------------------------------------------------------------------
+
+def _sum(*parts: Moments) -> Moments:
+    """Moments of a sum of independent terms."""
+    mean = sum(m for m, _ in parts)
+    return mean, mean * mean + sum(s - m * m for m, s in parts)
+
+
+def _affine(n: float, weight: Moments, x: Moments, identity: Optional[tuple[float, float]] = None) -> Moments:
+    """Moments of Σ_{i<n} w_i x_i with i.i.d. weights independent of x; ``identity`` = (gain, fraction) for an
+    identity kernel, which copies gain·x into a fraction of the outputs and leaves the others at zero."""
+    m, q = x
+    if identity is not None:
+        gain, fraction = identity
+        return gain * m * fraction, gain * gain * q * fraction
+    mu, s = weight
+    var = s - mu * mu
+    return n * mu * m, n * var * q + mu * mu * (n * q + n * (n - 1) * m * m)
+
+
+def _identity_fraction(info: LayerInfo, slot: str, shape: tuple[int, ...]) -> Optional[tuple[float, float]]:
+    spec = info.initializers[slot]
+    if spec.type != "identity":
+        return None
+    rows, cols = math.prod(shape[:-1]), shape[-1]
+    return spec.gain, min(rows, cols) / cols
+
+
+def activate(name: str, pre: Moments, width: Optional[int]) -> Signal:
+    """Moments of an activation applied to z ~ N(mean, var) (reference left to the caller)."""
+    mean, second = pre
+    var = max(second - mean * mean, 0.0)
+    if name in ("softmax", "log_softmax"):
+        n = width or 1
+        concentration = min(1.0, max(1.0 / n, math.exp(min(var, 700.0)) / n))  # E[Σ p²], lognormal estimate
+        if name == "softmax":
+            return Signal(1.0 / n, concentration / n, 1.0)
+        log_mean = -math.log(n) - var / 2 if n > 1 else 0.0
+        return Signal(log_mean, log_mean * log_mean + var * (1 - 1 / n), 1.0)
+    out_mean, out_second = ACTIVATIONS[name].moments(mean, var)
+    return Signal(out_mean, out_second, 1.0, (name, mean, var))
+
+
+def _max_of(signal: Signal, k: int) -> Signal:
+    """Moments of the max of k independent copies (a pooling window), by quadrature over the max's density."""
+    if k <= 1:
+        return signal
+    if signal.gaussian_pre is not None:
+        name, mean, var = signal.gaussian_pre
+        fn = ACTIVATIONS[name].fn
+    else:
+        fn, mean, var = (lambda x: x), signal.mean, signal.var
+    sd = math.sqrt(var)
+    if sd == 0:
+        return replace(signal, gaussian_pre=None)
+    step, first, second, total = 0.04, 0.0, 0.0, 0.0
+    log_k = math.log(k)
+    for i in range(-200, 226):
+        t = i * step
+        cdf = 0.5 * math.erfc(-t / math.sqrt(2.0))
+        if cdf <= 0:
+            continue
+        density = math.exp(log_k - 0.5 * t * t + (k - 1) * math.log(cdf))
+        value = fn(mean + sd * t)
+        first += density * value
+        second += density * value * value
+        total += density
+    return Signal(first / total, second / total, signal.reference)
+
+
+def _coverage(length: Optional[int], kernel: int, stride: int, dilation: int, padding: str) -> float:
+    """The mean fraction of a window's taps that fall inside the input (zero padding adds nothing)."""
+    if padding == "valid" or length is None:
+        return 1.0
+    span = (kernel - 1) * dilation + 1
+    out = (length - 1) // stride + 1
+    if padding == "causal":
+        before = span - 1
+    else:
+        before = max((out - 1) * stride + span - length, 0) // 2
+    inside = 0
+    for i in range(out):
+        start = i * stride - before
+        inside += sum(1 for j in range(kernel) if 0 <= start + j * dilation < length)
+    return inside / (out * kernel)
+
+
+def _per_axis(value, rank: int) -> tuple[int, ...]:
+    return tuple(value) if isinstance(value, list) else (value,) * rank
+
+
+def _window_fan_in(spec, shape: tuple, rank: int) -> float:
+    kernel = _per_axis(spec.kernel_size, rank)
+    strides, dilation = _per_axis(spec.strides, rank), _per_axis(spec.dilation_rate, rank)
+    covered = 1.0
+    for length, k, s, d in zip(shape[:rank], kernel, strides, dilation):
+        covered *= _coverage(length, k, s, d, spec.padding)
+    return math.prod(kernel) * covered
+
+
+def effective_fan_in(info: LayerInfo, slot: str) -> Optional[float]:
+    """How many input terms one output of ``slot``'s kernel really sums (zero padding and strides counted);
+    None when unknown. It differs from Keras's fan_in for depthwise and transposed convolutions."""
+    spec, shapes = info.spec, info.input_shapes
+    if not shapes or shapes[0] is None or info.variables is None:
+        return None
+    shape = shapes[0]
+    kind = info.type
+    if kind == "dense":
+        return float(shape[-1])
+    if kind in ("conv1d", "conv2d", "conv3d"):
+        return _window_fan_in(spec, shape, spec.RANK) * shape[-1] / spec.groups
+    if kind == "conv2d_transpose":
+        return math.prod(_per_axis(spec.kernel_size, 2)) * shape[-1] / math.prod(_per_axis(spec.strides, 2))
+    if kind in ("depthwise_conv2d", "separable_conv2d"):
+        if slot == "pointwise_initializer":
+            return float(shape[-1] * spec.depth_multiplier)
+        return _window_fan_in(spec, shape, 2)
+    if kind in ("lstm", "gru", "simple_rnn", "bidirectional"):
+        inner = spec.layer if kind == "bidirectional" else spec
+        return float(inner.units if slot == "recurrent_initializer" else shape[-1])
+    return None
+
+
+# --- one handler per layer type: (layer, input signals) -> (output, pre-activation) --------------------------
+
+Handler = Callable[[LayerInfo, list[Signal]], tuple[Optional[Signal], Optional[Moments]]]
+
+
+def _bias(info: LayerInfo, spec, size_name: str = "bias") -> Moments:
+    if not getattr(spec, "use_bias", False):
+        return 0.0, 0.0
+    shape = _variable(info, size_name) or (1,)
+    return _weights(info, "bias_initializer", shape)
+
+
+def _dense_like(info: LayerInfo, x: Signal, slot: str = "kernel_initializer", variable: str = "kernel"):
+    shape = _variable(info, variable)
+    n = effective_fan_in(info, slot)
+    z = _affine(n, _weights(info, slot, shape), x.moments, _identity_fraction(info, slot, shape))
+    return _sum(z, _bias(info, info.spec))
+
+
+def _weighted(info: LayerInfo, inputs: list[Signal]):
+    (x,) = inputs
+    kind = info.type
+    if kind == "conv2d_transpose":
+        pre = _dense_like(info, x)
+    elif kind in ("depthwise_conv2d", "separable_conv2d"):
+        variable = "kernel" if kind == "depthwise_conv2d" else "depthwise_kernel"
+        shape = _variable(info, variable)
+        depthwise = _affine(effective_fan_in(info, "depthwise_initializer"),
+                            _weights(info, "depthwise_initializer", shape), x.moments)
+        if kind == "separable_conv2d":
+            pointwise = _variable(info, "pointwise_kernel")
+            depthwise = _affine(effective_fan_in(info, "pointwise_initializer"),
+                                _weights(info, "pointwise_initializer", pointwise), depthwise,
+                                _identity_fraction(info, "pointwise_initializer", pointwise))
+        pre = _sum(depthwise, _bias(info, info.spec))
+    else:
+        pre = _dense_like(info, x)
+    out = activate(info.spec.activation, pre, info.output_shape[-1] if info.output_shape else None)
+    return replace(out, reference=x.reference), pre
+
+
+def _embedding(info: LayerInfo, inputs: list[Signal]):
+    mean, second = _weights(info, "embeddings_initializer", _variable(info, "embeddings"))
+    return Signal(mean, second, second if second > 0 else 1.0), None
+
+
+def _normalization(info: LayerInfo, inputs: list[Signal]):
+    (x,) = inputs
+    spec = info.spec
+    size = (_variable(info, "gamma") or _variable(info, "beta") or (1,))
+    normalised = x.var / (x.var + spec.epsilon)
+    gamma = _weights(info, "gamma_initializer", size) if spec.scale else (1.0, 1.0)
+    beta = _weights(info, "beta_initializer", size) if spec.center else (0.0, 0.0)
+    second = gamma[1] * normalised + beta[1]
+    return Signal(beta[0], second, second if second > 0 else 1.0), None
+
+
+def _activation(info: LayerInfo, inputs: list[Signal]):
+    (x,) = inputs
+    out = activate(info.spec.activation, (x.mean, x.second), info.output_shape[-1] if info.output_shape else None)
+    return replace(out, reference=x.reference), None
+
+
+def _same(info: LayerInfo, inputs: list[Signal]):
+    return inputs[0], None
+
+
+def _dropout(info: LayerInfo, inputs: list[Signal]):
+    (x,) = inputs  # inverted dropout in a training step: kept values are scaled by 1/(1 - rate)
+    return Signal(x.mean, x.second / (1 - info.spec.rate), x.reference), None
+
+
+def _gaussian_noise(info: LayerInfo, inputs: list[Signal]):
+    (x,) = inputs
+    return Signal(x.mean, x.second + info.spec.stddev ** 2, x.reference), None
+
+
+def _rescaling(info: LayerInfo, inputs: list[Signal]):
+    (x,) = inputs
+    if x.raw:
+        return x, None  # rescaling the raw data is how it gets standardised: the input assumption holds after it
+    s, o = info.spec.scale, info.spec.offset
+    return Signal(s * x.mean + o, s * s * x.second + 2 * s * o * x.mean + o * o, x.reference), None
+
+
+def _zero_padding(info: LayerInfo, inputs: list[Signal]):
+    (x,) = inputs
+    before, after = info.input_shapes[0], info.output_shape
+    if None in before[:2] or None in after[:2]:
+        return x, None
+    kept = (before[0] * before[1]) / (after[0] * after[1])
+    return Signal(x.mean * kept, x.second * kept, x.reference), None
+
+
+def _pool(info: LayerInfo, inputs: list[Signal]):
+    (x,) = inputs
+    k = math.prod(_per_axis(info.spec.pool_size, info.spec.RANK))
+    if info.type.startswith("max"):
+        return _max_of(x, k), None
+    return _average_of(x, k), None
+
+
+def _average_of(x: Signal, k: int) -> Signal:
+    """Mean of k positions: independent given the weights, so only the spread shrinks."""
+    return Signal(x.mean, x.mean * x.mean + x.var / k, x.reference)
+
+
+def _global_pool(info: LayerInfo, inputs: list[Signal]):
+    (x,) = inputs
+    spatial = info.input_shapes[0][:-1]
+    if None in spatial:
+        return None, None
+    k = math.prod(spatial)
+    return (_max_of(x, k) if "max" in info.type else _average_of(x, k)), None
+
+
+def _add(info: LayerInfo, inputs: list[Signal]):
+    mean, second = _sum(*(x.moments for x in inputs))
+    return Signal(mean, second, max(x.reference for x in inputs)), None
+
+
+def _subtract(info: LayerInfo, inputs: list[Signal]):
+    a, b = inputs
+    mean, second = _sum(a.moments, (-b.mean, b.second))
+    return Signal(mean, second, max(a.reference, b.reference)), None
+
+
+def _average(info: LayerInfo, inputs: list[Signal]):
+    n = len(inputs)
+    mean, second = _sum(*(x.moments for x in inputs))
+    return Signal(mean / n, second / (n * n), sum(x.reference for x in inputs) / n), None
+
+
+def _multiply(info: LayerInfo, inputs: list[Signal]):
+    return Signal(math.prod(x.mean for x in inputs), math.prod(x.second for x in inputs),
+                  math.prod(x.reference for x in inputs)), None
+
+
+def _concatenate(info: LayerInfo, inputs: list[Signal]):
+    axis = info.spec.axis
+    sizes = [shape[axis - 1 if axis > 0 else axis] for shape in info.input_shapes]
+    if None in sizes:
+        sizes = [1] * len(inputs)
+    total = sum(sizes)
+    weigh = lambda values: sum(w * v for w, v in zip(sizes, values)) / total  # noqa: E731
+    return Signal(weigh(x.mean for x in inputs), weigh(x.second for x in inputs),
+                  weigh(x.reference for x in inputs)), None
+
+
+# --- recurrent layers: iterate the cell's moment equations -------------------------------------------------
+
+def _product(a: Moments, b: Moments) -> Moments:
+    """Moments of the product of independent factors."""
+    return a[0] * b[0], a[1] * b[1]
+
+
+def _apply(name: str, pre: Moments) -> Moments:
+    return activate(name, pre, None).moments
+
+
+def _cell(spec, info: LayerInfo, x: Signal, prefix: str = "") -> tuple[Signal, Moments]:
+    """Run the moment recursion of one direction; return the output signal and the candidate pre-activation."""
+    shape = info.input_shapes[0]
+    steps = min(shape[0] or DEFAULT_STEPS, MAX_STEPS)
+    kernel_shape, recurrent_shape = _variable(info, prefix + "kernel"), _variable(info, prefix + "recurrent_kernel")
+    n_x, n_h = float(shape[-1]), float(spec.units)
+    w = _weights(info, "kernel_initializer", kernel_shape)
+    u = _weights(info, "recurrent_initializer", recurrent_shape)
+    w_identity = _identity_fraction(info, "kernel_initializer", kernel_shape)
+    u_identity = _identity_fraction(info, "recurrent_initializer", recurrent_shape)
+    bias_shape = _variable(info, prefix + "bias")
+    bias = _weights(info, "bias_initializer", bias_shape) if bias_shape else (0.0, 0.0)
+    from_x = _affine(n_x, w, x.moments, w_identity)
+    act = spec.activation
+    gate_act = getattr(spec, "recurrent_activation", None)
+    h, c = (0.0, 0.0), (0.0, 0.0)
+    outputs, candidate = [], (0.0, 0.0)
+    for _ in range(steps):
+        from_h = _affine(n_h, u, h, u_identity)
+        if spec.type == "simple_rnn":
+            candidate = _sum(from_x, from_h, bias)
+            h = _apply(act, candidate)
+        elif spec.type == "lstm":
+            gate = _apply(gate_act, _sum(from_x, from_h, bias))
+            forget = _apply(gate_act, _sum(from_x, from_h, (1.0, 1.0) if spec.unit_forget_bias else bias))
+            candidate = _sum(from_x, from_h, bias)
+            g = _apply(act, candidate)
+            c = _sum(_product(forget, c), _product(gate, g))
+            h = _product(gate, _apply(act, c))  # output gate: same law as the input gate
+        else:  # gru
+            recurrent_bias = bias if getattr(spec, "reset_after", False) else (0.0, 0.0)
+            update = _apply(gate_act, _sum(from_x, from_h, bias, recurrent_bias))
+            reset = _apply(gate_act, _sum(from_x, from_h, bias, recurrent_bias))
+            if spec.reset_after:
+                gated = _product(reset, _sum(from_h, recurrent_bias))
+            else:
+                gated = _affine(n_h, u, _product(reset, h), u_identity)
+            candidate = _sum(from_x, gated, bias)
+            hh = _apply(act, candidate)
+            keep = update
+            blend = (1 - keep[0], 1 - 2 * keep[0] + keep[1])
+            h = _sum(_product(keep, h), _product(blend, hh))
+        outputs.append(h)
+    if spec.return_sequences:
+        h = (sum(m for m, _ in outputs) / steps, sum(s for _, s in outputs) / steps)
+    return Signal(h[0], h[1], x.reference), candidate
+
+
+def _recurrent(info: LayerInfo, inputs: list[Signal]):
+    (x,) = inputs
+    if info.type != "bidirectional":
+        return _cell(info.spec, info, x)
+    out, candidate = _cell(info.spec.layer, info, x, "forward/")
+    mode = info.spec.merge_mode
+    if mode == "sum":
+        out = Signal(*_sum(out.moments, out.moments), x.reference)
+    elif mode == "ave":
+        mean, second = _sum(out.moments, out.moments)
+        out = Signal(mean / 2, second / 4, x.reference)
+    elif mode == "mul":
+        out = Signal(*_product(out.moments, out.moments), x.reference)
+    return out, candidate
+
+
+def _attention(info: LayerInfo, inputs: list[Signal]):
+    query, value = inputs[0], inputs[1] if len(inputs) > 1 else inputs[0]
+    key = inputs[2] if len(inputs) > 2 else value
+    spec = info.spec
+
+    def project(role: str, x: Signal) -> Moments:
+        shape = _variable(info, f"{role}/kernel")
+        z = _affine(shape[0], _weights(info, "kernel_initializer", shape), x.moments)
+        bias = _weights(info, "bias_initializer", _variable(info, f"{role}/bias")) if spec.use_bias else (0, 0)
+        return _sum(z, bias)
+
+    q, k, v = project("query", query), project("key", key), project("value", value)
+    logits_var = q[1] * k[1]  # (q·k)/sqrt(key_dim): key_dim terms, divided by sqrt(key_dim)
+    length = info.input_shapes[min(len(info.input_shapes) - 1, 1)][0]  # the value's (= the key's) length
+    concentration = 1.0 if length is None else min(1.0, math.exp(min(logits_var, 700.0)) / length)
+    attended = (v[0], v[0] * v[0] + (v[1] - v[0] * v[0]) * concentration)
+    out_shape = _variable(info, "attention_output/kernel")
+    z = _affine(out_shape[0] * out_shape[1], _weights(info, "kernel_initializer", out_shape), attended)
+    bias = _weights(info, "bias_initializer", _variable(info, "attention_output/bias")) if spec.use_bias else (0, 0)
+    pre = _sum(z, bias)
+    return Signal(pre[0], pre[1], query.reference), pre
+
+
+_KERAS_ACTIVATIONS = {"ReLU": "relu", "ELU": "elu", "Softmax": "softmax"}
+_KERAS_IDENTITY = {"Identity", "Masking", "ActivityRegularization"}
+_KERAS_DROPOUT = {"GaussianDropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"}
+
+
+def _keras(info: LayerInfo, inputs: list[Signal]):
+    spec = info.spec
+    if len(inputs) != 1:
+        return None, None
+    (x,) = inputs
+    if spec.class_name in _KERAS_IDENTITY:
+        return x, None
+    if spec.class_name in _KERAS_DROPOUT and isinstance(spec.config.get("rate"), (int, float)):
+        return Signal(x.mean, x.second / (1 - spec.config["rate"]), x.reference), None
+    if spec.class_name in _KERAS_ACTIVATIONS and not spec.config:
+        out = activate(_KERAS_ACTIVATIONS[spec.class_name], x.moments, info.output_shape[-1])
+        return replace(out, reference=x.reference), None
+    return None, None
+
+
+HANDLERS: dict[str, Handler] = {
+    "dense": _weighted, "conv1d": _weighted, "conv2d": _weighted, "conv3d": _weighted,
+    "conv2d_transpose": _weighted, "separable_conv2d": _weighted, "depthwise_conv2d": _weighted,
+    "embedding": _embedding, "batch_norm": _normalization, "layer_norm": _normalization,
+    "activation": _activation, "dropout": _dropout, "alpha_dropout": _same, "gaussian_noise": _gaussian_noise,
+    "flatten": _same, "reshape": _same, "permute": _same, "rescaling": _rescaling, "zero_padding2d": _zero_padding,
+    "up_sampling2d": _same, "max_pool1d": _pool, "max_pool2d": _pool, "average_pool1d": _pool,
+    "average_pool2d": _pool, "global_average_pool1d": _global_pool, "global_average_pool2d": _global_pool,
+    "global_max_pool1d": _global_pool, "global_max_pool2d": _global_pool, "add": _add, "subtract": _subtract,
+    "average": _average, "multiply": _multiply, "concatenate": _concatenate, "lstm": _recurrent,
+    "gru": _recurrent, "simple_rnn": _recurrent, "bidirectional": _recurrent, "multi_head_attention": _attention,
+    "keras": _keras,
+}
+_INPUT = Signal(0.0, 1.0, 1.0, raw=True)
+
+
+def propagate(analysis: Analysis) -> SignalReport:
+    """Predict every layer's output moments at initialisation, inputs standardised (see the module doc)."""
+    known: dict[str, Optional[Signal]] = {name: _INPUT for name in analysis.inputs}
+    layers: dict[str, LayerSignal] = {}
+    for name, info in analysis.layers.items():
+        inputs = [known.get(ref) for ref in info.inputs]
+        if any(x is None for x in inputs) or info.output_shape is None or info.variables is None:
+            known[name] = None
+            layers[name] = LayerSignal(name, None)
+            continue
+        output, pre = HANDLERS[info.type](info, inputs)
+        known[name] = output
+        reference = inputs[0].reference if inputs else 1.0
+        layers[name] = LayerSignal(name, output, pre, reference)
+    return SignalReport(layers)

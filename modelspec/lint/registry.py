@@ -1,0 +1,73 @@
+"""The one table of lint rules, by code. Add a rule by writing it in its family's module and listing it here."""
+
+from __future__ import annotations
+
+import re
+
+from modelspec.diagnostics import INVALID_SPEC, SHAPE_MISMATCH, UNKNOWN_REFERENCE, did_you_mean
+from modelspec.lint.rule import Rule
+from modelspec.lint.rules import activation, initialization, training
+
+RULES: dict[str, Rule] = {rule.code: rule for rule in (
+    initialization.MS101, initialization.MS102, initialization.MS103, initialization.MS104,
+    initialization.MS105, initialization.MS106, initialization.MS107, initialization.MS108,
+    initialization.MS109, initialization.MS110, initialization.MS111, initialization.MS112,
+    activation.MS201, activation.MS202, activation.MS203, activation.MS204,
+    training.MS301, training.MS302, training.MS303,
+)}
+# Structural checks: reported by validation, always on, never ignorable.
+STRUCTURAL = dict((INVALID_SPEC, SHAPE_MISMATCH, UNKNOWN_REFERENCE))
+# Codes taken by rules still to come; configuration may name them already.
+RESERVED = {"MS401": "pretrained-file-missing", "MS402": "everything-frozen", "MS403": "pretrained-unmapped",
+            "MS404": "init-overridden"}
+_BY_NAME = {rule.name: rule for rule in RULES.values()}
+_CODE = re.compile(r"^MS\d{1,3}$")
+
+
+class UnknownRule(KeyError):
+    """A rule code or name that the registry does not know."""
+
+    def __init__(self, word: str, message: str):
+        super().__init__(word)
+        self.word = word
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def get(code_or_name: str) -> Rule:
+    """Return the rule with this code (MS102) or name (he-on-saturating); raise ``UnknownRule`` otherwise."""
+    word = str(code_or_name).strip()
+    rule = RULES.get(word.upper()) or _BY_NAME.get(word.lower())
+    if rule is not None:
+        return rule
+    if word.upper() in RESERVED:
+        raise UnknownRule(word, f"{word.upper()} ({RESERVED[word.upper()]}) is reserved: the rule is not "
+                                f"implemented yet")
+    if word.upper() in STRUCTURAL:
+        raise UnknownRule(word, f"{word.upper()} ({STRUCTURAL[word.upper()]}) is a structural check, not a lint "
+                                f"rule: it is always on")
+    raise UnknownRule(word, f"unknown rule '{word}'{did_you_mean(word, list(RULES) + list(_BY_NAME))}")
+
+
+def select(selector: str) -> list[str]:
+    """Return the codes a selector names: ``ALL``, a code, a rule name, or a code prefix (``MS1``, ``MS11``).
+
+    Reserved codes select nothing (yet) but are not errors; anything else unknown raises ``UnknownRule``.
+    """
+    word = str(selector).strip()
+    upper = word.upper()
+    if upper == "ALL":
+        return list(RULES)
+    if upper in RESERVED or (_CODE.match(upper) and any(code.startswith(upper) for code in RESERVED)
+                             and not any(code.startswith(upper) for code in RULES)):
+        return []
+    if upper in STRUCTURAL:
+        raise UnknownRule(word, f"{upper} ({STRUCTURAL[upper]}) is a structural check: it cannot be selected or "
+                                f"ignored")
+    if _CODE.match(upper) and upper not in RULES:
+        matches = [code for code in RULES if code.startswith(upper)]
+        if matches:
+            return matches
+    return [get(word).code]

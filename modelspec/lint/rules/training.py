@@ -1,0 +1,181 @@
+"""Training rules (MS301–MS303): the loss against the output layer, and the learning rate."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from modelspec.diagnostics import Level
+from modelspec.lint.rule import Docs, Finding, Rule, Subject
+from modelspec.lint.rules import _docs
+from modelspec.lint.rules._docs import spec
+
+CATEGORICAL = frozenset({"categorical_crossentropy", "sparse_categorical_crossentropy",
+                         "categorical_focal_crossentropy"})
+BINARY = frozenset({"binary_crossentropy", "binary_focal_crossentropy"})
+REGRESSION = frozenset({"mean_squared_error", "mean_absolute_error", "huber", "log_cosh",
+                        "mean_squared_logarithmic_error", "mean_absolute_percentage_error"})
+# The usual learning rates of each optimizer: outside them, training diverges or barely moves.
+LEARNING_RATES = {"sgd": (1e-4, 1.0), "adam": (1e-5, 1e-2), "adamw": (1e-5, 1e-2), "nadam": (1e-5, 1e-2),
+                  "rmsprop": (1e-5, 1e-2), "adagrad": (1e-4, 1.0)}
+
+
+def _pairs(subject: Subject) -> Iterator[tuple]:
+    """Yield (output layer, its activation, its width, loss, path of the loss) for every output with a loss."""
+    training = subject.spec.training
+    if training is None:
+        return
+    outputs = subject.analysis.outputs
+    losses = training.loss if isinstance(training.loss, list) else [training.loss] * len(outputs)
+    single = not isinstance(training.loss, list)
+    for index, (name, loss) in enumerate(zip(outputs, losses)):
+        activation = subject.producer_activation(name)
+        if activation is None:
+            continue
+        shape = subject.analysis.layers[name].output_shape
+        path = ("training", "loss") if single else ("training", "loss", index)
+        yield name, activation, (shape[-1] if shape else None), loss, path
+
+
+def _loss_activation_mismatch(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
+    for name, activation, width, loss, path in _pairs(subject):
+        logits = bool(loss.from_logits)
+        kind = loss.type
+        problem = hint = None
+        if kind in CATEGORICAL:
+            if logits and activation not in ("linear", "log_softmax"):
+                problem = (f"{kind} has from_logits: true but '{name}' ends in {activation}: the loss applies "
+                           f"softmax again to values that are already squashed")
+                hint = f"remove the {activation} (a linear output) or set `from_logits: false`"
+            elif not logits and activation == "linear":
+                problem = (f"'{name}' is linear but {kind} has from_logits: false: the loss reads raw scores as "
+                           f"probabilities and clips them into [1e-7, 1 − 1e-7]")
+                hint = "set `from_logits: true` on the loss, or `activation: softmax` on the output"
+            elif not logits and activation != "softmax":
+                problem = (f"{kind} expects a softmax output (a distribution over classes), but '{name}' ends in "
+                           f"{activation}")
+                hint = "use `activation: softmax` (or a linear output with `from_logits: true`)"
+        elif kind in BINARY:
+            if logits and activation != "linear":
+                problem = (f"{kind} has from_logits: true but '{name}' ends in {activation}: the loss applies "
+                           f"sigmoid again to values that are already squashed")
+                hint = f"remove the {activation} (a linear output) or set `from_logits: false`"
+            elif not logits and activation == "linear":
+                problem = (f"'{name}' is linear but {kind} has from_logits: false: the loss reads raw scores as "
+                           f"probabilities and clips them into [1e-7, 1 − 1e-7]")
+                hint = "set `from_logits: true` on the loss, or `activation: sigmoid` on the output"
+            elif not logits and activation == "softmax":
+                problem = (f"{kind} on a softmax output: softmax makes the units compete (with one unit it is always "
+                           f"1), but binary cross-entropy scores each unit as an independent probability")
+                hint = "use `activation: sigmoid` (multi-label) or categorical_crossentropy (one class)"
+            elif not logits and activation not in ("sigmoid", "hard_sigmoid"):
+                problem = f"{kind} expects probabilities in [0, 1] (sigmoid), but '{name}' ends in {activation}"
+                hint = "use `activation: sigmoid`"
+        elif kind in REGRESSION and activation == "softmax":
+            problem = (f"{kind} on the softmax classifier '{name}': squared error on probabilities gives vanishing "
+                       f"gradients exactly when the model is confidently wrong")
+            hint = "use categorical_crossentropy"
+        if problem:
+            yield Finding(path, problem, hint=hint, layer=name)
+
+
+MS301 = Rule(
+    code="MS301", name="loss-activation-mismatch", level=Level.ERROR,
+    summary="the loss does not fit the output layer's activation",
+    check=_loss_activation_mismatch,
+    docs=Docs(
+        what="Flags a loss that does not fit the activation of the output it scores: categorical cross-entropy on "
+             "a sigmoid, tanh or relu output, binary cross-entropy on softmax, a regression loss on a softmax "
+             "classifier, `from_logits: true` with a squashing output, a linear output with `from_logits: false`.",
+        why="Cross-entropy losses take either probabilities or logits, and Keras cannot tell which it got. A linear "
+            "output read as probabilities is clipped to [1e-7, 1 − 1e-7] and the gradient disappears; probabilities "
+            "read as logits are squashed a second time; squared error on softmax saturates when the model is most "
+            "wrong. The model trains badly or not at all, without any error message.",
+        example=spec("  - {type: dense, units: 64, activation: relu}\n"
+                     "  - {type: dense, units: 10, activation: sigmoid}\n",
+                     extra="training:\n  optimizer: adam\n  loss: categorical_crossentropy\n"),
+        use_instead=spec("  - {type: dense, units: 64, activation: relu}\n"
+                         "  - {type: dense, units: 10, activation: softmax}\n",
+                         extra="training:\n  optimizer: adam\n  loss: categorical_crossentropy\n"),
+        references=_docs.KERAS_LOSSES,
+    ),
+)
+
+
+def _output_units_loss(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
+    for name, activation, width, loss, path in _pairs(subject):
+        if width != 1:
+            continue
+        if loss.type in CATEGORICAL:
+            yield Finding(path, f"{loss.type} needs one output unit per class, but '{name}' has 1: over a single "
+                                f"unit softmax is always 1 and the loss is constant",
+                          hint="set `units:` to the number of classes, or use one sigmoid unit with "
+                               "binary_crossentropy", layer=name)
+        elif activation == "softmax":
+            yield Finding(path, f"'{name}' has 1 unit with softmax: its output is always 1, whatever the input",
+                          hint="use `activation: sigmoid` for one probability", layer=name)
+
+
+MS302 = Rule(
+    code="MS302", name="output-units-loss", level=Level.ERROR,
+    summary="output units incompatible with the loss",
+    check=_output_units_loss,
+    docs=Docs(
+        what="Flags an output whose number of units cannot work with its loss: categorical (or sparse categorical) "
+             "cross-entropy on 1 unit, or a 1-unit softmax output under any loss.",
+        why="Softmax over one unit is exp(z)/exp(z) = 1 for every input, so the output is constant, the loss is "
+            "constant and the gradient is zero: nothing trains. Binary problems need one sigmoid unit with binary "
+            "cross-entropy, or two softmax units.",
+        example=spec("  - {type: dense, units: 64, activation: relu}\n"
+                     "  - {type: dense, units: 1, activation: softmax}\n",
+                     extra="training:\n  optimizer: adam\n  loss: categorical_crossentropy\n"),
+        use_instead=spec("  - {type: dense, units: 64, activation: relu}\n"
+                         "  - {type: dense, units: 1, activation: sigmoid}\n",
+                         extra="training:\n  optimizer: adam\n  loss: binary_crossentropy\n"),
+        references=_docs.KERAS_LOSSES,
+    ),
+)
+
+
+def _learning_rate_range(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
+    training = subject.spec.training
+    if training is None:
+        return
+    optimizer = training.optimizer
+    low, high = LEARNING_RATES[optimizer.type]
+    rates = [(("training", "optimizer", "learning_rate"), optimizer.learning_rate)]
+    schedule = training.learning_rate_schedule
+    if schedule is not None and schedule.type == "piecewise_constant":
+        rates = [(("training", "learning_rate_schedule", "values", i), v) for i, v in enumerate(schedule.values)]
+    elif schedule is not None and schedule.type == "cosine_decay" and schedule.warmup_target is not None:
+        rates.append((("training", "learning_rate_schedule", "warmup_target"), schedule.warmup_target))
+    for path, rate in rates:
+        if low <= rate <= high:
+            continue
+        where = "above" if rate > high else "below"
+        effect = "training is likely to diverge" if rate > high else "training will barely move"
+        yield Finding(path, f"learning rate {rate:g} is {where} the usual range of {optimizer.type} "
+                            f"({low:g} to {high:g}): {effect}",
+                      hint=f"start from {1e-3 if optimizer.type not in ('sgd', 'adagrad') else 1e-2:g} and tune "
+                           "from there")
+
+
+MS303 = Rule(
+    code="MS303", name="learning-rate-range", level=Level.WARNING,
+    summary="learning rate outside the usual range for the optimizer",
+    check=_learning_rate_range,
+    docs=Docs(
+        what="Flags a learning rate (the optimizer's, a piecewise schedule's values, a warm-up target) outside "
+             "the usual range of its optimizer: sgd and adagrad 1e-4 to 1, adam, adamw, nadam and rmsprop 1e-5 to "
+             "1e-2.",
+        why="Adaptive optimizers normalise each step by the gradient's running scale, so their useful rates are "
+            "about 100 times smaller than plain SGD's; a rate meant for SGD makes Adam diverge, and an Adam-sized "
+            "rate makes SGD crawl.",
+        example=spec("  - {type: dense, units: 10, activation: softmax}\n",
+                     extra="training:\n  optimizer: {type: adam, learning_rate: 0.5}\n"
+                           "  loss: categorical_crossentropy\n"),
+        use_instead=spec("  - {type: dense, units: 10, activation: softmax}\n",
+                         extra="training:\n  optimizer: {type: adam, learning_rate: 0.001}\n"
+                               "  loss: categorical_crossentropy\n"),
+        references=_docs.KINGMA_2015,
+    ),
+)

@@ -1,0 +1,179 @@
+"""Run the rules over loaded specs: selection, suppression (spec `lint:` block, inline comments), locations."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Union
+
+from modelspec.diagnostics import Diagnostic, Level, SpecError, error
+from modelspec.lint import registry
+from modelspec.lint.config import LintConfig
+from modelspec.lint.rule import Subject
+from modelspec.loader import ModelSpec, load_spec
+
+EXIT_OK, EXIT_LINT, EXIT_INVALID = 0, 1, 2
+INLINE = re.compile(r"#\s*modelspec:\s*ignore\[([^\]]*)\]")
+SPEC_SUFFIXES = (".yaml", ".yml")
+_SPEC_KEY = re.compile(r"^modelspec\s*:", re.MULTILINE)
+_STRUCTURAL = frozenset(registry.STRUCTURAL)
+DEFAULT_CONFIG = LintConfig()
+
+
+def lint(spec: Union[str, os.PathLike, dict, ModelSpec], *, config: Optional[LintConfig] = None) -> list[Diagnostic]:
+    """Lint a spec (a path, YAML text, dict or loaded spec) and return its findings, sorted by place.
+
+    Raises ``SpecError`` when the spec is invalid. Never imports TensorFlow.
+    """
+    return run(load_spec(spec), config or DEFAULT_CONFIG)
+
+
+def run(model: ModelSpec, config: LintConfig) -> list[Diagnostic]:
+    """Run every selected rule over a loaded spec, drop suppressed findings, and locate the rest."""
+    doc = model.document
+    problems: list[Diagnostic] = []
+    ignored = _spec_ignores(model, problems)
+    inline = _inline_ignores(model, problems)
+    spans = _layer_spans(model) if inline else {}
+    subject = Subject(model)
+    found = []
+    for code, rule in registry.RULES.items():
+        if code not in config.codes or code in ignored:
+            continue
+        options = config.options(code) if rule.options else {}
+        level = config.level(code)
+        for finding in rule.check(subject, options):
+            line, column = doc.locate(finding.path)
+            if inline and _suppressed(code, line, finding.layer, inline, spans):
+                continue
+            found.append(Diagnostic(model.path, line, column, code, rule.name, level, finding.message,
+                                    finding.hint, finding.layer))
+    return sorted(problems + found, key=lambda d: (d.line, d.column, d.code))
+
+
+def _spec_ignores(model: ModelSpec, problems: list[Diagnostic]) -> set[str]:
+    codes: set[str] = set()
+    for index, word in enumerate(model.spec.lint.ignore):
+        try:
+            codes.update(registry.select(word))
+        except registry.UnknownRule as exc:
+            line, column = model.document.locate(("lint", "ignore", index))
+            problems.append(error(model.path, line, column, str(exc), layer=f"lint.ignore[{index}]"))
+    return codes
+
+
+def _inline_ignores(model: ModelSpec, problems: list[Diagnostic]) -> dict[int, set[str]]:
+    """Return line -> codes named by `# modelspec: ignore[...]` comments on that line."""
+    text = model.document.text
+    if "modelspec:" not in text or "ignore[" not in text:
+        return {}
+    by_line: dict[int, set[str]] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        for match in INLINE.finditer(line):
+            codes = by_line.setdefault(number, set())
+            offset = match.start(1)
+            for word in match.group(1).split(","):
+                column = offset + len(word) - len(word.lstrip()) + 1
+                offset += len(word) + 1
+                if not word.strip():
+                    continue
+                try:
+                    codes.update(registry.select(word))
+                except registry.UnknownRule as exc:
+                    problems.append(error(model.path, number, column, f"ignore comment: {exc}"))
+    return by_line
+
+
+def _layer_spans(model: ModelSpec) -> dict[str, tuple[int, int]]:
+    """Return layer name -> (first line, last line) of its entry in `layers:`."""
+    doc = model.document
+    last: dict[int, int] = {}
+    for locations in (doc.key_locations, doc.value_locations):
+        for path, (line, _) in locations.items():
+            if len(path) >= 2 and path[0] == "layers" and isinstance(path[1], int):
+                last[path[1]] = max(last.get(path[1], 0), line)
+    spans = {}
+    for info in model.analysis.layers.values():
+        first = doc.locate(info.path)[0]
+        spans[info.name] = (first, max(first, last.get(info.index, first)))
+    return spans
+
+
+def _suppressed(code: str, line: int, layer: Optional[str], inline: dict[int, set[str]],
+                spans: dict[str, tuple[int, int]]) -> bool:
+    if code in inline.get(line, ()):
+        return True
+    if layer in spans:
+        first, last = spans[layer]
+        return any(code in codes for number, codes in inline.items() if first <= number <= last)
+    return False
+
+
+# --- many files -------------------------------------------------------------------------------------------
+
+@dataclass
+class LintResult:
+    """The findings of a lint run over several files."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    files: int = 0
+
+    def count(self, level: Level) -> int:
+        return sum(1 for d in self.diagnostics if d.level == level)
+
+    @property
+    def invalid(self) -> bool:
+        """Whether some file could not be read or is not a valid spec."""
+        return any(d.code in _STRUCTURAL for d in self.diagnostics)
+
+    def exit_code(self, strict: bool = False) -> int:
+        """0 clean; 1 error-level findings (or warnings with ``strict``); 2 an invalid or unreadable spec."""
+        if self.invalid:
+            return EXIT_INVALID
+        failing = {Level.ERROR, Level.WARNING} if strict else {Level.ERROR}
+        return EXIT_LINT if any(d.level in failing for d in self.diagnostics) else EXIT_OK
+
+
+def expand(paths: Iterable[Union[str, os.PathLike]]) -> Iterator[Path]:
+    """Yield the spec files named by ``paths``: files as given, folders as every *.yaml / *.yml below them
+    (sorted; hidden folders such as .git and .venv skipped)."""
+    for raw in paths:
+        path = Path(raw)
+        if not path.is_dir():
+            yield path
+            continue
+        found = []
+        for folder, subfolders, files in os.walk(path):
+            subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+            found += [Path(folder, name) for name in files if name.endswith(SPEC_SUFFIXES)]
+        yield from sorted(found)
+
+
+def is_spec(path: Path) -> bool:
+    """Whether a YAML file looks like a spec (has a top-level `modelspec:` key); unreadable files count as specs."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return bool(_SPEC_KEY.search(handle.read(1 << 20)))
+    except OSError:
+        return True
+
+
+def lint_paths(paths: Iterable[Union[str, os.PathLike]], config: LintConfig = DEFAULT_CONFIG, *,
+               specs_only: bool = False) -> LintResult:
+    """Load and lint every spec under ``paths``; invalid or unreadable files contribute their errors."""
+    result = LintResult()
+    for path in expand(paths):
+        if specs_only and not is_spec(path):
+            continue
+        result.files += 1
+        try:
+            model = load_spec(path)
+        except SpecError as exc:
+            result.diagnostics += exc.diagnostics
+            continue
+        result.diagnostics += run(model, config)
+    return result
+
