@@ -16,6 +16,7 @@ from rich.console import Console
 from modelspec import __version__
 from modelspec.diagnostics import SpecError
 from modelspec.loader import ModelSpec, load_spec
+from modelspec.report import REPORTERS, default_format
 
 EXIT_OK, EXIT_LINT, EXIT_INVALID = 0, 1, 2
 DEFAULT_MAX_PARAMS = 2_000_000_000
@@ -74,13 +75,18 @@ def validate(specs) -> None:
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), help="Override the spec's seed.")
 @click.option("--max-params", type=click.IntRange(min=1), default=DEFAULT_MAX_PARAMS, show_default=True,
               help="Refuse, before importing TensorFlow, a spec with more parameters than this.")
-def build(spec, output, seed, max_params) -> None:
-    """Compile SPEC into a Keras model, write it as a .keras file and print a summary."""
+@click.option("--strict", is_flag=True, help="Stop on lint warnings too, not only on lint errors.")
+def build(spec, output, seed, max_params, strict) -> None:
+    """Lint SPEC, then compile it into a Keras model, write it as a .keras file and print a summary.
+
+    Lint findings are printed first; error-level findings (and warnings with --strict) stop the build.
+    """
     try:
         loaded = load_spec(Path(spec))
     except SpecError as exc:
         _fail(exc.diagnostics)
         sys.exit(EXIT_INVALID)
+    _lint_gate(loaded, strict)
     analysis = loaded.analysis
     if analysis.total_params > max_params:
         click.echo(f"{loaded.path}:1:1: error[MS001] the model has {analysis.total_params:,} parameters, more than "
@@ -112,6 +118,85 @@ def build(spec, output, seed, max_params) -> None:
 
     print_summary(analysis, _console())
     click.echo(f"Wrote {output}")
+
+
+def _lint_config(pyproject=None, select=None, ignore=()):
+    """The lint configuration from pyproject.toml and the options; a bad one is a usage error (exit 2)."""
+    from modelspec.lint.config import ConfigError, load_config
+
+    try:
+        return load_config(pyproject, select=select, ignore=ignore)
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_INVALID)
+
+
+def _lint_gate(loaded: ModelSpec, strict: bool) -> None:
+    """Lint a spec before building it: print the findings, stop on errors (and on warnings with ``strict``)."""
+    from modelspec.lint.runner import LintResult, run
+
+    result = LintResult(run(loaded, _lint_config()), files=1)
+    _fail(result.diagnostics)
+    code = result.exit_code(strict)
+    if code != EXIT_OK:
+        what = "an invalid lint setting" if code == EXIT_INVALID else \
+            "lint errors" + (" or warnings (--strict)" if strict else "")
+        click.echo(f"error: build stopped by {what} in {loaded.path}", err=True)
+        sys.exit(code)
+
+
+def _codes(value):
+    return None if value is None else [word.strip() for word in value.split(",") if word.strip()]
+
+
+@cli.command("lint", epilog=EXIT_CODES + " With --strict, warnings fail too.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--format", "output_format", type=click.Choice(list(REPORTERS)),
+              help="Output format [default: github when GITHUB_ACTIONS=true, else text].")
+@click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too.")
+@click.option("--select", metavar="CODES",
+              help="Comma-separated rule codes, names or prefixes to run (ALL for every rule), replacing the "
+                   "configured selection.")
+@click.option("--ignore", metavar="CODES", help="Comma-separated rule codes, names or prefixes to skip.")
+@click.option("--config", "pyproject", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The pyproject.toml to read [tool.modelspec.lint] from [default: the nearest one above the "
+                   "current folder].")
+@click.option("--specs-only", is_flag=True,
+              help="Skip YAML files without a top-level `modelspec:` key (for pre-commit, which passes every "
+                   "YAML file).")
+def lint_command(paths, output_format, strict, select, ignore, pyproject, specs_only) -> None:
+    """Lint the specs in PATHS (files, or folders: every *.yaml / *.yml below them). Never imports TensorFlow."""
+    from modelspec.lint.runner import expand, lint_paths
+    from modelspec.report.text import use_color
+
+    config = _lint_config(pyproject, _codes(select), _codes(ignore) or ())
+    for path in paths:
+        if path.is_dir() and next(expand([path]), None) is None:
+            click.echo(f"error: no .yaml or .yml files under {path}", err=True)
+            sys.exit(EXIT_INVALID)
+    result = lint_paths(paths, config, specs_only=specs_only)
+    output_format = output_format or default_format(os.environ)
+    stream = click.get_text_stream("stdout")
+    REPORTERS[output_format](result, stream, color=output_format == "text" and use_color(stream))
+    sys.exit(result.exit_code(strict))
+
+
+@cli.command("rules", epilog="Exit codes: 0 found; 2 unknown rule.")
+@click.argument("code", required=False)
+def rules_command(code) -> None:
+    """List the lint rules, or explain one (by code, MS102, or name, he-on-saturating)."""
+    from modelspec.lint import registry
+    from modelspec.lint.docs import explain, rule_list
+
+    if code is None:
+        click.echo(rule_list())
+        return
+    try:
+        rule = registry.get(code)
+    except registry.UnknownRule as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_INVALID)
+    click.echo(explain(rule))
 
 
 @cli.command(epilog=EXIT_CODES)

@@ -1,0 +1,21 @@
+"""Reporters: each renders a ``LintResult`` to a text stream. ``REPORTERS`` feeds `modelspec lint --format`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from modelspec.report import github, json, sarif, text
+
+Reporter = Callable[..., None]  # (result, stream, *, color: bool) -> None
+
+REPORTERS: dict[str, Reporter] = {
+    "text": text.render,
+    "json": json.render,
+    "github": github.render,
+    "sarif": sarif.render,
+}
+
+
+def default_format(environ) -> str:
+    """github inside GitHub Actions (GITHUB_ACTIONS=true), text everywhere else."""
+    return "github" if environ.get("GITHUB_ACTIONS") == "true" else "text"
+

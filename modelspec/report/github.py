@@ -1,0 +1,34 @@
+"""GitHub Actions workflow commands: one ``::error``/``::warning``/``::notice`` annotation per diagnostic."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from modelspec.diagnostics import Level
+from modelspec.report.text import summary
+
+_COMMANDS = {Level.ERROR: "error", Level.WARNING: "warning", Level.INFO: "notice"}
+
+
+def _data(value: str) -> str:
+    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _property(value: str) -> str:
+    return _data(value).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotation(diagnostic) -> str:
+    """Render one diagnostic as a workflow command."""
+    d = diagnostic
+    message = d.message + (f"\nhint: {d.hint}" if d.hint else "")
+    properties = ",".join((f"file={_property(d.path)}", f"line={d.line}", f"col={d.column}",
+                           f"title={_property(f'{d.code} {d.name}')}"))
+    return f"::{_COMMANDS[d.level]} {properties}::{_data(message)}"
+
+
+def render(result, stream: TextIO, *, color: bool = False) -> None:
+    """Write the annotations, then the text summary line."""
+    for diagnostic in result.diagnostics:
+        stream.write(annotation(diagnostic) + "\n")
+    stream.write(summary(result) + "\n")
