@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint-specs schema bench clean
+.PHONY: demo test lint-specs schema rules-table bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,14 @@ test: $(VENV)/.installed-test
 ## schema: regenerate modelspec.schema.json (a test checks it is up to date)
 schema: $(VENV)/.installed-tf
 	$(BIN)/modelspec schema -o modelspec.schema.json
+
+## lint-specs: lint the example specs (never imports TensorFlow)
+lint-specs: $(BIN)/python
+	$(BIN)/modelspec lint specs/
+
+## rules-table: regenerate the README's rules table and docs/rules.md from the rule registry (a test checks them)
+rules-table: $(BIN)/python
+	$(BIN)/python -m modelspec.lint.docs README.md
 
 ## bench: run the benchmarks
 bench: $(VENV)/.installed-test
