@@ -176,7 +176,7 @@ def lint_command(paths, output_format, strict, select, ignore, pyproject, specs_
             sys.exit(EXIT_INVALID)
     result = lint_paths(paths, config, specs_only=specs_only)
     output_format = output_format or default_format(os.environ)
-    stream = click.get_text_stream("stdout")
+    stream = sys.stdout
     REPORTERS[output_format](result, stream, color=output_format == "text" and use_color(stream))
     sys.exit(result.exit_code(strict))
 
