@@ -42,13 +42,28 @@ class Signal:
     mean: float
     second: float
     reference: float
-    # When the tensor is f(z) with z Gaussian: (activation, E[z], Var z); max pooling uses it.
-    gaussian_pre: Optional[tuple[str, float, float]] = None
+    # When the tensor is f(z) with z Gaussian: (activation, E[z], Var z, the part of Var z shared by a unit's
+    # positions); max pooling uses it.
+    gaussian_pre: Optional[tuple[str, float, float, float]] = None
     raw: bool = False  # the model's input as given (only shape layers in between)
+    # E over units of (the unit's own mean)²: the part of the second moment every position and example of a unit
+    # shares, which averaging over positions cannot remove. None: no per-unit structure (mean² only).
+    shared: Optional[float] = None
 
     @property
     def var(self) -> float:
         return max(self.second - self.mean * self.mean, 0.0)
+
+    @property
+    def common(self) -> float:
+        """E[(a unit's mean)²], at most the second moment."""
+        value = self.mean * self.mean if self.shared is None else self.shared
+        return min(max(value, self.mean * self.mean), self.second)
+
+    @property
+    def within(self) -> float:
+        """The variance left inside one unit, across its positions and examples."""
+        return max(self.second - self.common, 0.0)
 
     @property
     def moments(self) -> Moments:
@@ -163,10 +178,15 @@ def _identity_fraction(info: LayerInfo, slot: str, shape: tuple[int, ...]) -> Op
     return spec.gain, min(rows, cols) / cols
 
 
-def activate(name: str, pre: Moments, width: Optional[int]) -> Signal:
-    """Moments of an activation applied to z ~ N(mean, var) (reference left to the caller)."""
+def activate(name: str, pre: Moments, width: Optional[int], shared: Optional[float] = None) -> Signal:
+    """Moments of an activation applied to z ~ N(mean, var) (reference left to the caller).
+
+    ``shared`` is E[(a unit's mean of z)²]; the units' means of f(z) follow by linearising f's mean around
+    E[z], with the variance inside a unit.
+    """
     mean, second = pre
     var = max(second - mean * mean, 0.0)
+    between = 0.0 if shared is None else min(max(shared - mean * mean, 0.0), var)
     if name in ("softmax", "log_softmax"):
         n = width or 1
         concentration = min(1.0, max(1.0 / n, math.exp(min(var, 700.0)) / n))  # E[Σ p²], lognormal estimate
@@ -174,35 +194,57 @@ def activate(name: str, pre: Moments, width: Optional[int]) -> Signal:
             return Signal(1.0 / n, concentration / n, 1.0)
         log_mean = -math.log(n) - var / 2 if n > 1 else 0.0
         return Signal(log_mean, log_mean * log_mean + var * (1 - 1 / n), 1.0)
-    out_mean, out_second = ACTIVATIONS[name].moments(mean, var)
-    return Signal(out_mean, out_second, 1.0, (name, mean, var))
+    activation = ACTIVATIONS[name]
+    out_mean, out_second = activation.moments(mean, var)
+    out_shared = None
+    if between > 0:
+        within = var - between
+        step = 0.05 * math.sqrt(var)
+        slope = (activation.moments(mean + step, within)[0] - activation.moments(mean - step, within)[0]) / (2 * step)
+        out_shared = out_mean * out_mean + slope * slope * between
+    return Signal(out_mean, out_second, 1.0, (name, mean, var, between), shared=out_shared)
 
 
-def _max_of(signal: Signal, k: int) -> Signal:
-    """Moments of the max of k independent copies (a pooling window), by quadrature over the max's density."""
-    if k <= 1:
-        return signal
-    if signal.gaussian_pre is not None:
-        name, mean, var = signal.gaussian_pre
-        fn = ACTIVATIONS[name].fn
-    else:
-        fn, mean, var = (lambda x: x), signal.mean, signal.var
-    sd = math.sqrt(var)
-    if sd == 0:
-        return replace(signal, gaussian_pre=None)
-    step, first, second, total = 0.04, 0.0, 0.0, 0.0
+def _order_statistics(k: int) -> tuple[float, float]:
+    """(mean, variance) of the max of k independent standard normals, by quadrature over its density."""
+    step, first, second, total = 0.02, 0.0, 0.0, 0.0
     log_k = math.log(k)
-    for i in range(-200, 226):
+    for i in range(-400, 451):
         t = i * step
         cdf = 0.5 * math.erfc(-t / math.sqrt(2.0))
         if cdf <= 0:
             continue
         density = math.exp(log_k - 0.5 * t * t + (k - 1) * math.log(cdf))
-        value = fn(mean + sd * t)
-        first += density * value
-        second += density * value * value
+        first += density * t
+        second += density * t * t
         total += density
-    return Signal(first / total, second / total, signal.reference)
+    mean = first / total
+    return mean, second / total - mean * mean
+
+
+_ORDER: dict[int, tuple[float, float]] = {}
+
+
+def _max_of(signal: Signal, k: int) -> Signal:
+    """Moments of the max over a pooling window of k positions of one unit.
+
+    Positions of a unit share its mean and differ by independent within-unit noise; the max of that noise is
+    taken as Gaussian with the order statistics' mean and variance. When the input is f(z) (f increasing,
+    nearly so for gelu/silu/mish), the max is f(max z).
+    """
+    if k <= 1:
+        return signal
+    if signal.gaussian_pre is not None:
+        name, mean, var, between = signal.gaussian_pre
+    else:
+        name, mean, var, between = "linear", signal.mean, signal.var, signal.common - signal.mean ** 2
+    if k not in _ORDER:
+        _ORDER[k] = _order_statistics(k)
+    shift, spread = _ORDER[k]
+    within = max(var - between, 0.0)
+    top = mean + shift * math.sqrt(within)
+    out = activate(name, (top, top * top + between + spread * within), None, top * top + between)
+    return replace(out, reference=signal.reference, gaussian_pre=None)
 
 
 def _coverage(length: Optional[int], kernel: int, stride: int, dilation: int, padding: str) -> float:
@@ -271,38 +313,35 @@ def _bias(info: LayerInfo, spec, size_name: str = "bias") -> Moments:
     return _weights(info, "bias_initializer", shape)
 
 
-def _dense_like(info: LayerInfo, x: Signal, slot: str = "kernel_initializer", variable: str = "kernel"):
-    shape = _variable(info, variable)
-    n = effective_fan_in(info, slot)
-    z = _affine(n, _weights(info, slot, shape), x.moments, _identity_fraction(info, slot, shape))
-    return _sum(z, _bias(info, info.spec))
+def _linear_part(info: LayerInfo, x: Moments) -> Moments:
+    """Moments of the layer's weighted sum (bias excluded) of inputs with moments ``x``."""
+    if info.type in ("depthwise_conv2d", "separable_conv2d"):
+        shape = _variable(info, "kernel" if info.type == "depthwise_conv2d" else "depthwise_kernel")
+        z = _affine(effective_fan_in(info, "depthwise_initializer"), _weights(info, "depthwise_initializer", shape),
+                    x)
+        if info.type == "depthwise_conv2d":
+            return z
+        x, slot, shape = z, "pointwise_initializer", _variable(info, "pointwise_kernel")
+    else:
+        slot, shape = "kernel_initializer", _variable(info, "kernel")
+    return _affine(effective_fan_in(info, slot), _weights(info, slot, shape), x, _identity_fraction(info, slot, shape))
 
 
 def _weighted(info: LayerInfo, inputs: list[Signal]):
     (x,) = inputs
-    kind = info.type
-    if kind == "conv2d_transpose":
-        pre = _dense_like(info, x)
-    elif kind in ("depthwise_conv2d", "separable_conv2d"):
-        variable = "kernel" if kind == "depthwise_conv2d" else "depthwise_kernel"
-        shape = _variable(info, variable)
-        depthwise = _affine(effective_fan_in(info, "depthwise_initializer"),
-                            _weights(info, "depthwise_initializer", shape), x.moments)
-        if kind == "separable_conv2d":
-            pointwise = _variable(info, "pointwise_kernel")
-            depthwise = _affine(effective_fan_in(info, "pointwise_initializer"),
-                                _weights(info, "pointwise_initializer", pointwise), depthwise,
-                                _identity_fraction(info, "pointwise_initializer", pointwise))
-        pre = _sum(depthwise, _bias(info, info.spec))
-    else:
-        pre = _dense_like(info, x)
-    out = activate(info.spec.activation, pre, info.output_shape[-1] if info.output_shape else None)
+    bias = _bias(info, info.spec)
+    pre = _sum(_linear_part(info, x.moments), bias)
+    # A unit's mean over positions and examples: the same sum over the inputs' unit means; the bias is all shared.
+    shared = _linear_part(info, (x.mean, x.common))[1] + bias[1] + 2 * pre[0] * bias[0] - 2 * bias[0] ** 2
+    out = activate(info.spec.activation, pre, info.output_shape[-1] if info.output_shape else None, shared)
     return replace(out, reference=x.reference), pre
 
 
 def _embedding(info: LayerInfo, inputs: list[Signal]):
-    mean, second = _weights(info, "embeddings_initializer", _variable(info, "embeddings"))
-    return Signal(mean, second, second if second > 0 else 1.0), None
+    shape = _variable(info, "embeddings")
+    mean, second = _weights(info, "embeddings_initializer", shape)
+    shared = mean * mean + (second - mean * mean) / shape[0]  # a feature's mean over the vocabulary
+    return Signal(mean, second, second if second > 0 else 1.0, shared=shared), None
 
 
 def _normalization(info: LayerInfo, inputs: list[Signal]):
@@ -313,12 +352,13 @@ def _normalization(info: LayerInfo, inputs: list[Signal]):
     gamma = _weights(info, "gamma_initializer", size) if spec.scale else (1.0, 1.0)
     beta = _weights(info, "beta_initializer", size) if spec.center else (0.0, 0.0)
     second = gamma[1] * normalised + beta[1]
-    return Signal(beta[0], second, second if second > 0 else 1.0), None
+    return Signal(beta[0], second, second if second > 0 else 1.0, shared=beta[1]), None
 
 
 def _activation(info: LayerInfo, inputs: list[Signal]):
     (x,) = inputs
-    out = activate(info.spec.activation, (x.mean, x.second), info.output_shape[-1] if info.output_shape else None)
+    out = activate(info.spec.activation, (x.mean, x.second), info.output_shape[-1] if info.output_shape else None,
+                   x.common)
     return replace(out, reference=x.reference), None
 
 
@@ -328,12 +368,12 @@ def _same(info: LayerInfo, inputs: list[Signal]):
 
 def _dropout(info: LayerInfo, inputs: list[Signal]):
     (x,) = inputs  # inverted dropout in a training step: kept values are scaled by 1/(1 - rate)
-    return Signal(x.mean, x.second / (1 - info.spec.rate), x.reference), None
+    return Signal(x.mean, x.second / (1 - info.spec.rate), x.reference, shared=x.shared), None
 
 
 def _gaussian_noise(info: LayerInfo, inputs: list[Signal]):
     (x,) = inputs
-    return Signal(x.mean, x.second + info.spec.stddev ** 2, x.reference), None
+    return Signal(x.mean, x.second + info.spec.stddev ** 2, x.reference, shared=x.shared), None
 
 
 def _rescaling(info: LayerInfo, inputs: list[Signal]):
@@ -341,7 +381,8 @@ def _rescaling(info: LayerInfo, inputs: list[Signal]):
     if x.raw:
         return x, None  # rescaling the raw data is how it gets standardised: the input assumption holds after it
     s, o = info.spec.scale, info.spec.offset
-    return Signal(s * x.mean + o, s * s * x.second + 2 * s * o * x.mean + o * o, x.reference), None
+    return Signal(s * x.mean + o, s * s * x.second + 2 * s * o * x.mean + o * o, x.reference,
+                  shared=s * s * x.common + 2 * s * o * x.mean + o * o), None
 
 
 def _zero_padding(info: LayerInfo, inputs: list[Signal]):
@@ -350,7 +391,7 @@ def _zero_padding(info: LayerInfo, inputs: list[Signal]):
     if None in before[:2] or None in after[:2]:
         return x, None
     kept = (before[0] * before[1]) / (after[0] * after[1])
-    return Signal(x.mean * kept, x.second * kept, x.reference), None
+    return Signal(x.mean * kept, x.second * kept, x.reference, shared=x.common * kept * kept), None
 
 
 def _pool(info: LayerInfo, inputs: list[Signal]):
@@ -362,8 +403,8 @@ def _pool(info: LayerInfo, inputs: list[Signal]):
 
 
 def _average_of(x: Signal, k: int) -> Signal:
-    """Mean of k positions: independent given the weights, so only the spread shrinks."""
-    return Signal(x.mean, x.mean * x.mean + x.var / k, x.reference)
+    """Mean of k positions of a unit: their shared part stays, their independent rest shrinks k-fold."""
+    return Signal(x.mean, x.common + x.within / k, x.reference, shared=x.common)
 
 
 def _global_pool(info: LayerInfo, inputs: list[Signal]):
@@ -377,24 +418,27 @@ def _global_pool(info: LayerInfo, inputs: list[Signal]):
 
 def _add(info: LayerInfo, inputs: list[Signal]):
     mean, second = _sum(*(x.moments for x in inputs))
-    return Signal(mean, second, max(x.reference for x in inputs)), None
+    shared = _sum(*((x.mean, x.common) for x in inputs))[1]
+    return Signal(mean, second, max(x.reference for x in inputs), shared=shared), None
 
 
 def _subtract(info: LayerInfo, inputs: list[Signal]):
     a, b = inputs
     mean, second = _sum(a.moments, (-b.mean, b.second))
-    return Signal(mean, second, max(a.reference, b.reference)), None
+    shared = _sum((a.mean, a.common), (-b.mean, b.common))[1]
+    return Signal(mean, second, max(a.reference, b.reference), shared=shared), None
 
 
 def _average(info: LayerInfo, inputs: list[Signal]):
     n = len(inputs)
     mean, second = _sum(*(x.moments for x in inputs))
-    return Signal(mean / n, second / (n * n), sum(x.reference for x in inputs) / n), None
+    shared = _sum(*((x.mean, x.common) for x in inputs))[1]
+    return Signal(mean / n, second / (n * n), sum(x.reference for x in inputs) / n, shared=shared / (n * n)), None
 
 
 def _multiply(info: LayerInfo, inputs: list[Signal]):
     return Signal(math.prod(x.mean for x in inputs), math.prod(x.second for x in inputs),
-                  math.prod(x.reference for x in inputs)), None
+                  math.prod(x.reference for x in inputs), shared=math.prod(x.common for x in inputs)), None
 
 
 def _concatenate(info: LayerInfo, inputs: list[Signal]):
@@ -405,7 +449,7 @@ def _concatenate(info: LayerInfo, inputs: list[Signal]):
     total = sum(sizes)
     weigh = lambda values: sum(w * v for w, v in zip(sizes, values)) / total  # noqa: E731
     return Signal(weigh(x.mean for x in inputs), weigh(x.second for x in inputs),
-                  weigh(x.reference for x in inputs)), None
+                  weigh(x.reference for x in inputs), shared=weigh(x.common for x in inputs)), None
 
 
 # --- recurrent layers: iterate the cell's moment equations -------------------------------------------------
@@ -519,9 +563,9 @@ def _keras(info: LayerInfo, inputs: list[Signal]):
     if spec.class_name in _KERAS_IDENTITY:
         return x, None
     if spec.class_name in _KERAS_DROPOUT and isinstance(spec.config.get("rate"), (int, float)):
-        return Signal(x.mean, x.second / (1 - spec.config["rate"]), x.reference), None
+        return Signal(x.mean, x.second / (1 - spec.config["rate"]), x.reference, shared=x.shared), None
     if spec.class_name in _KERAS_ACTIVATIONS and not spec.config:
-        out = activate(_KERAS_ACTIVATIONS[spec.class_name], x.moments, info.output_shape[-1])
+        out = activate(_KERAS_ACTIVATIONS[spec.class_name], x.moments, info.output_shape[-1], x.common)
         return replace(out, reference=x.reference), None
     return None, None
 
@@ -539,7 +583,7 @@ HANDLERS: dict[str, Handler] = {
     "gru": _recurrent, "simple_rnn": _recurrent, "bidirectional": _recurrent, "multi_head_attention": _attention,
     "keras": _keras,
 }
-_INPUT = Signal(0.0, 1.0, 1.0, raw=True)
+_INPUT = Signal(0.0, 1.0, 1.0, raw=True, shared=0.0)
 
 
 def propagate(analysis: Analysis) -> SignalReport:
