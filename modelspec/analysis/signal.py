@@ -479,6 +479,7 @@ def _cell(spec, info: LayerInfo, x: Signal, prefix: str = "") -> tuple[Signal, M
     act = spec.activation
     gate_act = getattr(spec, "recurrent_activation", None)
     h, c = (0.0, 0.0), (0.0, 0.0)
+    state = c
     outputs, candidate = [], (0.0, 0.0)
     for _ in range(steps):
         from_h = _affine(n_h, u, h, u_identity)
@@ -506,9 +507,17 @@ def _cell(spec, info: LayerInfo, x: Signal, prefix: str = "") -> tuple[Signal, M
             blend = (1 - keep[0], 1 - 2 * keep[0] + keep[1])
             h = _sum(_product(keep, h), _product(blend, hh))
         outputs.append(h)
+        if len(outputs) > 1 and _converged(outputs[-2], h) and _converged(state, c):
+            break  # a fixed point: the remaining steps repeat it
+        state = c
     if spec.return_sequences:
-        h = (sum(m for m, _ in outputs) / steps, sum(s for _, s in outputs) / steps)
+        rest = steps - len(outputs)
+        h = ((sum(m for m, _ in outputs) + rest * h[0]) / steps, (sum(s for _, s in outputs) + rest * h[1]) / steps)
     return Signal(h[0], h[1], x.reference), candidate
+
+
+def _converged(before: Moments, after: Moments, tolerance: float = 1e-4) -> bool:
+    return all(abs(a - b) <= tolerance * max(abs(a), abs(b), 1e-30) for a, b in zip(before, after))
 
 
 def _recurrent(info: LayerInfo, inputs: list[Signal]):
