@@ -6,6 +6,7 @@ infers every shape and variable, and resolves `auto` initializers. It is pure Py
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -258,7 +259,8 @@ def _check_reachability(layers, inputs, outputs, report: _Collector) -> None:
 
 
 def _own_activation(info: LayerInfo) -> str:
-    return getattr(info.spec, "activation", "linear") if info.type != "bidirectional" else info.spec.layer.activation
+    spec = info.spec.layer if info.type == "bidirectional" else info.spec
+    return spec.__dict__.get("activation", "linear")
 
 
 def _feeds(info: LayerInfo, layers: dict[str, LayerInfo]) -> str:
@@ -278,12 +280,22 @@ def _feeds(info: LayerInfo, layers: dict[str, LayerInfo]) -> str:
     return nxt.feeds
 
 
+@functools.cache
+def _auto_choice(name: str) -> InitializerSpec:
+    return _BY_TYPE[name](type=name)
+
+
+@functools.cache
+def _initializer_slots(model: type) -> tuple[str, ...]:
+    return tuple(name for name in model.model_fields if name.endswith("_initializer"))
+
+
 def _resolve_initializers(info: LayerInfo) -> None:
     spec = info.spec.layer if info.type == "bidirectional" else info.spec
     resolved, autos = {}, set()
-    for slot in type(spec).model_fields:
+    for slot in _initializer_slots(type(spec)):
         value = getattr(spec, slot)
-        if not slot.endswith("_initializer") or value is None:
+        if value is None:
             continue
         if value.type == "auto":
             autos.add(slot)
@@ -294,7 +306,7 @@ def _resolve_initializers(info: LayerInfo) -> None:
                     ACTIVATIONS[activation].auto_initializer
             else:
                 chosen = _AUTO_BY_SLOT.get(slot, "glorot_uniform")
-            value = _BY_TYPE[chosen](type=chosen)
+            value = _auto_choice(chosen)
         resolved[slot] = value
     info.initializers = resolved
     info.auto_slots = frozenset(autos)

@@ -22,7 +22,7 @@ class _Spatial(StrictModel):
     @model_validator(mode="after")
     def _axes(self):
         for field in self.AXIS_FIELDS:
-            value = getattr(self, field, None)
+            value = self.__dict__.get(field)
             if isinstance(value, list) and len(value) != self.RANK:
                 raise field_error(field, f"{field} needs {self.RANK} value(s), one per spatial axis "
                                          f"(received: {value})")
