@@ -86,12 +86,12 @@ def build(spec, output, seed, max_params, strict) -> None:
     except SpecError as exc:
         _fail(exc.diagnostics)
         sys.exit(EXIT_INVALID)
-    _lint_gate(loaded, strict)
     analysis = loaded.analysis
     if analysis.total_params > max_params:
         click.echo(f"{loaded.path}:1:1: error[MS001] the model has {analysis.total_params:,} parameters, more than "
                    f"--max-params {max_params:,}")
         sys.exit(EXIT_INVALID)
+    _lint_gate(loaded, strict)
     output = Path(output or f"{loaded.name}.keras")
     if output.suffix != ".keras":
         raise click.BadParameter("the output file name must end in .keras", param_hint="'-o' / '--output'")
@@ -181,7 +181,7 @@ def lint_command(paths, output_format, strict, select, ignore, pyproject, specs_
     sys.exit(result.exit_code(strict))
 
 
-@cli.command("rules", epilog="Exit codes: 0 found; 2 unknown rule.")
+@cli.command("rules", epilog=EXIT_CODES + " An unknown rule is a usage error.")
 @click.argument("code", required=False)
 def rules_command(code) -> None:
     """List the lint rules, or explain one (by code, MS102, or name, he-on-saturating)."""
