@@ -559,7 +559,8 @@ def _attention(info: LayerInfo, inputs: list[Signal]):
     return Signal(pre[0], pre[1], query.reference), pre
 
 
-_KERAS_ACTIVATIONS = {"ReLU": "relu", "ELU": "elu", "Softmax": "softmax"}
+# Keras pass-through classes that are plain activations (LeakyReLU is not: its default slope is 0.3, not 0.2).
+KERAS_ACTIVATIONS = {"ReLU": "relu", "ELU": "elu", "Softmax": "softmax"}
 _KERAS_IDENTITY = {"Identity", "Masking", "ActivityRegularization"}
 _KERAS_DROPOUT = {"GaussianDropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"}
 
@@ -573,8 +574,8 @@ def _keras(info: LayerInfo, inputs: list[Signal]):
         return x, None
     if spec.class_name in _KERAS_DROPOUT and isinstance(spec.config.get("rate"), (int, float)):
         return Signal(x.mean, x.second / (1 - spec.config["rate"]), x.reference, shared=x.shared), None
-    if spec.class_name in _KERAS_ACTIVATIONS and not spec.config:
-        out = activate(_KERAS_ACTIVATIONS[spec.class_name], x.moments, info.output_shape[-1], x.common)
+    if spec.class_name in KERAS_ACTIVATIONS and not spec.config:
+        out = activate(KERAS_ACTIVATIONS[spec.class_name], x.moments, info.output_shape[-1], x.common)
         return replace(out, reference=x.reference), None
     return None, None
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Optional
 
+from modelspec.analysis.signal import KERAS_ACTIVATIONS
 from modelspec.diagnostics import Level
 from modelspec.schema.activations import ACTIVATIONS
 
@@ -26,8 +27,6 @@ KERNEL_SLOTS = ("kernel_initializer", "depthwise_initializer", "pointwise_initia
 PASS_THROUGH = frozenset({"dropout", "alpha_dropout", "gaussian_noise", "flatten", "reshape", "permute",
                           "max_pool1d", "max_pool2d", "average_pool1d", "average_pool2d", "zero_padding2d",
                           "up_sampling2d"})
-# Keras pass-through classes that are plain activations.
-KERAS_ACTIVATION_CLASSES = {"ReLU": "relu", "ELU": "elu", "Softmax": "softmax", "LeakyReLU": "leaky_relu"}
 
 
 @dataclass(frozen=True)
@@ -116,9 +115,7 @@ class Subject:
     def activation_of(self, info: LayerInfo) -> Optional[str]:
         """The activation a layer applies itself (linear when none); None when unknown (opaque keras layer)."""
         if info.type == "keras":
-            if info.spec.class_name in KERAS_ACTIVATION_CLASSES:
-                return KERAS_ACTIVATION_CLASSES[info.spec.class_name]
-            return None
+            return KERAS_ACTIVATIONS.get(info.spec.class_name)
         spec = info.spec.layer if info.type == "bidirectional" else info.spec
         return getattr(spec, "activation", "linear")
 
