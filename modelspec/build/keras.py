@@ -10,7 +10,7 @@ from modelspec.analysis.seeds import derive_seed
 from modelspec.loader import ModelSpec, load_spec
 from modelspec.schema.initializers import _Initializer
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the CLI's output
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up chatter out of the CLI's output
 
 
 def _keras():
