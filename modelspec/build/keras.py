@@ -127,14 +127,17 @@ def build_model(spec, *, seed: Optional[int] = None, weights=None):
     Args:
         spec: a path, YAML text, dict or ``ModelSpec``.
         seed: overrides the spec's `seed:`.
-        weights: reserved for pretrained weights (the `pretrained:` block's loader).
+        weights: a weights file (.weights.h5, .keras or .npz) that replaces the `pretrained:` block's path
+            (relative to the current folder); without a `pretrained:` block, loads by layer name.
 
     Raises:
-        SpecError: the spec is invalid.
+        SpecError: the spec is invalid (including its `pretrained:` block).
+        WeightsError: the weights file is missing, unreadable, refused or does not fit the model.
     """
+    from modelspec.build import weights as pretrained
+
     loaded: ModelSpec = load_spec(spec)
-    if weights is not None or loaded.spec.pretrained is not None:
-        raise NotImplementedError("loading pretrained weights is not available yet")
+    pretrained.prepare(loaded, weights)  # spec mistakes in `pretrained:` surface before TensorFlow starts
     keras = _keras()
     analysis = loaded.analysis
     model_seed = seed if seed is not None else loaded.spec.seed
@@ -159,6 +162,8 @@ def build_model(spec, *, seed: Optional[int] = None, weights=None):
     outputs = [tensors[name] for name in analysis.outputs]
     model = keras.Model(inputs=inputs[0] if len(inputs) == 1 else inputs,
                         outputs=outputs[0] if len(outputs) == 1 else outputs, name=loaded.spec.name)
+    # Load, then freeze, then compile: compiling reads which variables are trainable.
+    pretrained.load_into(model, loaded, weights)
     if loaded.spec.training is not None:
         _compile(model, loaded.spec.training, analysis.outputs)
     return model
