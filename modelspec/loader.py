@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from pydantic import BaseModel, ValidationError
+from typing_extensions import TypeAliasType
 
 from modelspec import source
 from modelspec.analysis import Analysis, analyse
@@ -136,6 +137,8 @@ def _data_path(loc: tuple, data: Any, kind: str) -> tuple:
 
 def _unwrap(annotation) -> list:
     """Return the model classes (or containers) an annotation may hold."""
+    if isinstance(annotation, TypeAliasType):
+        return _unwrap(annotation.__value__)
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
         return _unwrap(typing.get_args(annotation)[0])

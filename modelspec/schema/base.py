@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field
 from pydantic_core import PydanticCustomError
+from typing_extensions import TypeAliasType
 
 from modelspec.diagnostics import did_you_mean
 
@@ -15,7 +16,8 @@ from modelspec.diagnostics import did_you_mean
 class StrictModel(BaseModel):
     """Base of every spec model: unknown keys are errors, no type coercion, finite numbers only."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
+    # defer_build: validators are built once, for the whole Spec, on first use rather than per class at import.
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True, defer_build=True)
 
 
 PositiveInt = Annotated[int, Field(ge=1)]
@@ -61,8 +63,8 @@ def canonical_name(value: Any, names: Iterable[str], aliases: dict[str, str], ki
     )
 
 
-def tagged_union(models: Iterable[type[StrictModel]], kind: str, aliases: dict[str, str] | None = None,
-                 description: str = ""):
+def tagged_union(alias_name: str, models: Iterable[type[StrictModel]], kind: str,
+                 aliases: dict[str, str] | None = None, description: str = ""):
     """Build ``name | {type: name, ...options}`` as a discriminated union over ``models``.
 
     Each model declares ``type: Literal["name"]``. A bare string is shorthand for ``{type: name}``;
@@ -81,11 +83,13 @@ def tagged_union(models: Iterable[type[StrictModel]], kind: str, aliases: dict[s
 
     union = Annotated[Union[tuple(models)], Discriminator("type")]
     shorthand = Literal[tuple(names)]
-    return Annotated[
+    # A named alias: pydantic builds its schema once and refers to it from every field that uses it
+    # (there are dozens of initializer slots), which keeps start-up and the JSON Schema small.
+    return TypeAliasType(alias_name, Annotated[
         union,
         BeforeValidator(coerce, json_schema_input_type=Union[shorthand, union]),
         Field(description=description),
-    ]
+    ])
 
 
 def field_error(field: str, message: str) -> PydanticCustomError:

@@ -161,7 +161,7 @@ INITIALIZER_MODELS = (Auto, Zeros, Ones, Constant, RandomNormal, TruncatedNormal
                       GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal, Orthogonal, Identity,
                       VarianceScaling)
 InitializerSpec = Union[INITIALIZER_MODELS]
-Initializer = tagged_union(
+Initializer = tagged_union("Initializer", 
     INITIALIZER_MODELS, "initializer",
     aliases={"uniform": "random_uniform", "normal": "random_normal", "xavier_uniform": "glorot_uniform",
              "xavier_normal": "glorot_normal", "kaiming_uniform": "he_uniform", "kaiming_normal": "he_normal",
@@ -191,7 +191,7 @@ class L1L2(StrictModel):
     l2: NonNegativeFloat = Field(0.0, description="L2 penalty factor.")
 
 
-Regularizer = tagged_union((L1, L2, L1L2), "regularizer", aliases={"l1l2": "l1_l2"},
+Regularizer = tagged_union("Regularizer", (L1, L2, L1L2), "regularizer", aliases={"l1l2": "l1_l2"},
                            description="A regularizer name (l1, l2, l1_l2) or a mapping with its factors.")
 
 
@@ -227,6 +227,6 @@ class MinMaxNorm(StrictModel):
     axis: Axis = Field(0, description="Axis along which norms are computed.")
 
 
-Constraint = tagged_union((MaxNorm, NonNeg, UnitNorm, MinMaxNorm), "constraint",
+Constraint = tagged_union("Constraint", (MaxNorm, NonNeg, UnitNorm, MinMaxNorm), "constraint",
                           aliases={"nonneg": "non_neg", "maxnorm": "max_norm", "unitnorm": "unit_norm"},
                           description="A constraint name or a mapping with its parameters.")

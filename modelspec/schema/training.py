@@ -68,7 +68,7 @@ class Nadam(_Optimizer):
 
 
 OPTIMIZER_MODELS = (SGD, Adam, AdamW, RMSprop, Adagrad, Nadam)
-Optimizer = tagged_union(OPTIMIZER_MODELS, "optimizer", description="An optimizer name or a mapping with options.")
+Optimizer = tagged_union("Optimizer", OPTIMIZER_MODELS, "optimizer", description="An optimizer name or a mapping with options.")
 
 
 class ExponentialDecay(StrictModel):
@@ -104,7 +104,7 @@ class PiecewiseConstant(StrictModel):
         return self
 
 
-Schedule = tagged_union((ExponentialDecay, CosineDecay, PiecewiseConstant), "learning-rate schedule",
+Schedule = tagged_union("Schedule", (ExponentialDecay, CosineDecay, PiecewiseConstant), "learning-rate schedule",
                         description="A learning-rate schedule mapping with `type:`.")
 
 # Loss name -> (Keras class, options it accepts).
