@@ -1,6 +1,6 @@
 """The `modelspec` command line. Each command parses its options and calls one library function.
 
-Exit codes: 0 clean; 1 lint failures; 2 invalid spec, unreadable file or usage error.
+Exit codes: 0 clean; 1 lint failures; 2 invalid spec, unreadable file, unusable weights file or usage error.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from modelspec.report import REPORTERS, default_format
 
 EXIT_OK, EXIT_LINT, EXIT_INVALID = 0, 1, 2
 DEFAULT_MAX_PARAMS = 2_000_000_000
-EXIT_CODES = "Exit codes: 0 clean; 1 lint failures; 2 invalid spec, unreadable file or usage error."
+EXIT_CODES = ("Exit codes: 0 clean; 1 lint failures; 2 invalid spec, unreadable file, unusable weights file or "
+              "usage error.")
 LIMITS = ("Limits (docs/security.md): a spec file may hold at most 1 MiB and 10,000 layers; raise them with the "
           "environment variables MODELSPEC_MAX_FILE_BYTES and MODELSPEC_MAX_LAYERS.")
 
@@ -76,10 +77,17 @@ def validate(specs) -> None:
 @click.option("--max-params", type=click.IntRange(min=1), default=DEFAULT_MAX_PARAMS, show_default=True,
               help="Refuse, before importing TensorFlow, a spec with more parameters than this.")
 @click.option("--strict", is_flag=True, help="Stop on lint warnings too, not only on lint errors.")
-def build(spec, output, seed, max_params, strict) -> None:
+@click.option("--weights", type=click.Path(dir_okay=False),
+              help="Pretrained weights (.weights.h5, .keras or .npz) to load, replacing `pretrained.path`; "
+                   "relative to the current folder.")
+@click.option("--plan", "plan_only", is_flag=True,
+              help="Print which layers the pretrained weights would load, skip or leave new, then exit without "
+                   "building (no TensorFlow).")
+def build(spec, output, seed, max_params, strict, weights, plan_only) -> None:
     """Lint SPEC, then compile it into a Keras model, write it as a .keras file and print a summary.
 
     Lint findings are printed first; error-level findings (and warnings with --strict) stop the build.
+    With pretrained weights, the plan of what loads is printed before anything is loaded.
     """
     try:
         loaded = load_spec(Path(spec))
@@ -91,6 +99,10 @@ def build(spec, output, seed, max_params, strict) -> None:
         click.echo(f"{loaded.path}:1:1: error[MS001] the model has {analysis.total_params:,} parameters, more than "
                    f"--max-params {max_params:,}")
         sys.exit(EXIT_INVALID)
+    if plan_only or weights is not None or loaded.spec.pretrained is not None:
+        _print_plan(loaded, weights)
+        if plan_only:
+            return
     _lint_gate(loaded, strict)
     output = Path(output or f"{loaded.name}.keras")
     if output.suffix != ".keras":
@@ -99,12 +111,16 @@ def build(spec, output, seed, max_params, strict) -> None:
         raise click.BadParameter(f"folder {str(output.parent)!r} does not exist", param_hint="'-o' / '--output'")
 
     from modelspec.build.keras import build_model, save_atomic
+    from modelspec.build.weights import WeightsError
 
     try:
-        model = build_model(loaded, seed=seed)
+        model = build_model(loaded, seed=seed, weights=weights)
         save_atomic(model, output)
     except SpecError as exc:
         _fail(exc.diagnostics)
+        sys.exit(EXIT_INVALID)
+    except WeightsError as exc:
+        click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_INVALID)
     except NotImplementedError as exc:
         click.echo(f"{loaded.path}:1:1: error[MS001] {exc}")
@@ -118,6 +134,21 @@ def build(spec, output, seed, max_params, strict) -> None:
 
     print_summary(analysis, _console())
     click.echo(f"Wrote {output}")
+
+
+def _print_plan(loaded: ModelSpec, weights) -> None:
+    """Print the pretrained-weights plan (file metadata only, no TensorFlow); exit 2 when it cannot load."""
+    from modelspec.build.weights import WeightsError, plan_for, plan_table
+
+    try:
+        plan = plan_for(loaded, weights)
+    except SpecError as exc:
+        _fail(exc.diagnostics)
+        sys.exit(EXIT_INVALID)
+    except WeightsError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_INVALID)
+    _console().print(plan_table(plan))
 
 
 def _lint_config(pyproject=None, select=None, ignore=()):
