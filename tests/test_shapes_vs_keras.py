@@ -87,6 +87,11 @@ CASES = {
                                              input_shape=[7, 6, 3]),
     "separable_conv2d_dilated": spec_dict([L("separable_conv2d", filters=2, kernel_size=3, dilation_rate=2)],
                                           input_shape=[7, 7, 2]),
+    # Unlike conv2d, Keras's depthwise and separable convolutions accept strides and dilation together.
+    "separable_conv2d_strided_dilated": spec_dict([L("separable_conv2d", filters=2, kernel_size=3, strides=2,
+                                                     dilation_rate=2)], input_shape=[16, 15, 2]),
+    "depthwise_conv2d_strided_dilated": spec_dict([L("depthwise_conv2d", kernel_size=3, strides=2, dilation_rate=2,
+                                                     padding="same")], input_shape=[16, 15, 2]),
     "depthwise_conv2d": spec_dict([L("depthwise_conv2d", kernel_size=3)], input_shape=[6, 5, 3]),
     "depthwise_conv2d_multiplier": spec_dict([L("depthwise_conv2d", kernel_size=2, strides=2, depth_multiplier=3,
                                                 padding="same", use_bias=False)], input_shape=[5, 5, 2]),

@@ -29,26 +29,39 @@ class _Spatial(StrictModel):
         return self
 
 
-class _Conv(LayerBase, Activated, Kernel, _Spatial):
-    filters: PositiveInt = Field(description="Number of output channels.")
+class _Window(_Spatial):
+    """The sliding window of a convolution."""
+
     kernel_size: IntOrList = Field(description="Size of the convolution window.")
     strides: IntOrList = Field(1, description="Step of the window.")
     padding: Padding = Field("valid", description="valid (no padding) or same (output size = ceil(input / stride)).")
     dilation_rate: IntOrList = Field(1, description="Spacing between kernel elements.")
-    groups: PositiveInt = Field(1, description="Split channels into this many independent groups.")
+
+
+class _PlainWindow(_Window):
+    """Regular and transposed convolutions: Keras refuses strides and dilation together (depthwise ones don't)."""
 
     @model_validator(mode="after")
     def _strides_or_dilation(self):
         if _any_above_one(self.strides) and _any_above_one(self.dilation_rate):
             raise field_error("dilation_rate", "strides > 1 cannot be combined with dilation_rate > 1 "
                                                "(Keras refuses it)")
-        if self.filters % self.groups:
-            raise field_error("groups", f"filters ({self.filters}) must be divisible by groups ({self.groups})")
         return self
 
 
 def _any_above_one(value) -> bool:
     return any(v > 1 for v in value) if isinstance(value, list) else value > 1
+
+
+class _Conv(LayerBase, Activated, Kernel, _PlainWindow):
+    filters: PositiveInt = Field(description="Number of output channels.")
+    groups: PositiveInt = Field(1, description="Split channels into this many independent groups.")
+
+    @model_validator(mode="after")
+    def _groups(self):
+        if self.filters % self.groups:
+            raise field_error("groups", f"filters ({self.filters}) must be divisible by groups ({self.groups})")
+        return self
 
 
 class Conv1D(_Conv):
@@ -71,22 +84,12 @@ class Conv3D(_Conv):
     type: Literal["conv3d"] = Field(description="3-D convolution over (depth, height, width, channels).")
 
 
-class Conv2DTranspose(LayerBase, Activated, Kernel, _Spatial):
+class Conv2DTranspose(LayerBase, Activated, Kernel, _PlainWindow):
     KERAS_CLASS: ClassVar[str] = "Conv2DTranspose"
     RANK: ClassVar[int] = 2
     type: Literal["conv2d_transpose"] = Field(description="Transposed 2-D convolution (learned up-sampling).")
     filters: PositiveInt = Field(description="Number of output channels.")
-    kernel_size: IntOrList = Field(description="Size of the convolution window.")
     strides: IntOrList = Field(1, description="Up-sampling factor.")
-    padding: Padding = Field("valid", description="valid or same.")
-    dilation_rate: IntOrList = Field(1, description="Spacing between kernel elements.")
-
-    @model_validator(mode="after")
-    def _strides_or_dilation(self):
-        if _any_above_one(self.strides) and _any_above_one(self.dilation_rate):
-            raise field_error("dilation_rate", "strides > 1 cannot be combined with dilation_rate > 1 "
-                                               "(Keras refuses it)")
-        return self
 
 
 class _DepthwiseSlots(StrictModel):
@@ -96,28 +99,20 @@ class _DepthwiseSlots(StrictModel):
     depthwise_constraint: Optional[Constraint] = Field(None, description="Constraint on the depthwise kernel.")
 
 
-class SeparableConv2D(LayerBase, Activated, Biased, _DepthwiseSlots, _Spatial):
+class SeparableConv2D(LayerBase, Activated, Biased, _DepthwiseSlots, _Window):
     KERAS_CLASS: ClassVar[str] = "SeparableConv2D"
     RANK: ClassVar[int] = 2
     type: Literal["separable_conv2d"] = Field(description="Depthwise then pointwise 2-D convolution.")
     filters: PositiveInt = Field(description="Number of output channels.")
-    kernel_size: IntOrList = Field(description="Size of the depthwise window.")
-    strides: IntOrList = Field(1, description="Step of the window.")
-    padding: Padding = Field("valid", description="valid or same.")
-    dilation_rate: IntOrList = Field(1, description="Spacing between kernel elements.")
     pointwise_initializer: Initializer = Field(AUTO, description="Initializer of the pointwise kernel.")
     pointwise_regularizer: Optional[Regularizer] = Field(None, description="Penalty on the pointwise kernel.")
     pointwise_constraint: Optional[Constraint] = Field(None, description="Constraint on the pointwise kernel.")
 
 
-class DepthwiseConv2D(LayerBase, Activated, Biased, _DepthwiseSlots, _Spatial):
+class DepthwiseConv2D(LayerBase, Activated, Biased, _DepthwiseSlots, _Window):
     KERAS_CLASS: ClassVar[str] = "DepthwiseConv2D"
     RANK: ClassVar[int] = 2
     type: Literal["depthwise_conv2d"] = Field(description="One 2-D filter per input channel.")
-    kernel_size: IntOrList = Field(description="Size of the depthwise window.")
-    strides: IntOrList = Field(1, description="Step of the window.")
-    padding: Padding = Field("valid", description="valid or same.")
-    dilation_rate: IntOrList = Field(1, description="Spacing between kernel elements.")
 
 
 class _Pool(LayerBase, _Spatial):
