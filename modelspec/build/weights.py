@@ -21,12 +21,11 @@ from typing import Any, Optional
 
 from modelspec.diagnostics import SpecError, error
 from modelspec.loader import ModelSpec, show_value
-from modelspec.schema.pretrained import Pretrained
+from modelspec.schema.pretrained import Pretrained, compile_pattern
 
 SUFFIXES = (".weights.h5", ".keras", ".npz")
 # Deflate cannot compress better than about 1032:1; a member that claims more is lying about its size.
 MAX_RATIO = 1032
-MAX_PATTERN = 200  # characters in a `freeze` pattern: long enough for any name list, short enough to stay cheap
 MAX_OBJECTS = 1_000_000  # HDF5 groups and datasets visited in one file
 KERAS_MEMBER = "model.weights.h5"
 # Keras's construction order of the sublayers it saves as groups (h5py lists groups alphabetically).
@@ -338,17 +337,12 @@ def _patterns(loaded: ModelSpec, block: Pretrained) -> list[tuple[int, re.Patter
         return []
     problems, compiled = [], []
     for index, text in enumerate(block.freeze):
-        where = ("pretrained", "freeze", index)
-        line, column = loaded.document.locate(where)
-        if len(text) > MAX_PATTERN:
-            problems.append(error(loaded.path, line, column, f"freeze pattern longer than {MAX_PATTERN} characters "
-                                  f"(received: {len(text)} characters)", layer=f"pretrained.freeze[{index}]"))
-            continue
-        try:
-            compiled.append((index, re.compile(text)))
-        except re.error as exc:
-            problems.append(error(loaded.path, line, column, f"not a regular expression: {exc} "
-                                  f"(received: {show_value(text)})", layer=f"pretrained.freeze[{index}]"))
+        pattern = compile_pattern(text)
+        if isinstance(pattern, str):
+            line, column = loaded.document.locate(("pretrained", "freeze", index))
+            problems.append(error(loaded.path, line, column, pattern, layer=f"pretrained.freeze[{index}]"))
+        else:
+            compiled.append((index, pattern))
     if problems:
         raise SpecError(problems)
     return compiled

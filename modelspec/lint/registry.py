@@ -6,7 +6,7 @@ import re
 
 from modelspec.diagnostics import INVALID_SPEC, SHAPE_MISMATCH, UNKNOWN_REFERENCE, did_you_mean
 from modelspec.lint.rule import Rule
-from modelspec.lint.rules import activation, initialization, training
+from modelspec.lint.rules import activation, initialization, pretrained, training
 
 RULES: dict[str, Rule] = {rule.code: rule for rule in (
     initialization.MS101, initialization.MS102, initialization.MS103, initialization.MS104,
@@ -14,12 +14,12 @@ RULES: dict[str, Rule] = {rule.code: rule for rule in (
     initialization.MS109, initialization.MS110, initialization.MS111, initialization.MS112,
     activation.MS201, activation.MS202, activation.MS203, activation.MS204,
     training.MS301, training.MS302, training.MS303,
+    pretrained.MS401, pretrained.MS402, pretrained.MS403, pretrained.MS404,
 )}
 # Structural checks: reported by validation, always on, never ignorable.
 STRUCTURAL = dict((INVALID_SPEC, SHAPE_MISMATCH, UNKNOWN_REFERENCE))
 # Codes taken by rules still to come; configuration may name them already.
-RESERVED = {"MS401": "pretrained-file-missing", "MS402": "everything-frozen", "MS403": "pretrained-unmapped",
-            "MS404": "init-overridden"}
+RESERVED: dict[str, str] = {}
 _BY_NAME = {rule.name: rule for rule in RULES.values()}
 _CODE = re.compile(r"^MS\d{1,3}$")
 
