@@ -103,7 +103,8 @@ def build(spec, output, seed, max_params, strict, weights, plan_only) -> None:
         _print_plan(loaded, weights)
         if plan_only:
             return
-    _lint_gate(loaded, strict)
+    # --weights replaces pretrained.path, so a missing file there is no reason to stop.
+    _lint_gate(loaded, strict, ignore=("MS401",) if weights is not None else ())
     output = Path(output or f"{loaded.name}.keras")
     if output.suffix != ".keras":
         raise click.BadParameter("the output file name must end in .keras", param_hint="'-o' / '--output'")
@@ -162,11 +163,11 @@ def _lint_config(pyproject=None, select=None, ignore=()):
         sys.exit(EXIT_INVALID)
 
 
-def _lint_gate(loaded: ModelSpec, strict: bool) -> None:
+def _lint_gate(loaded: ModelSpec, strict: bool, ignore=()) -> None:
     """Lint a spec before building it: print the findings, stop on errors (and on warnings with ``strict``)."""
     from modelspec.lint.runner import LintResult, run
 
-    result = LintResult(run(loaded, _lint_config()), files=1)
+    result = LintResult(run(loaded, _lint_config(ignore=ignore)), files=1)
     _fail(result.diagnostics)
     code = result.exit_code(strict)
     if code != EXIT_OK:

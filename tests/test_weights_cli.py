@@ -82,3 +82,10 @@ def test_weights_option_needs_no_pretrained_block(folder):
                                       encoding="utf-8")
     result = _run("build", "spec.yaml", "--weights", "base.npz", "--plan")
     assert result.exit_code == 0 and "1 of 2 layers load (0 frozen)" in result.output
+
+
+def test_weights_option_silences_the_missing_spec_path(folder):
+    (folder / "spec.yaml").write_text(yaml.safe_dump(dict(SPEC, pretrained={"path": "gone.npz"})), encoding="utf-8")
+    assert _run("build", "spec.yaml", "-o", "out.keras").exit_code == 2
+    result = _run("build", "spec.yaml", "-o", "out.keras", "--weights", "base.npz")
+    assert result.exit_code == 0, result.output
