@@ -89,3 +89,10 @@ def test_weights_option_silences_the_missing_spec_path(folder):
     assert _run("build", "spec.yaml", "-o", "out.keras").exit_code == 2
     result = _run("build", "spec.yaml", "-o", "out.keras", "--weights", "base.npz")
     assert result.exit_code == 0, result.output
+
+
+def test_transfer_learning_example_runs():
+    script = Path(__file__).resolve().parents[1] / "examples" / "transfer_learning" / "run.py"
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "the frozen layers did not change" in done.stdout
