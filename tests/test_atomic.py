@@ -131,10 +131,23 @@ def test_interrupted_save_leaves_no_temporary(tmp_path, monkeypatch, keras):
     assert [p.name for p in tmp_path.iterdir()] == ["out.keras"]
 
 
-@pytest.mark.skip(reason="pretrained weights are not implemented yet (build_model raises NotImplementedError); "
-                         "inject a failure into the weights loader here once build/weights.py exists")
-def test_weights_loading_failure():  # pragma: no cover - placeholder
-    raise AssertionError
+def test_weights_loading_failure(project, monkeypatch):
+    """A failure while assigning the arrays, after the plan passed: the old output stays, nothing else appears."""
+    import numpy as np
+
+    from modelspec.build import weights
+
+    np.savez(project / "weights.npz", **{"dense/kernel": np.ones((6, 5), "float32"),
+                                         "dense/bias": np.zeros(5, "float32")})
+
+    def broken(*args, **kwargs):
+        raise Injected("disk gone while reading the weights")
+
+    monkeypatch.setattr(weights, "read", broken)
+    result = build("--weights", "weights.npz")
+    (project / "weights.npz").unlink()
+    assert_untouched(project, result)
+    assert "disk gone while reading the weights" in result.output
 
 
 def test_a_successful_build_replaces_the_file_whole_and_leaves_no_temporary(project, keras):
