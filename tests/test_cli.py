@@ -172,6 +172,25 @@ def test_build_refuses_over_budget_spec(runner, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.yaml"]
 
 
+def test_build_counts_opaque_layers_against_the_budget_before_saving(runner, tmp_path):
+    # PReLU is opaque to the static analysis (validate shows "0+"): its 10,000 alphas are counted once Keras
+    # has built the layer, and the build still stops before anything is written.
+    spec = write_spec(tmp_path, """
+        modelspec: 1
+        name: prelu
+        seed: 1
+        input: {shape: [100, 100]}
+        layers:
+          - {type: keras, class_name: PReLU}
+        """)
+    result = invoke(runner, "build", spec, "--max-params", 9_999, "-o", tmp_path / "prelu.keras")
+    assert result.exit_code == 2
+    assert "the model has 10,000 parameters, more than --max-params 9,999" in result.output
+    assert not (tmp_path / "prelu.keras").exists()
+    result = invoke(runner, "build", spec, "--max-params", 10_000, "-o", tmp_path / "prelu.keras")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "prelu.keras").exists()
+
 NO_TENSORFLOW = """
 import json, sys
 from modelspec.cli import main
