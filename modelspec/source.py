@@ -132,6 +132,9 @@ def _resolve_plain(text: str, location: Location, limits: Limits) -> Any:
     """Resolve a plain (unquoted) scalar the way the YAML 1.2 core schema does."""
     if text and text[0] not in _MAYBE_TYPED:
         return text
+    if text.isascii() and text.isdigit() and len(text) <= limits.max_number_chars and (text[0] != "0" or
+                                                                                        len(text) == 1):
+        return int(text)  # the common case, a plain decimal integer, without the regular expressions below
     if _NULL.match(text):
         return None
     if text in _BOOL:
@@ -190,6 +193,8 @@ _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u20
 
 def _check_string(value: str, location: Location, limits: Limits) -> None:
     """Refuse strings that are absurdly long or hold characters that would be unsafe to print back."""
+    if value.isprintable() and len(value) <= limits.max_string_chars:
+        return  # fast path: everything _UNPRINTABLE matches is also unprintable to Python
     if len(value) > limits.max_string_chars:
         raise _Fatal(location, f"string has {len(value):,} characters; at most {limits.max_string_chars:,} "
                                "are allowed")
@@ -224,6 +229,7 @@ class _Frame:
     is_map: bool
     key: Any = None
     has_key: bool = False
+    seen: Optional[dict] = None  # a mapping's keys so far -> where they stand, for duplicate-key errors
 
 
 def _parser(text: str):
@@ -245,8 +251,8 @@ def _walk(text: str, doc: Document, limits: Limits, problems: list) -> Any:
     loader = _parser(text)
     stack: list[_Frame] = []
     anchors: dict[str, tuple[Any, int]] = {}
-    seen_keys: dict[SpecPath, dict[str, Location]] = {}
     key_locations, value_locations = doc.key_locations, doc.value_locations
+    max_nodes = limits.max_nodes
     nodes = documents = 0
     root: Any = None
     try:
@@ -281,7 +287,7 @@ def _walk(text: str, doc: Document, limits: Limits, problems: list) -> Any:
                     raise _Fatal(location, f"YAML tag {_show_tag(event.tag)!r} is not allowed: a spec is plain data")
                 else:
                     value = {} if cls is _MAP_START else []
-                if nodes > limits.max_nodes:
+                if nodes > max_nodes:
                     raise _Fatal(location, f"the document expands to more than {limits.max_nodes:,} nodes "
                                            "(aliases counted at every use)")
             elif cls is yaml.DocumentStartEvent:
@@ -301,8 +307,9 @@ def _walk(text: str, doc: Document, limits: Limits, problems: list) -> Any:
             if parent is not None and parent.is_map and not parent.has_key:
                 if location is None:
                     continue  # cannot happen: a mapping closes only after a value
-                _check_key(event, value, location)
-                seen = seen_keys.setdefault(parent.path, {})
+                if cls is not _SCALAR or value.__class__ is not str or value == "<<":
+                    _check_key(event, value, location)
+                seen = parent.seen
                 if value in seen:
                     problems.append((location, f"duplicate key '{value}' (first defined on line {seen[value][0]})"))
                 else:
@@ -323,7 +330,8 @@ def _walk(text: str, doc: Document, limits: Limits, problems: list) -> Any:
                 if cls is _MAP_START or cls is _SEQ_START:
                     if len(stack) >= limits.max_depth:
                         raise _Fatal(location, f"nesting is deeper than {limits.max_depth} levels")
-                    stack.append(_Frame(value, path, event.anchor, nodes, cls is _MAP_START))
+                    is_map = cls is _MAP_START
+                    stack.append(_Frame(value, path, event.anchor, nodes, is_map, seen={} if is_map else None))
                     continue
                 if cls is _SCALAR and event.anchor:
                     anchors[event.anchor] = (value, 1)
