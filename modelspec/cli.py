@@ -95,10 +95,7 @@ def build(spec, output, seed, max_params, strict, weights, plan_only) -> None:
         _fail(exc.diagnostics)
         sys.exit(EXIT_INVALID)
     analysis = loaded.analysis
-    if analysis.total_params > max_params:
-        click.echo(f"{loaded.path}:1:1: error[MS001] the model has {analysis.total_params:,} parameters, more than "
-                   f"--max-params {max_params:,}")
-        sys.exit(EXIT_INVALID)
+    _check_budget(loaded.path, analysis.total_params, max_params)
     if plan_only or weights is not None or loaded.spec.pretrained is not None:
         _print_plan(loaded, weights)
         if plan_only:
@@ -116,11 +113,9 @@ def build(spec, output, seed, max_params, strict, weights, plan_only) -> None:
 
     try:
         model = build_model(loaded, seed=seed, weights=weights)
-        if not analysis.complete and model.count_params() > max_params:
+        if not analysis.complete:
             # Opaque `type: keras` layers are only counted once Keras has built them: check again before saving.
-            click.echo(f"{loaded.path}:1:1: error[MS001] the model has {model.count_params():,} parameters, more "
-                       f"than --max-params {max_params:,}")
-            sys.exit(EXIT_INVALID)
+            _check_budget(loaded.path, model.count_params(), max_params)
         save_atomic(model, output)
     except SpecError as exc:
         _fail(exc.diagnostics)
@@ -137,6 +132,13 @@ def build(spec, output, seed, max_params, strict, weights, plan_only) -> None:
 
     print_summary(analysis, _console())
     click.echo(f"Wrote {output}")
+
+
+def _check_budget(path: str, params: int, max_params: int) -> None:
+    if params > max_params:
+        click.echo(f"{path}:1:1: error[MS001] the model has {params:,} parameters, more than "
+                   f"--max-params {max_params:,}")
+        sys.exit(EXIT_INVALID)
 
 
 def _print_plan(loaded: ModelSpec, weights) -> None:
