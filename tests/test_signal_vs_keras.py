@@ -121,7 +121,8 @@ def _measure(text: str) -> dict[str, float]:
         spec = load_spec(text.replace("seed: 0", f"seed: {seed}"))
         model = build_model(spec)
         names = list(spec.analysis.layers)
-        probe = keras.Model(model.inputs, [model.get_layer(name).output for name in names])
+        inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs  # the structure the batch has
+        probe = keras.Model(inputs, [model.get_layer(name).output for name in names])
         rng = np.random.default_rng(seed)
         batch = [rng.standard_normal((BATCH, *info.shape)).astype("float32") for info in spec.analysis.inputs.values()]
         outputs = probe(batch if len(batch) > 1 else batch[0], training=True)
