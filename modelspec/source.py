@@ -87,10 +87,6 @@ class Document:
             path = path[:-1]
         return self.value_locations.get((), (1, 1))
 
-    def value_location(self, path: SpecPath) -> Location:
-        """Return where the value at ``path`` starts (falls back to ``locate``)."""
-        return self.value_locations.get(tuple(path)) or self.locate(path)
-
 
 # --- scalar resolution (YAML 1.2 core schema) -------------------------------------------------------------
 

@@ -101,10 +101,6 @@ class Analysis:
     def non_trainable_params(self) -> int:
         return self.total_params - self.trainable_params
 
-    def shape_of(self, name: str) -> Optional[Shape]:
-        """Return the output shape of a layer or input."""
-        return self.inputs[name].shape if name in self.inputs else self.layers[name].output_shape
-
 
 def _layer_names(spec: Spec, taken: set[str]) -> list[str]:
     """Name unnamed layers `type`, `type_1`, ... the way Keras does, skipping names already taken."""
