@@ -5,6 +5,7 @@ Exit codes: 0 clean; 1 lint failures; 2 invalid spec, unreadable file, unusable 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -109,20 +110,14 @@ def build(spec, output, seed, max_params, strict, weights, plan_only) -> None:
         raise click.BadParameter(f"folder {str(output.parent)!r} does not exist", param_hint="'-o' / '--output'")
 
     from modelspec.build.keras import build_model, save_atomic
-    from modelspec.build.weights import WeightsError
 
     try:
-        model = build_model(loaded, seed=seed, weights=weights)
-        if not analysis.complete:
-            # Opaque `type: keras` layers are only counted once Keras has built them: check again before saving.
-            _check_budget(loaded.path, model.count_params(), max_params)
-        save_atomic(model, output)
-    except SpecError as exc:
-        _fail(exc.diagnostics)
-        sys.exit(EXIT_INVALID)
-    except WeightsError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_INVALID)
+        with _user_errors_exit():
+            model = build_model(loaded, seed=seed, weights=weights)
+            if not analysis.complete:
+                # Opaque `type: keras` layers are only counted once Keras has built them: check before saving.
+                _check_budget(loaded.path, model.count_params(), max_params)
+            save_atomic(model, output)
     except Exception as exc:  # noqa: BLE001 - TensorFlow raises its own errors (out of memory...): no traceback
         detail = str(exc) or type(exc).__name__
         click.echo(f"error: Keras could not build or save {loaded.path}: {detail}", err=True)
@@ -143,17 +138,26 @@ def _check_budget(path: str, params: int, max_params: int) -> None:
 
 def _print_plan(loaded: ModelSpec, weights) -> None:
     """Print the pretrained-weights plan (file metadata only, no TensorFlow); exit 2 when it cannot load."""
-    from modelspec.build.weights import WeightsError, plan_for, plan_table
+    from modelspec.build.weights import plan_for, plan_table
+
+    with _user_errors_exit():
+        plan = plan_for(loaded, weights)
+    _console().print(plan_table(plan))
+
+
+@contextlib.contextmanager
+def _user_errors_exit():
+    """Turn an invalid spec (located diagnostics) or an unusable weights file into its message and exit 2."""
+    from modelspec.build.weights import WeightsError
 
     try:
-        plan = plan_for(loaded, weights)
+        yield
     except SpecError as exc:
         _fail(exc.diagnostics)
         sys.exit(EXIT_INVALID)
     except WeightsError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_INVALID)
-    _console().print(plan_table(plan))
 
 
 def _lint_config(pyproject=None, select=None, ignore=()):
