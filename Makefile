@@ -35,7 +35,7 @@ lint-specs: $(BIN)/python
 
 ## rules-table: regenerate the README's rules table and docs/rules.md from the rule registry (a test checks them)
 rules-table: $(BIN)/python
-	$(BIN)/python -m modelspec.lint.docs README.md
+	$(BIN)/python -m modelspec.linter.docs README.md
 
 ## bench: run the benchmarks
 bench: $(VENV)/.installed-test

@@ -31,7 +31,7 @@ def cold(command: list[str], runs: int) -> float:
 
 def corpus(count: int) -> list[str]:
     """``count`` distinct spec texts: the example specs and the rule examples, with widths and depths varied."""
-    from modelspec.lint.registry import RULES
+    from modelspec.linter.registry import RULES
 
     bases = [path.read_text(encoding="utf-8") for path in sorted((ROOT / "specs").glob("*.yaml"))]
     bases += [rule.docs.example for rule in RULES.values()] + [rule.docs.use_instead for rule in RULES.values()]

@@ -1,7 +1,7 @@
 """Loading pretrained weights: modelspec's loader against Keras's own ``load_weights`` on the same file.
 
 Builds a ~100M-parameter MLP (a 2,000-wide input and five 4,650-wide dense layers, plus a batch norm), saves its
-weights as a .weights.h5, then loads that file into the model alternately with ``modelspec.build.weights.load_into``
+weights as a .weights.h5, then loads that file into the model alternately with ``modelspec.runtime.weights.load_into``
 (which reads the file's metadata, plans, checks every shape, then assigns) and ``model.load_weights``, in one
 process. Prints the median time of each, their ratio (target: <= 1.10), and the peak memory Python and NumPy
 allocated during each load (tracemalloc; TensorFlow's own buffers are not counted) and the process's peak RSS.
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from modelspec import build_model, load_spec
-from modelspec.build.weights import load_into
+from modelspec.runtime.weights import load_into
 
 
 def spec(width: int, depth: int) -> dict:

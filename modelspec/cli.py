@@ -109,7 +109,7 @@ def build(spec, output, seed, max_params, strict, weights, plan_only) -> None:
     if not output.parent.resolve().is_dir():
         raise click.BadParameter(f"folder {str(output.parent)!r} does not exist", param_hint="'-o' / '--output'")
 
-    from modelspec.build.keras import build_model, save_atomic
+    from modelspec.runtime.builder import build_model, save_atomic
 
     try:
         with _user_errors_exit():
@@ -138,7 +138,7 @@ def _check_budget(path: str, params: int, max_params: int) -> None:
 
 def _print_plan(loaded: ModelSpec, weights) -> None:
     """Print the pretrained-weights plan (file metadata only, no TensorFlow); exit 2 when it cannot load."""
-    from modelspec.build.weights import plan_for, plan_table
+    from modelspec.runtime.weights import plan_for, plan_table
 
     with _user_errors_exit():
         plan = plan_for(loaded, weights)
@@ -148,7 +148,7 @@ def _print_plan(loaded: ModelSpec, weights) -> None:
 @contextlib.contextmanager
 def _user_errors_exit():
     """Turn an invalid spec (located diagnostics) or an unusable weights file into its message and exit 2."""
-    from modelspec.build.weights import WeightsError
+    from modelspec.runtime.weights import WeightsError
 
     try:
         yield
@@ -162,7 +162,7 @@ def _user_errors_exit():
 
 def _lint_config(pyproject=None, select=None, ignore=()):
     """The lint configuration from pyproject.toml and the options; a bad one is a usage error (exit 2)."""
-    from modelspec.lint.config import ConfigError, load_config
+    from modelspec.linter.config import ConfigError, load_config
 
     try:
         return load_config(pyproject, select=select, ignore=ignore)
@@ -173,7 +173,7 @@ def _lint_config(pyproject=None, select=None, ignore=()):
 
 def _lint_gate(loaded: ModelSpec, strict: bool, ignore=()) -> None:
     """Lint a spec before building it: print the findings, stop on errors (and on warnings with ``strict``)."""
-    from modelspec.lint.runner import LintResult, run
+    from modelspec.linter.runner import LintResult, run
 
     result = LintResult(run(loaded, _lint_config(ignore=ignore)), files=1)
     _fail(result.diagnostics)
@@ -206,7 +206,7 @@ def _codes(value):
                    "YAML file).")
 def lint_command(paths, output_format, strict, select, ignore, pyproject, specs_only) -> None:
     """Lint the specs in PATHS (files, or folders: every *.yaml / *.yml below them). Never imports TensorFlow."""
-    from modelspec.lint.runner import expand, lint_paths
+    from modelspec.linter.runner import expand, lint_paths
     from modelspec.report.text import use_color
 
     config = _lint_config(pyproject, _codes(select), _codes(ignore) or ())
@@ -225,8 +225,8 @@ def lint_command(paths, output_format, strict, select, ignore, pyproject, specs_
 @click.argument("code", required=False)
 def rules_command(code) -> None:
     """List the lint rules, or explain one (by code, MS102, or name, he-on-saturating)."""
-    from modelspec.lint import registry
-    from modelspec.lint.docs import explain, rule_list
+    from modelspec.linter import registry
+    from modelspec.linter.docs import explain, rule_list
 
     if code is None:
         click.echo(rule_list())

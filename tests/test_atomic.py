@@ -104,7 +104,7 @@ def test_save_failure_after_a_partial_write(project, monkeypatch, keras, excepti
 
 
 def test_rename_failure(project, monkeypatch, keras):
-    import modelspec.build.keras as builder
+    import modelspec.runtime.builder as builder
 
     def fail(source, destination):
         raise OSError(18, "Invalid cross-device link")
@@ -114,7 +114,7 @@ def test_rename_failure(project, monkeypatch, keras):
 
 
 def test_interrupted_save_leaves_no_temporary(tmp_path, monkeypatch, keras):
-    from modelspec.build.keras import build_model, save_atomic
+    from modelspec.runtime.builder import build_model, save_atomic
 
     model = build_model(SPEC)
     target = tmp_path / "out.keras"
@@ -135,7 +135,7 @@ def test_weights_loading_failure(project, monkeypatch):
     """A failure while assigning the arrays, after the plan passed: the old output stays, nothing else appears."""
     import numpy as np
 
-    from modelspec.build import weights
+    from modelspec.runtime import weights
 
     np.savez(project / "weights.npz", **{"dense/kernel": np.ones((6, 5), "float32"),
                                          "dense/bias": np.zeros(5, "float32")})

@@ -15,8 +15,8 @@ import yaml
 from click.testing import CliRunner
 
 from modelspec.cli import cli
-from modelspec.lint import registry
-from modelspec.lint.config import ConfigError, load_config
+from modelspec.linter import registry
+from modelspec.linter.config import ConfigError, load_config
 from modelspec.report.text import use_color
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -198,7 +198,7 @@ def test_text_colour_follows_the_terminal_and_no_color():
 
 
 def test_text_colour_output(tmp_path):
-    from modelspec.lint.runner import lint_paths
+    from modelspec.linter.runner import lint_paths
     from modelspec.report.text import render
 
     stream = io.StringIO()
@@ -293,7 +293,7 @@ def test_lint_leaves_tensorflow_and_keras_out_of_sys_modules():
     code = textwrap.dedent("""
         import sys
         from modelspec import lint
-        from modelspec.lint import registry
+        from modelspec.linter import registry
         from modelspec.cli import cli
         from click.testing import CliRunner
         for rule in registry.RULES.values():

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from modelspec import lint
 from modelspec.cli import cli
-from modelspec.lint import registry
-from modelspec.lint.docs import END, START, explain, rules_markdown, rules_table
+from modelspec.linter import registry
+from modelspec.linter.docs import END, START, explain, rules_markdown, rules_table
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "rules"

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from modelspec import SpecError, build_model, load_spec
-from modelspec.build.weights import WeightsError, plan_for
+from modelspec.runtime.weights import WeightsError, plan_for
 
 BASE = {
     "modelspec": 1, "name": "base", "seed": 7, "input": {"shape": [6]},

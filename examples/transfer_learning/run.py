@@ -10,7 +10,7 @@ import numpy as np
 from rich.console import Console
 
 from modelspec import build_model, load_spec
-from modelspec.build.weights import plan_for, plan_table
+from modelspec.runtime.weights import plan_for, plan_table
 
 HERE = Path(__file__).resolve().parent
 rng = np.random.default_rng(0)

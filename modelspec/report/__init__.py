@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from modelspec.report import github, json, sarif, text
+from modelspec.report import github, json_report, sarif, text
 
 Reporter = Callable[..., None]  # (result, stream, *, color: bool) -> None
 
 REPORTERS: dict[str, Reporter] = {
     "text": text.render,
-    "json": json.render,
+    "json": json_report.render,
     "github": github.render,
     "sarif": sarif.render,
 }

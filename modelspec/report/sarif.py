@@ -14,7 +14,7 @@ _LEVELS = {Level.ERROR: "error", Level.WARNING: "warning", Level.INFO: "note"}
 
 
 def _descriptors() -> list[dict]:
-    from modelspec.lint import registry
+    from modelspec.linter import registry
 
     rules = [{"id": code, "name": name, "shortDescription": {"text": f"{name}: structural check, always on"},
               "defaultConfiguration": {"level": "error"}} for code, name in registry.STRUCTURAL.items()]

@@ -1,4 +1,4 @@
-"""The `pretrained:` block (loading is done by build/weights.py)."""
+"""The `pretrained:` block (loading is done by runtime/weights.py)."""
 
 from __future__ import annotations
 

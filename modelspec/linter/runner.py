@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Optional, Union
 
 from modelspec.diagnostics import Diagnostic, Level, SpecError, error
-from modelspec.lint import registry
-from modelspec.lint.config import LintConfig
-from modelspec.lint.rule import Subject
+from modelspec.linter import registry
+from modelspec.linter.config import LintConfig
+from modelspec.linter.rule import Subject
 from modelspec.loader import ModelSpec, load_spec
 
 EXIT_OK, EXIT_LINT, EXIT_INVALID = 0, 1, 2

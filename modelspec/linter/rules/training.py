@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 from modelspec.diagnostics import Level
-from modelspec.lint.rule import Docs, Finding, Rule, Subject
-from modelspec.lint.rules import _docs
-from modelspec.lint.rules._docs import spec
+from modelspec.linter.rule import Docs, Finding, Rule, Subject
+from modelspec.linter.rules import _docs
+from modelspec.linter.rules._docs import spec
 
 CATEGORICAL = frozenset({"categorical_crossentropy", "sparse_categorical_crossentropy",
                          "categorical_focal_crossentropy"})

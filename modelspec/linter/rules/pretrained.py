@@ -10,8 +10,8 @@ import re
 from collections.abc import Iterator, Mapping
 
 from modelspec.diagnostics import Level
-from modelspec.lint.rule import Docs, Finding, Rule, Subject
-from modelspec.lint.rules._docs import spec
+from modelspec.linter.rule import Docs, Finding, Rule, Subject
+from modelspec.linter.rules._docs import spec
 from modelspec.schema.pretrained import compile_pattern
 
 KERAS_TRANSFER = "Keras transfer learning guide: https://keras.io/guides/transfer_learning/"

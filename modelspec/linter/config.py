@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from modelspec.diagnostics import Level, did_you_mean
-from modelspec.lint import registry
+from modelspec.linter import registry
 
 if sys.version_info >= (3, 11):
     import tomllib

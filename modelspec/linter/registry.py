@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from modelspec.diagnostics import INVALID_SPEC, SHAPE_MISMATCH, UNKNOWN_REFERENCE, did_you_mean
-from modelspec.lint.rule import Rule
-from modelspec.lint.rules import activation, initialization, pretrained, training
+from modelspec.linter.rule import Rule
+from modelspec.linter.rules import activation, initialization, pretrained, training
 
 RULES: dict[str, Rule] = {rule.code: rule for rule in (
     initialization.MS101, initialization.MS102, initialization.MS103, initialization.MS104,

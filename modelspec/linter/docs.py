@@ -1,6 +1,6 @@
 """Rule documentation from the registry: `modelspec rules`, the README's rules table, docs/rules.md.
 
-`python -m modelspec.lint.docs [README.md]` rewrites the README section between the rules-table markers;
+`python -m modelspec.linter.docs [README.md]` rewrites the README section between the rules-table markers;
 with `--check` it only reports (exit 1) whether the section is out of date.
 """
 
@@ -10,8 +10,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from modelspec.lint.registry import RESERVED, RULES
-from modelspec.lint.rule import Rule
+from modelspec.linter.registry import RESERVED, RULES
+from modelspec.linter.rule import Rule
 
 START, END = "<!-- rules-table:start -->", "<!-- rules-table:end -->"
 
@@ -54,7 +54,7 @@ def explain(rule: Rule) -> str:
 
 def rules_markdown() -> str:
     """docs/rules.md: the table, then every rule's explanation."""
-    return "\n\n".join(["# Lint rules", "Generated from the rule registry by `python -m modelspec.lint.docs`; "
+    return "\n\n".join(["# Lint rules", "Generated from the rule registry by `python -m modelspec.linter.docs`; "
                         "`modelspec rules CODE` prints the same text.", rules_table()] +
                        [explain(rule).replace("# ", "## ", 1).replace("\n## ", "\n### ") for rule in RULES.values()]
                        ) + "\n"

@@ -6,9 +6,9 @@ from collections.abc import Iterator, Mapping
 from typing import Optional
 
 from modelspec.diagnostics import Level
-from modelspec.lint.rule import PASS_THROUGH, Docs, Finding, Rule, Subject
-from modelspec.lint.rules import _docs
-from modelspec.lint.rules._docs import spec
+from modelspec.linter.rule import PASS_THROUGH, Docs, Finding, Rule, Subject
+from modelspec.linter.rules import _docs
+from modelspec.linter.rules._docs import spec
 
 # Layers that apply a linear map with weights: two in a row with nothing non-linear between them collapse.
 LINEAR_MAPS = frozenset({"dense", "conv1d", "conv2d", "conv3d", "conv2d_transpose", "separable_conv2d",

@@ -134,7 +134,7 @@ def build_model(spec, *, seed: Optional[int] = None, weights=None):
         SpecError: the spec is invalid (including its `pretrained:` block).
         WeightsError: the weights file is missing, unreadable, refused or does not fit the model.
     """
-    from modelspec.build import weights as pretrained
+    from modelspec.runtime import weights as pretrained
 
     loaded: ModelSpec = load_spec(spec)
     pretrained.prepare(loaded, weights)  # spec mistakes in `pretrained:` surface before TensorFlow starts

@@ -7,9 +7,9 @@ from collections.abc import Iterator, Mapping
 
 from modelspec.analysis.signal import effective_fan_in, initializer_moments
 from modelspec.diagnostics import Level
-from modelspec.lint.rule import PASS_THROUGH, Docs, Finding, Rule, Subject
-from modelspec.lint.rules import _docs
-from modelspec.lint.rules._docs import spec
+from modelspec.linter.rule import PASS_THROUGH, Docs, Finding, Rule, Subject
+from modelspec.linter.rules import _docs
+from modelspec.linter.rules._docs import spec
 from modelspec.schema.activations import ACTIVATIONS, RELU_FAMILY, SATURATING, SELU
 from modelspec.schema.base import type_name
 from modelspec.schema.initializers import (CONSTANT, FIXED_SCALE, GLOROT, HE, IDENTITY, LECUN, ORTHOGONAL,
