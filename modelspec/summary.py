@@ -7,12 +7,9 @@ from rich.table import Table
 
 from modelspec.analysis import Analysis, show_shape
 
-_SHOWN_SLOTS = ("kernel_initializer", "depthwise_initializer", "embeddings_initializer")
-
-
 def initializer_text(layer) -> str:
-    """Name the layer's main initializer, marking what `auto` chose."""
-    for slot in _SHOWN_SLOTS:
+    """Name the layer's main initializer (its first kernel, or an embedding's table), marking what `auto` chose."""
+    for slot in (*layer.spec.KERNEL_SLOTS, "embeddings_initializer"):
         if slot in layer.initializers:
             text = layer.initializers[slot].type
             return f"{text} (auto)" if slot in layer.auto_slots else text
@@ -32,9 +29,7 @@ def summary_table(analysis: Analysis) -> Table:
     for name, info in analysis.inputs.items():
         table.add_row(name, "input", show_shape(info.shape), "0", "-", "-")
     for layer in analysis.layers.values():
-        activation = getattr(layer.spec, "activation", None)
-        if layer.type == "bidirectional":
-            activation = layer.spec.layer.activation
+        activation = getattr(layer.spec.core, "activation", None)
         table.add_row(layer.name, layer.type, show_shape(layer.output_shape), _count(layer.params),
                       activation or "-", initializer_text(layer))
     return table

@@ -17,15 +17,14 @@ from modelspec.diagnostics import (INVALID_SPEC, SHAPE_MISMATCH, UNKNOWN_REFEREN
 from modelspec.schema.activations import ACTIVATIONS
 from modelspec.schema.base import type_name
 from modelspec.schema.initializers import INITIALIZER_MODELS, InitializerSpec
+from modelspec.schema.layers.base import Role
 from modelspec.schema.spec import Spec
 from modelspec.source import Document
 
 _BY_TYPE = {type_name(model): model for model in INITIALIZER_MODELS}
-# Layers that pass their input's activation statistics on unchanged, so `auto` looks through them.
-_TRANSPARENT = {"dropout", "alpha_dropout", "gaussian_noise", "batch_norm", "layer_norm", "flatten", "reshape",
-                "permute", "max_pool1d", "max_pool2d", "average_pool1d", "average_pool2d", "zero_padding2d",
-                "up_sampling2d"}
-_KERNEL_SLOTS = {"kernel_initializer", "depthwise_initializer", "pointwise_initializer"}
+# `auto` looks through these to the activation a kernel's output meets: pass-through layers keep the values'
+# meaning, and a normaliser only rescales them before the activation (conv -> batch_norm -> relu wants He).
+_TRANSPARENT = frozenset({Role.PASS_THROUGH, Role.NORMALISER})
 # What `auto` means in slots that are not a kernel feeding an activation.
 _AUTO_BY_SLOT = {"recurrent_initializer": "orthogonal", "bias_initializer": "zeros", "beta_initializer": "zeros",
                  "gamma_initializer": "ones", "moving_mean_initializer": "zeros",
@@ -254,24 +253,19 @@ def _check_reachability(layers, inputs, outputs, report: _Collector) -> None:
         raise SpecError(report.problems)
 
 
-def _own_activation(info: LayerInfo) -> str:
-    spec = info.spec.layer if info.type == "bidirectional" else info.spec
-    return spec.__dict__.get("activation", "linear")
-
-
 def _feeds(info: LayerInfo, layers: dict[str, LayerInfo]) -> str:
     """The activation that first meets this layer's output: its own, or the next non-linear one downstream.
 
     Called in reverse topological order, so a transparent consumer's ``feeds`` is already known: walking the
     chain again from every layer would cost quadratic time on a long chain of dropout layers.
     """
-    own = _own_activation(info)
+    own = info.spec.applied_activation() or "linear"
     if own != "linear" or len(info.consumers) != 1:
         return own
     nxt = layers[info.consumers[0]]
-    if nxt.type == "activation":
+    if nxt.spec.ROLE is Role.ACTIVATION:
         return nxt.spec.activation
-    if nxt.type not in _TRANSPARENT:
+    if nxt.spec.ROLE not in _TRANSPARENT:
         return "linear"
     return nxt.feeds
 
@@ -287,7 +281,7 @@ def _initializer_slots(model: type) -> tuple[str, ...]:
 
 
 def _resolve_initializers(info: LayerInfo) -> None:
-    spec = info.spec.layer if info.type == "bidirectional" else info.spec
+    spec = info.spec.core
     resolved, autos = {}, set()
     for slot in _initializer_slots(type(spec)):
         value = getattr(spec, slot)
@@ -295,11 +289,11 @@ def _resolve_initializers(info: LayerInfo) -> None:
             continue
         if value.type == "auto":
             autos.add(slot)
-            if slot in _KERNEL_SLOTS:
-                activation = spec.activation if info.type in ("lstm", "gru", "simple_rnn", "bidirectional") \
-                    else info.feeds
-                chosen = "glorot_uniform" if info.type == "multi_head_attention" else \
-                    ACTIVATIONS[activation].auto_initializer
+            if slot in spec.KERNEL_SLOTS:
+                role = info.spec.ROLE
+                # A recurrent kernel feeds the cell's own activation; attention's projections feed no activation.
+                activation = spec.activation if role is Role.RECURRENT else info.feeds
+                chosen = "glorot_uniform" if role is Role.ATTENTION else ACTIVATIONS[activation].auto_initializer
             else:
                 chosen = _AUTO_BY_SLOT.get(slot, "glorot_uniform")
             value = _auto_choice(chosen)

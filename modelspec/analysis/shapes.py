@@ -385,8 +385,7 @@ def infer(layer, input_shapes: list[Optional[Shape]]) -> tuple[Optional[Shape], 
     if any(shape is None for shape in input_shapes):
         return None, None
     shape, variables = RULES[layer.type](layer, input_shapes)
-    frozen = not layer.trainable or (layer.type == "bidirectional" and not layer.layer.trainable)
-    if variables is not None and frozen:
+    if variables is not None and layer.frozen:
         variables = [VariableInfo(v.name, v.shape, v.slot, trainable=False) for v in variables]
     return shape, variables
 

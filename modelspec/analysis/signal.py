@@ -28,6 +28,7 @@ from modelspec.analysis.graph import Analysis, LayerInfo
 from modelspec.analysis.shapes import compute_fans
 from modelspec.schema.activations import ACTIVATIONS
 from modelspec.schema.initializers import scaling
+from modelspec.schema.layers.base import Role
 
 Moments = tuple[float, float]  # (E[x], E[x²]) per element
 DEFAULT_STEPS = 10  # time steps assumed for a recurrent layer whose sequence length is unknown
@@ -295,9 +296,8 @@ def effective_fan_in(info: LayerInfo, slot: str) -> Optional[float]:
         if slot == "pointwise_initializer":
             return float(shape[-1] * spec.depth_multiplier)
         return _window_fan_in(spec, shape, 2)
-    if kind in ("lstm", "gru", "simple_rnn", "bidirectional"):
-        inner = spec.layer if kind == "bidirectional" else spec
-        return float(inner.units if slot == "recurrent_initializer" else shape[-1])
+    if spec.ROLE is Role.RECURRENT:
+        return float(spec.core.units if slot == "recurrent_initializer" else shape[-1])
     return None
 
 
@@ -559,8 +559,6 @@ def _attention(info: LayerInfo, inputs: list[Signal]):
     return Signal(pre[0], pre[1], query.reference), pre
 
 
-# Keras pass-through classes that are plain activations (LeakyReLU is not: its default slope is 0.3, not 0.2).
-KERAS_ACTIVATIONS = {"ReLU": "relu", "ELU": "elu", "Softmax": "softmax"}
 _KERAS_IDENTITY = {"Identity", "Masking", "ActivityRegularization"}
 _KERAS_DROPOUT = {"GaussianDropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"}
 
@@ -574,8 +572,8 @@ def _keras(info: LayerInfo, inputs: list[Signal]):
         return x, None
     if spec.class_name in _KERAS_DROPOUT and isinstance(spec.config.get("rate"), (int, float)):
         return Signal(x.mean, x.second / (1 - spec.config["rate"]), x.reference, shared=x.shared), None
-    if spec.class_name in KERAS_ACTIVATIONS and not spec.config:
-        out = activate(KERAS_ACTIVATIONS[spec.class_name], x.moments, info.output_shape[-1], x.common)
+    if spec.applied_activation() is not None and not spec.config:
+        out = activate(spec.applied_activation(), x.moments, info.output_shape[-1], x.common)
         return replace(out, reference=x.reference), None
     return None, None
 

@@ -11,22 +11,21 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Optional
 
-from modelspec.analysis.signal import KERAS_ACTIVATIONS
 from modelspec.diagnostics import Level
-from modelspec.schema.activations import ACTIVATIONS
+from modelspec.schema.layers.base import Role
 
 if TYPE_CHECKING:
     from modelspec.analysis import Analysis, LayerInfo
     from modelspec.analysis.signal import SignalReport
     from modelspec.loader import ModelSpec
 
-# Slots whose weights multiply the layer's input (the ones the initialization rules judge).
-KERNEL_SLOTS = ("kernel_initializer", "depthwise_initializer", "pointwise_initializer")
-# Layers with no weights that change neither the values' meaning nor add a non-linearity: a rule looking for
-# "what comes next" looks through them.
-PASS_THROUGH = frozenset({"dropout", "alpha_dropout", "gaussian_noise", "flatten", "reshape", "permute",
-                          "max_pool1d", "max_pool2d", "average_pool1d", "average_pool2d", "zero_padding2d",
-                          "up_sampling2d"})
+
+
+def passes_through(info: LayerInfo) -> bool:
+    """Whether a rule looking for "what comes next" (or "what came before") looks through this layer: it has no
+    weights and no non-linearity. Normalisers are not looked through: they reset the scale, which is what
+    several rules ask about."""
+    return info.spec.ROLE is Role.PASS_THROUGH
 
 
 @dataclass(frozen=True)
@@ -93,13 +92,11 @@ class Subject:
     @cached_property
     def weighted(self) -> frozenset[str]:
         """Names of the layers whose weights multiply their input (dense, convolutions, recurrent, attention)."""
-        return frozenset(name for name, info in self.analysis.layers.items()
-                         if any(slot in info.initializers for slot in KERNEL_SLOTS))
+        return frozenset(name for name, info in self.analysis.layers.items() if info.spec.KERNEL_SLOTS)
 
     def field_path(self, info: LayerInfo, slot: str) -> tuple:
         """Where a layer's field is written: on the layer, else under `defaults:`, else the layer itself."""
-        inner = ("layer",) if info.type == "bidirectional" else ()
-        own = info.path + inner + (slot,)
+        own = info.path + ((info.spec.CORE_FIELD,) if info.spec.CORE_FIELD else ()) + (slot,)
         if own in self.document.key_locations:
             return own
         if ("defaults", slot) in self.document.key_locations:
@@ -108,51 +105,40 @@ class Subject:
 
     def kernels(self, info: LayerInfo) -> Iterator[tuple[str, object]]:
         """Yield (slot, resolved initializer) for the layer's kernel slots."""
-        for slot in KERNEL_SLOTS:
-            if slot in info.initializers:
-                yield slot, info.initializers[slot]
+        for slot in info.spec.KERNEL_SLOTS:
+            yield slot, info.initializers[slot]
 
-    def activation_of(self, info: LayerInfo) -> Optional[str]:
-        """The activation a layer applies itself (linear when none); None when unknown (opaque keras layer)."""
-        if info.type == "keras":
-            return KERAS_ACTIVATIONS.get(info.spec.class_name)
-        spec = info.spec.layer if info.type == "bidirectional" else info.spec
-        return getattr(spec, "activation", "linear")
-
-    def next_layers(self, name: str, through=PASS_THROUGH) -> list[LayerInfo]:
-        """The layers that consume ``name``'s output, looking through ``through`` layers."""
+    def next_layers(self, name: str, stop_at: frozenset[str] = frozenset()) -> list[LayerInfo]:
+        """The layers that consume ``name``'s output, looking through pass-through layers (except the types in
+        ``stop_at``)."""
         found, stack, seen = [], list(self.analysis.layers[name].consumers), set()
         while stack:
             consumer = self.analysis.layers[stack.pop()]
             if consumer.name in seen:
                 continue
             seen.add(consumer.name)
-            if consumer.type in through:
+            if passes_through(consumer) and consumer.type not in stop_at:
                 stack.extend(consumer.consumers)
             else:
                 found.append(consumer)
         return found
 
-    def reaches_output_through(self, name: str, through=PASS_THROUGH) -> bool:
-        """Whether ``name`` is an output, or leads to one through ``through`` layers only."""
+    def reaches_output_through(self, name: str) -> bool:
+        """Whether ``name`` is an output, or leads to one through pass-through layers only."""
         current = self.analysis.layers[name]
         while current.name not in self.analysis.outputs:
             if len(current.consumers) != 1:
                 return False
             current = self.analysis.layers[current.consumers[0]]
-            if current.type not in through:
+            if not passes_through(current):
                 return False
         return True
 
     def producer_activation(self, name: str) -> Optional[str]:
         """The activation that produced a layer's output, looking back through pass-through layers."""
         info = self.analysis.layers[name]
-        while info.type in PASS_THROUGH and info.inputs and info.inputs[0] in self.analysis.layers:
+        while passes_through(info) and info.inputs and info.inputs[0] in self.analysis.layers:
             info = self.analysis.layers[info.inputs[0]]
-        if info.type in PASS_THROUGH:
+        if passes_through(info):
             return "linear"
-        return self.activation_of(info)
-
-    def nonlinear(self, activation: Optional[str]) -> bool:
-        """Whether an activation name is a non-linearity (unknown counts as non-linear: no finding)."""
-        return activation is None or ACTIVATIONS[activation].family != "linear"
+        return info.spec.applied_activation()

@@ -88,11 +88,6 @@ def _per_direction(initializers: dict, direction: str) -> dict:
             if getattr(spec, "seed", None) is not None else spec for slot, spec in initializers.items()}
 
 
-def _frozen(info: LayerInfo) -> bool:
-    spec = info.spec
-    return not spec.trainable or (spec.type == "bidirectional" and not spec.layer.trainable)
-
-
 def _freeze(layer) -> None:
     """Freeze a built layer.
 
@@ -153,7 +148,7 @@ def build_model(spec, *, seed: Optional[int] = None, weights=None):
             reseed.append((layer, info))
         else:
             tensors[name] = layer(args if info.spec.MAX_INPUTS != 1 and len(args) > 1 else args[0])
-        if _frozen(info):
+        if info.spec.frozen:
             _freeze(layer)
     for layer, info in reseed:
         _reseed_attention(layer, info, model_seed)

@@ -388,8 +388,7 @@ def make_plan(loaded: ModelSpec, source: Source, block: Pretrained) -> Plan:
         if info.variables == []:
             continue
         origin = block.map.get(name, name)
-        frozen_by_spec = not _trainable(info)
-        frozen = frozen_by_spec or any(p.fullmatch(name) for _, p in patterns)
+        frozen = info.spec.frozen or any(p.fullmatch(name) for _, p in patterns)
         expected = [(v.name, v.shape) for v in info.variables] if info.variables is not None else None
         if origin not in source.layers:
             variables = tuple(VariablePlan(n, s, None) for n, s in expected or [])
@@ -414,11 +413,6 @@ def make_plan(loaded: ModelSpec, source: Source, block: Pretrained) -> Plan:
                            f"; layers in the file: {_listing(source.layers)}; layers of the spec: "
                            f"{_listing([row.layer for row in rows])} (use `map` where names differ)")
     return plan
-
-
-def _trainable(info) -> bool:
-    spec = info.spec
-    return spec.trainable and not (spec.type == "bidirectional" and not spec.layer.trainable)
 
 
 def _listing(names, limit: int = 12) -> str:

@@ -6,13 +6,10 @@ from collections.abc import Iterator, Mapping
 from typing import Optional
 
 from modelspec.diagnostics import Level
-from modelspec.linter.rule import PASS_THROUGH, Docs, Finding, Rule, Subject
+from modelspec.linter.rule import Docs, Finding, Rule, Subject, passes_through
 from modelspec.linter.rules import _docs
 from modelspec.linter.rules._docs import spec
-
-# Layers that apply a linear map with weights: two in a row with nothing non-linear between them collapse.
-LINEAR_MAPS = frozenset({"dense", "conv1d", "conv2d", "conv3d", "conv2d_transpose", "separable_conv2d",
-                         "depthwise_conv2d"})
+from modelspec.schema.layers.base import Role
 
 
 def _activation_path(subject: Subject, info) -> tuple:
@@ -23,7 +20,7 @@ def _activation_path(subject: Subject, info) -> tuple:
 def _producer(subject: Subject, name: str):
     """The layer that made ``name``'s values, looking back through pass-through layers (None: an input)."""
     layers = subject.analysis.layers
-    while name in layers and layers[name].type in PASS_THROUGH and len(layers[name].inputs) == 1:
+    while name in layers and passes_through(layers[name]) and len(layers[name].inputs) == 1:
         name = layers[name].inputs[0]
     return layers.get(name)
 
@@ -32,11 +29,11 @@ def _double_activation(subject: Subject, options: Mapping[str, float]) -> Iterat
     for info in subject.analysis.layers.values():
         if info.type not in ("activation", "keras") or len(info.inputs) != 1:
             continue
-        own = subject.activation_of(info)
+        own = info.spec.applied_activation()
         if own is None or own == "linear":
             continue
         producer = _producer(subject, info.inputs[0])
-        before: Optional[str] = subject.activation_of(producer) if producer is not None else "linear"
+        before: Optional[str] = producer.spec.applied_activation() if producer is not None else "linear"
         if before is None or before == "linear":
             continue
         yield Finding(_activation_path(subject, info),
@@ -68,7 +65,7 @@ MS201 = Rule(
 
 def _useless_bias(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
     for info in subject.analysis.layers.values():
-        if info.type not in LINEAR_MAPS or not info.spec.use_bias or info.spec.activation != "linear":
+        if info.spec.ROLE is not Role.LINEAR_MAP or not info.spec.use_bias or info.spec.activation != "linear":
             continue
         if len(info.consumers) == 1 and subject.analysis.layers[info.consumers[0]].type == "batch_norm":
             yield Finding(subject.field_path(info, "use_bias"),
@@ -103,7 +100,7 @@ MS202 = Rule(
 
 def _hidden_softmax(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
     for info in subject.analysis.layers.values():
-        if subject.activation_of(info) == "softmax" and not subject.reaches_output_through(info.name):
+        if info.spec.applied_activation() == "softmax" and not subject.reaches_output_through(info.name):
             yield Finding(_activation_path(subject, info),
                           f"'{info.name}' applies softmax but is a hidden layer: its outputs are forced to sum to "
                           f"1, so each is about 1/{info.output_shape[-1] if info.output_shape else 'n'} and they "
@@ -133,9 +130,9 @@ MS203 = Rule(
 
 def _stacked_linear(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
     for info in subject.analysis.layers.values():
-        if info.type not in LINEAR_MAPS or info.spec.activation != "linear":
+        if info.spec.ROLE is not Role.LINEAR_MAP or info.spec.activation != "linear":
             continue
-        following = [after for after in subject.next_layers(info.name) if after.type in LINEAR_MAPS]
+        following = [after for after in subject.next_layers(info.name) if after.spec.ROLE is Role.LINEAR_MAP]
         if following:
             yield Finding(_activation_path(subject, info),
                           f"'{info.name}' has no activation and feeds '{following[0].name}' directly: two linear maps "

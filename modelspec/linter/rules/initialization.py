@@ -7,16 +7,14 @@ from collections.abc import Iterator, Mapping
 
 from modelspec.analysis.signal import effective_fan_in, initializer_moments
 from modelspec.diagnostics import Level
-from modelspec.linter.rule import PASS_THROUGH, Docs, Finding, Rule, Subject
+from modelspec.linter.rule import Docs, Finding, Rule, Subject
 from modelspec.linter.rules import _docs
 from modelspec.linter.rules._docs import spec
 from modelspec.schema.activations import ACTIVATIONS, RELU_FAMILY, SATURATING, SELU
 from modelspec.schema.base import type_name
+from modelspec.schema.layers.base import Role
 from modelspec.schema.initializers import (CONSTANT, FIXED_SCALE, GLOROT, HE, IDENTITY, LECUN, ORTHOGONAL,
                                            SCALED_MODELS, family)
-
-_RECURRENT = ("lstm", "gru", "simple_rnn", "bidirectional")
-
 
 def describe(init) -> str:
     """Render an initializer the way a spec writes it: ``he_normal``, ``random_normal(stddev=1.0)``."""
@@ -63,8 +61,7 @@ def _dead(activation: str, bias: float) -> bool:
 
 
 def _bias_value(info):
-    spec = info.spec.layer if info.type == "bidirectional" else info.spec
-    if not getattr(spec, "use_bias", False):
+    if not getattr(info.spec.core, "use_bias", False):
         return 0.0
     bias = info.initializers.get("bias_initializer")
     return _constant_value(bias) if bias is not None and family(bias) == CONSTANT else None
@@ -201,8 +198,8 @@ def _selu_needs_lecun(subject: Subject, options: Mapping[str, float]) -> Iterato
                                   f"'{info.name}' feeds selu but initialises its {slot.removesuffix('_initializer')} "
                                   f"with {describe(init)}: SELU self-normalises only from variance 1/fan_in",
                                   hint=f"use lecun_normal (or `{slot}: auto`)", layer=info.name)
-        if subject.activation_of(info) == "selu":
-            for after in subject.next_layers(info.name, PASS_THROUGH - {"dropout"}):
+        if info.spec.applied_activation() == "selu":
+            for after in subject.next_layers(info.name, stop_at=frozenset({"dropout"})):
                 if after.type == "dropout":
                     yield Finding(after.path + ("type",),
                                   f"plain dropout after the selu of '{info.name}' shifts the mean and variance that "
@@ -466,7 +463,7 @@ def _judged(subject: Subject) -> Iterator[tuple]:
         if any(family(init) == CONSTANT for _, init in subject.kernels(info)):
             continue
         after = subject.next_layers(name)
-        if after and all(a.type in ("batch_norm", "layer_norm") for a in after):
+        if after and all(a.spec.ROLE is Role.NORMALISER for a in after):
             continue
         yield info, predicted.factor
 
@@ -554,8 +551,7 @@ def _large_constant_bias(subject: Subject, options: Mapping[str, float]) -> Iter
     limit = options["large-bias"]
     for info in subject.analysis.layers.values():
         init = info.initializers.get("bias_initializer")
-        spec_ = info.spec.layer if info.type == "bidirectional" else info.spec
-        if init is None or not getattr(spec_, "use_bias", False) or family(init) != CONSTANT:
+        if init is None or not getattr(info.spec.core, "use_bias", False) or family(init) != CONSTANT:
             continue
         value = _constant_value(init)
         if abs(value) >= limit:

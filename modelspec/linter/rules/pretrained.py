@@ -143,9 +143,9 @@ def _init_overridden(subject: Subject, options: Mapping[str, float]) -> Iterator
         info = subject.analysis.layers.get(name)
         if info is None:
             continue
-        inner = ("layer",) if info.type == "bidirectional" else ()
+        core = (info.spec.CORE_FIELD,) if info.spec.CORE_FIELD else ()
         for slot in info.initializers:
-            path = info.path + inner + (slot,)
+            path = info.path + core + (slot,)
             if path in keys:
                 yield Finding(path, f"'{name}' sets {slot}, but its weights are replaced by the pretrained "
                                     f"weights: the initializer is never used", layer=name,

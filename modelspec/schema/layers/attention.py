@@ -7,11 +7,13 @@ from typing import ClassVar, Literal, Optional
 from pydantic import Field
 
 from modelspec.schema.base import PositiveInt, Rate, Seed
-from modelspec.schema.layers.base import Kernel, LayerBase
+from modelspec.schema.layers.base import Kernel, LayerBase, Role
 
 
 class MultiHeadAttention(LayerBase, Kernel):
     KERAS_CLASS: ClassVar[str] = "MultiHeadAttention"
+    ROLE: ClassVar[Role] = Role.ATTENTION
+    KERNEL_SLOTS: ClassVar[tuple[str, ...]] = ("kernel_initializer",)
     MAX_INPUTS: ClassVar[Optional[int]] = 3
     type: Literal["multi_head_attention"] = Field(
         description="Attention with several heads; inputs are [query], [query, value] or [query, value, key].")

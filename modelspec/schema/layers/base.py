@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from typing import ClassVar, Optional
 
 from pydantic import Field
@@ -15,10 +16,35 @@ ZEROS = Zeros(type="zeros")
 ONES = Ones(type="ones")
 
 
+class Role(str, enum.Enum):
+    """What a layer does to the values that flow through it: the one answer the analysis, the lint rules, the
+    builder and the summary share."""
+
+    LINEAR_MAP = "linear_map"  # a weighted linear map of its input: dense and the convolutions
+    RECURRENT = "recurrent"  # lstm, gru, simple_rnn, and bidirectional around one of them
+    ATTENTION = "attention"  # weighted projections mixed by attention
+    EMBEDDING = "embedding"  # a lookup table: a signal starts there rather than passing through
+    ACTIVATION = "activation"  # an element-wise non-linearity without weights
+    PASS_THROUGH = "pass_through"  # no weights and no non-linearity: shape, noise, pooling, padding, rescaling
+    NORMALISER = "normaliser"  # resets the scale of its input (batch and layer normalisation)
+    MERGE = "merge"  # combines several inputs element-wise or by concatenation
+    OPAQUE = "opaque"  # `type: keras`: what it computes is Keras's business, unknown to the analysis
+
+    def __str__(self) -> str:
+        return self.value
+
+
 class LayerBase(StrictModel):
-    """Fields every layer has."""
+    """Fields every layer has, and the facts (class attributes) that say what a layer type is."""
 
     KERAS_CLASS: ClassVar[str]
+    ROLE: ClassVar[Role]
+    # The initializer fields whose weights multiply the layer's input (the ones the initialization rules judge
+    # and `auto` chooses for from the activation the layer feeds), on the layer that holds them (``core``).
+    # Set in the concrete classes: a mixin's value would be hidden by this default, which comes first.
+    KERNEL_SLOTS: ClassVar[tuple[str, ...]] = ()
+    # A wrapper's field holding the layer that owns the weights' settings (bidirectional: `layer`).
+    CORE_FIELD: ClassVar[Optional[str]] = None
     MIN_INPUTS: ClassVar[int] = 1
     MAX_INPUTS: ClassVar[Optional[int]] = 1
 
@@ -26,6 +52,20 @@ class LayerBase(StrictModel):
     inputs: Optional[list[Name]] = Field(
         None, min_length=1, description="Names of the layers or inputs feeding this layer; default: the previous one.")
     trainable: bool = Field(True, description="false freezes the layer's weights.")
+
+    @property
+    def core(self) -> LayerBase:
+        """The layer whose fields configure the weights: this one, or the layer a wrapper runs."""
+        return getattr(self, self.CORE_FIELD) if self.CORE_FIELD else self
+
+    @property
+    def frozen(self) -> bool:
+        """Whether the weights are frozen (`trainable: false` on the layer, or on the layer a wrapper runs)."""
+        return not (self.trainable and self.core.trainable)
+
+    def applied_activation(self) -> Optional[str]:
+        """The activation the layer applies itself (linear when it has none); None when unknown (opaque)."""
+        return getattr(self.core, "activation", "linear")
 
 
 class Activated(StrictModel):

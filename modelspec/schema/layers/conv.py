@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 
 from modelspec.schema.base import IntOrList, NonNegativeInt, PositiveInt, StrictModel, field_error
 from modelspec.schema.initializers import Constraint, Initializer, Regularizer
-from modelspec.schema.layers.base import AUTO, Activated, Biased, Kernel, LayerBase
+from modelspec.schema.layers.base import AUTO, Activated, Biased, Kernel, LayerBase, Role
 
 Padding = Literal["valid", "same"]
 
@@ -54,6 +54,8 @@ def _any_above_one(value) -> bool:
 
 
 class _Conv(LayerBase, Activated, Kernel, _PlainWindow):
+    ROLE: ClassVar[Role] = Role.LINEAR_MAP
+    KERNEL_SLOTS: ClassVar[tuple[str, ...]] = ("kernel_initializer",)
     filters: PositiveInt = Field(description="Number of output channels.")
     groups: PositiveInt = Field(1, description="Split channels into this many independent groups.")
 
@@ -86,6 +88,8 @@ class Conv3D(_Conv):
 
 class Conv2DTranspose(LayerBase, Activated, Kernel, _PlainWindow):
     KERAS_CLASS: ClassVar[str] = "Conv2DTranspose"
+    ROLE: ClassVar[Role] = Role.LINEAR_MAP
+    KERNEL_SLOTS: ClassVar[tuple[str, ...]] = ("kernel_initializer",)
     RANK: ClassVar[int] = 2
     type: Literal["conv2d_transpose"] = Field(description="Transposed 2-D convolution (learned up-sampling).")
     filters: PositiveInt = Field(description="Number of output channels.")
@@ -101,6 +105,8 @@ class _DepthwiseSlots(StrictModel):
 
 class SeparableConv2D(LayerBase, Activated, Biased, _DepthwiseSlots, _Window):
     KERAS_CLASS: ClassVar[str] = "SeparableConv2D"
+    ROLE: ClassVar[Role] = Role.LINEAR_MAP
+    KERNEL_SLOTS: ClassVar[tuple[str, ...]] = ("depthwise_initializer", "pointwise_initializer")
     RANK: ClassVar[int] = 2
     type: Literal["separable_conv2d"] = Field(description="Depthwise then pointwise 2-D convolution.")
     filters: PositiveInt = Field(description="Number of output channels.")
@@ -111,11 +117,14 @@ class SeparableConv2D(LayerBase, Activated, Biased, _DepthwiseSlots, _Window):
 
 class DepthwiseConv2D(LayerBase, Activated, Biased, _DepthwiseSlots, _Window):
     KERAS_CLASS: ClassVar[str] = "DepthwiseConv2D"
+    ROLE: ClassVar[Role] = Role.LINEAR_MAP
+    KERNEL_SLOTS: ClassVar[tuple[str, ...]] = ("depthwise_initializer",)
     RANK: ClassVar[int] = 2
     type: Literal["depthwise_conv2d"] = Field(description="One 2-D filter per input channel.")
 
 
 class _Pool(LayerBase, _Spatial):
+    ROLE: ClassVar[Role] = Role.PASS_THROUGH
     pool_size: IntOrList = Field(2, description="Size of the pooling window.")
     strides: Optional[IntOrList] = Field(None, description="Step of the window (default: pool_size).")
     padding: Padding = Field("valid", description="valid or same.")
@@ -146,6 +155,7 @@ class AveragePool2D(_Pool):
 
 
 class _GlobalPool(LayerBase):
+    ROLE: ClassVar[Role] = Role.PASS_THROUGH
     RANK: ClassVar[int]
     keepdims: bool = Field(False, description="Keep the pooled axes with length 1.")
 
@@ -176,6 +186,7 @@ class GlobalMaxPool2D(_GlobalPool):
 
 class ZeroPadding2D(LayerBase):
     KERAS_CLASS: ClassVar[str] = "ZeroPadding2D"
+    ROLE: ClassVar[Role] = Role.PASS_THROUGH
     type: Literal["zero_padding2d"] = Field(description="Pads height and width with zeros.")
     padding: Union[NonNegativeInt, list[NonNegativeInt], list[list[NonNegativeInt]]] = Field(
         1, description="n (all sides), [rows, cols] (symmetric), or [[top, bottom], [left, right]].")
@@ -202,6 +213,7 @@ class ZeroPadding2D(LayerBase):
 
 class UpSampling2D(LayerBase, _Spatial):
     KERAS_CLASS: ClassVar[str] = "UpSampling2D"
+    ROLE: ClassVar[Role] = Role.PASS_THROUGH
     RANK: ClassVar[int] = 2
     type: Literal["up_sampling2d"] = Field(description="Repeats rows and columns.")
     size: IntOrList = Field(2, description="Up-sampling factor for rows and columns.")

@@ -8,17 +8,20 @@ from pydantic import Field
 
 from modelspec.schema.base import NonNegativeFloat, PositiveInt, Rate, Seed, StrictModel
 from modelspec.schema.initializers import Constraint, Initializer, RandomUniform, Regularizer
-from modelspec.schema.layers.base import Activated, Kernel, LayerBase
+from modelspec.schema.layers.base import Activated, Kernel, LayerBase, Role
 
 
 class Dense(LayerBase, Activated, Kernel):
     KERAS_CLASS: ClassVar[str] = "Dense"
+    ROLE: ClassVar[Role] = Role.LINEAR_MAP
+    KERNEL_SLOTS: ClassVar[tuple[str, ...]] = ("kernel_initializer",)
     type: Literal["dense"] = Field(description="Fully connected layer on the last axis.")
     units: PositiveInt = Field(description="Number of output units.")
 
 
 class ActivationLayer(LayerBase, Activated):
     KERAS_CLASS: ClassVar[str] = "Activation"
+    ROLE: ClassVar[Role] = Role.ACTIVATION
     type: Literal["activation"] = Field(description="Applies an activation function.")
 
 
@@ -28,41 +31,48 @@ class _Noise(StrictModel):
 
 class Dropout(LayerBase, _Noise):
     KERAS_CLASS: ClassVar[str] = "Dropout"
+    ROLE: ClassVar[Role] = Role.PASS_THROUGH
     type: Literal["dropout"] = Field(description="Randomly zeroes a fraction of inputs during training.")
     rate: Rate = Field(description="Fraction of the inputs to drop, in [0, 1).")
 
 
 class AlphaDropout(LayerBase, _Noise):
     KERAS_CLASS: ClassVar[str] = "AlphaDropout"
+    ROLE: ClassVar[Role] = Role.PASS_THROUGH
     type: Literal["alpha_dropout"] = Field(description="Dropout that keeps SELU's self-normalising property.")
     rate: Rate = Field(description="Fraction of the inputs to drop, in [0, 1).")
 
 
 class GaussianNoise(LayerBase, _Noise):
     KERAS_CLASS: ClassVar[str] = "GaussianNoise"
+    ROLE: ClassVar[Role] = Role.PASS_THROUGH
     type: Literal["gaussian_noise"] = Field(description="Adds zero-centred Gaussian noise during training.")
     stddev: NonNegativeFloat = Field(description="Standard deviation of the noise.")
 
 
 class Flatten(LayerBase):
     KERAS_CLASS: ClassVar[str] = "Flatten"
+    ROLE: ClassVar[Role] = Role.PASS_THROUGH
     type: Literal["flatten"] = Field(description="Flattens every axis but the batch axis.")
 
 
 class Reshape(LayerBase):
     KERAS_CLASS: ClassVar[str] = "Reshape"
+    ROLE: ClassVar[Role] = Role.PASS_THROUGH
     type: Literal["reshape"] = Field(description="Reshapes the output (batch axis excluded).")
     target_shape: list[int] = Field(min_length=1, description="New shape; one entry may be -1 (inferred).")
 
 
 class Permute(LayerBase):
     KERAS_CLASS: ClassVar[str] = "Permute"
+    ROLE: ClassVar[Role] = Role.PASS_THROUGH
     type: Literal["permute"] = Field(description="Permutes the non-batch axes.")
     dims: list[PositiveInt] = Field(min_length=1, description="A permutation of 1..rank (1-based, batch excluded).")
 
 
 class Embedding(LayerBase):
     KERAS_CLASS: ClassVar[str] = "Embedding"
+    ROLE: ClassVar[Role] = Role.EMBEDDING
     type: Literal["embedding"] = Field(description="Maps integer token ids to dense vectors.")
     input_dim: PositiveInt = Field(description="Vocabulary size: ids are in [0, input_dim).")
     output_dim: PositiveInt = Field(description="Size of each embedding vector.")
@@ -75,6 +85,7 @@ class Embedding(LayerBase):
 
 class Rescaling(LayerBase):
     KERAS_CLASS: ClassVar[str] = "Rescaling"
+    ROLE: ClassVar[Role] = Role.PASS_THROUGH
     type: Literal["rescaling"] = Field(description="Computes inputs * scale + offset.")
     scale: float = Field(description="Multiplier, e.g. 0.00392 (1/255) for pixel values.")
     offset: float = Field(0.0, description="Added after scaling.")

@@ -6,10 +6,11 @@ from typing import ClassVar, Literal, Optional
 
 from pydantic import Field
 
-from modelspec.schema.layers.base import LayerBase
+from modelspec.schema.layers.base import LayerBase, Role
 
 
 class _Merge(LayerBase):
+    ROLE: ClassVar[Role] = Role.MERGE
     MIN_INPUTS: ClassVar[int] = 2
     MAX_INPUTS: ClassVar[Optional[int]] = None
 

@@ -7,11 +7,12 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from modelspec.schema.initializers import Initializer
-from modelspec.schema.layers.base import ONES, ZEROS, LayerBase, Normalized
+from modelspec.schema.layers.base import ONES, ZEROS, LayerBase, Normalized, Role
 
 
 class BatchNorm(LayerBase, Normalized):
     KERAS_CLASS: ClassVar[str] = "BatchNormalization"
+    ROLE: ClassVar[Role] = Role.NORMALISER
     type: Literal["batch_norm"] = Field(description="Normalises each feature over the batch.")
     momentum: float = Field(0.99, ge=0, le=1, description="Momentum of the moving mean and variance.")
     moving_mean_initializer: Initializer = Field(ZEROS, description="Initializer of the moving mean.")
@@ -20,6 +21,7 @@ class BatchNorm(LayerBase, Normalized):
 
 class LayerNorm(LayerBase, Normalized):
     KERAS_CLASS: ClassVar[str] = "LayerNormalization"
+    ROLE: ClassVar[Role] = Role.NORMALISER
     type: Literal["layer_norm"] = Field(description="Normalises each example over its features.")
 
 

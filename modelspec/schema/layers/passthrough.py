@@ -8,7 +8,7 @@ from typing import Annotated, ClassVar, Literal, Optional, Union
 from pydantic import Field, field_validator
 
 from modelspec.diagnostics import did_you_mean
-from modelspec.schema.layers.base import LayerBase
+from modelspec.schema.layers.base import LayerBase, Role
 
 # Built-in keras.layers classes that neither run user code nor read files, and whose output shape and weights
 # modelspec does not model itself. Lambda, TFSMLayer, custom classes and wrappers of other layers are absent
@@ -25,6 +25,10 @@ ALLOWED = SHAPE_PRESERVING | frozenset({
     "GroupNormalization", "Attention", "AdditiveAttention", "Maximum", "Minimum", "Dot", "Resizing", "CenterCrop",
 })
 
+# Allowed classes that are plain activations (LeakyReLU is not: its default slope is 0.3, not the 0.2 of
+# keras.activations.leaky_relu).
+ACTIVATION_CLASSES = {"ReLU": "relu", "ELU": "elu", "Softmax": "softmax"}
+
 _SAFE_STRING = re.compile(r"^[A-Za-z0-9_.+-]{0,64}$")
 Scalar = Union[bool, int, float, str, None]
 ConfigValue = Union[Scalar, list[Union[Scalar, list[Scalar]]]]
@@ -32,12 +36,17 @@ ConfigValue = Union[Scalar, list[Union[Scalar, list[Scalar]]]]
 
 class KerasLayer(LayerBase):
     KERAS_CLASS: ClassVar[str] = ""
+    ROLE: ClassVar[Role] = Role.OPAQUE
     MAX_INPUTS: ClassVar[Optional[int]] = None
     type: Literal["keras"] = Field(description="Pass an allow-listed built-in keras.layers class through.")
     class_name: str = Field(description="The keras.layers class, e.g. LeakyReLU or Cropping2D.",
                             json_schema_extra={"enum": sorted(ALLOWED)})
     config: dict[str, Annotated[ConfigValue, Field()]] = Field(
         default_factory=dict, description="Constructor arguments: numbers, booleans, short words and lists.")
+
+    def applied_activation(self) -> Optional[str]:
+        """The activation of a Keras activation class (ReLU, ELU, Softmax); None for any other class."""
+        return ACTIVATION_CLASSES.get(self.class_name)
 
     @field_validator("class_name")
     @classmethod

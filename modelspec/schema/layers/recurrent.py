@@ -9,7 +9,7 @@ from pydantic import Discriminator, Field
 from modelspec.schema.activations import ActivationName
 from modelspec.schema.base import PositiveInt, Rate, Seed, StrictModel
 from modelspec.schema.initializers import Constraint, Initializer, Regularizer
-from modelspec.schema.layers.base import AUTO, Kernel, LayerBase
+from modelspec.schema.layers.base import AUTO, Kernel, LayerBase, Role
 
 
 class _Recurrent(Kernel):
@@ -32,6 +32,8 @@ class _Gated(_Recurrent):
 
 class LSTM(LayerBase, _Gated):
     KERAS_CLASS: ClassVar[str] = "LSTM"
+    ROLE: ClassVar[Role] = Role.RECURRENT
+    KERNEL_SLOTS: ClassVar[tuple[str, ...]] = ("kernel_initializer",)
     GATES: ClassVar[int] = 4
     type: Literal["lstm"] = Field(description="Long short-term memory layer.")
     unit_forget_bias: bool = Field(True, description="Add 1 to the forget gate's bias at initialisation.")
@@ -39,6 +41,8 @@ class LSTM(LayerBase, _Gated):
 
 class GRU(LayerBase, _Gated):
     KERAS_CLASS: ClassVar[str] = "GRU"
+    ROLE: ClassVar[Role] = Role.RECURRENT
+    KERNEL_SLOTS: ClassVar[tuple[str, ...]] = ("kernel_initializer",)
     GATES: ClassVar[int] = 3
     type: Literal["gru"] = Field(description="Gated recurrent unit layer.")
     reset_after: bool = Field(True, description="Apply the reset gate after the matrix product (cuDNN style).")
@@ -46,6 +50,8 @@ class GRU(LayerBase, _Gated):
 
 class SimpleRNN(LayerBase, _Recurrent):
     KERAS_CLASS: ClassVar[str] = "SimpleRNN"
+    ROLE: ClassVar[Role] = Role.RECURRENT
+    KERNEL_SLOTS: ClassVar[tuple[str, ...]] = ("kernel_initializer",)
     GATES: ClassVar[int] = 1
     type: Literal["simple_rnn"] = Field(description="Fully connected recurrent layer.")
 
@@ -55,6 +61,9 @@ RecurrentLayer = Annotated[Union[LSTM, GRU, SimpleRNN], Discriminator("type")]
 
 class Bidirectional(LayerBase):
     KERAS_CLASS: ClassVar[str] = "Bidirectional"
+    ROLE: ClassVar[Role] = Role.RECURRENT
+    KERNEL_SLOTS: ClassVar[tuple[str, ...]] = ("kernel_initializer",)  # the wrapped layer's
+    CORE_FIELD: ClassVar[Optional[str]] = "layer"
     type: Literal["bidirectional"] = Field(description="Runs a recurrent layer forwards and backwards.")
     layer: RecurrentLayer = Field(description="The recurrent layer (lstm, gru or simple_rnn) to run both ways.")
     merge_mode: Optional[Literal["concat", "sum", "mul", "ave"]] = Field(

@@ -1,0 +1,50 @@
+"""What a layer type is lives on its schema class; every per-type table covers every layer type."""
+
+from __future__ import annotations
+
+import typing
+
+import pytest
+
+from modelspec.analysis.shapes import RULES
+from modelspec.analysis.signal import HANDLERS
+from modelspec.schema.layers import LAYER_MODELS, LAYER_TYPES
+from modelspec.schema.layers.base import Role
+from modelspec.schema.layers.recurrent import Bidirectional
+
+
+def test_every_layer_type_has_a_shape_rule_and_a_signal_handler():
+    assert set(RULES) == set(LAYER_TYPES)
+    assert set(HANDLERS) == set(LAYER_TYPES)
+
+
+@pytest.mark.parametrize("model", LAYER_MODELS, ids=lambda model: model.__name__)
+def test_every_layer_type_declares_its_role_and_kernel_slots(model):
+    assert isinstance(model.ROLE, Role)
+    fields = model.model_fields
+    if model.CORE_FIELD is not None:  # a wrapper: its kernel slots are the wrapped layer's
+        wrapped = typing.get_args(fields[model.CORE_FIELD].annotation)
+        assert wrapped, "the core field must hold a union of layer models"
+        for inner in wrapped:
+            assert inner.KERNEL_SLOTS == model.KERNEL_SLOTS
+        return
+    for slot in model.KERNEL_SLOTS:
+        assert slot in fields and slot.endswith("_initializer")
+    weighted_roles = {Role.LINEAR_MAP, Role.RECURRENT, Role.ATTENTION}
+    assert bool(model.KERNEL_SLOTS) == (model.ROLE in weighted_roles)
+
+
+def test_a_wrapper_reaches_its_layer_and_its_frozen_flag():
+    layer = Bidirectional.model_validate({"type": "bidirectional", "layer": {"type": "lstm", "units": 4,
+                                                                              "trainable": False}})
+    assert layer.core is layer.layer
+    assert layer.frozen
+    assert layer.applied_activation() == "tanh"
+    plain = LAYER_TYPES["dense"].model_validate({"type": "dense", "units": 3, "activation": "relu"})
+    assert plain.core is plain and not plain.frozen and plain.applied_activation() == "relu"
+
+
+def test_an_opaque_layer_knows_only_the_keras_activation_classes():
+    keras_layer = LAYER_TYPES["keras"]
+    assert keras_layer.model_validate({"type": "keras", "class_name": "ReLU"}).applied_activation() == "relu"
+    assert keras_layer.model_validate({"type": "keras", "class_name": "Cropping2D"}).applied_activation() is None
