@@ -7,6 +7,8 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from modelspec.errors import SpecError  # noqa: F401  (raised with diagnostics; importable from here too)
+
 
 class Level(str, enum.Enum):
     """How serious a finding is."""
@@ -64,14 +66,6 @@ class Diagnostic:
             "hint": self.hint,
             "layer": self.layer,
         }
-
-
-class SpecError(Exception):
-    """A spec could not be read or is invalid; ``diagnostics`` holds every problem found."""
-
-    def __init__(self, diagnostics: Iterable[Diagnostic]):
-        self.diagnostics = sorted(diagnostics, key=lambda d: (d.path, d.line, d.column))
-        super().__init__("\n".join(d.format() for d in self.diagnostics))
 
 
 def error(path: str, line: int, column: int, message: str, *, code=INVALID_SPEC, layer=None, hint=None):

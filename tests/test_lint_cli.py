@@ -262,10 +262,6 @@ def test_bad_pyproject_is_a_usage_error(tmp_path, toml, message):
         load_config(start=tmp_path)
 
 
-def test_reserved_codes_may_be_configured(tmp_path):
-    assert run(write(tmp_path, CLEAN), "--ignore", "MS401").exit_code == 0
-
-
 # --- build lints first ------------------------------------------------------------------------------------
 
 def test_build_stops_on_lint_errors_before_importing_tensorflow(tmp_path):

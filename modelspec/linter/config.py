@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from modelspec.diagnostics import Level, did_you_mean
+from modelspec.errors import SettingsError
 from modelspec.linter import registry
 
 if sys.version_info >= (3, 11):
@@ -30,7 +31,7 @@ else:  # pragma: no cover
 KEYS = ("select", "ignore", "levels", "thresholds")
 
 
-class ConfigError(ValueError):
+class ConfigError(SettingsError):
     """The lint configuration is unusable; the message says where and why."""
 
 

@@ -10,7 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from modelspec.linter.registry import RESERVED, RULES
+from modelspec.linter.registry import RULES
 from modelspec.linter.rule import Rule
 
 START, END = "<!-- rules-table:start -->", "<!-- rules-table:end -->"
@@ -21,10 +21,6 @@ def rules_table() -> str:
     rows = ["| Code | Name | Level | What it flags |", "| --- | --- | --- | --- |"]
     for rule in RULES.values():
         rows.append(f"| {rule.code} | `{rule.name}` | {rule.level} | {rule.summary.replace('|', '/')} |")
-    reserved = ", ".join(f"{code} `{name}`" for code, name in RESERVED.items() if code not in RULES)
-    if reserved:
-        rows.append("")
-        rows.append(f"Reserved for the pretrained-weights rules: {reserved}.")
     return "\n".join(rows)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from modelspec.diagnostics import INVALID_SPEC, SHAPE_MISMATCH, UNKNOWN_REFERENCE, did_you_mean
+from modelspec.errors import SettingsError
 from modelspec.linter.rule import Rule
 from modelspec.linter.rules import activation, initialization, pretrained, training
 
@@ -18,13 +19,11 @@ RULES: dict[str, Rule] = {rule.code: rule for rule in (
 )}
 # Structural checks: reported by validation, always on, never ignorable.
 STRUCTURAL = dict((INVALID_SPEC, SHAPE_MISMATCH, UNKNOWN_REFERENCE))
-# Codes taken by rules still to come; configuration may name them already.
-RESERVED: dict[str, str] = {}
 _BY_NAME = {rule.name: rule for rule in RULES.values()}
 _CODE = re.compile(r"^MS\d{1,3}$")
 
 
-class UnknownRule(KeyError):
+class UnknownRule(SettingsError, KeyError):
     """A rule code or name that the registry does not know."""
 
     def __init__(self, word: str, message: str):
@@ -42,9 +41,6 @@ def get(code_or_name: str) -> Rule:
     rule = RULES.get(word.upper()) or _BY_NAME.get(word.lower())
     if rule is not None:
         return rule
-    if word.upper() in RESERVED:
-        raise UnknownRule(word, f"{word.upper()} ({RESERVED[word.upper()]}) is reserved: the rule is not "
-                                f"implemented yet")
     if word.upper() in STRUCTURAL:
         raise UnknownRule(word, f"{word.upper()} ({STRUCTURAL[word.upper()]}) is a structural check, not a lint "
                                 f"rule: it is always on")
@@ -52,17 +48,12 @@ def get(code_or_name: str) -> Rule:
 
 
 def select(selector: str) -> list[str]:
-    """Return the codes a selector names: ``ALL``, a code, a rule name, or a code prefix (``MS1``, ``MS11``).
-
-    Reserved codes select nothing (yet) but are not errors; anything else unknown raises ``UnknownRule``.
-    """
+    """Return the codes a selector names: ``ALL``, a code, a rule name, or a code prefix (``MS1``, ``MS11``);
+    raise ``UnknownRule`` for anything else."""
     word = str(selector).strip()
     upper = word.upper()
     if upper == "ALL":
         return list(RULES)
-    if upper in RESERVED or (_CODE.match(upper) and any(code.startswith(upper) for code in RESERVED)
-                             and not any(code.startswith(upper) for code in RULES)):
-        return []
     if upper in STRUCTURAL:
         raise UnknownRule(word, f"{upper} ({STRUCTURAL[upper]}) is a structural check: it cannot be selected or "
                                 f"ignored")

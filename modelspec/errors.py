@@ -1,0 +1,59 @@
+"""The user errors modelspec raises, and the exit code each one means on the command line.
+
+A ``ModelspecError`` is a mistake of the person running modelspec (a bad spec, a bad weights file, a lint
+failure, a bad setting): the library raises it with a message that says what to fix, and the command line
+prints that message, never a traceback, and exits with the error's ``exit_code``. Anything else is a bug.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from modelspec.diagnostics import Diagnostic
+
+EXIT_OK, EXIT_LINT, EXIT_INVALID = 0, 1, 2
+EXIT_CODES_HELP = ("Exit codes: 0 clean; 1 lint failures; 2 invalid spec, unreadable file, unusable weights file "
+                   "or usage error.")
+
+
+class ModelspecError(Exception):
+    """A user error. ``diagnostics`` holds located findings when there are any; ``exit_code`` is 2 unless the
+    subclass says otherwise."""
+
+    exit_code = EXIT_INVALID
+    diagnostics: list[Diagnostic] = []
+
+
+class SpecError(ModelspecError):
+    """A spec could not be read or is invalid; ``diagnostics`` holds every problem found."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]):
+        self.diagnostics = sorted(diagnostics, key=lambda d: (d.path, d.line, d.column))
+        super().__init__("\n".join(d.format() for d in self.diagnostics))
+
+
+class WeightsError(ModelspecError):
+    """A weights file is missing, unreadable, hostile or does not fit the model. The message names the file."""
+
+
+class SettingsError(ModelspecError, ValueError):
+    """A setting outside the spec is unusable: the lint configuration, an unknown rule, an output path."""
+
+
+class LintFailure(ModelspecError):
+    """Lint findings stop a build: error-level ones, or warnings under ``strict``. ``diagnostics`` holds every
+    finding of the spec (the failing ones and the others), in the order they are printed."""
+
+    exit_code = EXIT_LINT
+
+    def __init__(self, path: str, diagnostics: Iterable[Diagnostic], strict: bool):
+        self.diagnostics = list(diagnostics)
+        what = "lint errors" + (" or warnings (--strict)" if strict else "")
+        super().__init__(f"build stopped by {what} in {path}")
+
+
+class BuildError(ModelspecError):
+    """Keras could not build or save a model that passed every check (out of memory, a layer argument Keras
+    refuses); the cause is chained."""
