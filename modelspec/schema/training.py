@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal, Optional, Union
+from typing import Annotated, ClassVar, Literal, NamedTuple, Optional, Union
 
 from pydantic import BeforeValidator, Field, model_validator
 
@@ -13,7 +13,16 @@ Probability = Rate
 
 
 class _Optimizer(StrictModel):
+    """Fields every optimizer has. Each optimizer states its facts as class attributes, with no default here:
+
+    - ``USUAL_LEARNING_RATES``: (low, high), the learning rates it is usually trained with; outside them training
+      diverges or barely moves (MS303).
+    - ``START_LEARNING_RATE``: the rate to start tuning from, suggested when a rate is outside that range.
+    """
+
     KERAS_CLASS: ClassVar[str]
+    USUAL_LEARNING_RATES: ClassVar[tuple[float, float]]
+    START_LEARNING_RATE: ClassVar[float]
     learning_rate: PositiveFloat = Field(0.001, description="Step size (the schedule's initial rate if one is set).")
     clipnorm: Optional[PositiveFloat] = Field(None, description="Clip each gradient to this norm.")
     clipvalue: Optional[PositiveFloat] = Field(None, description="Clip each gradient element to ±clipvalue.")
@@ -22,6 +31,8 @@ class _Optimizer(StrictModel):
 
 class SGD(_Optimizer):
     KERAS_CLASS: ClassVar[str] = "SGD"
+    USUAL_LEARNING_RATES: ClassVar[tuple[float, float]] = (1e-4, 1.0)
+    START_LEARNING_RATE: ClassVar[float] = 1e-2
     type: Literal["sgd"] = Field(description="Stochastic gradient descent, optionally with momentum.")
     learning_rate: PositiveFloat = Field(0.01, description="Step size.")
     momentum: float = Field(0.0, ge=0, lt=1, description="Momentum factor.")
@@ -30,6 +41,8 @@ class SGD(_Optimizer):
 
 class Adam(_Optimizer):
     KERAS_CLASS: ClassVar[str] = "Adam"
+    USUAL_LEARNING_RATES: ClassVar[tuple[float, float]] = (1e-5, 1e-2)
+    START_LEARNING_RATE: ClassVar[float] = 1e-3
     type: Literal["adam"] = Field(description="Adam (Kingma & Ba 2015).")
     beta_1: Probability = Field(0.9, description="Decay of the first-moment estimate.")
     beta_2: Probability = Field(0.999, description="Decay of the second-moment estimate.")
@@ -39,12 +52,16 @@ class Adam(_Optimizer):
 
 class AdamW(Adam):
     KERAS_CLASS: ClassVar[str] = "AdamW"
+    USUAL_LEARNING_RATES: ClassVar[tuple[float, float]] = (1e-5, 1e-2)
+    START_LEARNING_RATE: ClassVar[float] = 1e-3
     type: Literal["adamw"] = Field(description="Adam with decoupled weight decay.")
     weight_decay: float = Field(0.004, ge=0, description="Decoupled weight decay factor.")
 
 
 class RMSprop(_Optimizer):
     KERAS_CLASS: ClassVar[str] = "RMSprop"
+    USUAL_LEARNING_RATES: ClassVar[tuple[float, float]] = (1e-5, 1e-2)
+    START_LEARNING_RATE: ClassVar[float] = 1e-3
     type: Literal["rmsprop"] = Field(description="RMSprop.")
     rho: Probability = Field(0.9, description="Decay of the squared-gradient average.")
     momentum: float = Field(0.0, ge=0, lt=1, description="Momentum factor.")
@@ -54,6 +71,8 @@ class RMSprop(_Optimizer):
 
 class Adagrad(_Optimizer):
     KERAS_CLASS: ClassVar[str] = "Adagrad"
+    USUAL_LEARNING_RATES: ClassVar[tuple[float, float]] = (1e-4, 1.0)
+    START_LEARNING_RATE: ClassVar[float] = 1e-2
     type: Literal["adagrad"] = Field(description="Adagrad.")
     initial_accumulator_value: float = Field(0.1, ge=0, description="Starting value of the accumulators.")
     epsilon: PositiveFloat = Field(1e-7, description="Numerical-stability constant.")
@@ -61,6 +80,8 @@ class Adagrad(_Optimizer):
 
 class Nadam(_Optimizer):
     KERAS_CLASS: ClassVar[str] = "Nadam"
+    USUAL_LEARNING_RATES: ClassVar[tuple[float, float]] = (1e-5, 1e-2)
+    START_LEARNING_RATE: ClassVar[float] = 1e-3
     type: Literal["nadam"] = Field(description="Adam with Nesterov momentum.")
     beta_1: Probability = Field(0.9, description="Decay of the first-moment estimate.")
     beta_2: Probability = Field(0.999, description="Decay of the second-moment estimate.")
@@ -107,25 +128,42 @@ class PiecewiseConstant(StrictModel):
 Schedule = tagged_union("Schedule", (ExponentialDecay, CosineDecay, PiecewiseConstant), "learning-rate schedule",
                         description="A learning-rate schedule mapping with `type:`.")
 
-# Loss name -> (Keras class, options it accepts).
-LOSSES: dict[str, tuple[str, frozenset[str]]] = {
-    "mean_squared_error": ("MeanSquaredError", frozenset()),
-    "mean_absolute_error": ("MeanAbsoluteError", frozenset()),
-    "mean_absolute_percentage_error": ("MeanAbsolutePercentageError", frozenset()),
-    "mean_squared_logarithmic_error": ("MeanSquaredLogarithmicError", frozenset()),
-    "binary_crossentropy": ("BinaryCrossentropy", frozenset({"from_logits", "label_smoothing"})),
-    "binary_focal_crossentropy": ("BinaryFocalCrossentropy", frozenset({"from_logits", "label_smoothing"})),
-    "categorical_crossentropy": ("CategoricalCrossentropy", frozenset({"from_logits", "label_smoothing"})),
-    "sparse_categorical_crossentropy": ("SparseCategoricalCrossentropy", frozenset({"from_logits"})),
-    "categorical_focal_crossentropy": ("CategoricalFocalCrossentropy", frozenset({"from_logits", "label_smoothing"})),
-    "huber": ("Huber", frozenset({"delta"})),
-    "log_cosh": ("LogCosh", frozenset()),
-    "hinge": ("Hinge", frozenset()),
-    "squared_hinge": ("SquaredHinge", frozenset()),
-    "categorical_hinge": ("CategoricalHinge", frozenset()),
-    "kl_divergence": ("KLDivergence", frozenset()),
-    "poisson": ("Poisson", frozenset()),
-    "cosine_similarity": ("CosineSimilarity", frozenset()),
+# What a loss scores, which decides the output activation it fits (MS301) and the output width it needs (MS302).
+CATEGORICAL = "categorical"  # one class among several: a softmax distribution, or logits
+BINARY = "binary"  # independent yes/no probabilities: sigmoid units, or logits
+REGRESSION = "regression"  # real values: a linear output
+OTHER = "other"  # hinge, divergence, count and similarity losses: no rule about their output
+LOSS_KINDS = (CATEGORICAL, BINARY, REGRESSION, OTHER)
+
+
+class LossFacts(NamedTuple):
+    """What modelspec knows about one Keras loss."""
+
+    keras_class: str
+    options: frozenset[str]  # the options it accepts, of from_logits, label_smoothing and delta
+    kind: str  # one of LOSS_KINDS
+
+
+_CROSSENTROPY = frozenset({"from_logits", "label_smoothing"})
+LOSSES: dict[str, LossFacts] = {
+    "mean_squared_error": LossFacts("MeanSquaredError", frozenset(), REGRESSION),
+    "mean_absolute_error": LossFacts("MeanAbsoluteError", frozenset(), REGRESSION),
+    "mean_absolute_percentage_error": LossFacts("MeanAbsolutePercentageError", frozenset(), REGRESSION),
+    "mean_squared_logarithmic_error": LossFacts("MeanSquaredLogarithmicError", frozenset(), REGRESSION),
+    "binary_crossentropy": LossFacts("BinaryCrossentropy", _CROSSENTROPY, BINARY),
+    "binary_focal_crossentropy": LossFacts("BinaryFocalCrossentropy", _CROSSENTROPY, BINARY),
+    "categorical_crossentropy": LossFacts("CategoricalCrossentropy", _CROSSENTROPY, CATEGORICAL),
+    "sparse_categorical_crossentropy": LossFacts("SparseCategoricalCrossentropy", frozenset({"from_logits"}),
+                                                 CATEGORICAL),
+    "categorical_focal_crossentropy": LossFacts("CategoricalFocalCrossentropy", _CROSSENTROPY, CATEGORICAL),
+    "huber": LossFacts("Huber", frozenset({"delta"}), REGRESSION),
+    "log_cosh": LossFacts("LogCosh", frozenset(), REGRESSION),
+    "hinge": LossFacts("Hinge", frozenset(), OTHER),
+    "squared_hinge": LossFacts("SquaredHinge", frozenset(), OTHER),
+    "categorical_hinge": LossFacts("CategoricalHinge", frozenset(), OTHER),
+    "kl_divergence": LossFacts("KLDivergence", frozenset(), OTHER),
+    "poisson": LossFacts("Poisson", frozenset(), OTHER),
+    "cosine_similarity": LossFacts("CosineSimilarity", frozenset(), OTHER),
 }
 LOSS_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error", "mape": "mean_absolute_percentage_error",
                 "msle": "mean_squared_logarithmic_error", "kld": "kl_divergence", "kullback_leibler_divergence":
@@ -151,11 +189,21 @@ class Loss(StrictModel):
 
     @model_validator(mode="after")
     def _options(self):
-        allowed = LOSSES[self.type][1]
+        allowed = LOSSES[self.type].options
         for option in ("from_logits", "label_smoothing", "delta"):
             if getattr(self, option) is not None and option not in allowed:
                 raise field_error(option, f"{self.type} does not take {option}")
         return self
+
+    @property
+    def kind(self) -> str:
+        """What the loss scores: categorical, binary, regression or other (see LOSS_KINDS)."""
+        return LOSSES[self.type].kind
+
+    @property
+    def keras_class(self) -> str:
+        """The ``keras.losses`` class that computes it."""
+        return LOSSES[self.type].keras_class
 
     def options(self) -> dict:
         """Return the options that were set."""

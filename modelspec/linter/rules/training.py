@@ -8,15 +8,7 @@ from modelspec.diagnostics import Level
 from modelspec.linter.rule import Docs, Finding, Rule, Subject
 from modelspec.linter.rules import _docs
 from modelspec.linter.rules._docs import spec
-
-CATEGORICAL = frozenset({"categorical_crossentropy", "sparse_categorical_crossentropy",
-                         "categorical_focal_crossentropy"})
-BINARY = frozenset({"binary_crossentropy", "binary_focal_crossentropy"})
-REGRESSION = frozenset({"mean_squared_error", "mean_absolute_error", "huber", "log_cosh",
-                        "mean_squared_logarithmic_error", "mean_absolute_percentage_error"})
-# The usual learning rates of each optimizer: outside them, training diverges or barely moves.
-LEARNING_RATES = {"sgd": (1e-4, 1.0), "adam": (1e-5, 1e-2), "adamw": (1e-5, 1e-2), "nadam": (1e-5, 1e-2),
-                  "rmsprop": (1e-5, 1e-2), "adagrad": (1e-4, 1.0)}
+from modelspec.schema.training import BINARY, CATEGORICAL, REGRESSION
 
 
 def _pairs(subject: Subject) -> Iterator[tuple]:
@@ -39,39 +31,39 @@ def _pairs(subject: Subject) -> Iterator[tuple]:
 def _loss_activation_mismatch(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
     for name, activation, width, loss, path in _pairs(subject):
         logits = bool(loss.from_logits)
-        kind = loss.type
+        loss_name = loss.type
         problem = hint = None
-        if kind in CATEGORICAL:
+        if loss.kind == CATEGORICAL:
             if logits and activation not in ("linear", "log_softmax"):
-                problem = (f"{kind} has from_logits: true but '{name}' ends in {activation}: the loss applies "
+                problem = (f"{loss_name} has from_logits: true but '{name}' ends in {activation}: the loss applies "
                            f"softmax again to values that are already squashed")
                 hint = f"remove the {activation} (a linear output) or set `from_logits: false`"
             elif not logits and activation == "linear":
-                problem = (f"'{name}' is linear but {kind} has from_logits: false: the loss reads raw scores as "
+                problem = (f"'{name}' is linear but {loss_name} has from_logits: false: the loss reads raw scores as "
                            f"probabilities and clips them into [1e-7, 1 − 1e-7]")
                 hint = "set `from_logits: true` on the loss, or `activation: softmax` on the output"
             elif not logits and activation != "softmax":
-                problem = (f"{kind} expects a softmax output (a distribution over classes), but '{name}' ends in "
+                problem = (f"{loss_name} expects a softmax output (a distribution over classes), but '{name}' ends in "
                            f"{activation}")
                 hint = "use `activation: softmax` (or a linear output with `from_logits: true`)"
-        elif kind in BINARY:
+        elif loss.kind == BINARY:
             if logits and activation != "linear":
-                problem = (f"{kind} has from_logits: true but '{name}' ends in {activation}: the loss applies "
+                problem = (f"{loss_name} has from_logits: true but '{name}' ends in {activation}: the loss applies "
                            f"sigmoid again to values that are already squashed")
                 hint = f"remove the {activation} (a linear output) or set `from_logits: false`"
             elif not logits and activation == "linear":
-                problem = (f"'{name}' is linear but {kind} has from_logits: false: the loss reads raw scores as "
+                problem = (f"'{name}' is linear but {loss_name} has from_logits: false: the loss reads raw scores as "
                            f"probabilities and clips them into [1e-7, 1 − 1e-7]")
                 hint = "set `from_logits: true` on the loss, or `activation: sigmoid` on the output"
             elif not logits and activation == "softmax":
-                problem = (f"{kind} on a softmax output: softmax makes the units compete (with one unit it is always "
+                problem = (f"{loss_name} on a softmax output: softmax makes the units compete (with one unit it is always "
                            f"1), but binary cross-entropy scores each unit as an independent probability")
                 hint = "use `activation: sigmoid` (multi-label) or categorical_crossentropy (one class)"
             elif not logits and activation not in ("sigmoid", "hard_sigmoid"):
-                problem = f"{kind} expects probabilities in [0, 1] (sigmoid), but '{name}' ends in {activation}"
+                problem = f"{loss_name} expects probabilities in [0, 1] (sigmoid), but '{name}' ends in {activation}"
                 hint = "use `activation: sigmoid`"
-        elif kind in REGRESSION and activation == "softmax":
-            problem = (f"{kind} on the softmax classifier '{name}': squared error on probabilities gives vanishing "
+        elif loss.kind == REGRESSION and activation == "softmax":
+            problem = (f"{loss_name} on the softmax classifier '{name}': squared error on probabilities gives vanishing "
                        f"gradients exactly when the model is confidently wrong")
             hint = "use categorical_crossentropy"
         if problem:
@@ -105,7 +97,7 @@ def _output_units_loss(subject: Subject, options: Mapping[str, float]) -> Iterat
     for name, activation, width, loss, path in _pairs(subject):
         if width != 1:
             continue
-        if loss.type in CATEGORICAL:
+        if loss.kind == CATEGORICAL:
             yield Finding(path, f"{loss.type} needs one output unit per class, but '{name}' has 1: over a single "
                                 f"unit softmax is always 1 and the loss is constant",
                           hint="set `units:` to the number of classes, or use one sigmoid unit with "
@@ -141,7 +133,7 @@ def _learning_rate_range(subject: Subject, options: Mapping[str, float]) -> Iter
     if training is None:
         return
     optimizer = training.optimizer
-    low, high = LEARNING_RATES[optimizer.type]
+    low, high = optimizer.USUAL_LEARNING_RATES
     rates = [(("training", "optimizer", "learning_rate"), optimizer.learning_rate)]
     schedule = training.learning_rate_schedule
     if schedule is not None and schedule.type == "piecewise_constant":
@@ -155,8 +147,7 @@ def _learning_rate_range(subject: Subject, options: Mapping[str, float]) -> Iter
         effect = "training is likely to diverge" if rate > high else "training will barely move"
         yield Finding(path, f"learning rate {rate:g} is {where} the usual range of {optimizer.type} "
                             f"({low:g} to {high:g}): {effect}",
-                      hint=f"start from {1e-3 if optimizer.type not in ('sgd', 'adagrad') else 1e-2:g} and tune "
-                           "from there")
+                      hint=f"start from {optimizer.START_LEARNING_RATE:g} and tune from there")
 
 
 MS303 = Rule(
