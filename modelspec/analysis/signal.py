@@ -14,7 +14,8 @@ recurrent layers iterate the cell's moment equations over the time steps.
 Besides the absolute moments, each tensor carries its *reference*: the second moment at the source it descends
 from (an input, an embedding table, a normalisation layer). The ratio of a layer's pre-activation second moment
 to its reference is what the network itself did to the signal; MS110 and MS111 judge its square root.
-Pure Python: never imports TensorFlow or NumPy.
+The initializers' moments (moments.py) and the effective fan-in (fans.py), which the lint rules read too, live in
+their own modules. Pure Python: never imports TensorFlow or NumPy.
 """
 
 from __future__ import annotations
@@ -22,18 +23,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Optional
+from typing import Optional
 
+from modelspec.analysis.fans import effective_fan_in
 from modelspec.analysis.graph import Analysis, LayerInfo
-from modelspec.analysis.shapes import compute_fans
+from modelspec.analysis.moments import initializer_moments
+from modelspec.analysis.shapes import _per_axis
 from modelspec.schema.activations import ACTIVATIONS
-from modelspec.schema.initializers import scaling
-from modelspec.schema.layers.base import Role
 
 Moments = tuple[float, float]  # (E[x], E[x²]) per element
 DEFAULT_STEPS = 10  # time steps assumed for a recurrent layer whose sequence length is unknown
 MAX_STEPS = 200  # the moment recursion converges long before this
-_TRUNCATED_NORMAL_VARIANCE = 0.7737413423560646  # Var of N(0, 1) cut at ±2 (Keras truncated_normal)
 
 
 @dataclass(frozen=True)
@@ -101,38 +101,6 @@ class SignalReport:
 
 
 # --- initializers --------------------------------------------------------------------------------------------
-
-def initializer_moments(spec: Any, shape: tuple[int, ...]) -> Moments:
-    """Return (mean, variance) of one element drawn by a resolved initializer for a variable of ``shape``,
-    exactly as Keras draws it (VarianceScaling's truncated normal is corrected back to scale/n; a plain
-    truncated_normal keeps 0.774 of its nominal variance)."""
-    kind = spec.type
-    if kind == "zeros":
-        return 0.0, 0.0
-    if kind == "ones":
-        return 1.0, 0.0
-    if kind == "constant":
-        return spec.value, 0.0
-    if kind == "random_normal":
-        return spec.mean, spec.stddev ** 2
-    if kind == "truncated_normal":
-        return spec.mean, spec.stddev ** 2 * _TRUNCATED_NORMAL_VARIANCE
-    if kind == "random_uniform":
-        return (spec.minval + spec.maxval) / 2, (spec.maxval - spec.minval) ** 2 / 12
-    if kind in ("orthogonal", "identity"):
-        rows, cols = math.prod(shape[:-1]), shape[-1]
-        if kind == "orthogonal":  # orthonormal rows or columns of length max(rows, cols)
-            return 0.0, spec.gain ** 2 / max(rows, cols)
-        diagonal = min(rows, cols) / (rows * cols)
-        return spec.gain * diagonal, spec.gain ** 2 * diagonal * (1 - diagonal)
-    vs = scaling(spec)
-    if vs is None:
-        raise ValueError(f"no variance known for initializer {kind!r}")
-    scale, mode, _ = vs
-    fan_in, fan_out = compute_fans(shape)
-    n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
-    return 0.0, scale / max(1.0, n)
-
 
 def _second(moments: Moments) -> Moments:
     mean, var = moments
@@ -246,59 +214,6 @@ def _max_of(signal: Signal, k: int) -> Signal:
     top = mean + shift * math.sqrt(within)
     out = activate(name, (top, top * top + between + spread * within), None, top * top + between)
     return replace(out, reference=signal.reference, gaussian_pre=None)
-
-
-def _coverage(length: Optional[int], kernel: int, stride: int, dilation: int, padding: str) -> float:
-    """The mean fraction of a window's taps that fall inside the input (zero padding adds nothing)."""
-    if padding == "valid" or length is None:
-        return 1.0
-    span = (kernel - 1) * dilation + 1
-    out = (length - 1) // stride + 1
-    if padding == "causal":
-        before = span - 1
-    else:
-        before = max((out - 1) * stride + span - length, 0) // 2
-    inside = 0
-    for i in range(out):
-        start = i * stride - before
-        inside += sum(1 for j in range(kernel) if 0 <= start + j * dilation < length)
-    return inside / (out * kernel)
-
-
-def _per_axis(value, rank: int) -> tuple[int, ...]:
-    return tuple(value) if isinstance(value, list) else (value,) * rank
-
-
-def _window_fan_in(spec, shape: tuple, rank: int) -> float:
-    kernel = _per_axis(spec.kernel_size, rank)
-    strides, dilation = _per_axis(spec.strides, rank), _per_axis(spec.dilation_rate, rank)
-    covered = 1.0
-    for length, k, s, d in zip(shape[:rank], kernel, strides, dilation):
-        covered *= _coverage(length, k, s, d, spec.padding)
-    return math.prod(kernel) * covered
-
-
-def effective_fan_in(info: LayerInfo, slot: str) -> Optional[float]:
-    """How many input terms one output of ``slot``'s kernel really sums (zero padding and strides counted);
-    None when unknown. It differs from Keras's fan_in for depthwise and transposed convolutions."""
-    spec, shapes = info.spec, info.input_shapes
-    if not shapes or shapes[0] is None or info.variables is None:
-        return None
-    shape = shapes[0]
-    kind = info.type
-    if kind == "dense":
-        return float(shape[-1])
-    if kind in ("conv1d", "conv2d", "conv3d"):
-        return _window_fan_in(spec, shape, spec.RANK) * shape[-1] / spec.groups
-    if kind == "conv2d_transpose":
-        return math.prod(_per_axis(spec.kernel_size, 2)) * shape[-1] / math.prod(_per_axis(spec.strides, 2))
-    if kind in ("depthwise_conv2d", "separable_conv2d"):
-        if slot == "pointwise_initializer":
-            return float(shape[-1] * spec.depth_multiplier)
-        return _window_fan_in(spec, shape, 2)
-    if spec.ROLE is Role.RECURRENT:
-        return float(spec.core.units if slot == "recurrent_initializer" else shape[-1])
-    return None
 
 
 # --- one handler per layer type: (layer, input signals) -> (output, pre-activation) --------------------------

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 
-from modelspec.analysis.signal import effective_fan_in, initializer_moments
+from modelspec.analysis.fans import effective_fan_in
+from modelspec.analysis.moments import initializer_moments
 from modelspec.diagnostics import Level
 from modelspec.linter.rule import Docs, Finding, Rule, Subject
 from modelspec.linter.rules import _docs
