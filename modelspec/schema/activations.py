@@ -8,11 +8,11 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Optional
 
-from pydantic import BeforeValidator, Field
+from pydantic import Field
 
-from modelspec.schema.base import canonical_name
+from modelspec.schema.base import Spelled
 
 RELU_FAMILY = "relu"
 SATURATING = "saturating"
@@ -117,15 +117,9 @@ ACTIVATIONS: dict[str, Activation] = _table(
 ALIASES = {"swish": "silu", "none": "linear", "identity": "linear", "leakyrelu": "leaky_relu"}
 
 
-def _normalise(value):
-    if value is None:
-        return "linear"
-    return canonical_name(value, ACTIVATIONS, ALIASES, "activation")
-
-
 ActivationName = Annotated[
     str,
-    BeforeValidator(_normalise, json_schema_input_type=Optional[Literal[tuple(ACTIVATIONS) + tuple(ALIASES)]]),
+    Spelled(ACTIVATIONS, ALIASES, "activation", null="linear"),
     Field(description="A Keras activation name (`null` means linear)."),
 ]
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal, NamedTuple, Optional, Union
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import Field, GetJsonSchemaHandler, WithJsonSchema, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core.core_schema import CoreSchema
 
-from modelspec.schema.base import (PositiveFloat, PositiveInt, Rate, StrictModel, canonical_name, field_error,
-                                   tagged_union)
+from modelspec.schema.base import (PositiveFloat, PositiveInt, Rate, Spelled, StrictModel, canonical_name,
+                                   field_error, names_schema, tagged_union)
 
 Probability = Rate
 
@@ -89,7 +91,8 @@ class Nadam(_Optimizer):
 
 
 OPTIMIZER_MODELS = (SGD, Adam, AdamW, RMSprop, Adagrad, Nadam)
-Optimizer = tagged_union("Optimizer", OPTIMIZER_MODELS, "optimizer", description="An optimizer name or a mapping with options.")
+Optimizer = tagged_union("Optimizer", OPTIMIZER_MODELS, "optimizer",
+                         description="An optimizer name or a mapping with options.")
 
 
 class ExponentialDecay(StrictModel):
@@ -173,10 +176,17 @@ LOSS_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error", "mape
 class Loss(StrictModel):
     """A Keras loss with its options."""
 
-    type: str = Field(description="Keras loss name.", json_schema_extra={"enum": sorted(LOSSES)})
+    type: Annotated[str, WithJsonSchema(names_schema(LOSSES, LOSS_ALIASES, "loss"))] = Field(
+        description="Keras loss name.")
     from_logits: Optional[bool] = Field(None, description="The output is raw scores, not probabilities.")
     label_smoothing: Optional[float] = Field(None, ge=0, le=1, description="Label smoothing factor.")
     delta: Optional[PositiveFloat] = Field(None, description="Huber's switch point.")
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        """A loss name alone stands for ``{type: name}`` (see `_shorthand`): say so in the JSON Schema."""
+        return {"anyOf": [*names_schema(LOSSES, LOSS_ALIASES, "loss")["anyOf"], handler(schema)],
+                "description": "A Keras loss name, or a mapping with `type:` and its options."}
 
     @model_validator(mode="before")
     @classmethod
@@ -216,12 +226,7 @@ METRICS = ("accuracy", "binary_accuracy", "categorical_accuracy", "sparse_catego
            "categorical_crossentropy", "binary_crossentropy", "sparse_categorical_crossentropy")
 METRIC_ALIASES = {"acc": "accuracy", "mse": "mean_squared_error", "mae": "mean_absolute_error",
                   "rmse": "root_mean_squared_error", "mape": "mean_absolute_percentage_error"}
-MetricName = Annotated[
-    str,
-    BeforeValidator(lambda value: canonical_name(value, METRICS, METRIC_ALIASES, "metric"),
-                    json_schema_input_type=Literal[METRICS]),
-    Field(description="A Keras metric name."),
-]
+MetricName = Annotated[str, Spelled(METRICS, METRIC_ALIASES, "metric"), Field(description="A Keras metric name.")]
 
 
 class Training(StrictModel):

@@ -56,15 +56,15 @@ def _loss_activation_mismatch(subject: Subject, options: Mapping[str, float]) ->
                            f"probabilities and clips them into [1e-7, 1 − 1e-7]")
                 hint = "set `from_logits: true` on the loss, or `activation: sigmoid` on the output"
             elif not logits and activation == "softmax":
-                problem = (f"{loss_name} on a softmax output: softmax makes the units compete (with one unit it is always "
-                           f"1), but binary cross-entropy scores each unit as an independent probability")
+                problem = (f"{loss_name} on a softmax output: softmax makes the units compete (with one unit it is "
+                           f"always 1), but binary cross-entropy scores each unit as an independent probability")
                 hint = "use `activation: sigmoid` (multi-label) or categorical_crossentropy (one class)"
             elif not logits and activation not in ("sigmoid", "hard_sigmoid"):
                 problem = f"{loss_name} expects probabilities in [0, 1] (sigmoid), but '{name}' ends in {activation}"
                 hint = "use `activation: sigmoid`"
         elif loss.kind == REGRESSION and activation == "softmax":
-            problem = (f"{loss_name} on the softmax classifier '{name}': squared error on probabilities gives vanishing "
-                       f"gradients exactly when the model is confidently wrong")
+            problem = (f"{loss_name} on the softmax classifier '{name}': squared error on probabilities gives "
+                       f"vanishing gradients exactly when the model is confidently wrong")
             hint = "use categorical_crossentropy"
         if problem:
             yield Finding(path, problem, hint=hint, layer=name)

@@ -1,0 +1,371 @@
+"""modelspec.schema.json against modelspec itself, with a real JSON Schema validator (Draft 2020-12).
+
+Editors (yaml-language-server) check specs with the schema: it must accept every spec that modelspec accepts,
+with every spelling modelspec accepts (shorthands, aliases, Keras class names, any letter case), and should
+still refuse what is plainly wrong. The committed file is the one `modelspec schema` prints (test_cli.py).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
+from pydantic import TypeAdapter, ValidationError
+from pydantic_core import PydanticCustomError
+
+from modelspec import SpecError, load_spec, source
+from modelspec.schema import Spec
+from modelspec.schema import spec as spec_module
+from modelspec.schema.activations import ActivationName
+from modelspec.schema.base import Spelled, TaggedUnionSchema, canonical_name, type_name
+from modelspec.schema.initializers import Constraint, Initializer, Regularizer
+from modelspec.schema.training import LOSS_ALIASES, LOSSES, Loss, MetricName, Optimizer, Schedule
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = json.loads((ROOT / "modelspec.schema.json").read_text(encoding="utf-8"))
+VALIDATOR = Draft202012Validator(SCHEMA)
+FILES = sorted((ROOT / "specs").glob("*.yaml")) + sorted((ROOT / "examples").rglob("*.yaml"))
+
+
+def errors(data) -> list[str]:
+    """Return the schema's complaints about ``data``, one line each."""
+    return [f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message[:200]}"
+            for e in VALIDATOR.iter_errors(data)]
+
+
+def accepted_by_modelspec(data) -> bool:
+    try:
+        load_spec(data)
+    except SpecError:
+        return False
+    return True
+
+
+def test_the_schema_is_a_valid_draft_2020_12_schema():
+    assert SCHEMA["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    Draft202012Validator.check_schema(SCHEMA)
+
+
+# --- every spec modelspec accepts --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_spec_files_are_valid(path):
+    load_spec(path)  # modelspec accepts it ...
+    assert errors(source.read(path).data) == []  # ... and so does the schema
+
+
+def _fixture_specs():
+    for path in sorted((ROOT / "tests" / "rules").glob("MS*.yaml")):
+        for case in yaml.safe_load(path.read_text(encoding="utf-8"))["cases"]:
+            yield pytest.param(case["spec"], id=f"{path.stem}: {case['name']}")
+
+
+FIXTURE_SPECS = list(_fixture_specs())
+
+
+def test_there_are_rule_fixtures_to_check():
+    assert len(FIXTURE_SPECS) > 50
+
+
+@pytest.mark.parametrize("text", FIXTURE_SPECS)
+def test_rule_fixture_specs_that_load_are_valid(text, tmp_path, monkeypatch):
+    (tmp_path / "base.weights.h5").touch()  # as tests/test_rules.py: pretrained.path resolves against the cwd
+    monkeypatch.chdir(tmp_path)
+    data = source.parse(text).data  # what modelspec reads: the YAML 1.2 core schema, as yaml-language-server
+    if not accepted_by_modelspec(data):
+        pytest.skip("modelspec refuses this fixture")
+    assert errors(data) == []
+
+
+# --- shorthands, aliases and other spellings in whole specs ------------------------------------------------------
+
+BASE = """\
+modelspec: 1
+seed: 1
+input: {shape: [8, 8, 3]}
+layers:
+  - {type: conv2d, filters: 4, kernel_size: 3, activation: relu}
+  - {type: flatten}
+  - {type: dense, name: hidden, units: 16, activation: relu}
+  - {type: dense, name: out, units: 4, activation: softmax}
+training:
+  optimizer: adam
+  loss: categorical_crossentropy
+"""
+
+
+def edited(changes: dict) -> dict:
+    """Return BASE with ``changes`` applied: ``layers.2.kernel_initializer`` sets that key in the third layer."""
+    data = source.parse(BASE).data
+    for dotted, value in changes.items():
+        *parents, key = [int(p) if p.isdigit() else p for p in dotted.split(".")]
+        target = data
+        for part in parents:
+            target = target[part]
+        target[key] = value
+    return data
+
+
+SHORTHANDS = {
+    "loss: mse": {"training.loss": "mse"},
+    "loss: MeanSquaredError": {"training.loss": "MeanSquaredError"},
+    "loss: {type: CategoricalCrossentropy}": {"training.loss": {"type": "CategoricalCrossentropy",
+                                                                "label_smoothing": 0.1}},
+    "loss: {type: huber_loss, delta: 2}": {"training.loss": {"type": "huber_loss", "delta": 2.0}},
+    "metrics: [acc, AUC, rmse]": {"training.metrics": ["acc", "AUC", "rmse"]},
+    "optimizer: Adam": {"training.optimizer": "Adam"},
+    "optimizer: {type: RMSprop}": {"training.optimizer": {"type": "RMSprop", "learning_rate": 0.001}},
+    "optimizer: SGD": {"training.optimizer": "SGD"},
+    "learning_rate_schedule: {type: ExponentialDecay}": {
+        "training.learning_rate_schedule": {"type": "ExponentialDecay", "decay_steps": 100, "decay_rate": 0.9}},
+    "kernel_initializer: HeNormal": {"layers.2.kernel_initializer": "HeNormal"},
+    "kernel_initializer: xavier_uniform": {"layers.3.kernel_initializer": "xavier_uniform"},
+    "kernel_initializer: {type: GlorotUniform, seed: 3}": {"layers.3.kernel_initializer": {"type": "GlorotUniform",
+                                                                                           "seed": 3}},
+    "bias_initializer: Zeros": {"layers.2.bias_initializer": "Zeros"},
+    "activation: null": {"layers.2.activation": None},
+    "activation: swish": {"layers.2.activation": "swish"},
+    "activation: ReLU": {"layers.2.activation": "ReLU"},
+    "activation: LeakyReLU": {"layers.2.activation": "LeakyReLU"},
+    "kernel_regularizer: L2": {"layers.2.kernel_regularizer": "L2"},
+    "kernel_regularizer: {type: l1l2}": {"layers.2.kernel_regularizer": {"type": "l1l2", "l1": 0.01}},
+    "kernel_constraint: MaxNorm": {"layers.2.kernel_constraint": "MaxNorm"},
+    "kernel_constraint: nonneg": {"layers.2.kernel_constraint": "nonneg"},
+    "type: Conv2D": {"layers.0.type": "Conv2D"},
+    "type: Dense": {"layers.2.type": "Dense"},
+    "type: DENSE": {"layers.2.type": "DENSE"},
+    "type: Flatten": {"layers.1.type": "Flatten"},
+    "defaults: {kernel_initializer: HeNormal, activation: null}": {
+        "defaults": {"kernel_initializer": "HeNormal", "bias_initializer": "zeros", "activation": None}},
+}
+
+
+@pytest.mark.parametrize("changes", SHORTHANDS.values(), ids=SHORTHANDS.keys())
+def test_every_shorthand_modelspec_accepts_is_valid(changes):
+    data = edited(changes)
+    assert accepted_by_modelspec(data)
+    assert errors(data) == []
+
+
+LAYER_ALIAS_SPECS = {
+    "BatchNormalization": "  - {type: BatchNormalization}\n",
+    "batch_normalization": "  - {type: batch_normalization}\n",
+    "MaxPooling2D": "  - {type: MaxPooling2D}\n",
+    "GlobalAveragePooling2D": "  - {type: GlobalAveragePooling2D}\n",
+    "SeparableConv2D": "  - {type: SeparableConv2D, filters: 2, kernel_size: 1}\n",
+    "mha": "  - {type: reshape, target_shape: [64, 3]}\n  - {type: mha, num_heads: 1, key_dim: 2}\n",
+    "SimpleRNN": "  - {type: reshape, target_shape: [64, 3]}\n  - {type: SimpleRNN, units: 2}\n",
+    "Keras": "  - {type: Keras, class_name: LeakyReLU}\n",
+}
+
+
+@pytest.mark.parametrize("layers", LAYER_ALIAS_SPECS.values(), ids=LAYER_ALIAS_SPECS.keys())
+def test_layer_type_aliases_are_valid(layers):
+    data = source.parse(f"modelspec: 1\nseed: 1\ninput: {{shape: [8, 8, 3]}}\nlayers:\n{layers}").data
+    assert accepted_by_modelspec(data)
+    assert errors(data) == []
+
+
+# --- what the schema refuses ---------------------------------------------------------------------------------------
+
+WRONG = {
+    "unknown top-level field": {"epochs": 3},
+    "unknown layer field": {"layers.2.unit": 16},
+    "units: 0": {"layers.2.units": 0},
+    "units: 1.5": {"layers.2.units": 1.5},
+    "dropout rate 1.5": {"layers.1": {"type": "dropout", "rate": 1.5}},
+    "unknown layer type": {"layers.1.type": "flaten"},
+    "modelspec: 2": {"modelspec": 2},
+    "unknown activation": {"layers.2.activation": "relu7"},
+    "unknown initializer": {"layers.2.kernel_initializer": "he_nromal"},
+    "initializer with an unknown parameter": {"layers.2.kernel_initializer": {"type": "he_normal", "gain": 2.0}},
+    "unknown loss": {"training.loss": "categorical_crossentropyy"},
+    "unknown metric": {"training.metrics": ["accuracyy"]},
+    "unknown optimizer": {"training.optimizer": "adamx"},
+    "negative learning rate": {"training.optimizer": {"type": "sgd", "learning_rate": -0.1}},
+    "schedule without its steps": {"training.learning_rate_schedule": "exponential_decay"},
+    "a layer type in the wrong place": {"layers.2.kernel_initializer": "dense"},
+}
+
+
+@pytest.mark.parametrize("changes", WRONG.values(), ids=WRONG.keys())
+def test_the_schema_refuses_what_modelspec_refuses(changes):
+    data = edited(changes)
+    assert not accepted_by_modelspec(data)
+    assert errors(data), "the schema accepts a spec that modelspec refuses"
+
+
+def test_the_base_spec_is_valid():
+    assert accepted_by_modelspec(edited({})) and errors(edited({})) == []
+
+
+# --- every spelling of every name ----------------------------------------------------------------------------------
+#
+# Each table of names (activations, metrics, losses, initializers, ..., layer types) is checked against modelspec
+# itself, for every name and alias in it and many spellings of each (letter case, CamelCase, Keras class names,
+# random case and underscores): whenever modelspec accepts a spelling, so does the schema, at the place where it
+# is written: as a bare name (`activation: ReLU`, `kernel_initializer: HeNormal`) or as a `type:` (`type: Conv2D`).
+
+
+@dataclass
+class Table:
+    """One table of names: how modelspec reads a spelling of them, and the schemas of the places they go."""
+
+    id: str
+    names: tuple[str, ...]
+    aliases: dict[str, str]
+    kind: str
+    accepts_bare: Optional[Callable[[str], bool]] = field(repr=False)  # does modelspec take the name bare there?
+    bare_schema: Optional[dict] = field(repr=False)  # the schema there; both None for layers (never bare)
+    types: dict[str, dict] = field(default_factory=dict, repr=False)  # name -> schema of `type:` in its model
+    keras_names: frozenset[str] = field(default=frozenset(), repr=False)
+
+    def type_of(self, spelling: str) -> Optional[str]:
+        """The name `type: spelling` stands for, or None when modelspec refuses it."""
+        try:
+            return canonical_name(spelling, self.names, self.aliases, self.kind)
+        except PydanticCustomError:
+            return None
+
+
+def _accepts(annotation, wrap=lambda spelling: spelling) -> Callable[[str], bool]:
+    """Return whether modelspec validates ``wrap(spelling)`` as ``annotation``."""
+    adapter = TypeAdapter(annotation)
+
+    def accepts(spelling: str) -> bool:
+        try:
+            adapter.validate_python(wrap(spelling))
+        except ValidationError:
+            return False
+        return True
+    return accepts
+
+
+def _metadata(annotation, kind):
+    """Return the one ``kind`` instance among an annotation's metadata (through a named type alias)."""
+    annotation = getattr(annotation, "__value__", annotation)
+    found = [m for m in typing.get_args(annotation)[1:] if isinstance(m, kind)]
+    assert len(found) == 1, annotation
+    return found[0]
+
+
+def _types(models) -> dict[str, dict]:
+    return {type_name(m): SCHEMA["$defs"][m.__name__]["properties"]["type"] for m in models}
+
+
+def _tables() -> list[Table]:
+    tables = []
+    for table_id, annotation, pointer in (
+            ("activation", ActivationName, SCHEMA["$defs"]["Dense"]["properties"]["activation"]),
+            ("metric", MetricName, SCHEMA["$defs"]["Training"]["properties"]["metrics"]["items"])):
+        spelled = _metadata(annotation, Spelled)
+        tables.append(Table(table_id, spelled.names, spelled.aliases, spelled.kind, _accepts(annotation), pointer))
+    # One model for every loss: `type:` of a mapping is checked like a bare name, against its own schema.
+    loss_type = SCHEMA["$defs"]["Loss"]["anyOf"][-1]["properties"]["type"]
+    keras_losses = frozenset(facts.keras_class for facts in LOSSES.values())
+    tables.append(Table("loss", tuple(LOSSES), LOSS_ALIASES, "loss", _accepts(Loss), {"$ref": "#/$defs/Loss"},
+                        keras_names=keras_losses))
+    tables.append(Table("loss type", tuple(LOSSES), LOSS_ALIASES, "loss",
+                        _accepts(Loss, lambda spelling: {"type": spelling}), loss_type, keras_names=keras_losses))
+    for table_id, alias in (("Initializer", Initializer), ("Regularizer", Regularizer), ("Constraint", Constraint),
+                            ("Optimizer", Optimizer), ("Schedule", Schedule)):
+        union = _metadata(alias, TaggedUnionSchema)
+        tables.append(Table(table_id, tuple(map(type_name, union.models)), union.aliases, union.kind,
+                            _accepts(alias), {"$ref": f"#/$defs/{table_id}"}, _types(union.models),
+                            frozenset(m.KERAS_CLASS for m in union.models if m.KERAS_CLASS)))
+    layers = _metadata(spec_module.SpelledLayer, TaggedUnionSchema)
+    tables.append(Table("layer", tuple(map(type_name, layers.models)), layers.aliases, layers.kind, None, None,
+                        _types(layers.models), frozenset(m.KERAS_CLASS for m in layers.models if m.KERAS_CLASS)))
+    return tables
+
+
+TABLES = {table.id: table for table in _tables()}
+
+
+def _valid(schema: dict, value) -> bool:
+    return Draft202012Validator({**schema, "$defs": SCHEMA["$defs"]}).is_valid(value)
+
+
+def check_spelling(table: Table, spelling: str) -> None:
+    """Assert that the schema accepts ``spelling`` wherever modelspec does, and as the `type:` of the same model."""
+    if table.accepts_bare is not None and table.accepts_bare(spelling):
+        assert _valid(table.bare_schema, spelling), f"{table.id}: the schema refuses {spelling!r}"
+    name = table.type_of(spelling)
+    if name is not None and table.types:
+        matching = [n for n, schema in table.types.items() if _valid(schema, spelling)]
+        assert matching == [name], f"{table.id}: `type: {spelling}` ({name}) is accepted by the type of {matching}"
+
+
+def _camel(name: str) -> str:
+    return "".join(word[:1].upper() + word[1:] for word in name.split("_"))
+
+
+@pytest.mark.parametrize("table", TABLES.values(), ids=TABLES.keys())
+def test_every_spelling_modelspec_accepts_is_in_the_schema(table):
+    spellings = set(table.keras_names)
+    for name in [*table.names, *table.aliases]:
+        spellings |= {name, name.upper(), name.title(), _camel(name), _camel(name).upper()}
+    for spelling in sorted(spellings):
+        check_spelling(table, spelling)
+    assert sum(table.type_of(s) is not None for s in spellings) >= 2 * len(table.names), "too few spellings to test"
+
+
+@pytest.mark.parametrize("table", TABLES.values(), ids=TABLES.keys())
+def test_misspelt_names_are_refused(table):
+    for name in table.names:
+        wrong = name + "x"
+        if table.bare_schema is not None:
+            assert not _valid(table.bare_schema, wrong), f"{table.id}: the schema accepts {wrong!r}"
+        for schema in table.types.values():
+            assert not _valid(schema, wrong), f"{table.id}: `type: {wrong}` is accepted"
+
+
+def test_bare_names_are_where_modelspec_takes_them():
+    """Schedules all need parameters: a bare schedule name is never a valid spec, and the schema says so."""
+    schedule = TABLES["Schedule"]
+    assert not any(schedule.accepts_bare(n) or _valid(schedule.bare_schema, n) for n in schedule.names)
+    for table in TABLES.values():
+        if table.accepts_bare is not None and table.id != "Schedule":
+            assert all(table.accepts_bare(n) and _valid(table.bare_schema, n) for n in table.names), table.id
+
+
+@st.composite
+def spellings(draw):
+    """A table, and one of its names or aliases with random letter case and none to two underscores for each."""
+    table = draw(st.sampled_from(list(TABLES.values())))
+    name = draw(st.sampled_from(sorted([*table.names, *table.aliases])))
+    out = []
+    for ch in name:
+        if ch == "_":
+            out.append("_" * draw(st.integers(0, 2)))
+        else:
+            out.append(ch.upper() if ch.isalpha() and draw(st.booleans()) else ch)
+    return table, "".join(out)
+
+
+@settings(max_examples=300, deadline=None)
+@given(spellings())
+def test_random_spellings_modelspec_accepts_are_in_the_schema(case):
+    table, spelling = case
+    check_spelling(table, spelling)
+
+
+def test_patterns_are_ecma_262_friendly():
+    """Editors compile patterns as JavaScript regular expressions: no inline flags, lookbehinds or named groups."""
+    text = json.dumps(SCHEMA)
+    for pattern in re.findall(r'"pattern": "((?:[^"\\]|\\.)*)"', text):
+        assert "(?i" not in pattern and "(?<" not in pattern and "(?P" not in pattern, pattern
+
+
+def test_spec_model_and_file_agree_on_the_top_level_fields():
+    assert set(SCHEMA["properties"]) == set(Spec.model_fields)
