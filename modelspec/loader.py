@@ -13,7 +13,6 @@ from modelspec import source
 from modelspec.analysis import Analysis, analyse
 from modelspec.diagnostics import SpecError
 from modelspec.schema import Spec, with_defaults
-from modelspec.validation_errors import show_value  # noqa: F401  (runtime/weights.py imports it from here)
 from modelspec.validation_errors import validation_diagnostics
 
 

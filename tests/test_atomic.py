@@ -104,17 +104,18 @@ def test_save_failure_after_a_partial_write(project, monkeypatch, keras, excepti
 
 
 def test_rename_failure(project, monkeypatch, keras):
-    import modelspec.runtime.builder as builder
+    import modelspec.atomic as atomic
 
     def fail(source, destination):
         raise OSError(18, "Invalid cross-device link")
 
-    monkeypatch.setattr(builder.os, "replace", fail)
+    monkeypatch.setattr(atomic.os, "replace", fail)
     assert_untouched(project, build())
 
 
 def test_interrupted_save_leaves_no_temporary(tmp_path, monkeypatch, keras):
-    from modelspec.runtime.builder import build_model, save_atomic
+    from modelspec import build_model
+    from modelspec.runtime.builder import save_atomic
 
     model = build_model(SPEC)
     target = tmp_path / "out.keras"

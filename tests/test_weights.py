@@ -11,8 +11,11 @@ import numpy as np
 import pytest
 import yaml
 
-from modelspec import SpecError, build_model, load_spec
-from modelspec.runtime.weights import WeightsError, plan_for
+from modelspec import SpecError, build_model, lint, load_spec
+from modelspec.errors import WeightsError
+from modelspec.pretrained.plan import plan_for
+
+pytestmark = pytest.mark.tensorflow
 
 BASE = {
     "modelspec": 1, "name": "base", "seed": 7, "input": {"shape": [6]},
@@ -226,12 +229,68 @@ pretrained:
     assert (diagnostic.line, diagnostic.column) == where
 
 
-@pytest.mark.parametrize("path", ["/etc/passwd.npz", "../base.npz", "sub/../../base.npz", "C:/x.npz", "a\\b.npz"])
-def test_spec_paths_may_not_leave_the_spec_folder(tmp_path, path):
-    spec = tmp_path / "spec.yaml"
+@pytest.mark.parametrize(("path", "message"), [
+    ("/etc/passwd.npz", "must be relative to the spec's folder"),
+    ("C:/x.npz", "must be relative to the spec's folder"),
+    ("a\\b.npz", "must be relative to the spec's folder"),
+    ("../base.npz", "leaves the spec's tree"),
+    ("sub/../../base.npz", "leaves the spec's tree"),
+])
+def test_spec_paths_may_not_leave_the_spec_tree(tmp_path, path, message):
+    """Outside any project, and away from the current folder, a spec's tree is its own folder."""
+    (tmp_path / "base.npz").write_bytes(b"")
+    spec = tmp_path / "specs" / "spec.yaml"
+    spec.parent.mkdir()
     spec.write_text(yaml.safe_dump(dict(BASE, pretrained={"path": path})), encoding="utf-8")
-    with pytest.raises(SpecError, match="must be relative to the spec's folder and stay inside it"):
+    with pytest.raises(SpecError, match=message) as caught:
         plan_for(load_spec(spec))
+    assert caught.value.diagnostics[0].code == "MS401"
+    assert [d.code for d in lint(spec)] == ["MS401"]  # lint and build agree
+
+
+@pytest.mark.parametrize("marker", [".git", "pyproject.toml"])
+def test_a_weights_folder_beside_specs_in_a_project_is_fine(tmp_path, base_model, marker):
+    """The common layout: project/specs/x.yaml names ../weights/base.npz; lint passes and the build loads it."""
+    project = tmp_path / "project"
+    (project / "weights").mkdir(parents=True)
+    if marker == ".git":
+        (project / marker).mkdir()
+    else:
+        (project / marker).write_text("")
+    _save(base_model, tmp_path, "npz").rename(project / "weights" / "base.npz")
+    (project / "specs").mkdir()
+    spec = _write(project / "specs", dict(BASE, pretrained={"path": "../weights/base.npz"}))
+    assert lint(spec) == []
+    assert plan_for(load_spec(spec)).loaded
+    assert build_model(spec).get_layer("hidden1").weights[0].numpy().tolist() == \
+        base_model.get_layer("hidden1").weights[0].numpy().tolist()
+    # Leaving the project is still refused.
+    (tmp_path / "outside.npz").write_bytes(b"")
+    outside = _write(project / "specs", dict(BASE, pretrained={"path": "../../outside.npz"}), "outside.yaml")
+    assert [d.code for d in lint(outside)] == ["MS401"]
+    with pytest.raises(SpecError, match="leaves the spec's tree"):
+        plan_for(load_spec(outside))
+
+
+def test_the_current_folder_counts_when_the_spec_is_inside_it(tmp_path, base_model, monkeypatch):
+    (tmp_path / "specs").mkdir()
+    _save(base_model, tmp_path, "npz")
+    spec = _write(tmp_path / "specs", dict(BASE, pretrained={"path": "../base.npz"}))
+    with pytest.raises(SpecError, match="leaves the spec's tree"):
+        plan_for(load_spec(spec))
+    monkeypatch.chdir(tmp_path)
+    assert plan_for(load_spec(spec)).loaded
+    assert lint(spec) == []
+
+
+def test_a_missing_file_is_located_in_lint_and_build_alike(tmp_path):
+    spec = _write(tmp_path, dict(BASE, pretrained={"path": "missing.weights.h5"}))
+    with pytest.raises(SpecError) as caught:
+        plan_for(load_spec(spec))
+    (built,) = caught.value.diagnostics
+    (linted,) = lint(spec)
+    assert built == linted and built.code == "MS401"
+    assert built.message == f"pretrained weights file 'missing.weights.h5' does not exist (looked in {tmp_path})"
 
 
 def test_paths_inside_the_folder_and_command_line_paths_are_fine(tmp_path, base_model):
@@ -251,7 +310,6 @@ def _plan(folder: Path, name: str):
 
 
 @pytest.mark.parametrize(("name", "content", "message"), [
-    ("missing.weights.h5", None, "no such file"),
     ("base.pt", b"x", "not a weights file: the name must end in .weights.h5, .keras, .npz"),
     ("base.weights.h5", b"PK\x03\x04 not hdf5", "not an HDF5 file"),
     ("base.keras", b"\x89HDF\r\n\x1a\n", "not a zip archive"),

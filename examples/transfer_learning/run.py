@@ -10,7 +10,8 @@ import numpy as np
 from rich.console import Console
 
 from modelspec import build_model, load_spec
-from modelspec.runtime.weights import plan_for, plan_table
+from modelspec.pipeline import weights_plan
+from modelspec.report.plan import plan_table
 
 HERE = Path(__file__).resolve().parent
 rng = np.random.default_rng(0)
@@ -31,7 +32,7 @@ base.save_weights(HERE / "base.weights.h5")
 
 # 2. What will load, before loading it (the same table as `modelspec build transfer.yaml --plan`).
 spec = load_spec(HERE / "transfer.yaml")
-Console(width=110).print(plan_table(plan_for(spec)))
+Console(width=110).print(plan_table(weights_plan(spec)))
 
 # 3. Build the second model: loaded layers are the base's, frozen; the new head starts from its seed.
 model = build_model(spec)

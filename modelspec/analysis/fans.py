@@ -12,7 +12,7 @@ import math
 from typing import Optional
 
 from modelspec.analysis.graph import LayerInfo
-from modelspec.analysis.shapes import _per_axis
+from modelspec.analysis.shapes import per_axis
 from modelspec.schema.layers.base import Role
 
 
@@ -34,8 +34,8 @@ def _coverage(length: Optional[int], kernel: int, stride: int, dilation: int, pa
 
 
 def _window_fan_in(spec, shape: tuple, rank: int) -> float:
-    kernel = _per_axis(spec.kernel_size, rank)
-    strides, dilation = _per_axis(spec.strides, rank), _per_axis(spec.dilation_rate, rank)
+    kernel = per_axis(spec.kernel_size, rank)
+    strides, dilation = per_axis(spec.strides, rank), per_axis(spec.dilation_rate, rank)
     covered = 1.0
     for length, k, s, d in zip(shape[:rank], kernel, strides, dilation):
         covered *= _coverage(length, k, s, d, spec.padding)
@@ -55,7 +55,7 @@ def effective_fan_in(info: LayerInfo, slot: str) -> Optional[float]:
     if kind in ("conv1d", "conv2d", "conv3d"):
         return _window_fan_in(spec, shape, spec.RANK) * shape[-1] / spec.groups
     if kind == "conv2d_transpose":
-        return math.prod(_per_axis(spec.kernel_size, 2)) * shape[-1] / math.prod(_per_axis(spec.strides, 2))
+        return math.prod(per_axis(spec.kernel_size, 2)) * shape[-1] / math.prod(per_axis(spec.strides, 2))
     if kind in ("depthwise_conv2d", "separable_conv2d"):
         if slot == "pointwise_initializer":
             return float(shape[-1] * spec.depth_multiplier)

@@ -47,7 +47,8 @@ def compute_fans(shape: tuple[int, ...]) -> tuple[int, int]:
 
 # --- helpers ----------------------------------------------------------------------------------------------
 
-def _per_axis(value, rank: int) -> tuple[int, ...]:
+def per_axis(value, rank: int) -> tuple[int, ...]:
+    """One value per spatial axis, from a single value or a list."""
     return tuple(value) if isinstance(value, list) else (value,) * rank
 
 
@@ -149,8 +150,8 @@ def _conv(layer, shapes):
     channels = _known(layer, shape[-1], "channel dimension")
     if channels % layer.groups:
         raise ShapeError(f"input channels ({channels}) must be divisible by groups ({layer.groups})")
-    kernel = _per_axis(layer.kernel_size, rank)
-    strides, dilation = _per_axis(layer.strides, rank), _per_axis(layer.dilation_rate, rank)
+    kernel = per_axis(layer.kernel_size, rank)
+    strides, dilation = per_axis(layer.strides, rank), per_axis(layer.dilation_rate, rank)
     spatial = tuple(_window(layer, n, k, s, d, layer.padding) for n, k, s, d in zip(shape, kernel, strides, dilation))
     return spatial + (layer.filters,), [
         VariableInfo("kernel", kernel + (channels // layer.groups, layer.filters), "kernel_initializer"),
@@ -161,8 +162,8 @@ def _conv_transpose(layer, shapes):
     (shape,) = shapes
     _rank(layer, shape, 3, "height, width, channels")
     channels = _known(layer, shape[-1], "channel dimension")
-    kernel = _per_axis(layer.kernel_size, 2)
-    strides, dilation = _per_axis(layer.strides, 2), _per_axis(layer.dilation_rate, 2)
+    kernel = per_axis(layer.kernel_size, 2)
+    strides, dilation = per_axis(layer.strides, 2), per_axis(layer.dilation_rate, 2)
     spatial = []
     for n, k, s, d in zip(shape, kernel, strides, dilation):
         effective = (k - 1) * d + 1
@@ -180,8 +181,8 @@ def _conv_transpose(layer, shapes):
 def _depthwise_out(layer, shape):
     _rank(layer, shape, 3, "height, width, channels")
     channels = _known(layer, shape[-1], "channel dimension")
-    kernel = _per_axis(layer.kernel_size, 2)
-    strides, dilation = _per_axis(layer.strides, 2), _per_axis(layer.dilation_rate, 2)
+    kernel = per_axis(layer.kernel_size, 2)
+    strides, dilation = per_axis(layer.strides, 2), per_axis(layer.dilation_rate, 2)
     spatial = tuple(_window(layer, n, k, s, d, layer.padding) for n, k, s, d in zip(shape, kernel, strides, dilation))
     return spatial, kernel, channels
 
@@ -206,8 +207,8 @@ def _pool(layer, shapes):
     (shape,) = shapes
     rank = layer.RANK
     _rank(layer, shape, rank + 1, "spatial axes then channels")
-    pool = _per_axis(layer.pool_size, rank)
-    strides = _per_axis(layer.strides, rank) if layer.strides is not None else pool
+    pool = per_axis(layer.pool_size, rank)
+    strides = per_axis(layer.strides, rank) if layer.strides is not None else pool
     spatial = tuple(_window(layer, n, p, s, 1, layer.padding) for n, p, s in zip(shape, pool, strides))
     return spatial + (shape[-1],), []
 
@@ -229,7 +230,7 @@ def _zero_padding(layer, shapes):
 def _up_sampling(layer, shapes):
     (shape,) = shapes
     _rank(layer, shape, 3, "height, width, channels")
-    rows, cols = _per_axis(layer.size, 2)
+    rows, cols = per_axis(layer.size, 2)
     return (None if shape[0] is None else shape[0] * rows, None if shape[1] is None else shape[1] * cols,
             shape[2]), []
 

@@ -28,7 +28,7 @@ from typing import Optional
 from modelspec.analysis.fans import effective_fan_in
 from modelspec.analysis.graph import Analysis, LayerInfo
 from modelspec.analysis.moments import initializer_moments
-from modelspec.analysis.shapes import _per_axis
+from modelspec.analysis.shapes import per_axis
 from modelspec.schema.activations import ACTIVATIONS
 
 Moments = tuple[float, float]  # (E[x], E[x²]) per element
@@ -311,7 +311,7 @@ def _zero_padding(info: LayerInfo, inputs: list[Signal]):
 
 def _pool(info: LayerInfo, inputs: list[Signal]):
     (x,) = inputs
-    k = math.prod(_per_axis(info.spec.pool_size, info.spec.RANK))
+    k = math.prod(per_axis(info.spec.pool_size, info.spec.RANK))
     if info.type.startswith("max"):
         return _max_of(x, k), None
     return _average_of(x, k), None

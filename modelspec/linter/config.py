@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -51,6 +51,10 @@ class LintConfig:
     def level(self, code: str) -> Level:
         """The level findings of a rule are reported at."""
         return self.levels.get(code) or registry.RULES[code].level
+
+    def without(self, *codes: str) -> LintConfig:
+        """The same configuration with ``codes`` not run."""
+        return replace(self, codes=self.codes - set(codes))
 
     def options(self, code: str) -> dict[str, float]:
         """The rule's thresholds, configured values over its defaults."""

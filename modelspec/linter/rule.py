@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from modelspec.analysis import Analysis, LayerInfo
     from modelspec.analysis.signal import SignalReport
     from modelspec.loader import ModelSpec
+    from modelspec.pretrained.checks import Problem
 
 
 
@@ -88,6 +89,13 @@ class Subject:
         from modelspec.analysis.signal import propagate
 
         return propagate(self.analysis)
+
+    @cached_property
+    def pretrained_problems(self) -> list[Problem]:
+        """The problems of the `pretrained:` block (modelspec/pretrained/checks.py), computed on first use."""
+        from modelspec.pretrained.checks import check
+
+        return check(self.model)
 
     @cached_property
     def weighted(self) -> frozenset[str]:

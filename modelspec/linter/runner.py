@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
 
-from modelspec.diagnostics import Diagnostic, Level, SpecError, error
+from modelspec.diagnostics import Diagnostic, Level, error
+from modelspec.errors import EXIT_INVALID, EXIT_LINT, EXIT_OK, SettingsError, SpecError
 from modelspec.linter import registry
 from modelspec.linter.config import LintConfig
 from modelspec.linter.rule import Subject
 from modelspec.loader import ModelSpec, load_spec
 
-EXIT_OK, EXIT_LINT, EXIT_INVALID = 0, 1, 2
 INLINE = re.compile(r"#\s*modelspec:\s*ignore\[([^\]]*)\]")
 SPEC_SUFFIXES = (".yaml", ".yml")
 _SPEC_KEY = re.compile(r"^modelspec\s*:", re.MULTILINE)
@@ -163,7 +163,14 @@ def is_spec(path: Path) -> bool:
 
 def lint_paths(paths: Iterable[Union[str, os.PathLike]], config: LintConfig = DEFAULT_CONFIG, *,
                specs_only: bool = False) -> LintResult:
-    """Load and lint every spec under ``paths``; invalid or unreadable files contribute their errors."""
+    """Load and lint every spec under ``paths``; invalid or unreadable files contribute their errors.
+
+    Raises ``SettingsError`` when a folder holds no spec file (a typo in CI would otherwise lint nothing).
+    """
+    paths = list(paths)
+    for path in paths:
+        if Path(path).is_dir() and next(expand([path]), None) is None:
+            raise SettingsError(f"no .yaml or .yml files under {path}")
     result = LintResult()
     for path in expand(paths):
         if specs_only and not is_spec(path):

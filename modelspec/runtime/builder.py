@@ -1,4 +1,8 @@
-"""Compile an analysed spec into a Keras 3 functional model. The only place (with weights.py) that imports Keras."""
+"""Compile an analysed spec into a Keras 3 functional model, and save it atomically.
+
+The checks that come before (parameter budget, pretrained block, lint gate) are modelspec/pipeline.py's; this
+module only turns what passed them into Keras objects.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,15 @@ from typing import Any, Optional
 
 from modelspec.analysis import LayerInfo
 from modelspec.analysis.seeds import derive_seed
-from modelspec.loader import ModelSpec, load_spec
+from modelspec.atomic import replacing
+from modelspec.loader import ModelSpec
 from modelspec.schema.initializers import _Initializer
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up chatter out of the CLI's output
 
 
 def _keras():
-    import keras
+    from modelspec.runtime.tensorflow_env import import_keras
 
-    return keras
+    return import_keras()
 
 
 def make_initializer(spec: _Initializer, seed: Optional[int]):
@@ -116,23 +119,13 @@ def _reseed_attention(layer, info: LayerInfo, model_seed: Optional[int]) -> None
         variable.assign(initializer(tuple(variable.shape), dtype=variable.dtype))
 
 
-def build_model(spec, *, seed: Optional[int] = None, weights=None):
-    """Build the ``keras.Model`` a spec describes.
-
-    Args:
-        spec: a path, YAML text, dict or ``ModelSpec``.
-        seed: overrides the spec's `seed:`.
-        weights: a weights file (.weights.h5, .keras or .npz) that replaces the `pretrained:` block's path
-            (relative to the current folder); without a `pretrained:` block, loads by layer name.
-
-    Raises:
-        SpecError: the spec is invalid (including its `pretrained:` block).
-        WeightsError: the weights file is missing, unreadable, refused or does not fit the model.
+def compile_model(loaded: ModelSpec, *, seed: Optional[int] = None, weights=None):
+    """Build the ``keras.Model`` a loaded spec describes, load its pretrained weights and compile it with its
+    `training:` block. ``seed`` overrides the spec's; ``weights`` replaces `pretrained.path` (see
+    ``modelspec.pipeline.prepare``, which checks all of this before TensorFlow starts).
     """
     from modelspec.runtime import weights as pretrained
 
-    loaded: ModelSpec = load_spec(spec)
-    pretrained.prepare(loaded, weights)  # spec mistakes in `pretrained:` surface before TensorFlow starts
     keras = _keras()
     analysis = loaded.analysis
     model_seed = seed if seed is not None else loaded.spec.seed
@@ -194,19 +187,5 @@ def _compile(model, training, output_names: list[str]) -> None:
 
 def save_atomic(model, path: os.PathLike | str) -> None:
     """Save a model to ``path`` via a temporary file in the same folder, then rename: never a partial file."""
-    import tempfile
-
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".modelspec-", suffix=".keras", dir=folder)
-    os.close(handle)
-    try:
+    with replacing(path, ".keras") as temporary:
         model.save(temporary)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp made it private; give it the mode open() would have
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise

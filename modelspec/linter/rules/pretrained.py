@@ -1,18 +1,18 @@
 """Pretrained-weights rules (MS401–MS404): the `pretrained:` block against the spec's layers and folder.
 
-Lint never opens the weights file (no h5py, no TensorFlow): MS401 only checks that it exists, and a layer
-counts as loaded when `map` names it or a `freeze` pattern matches it. `modelspec build --plan` reads the file.
+Lint never opens the weights file (no h5py, no TensorFlow): MS401 and MS403 report the problems of
+``modelspec.pretrained.checks.check``, the same function a build raises them from; a layer counts as loaded
+when `map` names it or a `freeze` pattern matches it. `modelspec build --plan` reads the file.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 
 from modelspec.diagnostics import Level
 from modelspec.linter.rule import Docs, Finding, Rule, Subject
 from modelspec.linter.rules._docs import spec
-from modelspec.schema.pretrained import compile_pattern
+from modelspec.pretrained import checks
 
 KERAS_TRANSFER = "Keras transfer learning guide: https://keras.io/guides/transfer_learning/"
 PLAN = "modelspec build --plan SPEC prints what each layer gets from the file (README, Pretrained weights)"
@@ -21,42 +21,29 @@ _BODY = ("  - {type: dense, name: hidden1, units: 64, activation: relu}\n"
          "  - {type: dense, name: head, units: 10, activation: softmax}\n")
 
 
-def _weighted(subject: Subject) -> list[str]:
-    """Our layers that have (or may have) weights."""
-    return [name for name, info in subject.analysis.layers.items() if info.variables != []]
+def _reported(code: tuple[str, str]):
+    """A rule's check that reports the shared pretrained check's problems of one code."""
 
+    def check(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
+        for problem in subject.pretrained_problems:
+            if problem.code == code:
+                yield Finding(problem.path, problem.message, hint=problem.hint, layer=problem.where)
 
-def _patterns(subject: Subject) -> list[tuple[int, object]]:
-    freeze = subject.spec.pretrained.freeze
-    return [] if isinstance(freeze, bool) else [(i, compile_pattern(text)) for i, text in enumerate(freeze)]
-
-
-def _frozen_by_patterns(subject: Subject) -> set[str]:
-    return {name for name in _weighted(subject) for _, pattern in _patterns(subject)
-            if isinstance(pattern, re.Pattern) and pattern.fullmatch(name)}
-
-
-def _file_missing(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
-    block = subject.spec.pretrained
-    if block is None:
-        return
-    target = subject.model.folder / block.path
-    if not target.is_file():
-        where = subject.model.folder if not subject.model.path.startswith("<") else "the current folder"
-        yield Finding(("pretrained", "path"), f"pretrained weights file {block.path!r} does not exist (looked in "
-                                              f"{where})",
-                      hint="write the path relative to the spec's folder, or pass the file with "
-                           "`modelspec build --weights FILE`")
+    return check
 
 
 MS401 = Rule(
-    code="MS401", name="pretrained-file-missing", level=Level.ERROR,
-    summary="the pretrained weights file does not exist",
-    check=_file_missing,
+    code=checks.FILE[0], name=checks.FILE[1], level=Level.ERROR,
+    summary="the pretrained weights file does not exist, or its path leaves the spec's project",
+    check=_reported(checks.FILE),
     docs=Docs(
-        what="Flags a `pretrained.path` that names no file, relative to the spec's folder.",
+        what="Flags a `pretrained.path` that names no file (relative to the spec's folder), or that the path "
+             "policy refuses: an absolute path, or one that leaves the tree the spec lives in (its project: the "
+             "nearest folder above it with `.git` or `pyproject.toml`; or the current folder when the spec is "
+             "inside it). A build refuses the same paths.",
         why="The build would stop at the missing file; CI finds it earlier, without TensorFlow. A path written "
-            "relative to the current folder instead of the spec's folder works on one machine and fails on the next.",
+            "relative to the current folder instead of the spec's folder works on one machine and fails on the "
+            "next, and a spec that reaches outside its project could make modelspec read any file on the machine.",
         example=spec(_BODY, extra="pretrained:\n  path: missing.weights.h5\n"),
         use_instead=spec(_BODY, extra="pretrained:\n  path: base.weights.h5\n"),
         references=PLAN,
@@ -68,9 +55,10 @@ def _everything_frozen(subject: Subject, options: Mapping[str, float]) -> Iterat
     block = subject.spec.pretrained
     if block is None or isinstance(block.freeze, bool):
         return
-    weighted = _weighted(subject)
-    frozen = _frozen_by_patterns(subject) | {name for name in weighted if not subject.analysis.layers[name]
-                                              .trainable_params and subject.analysis.layers[name].params}
+    weighted = checks.weighted_layers(subject.model)
+    frozen = checks.frozen_by_patterns(subject.model, block) | {
+        name for name in weighted
+        if not subject.analysis.layers[name].trainable_params and subject.analysis.layers[name].params}
     if weighted and set(weighted) <= frozen:
         yield Finding(("pretrained", "freeze"), f"every layer with weights is frozen ({len(weighted)} layers): "
                                                 f"training changes nothing",
@@ -94,30 +82,10 @@ MS402 = Rule(
 )
 
 
-def _unmapped(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
-    block = subject.spec.pretrained
-    if block is None:
-        return
-    weighted = _weighted(subject)
-    for key in block.map:
-        if key not in weighted:
-            known = "no layer" if key not in subject.analysis.layers else "a layer without weights"
-            yield Finding(("pretrained", "map", key), f"map names {known} of this spec (received: {key!r})",
-                          hint=f"map keys are this spec's layers with weights: {', '.join(weighted)}")
-    for index, pattern in _patterns(subject):
-        if isinstance(pattern, str):
-            yield Finding(("pretrained", "freeze", index), pattern,
-                          hint="write a layer name, or a regular expression matched against whole names")
-        elif not any(pattern.fullmatch(name) for name in weighted):
-            yield Finding(("pretrained", "freeze", index), f"freeze pattern matches no layer with weights "
-                                                           f"(received: {pattern.pattern!r})",
-                          hint=f"patterns match whole names: {', '.join(weighted)}")
-
-
 MS403 = Rule(
-    code="MS403", name="pretrained-unmapped", level=Level.ERROR,
+    code=checks.UNMAPPED[0], name=checks.UNMAPPED[1], level=Level.ERROR,
     summary="a `map` key or `freeze` pattern matches no layer",
-    check=_unmapped,
+    check=_reported(checks.UNMAPPED),
     docs=Docs(
         what="Flags a `pretrained.map` key that is not a layer with weights of this spec, and a `freeze` pattern "
              "that matches none of them (patterns match whole names, as `re.fullmatch`) or is not a valid "
@@ -136,7 +104,7 @@ def _init_overridden(subject: Subject, options: Mapping[str, float]) -> Iterator
     block = subject.spec.pretrained
     if block is None:
         return
-    loaded = set(block.map) | _frozen_by_patterns(subject)
+    loaded = set(block.map) | checks.frozen_by_patterns(subject.model, block)
     keys = subject.document.key_locations
     for name in sorted(loaded, key=lambda n: subject.analysis.layers[n].index if n in subject.analysis.layers
                        else 0):

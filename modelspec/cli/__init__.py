@@ -1,0 +1,47 @@
+"""The `modelspec` command line: one small module per command. Each parses its options, calls one library
+function and prints the result; user errors (``ModelspecError``, modelspec/errors.py) become their message and
+exit code here, in one place, for every command.
+"""
+
+from __future__ import annotations
+
+import click
+
+from modelspec import __version__
+from modelspec.cli.build import build
+from modelspec.cli.common import EPILOG, print_error
+from modelspec.cli.lint import lint_command
+from modelspec.cli.rules import rules_command
+from modelspec.cli.schema import schema
+from modelspec.cli.validate import validate
+from modelspec.errors import ModelspecError
+from modelspec.pipeline import DEFAULT_MAX_PARAMS
+
+__all__ = ["DEFAULT_MAX_PARAMS", "cli", "main"]
+
+
+class _Commands(click.Group):
+    """The command group; a user error in any command is printed (never a traceback) and sets the exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ModelspecError as exc:
+            print_error(exc)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+             epilog=EPILOG)
+@click.version_option(__version__, prog_name="modelspec")
+def cli() -> None:
+    """Validate, lint and compile YAML model specs into Keras 3 models."""
+
+
+for command in (validate, lint_command, build, rules_command, schema):
+    cli.add_command(command)
+
+
+def main() -> None:
+    """Entry point of the `modelspec` console script."""
+    cli(prog_name="modelspec")

@@ -1,0 +1,58 @@
+"""`modelspec build`: lint a spec, compile it into a Keras model, save it and print its summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from modelspec.cli.common import EPILOG, console, print_diagnostics
+from modelspec.pipeline import DEFAULT_MAX_PARAMS
+
+
+def _output(spec_name: str, output) -> Path:
+    output = Path(output or f"{spec_name}.keras")
+    if output.suffix != ".keras":
+        raise click.BadParameter("the output file name must end in .keras", param_hint="'-o' / '--output'")
+    if not output.parent.resolve().is_dir():
+        raise click.BadParameter(f"folder {str(output.parent)!r} does not exist", param_hint="'-o' / '--output'")
+    return output
+
+
+@click.command(epilog=EPILOG)
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+              help="Where to write the .keras file [default: <spec name>.keras in the current folder].")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), help="Override the spec's seed.")
+@click.option("--max-params", type=click.IntRange(min=1), default=DEFAULT_MAX_PARAMS, show_default=True,
+              help="Refuse, before importing TensorFlow, a spec with more parameters than this.")
+@click.option("--strict", is_flag=True, help="Stop on lint warnings too, not only on lint errors.")
+@click.option("--weights", type=click.Path(dir_okay=False),
+              help="Pretrained weights (.weights.h5, .keras or .npz) to load, replacing `pretrained.path`; "
+                   "relative to the current folder.")
+@click.option("--plan", "plan_only", is_flag=True,
+              help="Print which layers the pretrained weights would load, skip or leave new, then exit without "
+                   "building (no TensorFlow).")
+def build(spec, output, seed, max_params, strict, weights, plan_only) -> None:
+    """Lint SPEC, then compile it into a Keras model, write it as a .keras file and print a summary.
+
+    Lint findings are printed first; error-level findings (and warnings with --strict) stop the build.
+    With pretrained weights, the plan of what loads is printed before anything is loaded.
+    """
+    from modelspec import pipeline
+    from modelspec.report.plan import plan_table
+
+    if plan_only:
+        console().print(plan_table(pipeline.weights_plan(Path(spec), weights=weights, max_params=max_params)))
+        return
+    prepared = pipeline.prepare(Path(spec), weights=weights, max_params=max_params, strict=strict)
+    output = _output(prepared.model.name, output)
+    print_diagnostics(prepared.findings)
+    if prepared.plan is not None:
+        console().print(plan_table(prepared.plan))
+    pipeline.save(pipeline.build(prepared, seed=seed), output)
+
+    from modelspec.summary import print_summary
+
+    print_summary(prepared.model.analysis, console())
+    click.echo(f"Wrote {output}")

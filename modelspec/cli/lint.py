@@ -1,0 +1,45 @@
+"""`modelspec lint`: lint specs for CI and pre-commit. Never imports TensorFlow."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from modelspec.errors import EXIT_CODES_HELP
+from modelspec.report import REPORTERS, default_format
+
+
+def _codes(value):
+    return None if value is None else [word.strip() for word in value.split(",") if word.strip()]
+
+
+@click.command("lint", epilog=EXIT_CODES_HELP + " With --strict, warnings fail too.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--format", "output_format", type=click.Choice(list(REPORTERS)),
+              help="Output format [default: github when GITHUB_ACTIONS=true, else text].")
+@click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too.")
+@click.option("--select", metavar="CODES",
+              help="Comma-separated rule codes, names or prefixes to run (ALL for every rule), replacing the "
+                   "configured selection.")
+@click.option("--ignore", metavar="CODES", help="Comma-separated rule codes, names or prefixes to skip.")
+@click.option("--config", "pyproject", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The pyproject.toml to read [tool.modelspec.lint] from [default: the nearest one above the "
+                   "current folder].")
+@click.option("--specs-only", is_flag=True,
+              help="Skip YAML files without a top-level `modelspec:` key (for pre-commit, which passes every "
+                   "YAML file).")
+@click.pass_context
+def lint_command(ctx: click.Context, paths, output_format, strict, select, ignore, pyproject, specs_only) -> None:
+    """Lint the specs in PATHS (files, or folders: every *.yaml / *.yml below them). Never imports TensorFlow."""
+    from modelspec.linter.config import load_config
+    from modelspec.linter.runner import lint_paths
+    from modelspec.report.text import use_color
+
+    config = load_config(pyproject, select=_codes(select), ignore=_codes(ignore) or ())
+    result = lint_paths(paths, config, specs_only=specs_only)
+    output_format = output_format or default_format(os.environ)
+    REPORTERS[output_format](result, sys.stdout, color=output_format == "text" and use_color(sys.stdout))
+    ctx.exit(result.exit_code(strict))

@@ -1,0 +1,25 @@
+"""`modelspec schema`: the JSON Schema of the spec format, for editors."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from modelspec.atomic import write_text
+from modelspec.errors import EXIT_CODES_HELP
+
+
+@click.command(epilog=EXIT_CODES_HELP)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+              help="Write the schema to this file (atomically) instead of standard output.")
+def schema(output) -> None:
+    """Print the JSON Schema of the spec format, for editors (yaml-language-server)."""
+    from modelspec.schema.json_schema import json_schema
+
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    write_text(output, text)
+    click.echo(f"Wrote {output}", err=True)

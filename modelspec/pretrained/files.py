@@ -1,0 +1,248 @@
+"""Read a pretrained-weights file safely: what it holds (metadata), and one layer's arrays on demand.
+
+Three sources: a Keras ``.weights.h5`` (read with h5py directly), a ``.keras`` archive (only its
+``model.weights.h5`` member; its config is never read, let alone executed) and a NumPy ``.npz`` whose keys are
+``layer/variable``. Nothing here imports TensorFlow, calls ``keras.models.load_model`` or unpickles; h5py and
+NumPy are imported when a file is opened. See docs/security.md for the guards.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelspec.errors import WeightsError
+from modelspec.validation_errors import show_value
+
+SUFFIXES = (".weights.h5", ".keras", ".npz")
+# Deflate cannot compress better than about 1032:1; a member that claims more is lying about its size.
+MAX_RATIO = 1032
+MAX_OBJECTS = 1_000_000  # HDF5 groups and datasets visited in one file
+KERAS_MEMBER = "model.weights.h5"
+# Keras's construction order of the sublayers it saves as groups (h5py lists groups alphabetically).
+_SUBLAYER_ORDER = {"cell": 0, "forward_layer": 0, "backward_layer": 1, "query_dense": 0, "key_dense": 1,
+                   "value_dense": 2, "output_dense": 3}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One stored array: where it is in the file, its name below its layer, and its declared shape."""
+
+    key: str
+    name: str
+    shape: tuple[int, ...]
+
+
+@dataclass
+class Source:
+    """What a weights file holds, by layer name: its arrays' names and shapes (metadata only)."""
+
+    path: Path
+    kind: str  # "h5", "keras" or "npz"
+    layers: dict[str, list[Entry]] = field(default_factory=dict)
+    named: bool = False  # entries are named like our variables (npz) rather than ordered (h5)
+
+
+def kind_of(path: Path) -> str:
+    """The format a file name announces; raise ``WeightsError`` for any other name."""
+    name = path.name.lower()
+    if name.endswith(".weights.h5"):
+        return "h5"
+    if name.endswith(".keras"):
+        return "keras"
+    if name.endswith(".npz"):
+        return "npz"
+    raise WeightsError(f"{path}: not a weights file: the name must end in {', '.join(SUFFIXES)}")
+
+
+@contextmanager
+def open_source(path: os.PathLike | str) -> Iterator[tuple[Source, Any]]:
+    """Open a weights file; yield its ``Source`` and a handle for ``read``. Raise ``WeightsError`` when unusable."""
+    path = Path(path)
+    kind = kind_of(path)
+    if not path.is_file():
+        raise WeightsError(f"{path}: no such file" if not path.exists() else f"{path}: not a regular file")
+    try:
+        size = path.stat().st_size
+        if kind == "npz":
+            with _zip(path) as archive:
+                yield _npz_source(path, archive), archive
+            return
+        if kind == "keras":
+            with _zip(path) as archive:
+                member = _member(path, archive, KERAS_MEMBER)
+                with archive.open(member) as handle, _h5(path, handle) as h5:
+                    yield _h5_source(path, "keras", h5, member.file_size), h5
+            return
+        with _h5(path, path) as h5:
+            yield _h5_source(path, "h5", h5, size), h5
+    except OSError as exc:
+        raise WeightsError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+@contextmanager
+def _zip(path: Path):
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        raise WeightsError(f"{path}: not a zip archive, which a {kind_of(path)!r} file must be") from None
+    with archive:
+        yield archive
+
+
+def _member(path: Path, archive: zipfile.ZipFile, name: str) -> zipfile.ZipInfo:
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        raise WeightsError(f"{path}: the archive holds no {name}") from None
+    _check_member(path, info)
+    return info
+
+
+def _check_member(path: Path, info: zipfile.ZipInfo) -> None:
+    """Refuse a member whose declared size no honest archive of this size could hold (a zip bomb)."""
+    archive_size = path.stat().st_size
+    if info.compress_size > archive_size or info.file_size > MAX_RATIO * max(info.compress_size, 1):
+        raise WeightsError(f"{path}: archive member {info.filename!r} declares {info.file_size:,} bytes from "
+                           f"{info.compress_size:,} compressed bytes in a {archive_size:,}-byte file: refused")
+
+
+@contextmanager
+def _h5(path: Path, handle):
+    import h5py
+
+    try:
+        h5 = h5py.File(handle, "r")
+    except OSError:
+        raise WeightsError(f"{path}: not an HDF5 file, which a {kind_of(path)!r} file must be") from None
+    with h5:
+        yield h5
+
+
+def _h5_source(path: Path, kind: str, h5, size: int) -> Source:
+    """Index a Keras 3 weights file: ``layers/<key>/vars`` carries the layer's name; datasets are its arrays."""
+    source = Source(path, kind)
+    layers = _group(path, h5, "layers", required=True)
+    budget = [MAX_OBJECTS, MAX_RATIO * max(size, 1)]
+    for key in _names(path, layers):
+        group = _group(path, layers, key)
+        if group is None:
+            continue
+        own = _group(path, group, "vars")
+        name = own.attrs.get("name", key) if own is not None else key
+        name = name.decode() if isinstance(name, bytes) else str(name)
+        entries = [Entry(f"layers/{key}/{sub}", sub, shape) for sub, shape in _datasets(path, group, "", budget)]
+        if entries:
+            source.layers[name] = entries
+    return source
+
+
+def _names(path: Path, group) -> list[str]:
+    """A group's member names, refusing soft and external links (they reach outside what we read)."""
+    import h5py
+
+    names = list(group.keys())
+    for name in names:
+        link = group.get(name, getlink=True)
+        if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
+            what = "an external link to another file" if isinstance(link, h5py.ExternalLink) else "a soft link"
+            raise WeightsError(f"{path}: {group.name.rstrip('/')}/{name} is {what}: refused")
+    return names
+
+
+def _group(path: Path, parent, name: str, required: bool = False):
+    import h5py
+
+    if name not in _names(path, parent):
+        if required:
+            raise WeightsError(f"{path}: no '{name}' group: not a weights file written by Keras 3")
+        return None
+    item = parent[name]
+    return item if isinstance(item, h5py.Group) else None
+
+
+def _order(name: str) -> tuple:
+    if name == "vars":
+        return (0, 0, "")
+    if name.isdigit():
+        return (1, int(name), "")
+    return (2, _SUBLAYER_ORDER.get(name, 99), name)
+
+
+def _datasets(path: Path, group, prefix: str, budget: list) -> Iterator[tuple[str, tuple[int, ...]]]:
+    """Yield (relative path, shape) of every dataset below ``group``, in Keras's variable order, checking each."""
+    import h5py
+
+    for name in sorted(_names(path, group), key=_order):
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise WeightsError(f"{path}: more than {MAX_OBJECTS:,} HDF5 objects: refused")
+        item = group[name]
+        if isinstance(item, h5py.Group):
+            yield from _datasets(path, item, f"{prefix}{name}/", budget)
+        elif isinstance(item, h5py.Dataset):
+            _check_dataset(path, item, budget)
+            yield f"{prefix}{name}", tuple(int(d) for d in item.shape)
+
+
+def _check_dataset(path: Path, dataset, budget: list) -> None:
+    """Refuse datasets that are not plain numbers in this file, or whose declared size the file cannot hold."""
+    where = dataset.name
+    if dataset.dtype.kind not in "fiub":
+        raise WeightsError(f"{path}: {where} holds {dataset.dtype} values, not numbers: refused")
+    if dataset.external or getattr(dataset, "is_virtual", False):
+        raise WeightsError(f"{path}: {where} stores its data in another file (external or virtual dataset): "
+                           f"refused")
+    declared = math.prod(dataset.shape or ()) * dataset.dtype.itemsize
+    stored = dataset.id.get_storage_size()
+    budget[1] -= declared
+    if declared > MAX_RATIO * max(stored, 1) or budget[1] < 0:
+        raise WeightsError(f"{path}: {where} declares {declared:,} bytes ({show_value(list(dataset.shape))}) but "
+                           f"stores {stored:,}: refused")
+
+
+def _npz_source(path: Path, archive: zipfile.ZipFile) -> Source:
+    """Index an .npz: members ``layer/variable.npy``; each header's declared size must fit its member."""
+    import numpy as np
+
+    source = Source(path, "npz", named=True)
+    for info in archive.infolist():
+        _check_member(path, info)
+        key = info.filename.removesuffix(".npy")
+        layer, _, variable = key.partition("/")
+        if not variable:
+            raise WeightsError(f"{path}: key {key!r} is not of the form layer/variable (e.g. hidden1/kernel)")
+        with archive.open(info) as handle:
+            try:
+                version = np.lib.format.read_magic(handle)
+                shape, _, dtype = (np.lib.format.read_array_header_1_0(handle) if version == (1, 0)
+                                   else np.lib.format.read_array_header_2_0(handle))
+            except ValueError as exc:
+                raise WeightsError(f"{path}: member {info.filename!r} is not a NumPy array: {exc}") from None
+        if dtype.kind not in "fiub":
+            raise WeightsError(f"{path}: {key} holds {dtype} values, not numbers: refused (no pickles)")
+        declared = math.prod(shape) * dtype.itemsize
+        if declared > info.file_size:
+            raise WeightsError(f"{path}: {key} declares {declared:,} bytes ({show_value(list(shape))}) in a "
+                               f"{info.file_size:,}-byte member: refused")
+        source.layers.setdefault(layer, []).append(Entry(info.filename, variable, tuple(shape)))
+    return source
+
+
+def read(source: Source, handle, layer: str) -> list:
+    """Read the arrays of one source layer, in the order of its entries."""
+    import numpy as np
+
+    if source.kind == "npz":
+        arrays = []
+        for entry in source.layers[layer]:
+            with handle.open(entry.key) as member:
+                arrays.append(np.lib.format.read_array(member, allow_pickle=False))
+        return arrays
+    return [handle[entry.key][()] for entry in source.layers[layer]]
