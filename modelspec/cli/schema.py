@@ -7,7 +7,7 @@ import json
 import click
 
 from modelspec.atomic import write_text
-from modelspec.errors import EXIT_CODES_HELP
+from modelspec.errors import EXIT_CODES_HELP, SettingsError
 
 
 @click.command(epilog=EXIT_CODES_HELP)
@@ -21,5 +21,8 @@ def schema(output) -> None:
     if output is None:
         click.echo(text, nl=False)
         return
-    write_text(output, text)
+    try:
+        write_text(output, text)
+    except OSError as exc:
+        raise SettingsError(f"cannot write {output}: {exc.strerror or exc}") from exc
     click.echo(f"Wrote {output}", err=True)
