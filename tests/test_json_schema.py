@@ -25,7 +25,6 @@ from pydantic_core import PydanticCustomError
 
 from modelspec import SpecError, load_spec, source
 from modelspec.schema import Spec
-from modelspec.schema import spec as spec_module
 from modelspec.schema.activations import ActivationName
 from modelspec.schema.base import Spelled, TaggedUnionSchema, canonical_name, type_name
 from modelspec.schema.initializers import Constraint, Initializer, Regularizer
@@ -252,11 +251,16 @@ def _accepts(annotation, wrap=lambda spelling: spelling) -> Callable[[str], bool
 
 
 def _metadata(annotation, kind):
-    """Return the one ``kind`` instance among an annotation's metadata (through a named type alias)."""
+    """Return the ``kind`` instance in an annotation's metadata, looking through named type aliases, nested
+    ``Annotated`` and ``list[...]``."""
     annotation = getattr(annotation, "__value__", annotation)
-    found = [m for m in typing.get_args(annotation)[1:] if isinstance(m, kind)]
-    assert len(found) == 1, annotation
-    return found[0]
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is typing.Annotated:
+        found = [m for m in args[1:] if isinstance(m, kind)]
+        return found[0] if found else _metadata(args[0], kind)
+    if typing.get_origin(annotation) is list:
+        return _metadata(args[0], kind)
+    raise AssertionError(f"no {kind.__name__} in {annotation}")
 
 
 def _types(models) -> dict[str, dict]:
@@ -283,7 +287,7 @@ def _tables() -> list[Table]:
         tables.append(Table(table_id, tuple(map(type_name, union.models)), union.aliases, union.kind,
                             _accepts(alias), {"$ref": f"#/$defs/{table_id}"}, _types(union.models),
                             frozenset(m.KERAS_CLASS for m in union.models if m.KERAS_CLASS)))
-    layers = _metadata(spec_module.SpelledLayer, TaggedUnionSchema)
+    layers = _metadata(Spec.model_fields["layers"].annotation, TaggedUnionSchema)
     tables.append(Table("layer", tuple(map(type_name, layers.models)), layers.aliases, layers.kind, None, None,
                         _types(layers.models), frozenset(m.KERAS_CLASS for m in layers.models if m.KERAS_CLASS)))
     return tables
