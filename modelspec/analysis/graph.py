@@ -140,13 +140,40 @@ class _Collector:
 def analyse(spec: Spec, doc: Document) -> Analysis:
     """Analyse a validated spec (``defaults`` already applied); raise ``SpecError`` listing every problem."""
     report = _Collector(doc)
+    inputs = _inputs(spec, report)
+    layers, last = _wire(spec, inputs, report)
+    _check_references(layers, inputs, report)
+    outputs = _outputs(spec, layers, last, report)
+    if report.problems:
+        raise SpecError(report.problems)
+
+    order = _topological(layers, inputs, report)
+    _check_reachability(layers, inputs, outputs, report)
+    _infer_shapes(order, layers, inputs, report)
+    if report.problems:
+        raise SpecError(report.problems)
+
+    ordered = {name: layers[name] for name in order}
+    for info in reversed(ordered.values()):  # consumers first: _feeds reuses their answer (linear time)
+        info.feeds = _feeds(info, ordered)
+    for info in ordered.values():
+        _resolve_initializers(info)
+    return Analysis(spec, inputs, ordered, outputs)
+
+
+def _inputs(spec: Spec, report: _Collector) -> dict[str, InputInfo]:
     input_names = _input_names(spec)
     input_paths = [("input",)] if spec.input is not None else [("inputs", n) for n in range(len(input_names))]
     inputs = {name: InputInfo(name, tuple(i.shape), i.dtype, path)
               for name, i, path in zip(input_names, spec.model_inputs(), input_paths)}
     if len(inputs) != len(input_names):
         report.add(("inputs",), "input names must be unique")
+    return inputs
 
+
+def _wire(spec: Spec, inputs: dict[str, InputInfo], report: _Collector) -> tuple[dict[str, LayerInfo], str]:
+    """Name every layer and give it its inputs: the ones it names, else the previous layer (or the only input).
+    Return the layers and the last one's name."""
     names = _layer_names(spec, set(inputs))
     layers: dict[str, LayerInfo] = {}
     for index, (name, layer) in enumerate(zip(names, spec.layers)):
@@ -164,7 +191,11 @@ def analyse(spec: Spec, doc: Document) -> Analysis:
                        code=UNKNOWN_REFERENCE, layer=name)
             wired = []
         layers[name] = LayerInfo(name, layer, index, wired)
+    return layers, names[-1]
 
+
+def _check_references(layers: dict[str, LayerInfo], inputs: dict[str, InputInfo], report: _Collector) -> None:
+    """Check every named input exists and every layer has as many inputs as its type takes; link consumers."""
     known = set(layers) | set(inputs)
     for info in layers.values():
         for j, ref in enumerate(info.inputs):
@@ -179,7 +210,10 @@ def analyse(spec: Spec, doc: Document) -> Analysis:
             report.add(info.path + ("inputs",), f"{info.type} takes {wanted} input(s) (received: {len(info.inputs)})",
                        layer=info.name)
 
-    outputs = list(spec.outputs) if spec.outputs else [names[-1]]
+
+def _outputs(spec: Spec, layers: dict[str, LayerInfo], last: str, report: _Collector) -> list[str]:
+    """The output layers (default: the last), each existing, with one loss each when losses are a list."""
+    outputs = list(spec.outputs) if spec.outputs else [last]
     for j, ref in enumerate(outputs):
         if ref not in layers:
             report.add(("outputs", j), f"unknown output layer '{ref}'{did_you_mean(ref, layers)}",
@@ -188,11 +222,11 @@ def analyse(spec: Spec, doc: Document) -> Analysis:
     if isinstance(losses, list) and len(losses) != len(outputs):
         report.add(("training", "loss"), f"needs one loss per output, {len(outputs)} here ({', '.join(outputs)}) "
                                          f"(received: {len(losses)} losses)", layer="training.loss")
-    if report.problems:
-        raise SpecError(report.problems)
+    return outputs
 
-    order = _topological(layers, inputs, report)
-    _check_reachability(layers, inputs, outputs, report)
+
+def _infer_shapes(order: list[str], layers: dict[str, LayerInfo], inputs: dict[str, InputInfo],
+                  report: _Collector) -> None:
     for name in order:
         info = layers[name]
         info.input_shapes = [layers[r].output_shape if r in layers else inputs[r].shape for r in info.inputs]
@@ -202,15 +236,6 @@ def analyse(spec: Spec, doc: Document) -> Analysis:
             received = ", ".join(show_shape(s) for s in info.input_shapes)
             report.add(info.path, str(exc), code=SHAPE_MISMATCH, layer=name,
                        hint=None if "received" in str(exc) else f"input shape: {received}")
-    if report.problems:
-        raise SpecError(report.problems)
-
-    ordered = {name: layers[name] for name in order}
-    for info in reversed(ordered.values()):  # consumers first: _feeds reuses their answer (linear time)
-        info.feeds = _feeds(info, ordered)
-    for info in ordered.values():
-        _resolve_initializers(info)
-    return Analysis(spec, inputs, ordered, outputs)
 
 
 def _topological(layers: dict[str, LayerInfo], inputs: dict, report: _Collector) -> list[str]:
