@@ -56,7 +56,7 @@ class Constant(_Initializer):
     KERAS_CLASS: ClassVar[str] = "Constant"
     FAMILY: ClassVar[str] = CONSTANT
     type: Literal["constant"] = Field(description="Every element set to `value`.")
-    value: float = Field(0.0, description="The constant.")
+    value: float = Field(0.0, description="The value of every element.")
 
 
 class RandomNormal(_Seeded):

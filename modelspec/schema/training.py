@@ -36,7 +36,7 @@ class SGD(_Optimizer):
     USUAL_LEARNING_RATES: ClassVar[tuple[float, float]] = (1e-4, 1.0)
     START_LEARNING_RATE: ClassVar[float] = 1e-2
     type: Literal["sgd"] = Field(description="Stochastic gradient descent, optionally with momentum.")
-    learning_rate: PositiveFloat = Field(0.01, description="Step size.")
+    learning_rate: PositiveFloat = Field(0.01, description="Step size (the schedule's initial rate if one is set).")
     momentum: float = Field(0.0, ge=0, lt=1, description="Momentum factor.")
     nesterov: bool = Field(False, description="Use Nesterov momentum.")
 
@@ -64,7 +64,8 @@ class RMSprop(_Optimizer):
     KERAS_CLASS: ClassVar[str] = "RMSprop"
     USUAL_LEARNING_RATES: ClassVar[tuple[float, float]] = (1e-5, 1e-2)
     START_LEARNING_RATE: ClassVar[float] = 1e-3
-    type: Literal["rmsprop"] = Field(description="RMSprop.")
+    type: Literal["rmsprop"] = Field(description="RMSprop: each step divided by a running average of the "
+                                                 "gradient's magnitude.")
     rho: Probability = Field(0.9, description="Decay of the squared-gradient average.")
     momentum: float = Field(0.0, ge=0, lt=1, description="Momentum factor.")
     epsilon: PositiveFloat = Field(1e-7, description="Numerical-stability constant.")
@@ -75,7 +76,8 @@ class Adagrad(_Optimizer):
     KERAS_CLASS: ClassVar[str] = "Adagrad"
     USUAL_LEARNING_RATES: ClassVar[tuple[float, float]] = (1e-4, 1.0)
     START_LEARNING_RATE: ClassVar[float] = 1e-2
-    type: Literal["adagrad"] = Field(description="Adagrad.")
+    type: Literal["adagrad"] = Field(description="Adagrad: per-parameter rates that shrink as squared gradients "
+                                                 "add up.")
     initial_accumulator_value: float = Field(0.1, ge=0, description="Starting value of the accumulators.")
     epsilon: PositiveFloat = Field(1e-7, description="Numerical-stability constant.")
 
@@ -232,7 +234,8 @@ MetricName = Annotated[str, Spelled(METRICS, METRIC_ALIASES, "metric"), Field(de
 class Training(StrictModel):
     """Compile settings; when present the built model is compiled with them."""
 
-    optimizer: Optimizer = Field(description="The optimizer.")
+    optimizer: Optimizer = Field(description="The optimizer: a name such as adam, or a mapping with `type:` "
+                                             "and its options.")
     learning_rate_schedule: Optional[Schedule] = Field(None, description="Optional learning-rate schedule.")
     loss: Union[Loss, list[Loss]] = Field(description="The loss, or one loss per output.")
     metrics: list[MetricName] = Field(default_factory=list, description="Keras metric names.")
