@@ -241,8 +241,16 @@ def _message(err: dict) -> Message:
 
 def validation_diagnostics(exc: ValidationError, doc: source.Document) -> list[Diagnostic]:
     """Turn a pydantic ``ValidationError`` into located diagnostics, one per problem, union noise removed."""
+    by_path, suggested = _by_path(exc, doc)
+    _drop_noise(by_path, suggested)
+    return [diagnostic for path, errors in by_path.items() for diagnostic in _located(path, errors, doc)]
+
+
+def _by_path(exc: ValidationError, doc: source.Document) -> tuple[dict[tuple, list[dict]], set[tuple]]:
+    """Group the errors by the place in the data they are about; also return the (parent path, field) pairs
+    that an unknown key's did-you-mean names."""
     by_path: dict[tuple, list[dict]] = {}
-    suggested: set[tuple] = set()  # (parent path, field) that an unknown key's did-you-mean names
+    suggested: set[tuple] = set()
     for err in exc.errors(include_url=False):
         path = _data_path(err["loc"], doc.data, err["type"])
         ctx = err.get("ctx") or {}
@@ -255,40 +263,38 @@ def validation_diagnostics(exc: ValidationError, doc: source.Document) -> list[D
             if match:
                 suggested.add((path[:-1], match.group(1)))
         by_path.setdefault(path, []).append(err)
+    return by_path, suggested
+
+
+def _drop_noise(by_path: dict[tuple, list[dict]], suggested: set[tuple]) -> None:
     # `unit: 2` is one mistake: report the unknown key with its suggestion, not also the missing `units`.
     for path, errors in list(by_path.items()):
         if (path[:-1], path[-1] if path else None) in suggested:
             errors[:] = [e for e in errors if e["type"] != "missing"]
             if not errors:
                 del by_path[path]
-
     # A value that matched one member of a union well enough to fail deeper down: the other members' type
     # errors ("must be a list") on the value itself are noise.
     for path in [p for p, errors in by_path.items() if all(e["type"] in _TYPE_NOUNS for e in errors)]:
         if any(len(other) > len(path) and other[:len(path)] == path for other in by_path):
             del by_path[path]
 
-    diagnostics = []
-    for path, errors in by_path.items():
-        # A value that fits no member of a union yields one error per member: keep the informative ones.
-        informative = [e for e in errors if e["type"] not in _TYPE_NOUNS]
-        if informative or len(errors) == 1:  # a lone type error keeps its own message and hint
-            chosen = informative or errors
-        else:
-            nouns = list(dict.fromkeys(_TYPE_NOUNS[e["type"]] for e in errors))
-            first = dict(errors[0], type="combined", msg="")
-            chosen = [first]
-            message = f"must be {' or '.join(nouns)} (received: {show_value(errors[0].get('input'))})"
-        seen = set()
-        for err in chosen:
-            if err["type"] == "combined":
-                text, hint = message, None
-            else:
-                text, hint = _message(err)
-            if text in seen:
-                continue
-            seen.add(text)
-            where = path[:-1] if err["type"] == "missing" else path
-            line, column = doc.locate(where)
-            diagnostics.append(error(doc.path, line, column, text, layer=spec_path_text(path) or None, hint=hint))
+
+def _located(path: tuple, errors: list[dict], doc: source.Document) -> list[Diagnostic]:
+    """The diagnostics of one place: its informative errors, or one "must be a or b" for a value that fits no
+    member of a union (which yields one type error per member)."""
+    informative = [e for e in errors if e["type"] not in _TYPE_NOUNS]
+    if not informative and len(errors) > 1:
+        nouns = list(dict.fromkeys(_TYPE_NOUNS[e["type"]] for e in errors))
+        messages = [(f"must be {' or '.join(nouns)} (received: {show_value(errors[0].get('input'))})", None,
+                     errors[0])]
+    else:  # a lone type error keeps its own message and hint
+        messages = [(*_message(err), err) for err in informative or errors]
+    diagnostics, seen = [], set()
+    for text, hint, err in messages:
+        if text in seen:
+            continue
+        seen.add(text)
+        line, column = doc.locate(path[:-1] if err["type"] == "missing" else path)
+        diagnostics.append(error(doc.path, line, column, text, layer=spec_path_text(path) or None, hint=hint))
     return diagnostics
