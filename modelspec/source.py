@@ -135,6 +135,11 @@ def _resolve_plain(text: str, location: Location, limits: Limits) -> Any:
         return None
     if text in _BOOL:
         return _BOOL[text]
+    return _number(text, location, limits)
+
+
+def _number(text: str, location: Location, limits: Limits) -> Any:
+    """Resolve a plain scalar that is not null or a boolean: a number of the core schema, else a string."""
     if len(text) > limits.max_number_chars and (_INT.match(text) or _FLOAT.match(text) or _INT_HEX.match(text)
                                                 or _INT_OCT.match(text)):
         raise _Fatal(location, f"number has {len(text)} characters; at most {limits.max_number_chars} are allowed")
