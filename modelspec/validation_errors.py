@@ -254,7 +254,8 @@ def _by_path(exc: ValidationError, doc: source.Document) -> tuple[dict[tuple, li
     for err in exc.errors(include_url=False):
         path = _data_path(err["loc"], doc.data, err["type"])
         ctx = err.get("ctx") or {}
-        if err["type"] == "unknown_name" and ctx.get("kind") == "layer type" or err["type"] == "union_tag_invalid":
+        if err["type"] == "unknown_name" and ctx.get("kind", "").endswith("layer type") or \
+                err["type"] == "union_tag_invalid":
             path = path + (ctx.get("discriminator", "type").strip("'"),)
         elif err["type"] == "field_error":
             path = path + (ctx["field"],)

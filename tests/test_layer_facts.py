@@ -5,12 +5,22 @@ from __future__ import annotations
 import typing
 
 import pytest
+from typing_extensions import TypeAliasType
 
 from modelspec.analysis.shapes import RULES
 from modelspec.analysis.signal import HANDLERS
 from modelspec.schema.layers import LAYER_MODELS, LAYER_TYPES
 from modelspec.schema.layers.base import Role
 from modelspec.schema.layers.recurrent import Bidirectional
+
+
+def _members(annotation) -> list:
+    """The model classes a (named, annotated) union holds."""
+    if isinstance(annotation, TypeAliasType):
+        return _members(annotation.__value__)
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _members(typing.get_args(annotation)[0])
+    return list(typing.get_args(annotation))
 
 
 def test_every_layer_type_has_a_shape_rule_and_a_signal_handler():
@@ -23,7 +33,7 @@ def test_every_layer_type_declares_its_role_and_kernel_slots(model):
     assert isinstance(model.ROLE, Role)
     fields = model.model_fields
     if model.CORE_FIELD is not None:  # a wrapper: its kernel slots are the wrapped layer's
-        wrapped = typing.get_args(fields[model.CORE_FIELD].annotation)
+        wrapped = _members(fields[model.CORE_FIELD].annotation)
         assert wrapped, "the core field must hold a union of layer models"
         for inner in wrapped:
             assert inner.KERNEL_SLOTS == model.KERNEL_SLOTS
@@ -32,6 +42,11 @@ def test_every_layer_type_declares_its_role_and_kernel_slots(model):
         assert slot in fields and slot.endswith("_initializer")
     weighted_roles = {Role.LINEAR_MAP, Role.RECURRENT, Role.ATTENTION}
     assert bool(model.KERNEL_SLOTS) == (model.ROLE in weighted_roles)
+
+
+def test_a_wrapped_layer_is_spelled_like_any_layer_type():
+    layer = Bidirectional.model_validate({"type": "bidirectional", "layer": {"type": "SimpleRNN", "units": 2}})
+    assert layer.layer.type == "simple_rnn"
 
 
 def test_a_wrapper_reaches_its_layer_and_its_frozen_flag():

@@ -90,8 +90,8 @@ CASES = {
         "spec.yaml:4:6: error[MS001] layers[0].type: must be a type name such as 'dense' (received: 3)"),
     "bidirectional_wraps_a_dense_layer": (
         "modelspec: 1\ninput: {shape: [8, 3]}\nlayers:\n  - {type: bidirectional, layer: {type: dense, units: 2}}\n",
-        "spec.yaml:4:35: error[MS001] layers[0].layer.type: must be one of 'lstm', 'gru', 'simple_rnn' "
-        "(received: 'dense')"),
+        "spec.yaml:4:35: error[MS001] layers[0].layer.type: unknown recurrent layer type 'dense' (expected one of: "
+        "lstm, gru, simple_rnn)"),
     "unknown_activation": (
         HEAD + "layers:\n  - {type: dense, units: 2, activation: rleu}\n",
         "spec.yaml:4:29: error[MS001] layers[0].activation: unknown activation 'rleu'; did you mean 'relu'?"),

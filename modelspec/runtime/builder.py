@@ -168,10 +168,8 @@ def _compile(model, training, output_names: list[str]) -> None:
             schedule_params["initial_learning_rate"] = optimizer.learning_rate
         schedule_params = {k: v for k, v in schedule_params.items() if v is not None}
         params["learning_rate"] = getattr(keras.optimizers.schedules, schedule.KERAS_CLASS)(**schedule_params)
-    from modelspec.schema.training import LOSSES
-
     def loss(spec):
-        return getattr(keras.losses, LOSSES[spec.type][0])(**spec.options())
+        return getattr(keras.losses, spec.keras_class)(**spec.options())
 
     losses = [loss(s) for s in training.loss] if isinstance(training.loss, list) else loss(training.loss)
     metrics: Any = list(training.metrics)

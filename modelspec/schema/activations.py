@@ -1,5 +1,5 @@
 """The activation table: every activation modelspec knows, its family, what `auto` initialises it with, and its
-scalar function, from which the signal analysis takes each activation's gain (see docs/signal.md).
+scalar function, from which the signal analysis takes each activation's moments (see docs/signal.md).
 """
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Annotated, Optional
 
 from pydantic import Field
@@ -46,11 +45,6 @@ class Activation:
         if self.name == "relu":
             return _relu_moments(mean, math.sqrt(var))
         return gaussian_expectation(self.fn, mean, var)
-
-    @cached_property
-    def gain(self) -> Optional[float]:
-        """E[f(z)²] for z ~ N(0, 1): how much of a unit second moment survives the activation (relu: 1/2)."""
-        return None if self.fn is None else self.moments(0.0, 1.0)[1]
 
 
 # --- the element-wise functions, as Keras 3 defines them ---------------------------------------------------

@@ -52,7 +52,8 @@ def snake_case(name: str) -> str:
 
 
 def canonical_name(value: Any, names: Iterable[str], aliases: dict[str, str], kind: str) -> Any:
-    """Map a user's spelling to the canonical snake_case name, or raise a did-you-mean error."""
+    """Map a user's spelling to the canonical snake_case name, or raise an error with a did-you-mean (or, for a
+    short table without a close match, every name it holds)."""
     if not isinstance(value, str):
         return value
     names = list(names)
@@ -61,10 +62,13 @@ def canonical_name(value: Any, names: Iterable[str], aliases: dict[str, str], ki
             return candidate
         if candidate in aliases:
             return aliases[candidate]
+    suggestion = did_you_mean(value, names + list(aliases))
+    if not suggestion and len(names) <= 8:
+        suggestion = f" (expected one of: {', '.join(names)})"
     raise PydanticCustomError(
         "unknown_name",
         "unknown {kind} '{value}'{suggestion}",
-        {"kind": kind, "value": value, "suggestion": did_you_mean(value, names + list(aliases))},
+        {"kind": kind, "value": value, "suggestion": suggestion},
     )
 
 

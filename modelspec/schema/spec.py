@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Optional
+from typing import Literal, Optional
 
 from pydantic import Field, model_validator
 
 from modelspec.schema.activations import ActivationName
-from modelspec.schema.base import Name, PositiveInt, StrictModel, TaggedUnionSchema, field_error
+from modelspec.schema.base import Name, PositiveInt, StrictModel, field_error
 from modelspec.schema.initializers import Constraint, Initializer, Regularizer
-from modelspec.schema.layers import LAYER_ALIASES, LAYER_MODELS, Layer
+from modelspec.schema.layers import Layer
 from modelspec.schema.pretrained import Pretrained
 from modelspec.schema.training import Training
-
-# The layer union normalises `type:` spellings itself; this makes its JSON Schema accept them too.
-SpelledLayer = Annotated[Layer, TaggedUnionSchema(LAYER_MODELS, LAYER_ALIASES, "layer type", shorthand=False)]
 
 DTYPES = ("float32", "float16", "bfloat16", "float64", "int32", "int64", "uint8", "bool")
 
@@ -63,7 +60,7 @@ class Spec(StrictModel):
     input: Optional[Input] = Field(None, description="The single input (or use `inputs`).")
     inputs: Optional[list[Input]] = Field(None, min_length=1, description="Several inputs.")
     defaults: Defaults = Field(default_factory=Defaults, description="Defaults for every layer.")
-    layers: list[SpelledLayer] = Field(min_length=1, description="The layers, in order; each takes the previous "
+    layers: list[Layer] = Field(min_length=1, description="The layers, in order; each takes the previous "
                                                                  "one's output unless it names `inputs`.")
     outputs: Optional[list[Name]] = Field(None, min_length=1, description="Output layers (default: the last).")
     pretrained: Optional[Pretrained] = Field(None, description="Pretrained weights to load.")

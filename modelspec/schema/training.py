@@ -131,6 +131,7 @@ class PiecewiseConstant(StrictModel):
 
 
 Schedule = tagged_union("Schedule", (ExponentialDecay, CosineDecay, PiecewiseConstant), "learning-rate schedule",
+                        aliases={"piecewise_constant_decay": "piecewise_constant"},  # Keras's class name
                         description="A learning-rate schedule mapping with `type:`.")
 
 # What a loss scores, which decides the output activation it fits (MS301) and the output width it needs (MS302).

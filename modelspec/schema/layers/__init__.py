@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Union
-
-from pydantic import BeforeValidator, Discriminator, Field
-
-from modelspec.schema.base import canonical_name, type_name
+from modelspec.schema.base import tagged_union, type_name
 from modelspec.schema.layers.attention import MultiHeadAttention
 from modelspec.schema.layers.base import LayerBase
 from modelspec.schema.layers.conv import CONV_LAYERS
@@ -33,15 +29,5 @@ LAYER_ALIASES = {
 }
 
 
-def _normalise_type(value: Any) -> Any:
-    if isinstance(value, dict) and isinstance(value.get("type"), str):
-        return {**value, "type": canonical_name(value["type"], LAYER_TYPES, LAYER_ALIASES, "layer type")}
-    return value
-
-
-Layer = Annotated[
-    Union[LAYER_MODELS],
-    Discriminator("type"),
-    BeforeValidator(_normalise_type),
-    Field(description="A layer: `type:` and that type's fields."),
-]
+Layer = tagged_union("Layer", LAYER_MODELS, "layer type", aliases=LAYER_ALIASES, shorthand=False,
+                     description="A layer: `type:` and that type's fields.")

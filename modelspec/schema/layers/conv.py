@@ -127,7 +127,8 @@ class _Pool(LayerBase, _Spatial):
     ROLE: ClassVar[Role] = Role.PASS_THROUGH
     pool_size: IntOrList = Field(2, description="Size of the pooling window.")
     strides: Optional[IntOrList] = Field(None, description="Step of the window (default: pool_size).")
-    padding: Padding = Field("valid", description="valid or same.")
+    padding: Padding = Field("valid", description="valid (windows inside the input only) or same (output size = "
+                                                  "ceil(input / stride), zero padding where needed).")
 
 
 class MaxPool1D(_Pool):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal, Optional, Union
+from typing import ClassVar, Literal, Optional
 
-from pydantic import Discriminator, Field
+from pydantic import Field
 
 from modelspec.schema.activations import ActivationName
-from modelspec.schema.base import PositiveInt, Rate, Seed, StrictModel
+from modelspec.schema.base import PositiveInt, Rate, Seed, StrictModel, tagged_union
 from modelspec.schema.initializers import Constraint, Initializer, Regularizer
 from modelspec.schema.layers.base import AUTO, Kernel, LayerBase, Role
 
@@ -56,7 +56,9 @@ class SimpleRNN(LayerBase, _Recurrent):
     type: Literal["simple_rnn"] = Field(description="Fully connected recurrent layer.")
 
 
-RecurrentLayer = Annotated[Union[LSTM, GRU, SimpleRNN], Discriminator("type")]
+# Spelled like any layer type (LSTM, SimpleRNN...), in the validator and the JSON Schema alike.
+RecurrentLayer = tagged_union("RecurrentLayer", (LSTM, GRU, SimpleRNN), "recurrent layer type", shorthand=False,
+                              description="A recurrent layer: lstm, gru or simple_rnn, with its fields.")
 
 
 class Bidirectional(LayerBase):
