@@ -28,46 +28,65 @@ def _pairs(subject: Subject) -> Iterator[tuple]:
         yield name, activation, (shape[-1] if shape else None), loss, path
 
 
+def _squashed_twice(loss, name: str, activation: str, squash: str, raw: tuple[str, ...]):
+    """from_logits: true wants raw scores; a squashing output gets squashed a second time."""
+    if activation in raw:
+        return None
+    return (f"{loss.type} has from_logits: true but '{name}' ends in {activation}: the loss applies {squash} "
+            f"again to values that are already squashed",
+            f"remove the {activation} (a linear output) or set `from_logits: false`")
+
+
+def _raw_scores(loss, name: str, squash: str):
+    """from_logits: false on a linear output: the scores are read as probabilities."""
+    return (f"'{name}' is linear but {loss.type} has from_logits: false: the loss reads raw scores as "
+            f"probabilities and clips them into [1e-7, 1 − 1e-7]",
+            f"set `from_logits: true` on the loss, or `activation: {squash}` on the output")
+
+
+def _categorical(loss, name: str, activation: str):
+    if loss.from_logits:
+        return _squashed_twice(loss, name, activation, "softmax", ("linear", "log_softmax"))
+    if activation == "linear":
+        return _raw_scores(loss, name, "softmax")
+    if activation != "softmax":
+        return (f"{loss.type} expects a softmax output (a distribution over classes), but '{name}' ends in "
+                f"{activation}", "use `activation: softmax` (or a linear output with `from_logits: true`)")
+    return None
+
+
+def _binary(loss, name: str, activation: str):
+    if loss.from_logits:
+        return _squashed_twice(loss, name, activation, "sigmoid", ("linear",))
+    if activation == "linear":
+        return _raw_scores(loss, name, "sigmoid")
+    if activation == "softmax":
+        return (f"{loss.type} on a softmax output: softmax makes the units compete (with one unit it is always 1), but "
+                f"binary cross-entropy scores each unit as an independent probability",
+                "use `activation: sigmoid` (multi-label) or categorical_crossentropy (one class)")
+    if activation not in ("sigmoid", "hard_sigmoid"):
+        return (f"{loss.type} expects probabilities in [0, 1] (sigmoid), but '{name}' ends in {activation}",
+                "use `activation: sigmoid`")
+    return None
+
+
+def _regression(loss, name: str, activation: str):
+    if activation == "softmax":
+        return (f"{loss.type} on the softmax classifier '{name}': squared error on probabilities gives vanishing "
+                f"gradients exactly when the model is confidently wrong", "use categorical_crossentropy")
+    return None
+
+
+# Per loss kind: (loss, output name, its activation) -> (message, hint), or None when they fit.
+_JUDGES = {CATEGORICAL: _categorical, BINARY: _binary, REGRESSION: _regression}
+
+
 def _loss_activation_mismatch(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
-    for name, activation, width, loss, path in _pairs(subject):
-        logits = bool(loss.from_logits)
-        loss_name = loss.type
-        problem = hint = None
-        if loss.kind == CATEGORICAL:
-            if logits and activation not in ("linear", "log_softmax"):
-                problem = (f"{loss_name} has from_logits: true but '{name}' ends in {activation}: the loss applies "
-                           f"softmax again to values that are already squashed")
-                hint = f"remove the {activation} (a linear output) or set `from_logits: false`"
-            elif not logits and activation == "linear":
-                problem = (f"'{name}' is linear but {loss_name} has from_logits: false: the loss reads raw scores as "
-                           f"probabilities and clips them into [1e-7, 1 − 1e-7]")
-                hint = "set `from_logits: true` on the loss, or `activation: softmax` on the output"
-            elif not logits and activation != "softmax":
-                problem = (f"{loss_name} expects a softmax output (a distribution over classes), but '{name}' ends in "
-                           f"{activation}")
-                hint = "use `activation: softmax` (or a linear output with `from_logits: true`)"
-        elif loss.kind == BINARY:
-            if logits and activation != "linear":
-                problem = (f"{loss_name} has from_logits: true but '{name}' ends in {activation}: the loss applies "
-                           f"sigmoid again to values that are already squashed")
-                hint = f"remove the {activation} (a linear output) or set `from_logits: false`"
-            elif not logits and activation == "linear":
-                problem = (f"'{name}' is linear but {loss_name} has from_logits: false: the loss reads raw scores as "
-                           f"probabilities and clips them into [1e-7, 1 − 1e-7]")
-                hint = "set `from_logits: true` on the loss, or `activation: sigmoid` on the output"
-            elif not logits and activation == "softmax":
-                problem = (f"{loss_name} on a softmax output: softmax makes the units compete (with one unit it is "
-                           f"always 1), but binary cross-entropy scores each unit as an independent probability")
-                hint = "use `activation: sigmoid` (multi-label) or categorical_crossentropy (one class)"
-            elif not logits and activation not in ("sigmoid", "hard_sigmoid"):
-                problem = f"{loss_name} expects probabilities in [0, 1] (sigmoid), but '{name}' ends in {activation}"
-                hint = "use `activation: sigmoid`"
-        elif loss.kind == REGRESSION and activation == "softmax":
-            problem = (f"{loss_name} on the softmax classifier '{name}': squared error on probabilities gives "
-                       f"vanishing gradients exactly when the model is confidently wrong")
-            hint = "use categorical_crossentropy"
-        if problem:
-            yield Finding(path, problem, hint=hint, layer=name)
+    for name, activation, _, loss, path in _pairs(subject):
+        judge = _JUDGES.get(loss.kind)
+        found = judge(loss, name, activation) if judge is not None else None
+        if found:
+            yield Finding(path, found[0], hint=found[1], layer=name)
 
 
 MS301 = Rule(
