@@ -14,16 +14,17 @@ $(VENV)/.installed-tf: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[tf,test]"
+	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(VENV)/.installed-tf $@
 
 ## demo: install modelspec with TensorFlow, build specs/mlp.yaml and print its summary
 demo: $(VENV)/.installed-tf
 	$(BIN)/modelspec build specs/mlp.yaml
 
-## test: install the test extras and run the whole test suite
+## test: install the test extras, run the whole test suite, then the TensorFlow-free tests on Python 3.10 and 3.13
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
+	$(BIN)/nox
 
 ## schema: regenerate modelspec.schema.json (a test checks it is up to date)
 schema: $(VENV)/.installed-tf

@@ -1,7 +1,14 @@
-"""Shared helpers for the core tests: spec files, Keras facts about built layers, and subprocesses."""
+"""Shared helpers for the core tests: spec files, Keras facts about built layers, and subprocesses.
+
+Also the `tensorflow` marker, for tests that need the [tf] extra. `make test` runs every test with TensorFlow; the
+nox sessions (noxfile.py) run the others on Python 3.10 and 3.13 with `pip install .[test]` only, with
+`-m "not tensorflow"` and MODELSPEC_TESTS_WITHOUT_TENSORFLOW=1, under which a module marked as a whole
+(`pytestmark = pytest.mark.tensorflow`) is not even imported: its imports (numpy, h5py, keras) would fail.
+"""
 
 from __future__ import annotations
 
+import ast
 import math
 import os
 import subprocess
@@ -14,6 +21,46 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))
 SPEC_IDS = [path.stem for path in SPECS]
+
+WITHOUT_TENSORFLOW_VARIABLE = "MODELSPEC_TESTS_WITHOUT_TENSORFLOW"
+WITHOUT_TENSORFLOW = os.environ.get(WITHOUT_TENSORFLOW_VARIABLE) == "1"
+
+# Tests that need TensorFlow without requesting the `keras` fixture, which marks the others (see
+# `pytest_collection_modifyitems`). Better: `@pytest.mark.tensorflow` on the test itself, then drop it from here.
+TENSORFLOW_TESTS = {
+    "tests/test_atomic.py::test_weights_loading_failure",
+    "tests/test_cli.py::test_build_counts_opaque_layers_against_the_budget_before_saving",
+}
+
+
+def marked_tensorflow_as_a_whole(path: Path) -> bool:
+    """Whether a test module's top-level `pytestmark` includes `pytest.mark.tensorflow`, read without importing it."""
+    for node in ast.parse(path.read_bytes(), filename=str(path)).body:
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        if any(isinstance(target, ast.Name) and target.id == "pytestmark" for target in targets):
+            return any(ast.unparse(part) == "pytest.mark.tensorflow" for part in ast.walk(node.value))
+    return False
+
+
+def pytest_ignore_collect(collection_path: Path, config):
+    if (WITHOUT_TENSORFLOW and collection_path.suffix == ".py" and collection_path.name.startswith("test_")
+            and marked_tensorflow_as_a_whole(collection_path)):
+        return True
+    return None  # no opinion: pytest's own rules decide
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "keras" in getattr(item, "fixturenames", ()) or item.nodeid.split("[")[0] in TENSORFLOW_TESTS:
+            item.add_marker(pytest.mark.tensorflow)
+
+
+def pytest_report_header(config):
+    if WITHOUT_TENSORFLOW:
+        return (f"{WITHOUT_TENSORFLOW_VARIABLE}=1: no TensorFlow; test modules marked tensorflow as a whole are "
+                "not collected")
+    return None
 
 
 def spec_dict(layers: list, *, input_shape=None, inputs=None, outputs=None, seed=None, **extra) -> dict:
@@ -61,7 +108,7 @@ def python(code: str, *, cwd: Path, timeout: float = 120) -> subprocess.Complete
 
 @pytest.fixture(scope="session")
 def keras():
-    """Import Keras once, for the tests that build models."""
+    """Import Keras once, for the tests that build models (requesting it marks them tensorflow)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras as keras_module
 

@@ -15,6 +15,8 @@ import hashlib
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.tensorflow
+
 SPEC = """\
 modelspec: 1
 name: golden

@@ -19,6 +19,8 @@ import pytest
 from modelspec import build_model, load_spec
 from modelspec.analysis.signal import propagate
 
+pytestmark = pytest.mark.tensorflow
+
 keras = pytest.importorskip("keras")
 
 TOLERANCE = 0.08
