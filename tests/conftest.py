@@ -108,8 +108,7 @@ def python(code: str, *, cwd: Path, timeout: float = 120) -> subprocess.Complete
 
 @pytest.fixture(scope="session")
 def keras():
-    """Import Keras once, for the tests that build models (requesting it marks them tensorflow)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras as keras_module
+    """Import Keras once, as modelspec does, for the tests that build models (requesting it marks them tensorflow)."""
+    from modelspec.runtime.tensorflow_env import import_keras
 
-    return keras_module
+    return import_keras()
