@@ -21,10 +21,16 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed-tf
 	$(BIN)/modelspec build specs/mlp.yaml
 
-## test: install the test extras, run the whole test suite, then the TensorFlow-free tests on Python 3.10 and 3.13
+## test: install the test extras, check lint and format (ruff), run the whole test suite, then the TensorFlow-free
+## tests on Python 3.10 and 3.13 (nox). Where python3.10 and python3.13 are pyenv shims, they run only the versions
+## pyenv has selected: the newest installed 3.10 and 3.13 are selected too, after the current one.
 test: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
-	$(BIN)/nox
+	@if [ -z "$${PYENV_VERSION:-}" ] && command -v pyenv >/dev/null 2>&1; then \
+	    PYENV_VERSION="$$(pyenv version-name):$$(pyenv latest 3.10):$$(pyenv latest 3.13)"; export PYENV_VERSION; \
+	fi; echo "$(BIN)/nox"; $(BIN)/nox
 
 ## schema: regenerate modelspec.schema.json (a test checks it is up to date)
 schema: $(VENV)/.installed-tf

@@ -10,6 +10,7 @@ modelspec's time includes reading the YAML, validating and analysing it.
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
 
@@ -29,7 +30,7 @@ def resnet50_spec() -> dict:
         {"type": "activation", "name": "relu1", "activation": "relu"},
         {"type": "max_pool2d", "name": "pool1", "pool_size": 3, "strides": 2, "padding": "same"},
     ]
-    previous, channels = "pool1", 64
+    previous = "pool1"
     for stage, (blocks, width) in enumerate(zip((3, 4, 6, 3), (64, 128, 256, 512)), start=2):
         for block in range(blocks):
             p = f"s{stage}b{block}"
@@ -54,7 +55,7 @@ def resnet50_spec() -> dict:
                 shortcut = f"{p}_projbn"
             layers += [{"type": "add", "name": f"{p}_add", "inputs": [shortcut, f"{p}_bn3"]},
                        {"type": "activation", "name": f"{p}_out", "activation": "relu"}]
-            previous, channels = f"{p}_out", width * 4
+            previous = f"{p}_out"
     layers += [{"type": "global_average_pool2d", "name": "gap"},
                {"type": "dense", "name": "fc", "units": 1000, "activation": "softmax"}]
     return {"modelspec": 1, "name": "resnet50", "seed": SEED, "input": {"shape": [224, 224, 3]}, "layers": layers}
@@ -77,32 +78,34 @@ def by_hand(spec: dict):
     def glorot(name):
         return keras.initializers.GlorotUniform(seed=derive_seed(SEED, name, "kernel_initializer"))
 
+    def conv(layer):
+        return L.Conv2D(layer["filters"], layer["kernel_size"], strides=layer.get("strides", 1),
+                        padding=layer.get("padding", "valid"), use_bias=False, kernel_initializer=he(layer["name"]),
+                        name=layer["name"])
+
+    def dense(layer):
+        init = he(layer["name"]) if layer["activation"] == "relu" else glorot(layer["name"])
+        return L.Dense(layer["units"], activation=layer["activation"], kernel_initializer=init, name=layer["name"])
+
+    make = {
+        "zero_padding2d": lambda layer: L.ZeroPadding2D(layer["padding"], name=layer["name"]),
+        "conv2d": conv,
+        "batch_norm": lambda layer: L.BatchNormalization(name=layer["name"]),
+        "activation": lambda layer: L.Activation(layer["activation"], name=layer["name"]),
+        "max_pool2d": lambda layer: L.MaxPooling2D(3, strides=2, padding="same", name=layer["name"]),
+        "global_average_pool2d": lambda layer: L.GlobalAveragePooling2D(name=layer["name"]),
+        "dense": dense,
+    }
     inputs = keras.Input(tuple(spec["input"]["shape"]), name="input")
     tensors, x = {}, inputs
     for layer in spec["layers"]:
-        kind, name = layer["type"], layer["name"]
-        if "inputs" in layer and kind != "add":
-            x = tensors[layer["inputs"][0]]
-        if kind == "zero_padding2d":
-            x = L.ZeroPadding2D(layer["padding"], name=name)(x)
-        elif kind == "conv2d":
-            x = L.Conv2D(layer["filters"], layer["kernel_size"], strides=layer.get("strides", 1),
-                         padding=layer.get("padding", "valid"), use_bias=False, kernel_initializer=he(name),
-                         name=name)(x)
-        elif kind == "batch_norm":
-            x = L.BatchNormalization(name=name)(x)
-        elif kind == "activation":
-            x = L.Activation(layer["activation"], name=name)(x)
-        elif kind == "max_pool2d":
-            x = L.MaxPooling2D(3, strides=2, padding="same", name=name)(x)
-        elif kind == "add":
-            x = L.Add(name=name)([tensors[n] for n in layer["inputs"]])
-        elif kind == "global_average_pool2d":
-            x = L.GlobalAveragePooling2D(name=name)(x)
-        elif kind == "dense":
-            init = he(name) if layer["activation"] == "relu" else glorot(name)
-            x = L.Dense(layer["units"], activation=layer["activation"], kernel_initializer=init, name=name)(x)
-        tensors[name] = x
+        if layer["type"] == "add":
+            x = L.Add(name=layer["name"])([tensors[n] for n in layer["inputs"]])
+        else:
+            if "inputs" in layer:
+                x = tensors[layer["inputs"][0]]
+            x = make[layer["type"]](layer)(x)
+        tensors[layer["name"]] = x
     return keras.Model(inputs, x, name=spec["name"])
 
 
@@ -126,11 +129,12 @@ def main() -> None:
     for spec in (resnet50_spec(), wide_mlp_spec()):
         text = yaml.safe_dump(spec, sort_keys=False)
         ours, theirs = [], []
-        timed(lambda: build_model(text))  # warm-up both paths
-        timed(lambda: by_hand(spec))
+        ours_once, theirs_once = functools.partial(build_model, text), functools.partial(by_hand, spec)
+        timed(ours_once)  # warm-up both paths
+        timed(theirs_once)
         for _ in range(args.repeats):
-            ours.append(timed(lambda: build_model(text)))
-            theirs.append(timed(lambda: by_hand(spec)))
+            ours.append(timed(ours_once))
+            theirs.append(timed(theirs_once))
         keras_model, spec_model = by_hand(spec), build_model(text)
         assert keras_model.count_params() == spec_model.count_params()
         mine, hand = statistics.median(ours), statistics.median(theirs)

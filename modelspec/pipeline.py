@@ -113,6 +113,9 @@ def build(prepared: Prepared, *, seed: Optional[int] = None) -> Any:
         keras_model = compile_model(prepared.model, seed=seed, weights=prepared.weights)
     except ModelspecError:
         raise
+    except ImportError as exc:
+        raise BuildError(f"building a model needs TensorFlow, which did not import ({exc}): install it with "
+                         f"pip install 'modelspec[tf]'") from exc
     except Exception as exc:  # noqa: BLE001 - TensorFlow raises its own errors (out of memory, bad arguments)
         raise BuildError(f"Keras could not build {prepared.model.path}: {str(exc) or type(exc).__name__}") from exc
     if not prepared.model.analysis.complete:

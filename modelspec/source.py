@@ -42,7 +42,7 @@ class Limits:
     max_layers: int = 10_000
 
     @classmethod
-    def from_env(cls, environ=None) -> "Limits":
+    def from_env(cls, environ=None) -> Limits:
         """Return the default limits, with ``MODELSPEC_MAX_FILE_BYTES`` / ``MODELSPEC_MAX_LAYERS`` applied.
 
         Raises:
@@ -243,7 +243,9 @@ _MAP_START, _SEQ_START = yaml.MappingStartEvent, yaml.SequenceStartEvent
 _MAP_END, _SEQ_END = yaml.MappingEndEvent, yaml.SequenceEndEvent
 
 
-def _walk(text: str, doc: Document, limits: Limits, problems: list) -> Any:
+# One flat loop over the event stream on purpose: this is the measured hot path of every load (docs/security.md,
+# benchmarks/validate_speed.py); splitting it into a function per event kind costs a call per YAML node.
+def _walk(text: str, doc: Document, limits: Limits, problems: list) -> Any:  # noqa: C901
     """Turn the event stream into data; fatal problems raise, recoverable ones are appended to ``problems``.
 
     One flat loop over the events (no recursion, so no depth can overflow the stack), dispatching on the

@@ -7,6 +7,7 @@ from rich.table import Table
 
 from modelspec.analysis import Analysis, show_shape
 
+
 def initializer_text(layer) -> str:
     """Name the layer's main initializer (its first kernel, or an embedding's table), marking what `auto` chose."""
     for slot in (*layer.spec.KERNEL_SLOTS, "embeddings_initializer"):

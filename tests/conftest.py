@@ -25,14 +25,6 @@ SPEC_IDS = [path.stem for path in SPECS]
 WITHOUT_TENSORFLOW_VARIABLE = "MODELSPEC_TESTS_WITHOUT_TENSORFLOW"
 WITHOUT_TENSORFLOW = os.environ.get(WITHOUT_TENSORFLOW_VARIABLE) == "1"
 
-# Tests that need TensorFlow without requesting the `keras` fixture, which marks the others (see
-# `pytest_collection_modifyitems`). Better: `@pytest.mark.tensorflow` on the test itself, then drop it from here.
-TENSORFLOW_TESTS = {
-    "tests/test_atomic.py::test_weights_loading_failure",
-    "tests/test_cli.py::test_build_counts_opaque_layers_against_the_budget_before_saving",
-}
-
-
 def marked_tensorflow_as_a_whole(path: Path) -> bool:
     """Whether a test module's top-level `pytestmark` includes `pytest.mark.tensorflow`, read without importing it."""
     for node in ast.parse(path.read_bytes(), filename=str(path)).body:
@@ -52,7 +44,7 @@ def pytest_ignore_collect(collection_path: Path, config):
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if "keras" in getattr(item, "fixturenames", ()) or item.nodeid.split("[")[0] in TENSORFLOW_TESTS:
+        if "keras" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.tensorflow)
 
 

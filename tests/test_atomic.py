@@ -132,6 +132,7 @@ def test_interrupted_save_leaves_no_temporary(tmp_path, monkeypatch, keras):
     assert [p.name for p in tmp_path.iterdir()] == ["out.keras"]
 
 
+@pytest.mark.tensorflow
 def test_weights_loading_failure(project, monkeypatch):
     """A failure while assigning the arrays, after the plan passed: the old output stays, nothing else appears."""
     import numpy as np

@@ -172,6 +172,7 @@ def test_build_refuses_over_budget_spec(runner, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.yaml"]
 
 
+@pytest.mark.tensorflow
 def test_build_counts_opaque_layers_against_the_budget_before_saving(runner, tmp_path):
     # PReLU is opaque to the static analysis (validate shows "0+"): its 10,000 alphas are counted once Keras
     # has built the layer, and the build still stops before anything is written.

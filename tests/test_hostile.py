@@ -13,12 +13,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import python
 
 from modelspec import load_spec
 from modelspec.cli import cli
 from modelspec.source import Limits
-
-from conftest import python
 
 HEAD = "modelspec: 1\nname: hostile\ninput: {shape: [4]}\nlayers:\n"
 CANARY = "CANARY-created"
@@ -87,7 +86,8 @@ CASES = [
     ("empty-file", b"", "the file is empty", 1),
     ("not-a-mapping", "- type: dense\n", "must be a mapping", 1),
     # Duplicate keys: PyYAML would silently keep the last.
-    ("duplicate-top", HEAD + "  - {type: dense, units: 3}\nlayers: []\n", "duplicate key 'layers' (first defined on line 4)", 6),
+    ("duplicate-top", HEAD + "  - {type: dense, units: 3}\nlayers: []\n",
+     "duplicate key 'layers' (first defined on line 4)", 6),
     ("duplicate-in-layer", layer("type: dense\nunits: 3\nunits: 3000000"), "duplicate key 'units'", 7),
     ("duplicate-flow", HEAD + "  - {type: dense, units: 3, units: 4}\n", "duplicate key 'units'", 5),
     # Booleans, floats and strings where integers belong: no coercion.

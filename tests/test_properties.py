@@ -13,15 +13,13 @@ from pathlib import Path
 
 import yaml
 from click.testing import CliRunner
+from conftest import SPECS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from modelspec import SpecError
-from modelspec import source
+from modelspec import SpecError, source
 from modelspec.cli import cli
 from modelspec.loader import from_document, load_spec
-
-from conftest import SPECS
 
 BOUNDED = settings(max_examples=120, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
 SPEC_TEXTS = {path.name: path.read_text(encoding="utf-8") for path in SPECS}
@@ -58,7 +56,8 @@ yaml_data = st.recursive(scalars, lambda inner: st.lists(inner, max_size=5) | st
                          max_leaves=25)
 
 # Pieces of YAML syntax, including the dangerous ones, glued at random: hits the parser's own error paths.
-TOKENS = ["\n", "  ", "- ", ": ", "? ", "[", "]", "{", "}", ", ", "&a ", "*a", "&b ", "*b", "!!python/object:os.system ",
+TOKENS = ["\n", "  ", "- ", ": ", "? ", "[", "]", "{", "}", ", ", "&a ", "*a", "&b ", "*b",
+          "!!python/object:os.system ",
           "!!str ", "!!int ", "!!float ", "!!binary ", "!local ", "<<: ", "---\n", "...\n", "%YAML 1.1\n", "%TAG ! x\n",
           "# c\n", "|\n", ">-\n", "'q'", '"\\x1b"', '"\\n"', '"\\u202e"', "010", "0o17", "0x1F", "1:30", "1e999",
           ".nan", "-.inf", "9" * 80, "yes", "true", "null", "modelspec: 1\n", "layers:\n", "  - type: dense\n",

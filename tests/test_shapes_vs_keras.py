@@ -312,7 +312,8 @@ def _keras_lstm_flat(keras):
 REFUSED = {
     "conv2d_transpose_strides_with_dilation": (
         _keras_transpose_strided_dilated,
-        spec_dict([L("conv2d_transpose", filters=2, kernel_size=3, strides=2, dilation_rate=2)], input_shape=[6, 6, 1])),
+        spec_dict([L("conv2d_transpose", filters=2, kernel_size=3, strides=2, dilation_rate=2)],
+                  input_shape=[6, 6, 1])),
     "conv2d_strides_with_dilation": (
         _keras_conv_strided_dilated,
         spec_dict([L("conv2d", filters=2, kernel_size=3, strides=2, dilation_rate=2)], input_shape=[8, 8, 1])),

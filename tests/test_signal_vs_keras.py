@@ -18,10 +18,10 @@ import pytest
 
 from modelspec import build_model, load_spec
 from modelspec.analysis.signal import propagate
+from modelspec.runtime.tensorflow_env import import_keras
 
 pytestmark = pytest.mark.tensorflow
-
-keras = pytest.importorskip("keras")
+keras = import_keras()
 
 TOLERANCE = 0.08
 SEEDS = (1, 2, 3, 4)
@@ -46,14 +46,16 @@ SPECS = {
         input: {shape: [256]}
         layers:
           - {type: dense, units: 256, activation: relu, kernel_initializer: {type: random_normal, stddev: 0.05}}
-          - {type: dense, units: 256, activation: tanh, kernel_initializer: {type: random_uniform, minval: -0.1, maxval: 0.1}}
+          - {type: dense, units: 256, activation: tanh,
+             kernel_initializer: {type: random_uniform, minval: -0.1, maxval: 0.1}}
           - {type: dense, units: 256, activation: relu, kernel_initializer: {type: truncated_normal, stddev: 0.1}}
           - type: dense
             units: 128
             activation: elu
             kernel_initializer: {type: variance_scaling, scale: 2.0, mode: fan_out, distribution: uniform}
           - {type: dense, units: 128, activation: tanh, kernel_initializer: orthogonal}
-          - {type: dense, units: 128, activation: silu, kernel_initializer: lecun_uniform, bias_initializer: {type: random_normal, stddev: 0.5}}
+          - {type: dense, units: 128, activation: silu, kernel_initializer: lecun_uniform,
+             bias_initializer: {type: random_normal, stddev: 0.5}}
           - {type: dense, units: 128, kernel_initializer: {type: identity, gain: 2.0}}
           - type: dense
             units: 64

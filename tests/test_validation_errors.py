@@ -104,7 +104,8 @@ CASES = {
         "spec.yaml:6:5: error[MS001] layers[0].kernel_initializer: unknown initializer 'glorot_unifrom'; "
         "did you mean 'glorot_uniform'?"),
     "unknown_loss": (
-        HEAD + "layers:\n  - {type: dense, units: 2}\ntraining:\n  optimizer: adam\n  loss: categorical_crossentropyy\n",
+        HEAD + "layers:\n  - {type: dense, units: 2}\ntraining:\n  optimizer: adam\n"
+        "  loss: categorical_crossentropyy\n",
         "spec.yaml:7:3: error[MS001] training.loss: unknown loss 'categorical_crossentropyy'; "
         "did you mean 'categorical_crossentropy'?"),
     "forbidden_keras_layer": (

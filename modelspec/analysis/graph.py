@@ -12,8 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from modelspec.analysis.shapes import Shape, ShapeError, VariableInfo, infer, show_shape
-from modelspec.diagnostics import (INVALID_SPEC, SHAPE_MISMATCH, UNKNOWN_REFERENCE, Diagnostic, SpecError,
-                                   did_you_mean, error)
+from modelspec.diagnostics import (
+    INVALID_SPEC,
+    SHAPE_MISMATCH,
+    UNKNOWN_REFERENCE,
+    Diagnostic,
+    SpecError,
+    did_you_mean,
+    error,
+)
 from modelspec.schema.activations import ACTIVATIONS
 from modelspec.schema.base import type_name
 from modelspec.schema.initializers import INITIALIZER_MODELS, InitializerSpec
@@ -273,7 +280,8 @@ def _check_reachability(layers, inputs, outputs, report: _Collector) -> None:
                        hint="add it to `outputs:` or remove it", layer=info.name)
     for name, info in inputs.items():
         if name not in useful:
-            report.add(info.path, f"input '{name}' is not used by any output", hint="remove it or wire it with `inputs:`")
+            report.add(info.path, f"input '{name}' is not used by any output",
+                       hint="remove it or wire it with `inputs:`")
     if report.problems:
         raise SpecError(report.problems)
 

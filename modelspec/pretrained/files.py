@@ -30,6 +30,24 @@ _SUBLAYER_ORDER = {"cell": 0, "forward_layer": 0, "backward_layer": 1, "query_de
                    "value_dense": 2, "output_dense": 3}
 
 
+def _h5py():
+    try:
+        import h5py
+    except ImportError:
+        raise WeightsError("reading .weights.h5 and .keras files needs h5py, which comes with TensorFlow: "
+                           "pip install 'modelspec[tf]'") from None
+    return h5py
+
+
+def _numpy():
+    try:
+        import numpy
+    except ImportError:
+        raise WeightsError("reading weights files needs NumPy, which comes with TensorFlow: "
+                           "pip install 'modelspec[tf]'") from None
+    return numpy
+
+
 @dataclass(frozen=True)
 class Entry:
     """One stored array: where it is in the file, its name below its layer, and its declared shape."""
@@ -115,7 +133,7 @@ def _check_member(path: Path, info: zipfile.ZipInfo) -> None:
 
 @contextmanager
 def _h5(path: Path, handle):
-    import h5py
+    h5py = _h5py()
 
     try:
         h5 = h5py.File(handle, "r")
@@ -145,7 +163,7 @@ def _h5_source(path: Path, kind: str, h5, size: int) -> Source:
 
 def _names(path: Path, group) -> list[str]:
     """A group's member names, refusing soft and external links (they reach outside what we read)."""
-    import h5py
+    h5py = _h5py()
 
     names = list(group.keys())
     for name in names:
@@ -157,7 +175,7 @@ def _names(path: Path, group) -> list[str]:
 
 
 def _group(path: Path, parent, name: str, required: bool = False):
-    import h5py
+    h5py = _h5py()
 
     if name not in _names(path, parent):
         if required:
@@ -177,7 +195,7 @@ def _order(name: str) -> tuple:
 
 def _datasets(path: Path, group, prefix: str, budget: list) -> Iterator[tuple[str, tuple[int, ...]]]:
     """Yield (relative path, shape) of every dataset below ``group``, in Keras's variable order, checking each."""
-    import h5py
+    h5py = _h5py()
 
     for name in sorted(_names(path, group), key=_order):
         budget[0] -= 1
@@ -209,7 +227,7 @@ def _check_dataset(path: Path, dataset, budget: list) -> None:
 
 def _npz_source(path: Path, archive: zipfile.ZipFile) -> Source:
     """Index an .npz: members ``layer/variable.npy``; each header's declared size must fit its member."""
-    import numpy as np
+    np = _numpy()
 
     source = Source(path, "npz", named=True)
     for info in archive.infolist():
@@ -237,7 +255,7 @@ def _npz_source(path: Path, archive: zipfile.ZipFile) -> Source:
 
 def read(source: Source, handle, layer: str) -> list:
     """Read the arrays of one source layer, in the order of its entries."""
-    import numpy as np
+    np = _numpy()
 
     if source.kind == "npz":
         arrays = []

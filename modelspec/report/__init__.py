@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+
 from modelspec.report import github, json_report, sarif, text
 
 Reporter = Callable[..., None]  # (result, stream, *, color: bool) -> None

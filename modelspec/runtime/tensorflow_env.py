@@ -10,6 +10,7 @@ propagates, so a broken installation still explains itself.
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import importlib
 import os
@@ -82,10 +83,8 @@ def _show(captured) -> None:
 
 def _restore(saved: int, handler_was_enabled: bool) -> None:
     """Point descriptor 2 back at the real stderr and leave the fault handler as it was."""
-    try:
+    with contextlib.suppress(AttributeError, OSError, ValueError):
         sys.stderr.flush()
-    except (AttributeError, OSError, ValueError):
-        pass
     if not handler_was_enabled:
         faulthandler.disable()
     os.dup2(saved, 2)

@@ -161,7 +161,7 @@ INITIALIZER_MODELS = (Auto, Zeros, Ones, Constant, RandomNormal, TruncatedNormal
                       GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal, Orthogonal, Identity,
                       VarianceScaling)
 InitializerSpec = Union[INITIALIZER_MODELS]
-Initializer = tagged_union("Initializer", 
+Initializer = tagged_union("Initializer",
     INITIALIZER_MODELS, "initializer",
     aliases={"uniform": "random_uniform", "normal": "random_normal", "xavier_uniform": "glorot_uniform",
              "xavier_normal": "glorot_normal", "kaiming_uniform": "he_uniform", "kaiming_normal": "he_normal",

@@ -8,8 +8,17 @@ from pydantic import Field, GetJsonSchemaHandler, WithJsonSchema, model_validato
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core.core_schema import CoreSchema
 
-from modelspec.schema.base import (PositiveFloat, PositiveInt, Rate, Spelled, StrictModel, canonical_name,
-                                   field_error, names_schema, tagged_union)
+from modelspec.schema.base import (
+    PositiveFloat,
+    PositiveInt,
+    Rate,
+    Spelled,
+    StrictModel,
+    canonical_name,
+    field_error,
+    names_schema,
+    tagged_union,
+)
 
 Probability = Rate
 

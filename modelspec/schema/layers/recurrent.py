@@ -7,7 +7,7 @@ from typing import ClassVar, Literal, Optional
 from pydantic import Field
 
 from modelspec.schema.activations import ActivationName
-from modelspec.schema.base import PositiveInt, Rate, Seed, StrictModel, tagged_union
+from modelspec.schema.base import PositiveInt, Rate, Seed, tagged_union
 from modelspec.schema.initializers import Constraint, Initializer, Regularizer
 from modelspec.schema.layers.base import AUTO, Kernel, LayerBase, Role
 

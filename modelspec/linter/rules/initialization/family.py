@@ -13,7 +13,6 @@ from modelspec.linter.rules.initialization._shared import describe
 from modelspec.schema.activations import ACTIVATIONS, RELU_FAMILY, SATURATING, SELU
 from modelspec.schema.initializers import GLOROT, HE, IDENTITY, LECUN, ORTHOGONAL, family
 
-
 # --- MS102, MS103, MS104: the initializer's family against the activation it feeds --------------------------
 
 def _family_mismatch(subject: Subject, families: tuple[str, ...], activations: tuple[str, ...]):
