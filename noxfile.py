@@ -22,5 +22,12 @@ PYTHONS = ["3.10", "3.13"]  # requires-python's oldest and the newest release
 def without_tensorflow(session: nox.Session) -> None:
     """Install the lint-only package with the test tools and run the tests that need no TensorFlow."""
     session.install(".[test]")
-    session.run("python", "-m", "pytest", "-m", "not tensorflow", *session.posargs,
-                env={"MODELSPEC_TESTS_WITHOUT_TENSORFLOW": "1"})
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "-m",
+        "not tensorflow",
+        *session.posargs,
+        env={"MODELSPEC_TESTS_WITHOUT_TENSORFLOW": "1"},
+    )

@@ -36,12 +36,25 @@ def resnet50_spec() -> dict:
             p = f"s{stage}b{block}"
             stride = 2 if block == 0 and stage > 2 else 1
             layers += [
-                {"type": "conv2d", "name": f"{p}_c1", "filters": width, "kernel_size": 1, "strides": stride,
-                 "use_bias": False, "inputs": [previous]},
+                {
+                    "type": "conv2d",
+                    "name": f"{p}_c1",
+                    "filters": width,
+                    "kernel_size": 1,
+                    "strides": stride,
+                    "use_bias": False,
+                    "inputs": [previous],
+                },
                 {"type": "batch_norm", "name": f"{p}_bn1"},
                 {"type": "activation", "name": f"{p}_r1", "activation": "relu"},
-                {"type": "conv2d", "name": f"{p}_c2", "filters": width, "kernel_size": 3, "padding": "same",
-                 "use_bias": False},
+                {
+                    "type": "conv2d",
+                    "name": f"{p}_c2",
+                    "filters": width,
+                    "kernel_size": 3,
+                    "padding": "same",
+                    "use_bias": False,
+                },
                 {"type": "batch_norm", "name": f"{p}_bn2"},
                 {"type": "activation", "name": f"{p}_r2", "activation": "relu"},
                 {"type": "conv2d", "name": f"{p}_c3", "filters": width * 4, "kernel_size": 1, "use_bias": False},
@@ -49,15 +62,28 @@ def resnet50_spec() -> dict:
             ]
             shortcut = previous
             if block == 0:
-                layers += [{"type": "conv2d", "name": f"{p}_proj", "filters": width * 4, "kernel_size": 1,
-                            "strides": stride, "use_bias": False, "inputs": [previous]},
-                           {"type": "batch_norm", "name": f"{p}_projbn"}]
+                layers += [
+                    {
+                        "type": "conv2d",
+                        "name": f"{p}_proj",
+                        "filters": width * 4,
+                        "kernel_size": 1,
+                        "strides": stride,
+                        "use_bias": False,
+                        "inputs": [previous],
+                    },
+                    {"type": "batch_norm", "name": f"{p}_projbn"},
+                ]
                 shortcut = f"{p}_projbn"
-            layers += [{"type": "add", "name": f"{p}_add", "inputs": [shortcut, f"{p}_bn3"]},
-                       {"type": "activation", "name": f"{p}_out", "activation": "relu"}]
+            layers += [
+                {"type": "add", "name": f"{p}_add", "inputs": [shortcut, f"{p}_bn3"]},
+                {"type": "activation", "name": f"{p}_out", "activation": "relu"},
+            ]
             previous = f"{p}_out"
-    layers += [{"type": "global_average_pool2d", "name": "gap"},
-               {"type": "dense", "name": "fc", "units": 1000, "activation": "softmax"}]
+    layers += [
+        {"type": "global_average_pool2d", "name": "gap"},
+        {"type": "dense", "name": "fc", "units": 1000, "activation": "softmax"},
+    ]
     return {"modelspec": 1, "name": "resnet50", "seed": SEED, "input": {"shape": [224, 224, 3]}, "layers": layers}
 
 
@@ -79,9 +105,15 @@ def by_hand(spec: dict):
         return keras.initializers.GlorotUniform(seed=derive_seed(SEED, name, "kernel_initializer"))
 
     def conv(layer):
-        return L.Conv2D(layer["filters"], layer["kernel_size"], strides=layer.get("strides", 1),
-                        padding=layer.get("padding", "valid"), use_bias=False, kernel_initializer=he(layer["name"]),
-                        name=layer["name"])
+        return L.Conv2D(
+            layer["filters"],
+            layer["kernel_size"],
+            strides=layer.get("strides", 1),
+            padding=layer.get("padding", "valid"),
+            use_bias=False,
+            kernel_initializer=he(layer["name"]),
+            name=layer["name"],
+        )
 
     def dense(layer):
         init = he(layer["name"]) if layer["activation"] == "relu" else glorot(layer["name"])
@@ -138,8 +170,10 @@ def main() -> None:
         keras_model, spec_model = by_hand(spec), build_model(text)
         assert keras_model.count_params() == spec_model.count_params()
         mine, hand = statistics.median(ours), statistics.median(theirs)
-        print(f"{spec['name']:>9}: {spec_model.count_params():>11,} params | modelspec {mine:6.3f} s | "
-              f"hand-written Keras {hand:6.3f} s | ratio {mine / hand:.3f} (target <= 1.10)")
+        print(
+            f"{spec['name']:>9}: {spec_model.count_params():>11,} params | modelspec {mine:6.3f} s | "
+            f"hand-written Keras {hand:6.3f} s | ratio {mine / hand:.3f} (target <= 1.10)"
+        )
 
 
 if __name__ == "__main__":

@@ -16,16 +16,27 @@ import yaml
 
 from modelspec import load_spec
 
-SPEC = "\n".join(
-    ["modelspec: 1", "name: bench", "seed: 1", "input: {shape: [32, 32, 3]}", "layers:"]
-    + [f"  - {{type: conv2d, filters: {16 * (1 + i // 6)}, kernel_size: 3, padding: same, activation: relu}}"
-       for i in range(12)]
-    + ["  - {type: batch_norm}", "  - {type: max_pool2d}", "  - {type: flatten}", "  - {type: dropout, rate: 0.3}",
-       "  - {type: dense, units: 128, activation: relu, kernel_regularizer: {type: l2, l2: 0.0001}}",
-       "  - {type: dense, units: 64, activation: relu}", "  - {type: dropout, rate: 0.2}",
-       "  - {type: dense, units: 10, activation: softmax}",
-       "training: {optimizer: adam, loss: categorical_crossentropy, metrics: [accuracy]}"]
-) + "\n"
+SPEC = (
+    "\n".join(
+        ["modelspec: 1", "name: bench", "seed: 1", "input: {shape: [32, 32, 3]}", "layers:"]
+        + [
+            f"  - {{type: conv2d, filters: {16 * (1 + i // 6)}, kernel_size: 3, padding: same, activation: relu}}"
+            for i in range(12)
+        ]
+        + [
+            "  - {type: batch_norm}",
+            "  - {type: max_pool2d}",
+            "  - {type: flatten}",
+            "  - {type: dropout, rate: 0.3}",
+            "  - {type: dense, units: 128, activation: relu, kernel_regularizer: {type: l2, l2: 0.0001}}",
+            "  - {type: dense, units: 64, activation: relu}",
+            "  - {type: dropout, rate: 0.2}",
+            "  - {type: dense, units: 10, activation: softmax}",
+            "training: {optimizer: adam, loss: categorical_crossentropy, metrics: [accuracy]}",
+        ]
+    )
+    + "\n"
+)
 
 
 def rate(fn, seconds: float, batch: int = 50) -> tuple[float, float]:
@@ -48,10 +59,15 @@ def main() -> None:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     ours, ours_best = rate(lambda: load_spec(SPEC), args.seconds)
     plain, plain_best = rate(lambda: yaml.load(SPEC, Loader=loader), args.seconds)
-    print(f"20-layer spec, load_spec (read + validate + analyse): median {ours:,.0f}/s, best batch "
-          f"{ours_best:,.0f}/s (target >= 1,000/s)")
-    print(f"baseline yaml.load alone: median {plain:,.0f}/s, best batch {plain_best:,.0f}/s | "
-          f"modelspec costs {plain / ours:.2f}x plain parsing")
+    print(
+        f"20-layer spec, load_spec (read + validate + analyse): median {ours:,.0f}/s, best batch "
+        f"{ours_best:,.0f}/s (target >= 1,000/s)"
+    )
+    print(
+        f"baseline yaml.load alone: median {plain:,.0f}/s, best batch {plain_best:,.0f}/s | "
+        f"modelspec costs {plain / ours:.2f}x plain parsing"
+    )
+
 
 if __name__ == "__main__":
     main()

@@ -69,9 +69,11 @@ def main() -> None:
                     peaks[name].append(peak)
         assert all(np.array_equal(a, np.asarray(v)) for a, v in zip(reference, model.weights[:2]))
     for name in times:
-        print(f"{name:>9}: median {statistics.median(times[name]):.3f} s "
-              f"(min {min(times[name]):.3f}, max {max(times[name]):.3f}); "
-              f"peak traced memory {max(peaks[name]) / 2**20:,.0f} MiB")
+        print(
+            f"{name:>9}: median {statistics.median(times[name]):.3f} s "
+            f"(min {min(times[name]):.3f}, max {max(times[name]):.3f}); "
+            f"peak traced memory {max(peaks[name]) / 2**20:,.0f} MiB"
+        )
     ratio = statistics.median(times["modelspec"]) / statistics.median(times["keras"])
     print(f"ratio modelspec / keras: {ratio:.3f} (target <= 1.10)")
     print(f"process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10:,.0f} MiB")

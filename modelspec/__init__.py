@@ -7,5 +7,15 @@ from modelspec.loader import ModelSpec, load_spec
 from modelspec.pipeline import build_model
 
 __version__ = "0.1.0"
-__all__ = ["Diagnostic", "Level", "LintFailure", "ModelSpec", "ModelspecError", "SpecError", "WeightsError",
-           "build_model", "lint", "load_spec"]
+__all__ = [
+    "Diagnostic",
+    "Level",
+    "LintFailure",
+    "ModelSpec",
+    "ModelspecError",
+    "SpecError",
+    "WeightsError",
+    "build_model",
+    "lint",
+    "load_spec",
+]

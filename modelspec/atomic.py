@@ -34,6 +34,8 @@ def replacing(path: PathLike, suffix: str = "") -> Iterator[str]:
 
 def write_text(path: PathLike, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
-    with replacing(path, os.path.splitext(os.fspath(path))[1]) as temporary, \
-            open(temporary, "w", encoding="utf-8") as handle:
+    with (
+        replacing(path, os.path.splitext(os.fspath(path))[1]) as temporary,
+        open(temporary, "w", encoding="utf-8") as handle,
+    ):
         handle.write(text)

@@ -14,8 +14,9 @@ if TYPE_CHECKING:
     from modelspec.diagnostics import Diagnostic
 
 EXIT_OK, EXIT_LINT, EXIT_INVALID = 0, 1, 2
-EXIT_CODES_HELP = ("Exit codes: 0 clean; 1 lint failures; 2 invalid spec, unreadable file, unusable weights file "
-                   "or usage error.")
+EXIT_CODES_HELP = (
+    "Exit codes: 0 clean; 1 lint failures; 2 invalid spec, unreadable file, unusable weights file or usage error."
+)
 
 
 class ModelspecError(Exception):

@@ -38,8 +38,7 @@ class ModelSpec:
         return Path(self.path).parent if not self.path.startswith("<") else Path.cwd()
 
 
-def load_spec(spec: Union[str, os.PathLike, dict, ModelSpec], *, limits: Optional[source.Limits] = None
-              ) -> ModelSpec:
+def load_spec(spec: Union[str, os.PathLike, dict, ModelSpec], *, limits: Optional[source.Limits] = None) -> ModelSpec:
     """Load a spec from a path, a YAML string or a dict; raise ``SpecError`` with every problem found.
 
     A ``str`` is read as a path when it names an existing file or ends in ``.yaml``/``.yml``, else as YAML text.

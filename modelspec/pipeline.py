@@ -38,9 +38,15 @@ class Prepared:
     max_params: int = DEFAULT_MAX_PARAMS
 
 
-def prepare(spec: SpecSource, *, weights: Optional[Union[str, os.PathLike]] = None,
-            max_params: int = DEFAULT_MAX_PARAMS, lint: bool = True, strict: bool = False,
-            config: Optional[LintConfig] = None) -> Prepared:
+def prepare(
+    spec: SpecSource,
+    *,
+    weights: Optional[Union[str, os.PathLike]] = None,
+    max_params: int = DEFAULT_MAX_PARAMS,
+    lint: bool = True,
+    strict: bool = False,
+    config: Optional[LintConfig] = None,
+) -> Prepared:
     """Check a spec as a build does, without TensorFlow.
 
     Args:
@@ -67,8 +73,9 @@ def prepare(spec: SpecSource, *, weights: Optional[Union[str, os.PathLike]] = No
     return Prepared(model, findings, plan, weights, max_params)
 
 
-def weights_plan(spec: SpecSource, *, weights: Optional[Union[str, os.PathLike]] = None,
-                 max_params: int = DEFAULT_MAX_PARAMS) -> Plan:
+def weights_plan(
+    spec: SpecSource, *, weights: Optional[Union[str, os.PathLike]] = None, max_params: int = DEFAULT_MAX_PARAMS
+) -> Plan:
     """What `modelspec build --plan` prints: the budget and pretrained checks of ``prepare``, then the plan of
     what the weights file loads (no lint, no TensorFlow). A spec without weights to load is a ``SpecError``."""
     from modelspec.pretrained.plan import plan_for
@@ -78,8 +85,7 @@ def weights_plan(spec: SpecSource, *, weights: Optional[Union[str, os.PathLike]]
     return plan_for(model, weights)
 
 
-def _lint_gate(model: ModelSpec, config: Optional[LintConfig], strict: bool, weights_given: bool
-               ) -> list[Diagnostic]:
+def _lint_gate(model: ModelSpec, config: Optional[LintConfig], strict: bool, weights_given: bool) -> list[Diagnostic]:
     from modelspec.linter.config import load_config
     from modelspec.linter.runner import LintResult, run
 
@@ -95,8 +101,9 @@ def _lint_gate(model: ModelSpec, config: Optional[LintConfig], strict: bool, wei
 def check_budget(model: ModelSpec, params: int, max_params: int) -> None:
     """Refuse a model with more than ``max_params`` parameters (a ``SpecError`` located at the spec's top)."""
     if params > max_params:
-        raise SpecError([error(model.path, 1, 1, f"the model has {params:,} parameters, more than "
-                                                 f"--max-params {max_params:,}")])
+        raise SpecError(
+            [error(model.path, 1, 1, f"the model has {params:,} parameters, more than --max-params {max_params:,}")]
+        )
 
 
 def build(prepared: Prepared, *, seed: Optional[int] = None) -> Any:
@@ -114,8 +121,10 @@ def build(prepared: Prepared, *, seed: Optional[int] = None) -> Any:
     except ModelspecError:
         raise
     except ImportError as exc:
-        raise BuildError(f"building a model needs TensorFlow, which did not import ({exc}): install it with "
-                         f"pip install 'modelspec[tf]'") from exc
+        raise BuildError(
+            f"building a model needs TensorFlow, which did not import ({exc}): install it with "
+            f"pip install 'modelspec[tf]'"
+        ) from exc
     except Exception as exc:  # noqa: BLE001 - TensorFlow raises its own errors (out of memory, bad arguments)
         raise BuildError(f"Keras could not build {prepared.model.path}: {str(exc) or type(exc).__name__}") from exc
     if not prepared.model.analysis.complete:
@@ -138,9 +147,16 @@ def save(keras_model: Any, path: Union[str, os.PathLike]) -> Path:
     return path
 
 
-def build_model(spec: SpecSource, *, seed: Optional[int] = None, weights=None,
-                max_params: int = DEFAULT_MAX_PARAMS, lint: bool = True, strict: bool = False,
-                config: Optional[LintConfig] = None) -> Any:
+def build_model(
+    spec: SpecSource,
+    *,
+    seed: Optional[int] = None,
+    weights=None,
+    max_params: int = DEFAULT_MAX_PARAMS,
+    lint: bool = True,
+    strict: bool = False,
+    config: Optional[LintConfig] = None,
+) -> Any:
     """Build the ``keras.Model`` a spec describes, with every guarantee of `modelspec build`: the parameter
     budget, the pretrained checks and the lint gate first (see ``prepare``), then Keras (see ``build``)."""
     prepared = prepare(spec, weights=weights, max_params=max_params, lint=lint, strict=strict, config=config)

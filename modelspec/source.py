@@ -55,8 +55,16 @@ class Limits:
             if text is None or text.strip() == "":
                 continue
             if not text.strip().isdigit() or int(text) < 1:
-                raise SpecError([error(variable, 1, 1, f"environment variable {variable} must be a positive "
-                                                       f"integer (received: {text!r})")])
+                raise SpecError(
+                    [
+                        error(
+                            variable,
+                            1,
+                            1,
+                            f"environment variable {variable} must be a positive integer (received: {text!r})",
+                        )
+                    ]
+                )
             changes[name] = int(text)
         return cls(**changes) if changes else DEFAULT_LIMITS
 
@@ -117,7 +125,7 @@ def _loc(mark) -> Location:
 
 
 def _show_tag(tag: str) -> str:
-    return "!!" + tag[len(_CORE):] if tag.startswith(_CORE) else tag
+    return "!!" + tag[len(_CORE) :] if tag.startswith(_CORE) else tag
 
 
 # First characters that may start a null, boolean or number; any other plain scalar is a string.
@@ -128,8 +136,12 @@ def _resolve_plain(text: str, location: Location, limits: Limits) -> Any:
     """Resolve a plain (unquoted) scalar the way the YAML 1.2 core schema does."""
     if text and text[0] not in _MAYBE_TYPED:
         return text
-    if text.isascii() and text.isdigit() and len(text) <= limits.max_number_chars and (text[0] != "0" or
-                                                                                        len(text) == 1):
+    if (
+        text.isascii()
+        and text.isdigit()
+        and len(text) <= limits.max_number_chars
+        and (text[0] != "0" or len(text) == 1)
+    ):
         return int(text)  # the common case, a plain decimal integer, without the regular expressions below
     if _NULL.match(text):
         return None
@@ -140,8 +152,9 @@ def _resolve_plain(text: str, location: Location, limits: Limits) -> Any:
 
 def _number(text: str, location: Location, limits: Limits) -> Any:
     """Resolve a plain scalar that is not null or a boolean: a number of the core schema, else a string."""
-    if len(text) > limits.max_number_chars and (_INT.match(text) or _FLOAT.match(text) or _INT_HEX.match(text)
-                                                or _INT_OCT.match(text)):
+    if len(text) > limits.max_number_chars and (
+        _INT.match(text) or _FLOAT.match(text) or _INT_HEX.match(text) or _INT_OCT.match(text)
+    ):
         raise _Fatal(location, f"number has {len(text)} characters; at most {limits.max_number_chars} are allowed")
     if _INT.match(text):
         if _LEADING_ZERO.match(text):
@@ -180,7 +193,7 @@ def _scalar(event, location: Location, limits: Limits) -> Any:
     if tag == _CORE + "str":
         return event.value
     value = _resolve_plain(event.value, location, limits)
-    expected = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}[tag[len(_CORE):]]
+    expected = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}[tag[len(_CORE) :]]
     if isinstance(value, bool) and expected is not bool or not isinstance(value, expected):
         raise _Fatal(location, f"{event.value!r} is not a valid {_show_tag(tag)}")
     return float(value) if tag == _CORE + "float" else value
@@ -197,14 +210,16 @@ def _check_string(value: str, location: Location, limits: Limits) -> None:
     if value.isprintable() and len(value) <= limits.max_string_chars:
         return  # fast path: everything _UNPRINTABLE matches is also unprintable to Python
     if len(value) > limits.max_string_chars:
-        raise _Fatal(location, f"string has {len(value):,} characters; at most {limits.max_string_chars:,} "
-                               "are allowed")
+        raise _Fatal(location, f"string has {len(value):,} characters; at most {limits.max_string_chars:,} are allowed")
     bad = _UNPRINTABLE.search(value)
     if bad:
-        raise _Fatal(location, f"string contains the control character U+{ord(bad.group()):04X}; spec strings "
-                               "are names and short words, so control, line-separator and bidirectional "
-                               "characters are refused",
-                     hint="write the string on one line" if bad.group() == "\n" else None)
+        raise _Fatal(
+            location,
+            f"string contains the control character U+{ord(bad.group()):04X}; spec strings "
+            "are names and short words, so control, line-separator and bidirectional "
+            "characters are refused",
+            hint="write the string on one line" if bad.group() == "\n" else None,
+        )
 
 
 def _check_key(event, value: Any, location: Location) -> None:
@@ -213,13 +228,15 @@ def _check_key(event, value: Any, location: Location) -> None:
         raise _Fatal(location, "mapping keys must be plain strings")
     if not isinstance(value, str):
         shown = yaml.safe_dump(value).strip().removesuffix("...").strip()
-        raise _Fatal(location, f"mapping keys must be strings (received: {shown})",
-                     hint=f"quote the key: '{event.value}'")
+        raise _Fatal(
+            location, f"mapping keys must be strings (received: {shown})", hint=f"quote the key: '{event.value}'"
+        )
     if value == "<<" and event.implicit[0]:
         raise _Fatal(location, "merge keys ('<<') are not supported; repeat the fields or use `defaults:`")
 
 
 # --- the event walk -----------------------------------------------------------------------------------------
+
 
 @dataclass(slots=True)
 class _Frame:
@@ -282,8 +299,9 @@ def _walk(text: str, doc: Document, limits: Limits, problems: list) -> Any:  # n
                         _check_string(value, location, limits)
                 elif cls is _ALIAS:
                     if event.anchor not in anchors:
-                        raise _Fatal(location, f"alias *{event.anchor} refers to no finished anchor "
-                                               "(undefined or recursive)")
+                        raise _Fatal(
+                            location, f"alias *{event.anchor} refers to no finished anchor (undefined or recursive)"
+                        )
                     value, size = anchors[event.anchor]
                     nodes += size - 1
                 elif event.tag not in (None, "!") and event.tag not in _ALLOWED_TAGS:
@@ -291,17 +309,22 @@ def _walk(text: str, doc: Document, limits: Limits, problems: list) -> Any:  # n
                 else:
                     value = {} if cls is _MAP_START else []
                 if nodes > max_nodes:
-                    raise _Fatal(location, f"the document expands to more than {limits.max_nodes:,} nodes "
-                                           "(aliases counted at every use)")
+                    raise _Fatal(
+                        location,
+                        f"the document expands to more than {limits.max_nodes:,} nodes (aliases counted at every use)",
+                    )
             elif cls is yaml.DocumentStartEvent:
                 documents += 1
                 if documents > 1:
                     raise _Fatal(_loc(event.start_mark), "a spec file holds one YAML document; found a second")
                 if event.version is not None and tuple(event.version) != (1, 2):
-                    raise _Fatal(_loc(event.start_mark),
-                                 f"%YAML {'.'.join(map(str, event.version))} directive: modelspec reads every spec "
-                                 "as YAML 1.2 (core schema) and will not apply YAML 1.1 rules such as yes/no "
-                                 "booleans or 010 as octal", hint="remove the %YAML line, or write %YAML 1.2")
+                    raise _Fatal(
+                        _loc(event.start_mark),
+                        f"%YAML {'.'.join(map(str, event.version))} directive: modelspec reads every spec "
+                        "as YAML 1.2 (core schema) and will not apply YAML 1.1 rules such as yes/no "
+                        "booleans or 010 as octal",
+                        hint="remove the %YAML line, or write %YAML 1.2",
+                    )
                 continue
             else:
                 continue
@@ -386,9 +409,11 @@ def parse(text: str, path: str = "<string>", limits: Optional[Limits] = None) ->
     if odd:
         start, character = odd.start(), ord(odd.group())
         line, column = text.count("\n", 0, start) + 1, start - (text.rfind("\n", 0, start) + 1) + 1
-        problem = (f"text contains the lone surrogate U+{character:04X}: not valid Unicode" if 0xD800 <= character
-                   <= 0xDFFF else f"file contains U+{character:04X}, which YAML reads as a line break but most "
-                                  "editors do not show")
+        problem = (
+            f"text contains the lone surrogate U+{character:04X}: not valid Unicode"
+            if 0xD800 <= character <= 0xDFFF
+            else f"file contains U+{character:04X}, which YAML reads as a line break but most editors do not show"
+        )
         raise SpecError([error(path, line, column, problem)])
     try:
         root = _walk(text, doc, limits, problems)
@@ -400,14 +425,30 @@ def parse(text: str, path: str = "<string>", limits: Optional[Limits] = None) ->
         raise SpecError([error(path, 1, 1, "the file is empty; a spec is a mapping with `modelspec:` and `layers:`")])
     if not isinstance(root, dict):
         kind = "a list" if isinstance(root, list) else f"a {type(root).__name__}"
-        raise SpecError([error(path, *doc.value_locations.get((), (1, 1)),
-                               f"a spec must be a mapping with `modelspec:` and `layers:` (received: {kind})")])
+        raise SpecError(
+            [
+                error(
+                    path,
+                    *doc.value_locations.get((), (1, 1)),
+                    f"a spec must be a mapping with `modelspec:` and `layers:` (received: {kind})",
+                )
+            ]
+        )
     layers = root.get("layers")
     if isinstance(layers, list) and len(layers) > limits.max_layers:
         line, column = doc.locate(("layers",))
-        raise SpecError([error(path, line, column, f"the spec has {len(layers):,} layers; at most "
-                                                   f"{limits.max_layers:,} are allowed", layer="layers",
-                               hint="raise the limit with the MODELSPEC_MAX_LAYERS environment variable")])
+        raise SpecError(
+            [
+                error(
+                    path,
+                    line,
+                    column,
+                    f"the spec has {len(layers):,} layers; at most {limits.max_layers:,} are allowed",
+                    layer="layers",
+                    hint="raise the limit with the MODELSPEC_MAX_LAYERS environment variable",
+                )
+            ]
+        )
     doc.data = root
     return doc
 
@@ -421,7 +462,7 @@ def decode(raw: bytes, path: str) -> str:
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        bad = raw[exc.start:exc.start + 1].hex()
+        bad = raw[exc.start : exc.start + 1].hex()
         raise SpecError([error(path, line, column, f"file is not valid UTF-8 (byte 0x{bad})")]) from None
 
 
@@ -442,8 +483,17 @@ def read(path: str | os.PathLike, limits: Optional[Limits] = None) -> Document:
     except OSError as exc:
         raise SpecError([error(shown, 1, 1, f"cannot read file: {exc.strerror or exc}")]) from None
     if len(raw) > limits.max_bytes:
-        raise SpecError([error(shown, 1, 1, f"file is larger than {limits.max_bytes:,} bytes",
-                               hint="raise the limit with the MODELSPEC_MAX_FILE_BYTES environment variable")])
+        raise SpecError(
+            [
+                error(
+                    shown,
+                    1,
+                    1,
+                    f"file is larger than {limits.max_bytes:,} bytes",
+                    hint="raise the limit with the MODELSPEC_MAX_FILE_BYTES environment variable",
+                )
+            ]
+        )
     if b"\x00" in raw:
         raise SpecError([error(shown, 1, 1, "file contains NUL bytes: not a YAML text file")])
     return parse(decode(raw, shown), shown, limits)

@@ -24,15 +24,27 @@ def _count(value) -> str:
 def summary_table(analysis: Analysis) -> Table:
     """Return one row per layer (name, type, output shape, params, activation, initializer) and totals."""
     table = Table(title=f"Model: {analysis.spec.name}", title_justify="left")
-    for column, justify in (("Layer", "left"), ("Type", "left"), ("Output shape", "left"), ("Params", "right"),
-                            ("Activation", "left"), ("Kernel init", "left")):
+    for column, justify in (
+        ("Layer", "left"),
+        ("Type", "left"),
+        ("Output shape", "left"),
+        ("Params", "right"),
+        ("Activation", "left"),
+        ("Kernel init", "left"),
+    ):
         table.add_column(column, justify=justify, no_wrap=True)
     for name, info in analysis.inputs.items():
         table.add_row(name, "input", show_shape(info.shape), "0", "-", "-")
     for layer in analysis.layers.values():
         activation = getattr(layer.spec.core, "activation", None)
-        table.add_row(layer.name, layer.type, show_shape(layer.output_shape), _count(layer.params),
-                      activation or "-", initializer_text(layer))
+        table.add_row(
+            layer.name,
+            layer.type,
+            show_shape(layer.output_shape),
+            _count(layer.params),
+            activation or "-",
+            initializer_text(layer),
+        )
     return table
 
 

@@ -22,16 +22,37 @@ from modelspec.schema import Spec
 
 # The type errors, by what the value should have been. A value that fails them all gets "must be A or B".
 _TYPE_NOUNS = {
-    "int_type": "an integer", "int_parsing": "an integer", "int_from_float": "an integer",
-    "float_type": "a number", "float_parsing": "a number", "bool_type": "true or false",
-    "bool_parsing": "true or false", "string_type": "a string", "list_type": "a list", "dict_type": "a mapping",
-    "model_type": "a mapping", "model_attributes_type": "a mapping", "none_required": "null",
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "string_type": "a string",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "none_required": "null",
 }
 # Keys people bring from PyTorch or older Keras, and what a spec calls them.
-_SYNONYMS = {"lr": "learning_rate", "out_features": "units", "num_units": "units", "p": "rate",
-             "out_channels": "filters", "num_filters": "filters", "init": "kernel_initializer",
-             "kernel_init": "kernel_initializer", "bias": "use_bias", "stride": "strides", "dilation": "dilation_rate",
-             "hidden_size": "units", "num_embeddings": "input_dim", "embedding_dim": "output_dim"}
+_SYNONYMS = {
+    "lr": "learning_rate",
+    "out_features": "units",
+    "num_units": "units",
+    "p": "rate",
+    "out_channels": "filters",
+    "num_filters": "filters",
+    "init": "kernel_initializer",
+    "kernel_init": "kernel_initializer",
+    "bias": "use_bias",
+    "stride": "strides",
+    "dilation": "dilation_rate",
+    "hidden_size": "units",
+    "num_embeddings": "input_dim",
+    "embedding_dim": "output_dim",
+}
 _YAML_11_BOOLEANS = ("yes", "no", "on", "off", "y", "n")
 
 
@@ -68,13 +89,17 @@ def spec_path_text(path: tuple) -> str:
 
 # --- where: from pydantic's location to the spec's path and the model's fields -------------------------------
 
+
 def _data_path(loc: tuple, data: Any, kind: str) -> tuple:
     """Map a pydantic error location onto the data, dropping union tags and validator names."""
     path, current = [], data
     for i, part in enumerate(loc):
         last = i == len(loc) - 1
-        if isinstance(current, dict) and isinstance(part, str) and (part in current or
-                                                                     (last and kind in ("missing", "extra_forbidden"))):
+        if (
+            isinstance(current, dict)
+            and isinstance(part, str)
+            and (part in current or (last and kind in ("missing", "extra_forbidden")))
+        ):
             path.append(part)
             current = current.get(part)
         elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
@@ -168,8 +193,10 @@ def _unknown_tag(err: dict) -> Message:
     received = received.get(discriminator) if isinstance(received, dict) else received
     if not isinstance(received, str):
         return f"must be a type name such as '{tags[0]}' (received: {show_value(received)})", None
-    return (f"must be one of {', '.join(repr(t) for t in tags)}{did_you_mean(received, tags)} "
-            f"(received: {show_value(received)})"), None
+    return (
+        f"must be one of {', '.join(repr(t) for t in tags)}{did_you_mean(received, tags)} "
+        f"(received: {show_value(received)})"
+    ), None
 
 
 def _not_literal(err: dict) -> Message:
@@ -188,8 +215,11 @@ def _wrong_type(err: dict) -> Message:
 
 def _at_least(err: dict) -> Message:
     bound = _context(err).get("ge")
-    text = "must be a positive integer" if bound == 1 and isinstance(err.get("input"), int) \
+    text = (
+        "must be a positive integer"
+        if bound == 1 and isinstance(err.get("input"), int)
         else f"must be at least {bound}"
+    )
     return _received(text, err), None
 
 
@@ -217,8 +247,10 @@ _MESSAGES: dict[str, Callable[[dict], Message]] = {
     "missing": _missing,
     "extra_forbidden": _unknown_field,
     "union_tag_not_found": _missing_tag,
-    "value_error": _validator_text, "assertion_error": _validator_text,
-    "unknown_name": _own_text, "field_error": _own_text,
+    "value_error": _validator_text,
+    "assertion_error": _validator_text,
+    "unknown_name": _own_text,
+    "field_error": _own_text,
     "union_tag_invalid": _unknown_tag,
     "literal_error": _not_literal,
     **dict.fromkeys(_TYPE_NOUNS, _wrong_type),
@@ -239,6 +271,7 @@ def _message(err: dict) -> Message:
 
 # --- all together --------------------------------------------------------------------------------------------
 
+
 def validation_diagnostics(exc: ValidationError, doc: source.Document) -> list[Diagnostic]:
     """Turn a pydantic ``ValidationError`` into located diagnostics, one per problem, union noise removed."""
     by_path, suggested = _by_path(exc, doc)
@@ -254,8 +287,11 @@ def _by_path(exc: ValidationError, doc: source.Document) -> tuple[dict[tuple, li
     for err in exc.errors(include_url=False):
         path = _data_path(err["loc"], doc.data, err["type"])
         ctx = err.get("ctx") or {}
-        if err["type"] == "unknown_name" and ctx.get("kind", "").endswith("layer type") or \
-                err["type"] == "union_tag_invalid":
+        if (
+            err["type"] == "unknown_name"
+            and ctx.get("kind", "").endswith("layer type")
+            or err["type"] == "union_tag_invalid"
+        ):
             path = path + (ctx.get("discriminator", "type").strip("'"),)
         elif err["type"] == "field_error":
             path = path + (ctx["field"],)
@@ -277,7 +313,7 @@ def _drop_noise(by_path: dict[tuple, list[dict]], suggested: set[tuple]) -> None
     # A value that matched one member of a union well enough to fail deeper down: the other members' type
     # errors ("must be a list") on the value itself are noise.
     for path in [p for p, errors in by_path.items() if all(e["type"] in _TYPE_NOUNS for e in errors)]:
-        if any(len(other) > len(path) and other[:len(path)] == path for other in by_path):
+        if any(len(other) > len(path) and other[: len(path)] == path for other in by_path):
             del by_path[path]
 
 
@@ -287,8 +323,7 @@ def _located(path: tuple, errors: list[dict], doc: source.Document) -> list[Diag
     informative = [e for e in errors if e["type"] not in _TYPE_NOUNS]
     if not informative and len(errors) > 1:
         nouns = list(dict.fromkeys(_TYPE_NOUNS[e["type"]] for e in errors))
-        messages = [(f"must be {' or '.join(nouns)} (received: {show_value(errors[0].get('input'))})", None,
-                     errors[0])]
+        messages = [(f"must be {' or '.join(nouns)} (received: {show_value(errors[0].get('input'))})", None, errors[0])]
     else:  # a lone type error keeps its own message and hint
         messages = [(*_message(err), err) for err in informative or errors]
     diagnostics, seen = [], set()

@@ -25,6 +25,7 @@ SPEC_IDS = [path.stem for path in SPECS]
 WITHOUT_TENSORFLOW_VARIABLE = "MODELSPEC_TESTS_WITHOUT_TENSORFLOW"
 WITHOUT_TENSORFLOW = os.environ.get(WITHOUT_TENSORFLOW_VARIABLE) == "1"
 
+
 def marked_tensorflow_as_a_whole(path: Path) -> bool:
     """Whether a test module's top-level `pytestmark` includes `pytest.mark.tensorflow`, read without importing it."""
     for node in ast.parse(path.read_bytes(), filename=str(path)).body:
@@ -35,8 +36,12 @@ def marked_tensorflow_as_a_whole(path: Path) -> bool:
 
 
 def pytest_ignore_collect(collection_path: Path, config):
-    if (WITHOUT_TENSORFLOW and collection_path.suffix == ".py" and collection_path.name.startswith("test_")
-            and marked_tensorflow_as_a_whole(collection_path)):
+    if (
+        WITHOUT_TENSORFLOW
+        and collection_path.suffix == ".py"
+        and collection_path.name.startswith("test_")
+        and marked_tensorflow_as_a_whole(collection_path)
+    ):
         return True
     return None  # no opinion: pytest's own rules decide
 
@@ -50,8 +55,10 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_report_header(config):
     if WITHOUT_TENSORFLOW:
-        return (f"{WITHOUT_TENSORFLOW_VARIABLE}=1: no TensorFlow; test modules marked tensorflow as a whole are "
-                "not collected")
+        return (
+            f"{WITHOUT_TENSORFLOW_VARIABLE}=1: no TensorFlow; test modules marked tensorflow as a whole are "
+            "not collected"
+        )
     return None
 
 
@@ -87,15 +94,17 @@ def size(shape) -> int:
 
 def variable_shapes(variables, trainable=None) -> list[tuple]:
     """Sorted (shape, trainable) pairs of Keras variables, for comparing with the static analysis."""
-    return sorted((tuple(int(d) for d in v.shape), bool(trainable if trainable is not None else v.trainable))
-                  for v in variables)
+    return sorted(
+        (tuple(int(d) for d in v.shape), bool(trainable if trainable is not None else v.trainable)) for v in variables
+    )
 
 
 def python(code: str, *, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run ``code`` in a fresh interpreter of this venv and return the finished process."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture(scope="session")

@@ -61,8 +61,11 @@ def test_parameter_budget_failure(project):
     assert_untouched(project, build("--max-params", "10"))
 
 
-@pytest.mark.parametrize("exception", [ValueError("injected"), Injected("injected"), MemoryError()],
-                         ids=["ValueError", "unexpected-exception", "MemoryError"])
+@pytest.mark.parametrize(
+    "exception",
+    [ValueError("injected"), Injected("injected"), MemoryError()],
+    ids=["ValueError", "unexpected-exception", "MemoryError"],
+)
 def test_keras_construction_failure(project, monkeypatch, keras, exception):
     def fail(self, *args, **kwargs):
         raise exception
@@ -86,8 +89,11 @@ def test_keras_allocation_failure(project, monkeypatch, keras):
     assert "OOM when allocating tensor" in result.output
 
 
-@pytest.mark.parametrize("exception", [OSError(28, "No space left on device"), Injected("injected")],
-                         ids=["disk-full", "unexpected-exception"])
+@pytest.mark.parametrize(
+    "exception",
+    [OSError(28, "No space left on device"), Injected("injected")],
+    ids=["disk-full", "unexpected-exception"],
+)
 def test_save_failure_after_a_partial_write(project, monkeypatch, keras, exception):
     written = []
 
@@ -139,8 +145,9 @@ def test_weights_loading_failure(project, monkeypatch):
 
     from modelspec.runtime import weights
 
-    np.savez(project / "weights.npz", **{"dense/kernel": np.ones((6, 5), "float32"),
-                                         "dense/bias": np.zeros(5, "float32")})
+    np.savez(
+        project / "weights.npz", **{"dense/kernel": np.ones((6, 5), "float32"), "dense/bias": np.zeros(5, "float32")}
+    )
 
     def broken(*args, **kwargs):
         raise Injected("disk gone while reading the weights")

@@ -65,8 +65,9 @@ def saved(keras, tmp_path_factory):
     runner = CliRunner()
     in_process = {}
     for path in SPECS:
-        result = runner.invoke(cli, ["build", str(path), "-o", str(folder / f"{path.stem}.keras")],
-                               catch_exceptions=False)
+        result = runner.invoke(
+            cli, ["build", str(path), "-o", str(folder / f"{path.stem}.keras")], catch_exceptions=False
+        )
         assert result.exit_code == 0, result.output
         loaded = load_spec(path)
         model = build_model(loaded)
@@ -104,24 +105,32 @@ def test_saved_spec_loads_in_plain_keras_and_predicts_identically(saved, stem):
 
 # --- seeds --------------------------------------------------------------------------------------------------
 
-ZOO = spec_dict([
-    {"type": "dense", "name": "d1", "units": 4, "activation": "relu"},
-    {"type": "dense", "name": "d2", "units": 4, "activation": "relu"},
-    {"type": "dense", "name": "d3", "units": 4, "activation": "relu"},
-    {"type": "multi_head_attention", "name": "mha", "num_heads": 4, "key_dim": 4},  # q/k/v/out kernels: (4, 4, 4)
-    {"type": "bidirectional", "name": "bi", "layer": {"type": "lstm", "units": 3, "return_sequences": True}},
-    {"type": "bidirectional", "name": "bi_gru", "merge_mode": "sum",
-     "layer": {"type": "gru", "units": 6, "return_sequences": True}},
-    {"type": "reshape", "target_shape": [4, 3, 2]},
-    {"type": "conv2d", "name": "c1", "filters": 2, "kernel_size": 2, "padding": "same"},
-    {"type": "conv2d", "name": "c2", "filters": 2, "kernel_size": 2, "padding": "same"},
-    {"type": "separable_conv2d", "name": "sep", "filters": 2, "kernel_size": 1},
-    {"type": "depthwise_conv2d", "name": "dw", "kernel_size": 1},
-    {"type": "batch_norm"},
-    {"type": "flatten"},
-    {"type": "gaussian_noise", "stddev": 0.1},
-    {"type": "dense", "name": "out", "units": 2},
-], input_shape=[4, 4], seed=123)
+ZOO = spec_dict(
+    [
+        {"type": "dense", "name": "d1", "units": 4, "activation": "relu"},
+        {"type": "dense", "name": "d2", "units": 4, "activation": "relu"},
+        {"type": "dense", "name": "d3", "units": 4, "activation": "relu"},
+        {"type": "multi_head_attention", "name": "mha", "num_heads": 4, "key_dim": 4},  # q/k/v/out kernels: (4, 4, 4)
+        {"type": "bidirectional", "name": "bi", "layer": {"type": "lstm", "units": 3, "return_sequences": True}},
+        {
+            "type": "bidirectional",
+            "name": "bi_gru",
+            "merge_mode": "sum",
+            "layer": {"type": "gru", "units": 6, "return_sequences": True},
+        },
+        {"type": "reshape", "target_shape": [4, 3, 2]},
+        {"type": "conv2d", "name": "c1", "filters": 2, "kernel_size": 2, "padding": "same"},
+        {"type": "conv2d", "name": "c2", "filters": 2, "kernel_size": 2, "padding": "same"},
+        {"type": "separable_conv2d", "name": "sep", "filters": 2, "kernel_size": 1},
+        {"type": "depthwise_conv2d", "name": "dw", "kernel_size": 1},
+        {"type": "batch_norm"},
+        {"type": "flatten"},
+        {"type": "gaussian_noise", "stddev": 0.1},
+        {"type": "dense", "name": "out", "units": 2},
+    ],
+    input_shape=[4, 4],
+    seed=123,
+)
 
 
 def kernels(model) -> dict[str, np.ndarray]:
@@ -130,8 +139,12 @@ def kernels(model) -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def zoo(keras):
-    return {"first": build_model(ZOO), "again": build_model(ZOO), "other": build_model(ZOO, seed=124),
-            "unseeded": build_model({**ZOO, "seed": None})}
+    return {
+        "first": build_model(ZOO),
+        "again": build_model(ZOO),
+        "other": build_model(ZOO, seed=124),
+        "unseeded": build_model({**ZOO, "seed": None}),
+    }
 
 
 def test_same_seed_gives_bit_identical_weights(zoo):
@@ -161,8 +174,12 @@ def test_no_two_kernels_of_one_shape_are_equal(zoo, which):
 
 def test_explicit_seed_on_bidirectional_still_gives_two_directions(keras):
     """A seed written once on the wrapped layer must not start the forward and backward layers identical."""
-    inner = {"type": "gru", "units": 3, "kernel_initializer": {"type": "glorot_uniform", "seed": 7},
-             "recurrent_initializer": {"type": "orthogonal", "seed": 8}}
+    inner = {
+        "type": "gru",
+        "units": 3,
+        "kernel_initializer": {"type": "glorot_uniform", "seed": 7},
+        "recurrent_initializer": {"type": "orthogonal", "seed": 8},
+    }
     spec = spec_dict([{"type": "bidirectional", "name": "bi", "layer": inner}], input_shape=[4, 3])
     first, again = build_model(spec), build_model(spec)
     by_path = kernels(first)
@@ -188,8 +205,10 @@ def initializer_class(initializer) -> str:
 
 @pytest.fixture(scope="module")
 def auto_model(keras):
-    dense = [{"type": "dense", "name": f"d_{activation}", "units": 2, "activation": activation,
-              "inputs": ["input"]} for activation in AUTO_BY_ACTIVATION]
+    dense = [
+        {"type": "dense", "name": f"d_{activation}", "units": 2, "activation": activation, "inputs": ["input"]}
+        for activation in AUTO_BY_ACTIVATION
+    ]
     layers = dense + [
         {"type": "concatenate", "name": "all", "inputs": [layer["name"] for layer in dense]},
         {"type": "dense", "name": "before_dropout", "units": 4},
@@ -229,21 +248,24 @@ def test_auto_picks_from_the_activation(auto_model, activation, expected):
     assert initializer_class(layer.bias_initializer) == "Zeros"
 
 
-@pytest.mark.parametrize("name, attribute, expected", [
-    ("before_dropout", "kernel_initializer", "HeNormal"),  # looks through dropout to the relu layer
-    ("before_bn", "kernel_initializer", "LecunNormal"),  # through batch_norm to selu
-    ("before_tanh", "kernel_initializer", "GlorotUniform"),  # through batch_norm and dropout to tanh
-    ("explicit", "kernel_initializer", "Zeros"),  # an explicit choice is kept
-    ("lstm", "kernel_initializer", "GlorotUniform"),  # tanh
-    ("lstm", "recurrent_initializer", "Orthogonal"),
-    ("rnn_relu", "kernel_initializer", "HeNormal"),
-    ("rnn_relu", "recurrent_initializer", "Orthogonal"),
-    ("conv_bn", "kernel_initializer", "HeNormal"),  # through batch_norm to gelu
-    ("sep", "depthwise_initializer", "HeNormal"),
-    ("sep", "pointwise_initializer", "HeNormal"),
-    ("dw", "depthwise_initializer", "GlorotUniform"),
-    ("logits", "kernel_initializer", "GlorotUniform"),  # linear output
-])
+@pytest.mark.parametrize(
+    "name, attribute, expected",
+    [
+        ("before_dropout", "kernel_initializer", "HeNormal"),  # looks through dropout to the relu layer
+        ("before_bn", "kernel_initializer", "LecunNormal"),  # through batch_norm to selu
+        ("before_tanh", "kernel_initializer", "GlorotUniform"),  # through batch_norm and dropout to tanh
+        ("explicit", "kernel_initializer", "Zeros"),  # an explicit choice is kept
+        ("lstm", "kernel_initializer", "GlorotUniform"),  # tanh
+        ("lstm", "recurrent_initializer", "Orthogonal"),
+        ("rnn_relu", "kernel_initializer", "HeNormal"),
+        ("rnn_relu", "recurrent_initializer", "Orthogonal"),
+        ("conv_bn", "kernel_initializer", "HeNormal"),  # through batch_norm to gelu
+        ("sep", "depthwise_initializer", "HeNormal"),
+        ("sep", "pointwise_initializer", "HeNormal"),
+        ("dw", "depthwise_initializer", "GlorotUniform"),
+        ("logits", "kernel_initializer", "GlorotUniform"),  # linear output
+    ],
+)
 def test_auto_on_built_layers(auto_model, name, attribute, expected):
     assert initializer_class(getattr(auto_model.get_layer(name), attribute)) == expected
 
@@ -259,9 +281,14 @@ def test_auto_on_bidirectional_and_attention(auto_model):
 
 
 def test_defaults_override_auto(keras):
-    spec = spec_dict([{"type": "dense", "name": "a", "units": 2, "activation": "relu"},
-                      {"type": "dense", "name": "b", "units": 2, "kernel_initializer": "he_uniform"}],
-                     input_shape=[3], defaults={"kernel_initializer": "lecun_uniform", "bias_initializer": "ones"})
+    spec = spec_dict(
+        [
+            {"type": "dense", "name": "a", "units": 2, "activation": "relu"},
+            {"type": "dense", "name": "b", "units": 2, "kernel_initializer": "he_uniform"},
+        ],
+        input_shape=[3],
+        defaults={"kernel_initializer": "lecun_uniform", "bias_initializer": "ones"},
+    )
     model = build_model(spec)
     assert initializer_class(model.get_layer("a").kernel_initializer) == "LecunUniform"
     assert initializer_class(model.get_layer("a").bias_initializer) == "Ones"
@@ -269,6 +296,7 @@ def test_defaults_override_auto(keras):
 
 
 # --- training: compile settings ---------------------------------------------------------------------------
+
 
 def test_mlp_compiles_with_sgd_schedule_and_loss(keras):
     model = build_model(ROOT / "specs" / "mlp.yaml")
@@ -309,9 +337,11 @@ def test_resnet_compiles_with_nesterov_and_cosine_decay(keras):
 
 
 def test_piecewise_schedule_adamw_and_training_step(keras):
-    training = {"optimizer": {"type": "adamw", "learning_rate": 0.01, "weight_decay": 0.1, "clipnorm": 1.0},
-                "learning_rate_schedule": {"type": "piecewise_constant", "boundaries": [10], "values": [0.5, 0.1]},
-                "loss": {"type": "binary_crossentropy", "from_logits": True, "label_smoothing": 0.1}}
+    training = {
+        "optimizer": {"type": "adamw", "learning_rate": 0.01, "weight_decay": 0.1, "clipnorm": 1.0},
+        "learning_rate_schedule": {"type": "piecewise_constant", "boundaries": [10], "values": [0.5, 0.1]},
+        "loss": {"type": "binary_crossentropy", "from_logits": True, "label_smoothing": 0.1},
+    }
     model = build_model(spec_dict([{"type": "dense", "units": 1}], input_shape=[3], seed=0, training=training))
     assert isinstance(model.optimizer, keras.optimizers.AdamW)
     config = model.optimizer.get_config()
@@ -338,6 +368,9 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.stem for e in EXAMPLES])
 def test_example_runs(example):
-    process = python(f"import runpy, sys; sys.argv = [{str(example)!r}]; runpy.run_path({str(example)!r}, "
-                     "run_name='__main__')", cwd=ROOT, timeout=300)
+    process = python(
+        f"import runpy, sys; sys.argv = [{str(example)!r}]; runpy.run_path({str(example)!r}, run_name='__main__')",
+        cwd=ROOT,
+        timeout=300,
+    )
     assert process.returncode == 0, process.stdout[-2000:] + process.stderr[-3000:]

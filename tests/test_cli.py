@@ -42,10 +42,15 @@ layers:
 BROKEN = {
     "typo": (TYPO, "spec.yaml:4:19: error[MS001] layers[0].unit: unknown field 'unit'; did you mean 'units'?"),
     "duplicate_key": (DUPLICATE_KEY, "spec.yaml:6:5: error[MS001] duplicate key 'units' (first defined on line 5)"),
-    "unknown_reference": (UNKNOWN_REFERENCE,
-                          "spec.yaml:5:38: error[MS003] dense: unknown layer or input 'hiden'; did you mean 'hidden'?"),
-    "shape_mismatch": (SHAPE_MISMATCH, "spec.yaml:4:5: error[MS002] reshape: cannot reshape (4,) (4 values) to "
-                                       "(3, 2) (6 values)\n  hint: input shape: (None, 4)"),
+    "unknown_reference": (
+        UNKNOWN_REFERENCE,
+        "spec.yaml:5:38: error[MS003] dense: unknown layer or input 'hiden'; did you mean 'hidden'?",
+    ),
+    "shape_mismatch": (
+        SHAPE_MISMATCH,
+        "spec.yaml:4:5: error[MS002] reshape: cannot reshape (4,) (4 values) to "
+        "(3, 2) (6 values)\n  hint: input shape: (None, 4)",
+    ),
 }
 # Three dense layers of 10**6 x 10**6: 3 * 10**12 parameters, far above any --max-params.
 HUGE = """
@@ -69,6 +74,7 @@ def invoke(runner, *args):
 
 
 # --- validate ---------------------------------------------------------------------------------------------
+
 
 def test_validate_ok(runner):
     result = invoke(runner, "validate", MLP)
@@ -106,14 +112,25 @@ def test_validate_reports_good_and_bad_files_and_exits_2(runner, tmp_path, monke
 
 # --- build ------------------------------------------------------------------------------------------------
 
+
 def test_build_writes_default_file_and_prints_summary(runner, tmp_path, monkeypatch, keras):
     monkeypatch.chdir(tmp_path)
     result = invoke(runner, "build", MLP)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "mnist_mlp.keras").is_file()
     assert "Wrote mnist_mlp.keras" in result.output
-    for text in ("hidden1", "hidden2", "output", "he_normal (auto)", "glorot_uniform (auto)", "(None, 256)",
-                 "200,960", "Total params: 235,146", "Trainable params: 235,146", "Non-trainable params: 0"):
+    for text in (
+        "hidden1",
+        "hidden2",
+        "output",
+        "he_normal (auto)",
+        "glorot_uniform (auto)",
+        "(None, 256)",
+        "200,960",
+        "Total params: 235,146",
+        "Trainable params: 235,146",
+        "Non-trainable params: 0",
+    ):
         assert text in result.output, text
     assert [p.name for p in tmp_path.iterdir()] == ["mnist_mlp.keras"]  # no temporary file left behind
     model = keras.saving.load_model(tmp_path / "mnist_mlp.keras")
@@ -147,8 +164,13 @@ def test_build_of_broken_spec_exits_2_and_writes_nothing(runner, tmp_path, monke
 
 @pytest.mark.parametrize("case", ["typo", "keras_refuses_config"])
 def test_failed_build_leaves_existing_output_untouched(runner, tmp_path, monkeypatch, case, keras):
-    text = TYPO if case == "typo" else (
-        "modelspec: 1\ninput: {shape: [4]}\nlayers:\n  - {type: keras, class_name: LeakyReLU, config: {bogus: 1}}\n")
+    text = (
+        TYPO
+        if case == "typo"
+        else (
+            "modelspec: 1\ninput: {shape: [4]}\nlayers:\n  - {type: keras, class_name: LeakyReLU, config: {bogus: 1}}\n"
+        )
+    )
     write_spec(tmp_path, text)
     (tmp_path / "out.keras").write_bytes(b"previous model")
     monkeypatch.chdir(tmp_path)
@@ -164,8 +186,9 @@ def test_build_refuses_over_budget_spec(runner, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = invoke(runner, "build", "spec.yaml")
     assert result.exit_code == 2
-    assert result.output == ("spec.yaml:1:1: error[MS001] the model has 3,000,003,000,000 parameters, more than "
-                             "--max-params 2,000,000,000\n")
+    assert result.output == (
+        "spec.yaml:1:1: error[MS001] the model has 3,000,003,000,000 parameters, more than --max-params 2,000,000,000\n"
+    )
     result = invoke(runner, "build", MLP, "--max-params", 1000, "-o", tmp_path / "small.keras")
     assert result.exit_code == 2
     assert "more than --max-params 1,000" in result.output
@@ -176,14 +199,17 @@ def test_build_refuses_over_budget_spec(runner, tmp_path, monkeypatch):
 def test_build_counts_opaque_layers_against_the_budget_before_saving(runner, tmp_path):
     # PReLU is opaque to the static analysis (validate shows "0+"): its 10,000 alphas are counted once Keras
     # has built the layer, and the build still stops before anything is written.
-    spec = write_spec(tmp_path, """
+    spec = write_spec(
+        tmp_path,
+        """
         modelspec: 1
         name: prelu
         seed: 1
         input: {shape: [100, 100]}
         layers:
           - {type: keras, class_name: PReLU}
-        """)
+        """,
+    )
     result = invoke(runner, "build", spec, "--max-params", 9_999, "-o", tmp_path / "prelu.keras")
     assert result.exit_code == 2
     assert "the model has 10,000 parameters, more than --max-params 9,999" in result.output
@@ -191,6 +217,7 @@ def test_build_counts_opaque_layers_against_the_budget_before_saving(runner, tmp
     result = invoke(runner, "build", spec, "--max-params", 10_000, "-o", tmp_path / "prelu.keras")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "prelu.keras").exists()
+
 
 NO_TENSORFLOW = """
 import json, sys
@@ -219,23 +246,33 @@ def test_validate_and_refused_builds_never_import_tensorflow(tmp_path):
     process = python(f"SPEC = {str(MLP)!r}\n" + NO_TENSORFLOW, cwd=tmp_path)
     assert process.returncode == 0, process.stderr[-3000:]
     report = json.loads(process.stdout.strip().splitlines()[-1])
-    assert report == {"validate": 0, "validate_bad": 2, "after_validate": [], "build_huge": 2,
-                      "build_over_budget": 2, "after_build": []}
+    assert report == {
+        "validate": 0,
+        "validate_bad": 2,
+        "after_validate": [],
+        "build_huge": 2,
+        "build_over_budget": 2,
+        "after_build": [],
+    }
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml", "huge.yaml"]
 
 
 # --- usage errors -----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("args", [
-    ["bogus"],
-    ["validate"],
-    ["build"],
-    ["build", MLP, "--max-params", "0"],
-    ["build", MLP, "--seed", "-1"],
-    ["build", MLP, "--frobnicate"],
-    ["build", MLP, "-o", "model.h5"],
-    ["build", MLP, "-o", "no/such/folder/model.keras"],
-])
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["bogus"],
+        ["validate"],
+        ["build"],
+        ["build", MLP, "--max-params", "0"],
+        ["build", MLP, "--seed", "-1"],
+        ["build", MLP, "--frobnicate"],
+        ["build", MLP, "-o", "model.h5"],
+        ["build", MLP, "-o", "no/such/folder/model.keras"],
+    ],
+)
 def test_usage_errors_exit_2(runner, tmp_path, monkeypatch, args):
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(cli, [str(a) for a in args])  # usage errors are click's own, reported not raised
@@ -253,13 +290,16 @@ def test_every_command_documents_the_exit_codes(runner):
 
 
 def test_version():
-    process = python("import runpy, sys; sys.argv = ['modelspec', '--version']; "
-                     "runpy.run_module('modelspec', run_name='__main__')", cwd=ROOT)
+    process = python(
+        "import runpy, sys; sys.argv = ['modelspec', '--version']; runpy.run_module('modelspec', run_name='__main__')",
+        cwd=ROOT,
+    )
     assert process.returncode == 0, process.stderr
     assert process.stdout == "modelspec, version 0.1.0\n"
 
 
 # --- schema -----------------------------------------------------------------------------------------------
+
 
 def test_schema_prints_json_schema(runner):
     result = invoke(runner, "schema")

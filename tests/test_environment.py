@@ -16,5 +16,7 @@ def test_tensorflow_is_installed_exactly_when_the_run_expects_it(name):
     if WITHOUT_TENSORFLOW:
         assert not found, f"{WITHOUT_TENSORFLOW_VARIABLE}=1, yet {name} is importable: this run must go without it"
     else:
-        assert found, (f"{name} is not installed: the full suite needs the [tf] extra (`make test` installs it); a "
-                       f"TensorFlow-free run sets {WITHOUT_TENSORFLOW_VARIABLE}=1 and -m 'not tensorflow' (noxfile.py)")
+        assert found, (
+            f"{name} is not installed: the full suite needs the [tf] extra (`make test` installs it); a "
+            f"TensorFlow-free run sets {WITHOUT_TENSORFLOW_VARIABLE}=1 and -m 'not tensorflow' (noxfile.py)"
+        )

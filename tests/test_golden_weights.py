@@ -53,11 +53,14 @@ def test_golden_weights(keras):
     found = weights_digest(build_model(SPEC))
     if minor not in GOLDEN:
         print(f"\nGOLDEN[{minor!r}] = {found!r}")
-        pytest.skip(f"no golden weights hash for Keras {minor} yet; computed {found} — check the change, then "
-                    f"add it to GOLDEN in tests/test_golden_weights.py")
+        pytest.skip(
+            f"no golden weights hash for Keras {minor} yet; computed {found} — check the change, then "
+            f"add it to GOLDEN in tests/test_golden_weights.py"
+        )
     assert found == GOLDEN[minor], (
         f"the initial weights of a fixed spec and seed changed on Keras {keras.__version__}: "
-        f"{found} != {GOLDEN[minor]}; an initializer, a random stream or modelspec's seed derivation changed")
+        f"{found} != {GOLDEN[minor]}; an initializer, a random stream or modelspec's seed derivation changed"
+    )
 
 
 def test_the_digest_sees_a_one_ulp_change(keras):

@@ -43,22 +43,37 @@ def bomb(levels: int = 9, width: int = 9) -> str:
 CASES = [
     # YAML tags that construct Python objects (CVE-2021-37678 used !!python/object/apply through yaml.load).
     ("tag-object-apply", f"!!python/object/apply:os.system ['touch {CANARY}']\n", "tag '!!python/object/apply", 1),
-    ("tag-object-apply-in-field",
-     layer(f"type: dense\nunits: !!python/object/apply:os.system ['touch {CANARY}']"), "is not allowed", 6),
+    (
+        "tag-object-apply-in-field",
+        layer(f"type: dense\nunits: !!python/object/apply:os.system ['touch {CANARY}']"),
+        "is not allowed",
+        6,
+    ),
     ("tag-object-new", layer("type: dense\nunits: !!python/object/new:builtins.int [3]"), "is not allowed", 6),
     ("tag-name", HEAD + "  - !!python/name:os.system {}\n", "tag '!!python/name:os.system'", 5),
     ("tag-module", "modelspec: !!python/module:os\n", "tag '!!python/module:os'", 1),
-    ("tag-handle", f"%TAG !p! tag:yaml.org,2002:python/\n---\nmodelspec: !p!object/apply:os.system [touch {CANARY}]\n",
-     "tag '!!python/object/apply", 3),
+    (
+        "tag-handle",
+        f"%TAG !p! tag:yaml.org,2002:python/\n---\nmodelspec: !p!object/apply:os.system [touch {CANARY}]\n",
+        "tag '!!python/object/apply",
+        3,
+    ),
     ("tag-local", layer("type: !Dense\nunits: 3"), "tag '!Dense'", 5),
     ("tag-binary", "modelspec: 1\nname: !!binary aGVsbG8=\n", "tag '!!binary'", 2),
     ("tag-set", "modelspec: 1\nlayers: !!set {a, b}\n", "tag '!!set'", 2),
     ("tag-timestamp", "modelspec: 1\nname: !!timestamp 2001-12-14\n", "tag '!!timestamp'", 2),
     # Alias bombs and recursive aliases: nodes are counted after expansion.
     ("alias-bomb", bomb(), "expands to more than", 8),
-    ("alias-bomb-mappings", "modelspec: 1\n" + "".join(
-        f"m{n}: &m{n} {{" + ", ".join(f"k{i}: *m{n - 1}" for i in range(10)) + "}\n" if n else "m0: &m0 {k: v}\n"
-        for n in range(8)), "expands to more than", 7),
+    (
+        "alias-bomb-mappings",
+        "modelspec: 1\n"
+        + "".join(
+            f"m{n}: &m{n} {{" + ", ".join(f"k{i}: *m{n - 1}" for i in range(10)) + "}\n" if n else "m0: &m0 {k: v}\n"
+            for n in range(8)
+        ),
+        "expands to more than",
+        7,
+    ),
     ("alias-recursive-list", "modelspec: 1\nlayers: &a [*a]\n", "refers to no finished anchor", 2),
     ("alias-recursive-map", "modelspec: 1\ninput: &a {shape: *a}\n", "refers to no finished anchor", 2),
     ("alias-undefined", "modelspec: 1\nlayers: *nowhere\n", "refers to no finished anchor", 2),
@@ -86,25 +101,36 @@ CASES = [
     ("empty-file", b"", "the file is empty", 1),
     ("not-a-mapping", "- type: dense\n", "must be a mapping", 1),
     # Duplicate keys: PyYAML would silently keep the last.
-    ("duplicate-top", HEAD + "  - {type: dense, units: 3}\nlayers: []\n",
-     "duplicate key 'layers' (first defined on line 4)", 6),
+    (
+        "duplicate-top",
+        HEAD + "  - {type: dense, units: 3}\nlayers: []\n",
+        "duplicate key 'layers' (first defined on line 4)",
+        6,
+    ),
     ("duplicate-in-layer", layer("type: dense\nunits: 3\nunits: 3000000"), "duplicate key 'units'", 7),
     ("duplicate-flow", HEAD + "  - {type: dense, units: 3, units: 4}\n", "duplicate key 'units'", 5),
     # Booleans, floats and strings where integers belong: no coercion.
     ("bool-for-int", layer("type: dense\nunits: true"), "must be an integer (received: true)", 6),
     ("float-for-int", layer("type: dense\nunits: 3.0"), "must be an integer (received: 3.0)", 6),
     ("string-for-int", layer("type: dense\nunits: '3'"), "must be an integer (received: '3')", 6),
-    ("float-seed", "modelspec: 1\nseed: 4.2\ninput: {shape: [4]}\nlayers: [{type: dense, units: 1}]\n",
-     "seed: must be an integer", 2),
+    (
+        "float-seed",
+        "modelspec: 1\nseed: 4.2\ninput: {shape: [4]}\nlayers: [{type: dense, units: 1}]\n",
+        "seed: must be an integer",
+        2,
+    ),
     ("int-for-bool", layer("type: dense\nunits: 3\nuse_bias: 1"), "must be true or false (received: 1)", 7),
     # NaN and infinity, in typed fields and in a `type: keras` config.
     ("nan", layer("type: dropout\nrate: .nan"), "must be a finite number (received: .nan)", 6),
     ("inf", layer("type: gaussian_noise\nstddev: .inf"), "must be a finite number (received: .inf)", 6),
     ("negative-inf", layer("type: rescaling\nscale: -.Inf"), "must be a finite number", 6),
-    ("nan-in-keras-config", layer("type: keras\nclass_name: LeakyReLU\nconfig: {negative_slope: .nan}"),
-     "finite", 7),
-    ("nan-in-initializer", layer("type: dense\nunits: 3\nkernel_initializer: {type: random_normal, stddev: .nan}"),
-     "finite", 7),
+    ("nan-in-keras-config", layer("type: keras\nclass_name: LeakyReLU\nconfig: {negative_slope: .nan}"), "finite", 7),
+    (
+        "nan-in-initializer",
+        layer("type: dense\nunits: 3\nkernel_initializer: {type: random_normal, stddev: .nan}"),
+        "finite",
+        7,
+    ),
     # YAML 1.1 surprises, decided: YAML 1.2 core schema; ambiguous octal refused; 1.1 directive refused.
     ("yaml11-octal", layer("type: dense\nunits: 010"), "ambiguous number '010'", 6),
     ("yaml11-sexagesimal", layer("type: dense\nunits: 1:30"), "must be an integer (received: '1:30')", 6),
@@ -123,8 +149,12 @@ CASES = [
     ("name-too-long", layer("type: dense\nname: a" + "b" * 64 + "\nunits: 3"), "must be a name", 6),
     ("string-too-long", layer("type: dense\nunits: 3\nactivation: " + "x" * 5000), "string has 5,000 characters", 7),
     # `type: keras` passthrough outside the allow-list, or with arguments that are paths, URLs or objects.
-    ("keras-lambda", layer("type: keras\nclass_name: Lambda\nconfig: {function: lambda_x}"),
-     "'Lambda' is not an allowed Keras layer", 6),
+    (
+        "keras-lambda",
+        layer("type: keras\nclass_name: Lambda\nconfig: {function: lambda_x}"),
+        "'Lambda' is not an allowed Keras layer",
+        6,
+    ),
     ("keras-tfsm", layer("type: keras\nclass_name: TFSMLayer"), "'TFSMLayer' is not an allowed Keras layer", 6),
     ("keras-custom", layer("type: keras\nclass_name: my_package>Evil"), "is not an allowed Keras layer", 6),
     ("keras-dotted", layer("type: keras\nclass_name: keras.layers.Lambda"), "is not an allowed Keras layer", 6),
@@ -132,10 +162,18 @@ CASES = [
     ("keras-input-layer", layer("type: keras\nclass_name: InputLayer"), "is not an allowed Keras layer", 6),
     ("keras-path-arg", layer("type: keras\nclass_name: ReLU\nconfig: {filepath: /etc/passwd}"), "no paths or URLs", 7),
     ("keras-relative-path-arg", layer("type: keras\nclass_name: ReLU\nconfig: {x: ../secret}"), "no paths or URLs", 7),
-    ("keras-url-arg", layer("type: keras\nclass_name: ReLU\nconfig: {x: 'https://evil.example/m'}"),
-     "no paths or URLs", 7),
-    ("keras-nested-object", layer("type: keras\nclass_name: Dot\nconfig: {axes: {class_name: Lambda}}"),
-     "config.axes", 7),
+    (
+        "keras-url-arg",
+        layer("type: keras\nclass_name: ReLU\nconfig: {x: 'https://evil.example/m'}"),
+        "no paths or URLs",
+        7,
+    ),
+    (
+        "keras-nested-object",
+        layer("type: keras\nclass_name: Dot\nconfig: {axes: {class_name: Lambda}}"),
+        "config.axes",
+        7,
+    ),
     ("keras-reserved-arg", layer("type: keras\nclass_name: ReLU\nconfig: {dtype: mixed_float16}"), "may not set", 7),
 ]
 
@@ -187,14 +225,16 @@ def test_build_refuses_and_creates_nothing(workdir, content, fragment, line):
 
 
 def test_all_errors_in_a_file_are_reported_at_once(workdir):
-    path = write(workdir, HEAD + "  - {type: dense, units: 0}\n  - {type: dropout, rate: .nan}\n"
-                                 "  - {type: dense, units: true}\n")
+    path = write(
+        workdir, HEAD + "  - {type: dense, units: 0}\n  - {type: dropout, rate: .nan}\n  - {type: dense, units: true}\n"
+    )
     result = run_cli("validate", str(path))
     assert result.exit_code == 2
     assert [int(m["line"]) for m in LOCATED.finditer(result.output)] == [5, 6, 7]
 
 
 # --- decisions that accept input: tested so that a change is deliberate --------------------------------------
+
 
 def test_yaml12_core_scalars_that_are_accepted():
     spec = load_spec(layer("type: dense\nunits: 0o10\nname: yes\n")).spec  # 0o10 is octal in YAML 1.2
@@ -212,6 +252,7 @@ def test_a_plain_anchor_and_alias_within_the_limits_is_fine():
 
 
 # --- limits -----------------------------------------------------------------------------------------------------
+
 
 def many_layers(count: int) -> str:
     return HEAD + "  - {type: dense, units: 4}\n" * count
@@ -263,7 +304,8 @@ def test_max_params_is_refused_before_tensorflow(workdir, monkeypatch):
 def test_a_trillion_units_is_refused_fast_with_little_memory_and_no_tensorflow(tmp_path):
     """Keras would allocate Dense(10**12) without question; modelspec refuses it with Python integers."""
     write(tmp_path, HEAD + "  - {type: dense, units: 1000000000000}\n")
-    done = python("""
+    done = python(
+        """
         import resource, sys, time
         from click.testing import CliRunner
         from modelspec.cli import cli
@@ -273,7 +315,9 @@ def test_a_trillion_units_is_refused_fast_with_little_memory_and_no_tensorflow(t
         elapsed = time.perf_counter() - start
         print(result.exit_code, f"{elapsed:.3f}", "tensorflow" in sys.modules, "keras" in sys.modules)
         print(result.output)
-        """, cwd=tmp_path)
+        """,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     code, elapsed, tensorflow, keras = done.stdout.split("\n", 1)[0].split()
     assert (code, tensorflow, keras) == ("2", "False", "False"), done.stdout
@@ -285,12 +329,17 @@ def test_a_trillion_units_is_refused_fast_with_little_memory_and_no_tensorflow(t
 # Specs right at each limit: still read and validated quickly.
 def _at_limit_specs():
     limits = Limits()
-    named = "".join(f"  - {{type: dense, name: l{i}, units: 4, activation: relu}}\n"
-                    for i in range(limits.max_layers))
+    named = "".join(f"  - {{type: dense, name: l{i}, units: 4, activation: relu}}\n" for i in range(limits.max_layers))
     dropouts = "  - {type: dropout, rate: 0.1}\n" * (limits.max_layers - 1)
-    wide = "  - {type: dense, units: 4, name: w0}\n" + "".join(
-        f"  - {{type: dense, units: 1, name: b{i}, inputs: [w0]}}\n" for i in range(limits.max_layers // 2 - 2)) + \
-        "  - {type: concatenate, inputs: [" + ", ".join(f"b{i}" for i in range(limits.max_layers // 2 - 2)) + "]}\n"
+    wide = (
+        "  - {type: dense, units: 4, name: w0}\n"
+        + "".join(
+            f"  - {{type: dense, units: 1, name: b{i}, inputs: [w0]}}\n" for i in range(limits.max_layers // 2 - 2)
+        )
+        + "  - {type: concatenate, inputs: ["
+        + ", ".join(f"b{i}" for i in range(limits.max_layers // 2 - 2))
+        + "]}\n"
+    )
     deep = "  - {type: dense, units: 1, name: d, kernel_initializer: {type: variance_scaling, scale: 1.0}}\n"
     nesting = "deep: " + "[" * (limits.max_depth - 2) + "1" + "]" * (limits.max_depth - 2) + "\n"
     numbers = "  - {type: dense, units: 1" + "0" * (limits.max_number_chars - 1) + "}\n"
@@ -327,6 +376,7 @@ def test_alias_expansion_right_under_the_node_limit_is_read_quickly():
 
 
 # --- docs/security.md and --help match the code --------------------------------------------------------------
+
 
 def test_security_doc_states_the_limits_the_code_applies():
     from modelspec.cli import DEFAULT_MAX_PARAMS

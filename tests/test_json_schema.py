@@ -38,8 +38,9 @@ FILES = sorted((ROOT / "specs").glob("*.yaml")) + sorted((ROOT / "examples").rgl
 
 def errors(data) -> list[str]:
     """Return the schema's complaints about ``data``, one line each."""
-    return [f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message[:200]}"
-            for e in VALIDATOR.iter_errors(data)]
+    return [
+        f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message[:200]}" for e in VALIDATOR.iter_errors(data)
+    ]
 
 
 def accepted_by_modelspec(data) -> bool:
@@ -56,6 +57,7 @@ def test_the_schema_is_a_valid_draft_2020_12_schema():
 
 
 # --- every spec modelspec accepts --------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_spec_files_are_valid(path):
@@ -118,19 +120,22 @@ def edited(changes: dict) -> dict:
 SHORTHANDS = {
     "loss: mse": {"training.loss": "mse"},
     "loss: MeanSquaredError": {"training.loss": "MeanSquaredError"},
-    "loss: {type: CategoricalCrossentropy}": {"training.loss": {"type": "CategoricalCrossentropy",
-                                                                "label_smoothing": 0.1}},
+    "loss: {type: CategoricalCrossentropy}": {
+        "training.loss": {"type": "CategoricalCrossentropy", "label_smoothing": 0.1}
+    },
     "loss: {type: huber_loss, delta: 2}": {"training.loss": {"type": "huber_loss", "delta": 2.0}},
     "metrics: [acc, AUC, rmse]": {"training.metrics": ["acc", "AUC", "rmse"]},
     "optimizer: Adam": {"training.optimizer": "Adam"},
     "optimizer: {type: RMSprop}": {"training.optimizer": {"type": "RMSprop", "learning_rate": 0.001}},
     "optimizer: SGD": {"training.optimizer": "SGD"},
     "learning_rate_schedule: {type: ExponentialDecay}": {
-        "training.learning_rate_schedule": {"type": "ExponentialDecay", "decay_steps": 100, "decay_rate": 0.9}},
+        "training.learning_rate_schedule": {"type": "ExponentialDecay", "decay_steps": 100, "decay_rate": 0.9}
+    },
     "kernel_initializer: HeNormal": {"layers.2.kernel_initializer": "HeNormal"},
     "kernel_initializer: xavier_uniform": {"layers.3.kernel_initializer": "xavier_uniform"},
-    "kernel_initializer: {type: GlorotUniform, seed: 3}": {"layers.3.kernel_initializer": {"type": "GlorotUniform",
-                                                                                           "seed": 3}},
+    "kernel_initializer: {type: GlorotUniform, seed: 3}": {
+        "layers.3.kernel_initializer": {"type": "GlorotUniform", "seed": 3}
+    },
     "bias_initializer: Zeros": {"layers.2.bias_initializer": "Zeros"},
     "activation: null": {"layers.2.activation": None},
     "activation: swish": {"layers.2.activation": "swish"},
@@ -145,7 +150,8 @@ SHORTHANDS = {
     "type: DENSE": {"layers.2.type": "DENSE"},
     "type: Flatten": {"layers.1.type": "Flatten"},
     "defaults: {kernel_initializer: HeNormal, activation: null}": {
-        "defaults": {"kernel_initializer": "HeNormal", "bias_initializer": "zeros", "activation": None}},
+        "defaults": {"kernel_initializer": "HeNormal", "bias_initializer": "zeros", "activation": None}
+    },
 }
 
 
@@ -247,6 +253,7 @@ def _accepts(annotation, wrap=lambda spelling: spelling) -> Callable[[str], bool
         except ValidationError:
             return False
         return True
+
     return accepts
 
 
@@ -270,26 +277,69 @@ def _types(models) -> dict[str, dict]:
 def _tables() -> list[Table]:
     tables = []
     for table_id, annotation, pointer in (
-            ("activation", ActivationName, SCHEMA["$defs"]["Dense"]["properties"]["activation"]),
-            ("metric", MetricName, SCHEMA["$defs"]["Training"]["properties"]["metrics"]["items"])):
+        ("activation", ActivationName, SCHEMA["$defs"]["Dense"]["properties"]["activation"]),
+        ("metric", MetricName, SCHEMA["$defs"]["Training"]["properties"]["metrics"]["items"]),
+    ):
         spelled = _metadata(annotation, Spelled)
         tables.append(Table(table_id, spelled.names, spelled.aliases, spelled.kind, _accepts(annotation), pointer))
     # One model for every loss: `type:` of a mapping is checked like a bare name, against its own schema.
     loss_type = SCHEMA["$defs"]["Loss"]["anyOf"][-1]["properties"]["type"]
     keras_losses = frozenset(facts.keras_class for facts in LOSSES.values())
-    tables.append(Table("loss", tuple(LOSSES), LOSS_ALIASES, "loss", _accepts(Loss), {"$ref": "#/$defs/Loss"},
-                        keras_names=keras_losses))
-    tables.append(Table("loss type", tuple(LOSSES), LOSS_ALIASES, "loss",
-                        _accepts(Loss, lambda spelling: {"type": spelling}), loss_type, keras_names=keras_losses))
-    for table_id, alias in (("Initializer", Initializer), ("Regularizer", Regularizer), ("Constraint", Constraint),
-                            ("Optimizer", Optimizer), ("Schedule", Schedule)):
+    tables.append(
+        Table(
+            "loss",
+            tuple(LOSSES),
+            LOSS_ALIASES,
+            "loss",
+            _accepts(Loss),
+            {"$ref": "#/$defs/Loss"},
+            keras_names=keras_losses,
+        )
+    )
+    tables.append(
+        Table(
+            "loss type",
+            tuple(LOSSES),
+            LOSS_ALIASES,
+            "loss",
+            _accepts(Loss, lambda spelling: {"type": spelling}),
+            loss_type,
+            keras_names=keras_losses,
+        )
+    )
+    for table_id, alias in (
+        ("Initializer", Initializer),
+        ("Regularizer", Regularizer),
+        ("Constraint", Constraint),
+        ("Optimizer", Optimizer),
+        ("Schedule", Schedule),
+    ):
         union = _metadata(alias, TaggedUnionSchema)
-        tables.append(Table(table_id, tuple(map(type_name, union.models)), union.aliases, union.kind,
-                            _accepts(alias), {"$ref": f"#/$defs/{table_id}"}, _types(union.models),
-                            frozenset(m.KERAS_CLASS for m in union.models if m.KERAS_CLASS)))
+        tables.append(
+            Table(
+                table_id,
+                tuple(map(type_name, union.models)),
+                union.aliases,
+                union.kind,
+                _accepts(alias),
+                {"$ref": f"#/$defs/{table_id}"},
+                _types(union.models),
+                frozenset(m.KERAS_CLASS for m in union.models if m.KERAS_CLASS),
+            )
+        )
     layers = _metadata(Spec.model_fields["layers"].annotation, TaggedUnionSchema)
-    tables.append(Table("layer", tuple(map(type_name, layers.models)), layers.aliases, layers.kind, None, None,
-                        _types(layers.models), frozenset(m.KERAS_CLASS for m in layers.models if m.KERAS_CLASS)))
+    tables.append(
+        Table(
+            "layer",
+            tuple(map(type_name, layers.models)),
+            layers.aliases,
+            layers.kind,
+            None,
+            None,
+            _types(layers.models),
+            frozenset(m.KERAS_CLASS for m in layers.models if m.KERAS_CLASS),
+        )
+    )
     return tables
 
 

@@ -50,8 +50,9 @@ def test_a_wrapped_layer_is_spelled_like_any_layer_type():
 
 
 def test_a_wrapper_reaches_its_layer_and_its_frozen_flag():
-    layer = Bidirectional.model_validate({"type": "bidirectional", "layer": {"type": "lstm", "units": 4,
-                                                                              "trainable": False}})
+    layer = Bidirectional.model_validate(
+        {"type": "bidirectional", "layer": {"type": "lstm", "units": 4, "trainable": False}}
+    )
     assert layer.core is layer.layer
     assert layer.frozen
     assert layer.applied_activation() == "tanh"

@@ -70,6 +70,7 @@ def _no_project_config(tmp_path, monkeypatch):
 
 # --- exit codes -------------------------------------------------------------------------------------------
 
+
 def test_the_example_specs_are_clean():
     result = run(ROOT / "specs")
     assert result.exit_code == 0, result.output
@@ -133,6 +134,7 @@ def test_select_and_ignore(tmp_path):
 
 # --- formats ----------------------------------------------------------------------------------------------
 
+
 def test_json_format_is_exactly_the_documented_one(tmp_path):
     path = write(tmp_path, ERROR)
     result = run(path, write(tmp_path, CLEAN, "clean.yaml"), "--format", "json")
@@ -142,16 +144,26 @@ def test_json_format_is_exactly_the_documented_one(tmp_path):
     assert data["version"] == 1 and data["files"] == 2
     assert data["summary"] == {"error": 1, "warning": 0, "info": 0}
     (finding,) = data["diagnostics"]
-    assert finding == {"path": str(path), "line": 6, "column": 48, "code": "MS101",
-                       "name": "constant-hidden-kernel", "level": "error", "message": finding["message"],
-                       "hint": finding["hint"], "layer": "dense"}
+    assert finding == {
+        "path": str(path),
+        "line": 6,
+        "column": 48,
+        "code": "MS101",
+        "name": "constant-hidden-kernel",
+        "level": "error",
+        "message": finding["message"],
+        "hint": finding["hint"],
+        "layer": "dense",
+    }
 
 
 def test_github_annotations(tmp_path):
     result = run(write(tmp_path, ERROR), "--format", "github")
     first = result.output.splitlines()[0]
-    assert first.startswith(f"::error file={tmp_path / 'spec.yaml'},line=6,col=48,title=MS101 "
-                            "constant-hidden-kernel::kernel of 'dense' is zeros")
+    assert first.startswith(
+        f"::error file={tmp_path / 'spec.yaml'},line=6,col=48,title=MS101 "
+        "constant-hidden-kernel::kernel of 'dense' is zeros"
+    )
     assert "%0Ahint: " in first
 
 
@@ -182,8 +194,9 @@ def test_sarif_is_valid_sarif_2_1_0(tmp_path):
     assert {r["ruleId"] for r in results} == {"MS001", "MS101", "MS102"}
     for entry in results:
         assert rules[entry["ruleIndex"]]["id"] == entry["ruleId"]
-    assert any(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith("warn%20ing.yaml")
-               for r in results)
+    assert any(
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith("warn%20ing.yaml") for r in results
+    )
     assert {r["id"] for r in rules} >= set(registry.RULES)
 
 
@@ -208,15 +221,18 @@ def test_text_colour_output(tmp_path):
 
 # --- suppression and configuration ------------------------------------------------------------------------
 
+
 def test_inline_ignore_on_the_layer_line(tmp_path):
     text = ERROR.replace("kernel_initializer: zeros}", "kernel_initializer: zeros}  # modelspec: ignore[MS101]")
     assert run(write(tmp_path, text)).exit_code == 0
 
 
 def test_inline_ignore_on_another_line_of_a_block_layer(tmp_path):
-    text = CLEAN.replace("  - {type: dense, units: 64, activation: relu}",
-                         "  - type: dense   # modelspec: ignore[MS101, MS103]\n    units: 64\n    activation: relu\n"
-                         "    kernel_initializer: zeros")
+    text = CLEAN.replace(
+        "  - {type: dense, units: 64, activation: relu}",
+        "  - type: dense   # modelspec: ignore[MS101, MS103]\n    units: 64\n    activation: relu\n"
+        "    kernel_initializer: zeros",
+    )
     assert run(write(tmp_path, text)).exit_code == 0
     assert run(write(tmp_path, text.replace("MS101, ", ""))).exit_code == 1  # the comment names codes, not all
 
@@ -238,22 +254,27 @@ def test_spec_lint_block(tmp_path):
 def test_pyproject_configuration(tmp_path):
     spec = write(tmp_path, CLEAN.replace("activation: relu}", "activation: relu, kernel_initializer: glorot_uniform}"))
     assert run(spec, "--strict").exit_code == 0  # MS103 is info
-    (tmp_path / "pyproject.toml").write_text('[tool.modelspec.lint]\nignore = ["MS109"]\n'
-                                             '[tool.modelspec.lint.levels]\nMS103 = "error"\n')
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.modelspec.lint]\nignore = ["MS109"]\n[tool.modelspec.lint.levels]\nMS103 = "error"\n'
+    )
     result = run(spec)
     assert result.exit_code == 1 and "error[MS103]" in result.output
-    (tmp_path / "pyproject.toml").write_text('[tool.modelspec.lint]\nselect = ["MS11"]\n'
-                                             '[tool.modelspec.lint.thresholds]\nvanishing-scale = 2.0\n')
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.modelspec.lint]\nselect = ["MS11"]\n[tool.modelspec.lint.thresholds]\nvanishing-scale = 2.0\n'
+    )
     result = run(spec)
     assert "warning[MS110]" in result.output and "MS103" not in result.output
 
 
-@pytest.mark.parametrize(("toml", "message"), [
-    ('[tool.modelspec.lint]\nselect = ["MS999"]\n', "unknown rule 'MS999'"),
-    ('[tool.modelspec.lint]\nignor = ["MS101"]\n', "unknown key 'ignor'; did you mean 'ignore'?"),
-    ('[tool.modelspec.lint.levels]\nMS101 = "fatal"\n', "must be error, warning or info"),
-    ('[tool.modelspec.lint.thresholds]\nvanishing = 0.1\n', "did you mean 'vanishing-scale'?"),
-])
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('[tool.modelspec.lint]\nselect = ["MS999"]\n', "unknown rule 'MS999'"),
+        ('[tool.modelspec.lint]\nignor = ["MS101"]\n', "unknown key 'ignor'; did you mean 'ignore'?"),
+        ('[tool.modelspec.lint.levels]\nMS101 = "fatal"\n', "must be error, warning or info"),
+        ("[tool.modelspec.lint.thresholds]\nvanishing = 0.1\n", "did you mean 'vanishing-scale'?"),
+    ],
+)
 def test_bad_pyproject_is_a_usage_error(tmp_path, toml, message):
     (tmp_path / "pyproject.toml").write_text(toml)
     result = run(write(tmp_path, CLEAN))
@@ -264,13 +285,17 @@ def test_bad_pyproject_is_a_usage_error(tmp_path, toml, message):
 
 # --- build lints first ------------------------------------------------------------------------------------
 
+
 def test_build_stops_on_lint_errors_before_importing_tensorflow(tmp_path):
     spec = write(tmp_path, ERROR)
-    code = ("import sys; from modelspec.cli import main; sys.argv = ['modelspec', 'build', sys.argv[1], '-o', "
-            "sys.argv[2]]\ntry:\n    main()\nexcept SystemExit as exit:\n"
-            "    print('tf', 'tensorflow' in sys.modules, 'keras' in sys.modules); sys.exit(exit.code)")
-    done = subprocess.run([sys.executable, "-c", code, str(spec), str(tmp_path / "m.keras")], capture_output=True,
-                          text=True, timeout=120)
+    code = (
+        "import sys; from modelspec.cli import main; sys.argv = ['modelspec', 'build', sys.argv[1], '-o', "
+        "sys.argv[2]]\ntry:\n    main()\nexcept SystemExit as exit:\n"
+        "    print('tf', 'tensorflow' in sys.modules, 'keras' in sys.modules); sys.exit(exit.code)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(spec), str(tmp_path / "m.keras")], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 1, done.stderr
     assert "error[MS101]" in done.stdout and "tf False False" in done.stdout
     assert "build stopped by lint errors" in done.stderr
@@ -284,6 +309,7 @@ def test_build_strict_stops_on_warnings(tmp_path):
 
 
 # --- lint never imports TensorFlow ------------------------------------------------------------------------
+
 
 def test_lint_leaves_tensorflow_and_keras_out_of_sys_modules():
     code = textwrap.dedent("""

@@ -15,12 +15,24 @@ from modelspec.errors import EXIT_INVALID, EXIT_LINT, ModelspecError
 from modelspec.pipeline import prepare
 
 PACKAGE = Path(__file__).resolve().parents[1] / "modelspec"
-ZEROS_HIDDEN = {"modelspec": 1, "seed": 1, "input": {"shape": [4]},
-                "layers": [{"type": "dense", "units": 8, "activation": "relu", "kernel_initializer": "zeros"},
-                           {"type": "dense", "units": 2, "activation": "softmax"}]}
-WARNING_ONLY = {"modelspec": 1, "seed": 1, "input": {"shape": [4]},
-                "layers": [{"type": "dense", "units": 8, "activation": "tanh", "kernel_initializer": "he_normal"},
-                           {"type": "dense", "units": 2, "activation": "softmax"}]}
+ZEROS_HIDDEN = {
+    "modelspec": 1,
+    "seed": 1,
+    "input": {"shape": [4]},
+    "layers": [
+        {"type": "dense", "units": 8, "activation": "relu", "kernel_initializer": "zeros"},
+        {"type": "dense", "units": 2, "activation": "softmax"},
+    ],
+}
+WARNING_ONLY = {
+    "modelspec": 1,
+    "seed": 1,
+    "input": {"shape": [4]},
+    "layers": [
+        {"type": "dense", "units": 8, "activation": "tanh", "kernel_initializer": "he_normal"},
+        {"type": "dense", "units": 2, "activation": "softmax"},
+    ],
+}
 
 
 def test_prepare_stops_on_lint_errors_with_every_finding():
@@ -48,12 +60,14 @@ def test_the_budget_is_checked_before_anything_else():
 
 
 def test_build_model_refuses_before_importing_tensorflow():
-    code = ("import sys\nfrom modelspec import LintFailure, SpecError, build_model\n"
-            f"spec = {ZEROS_HIDDEN!r}\n"
-            "for kwargs, error in (({}, LintFailure), ({'max_params': 10, 'lint': False}, SpecError)):\n"
-            "    try:\n        build_model(spec, **kwargs)\n    except error:\n        pass\n"
-            "    else:\n        raise SystemExit('no error')\n"
-            "print(sorted({'tensorflow', 'keras'} & set(sys.modules)))")
+    code = (
+        "import sys\nfrom modelspec import LintFailure, SpecError, build_model\n"
+        f"spec = {ZEROS_HIDDEN!r}\n"
+        "for kwargs, error in (({}, LintFailure), ({'max_params': 10, 'lint': False}, SpecError)):\n"
+        "    try:\n        build_model(spec, **kwargs)\n    except error:\n        pass\n"
+        "    else:\n        raise SystemExit('no error')\n"
+        "print(sorted({'tensorflow', 'keras'} & set(sys.modules)))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
@@ -69,8 +83,13 @@ def test_build_model_without_the_gate_builds_what_keras_builds(keras):
 def test_every_user_error_has_an_exit_code():
     from modelspec import errors
 
-    for error in (errors.SpecError([]), errors.WeightsError("x"), errors.SettingsError("x"),
-                  errors.LintFailure("p", [], False), errors.BuildError("x")):
+    for error in (
+        errors.SpecError([]),
+        errors.WeightsError("x"),
+        errors.SettingsError("x"),
+        errors.LintFailure("p", [], False),
+        errors.BuildError("x"),
+    ):
         assert isinstance(error, ModelspecError) and error.exit_code in (EXIT_LINT, EXIT_INVALID)
 
 
@@ -82,19 +101,30 @@ def _imports_tensorflow(path: Path) -> list[str]:
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             names = [node.module or ""]
-        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) in (
-                "import_module", "__import__") and node.args and isinstance(node.args[0], ast.Constant):
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", None)) in ("import_module", "__import__")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
             names = [str(node.args[0].value)]  # importlib.import_module("keras")
         else:
             names = []
-        found += [f"{path.relative_to(PACKAGE.parent)}:{node.lineno}: {name}" for name in names
-                  if name.split(".")[0] in ("tensorflow", "keras")]
+        found += [
+            f"{path.relative_to(PACKAGE.parent)}:{node.lineno}: {name}"
+            for name in names
+            if name.split(".")[0] in ("tensorflow", "keras")
+        ]
     return found
 
 
 def test_only_runtime_imports_tensorflow_or_keras():
-    offenders = [hit for path in sorted(PACKAGE.rglob("*.py")) if "runtime" not in path.relative_to(PACKAGE).parts
-                 for hit in _imports_tensorflow(path)]
+    offenders = [
+        hit
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if "runtime" not in path.relative_to(PACKAGE).parts
+        for hit in _imports_tensorflow(path)
+    ]
     assert offenders == []
     # The scan sees imports: runtime/ has them (a scan that finds nothing anywhere would pass vacuously).
     assert any(_imports_tensorflow(path) for path in (PACKAGE / "runtime").rglob("*.py"))

@@ -46,22 +46,108 @@ def check_diagnostics(exc: SpecError, text: str, name: str) -> None:
 
 # --- strategies --------------------------------------------------------------------------------------------------
 
-WORDS = ["modelspec", "layers", "type", "dense", "units", "input", "shape", "name", "activation", "relu", "inputs",
-         "outputs", "seed", "keras", "class_name", "config", "Lambda", "dropout", "rate", "kernel_initializer",
-         "conv2d", "filters", "kernel_size", "add", "training", "loss", "optimizer", "yes", "no", "on", "null", "~"]
-scalars = (st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=True, allow_infinity=True)
-           | st.sampled_from(WORDS) | st.text(max_size=12))
+WORDS = [
+    "modelspec",
+    "layers",
+    "type",
+    "dense",
+    "units",
+    "input",
+    "shape",
+    "name",
+    "activation",
+    "relu",
+    "inputs",
+    "outputs",
+    "seed",
+    "keras",
+    "class_name",
+    "config",
+    "Lambda",
+    "dropout",
+    "rate",
+    "kernel_initializer",
+    "conv2d",
+    "filters",
+    "kernel_size",
+    "add",
+    "training",
+    "loss",
+    "optimizer",
+    "yes",
+    "no",
+    "on",
+    "null",
+    "~",
+]
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.sampled_from(WORDS)
+    | st.text(max_size=12)
+)
 keys = st.sampled_from(WORDS) | st.text(max_size=8)
-yaml_data = st.recursive(scalars, lambda inner: st.lists(inner, max_size=5) | st.dictionaries(keys, inner, max_size=5),
-                         max_leaves=25)
+yaml_data = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=5) | st.dictionaries(keys, inner, max_size=5), max_leaves=25
+)
 
 # Pieces of YAML syntax, including the dangerous ones, glued at random: hits the parser's own error paths.
-TOKENS = ["\n", "  ", "- ", ": ", "? ", "[", "]", "{", "}", ", ", "&a ", "*a", "&b ", "*b",
-          "!!python/object:os.system ",
-          "!!str ", "!!int ", "!!float ", "!!binary ", "!local ", "<<: ", "---\n", "...\n", "%YAML 1.1\n", "%TAG ! x\n",
-          "# c\n", "|\n", ">-\n", "'q'", '"\\x1b"', '"\\n"', '"\\u202e"', "010", "0o17", "0x1F", "1:30", "1e999",
-          ".nan", "-.inf", "9" * 80, "yes", "true", "null", "modelspec: 1\n", "layers:\n", "  - type: dense\n",
-          "    units: 3\n", "input: {shape: [4]}\n", "\t", "\ufeff", "é", "\x85"]
+TOKENS = [
+    "\n",
+    "  ",
+    "- ",
+    ": ",
+    "? ",
+    "[",
+    "]",
+    "{",
+    "}",
+    ", ",
+    "&a ",
+    "*a",
+    "&b ",
+    "*b",
+    "!!python/object:os.system ",
+    "!!str ",
+    "!!int ",
+    "!!float ",
+    "!!binary ",
+    "!local ",
+    "<<: ",
+    "---\n",
+    "...\n",
+    "%YAML 1.1\n",
+    "%TAG ! x\n",
+    "# c\n",
+    "|\n",
+    ">-\n",
+    "'q'",
+    '"\\x1b"',
+    '"\\n"',
+    '"\\u202e"',
+    "010",
+    "0o17",
+    "0x1F",
+    "1:30",
+    "1e999",
+    ".nan",
+    "-.inf",
+    "9" * 80,
+    "yes",
+    "true",
+    "null",
+    "modelspec: 1\n",
+    "layers:\n",
+    "  - type: dense\n",
+    "    units: 3\n",
+    "input: {shape: [4]}\n",
+    "\t",
+    "\ufeff",
+    "é",
+    "\x85",
+]
 soups = st.lists(st.sampled_from(TOKENS) | st.sampled_from(WORDS), max_size=40).map("".join)
 
 
@@ -117,9 +203,9 @@ def mutated_spec_text(draw):
         if kind == "insert":
             text = text[:at] + draw(st.sampled_from(TOKENS) | st.text(max_size=3)) + text[at:]
         elif kind == "delete":
-            text = text[:at] + text[at + draw(st.integers(1, 20)):]
+            text = text[:at] + text[at + draw(st.integers(1, 20)) :]
         elif kind == "replace":
-            text = text[:at] + draw(st.characters()) + text[at + 1:]
+            text = text[:at] + draw(st.characters()) + text[at + 1 :]
         else:
             i, j = draw(st.integers(0, len(lines) - 1)), draw(st.integers(0, len(lines) - 1))
             if kind == "swap-lines":
@@ -133,6 +219,7 @@ def mutated_spec_text(draw):
 
 
 # --- properties --------------------------------------------------------------------------------------------------
+
 
 @BOUNDED
 @given(yaml_data, st.booleans())

@@ -18,8 +18,10 @@ import pytest
 from tests.conftest import ROOT
 
 # absl/glog lines ("I0000 00:00:1795440652.577703    6046 port.cc:153] ...") and the phrases of TensorFlow's start-up
-START_UP = re.compile(r"^[IWEF]\d{4} |absl|oneDNN|cuda|cuInit|TF-TRT|TensorRT|cpu_feature_guard|rebuild TensorFlow",
-                      re.MULTILINE | re.IGNORECASE)
+START_UP = re.compile(
+    r"^[IWEF]\d{4} |absl|oneDNN|cuda|cuInit|TF-TRT|TensorRT|cpu_feature_guard|rebuild TensorFlow",
+    re.MULTILINE | re.IGNORECASE,
+)
 
 FAKE_KERAS = """
 import os, sys
@@ -37,9 +39,22 @@ def user_environment(**extra: str) -> dict:
 
 @pytest.mark.tensorflow
 def test_build_prints_modelspec_output_only(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "modelspec", "build", str(ROOT / "specs" / "mlp.yaml"),
-                             "-o", str(tmp_path / "mlp.keras")], cwd=tmp_path, env=user_environment(),
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "modelspec",
+            "build",
+            str(ROOT / "specs" / "mlp.yaml"),
+            "-o",
+            str(tmp_path / "mlp.keras"),
+        ],
+        cwd=tmp_path,
+        env=user_environment(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert not START_UP.search(result.stderr), f"TensorFlow's start-up text reached stderr:\n{result.stderr}"
     assert "Total params: 235,146" in result.stdout
@@ -49,11 +64,14 @@ def test_build_prints_modelspec_output_only(tmp_path):
 def import_fake_keras(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess:
     (tmp_path / "keras").mkdir()
     (tmp_path / "keras" / "__init__.py").write_text(textwrap.dedent(FAKE_KERAS), encoding="utf-8")
-    code = ("import sys\nfrom modelspec.runtime.tensorflow_env import import_keras\n"
-            "print(import_keras().__name__)\nprint('stderr is back', file=sys.stderr)\n")
+    code = (
+        "import sys\nfrom modelspec.runtime.tensorflow_env import import_keras\n"
+        "print(import_keras().__name__)\nprint('stderr is back', file=sys.stderr)\n"
+    )
     env = user_environment(PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]), **extra)
-    return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_start_up_text_is_dropped_and_stderr_restored(tmp_path):
@@ -66,8 +84,10 @@ def test_start_up_text_is_dropped_and_stderr_restored(tmp_path):
 def test_start_up_text_is_shown_when_the_import_fails(tmp_path):
     result = import_fake_keras(tmp_path, FAKE_KERAS_FAILS="1")
     assert result.returncode == 1
-    assert "TensorFlow failed to start. Its output:\nE0000 00:00:1.0  1 fake_loader.cc:1] C++ start-up line\n" \
+    assert (
+        "TensorFlow failed to start. Its output:\nE0000 00:00:1.0  1 fake_loader.cc:1] C++ start-up line\n"
         in result.stderr
+    )
     assert result.stderr.rstrip().endswith("ImportError: libtensorflow_framework.so.2: cannot open shared object file")
 
 

@@ -110,13 +110,14 @@ def test_references_cite_the_papers():
 def test_readme_rules_table_is_in_sync():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert START in readme and END in readme, "README.md lacks the rules-table markers"
-    section = readme[readme.index(START) + len(START):readme.index(END)]
+    section = readme[readme.index(START) + len(START) : readme.index(END)]
     assert section.strip() == rules_table().strip(), "README rules table is stale: run `make rules-table`"
 
 
 def test_docs_rules_md_is_in_sync():
-    assert (ROOT / "docs" / "rules.md").read_text(encoding="utf-8") == rules_markdown(), \
+    assert (ROOT / "docs" / "rules.md").read_text(encoding="utf-8") == rules_markdown(), (
         "docs/rules.md is stale: run `make rules-table`"
+    )
 
 
 def test_explain_shows_thresholds():

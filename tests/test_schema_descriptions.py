@@ -17,8 +17,9 @@ from modelspec.schema.layers import LAYER_MODELS
 from modelspec.schema.training import OPTIMIZER_MODELS, Schedule
 
 ROOT = Path(__file__).resolve().parent.parent
-PLACEHOLDER = re.compile(r"\b(todo|tbd|fixme|xxx|lorem|ipsum|placeholder|document(ed)? (this|me|later))\b|\?\?",
-                         re.IGNORECASE)
+PLACEHOLDER = re.compile(
+    r"\b(todo|tbd|fixme|xxx|lorem|ipsum|placeholder|document(ed)? (this|me|later))\b|\?\?", re.IGNORECASE
+)
 
 
 def reachable(annotation, found: dict[str, type[BaseModel]]) -> dict[str, type[BaseModel]]:
@@ -43,16 +44,26 @@ def _union_models(alias) -> set[type[BaseModel]]:
     return set(reachable(alias, {}).values())
 
 
-@pytest.mark.parametrize("listed", [LAYER_MODELS, INITIALIZER_MODELS, OPTIMIZER_MODELS, _union_models(Regularizer),
-                                    _union_models(Constraint), _union_models(Schedule)],
-                         ids=["layers", "initializers", "optimizers", "regularizers", "constraints", "schedules"])
+@pytest.mark.parametrize(
+    "listed",
+    [
+        LAYER_MODELS,
+        INITIALIZER_MODELS,
+        OPTIMIZER_MODELS,
+        _union_models(Regularizer),
+        _union_models(Constraint),
+        _union_models(Schedule),
+    ],
+    ids=["layers", "initializers", "optimizers", "regularizers", "constraints", "schedules"],
+)
 def test_every_model_is_reached_from_the_spec(listed):
     """The walk below sees every layer, initializer, regularizer, constraint, optimizer and schedule model."""
     assert listed and set(listed) <= set(MODELS.values())
 
 
-FIELDS = [pytest.param(model, name, id=f"{model.__name__}.{name}")
-          for model in MODELS.values() for name in model.model_fields]
+FIELDS = [
+    pytest.param(model, name, id=f"{model.__name__}.{name}") for model in MODELS.values() for name in model.model_fields
+]
 
 
 def test_there_are_fields_to_check():
@@ -65,8 +76,9 @@ def test_every_field_has_a_description(model, name):
     assert isinstance(description, str) and description.strip(), f"{model.__name__}.{name} has no description"
     text = description.strip()
     assert not PLACEHOLDER.search(text), f"{model.__name__}.{name}: placeholder description {text!r}"
-    assert len(text) >= 8 and text.rstrip(".").lower().replace(" ", "_") != name, \
+    assert len(text) >= 8 and text.rstrip(".").lower().replace(" ", "_") != name, (
         f"{model.__name__}.{name}: a description should say more than the name ({text!r})"
+    )
 
 
 def test_every_property_in_the_json_schema_has_a_description():

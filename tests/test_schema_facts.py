@@ -47,9 +47,11 @@ def test_loss_aliases_name_a_known_loss(alias):
 
 
 def _spec(optimizer: str, rate: float) -> str:
-    return ("modelspec: 1\nseed: 1\ninput: {shape: [8]}\nlayers:\n  - {type: dense, units: 3, activation: softmax}\n"
-            f"training:\n  optimizer: {{type: {optimizer}, learning_rate: {rate!r}}}\n"
-            "  loss: categorical_crossentropy\n")
+    return (
+        "modelspec: 1\nseed: 1\ninput: {shape: [8]}\nlayers:\n  - {type: dense, units: 3, activation: softmax}\n"
+        f"training:\n  optimizer: {{type: {optimizer}, learning_rate: {rate!r}}}\n"
+        "  loss: categorical_crossentropy\n"
+    )
 
 
 @pytest.mark.parametrize("model", OPTIMIZER_MODELS, ids=type_name)

@@ -18,11 +18,16 @@ from modelspec.pretrained.plan import plan_for
 pytestmark = pytest.mark.tensorflow
 
 BASE = {
-    "modelspec": 1, "name": "base", "seed": 7, "input": {"shape": [6]},
-    "layers": [{"type": "dense", "name": "hidden1", "units": 8, "activation": "relu"},
-               {"type": "batch_norm", "name": "norm"},
-               {"type": "dense", "name": "hidden2", "units": 5, "activation": "tanh"},
-               {"type": "dense", "name": "head", "units": 3, "activation": "softmax"}],
+    "modelspec": 1,
+    "name": "base",
+    "seed": 7,
+    "input": {"shape": [6]},
+    "layers": [
+        {"type": "dense", "name": "hidden1", "units": 8, "activation": "relu"},
+        {"type": "batch_norm", "name": "norm"},
+        {"type": "dense", "name": "hidden2", "units": 5, "activation": "tanh"},
+        {"type": "dense", "name": "head", "units": 3, "activation": "softmax"},
+    ],
 }
 WEIGHTED = ["hidden1", "norm", "hidden2", "head"]
 
@@ -44,8 +49,11 @@ def _save(model, folder: Path, kind: str, spec: dict = BASE) -> Path:
     else:
         path = folder / "base.npz"
         layers = load_spec(spec).analysis.layers
-        arrays = {f"{layer.name}/{info.name}": np.asarray(v) for layer in model.layers
-                  for info, v in zip(layers[layer.name].variables if layer.weights else [], layer.weights)}
+        arrays = {
+            f"{layer.name}/{info.name}": np.asarray(v)
+            for layer in model.layers
+            for info, v in zip(layers[layer.name].variables if layer.weights else [], layer.weights)
+        }
         np.savez(path, **arrays)
     return path
 
@@ -61,8 +69,7 @@ def _same(a, b) -> bool:
 def _derived(path: Path, **pretrained) -> dict:
     """A second spec: the base's body with a new 4-unit head, loading from ``path``."""
     spec = dict(BASE, name="derived")
-    spec["layers"] = BASE["layers"][:3] + [{"type": "dense", "name": "new_head", "units": 4,
-                                            "activation": "softmax"}]
+    spec["layers"] = BASE["layers"][:3] + [{"type": "dense", "name": "new_head", "units": 4, "activation": "softmax"}]
     spec["pretrained"] = {"path": path.name, **pretrained}
     return spec
 
@@ -135,13 +142,20 @@ def test_weights_argument_overrides_the_spec(tmp_path, base_model):
 
 
 def test_every_layer_kind_round_trips_through_keras_files(tmp_path):
-    spec = {"modelspec": 1, "name": "kinds", "seed": 3, "input": {"shape": [5, 4]}, "layers": [
-        {"type": "conv1d", "name": "conv", "filters": 6, "kernel_size": 2},
-        {"type": "layer_norm", "name": "ln"},
-        {"type": "multi_head_attention", "name": "att", "num_heads": 2, "key_dim": 3},
-        {"type": "bidirectional", "name": "bi", "layer": {"type": "lstm", "units": 3, "return_sequences": True}},
-        {"type": "gru", "name": "gru", "units": 4},
-        {"type": "dense", "name": "out", "units": 2}]}
+    spec = {
+        "modelspec": 1,
+        "name": "kinds",
+        "seed": 3,
+        "input": {"shape": [5, 4]},
+        "layers": [
+            {"type": "conv1d", "name": "conv", "filters": 6, "kernel_size": 2},
+            {"type": "layer_norm", "name": "ln"},
+            {"type": "multi_head_attention", "name": "att", "num_heads": 2, "key_dim": 3},
+            {"type": "bidirectional", "name": "bi", "layer": {"type": "lstm", "units": 3, "return_sequences": True}},
+            {"type": "gru", "name": "gru", "units": 4},
+            {"type": "dense", "name": "out", "units": 2},
+        ],
+    }
     first = build_model(spec)
     for variable in first.weights:
         variable.assign(np.asarray(variable) + 1.0 + np.arange(np.prod(variable.shape)).reshape(variable.shape) * 1e-3)
@@ -157,8 +171,7 @@ def test_plan_rows_and_totals(tmp_path, base_model):
     spec = _derived(weights, freeze=["hidden1"])
     plan = plan_for(load_spec(_write(tmp_path, spec)))
     rows = {row.layer: row for row in plan.layers}
-    assert [rows[n].status for n in ["hidden1", "norm", "hidden2", "new_head"]] == ["frozen", "loaded", "loaded",
-                                                                                    "new"]
+    assert [rows[n].status for n in ["hidden1", "norm", "hidden2", "new_head"]] == ["frozen", "loaded", "loaded", "new"]
     assert rows["hidden1"].variables[0].expected == rows["hidden1"].variables[0].found == (6, 8)
     assert plan.unused == ["head"]
 
@@ -169,8 +182,9 @@ def test_shape_mismatch_names_everything(tmp_path, base_model):
     spec["layers"][2] = dict(spec["layers"][2], units=9)
     with pytest.raises(WeightsError) as caught:
         plan_for(load_spec(_write(tmp_path, spec)))
-    assert str(caught.value) == (f"layer 'hidden2' (from 'hidden2' in {weights}): shape mismatch for kernel: "
-                                 f"expected (8, 9), found (8, 5)")
+    assert str(caught.value) == (
+        f"layer 'hidden2' (from 'hidden2' in {weights}): shape mismatch for kernel: expected (8, 9), found (8, 5)"
+    )
     spec["pretrained"]["skip_mismatch"] = True
     plan = plan_for(load_spec(_write(tmp_path, spec)))
     assert [row.status for row in plan.layers] == ["loaded", "loaded", "skipped", "new"]
@@ -184,8 +198,11 @@ def test_variable_count_mismatch(tmp_path, base_model):
     weights = _save(base_model, tmp_path, "h5")
     spec = _derived(weights)
     spec["layers"][0] = dict(spec["layers"][0], use_bias=False)
-    with pytest.raises(WeightsError, match=r"layer 'hidden1' .*: variable count mismatch: expected 1 \(kernel\), "
-                                           r"found 2"):
+    with pytest.raises(
+        WeightsError,
+        match=r"layer 'hidden1' .*: variable count mismatch: expected 1 \(kernel\), "
+        r"found 2",
+    ):
         plan_for(load_spec(_write(tmp_path, spec)))
 
 
@@ -196,13 +213,16 @@ def test_zero_layers_loaded_is_an_error(tmp_path, base_model):
         build_model(_write(tmp_path, spec))
 
 
-@pytest.mark.parametrize(("pretrained", "message", "where"), [
-    ({"map": {"nope": "hidden1"}}, "map names no layer of this spec (received: 'nope')", (10, 5)),
-    ({"map": {"new_head": "missing"}}, "map target 'missing' is not a layer with weights in", (10, 5)),
-    ({"freeze": ["hid+en9"]}, "freeze pattern matches no layer with weights (received: 'hid+en9')", (10, 7)),
-    ({"freeze": ["hidden("]}, "not a regular expression: missing ), unterminated subpattern", (10, 7)),
-    ({"freeze": ["a" * 201]}, "freeze pattern longer than 200 characters", (10, 7)),
-])
+@pytest.mark.parametrize(
+    ("pretrained", "message", "where"),
+    [
+        ({"map": {"nope": "hidden1"}}, "map names no layer of this spec (received: 'nope')", (10, 5)),
+        ({"map": {"new_head": "missing"}}, "map target 'missing' is not a layer with weights in", (10, 5)),
+        ({"freeze": ["hid+en9"]}, "freeze pattern matches no layer with weights (received: 'hid+en9')", (10, 7)),
+        ({"freeze": ["hidden("]}, "not a regular expression: missing ), unterminated subpattern", (10, 7)),
+        ({"freeze": ["a" * 201]}, "freeze pattern longer than 200 characters", (10, 7)),
+    ],
+)
 def test_spec_mistakes_are_located(tmp_path, base_model, pretrained, message, where):
     weights = _save(base_model, tmp_path, "h5")
     text = f"""modelspec: 1
@@ -216,7 +236,7 @@ pretrained:
 """
     key, value = next(iter(pretrained.items()))
     if key == "map":
-        (k, v), = value.items()
+        ((k, v),) = value.items()
         text += f"  map:\n    {k}: {v}\n"
     else:
         text += f"  freeze:\n    - '{value[0]}'\n"
@@ -229,13 +249,16 @@ pretrained:
     assert (diagnostic.line, diagnostic.column) == where
 
 
-@pytest.mark.parametrize(("path", "message"), [
-    ("/etc/passwd.npz", "must be relative to the spec's folder"),
-    ("C:/x.npz", "must be relative to the spec's folder"),
-    ("a\\b.npz", "must be relative to the spec's folder"),
-    ("../base.npz", "leaves the spec's tree"),
-    ("sub/../../base.npz", "leaves the spec's tree"),
-])
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/etc/passwd.npz", "must be relative to the spec's folder"),
+        ("C:/x.npz", "must be relative to the spec's folder"),
+        ("a\\b.npz", "must be relative to the spec's folder"),
+        ("../base.npz", "leaves the spec's tree"),
+        ("sub/../../base.npz", "leaves the spec's tree"),
+    ],
+)
 def test_spec_paths_may_not_leave_the_spec_tree(tmp_path, path, message):
     """Outside any project, and away from the current folder, a spec's tree is its own folder."""
     (tmp_path / "base.npz").write_bytes(b"")
@@ -262,8 +285,10 @@ def test_a_weights_folder_beside_specs_in_a_project_is_fine(tmp_path, base_model
     spec = _write(project / "specs", dict(BASE, pretrained={"path": "../weights/base.npz"}))
     assert lint(spec) == []
     assert plan_for(load_spec(spec)).loaded
-    assert build_model(spec).get_layer("hidden1").weights[0].numpy().tolist() == \
-        base_model.get_layer("hidden1").weights[0].numpy().tolist()
+    assert (
+        build_model(spec).get_layer("hidden1").weights[0].numpy().tolist()
+        == base_model.get_layer("hidden1").weights[0].numpy().tolist()
+    )
     # Leaving the project is still refused.
     (tmp_path / "outside.npz").write_bytes(b"")
     outside = _write(project / "specs", dict(BASE, pretrained={"path": "../../outside.npz"}), "outside.yaml")
@@ -296,8 +321,9 @@ def test_a_missing_file_is_located_in_lint_and_build_alike(tmp_path):
 def test_paths_inside_the_folder_and_command_line_paths_are_fine(tmp_path, base_model):
     (tmp_path / "sub").mkdir()
     weights = _save(base_model, tmp_path, "npz")
-    assert plan_for(load_spec(_write(tmp_path / "sub", dict(BASE, pretrained={"path": "../base.npz"}))),
-                    weights=weights).loaded
+    assert plan_for(
+        load_spec(_write(tmp_path / "sub", dict(BASE, pretrained={"path": "../base.npz"}))), weights=weights
+    ).loaded
     (tmp_path / "sub" / "w").mkdir()
     weights.rename(tmp_path / "sub" / "w" / "base.npz")
     assert plan_for(load_spec(_write(tmp_path / "sub", dict(BASE, pretrained={"path": "w/./base.npz"})))).loaded
@@ -305,16 +331,20 @@ def test_paths_inside_the_folder_and_command_line_paths_are_fine(tmp_path, base_
 
 # --- unusable and hostile files -----------------------------------------------------------------------------
 
+
 def _plan(folder: Path, name: str):
     return plan_for(load_spec(_write(folder, dict(BASE, pretrained={"path": name}))))
 
 
-@pytest.mark.parametrize(("name", "content", "message"), [
-    ("base.pt", b"x", "not a weights file: the name must end in .weights.h5, .keras, .npz"),
-    ("base.weights.h5", b"PK\x03\x04 not hdf5", "not an HDF5 file"),
-    ("base.keras", b"\x89HDF\r\n\x1a\n", "not a zip archive"),
-    ("base.npz", b"garbage", "not a zip archive"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("base.pt", b"x", "not a weights file: the name must end in .weights.h5, .keras, .npz"),
+        ("base.weights.h5", b"PK\x03\x04 not hdf5", "not an HDF5 file"),
+        ("base.keras", b"\x89HDF\r\n\x1a\n", "not a zip archive"),
+        ("base.npz", b"garbage", "not a zip archive"),
+    ],
+)
 def test_unusable_files(tmp_path, name, content, message):
     if content is not None:
         (tmp_path / name).write_bytes(content)
@@ -330,15 +360,24 @@ def _h5_with(path: Path, build) -> None:
         build(f, group)
 
 
-@pytest.mark.parametrize(("build", "message"), [
-    (lambda f, g: g.__setitem__("0", h5py.ExternalLink("/etc/secret.h5", "/x")), "external link to another file"),
-    (lambda f, g: g.__setitem__("0", h5py.SoftLink("/layers")), "soft link"),
-    (lambda f, g: g.create_dataset("0", shape=(10**6, 10**6), dtype="float32"), "declares 4,000,000,000,000 bytes"),
-    (lambda f, g: g.create_dataset("0", shape=(10**5, 10**4), dtype="float32", chunks=(1000, 1000),
-                                   compression="gzip"), "declares 4,000,000,000 bytes"),
-    (lambda f, g: g.create_dataset("0", data=np.array([b"x"], dtype=object), dtype=h5py.string_dtype()),
-     "not numbers"),
-])
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda f, g: g.__setitem__("0", h5py.ExternalLink("/etc/secret.h5", "/x")), "external link to another file"),
+        (lambda f, g: g.__setitem__("0", h5py.SoftLink("/layers")), "soft link"),
+        (lambda f, g: g.create_dataset("0", shape=(10**6, 10**6), dtype="float32"), "declares 4,000,000,000,000 bytes"),
+        (
+            lambda f, g: g.create_dataset(
+                "0", shape=(10**5, 10**4), dtype="float32", chunks=(1000, 1000), compression="gzip"
+            ),
+            "declares 4,000,000,000 bytes",
+        ),
+        (
+            lambda f, g: g.create_dataset("0", data=np.array([b"x"], dtype=object), dtype=h5py.string_dtype()),
+            "not numbers",
+        ),
+    ],
+)
 def test_hostile_hdf5(tmp_path, build, message):
     _h5_with(tmp_path / "base.weights.h5", build)
     with pytest.raises(WeightsError, match=message):
@@ -347,8 +386,12 @@ def test_hostile_hdf5(tmp_path, build, message):
 
 def test_hdf5_external_storage_is_refused(tmp_path):
     (tmp_path / "raw.bin").write_bytes(b"\0" * 192)
-    _h5_with(tmp_path / "base.weights.h5", lambda f, g: g.create_dataset(
-        "0", shape=(6, 8), dtype="float32", external=[(str(tmp_path / "raw.bin"), 0, 192)]))
+    _h5_with(
+        tmp_path / "base.weights.h5",
+        lambda f, g: g.create_dataset(
+            "0", shape=(6, 8), dtype="float32", external=[(str(tmp_path / "raw.bin"), 0, 192)]
+        ),
+    )
     with pytest.raises(WeightsError, match="stores its data in another file"):
         _plan(tmp_path, "base.weights.h5")
 
@@ -371,7 +414,7 @@ def test_zip_bombs_are_refused(tmp_path):
         archive.writestr("model.weights.h5", b"\0" * 100_000)
     data = bytearray(path.read_bytes())
     central = data.index(b"PK\x01\x02")
-    data[central + 24:central + 28] = (2**32 - 1).to_bytes(4, "little")  # declared uncompressed size: 4 GiB
+    data[central + 24 : central + 28] = (2**32 - 1).to_bytes(4, "little")  # declared uncompressed size: 4 GiB
     path.write_bytes(bytes(data))
     with pytest.raises(WeightsError, match="archive member 'model.weights.h5' declares 4,294,967,295 bytes"):
         _plan(tmp_path, "base.keras")

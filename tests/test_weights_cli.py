@@ -15,17 +15,29 @@ from modelspec.cli import cli
 
 pytestmark = pytest.mark.tensorflow
 
-SPEC = {"modelspec": 1, "name": "derived", "seed": 1, "input": {"shape": [4]},
-        "layers": [{"type": "dense", "name": "hidden1", "units": 3, "activation": "relu"},
-                   {"type": "dense", "name": "head", "units": 2, "activation": "softmax"}],
-        "pretrained": {"path": "base.npz", "freeze": ["hidden1"]}}
+SPEC = {
+    "modelspec": 1,
+    "name": "derived",
+    "seed": 1,
+    "input": {"shape": [4]},
+    "layers": [
+        {"type": "dense", "name": "hidden1", "units": 3, "activation": "relu"},
+        {"type": "dense", "name": "head", "units": 2, "activation": "softmax"},
+    ],
+    "pretrained": {"path": "base.npz", "freeze": ["hidden1"]},
+}
 
 
 @pytest.fixture()
 def folder(tmp_path, monkeypatch):
-    np.savez(tmp_path / "base.npz", **{"hidden1/kernel": np.ones((4, 3), "float32"),
-                                       "hidden1/bias": np.zeros(3, "float32"),
-                                       "old_head/kernel": np.ones((3, 5), "float32")})
+    np.savez(
+        tmp_path / "base.npz",
+        **{
+            "hidden1/kernel": np.ones((4, 3), "float32"),
+            "hidden1/bias": np.zeros(3, "float32"),
+            "old_head/kernel": np.ones((3, 5), "float32"),
+        },
+    )
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump(SPEC, sort_keys=False), encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     return tmp_path
@@ -46,9 +58,11 @@ def test_plan_prints_one_row_per_weighted_layer_and_writes_nothing(folder):
 
 
 def test_plan_does_not_import_tensorflow(folder):
-    code = ("import sys; from modelspec.cli import cli\n"
-            "try:\n    cli(['build', 'spec.yaml', '--plan'])\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
-            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
+    code = (
+        "import sys; from modelspec.cli import cli\n"
+        "try:\n    cli(['build', 'spec.yaml', '--plan'])\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    )
     done = subprocess.run([sys.executable, "-c", code], cwd=folder, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
 
@@ -60,18 +74,22 @@ def test_build_loads_and_prints_the_plan_first(folder):
     assert (folder / "out.keras").exists()
 
 
-@pytest.mark.parametrize(("args", "change", "message"), [
-    (["--weights", "nothere.npz"], None, "error: nothere.npz: no such file"),
-    ([], {"path": "../base.npz"}, "error[MS401] pretrained.path: pretrained.path leaves the spec's tree"),
-    ([], {"map": {"head": "ghost"}}, "map target 'ghost' is not a layer with weights in"),
-    ([], {"freeze": ["enc.*"]}, "freeze pattern matches no layer with weights (received: 'enc.*')"),
-    ([], {"map": {"head": "old_head"}}, "layer 'head' (from 'old_head' in"),
-])
+@pytest.mark.parametrize(
+    ("args", "change", "message"),
+    [
+        (["--weights", "nothere.npz"], None, "error: nothere.npz: no such file"),
+        ([], {"path": "../base.npz"}, "error[MS401] pretrained.path: pretrained.path leaves the spec's tree"),
+        ([], {"map": {"head": "ghost"}}, "map target 'ghost' is not a layer with weights in"),
+        ([], {"freeze": ["enc.*"]}, "freeze pattern matches no layer with weights (received: 'enc.*')"),
+        ([], {"map": {"head": "old_head"}}, "layer 'head' (from 'old_head' in"),
+    ],
+)
 @pytest.mark.parametrize("plan", [True, False])
 def test_errors_exit_2_without_traceback_or_output_file(folder, args, change, message, plan):
     if change:
-        (folder / "spec.yaml").write_text(yaml.safe_dump(dict(SPEC, pretrained={**SPEC["pretrained"], **change})),
-                                          encoding="utf-8")
+        (folder / "spec.yaml").write_text(
+            yaml.safe_dump(dict(SPEC, pretrained={**SPEC["pretrained"], **change})), encoding="utf-8"
+        )
     result = _run("build", "spec.yaml", "-o", "out.keras", *args, *(["--plan"] if plan else []))
     output = result.output  # click 8.2: stdout and stderr together
     assert result.exit_code == 2, output
@@ -80,8 +98,9 @@ def test_errors_exit_2_without_traceback_or_output_file(folder, args, change, me
 
 
 def test_weights_option_needs_no_pretrained_block(folder):
-    (folder / "spec.yaml").write_text(yaml.safe_dump({k: v for k, v in SPEC.items() if k != "pretrained"}),
-                                      encoding="utf-8")
+    (folder / "spec.yaml").write_text(
+        yaml.safe_dump({k: v for k, v in SPEC.items() if k != "pretrained"}), encoding="utf-8"
+    )
     result = _run("build", "spec.yaml", "--weights", "base.npz", "--plan")
     assert result.exit_code == 0 and "1 of 2 layers load (0 frozen)" in result.output
 

@@ -40,8 +40,10 @@ for ours, theirs in (("features1", "hidden1"), ("hidden2", "hidden2")):
     for mine, source in zip(model.get_layer(ours).weights, base.get_layer(theirs).weights):
         assert np.array_equal(np.asarray(mine), np.asarray(source))
 frozen = [np.asarray(v).copy() for v in model.get_layer("features1").weights]
-print(f"transfer: {sum(int(np.prod(v.shape)) for v in model.trainable_weights)} trainable of "
-      f"{model.count_params()} parameters")
+print(
+    f"transfer: {sum(int(np.prod(v.shape)) for v in model.trainable_weights)} trainable of "
+    f"{model.count_params()} parameters"
+)
 
 # 4. Train only the head.
 model.fit(x, y_transfer, epochs=5, batch_size=64, verbose=0)

@@ -33,9 +33,15 @@ _BY_TYPE = {type_name(model): model for model in INITIALIZER_MODELS}
 # meaning, and a normaliser only rescales them before the activation (conv -> batch_norm -> relu wants He).
 _TRANSPARENT = frozenset({Role.PASS_THROUGH, Role.NORMALISER})
 # What `auto` means in slots that are not a kernel feeding an activation.
-_AUTO_BY_SLOT = {"recurrent_initializer": "orthogonal", "bias_initializer": "zeros", "beta_initializer": "zeros",
-                 "gamma_initializer": "ones", "moving_mean_initializer": "zeros",
-                 "moving_variance_initializer": "ones", "embeddings_initializer": "random_uniform"}
+_AUTO_BY_SLOT = {
+    "recurrent_initializer": "orthogonal",
+    "bias_initializer": "zeros",
+    "beta_initializer": "zeros",
+    "gamma_initializer": "ones",
+    "moving_mean_initializer": "zeros",
+    "moving_variance_initializer": "ones",
+    "embeddings_initializer": "random_uniform",
+}
 
 
 @dataclass
@@ -140,8 +146,9 @@ class _Collector:
 
     def add(self, path: tuple, message: str, code=None, layer: Optional[str] = None, hint: Optional[str] = None):
         line, column = self.doc.locate(path)
-        self.problems.append(error(self.doc.path, line, column, message, code=code or INVALID_SPEC,
-                                   layer=layer, hint=hint))
+        self.problems.append(
+            error(self.doc.path, line, column, message, code=code or INVALID_SPEC, layer=layer, hint=hint)
+        )
 
 
 def analyse(spec: Spec, doc: Document) -> Analysis:
@@ -171,8 +178,10 @@ def analyse(spec: Spec, doc: Document) -> Analysis:
 def _inputs(spec: Spec, report: _Collector) -> dict[str, InputInfo]:
     input_names = _input_names(spec)
     input_paths = [("input",)] if spec.input is not None else [("inputs", n) for n in range(len(input_names))]
-    inputs = {name: InputInfo(name, tuple(i.shape), i.dtype, path)
-              for name, i, path in zip(input_names, spec.model_inputs(), input_paths)}
+    inputs = {
+        name: InputInfo(name, tuple(i.shape), i.dtype, path)
+        for name, i, path in zip(input_names, spec.model_inputs(), input_paths)
+    }
     if len(inputs) != len(input_names):
         report.add(("inputs",), "input names must be unique")
     return inputs
@@ -194,8 +203,12 @@ def _wire(spec: Spec, inputs: dict[str, InputInfo], report: _Collector) -> tuple
         elif len(inputs) == 1:
             wired = list(inputs)
         else:
-            report.add(("layers", index), "the first layer must name its `inputs:` when the model has several",
-                       code=UNKNOWN_REFERENCE, layer=name)
+            report.add(
+                ("layers", index),
+                "the first layer must name its `inputs:` when the model has several",
+                code=UNKNOWN_REFERENCE,
+                layer=name,
+            )
             wired = []
         layers[name] = LayerInfo(name, layer, index, wired)
     return layers, names[-1]
@@ -207,15 +220,22 @@ def _check_references(layers: dict[str, LayerInfo], inputs: dict[str, InputInfo]
     for info in layers.values():
         for j, ref in enumerate(info.inputs):
             if ref not in known:
-                report.add(info.path + ("inputs", j), f"unknown layer or input '{ref}'{did_you_mean(ref, known)}",
-                           code=UNKNOWN_REFERENCE, layer=info.name)
+                report.add(
+                    info.path + ("inputs", j),
+                    f"unknown layer or input '{ref}'{did_you_mean(ref, known)}",
+                    code=UNKNOWN_REFERENCE,
+                    layer=info.name,
+                )
             elif ref in layers:
                 layers[ref].consumers.append(info.name)
         low, high = info.spec.MIN_INPUTS, info.spec.MAX_INPUTS
         if info.inputs and (len(info.inputs) < low or (high is not None and len(info.inputs) > high)):
             wanted = f"{low}" if low == high else f"at least {low}" if high is None else f"{low} to {high}"
-            report.add(info.path + ("inputs",), f"{info.type} takes {wanted} input(s) (received: {len(info.inputs)})",
-                       layer=info.name)
+            report.add(
+                info.path + ("inputs",),
+                f"{info.type} takes {wanted} input(s) (received: {len(info.inputs)})",
+                layer=info.name,
+            )
 
 
 def _outputs(spec: Spec, layers: dict[str, LayerInfo], last: str, report: _Collector) -> list[str]:
@@ -223,17 +243,22 @@ def _outputs(spec: Spec, layers: dict[str, LayerInfo], last: str, report: _Colle
     outputs = list(spec.outputs) if spec.outputs else [last]
     for j, ref in enumerate(outputs):
         if ref not in layers:
-            report.add(("outputs", j), f"unknown output layer '{ref}'{did_you_mean(ref, layers)}",
-                       code=UNKNOWN_REFERENCE)
+            report.add(
+                ("outputs", j), f"unknown output layer '{ref}'{did_you_mean(ref, layers)}", code=UNKNOWN_REFERENCE
+            )
     losses = spec.training.loss if spec.training is not None else None
     if isinstance(losses, list) and len(losses) != len(outputs):
-        report.add(("training", "loss"), f"needs one loss per output, {len(outputs)} here ({', '.join(outputs)}) "
-                                         f"(received: {len(losses)} losses)", layer="training.loss")
+        report.add(
+            ("training", "loss"),
+            f"needs one loss per output, {len(outputs)} here ({', '.join(outputs)}) (received: {len(losses)} losses)",
+            layer="training.loss",
+        )
     return outputs
 
 
-def _infer_shapes(order: list[str], layers: dict[str, LayerInfo], inputs: dict[str, InputInfo],
-                  report: _Collector) -> None:
+def _infer_shapes(
+    order: list[str], layers: dict[str, LayerInfo], inputs: dict[str, InputInfo], report: _Collector
+) -> None:
     for name in order:
         info = layers[name]
         info.input_shapes = [layers[r].output_shape if r in layers else inputs[r].shape for r in info.inputs]
@@ -241,8 +266,13 @@ def _infer_shapes(order: list[str], layers: dict[str, LayerInfo], inputs: dict[s
             info.output_shape, info.variables = infer(info.spec, info.input_shapes)
         except ShapeError as exc:
             received = ", ".join(show_shape(s) for s in info.input_shapes)
-            report.add(info.path, str(exc), code=SHAPE_MISMATCH, layer=name,
-                       hint=None if "received" in str(exc) else f"input shape: {received}")
+            report.add(
+                info.path,
+                str(exc),
+                code=SHAPE_MISMATCH,
+                layer=name,
+                hint=None if "received" in str(exc) else f"input shape: {received}",
+            )
 
 
 def _topological(layers: dict[str, LayerInfo], inputs: dict, report: _Collector) -> list[str]:
@@ -259,8 +289,9 @@ def _topological(layers: dict[str, LayerInfo], inputs: dict, report: _Collector)
     if len(order) != len(layers):
         stuck = sorted((info for name, info in layers.items() if name not in order), key=lambda i: i.index)
         cycle = " -> ".join(info.name for info in stuck)
-        report.add(stuck[0].path + ("inputs",), f"layers form a cycle: {cycle}", code=UNKNOWN_REFERENCE,
-                   layer=stuck[0].name)
+        report.add(
+            stuck[0].path + ("inputs",), f"layers form a cycle: {cycle}", code=UNKNOWN_REFERENCE, layer=stuck[0].name
+        )
         raise SpecError(report.problems)
     return order
 
@@ -276,12 +307,17 @@ def _check_reachability(layers, inputs, outputs, report: _Collector) -> None:
             stack.extend(layers[name].inputs)
     for info in layers.values():
         if info.name not in useful:
-            report.add(info.path, f"layer '{info.name}' does not lead to any output",
-                       hint="add it to `outputs:` or remove it", layer=info.name)
+            report.add(
+                info.path,
+                f"layer '{info.name}' does not lead to any output",
+                hint="add it to `outputs:` or remove it",
+                layer=info.name,
+            )
     for name, info in inputs.items():
         if name not in useful:
-            report.add(info.path, f"input '{name}' is not used by any output",
-                       hint="remove it or wire it with `inputs:`")
+            report.add(
+                info.path, f"input '{name}' is not used by any output", hint="remove it or wire it with `inputs:`"
+            )
     if report.problems:
         raise SpecError(report.problems)
 

@@ -28,17 +28,17 @@ def initializer_moments(spec: Any, shape: tuple[int, ...]) -> tuple[float, float
     if kind == "constant":
         return spec.value, 0.0
     if kind == "random_normal":
-        return spec.mean, spec.stddev ** 2
+        return spec.mean, spec.stddev**2
     if kind == "truncated_normal":
-        return spec.mean, spec.stddev ** 2 * _TRUNCATED_NORMAL_VARIANCE
+        return spec.mean, spec.stddev**2 * _TRUNCATED_NORMAL_VARIANCE
     if kind == "random_uniform":
         return (spec.minval + spec.maxval) / 2, (spec.maxval - spec.minval) ** 2 / 12
     if kind in ("orthogonal", "identity"):
         rows, cols = math.prod(shape[:-1]), shape[-1]
         if kind == "orthogonal":  # orthonormal rows or columns of length max(rows, cols)
-            return 0.0, spec.gain ** 2 / max(rows, cols)
+            return 0.0, spec.gain**2 / max(rows, cols)
         diagonal = min(rows, cols) / (rows * cols)
-        return spec.gain * diagonal, spec.gain ** 2 * diagonal * (1 - diagonal)
+        return spec.gain * diagonal, spec.gain**2 * diagonal * (1 - diagonal)
     vs = scaling(spec)
     if vs is None:
         raise ValueError(f"no variance known for initializer {kind!r}")

@@ -47,6 +47,7 @@ def compute_fans(shape: tuple[int, ...]) -> tuple[int, int]:
 
 # --- helpers ----------------------------------------------------------------------------------------------
 
+
 def per_axis(value, rank: int) -> tuple[int, ...]:
     """One value per spatial axis, from a single value or a list."""
     return tuple(value) if isinstance(value, list) else (value,) * rank
@@ -54,8 +55,9 @@ def per_axis(value, rank: int) -> tuple[int, ...]:
 
 def _rank(layer, shape: Shape, rank: int, what: str) -> None:
     if len(shape) != rank:
-        raise ShapeError(f"{layer.type} expects inputs of rank {rank} ({what}), batch axis excluded "
-                         f"(received shape: {_show(shape)})")
+        raise ShapeError(
+            f"{layer.type} expects inputs of rank {rank} ({what}), batch axis excluded (received shape: {_show(shape)})"
+        )
 
 
 def _known(layer, dim: Optional[int], what: str) -> int:
@@ -80,8 +82,10 @@ def _window(layer, length: Optional[int], kernel: int, stride: int, dilation: in
     else:  # same, causal
         out = (length - 1) // stride + 1
     if out <= 0:
-        raise ShapeError(f"window of size {effective} does not fit an input of length {length} "
-                         f"with padding '{padding}' (output length would be {out})")
+        raise ShapeError(
+            f"window of size {effective} does not fit an input of length {length} "
+            f"with padding '{padding}' (output length would be {out})"
+        )
     return out
 
 
@@ -91,13 +95,16 @@ def _bias(layer, units: int, slot: str = "bias_initializer") -> list[VariableInf
 
 # --- rules: each returns (output shape, variables) --------------------------------------------------------
 
+
 def _dense(layer, shapes):
     (shape,) = shapes
     if len(shape) < 1:
         raise ShapeError("dense needs inputs with at least one axis")
     last = _known(layer, shape[-1], "last dimension")
-    return shape[:-1] + (layer.units,), [VariableInfo("kernel", (last, layer.units), "kernel_initializer"),
-                                         *_bias(layer, layer.units)]
+    return shape[:-1] + (layer.units,), [
+        VariableInfo("kernel", (last, layer.units), "kernel_initializer"),
+        *_bias(layer, layer.units),
+    ]
 
 
 def _identity(layer, shapes):
@@ -124,23 +131,24 @@ def _reshape(layer, shapes):
             raise ShapeError(f"cannot reshape {_show(shape)} ({total} values) to {target}")
         target[target.index(-1)] = total // known
     elif known != total:
-        raise ShapeError(f"cannot reshape {_show(shape)} ({total} values) to {_show(tuple(target))} "
-                         f"({known} values)")
+        raise ShapeError(f"cannot reshape {_show(shape)} ({total} values) to {_show(tuple(target))} ({known} values)")
     return tuple(target), []
 
 
 def _permute(layer, shapes):
     (shape,) = shapes
     if sorted(layer.dims) != list(range(1, len(shape) + 1)):
-        raise ShapeError(f"dims must be a permutation of 1..{len(shape)} for input shape {_show(shape)} "
-                         f"(received: {layer.dims})")
+        raise ShapeError(
+            f"dims must be a permutation of 1..{len(shape)} for input shape {_show(shape)} (received: {layer.dims})"
+        )
     return tuple(shape[d - 1] for d in layer.dims), []
 
 
 def _embedding(layer, shapes):
     (shape,) = shapes
     return shape + (layer.output_dim,), [
-        VariableInfo("embeddings", (layer.input_dim, layer.output_dim), "embeddings_initializer")]
+        VariableInfo("embeddings", (layer.input_dim, layer.output_dim), "embeddings_initializer")
+    ]
 
 
 def _conv(layer, shapes):
@@ -155,7 +163,8 @@ def _conv(layer, shapes):
     spatial = tuple(_window(layer, n, k, s, d, layer.padding) for n, k, s, d in zip(shape, kernel, strides, dilation))
     return spatial + (layer.filters,), [
         VariableInfo("kernel", kernel + (channels // layer.groups, layer.filters), "kernel_initializer"),
-        *_bias(layer, layer.filters)]
+        *_bias(layer, layer.filters),
+    ]
 
 
 def _conv_transpose(layer, shapes):
@@ -175,7 +184,8 @@ def _conv_transpose(layer, shapes):
             spatial.append(n * s)
     return tuple(spatial) + (layer.filters,), [
         VariableInfo("kernel", kernel + (layer.filters, channels), "kernel_initializer"),
-        *_bias(layer, layer.filters)]
+        *_bias(layer, layer.filters),
+    ]
 
 
 def _depthwise_out(layer, shape):
@@ -193,14 +203,17 @@ def _separable(layer, shapes):
     return spatial + (layer.filters,), [
         VariableInfo("depthwise_kernel", kernel + (channels, dm), "depthwise_initializer"),
         VariableInfo("pointwise_kernel", (1, 1, channels * dm, layer.filters), "pointwise_initializer"),
-        *_bias(layer, layer.filters)]
+        *_bias(layer, layer.filters),
+    ]
 
 
 def _depthwise(layer, shapes):
     spatial, kernel, channels = _depthwise_out(layer, shapes[0])
     dm = layer.depth_multiplier
     return spatial + (channels * dm,), [
-        VariableInfo("kernel", kernel + (channels, dm), "depthwise_initializer"), *_bias(layer, channels * dm)]
+        VariableInfo("kernel", kernel + (channels, dm), "depthwise_initializer"),
+        *_bias(layer, channels * dm),
+    ]
 
 
 def _pool(layer, shapes):
@@ -231,8 +244,7 @@ def _up_sampling(layer, shapes):
     (shape,) = shapes
     _rank(layer, shape, 3, "height, width, channels")
     rows, cols = per_axis(layer.size, 2)
-    return (None if shape[0] is None else shape[0] * rows, None if shape[1] is None else shape[1] * cols,
-            shape[2]), []
+    return (None if shape[0] is None else shape[0] * rows, None if shape[1] is None else shape[1] * cols, shape[2]), []
 
 
 def _normalized(layer, shape) -> int:
@@ -249,8 +261,10 @@ def _batch_norm(layer, shapes):
         variables.append(VariableInfo("gamma", (size,), "gamma_initializer"))
     if layer.center:
         variables.append(VariableInfo("beta", (size,), "beta_initializer"))
-    variables += [VariableInfo("moving_mean", (size,), "moving_mean_initializer", trainable=False),
-                  VariableInfo("moving_variance", (size,), "moving_variance_initializer", trainable=False)]
+    variables += [
+        VariableInfo("moving_mean", (size,), "moving_mean_initializer", trainable=False),
+        VariableInfo("moving_variance", (size,), "moving_variance_initializer", trainable=False),
+    ]
     return shapes[0], variables
 
 
@@ -266,8 +280,10 @@ def _layer_norm(layer, shapes):
 
 def _cell_variables(layer, features: int, prefix: str = "") -> list[VariableInfo]:
     units, gates = layer.units, layer.GATES
-    variables = [VariableInfo(prefix + "kernel", (features, gates * units), "kernel_initializer"),
-                 VariableInfo(prefix + "recurrent_kernel", (units, gates * units), "recurrent_initializer")]
+    variables = [
+        VariableInfo(prefix + "kernel", (features, gates * units), "kernel_initializer"),
+        VariableInfo(prefix + "recurrent_kernel", (units, gates * units), "recurrent_initializer"),
+    ]
     if layer.use_bias:
         shape = (2, gates * units) if getattr(layer, "reset_after", False) else (gates * units,)
         variables.append(VariableInfo(prefix + "bias", shape, "bias_initializer"))
@@ -304,10 +320,13 @@ def _attention(layer, shapes):
         if len(shape) < 2:
             raise ShapeError(f"{role} must have a sequence axis and a feature axis (received shape: {_show(shape)})")
     if value[:-1] != key[:-1]:
-        raise ShapeError(f"value and key must have the same shape except for the last axis (received shapes: "
-                         f"value {_show(value)}, key {_show(key)})")
-    dq, dv, dk = (_known(layer, s[-1], f"{r} feature dimension") for s, r in ((query, "query"), (value, "value"),
-                                                                              (key, "key")))
+        raise ShapeError(
+            f"value and key must have the same shape except for the last axis (received shapes: "
+            f"value {_show(value)}, key {_show(key)})"
+        )
+    dq, dv, dk = (
+        _known(layer, s[-1], f"{r} feature dimension") for s, r in ((query, "query"), (value, "value"), (key, "key"))
+    )
     heads, key_dim = layer.num_heads, layer.key_dim
     value_dim = layer.value_dim or key_dim
     out = layer.output_shape or dq
@@ -325,14 +344,16 @@ def _attention(layer, shapes):
 def _elementwise(layer, shapes):
     rank = len(shapes[0])
     if any(len(s) != rank for s in shapes):
-        raise ShapeError(f"{layer.type} needs inputs of the same rank (received shapes: "
-                         f"{', '.join(_show(s) for s in shapes)})")
+        raise ShapeError(
+            f"{layer.type} needs inputs of the same rank (received shapes: {', '.join(_show(s) for s in shapes)})"
+        )
     out = []
     for dims in zip(*shapes):
         known = {d for d in dims if d not in (None, 1)}
         if len(known) > 1:
-            raise ShapeError(f"{layer.type} needs inputs of the same shape (received shapes: "
-                             f"{', '.join(_show(s) for s in shapes)})")
+            raise ShapeError(
+                f"{layer.type} needs inputs of the same shape (received shapes: {', '.join(_show(s) for s in shapes)})"
+            )
         out.append(known.pop() if known else (None if None in dims else 1))
     return tuple(out), []
 
@@ -343,8 +364,9 @@ def _concatenate(layer, shapes):
     if layer.axis == 0 or not 0 <= axis < rank:
         raise ShapeError(f"axis {layer.axis} is out of range for inputs of rank {rank} (0 is the batch axis)")
     if any(len(s) != rank for s in shapes):
-        raise ShapeError(f"concatenate needs inputs of the same rank (received shapes: "
-                         f"{', '.join(_show(s) for s in shapes)})")
+        raise ShapeError(
+            f"concatenate needs inputs of the same rank (received shapes: {', '.join(_show(s) for s in shapes)})"
+        )
     out = []
     for i, dims in enumerate(zip(*shapes)):
         if i == axis:
@@ -352,8 +374,10 @@ def _concatenate(layer, shapes):
             continue
         known = {d for d in dims if d is not None}
         if len(known) > 1:
-            raise ShapeError(f"concatenate on axis {layer.axis} needs the other axes to match (received shapes: "
-                             f"{', '.join(_show(s) for s in shapes)})")
+            raise ShapeError(
+                f"concatenate on axis {layer.axis} needs the other axes to match (received shapes: "
+                f"{', '.join(_show(s) for s in shapes)})"
+            )
         out.append(known.pop() if known else None)
     return tuple(out), []
 
@@ -367,17 +391,45 @@ def _passthrough(layer, shapes):
 
 
 RULES: dict[str, Callable[[Any, list[Shape]], tuple[Optional[Shape], Optional[list[VariableInfo]]]]] = {
-    "dense": _dense, "activation": _identity, "dropout": _identity, "alpha_dropout": _identity,
-    "gaussian_noise": _identity, "rescaling": _identity, "flatten": _flatten, "reshape": _reshape,
-    "permute": _permute, "embedding": _embedding, "conv1d": _conv, "conv2d": _conv, "conv3d": _conv,
-    "conv2d_transpose": _conv_transpose, "separable_conv2d": _separable, "depthwise_conv2d": _depthwise,
-    "max_pool1d": _pool, "max_pool2d": _pool, "average_pool1d": _pool, "average_pool2d": _pool,
-    "global_average_pool1d": _global_pool, "global_average_pool2d": _global_pool,
-    "global_max_pool1d": _global_pool, "global_max_pool2d": _global_pool, "zero_padding2d": _zero_padding,
-    "up_sampling2d": _up_sampling, "batch_norm": _batch_norm, "layer_norm": _layer_norm, "lstm": _recurrent,
-    "gru": _recurrent, "simple_rnn": _recurrent, "bidirectional": _bidirectional,
-    "multi_head_attention": _attention, "add": _elementwise, "multiply": _elementwise, "average": _elementwise,
-    "subtract": _elementwise, "concatenate": _concatenate, "keras": _passthrough,
+    "dense": _dense,
+    "activation": _identity,
+    "dropout": _identity,
+    "alpha_dropout": _identity,
+    "gaussian_noise": _identity,
+    "rescaling": _identity,
+    "flatten": _flatten,
+    "reshape": _reshape,
+    "permute": _permute,
+    "embedding": _embedding,
+    "conv1d": _conv,
+    "conv2d": _conv,
+    "conv3d": _conv,
+    "conv2d_transpose": _conv_transpose,
+    "separable_conv2d": _separable,
+    "depthwise_conv2d": _depthwise,
+    "max_pool1d": _pool,
+    "max_pool2d": _pool,
+    "average_pool1d": _pool,
+    "average_pool2d": _pool,
+    "global_average_pool1d": _global_pool,
+    "global_average_pool2d": _global_pool,
+    "global_max_pool1d": _global_pool,
+    "global_max_pool2d": _global_pool,
+    "zero_padding2d": _zero_padding,
+    "up_sampling2d": _up_sampling,
+    "batch_norm": _batch_norm,
+    "layer_norm": _layer_norm,
+    "lstm": _recurrent,
+    "gru": _recurrent,
+    "simple_rnn": _recurrent,
+    "bidirectional": _bidirectional,
+    "multi_head_attention": _attention,
+    "add": _elementwise,
+    "multiply": _elementwise,
+    "average": _elementwise,
+    "subtract": _elementwise,
+    "concatenate": _concatenate,
+    "keras": _passthrough,
 }
 
 

@@ -102,6 +102,7 @@ class SignalReport:
 
 # --- initializers --------------------------------------------------------------------------------------------
 
+
 def _second(moments: Moments) -> Moments:
     mean, var = moments
     return mean, var + mean * mean
@@ -120,6 +121,7 @@ def _variable(info: LayerInfo, name: str) -> Optional[tuple[int, ...]]:
 
 
 # --- the laws ------------------------------------------------------------------------------------------------
+
 
 def _sum(*parts: Moments) -> Moments:
     """Moments of a sum of independent terms."""
@@ -206,7 +208,7 @@ def _max_of(signal: Signal, k: int) -> Signal:
     if signal.gaussian_pre is not None:
         name, mean, var, between = signal.gaussian_pre
     else:
-        name, mean, var, between = "linear", signal.mean, signal.var, signal.common - signal.mean ** 2
+        name, mean, var, between = "linear", signal.mean, signal.var, signal.common - signal.mean**2
     if k not in _ORDER:
         _ORDER[k] = _order_statistics(k)
     shift, spread = _ORDER[k]
@@ -232,8 +234,7 @@ def _linear_part(info: LayerInfo, x: Moments) -> Moments:
     """Moments of the layer's weighted sum (bias excluded) of inputs with moments ``x``."""
     if info.type in ("depthwise_conv2d", "separable_conv2d"):
         shape = _variable(info, "kernel" if info.type == "depthwise_conv2d" else "depthwise_kernel")
-        z = _affine(effective_fan_in(info, "depthwise_initializer"), _weights(info, "depthwise_initializer", shape),
-                    x)
+        z = _affine(effective_fan_in(info, "depthwise_initializer"), _weights(info, "depthwise_initializer", shape), x)
         if info.type == "depthwise_conv2d":
             return z
         x, slot, shape = z, "pointwise_initializer", _variable(info, "pointwise_kernel")
@@ -262,7 +263,7 @@ def _embedding(info: LayerInfo, inputs: list[Signal]):
 def _normalization(info: LayerInfo, inputs: list[Signal]):
     (x,) = inputs
     spec = info.spec
-    size = (_variable(info, "gamma") or _variable(info, "beta") or (1,))
+    size = _variable(info, "gamma") or _variable(info, "beta") or (1,)
     normalised = x.var / (x.var + spec.epsilon)
     gamma = _weights(info, "gamma_initializer", size) if spec.scale else (1.0, 1.0)
     beta = _weights(info, "beta_initializer", size) if spec.center else (0.0, 0.0)
@@ -272,8 +273,9 @@ def _normalization(info: LayerInfo, inputs: list[Signal]):
 
 def _activation(info: LayerInfo, inputs: list[Signal]):
     (x,) = inputs
-    out = activate(info.spec.activation, (x.mean, x.second), info.output_shape[-1] if info.output_shape else None,
-                   x.common)
+    out = activate(
+        info.spec.activation, (x.mean, x.second), info.output_shape[-1] if info.output_shape else None, x.common
+    )
     return replace(out, reference=x.reference), None
 
 
@@ -288,7 +290,7 @@ def _dropout(info: LayerInfo, inputs: list[Signal]):
 
 def _gaussian_noise(info: LayerInfo, inputs: list[Signal]):
     (x,) = inputs
-    return Signal(x.mean, x.second + info.spec.stddev ** 2, x.reference, shared=x.shared), None
+    return Signal(x.mean, x.second + info.spec.stddev**2, x.reference, shared=x.shared), None
 
 
 def _rescaling(info: LayerInfo, inputs: list[Signal]):
@@ -296,8 +298,12 @@ def _rescaling(info: LayerInfo, inputs: list[Signal]):
     if x.raw:
         return x, None  # rescaling the raw data is how it gets standardised: the input assumption holds after it
     s, o = info.spec.scale, info.spec.offset
-    return Signal(s * x.mean + o, s * s * x.second + 2 * s * o * x.mean + o * o, x.reference,
-                  shared=s * s * x.common + 2 * s * o * x.mean + o * o), None
+    return Signal(
+        s * x.mean + o,
+        s * s * x.second + 2 * s * o * x.mean + o * o,
+        x.reference,
+        shared=s * s * x.common + 2 * s * o * x.mean + o * o,
+    ), None
 
 
 def _zero_padding(info: LayerInfo, inputs: list[Signal]):
@@ -352,8 +358,12 @@ def _average(info: LayerInfo, inputs: list[Signal]):
 
 
 def _multiply(info: LayerInfo, inputs: list[Signal]):
-    return Signal(math.prod(x.mean for x in inputs), math.prod(x.second for x in inputs),
-                  math.prod(x.reference for x in inputs), shared=math.prod(x.common for x in inputs)), None
+    return Signal(
+        math.prod(x.mean for x in inputs),
+        math.prod(x.second for x in inputs),
+        math.prod(x.reference for x in inputs),
+        shared=math.prod(x.common for x in inputs),
+    ), None
 
 
 def _concatenate(info: LayerInfo, inputs: list[Signal]):
@@ -363,11 +373,16 @@ def _concatenate(info: LayerInfo, inputs: list[Signal]):
         sizes = [1] * len(inputs)
     total = sum(sizes)
     weigh = lambda values: sum(w * v for w, v in zip(sizes, values)) / total  # noqa: E731
-    return Signal(weigh(x.mean for x in inputs), weigh(x.second for x in inputs),
-                  weigh(x.reference for x in inputs), shared=weigh(x.common for x in inputs)), None
+    return Signal(
+        weigh(x.mean for x in inputs),
+        weigh(x.second for x in inputs),
+        weigh(x.reference for x in inputs),
+        shared=weigh(x.common for x in inputs),
+    ), None
 
 
 # --- recurrent layers: iterate the cell's moment equations -------------------------------------------------
+
 
 def _product(a: Moments, b: Moments) -> Moments:
     """Moments of the product of independent factors."""
@@ -494,16 +509,44 @@ def _keras(info: LayerInfo, inputs: list[Signal]):
 
 
 HANDLERS: dict[str, Handler] = {
-    "dense": _weighted, "conv1d": _weighted, "conv2d": _weighted, "conv3d": _weighted,
-    "conv2d_transpose": _weighted, "separable_conv2d": _weighted, "depthwise_conv2d": _weighted,
-    "embedding": _embedding, "batch_norm": _normalization, "layer_norm": _normalization,
-    "activation": _activation, "dropout": _dropout, "alpha_dropout": _same, "gaussian_noise": _gaussian_noise,
-    "flatten": _same, "reshape": _same, "permute": _same, "rescaling": _rescaling, "zero_padding2d": _zero_padding,
-    "up_sampling2d": _same, "max_pool1d": _pool, "max_pool2d": _pool, "average_pool1d": _pool,
-    "average_pool2d": _pool, "global_average_pool1d": _global_pool, "global_average_pool2d": _global_pool,
-    "global_max_pool1d": _global_pool, "global_max_pool2d": _global_pool, "add": _add, "subtract": _subtract,
-    "average": _average, "multiply": _multiply, "concatenate": _concatenate, "lstm": _recurrent,
-    "gru": _recurrent, "simple_rnn": _recurrent, "bidirectional": _recurrent, "multi_head_attention": _attention,
+    "dense": _weighted,
+    "conv1d": _weighted,
+    "conv2d": _weighted,
+    "conv3d": _weighted,
+    "conv2d_transpose": _weighted,
+    "separable_conv2d": _weighted,
+    "depthwise_conv2d": _weighted,
+    "embedding": _embedding,
+    "batch_norm": _normalization,
+    "layer_norm": _normalization,
+    "activation": _activation,
+    "dropout": _dropout,
+    "alpha_dropout": _same,
+    "gaussian_noise": _gaussian_noise,
+    "flatten": _same,
+    "reshape": _same,
+    "permute": _same,
+    "rescaling": _rescaling,
+    "zero_padding2d": _zero_padding,
+    "up_sampling2d": _same,
+    "max_pool1d": _pool,
+    "max_pool2d": _pool,
+    "average_pool1d": _pool,
+    "average_pool2d": _pool,
+    "global_average_pool1d": _global_pool,
+    "global_average_pool2d": _global_pool,
+    "global_max_pool1d": _global_pool,
+    "global_max_pool2d": _global_pool,
+    "add": _add,
+    "subtract": _subtract,
+    "average": _average,
+    "multiply": _multiply,
+    "concatenate": _concatenate,
+    "lstm": _recurrent,
+    "gru": _recurrent,
+    "simple_rnn": _recurrent,
+    "bidirectional": _recurrent,
+    "multi_head_attention": _attention,
     "keras": _keras,
 }
 _INPUT = Signal(0.0, 1.0, 1.0, raw=True, shared=0.0)

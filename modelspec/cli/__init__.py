@@ -31,8 +31,9 @@ class _Commands(click.Group):
             ctx.exit(exc.exit_code)
 
 
-@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-             epilog=EPILOG)
+@click.group(
+    cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}, epilog=EPILOG
+)
 @click.version_option(__version__, prog_name="modelspec")
 def cli() -> None:
     """Validate, lint and compile YAML model specs into Keras 3 models."""

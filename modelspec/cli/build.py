@@ -21,18 +21,34 @@ def _output(spec_name: str, output) -> Path:
 
 @click.command(epilog=EPILOG)
 @click.argument("spec", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
-              help="Where to write the .keras file [default: <spec name>.keras in the current folder].")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Where to write the .keras file [default: <spec name>.keras in the current folder].",
+)
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), help="Override the spec's seed.")
-@click.option("--max-params", type=click.IntRange(min=1), default=DEFAULT_MAX_PARAMS, show_default=True,
-              help="Refuse, before importing TensorFlow, a spec with more parameters than this.")
+@click.option(
+    "--max-params",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_PARAMS,
+    show_default=True,
+    help="Refuse, before importing TensorFlow, a spec with more parameters than this.",
+)
 @click.option("--strict", is_flag=True, help="Stop on lint warnings too, not only on lint errors.")
-@click.option("--weights", type=click.Path(dir_okay=False),
-              help="Pretrained weights (.weights.h5, .keras or .npz) to load, replacing `pretrained.path`; "
-                   "relative to the current folder.")
-@click.option("--plan", "plan_only", is_flag=True,
-              help="Print which layers the pretrained weights would load, skip or leave new, then exit without "
-                   "building (no TensorFlow).")
+@click.option(
+    "--weights",
+    type=click.Path(dir_okay=False),
+    help="Pretrained weights (.weights.h5, .keras or .npz) to load, replacing `pretrained.path`; "
+    "relative to the current folder.",
+)
+@click.option(
+    "--plan",
+    "plan_only",
+    is_flag=True,
+    help="Print which layers the pretrained weights would load, skip or leave new, then exit without "
+    "building (no TensorFlow).",
+)
 def build(spec, output, seed, max_params, strict, weights, plan_only) -> None:
     """Lint SPEC, then compile it into a Keras model, write it as a .keras file and print a summary.
 

@@ -10,8 +10,10 @@ from rich.console import Console
 from modelspec.diagnostics import Diagnostic
 from modelspec.errors import EXIT_CODES_HELP, ModelspecError, SpecError
 
-LIMITS = ("Limits (docs/security.md): a spec file may hold at most 1 MiB and 10,000 layers; raise them with the "
-          "environment variables MODELSPEC_MAX_FILE_BYTES and MODELSPEC_MAX_LAYERS.")
+LIMITS = (
+    "Limits (docs/security.md): a spec file may hold at most 1 MiB and 10,000 layers; raise them with the "
+    "environment variables MODELSPEC_MAX_FILE_BYTES and MODELSPEC_MAX_LAYERS."
+)
 EPILOG = EXIT_CODES_HELP + "\n\n" + LIMITS
 
 

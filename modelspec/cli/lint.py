@@ -18,19 +18,31 @@ def _codes(value):
 
 @click.command("lint", epilog=EXIT_CODES_HELP + " With --strict, warnings fail too.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--format", "output_format", type=click.Choice(list(REPORTERS)),
-              help="Output format [default: github when GITHUB_ACTIONS=true, else text].")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(list(REPORTERS)),
+    help="Output format [default: github when GITHUB_ACTIONS=true, else text].",
+)
 @click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too.")
-@click.option("--select", metavar="CODES",
-              help="Comma-separated rule codes, names or prefixes to run (ALL for every rule), replacing the "
-                   "configured selection.")
+@click.option(
+    "--select",
+    metavar="CODES",
+    help="Comma-separated rule codes, names or prefixes to run (ALL for every rule), replacing the "
+    "configured selection.",
+)
 @click.option("--ignore", metavar="CODES", help="Comma-separated rule codes, names or prefixes to skip.")
-@click.option("--config", "pyproject", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The pyproject.toml to read [tool.modelspec.lint] from [default: the nearest one above the "
-                   "current folder].")
-@click.option("--specs-only", is_flag=True,
-              help="Skip YAML files without a top-level `modelspec:` key (for pre-commit, which passes every "
-                   "YAML file).")
+@click.option(
+    "--config",
+    "pyproject",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The pyproject.toml to read [tool.modelspec.lint] from [default: the nearest one above the current folder].",
+)
+@click.option(
+    "--specs-only",
+    is_flag=True,
+    help="Skip YAML files without a top-level `modelspec:` key (for pre-commit, which passes every YAML file).",
+)
 @click.pass_context
 def lint_command(ctx: click.Context, paths, output_format, strict, select, ignore, pyproject, specs_only) -> None:
     """Lint the specs in PATHS (files, or folders: every *.yaml / *.yml below them). Never imports TensorFlow."""

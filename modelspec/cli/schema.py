@@ -11,8 +11,12 @@ from modelspec.errors import EXIT_CODES_HELP, SettingsError
 
 
 @click.command(epilog=EXIT_CODES_HELP)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
-              help="Write the schema to this file (atomically) instead of standard output.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write the schema to this file (atomically) instead of standard output.",
+)
 def schema(output) -> None:
     """Print the JSON Schema of the spec format, for editors (yaml-language-server)."""
     from modelspec.schema.json_schema import json_schema

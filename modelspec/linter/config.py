@@ -73,9 +73,13 @@ def _codes(words: Iterable[str], where: str) -> list[str]:
     return codes
 
 
-def make_config(select: Optional[Iterable[str]] = None, ignore: Iterable[str] = (),
-                levels: Optional[Mapping[str, Any]] = None, values: Optional[Mapping[str, Any]] = None,
-                where: str = "configuration") -> LintConfig:
+def make_config(
+    select: Optional[Iterable[str]] = None,
+    ignore: Iterable[str] = (),
+    levels: Optional[Mapping[str, Any]] = None,
+    values: Optional[Mapping[str, Any]] = None,
+    where: str = "configuration",
+) -> LintConfig:
     """Validate and resolve a configuration; raise ``ConfigError`` naming the first problem."""
     chosen = set(_codes(list(select), f"{where}: select")) if select is not None else set(registry.RULES)
     chosen -= set(_codes(list(ignore), f"{where}: ignore"))
@@ -130,15 +134,21 @@ def read_pyproject(path: Path) -> dict[str, Any]:
     return table
 
 
-def load_config(pyproject: Optional[Path] = None, *, start: Optional[Path] = None,
-                select: Optional[Iterable[str]] = None, ignore: Iterable[str] = ()) -> LintConfig:
+def load_config(
+    pyproject: Optional[Path] = None,
+    *,
+    start: Optional[Path] = None,
+    select: Optional[Iterable[str]] = None,
+    ignore: Iterable[str] = (),
+) -> LintConfig:
     """Read `[tool.modelspec.lint]` (from ``pyproject`` or the nearest one above ``start``) and apply the command
     line: ``select`` replaces the file's selection, ``ignore`` adds to its ignores."""
     path = pyproject or find_pyproject(start or Path.cwd())
     table = read_pyproject(path) if path is not None else {}
     where = str(path) if path is not None else "configuration"
-    base = make_config(table.get("select"), table.get("ignore", ()), table.get("levels"), table.get("thresholds"),
-                       where)
+    base = make_config(
+        table.get("select"), table.get("ignore", ()), table.get("levels"), table.get("thresholds"), where
+    )
     if select is None and not ignore:
         return base
     chosen = set(_codes(list(select), "--select")) if select is not None else set(base.codes)

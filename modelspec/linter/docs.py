@@ -27,16 +27,20 @@ def rules_table() -> str:
 def rule_list() -> str:
     """The plain-text list `modelspec rules` prints."""
     width = max(len(rule.name) for rule in RULES.values())
-    return "\n".join(f"{rule.code}  {rule.name:<{width}}  {rule.level.value:<7}  {rule.summary}"
-                     for rule in RULES.values())
+    return "\n".join(
+        f"{rule.code}  {rule.name:<{width}}  {rule.level.value:<7}  {rule.summary}" for rule in RULES.values()
+    )
 
 
 def explain(rule: Rule) -> str:
     """The text `modelspec rules CODE` prints: title, options, then the fixed sections (markdown)."""
     parts = [f"# {rule.code} {rule.name} ({rule.level})", "", rule.summary[0].upper() + rule.summary[1:] + "."]
     if rule.options:
-        parts += ["", "Thresholds ([tool.modelspec.lint.thresholds]): " +
-                  ", ".join(f"{name} = {value:g}" for name, value in rule.options.items())]
+        parts += [
+            "",
+            "Thresholds ([tool.modelspec.lint.thresholds]): "
+            + ", ".join(f"{name} = {value:g}" for name, value in rule.options.items()),
+        ]
     for title, text in rule.docs.sections():
         parts += ["", f"## {title}", ""]
         if title in ("Example", "Use instead"):
@@ -50,10 +54,18 @@ def explain(rule: Rule) -> str:
 
 def rules_markdown() -> str:
     """docs/rules.md: the table, then every rule's explanation."""
-    return "\n\n".join(["# Lint rules", "Generated from the rule registry by `python -m modelspec.linter.docs`; "
-                        "`modelspec rules CODE` prints the same text.", rules_table()] +
-                       [explain(rule).replace("# ", "## ", 1).replace("\n## ", "\n### ") for rule in RULES.values()]
-                       ) + "\n"
+    return (
+        "\n\n".join(
+            [
+                "# Lint rules",
+                "Generated from the rule registry by `python -m modelspec.linter.docs`; "
+                "`modelspec rules CODE` prints the same text.",
+                rules_table(),
+            ]
+            + [explain(rule).replace("# ", "## ", 1).replace("\n## ", "\n### ") for rule in RULES.values()]
+        )
+        + "\n"
+    )
 
 
 def replace_section(text: str, table: str) -> str:
@@ -61,7 +73,7 @@ def replace_section(text: str, table: str) -> str:
     start, end = text.find(START), text.find(END)
     if start < 0 or end < start:
         raise ValueError(f"the markers {START} and {END} are missing")
-    return text[:start + len(START)] + "\n" + table + "\n" + text[end:]
+    return text[: start + len(START)] + "\n" + table + "\n" + text[end:]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,8 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     check = "--check" in args
     args = [a for a in args if a != "--check"]
     readme = Path(args[0] if args else "README.md")
-    targets = {readme: replace_section(readme.read_text(encoding="utf-8"), rules_table()),
-               readme.parent / "docs" / "rules.md": rules_markdown()}
+    targets = {
+        readme: replace_section(readme.read_text(encoding="utf-8"), rules_table()),
+        readme.parent / "docs" / "rules.md": rules_markdown(),
+    }
     stale = [path for path, text in targets.items() if not path.exists() or path.read_text(encoding="utf-8") != text]
     if check:
         for path in stale:

@@ -9,14 +9,34 @@ from modelspec.errors import SettingsError
 from modelspec.linter.rule import Rule
 from modelspec.linter.rules import activation, initialization, pretrained, training
 
-RULES: dict[str, Rule] = {rule.code: rule for rule in (
-    initialization.MS101, initialization.MS102, initialization.MS103, initialization.MS104,
-    initialization.MS105, initialization.MS106, initialization.MS107, initialization.MS108,
-    initialization.MS109, initialization.MS110, initialization.MS111, initialization.MS112,
-    activation.MS201, activation.MS202, activation.MS203, activation.MS204,
-    training.MS301, training.MS302, training.MS303,
-    pretrained.MS401, pretrained.MS402, pretrained.MS403, pretrained.MS404,
-)}
+RULES: dict[str, Rule] = {
+    rule.code: rule
+    for rule in (
+        initialization.MS101,
+        initialization.MS102,
+        initialization.MS103,
+        initialization.MS104,
+        initialization.MS105,
+        initialization.MS106,
+        initialization.MS107,
+        initialization.MS108,
+        initialization.MS109,
+        initialization.MS110,
+        initialization.MS111,
+        initialization.MS112,
+        activation.MS201,
+        activation.MS202,
+        activation.MS203,
+        activation.MS204,
+        training.MS301,
+        training.MS302,
+        training.MS303,
+        pretrained.MS401,
+        pretrained.MS402,
+        pretrained.MS403,
+        pretrained.MS404,
+    )
+}
 # Structural checks: reported by validation, always on, never ignorable.
 STRUCTURAL = dict((INVALID_SPEC, SHAPE_MISMATCH, UNKNOWN_REFERENCE))
 _BY_NAME = {rule.name: rule for rule in RULES.values()}
@@ -42,8 +62,9 @@ def get(code_or_name: str) -> Rule:
     if rule is not None:
         return rule
     if word.upper() in STRUCTURAL:
-        raise UnknownRule(word, f"{word.upper()} ({STRUCTURAL[word.upper()]}) is a structural check, not a lint "
-                                f"rule: it is always on")
+        raise UnknownRule(
+            word, f"{word.upper()} ({STRUCTURAL[word.upper()]}) is a structural check, not a lint rule: it is always on"
+        )
     raise UnknownRule(word, f"unknown rule '{word}'{did_you_mean(word, list(RULES) + list(_BY_NAME))}")
 
 
@@ -55,8 +76,9 @@ def select(selector: str) -> list[str]:
     if upper == "ALL":
         return list(RULES)
     if upper in STRUCTURAL:
-        raise UnknownRule(word, f"{upper} ({STRUCTURAL[upper]}) is a structural check: it cannot be selected or "
-                                f"ignored")
+        raise UnknownRule(
+            word, f"{upper} ({STRUCTURAL[upper]}) is a structural check: it cannot be selected or ignored"
+        )
     if _CODE.match(upper) and upper not in RULES:
         matches = [code for code in RULES if code.startswith(upper)]
         if matches:

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from modelspec.pretrained.checks import Problem
 
 
-
 def passes_through(info: LayerInfo) -> bool:
     """Whether a rule looking for "what comes next" (or "what came before") looks through this layer: it has no
     weights and no non-linearity. Normalisers are not looked through: they reset the scale, which is what
@@ -49,8 +48,13 @@ class Docs:
     use_instead: str  # the same spec, fixed
     references: str
 
-    SECTIONS = (("What it does", "what"), ("Why is this bad", "why"), ("Example", "example"),
-                ("Use instead", "use_instead"), ("References", "references"))
+    SECTIONS = (
+        ("What it does", "what"),
+        ("Why is this bad", "why"),
+        ("Example", "example"),
+        ("Use instead", "use_instead"),
+        ("References", "references"),
+    )
 
     def sections(self) -> Iterator[tuple[str, str]]:
         """Yield (title, text) for each section, in order."""

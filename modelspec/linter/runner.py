@@ -49,8 +49,11 @@ def run(model: ModelSpec, config: LintConfig) -> list[Diagnostic]:
             line, column = doc.locate(finding.path)
             if inline and _suppressed(code, line, finding.layer, inline, spans):
                 continue
-            found.append(Diagnostic(model.path, line, column, code, rule.name, level, finding.message,
-                                    finding.hint, finding.layer))
+            found.append(
+                Diagnostic(
+                    model.path, line, column, code, rule.name, level, finding.message, finding.hint, finding.layer
+                )
+            )
     return sorted(problems + found, key=lambda d: (d.line, d.column, d.code))
 
 
@@ -102,8 +105,9 @@ def _layer_spans(model: ModelSpec) -> dict[str, tuple[int, int]]:
     return spans
 
 
-def _suppressed(code: str, line: int, layer: Optional[str], inline: dict[int, set[str]],
-                spans: dict[str, tuple[int, int]]) -> bool:
+def _suppressed(
+    code: str, line: int, layer: Optional[str], inline: dict[int, set[str]], spans: dict[str, tuple[int, int]]
+) -> bool:
     if code in inline.get(line, ()):
         return True
     if layer in spans:
@@ -113,6 +117,7 @@ def _suppressed(code: str, line: int, layer: Optional[str], inline: dict[int, se
 
 
 # --- many files -------------------------------------------------------------------------------------------
+
 
 @dataclass
 class LintResult:
@@ -161,8 +166,9 @@ def is_spec(path: Path) -> bool:
         return True
 
 
-def lint_paths(paths: Iterable[Union[str, os.PathLike]], config: LintConfig = DEFAULT_CONFIG, *,
-               specs_only: bool = False) -> LintResult:
+def lint_paths(
+    paths: Iterable[Union[str, os.PathLike]], config: LintConfig = DEFAULT_CONFIG, *, specs_only: bool = False
+) -> LintResult:
     """Load and lint every spec under ``paths``; invalid or unreadable files contribute their errors.
 
     Raises ``SettingsError`` when a folder holds no spec file (a typo in CI would otherwise lint nothing).
@@ -183,4 +189,3 @@ def lint_paths(paths: Iterable[Union[str, os.PathLike]], config: LintConfig = DE
             continue
         result.diagnostics += run(model, config)
     return result
-

@@ -100,17 +100,24 @@ def weights_file(model: ModelSpec, weights=None) -> Union[Path, Problem]:
     text = model.spec.pretrained.path
     where = ("pretrained", "path")
     if os.path.isabs(text) or re.match(r"^[A-Za-z]:", text) or "\\" in text:
-        return Problem(FILE, where, f"pretrained.path must be relative to the spec's folder, with '/' between "
-                                    f"folders (received: {text!r})",
-                       hint="write the path from the spec's folder (e.g. ../weights/base.weights.h5), or pass the "
-                            "file with `modelspec build --weights FILE`")
+        return Problem(
+            FILE,
+            where,
+            f"pretrained.path must be relative to the spec's folder, with '/' between folders (received: {text!r})",
+            hint="write the path from the spec's folder (e.g. ../weights/base.weights.h5), or pass the "
+            "file with `modelspec build --weights FILE`",
+        )
     target = Path(os.path.normpath(os.path.join(os.path.abspath(model.folder), text)))
     roots = allowed_roots(model)
     if not any(target == root or root in target.parents for root in roots):
-        return Problem(FILE, where, f"pretrained.path leaves the spec's tree ({roots[-1]}): a spec may only name "
-                                    f"files inside the project it lives in (received: {text!r})",
-                       hint="keep the weights inside the project (a weights/ folder beside specs/ is fine), or "
-                            "pass the file with `modelspec build --weights FILE`")
+        return Problem(
+            FILE,
+            where,
+            f"pretrained.path leaves the spec's tree ({roots[-1]}): a spec may only name "
+            f"files inside the project it lives in (received: {text!r})",
+            hint="keep the weights inside the project (a weights/ folder beside specs/ is fine), or "
+            "pass the file with `modelspec build --weights FILE`",
+        )
     return target
 
 
@@ -126,35 +133,56 @@ def check(model: ModelSpec, weights=None) -> list[Problem]:
         problems.append(located)
     elif weights is None and not located.is_file():
         where = model.folder if not model.path.startswith("<") else "the current folder"
-        problems.append(Problem(FILE, ("pretrained", "path"), f"pretrained weights file {block.path!r} does not "
-                                                              f"exist (looked in {where})",
-                                hint="write the path relative to the spec's folder, or pass the file with "
-                                     "`modelspec build --weights FILE`"))
+        problems.append(
+            Problem(
+                FILE,
+                ("pretrained", "path"),
+                f"pretrained weights file {block.path!r} does not exist (looked in {where})",
+                hint="write the path relative to the spec's folder, or pass the file with "
+                "`modelspec build --weights FILE`",
+            )
+        )
     weighted = weighted_layers(model)
     listing = ", ".join(weighted)
     for key in block.map:
         if key not in weighted:
             known = "no layer" if key not in model.analysis.layers else "a layer without weights"
-            problems.append(Problem(UNMAPPED, ("pretrained", "map", key), f"map names {known} of this spec "
-                                                                         f"(received: {key!r})",
-                                    hint=f"map keys are this spec's layers with weights: {listing}"))
+            problems.append(
+                Problem(
+                    UNMAPPED,
+                    ("pretrained", "map", key),
+                    f"map names {known} of this spec (received: {key!r})",
+                    hint=f"map keys are this spec's layers with weights: {listing}",
+                )
+            )
     for index, pattern in freeze_patterns(block):
         if isinstance(pattern, str):
-            problems.append(Problem(UNMAPPED, ("pretrained", "freeze", index), pattern,
-                                    hint="write a layer name, or a regular expression matched against whole names"))
+            problems.append(
+                Problem(
+                    UNMAPPED,
+                    ("pretrained", "freeze", index),
+                    pattern,
+                    hint="write a layer name, or a regular expression matched against whole names",
+                )
+            )
         elif not any(pattern.fullmatch(name) for name in weighted):
-            problems.append(Problem(UNMAPPED, ("pretrained", "freeze", index), f"freeze pattern matches no layer "
-                                                                              f"with weights (received: "
-                                                                              f"{pattern.pattern!r})",
-                                    hint=f"patterns match whole names: {listing}"))
+            problems.append(
+                Problem(
+                    UNMAPPED,
+                    ("pretrained", "freeze", index),
+                    f"freeze pattern matches no layer with weights (received: {pattern.pattern!r})",
+                    hint=f"patterns match whole names: {listing}",
+                )
+            )
     return problems
 
 
 def located(model: ModelSpec, problem: Problem, level: Level = Level.ERROR) -> Diagnostic:
     """The diagnostic of a problem, at its line and column in the spec."""
     line, column = model.document.locate(problem.path)
-    return Diagnostic(model.path, line, column, problem.code[0], problem.code[1], level, problem.message,
-                      problem.hint, problem.where)
+    return Diagnostic(
+        model.path, line, column, problem.code[0], problem.code[1], level, problem.message, problem.hint, problem.where
+    )
 
 
 def ensure_usable(model: ModelSpec, weights=None) -> Optional[tuple[Pretrained, Path]]:

@@ -26,16 +26,24 @@ MAX_RATIO = 1032
 MAX_OBJECTS = 1_000_000  # HDF5 groups and datasets visited in one file
 KERAS_MEMBER = "model.weights.h5"
 # Keras's construction order of the sublayers it saves as groups (h5py lists groups alphabetically).
-_SUBLAYER_ORDER = {"cell": 0, "forward_layer": 0, "backward_layer": 1, "query_dense": 0, "key_dense": 1,
-                   "value_dense": 2, "output_dense": 3}
+_SUBLAYER_ORDER = {
+    "cell": 0,
+    "forward_layer": 0,
+    "backward_layer": 1,
+    "query_dense": 0,
+    "key_dense": 1,
+    "value_dense": 2,
+    "output_dense": 3,
+}
 
 
 def _h5py():
     try:
         import h5py
     except ImportError:
-        raise WeightsError("reading .weights.h5 and .keras files needs h5py, which comes with TensorFlow: "
-                           "pip install 'modelspec[tf]'") from None
+        raise WeightsError(
+            "reading .weights.h5 and .keras files needs h5py, which comes with TensorFlow: pip install 'modelspec[tf]'"
+        ) from None
     return h5py
 
 
@@ -43,8 +51,9 @@ def _numpy():
     try:
         import numpy
     except ImportError:
-        raise WeightsError("reading weights files needs NumPy, which comes with TensorFlow: "
-                           "pip install 'modelspec[tf]'") from None
+        raise WeightsError(
+            "reading weights files needs NumPy, which comes with TensorFlow: pip install 'modelspec[tf]'"
+        ) from None
     return numpy
 
 
@@ -127,8 +136,10 @@ def _check_member(path: Path, info: zipfile.ZipInfo) -> None:
     """Refuse a member whose declared size no honest archive of this size could hold (a zip bomb)."""
     archive_size = path.stat().st_size
     if info.compress_size > archive_size or info.file_size > MAX_RATIO * max(info.compress_size, 1):
-        raise WeightsError(f"{path}: archive member {info.filename!r} declares {info.file_size:,} bytes from "
-                           f"{info.compress_size:,} compressed bytes in a {archive_size:,}-byte file: refused")
+        raise WeightsError(
+            f"{path}: archive member {info.filename!r} declares {info.file_size:,} bytes from "
+            f"{info.compress_size:,} compressed bytes in a {archive_size:,}-byte file: refused"
+        )
 
 
 @contextmanager
@@ -215,14 +226,15 @@ def _check_dataset(path: Path, dataset, budget: list) -> None:
     if dataset.dtype.kind not in "fiub":
         raise WeightsError(f"{path}: {where} holds {dataset.dtype} values, not numbers: refused")
     if dataset.external or getattr(dataset, "is_virtual", False):
-        raise WeightsError(f"{path}: {where} stores its data in another file (external or virtual dataset): "
-                           f"refused")
+        raise WeightsError(f"{path}: {where} stores its data in another file (external or virtual dataset): refused")
     declared = math.prod(dataset.shape or ()) * dataset.dtype.itemsize
     stored = dataset.id.get_storage_size()
     budget[1] -= declared
     if declared > MAX_RATIO * max(stored, 1) or budget[1] < 0:
-        raise WeightsError(f"{path}: {where} declares {declared:,} bytes ({show_value(list(dataset.shape))}) but "
-                           f"stores {stored:,}: refused")
+        raise WeightsError(
+            f"{path}: {where} declares {declared:,} bytes ({show_value(list(dataset.shape))}) but "
+            f"stores {stored:,}: refused"
+        )
 
 
 def _npz_source(path: Path, archive: zipfile.ZipFile) -> Source:
@@ -239,16 +251,21 @@ def _npz_source(path: Path, archive: zipfile.ZipFile) -> Source:
         with archive.open(info) as handle:
             try:
                 version = np.lib.format.read_magic(handle)
-                shape, _, dtype = (np.lib.format.read_array_header_1_0(handle) if version == (1, 0)
-                                   else np.lib.format.read_array_header_2_0(handle))
+                shape, _, dtype = (
+                    np.lib.format.read_array_header_1_0(handle)
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0(handle)
+                )
             except ValueError as exc:
                 raise WeightsError(f"{path}: member {info.filename!r} is not a NumPy array: {exc}") from None
         if dtype.kind not in "fiub":
             raise WeightsError(f"{path}: {key} holds {dtype} values, not numbers: refused (no pickles)")
         declared = math.prod(shape) * dtype.itemsize
         if declared > info.file_size:
-            raise WeightsError(f"{path}: {key} declares {declared:,} bytes ({show_value(list(shape))}) in a "
-                               f"{info.file_size:,}-byte member: refused")
+            raise WeightsError(
+                f"{path}: {key} declares {declared:,} bytes ({show_value(list(shape))}) in a "
+                f"{info.file_size:,}-byte member: refused"
+            )
         source.layers.setdefault(layer, []).append(Entry(info.filename, variable, tuple(shape)))
     return source
 

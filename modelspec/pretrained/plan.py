@@ -74,9 +74,16 @@ def make_plan(loaded: ModelSpec, source: Source, block: Pretrained) -> Plan:
     for key, target in block.map.items():
         if target not in source.layers:
             line, column = loaded.document.locate(("pretrained", "map", key))
-            problems.append(error(loaded.path, line, column, f"map target {target!r} is not a layer with weights in "
-                                  f"{path}", layer=f"pretrained.map.{key}",
-                                  hint=f"layers in the file: {listing(source.layers)}"))
+            problems.append(
+                error(
+                    loaded.path,
+                    line,
+                    column,
+                    f"map target {target!r} is not a layer with weights in {path}",
+                    layer=f"pretrained.map.{key}",
+                    hint=f"layers in the file: {listing(source.layers)}",
+                )
+            )
     if problems:
         raise SpecError(problems)
 
@@ -105,10 +112,12 @@ def make_plan(loaded: ModelSpec, source: Source, block: Pretrained) -> Plan:
     plan = Plan(path, source.kind, rows, [name for name in source.layers if name not in taken])
     if not plan.loaded:
         skipped = plan.count("skipped")
-        raise WeightsError(f"{path}: no layer would be loaded" + (f" ({skipped} skipped by skip_mismatch)"
-                                                                   if skipped else "") +
-                           f"; layers in the file: {listing(source.layers)}; layers of the spec: "
-                           f"{listing([row.layer for row in rows])} (use `map` where names differ)")
+        raise WeightsError(
+            f"{path}: no layer would be loaded"
+            + (f" ({skipped} skipped by skip_mismatch)" if skipped else "")
+            + f"; layers in the file: {listing(source.layers)}; layers of the spec: "
+            f"{listing([row.layer for row in rows])} (use `map` where names differ)"
+        )
     return plan
 
 
@@ -129,21 +138,34 @@ def _match(expected, entries: list[Entry], named: bool) -> tuple[tuple[VariableP
         missing = [n for n, _ in expected if n not in found]
         extra = [e.name for e in entries if e.name not in dict(expected)]
         if missing or extra:
-            return variables, ("variables do not match: " + "; ".join(
-                part for part in (f"missing {', '.join(missing)}" if missing else "",
-                                  f"unexpected {', '.join(extra)}" if extra else "") if part) +
-                f" (expected: {', '.join(n for n, _ in expected)})")
+            return variables, (
+                "variables do not match: "
+                + "; ".join(
+                    part
+                    for part in (
+                        f"missing {', '.join(missing)}" if missing else "",
+                        f"unexpected {', '.join(extra)}" if extra else "",
+                    )
+                    if part
+                )
+                + f" (expected: {', '.join(n for n, _ in expected)})"
+            )
     else:
         if len(entries) != len(expected):
-            variables = tuple(VariablePlan(n, s, entries[i].shape if i < len(entries) else None)
-                              for i, (n, s) in enumerate(expected))
-            return variables, (f"variable count mismatch: expected {len(expected)} "
-                               f"({', '.join(n for n, _ in expected)}), found {len(entries)}")
+            variables = tuple(
+                VariablePlan(n, s, entries[i].shape if i < len(entries) else None) for i, (n, s) in enumerate(expected)
+            )
+            return variables, (
+                f"variable count mismatch: expected {len(expected)} "
+                f"({', '.join(n for n, _ in expected)}), found {len(entries)}"
+            )
         variables = tuple(VariablePlan(n, s, e.shape) for (n, s), e in zip(expected, entries))
     for variable in variables:
         if variable.found != variable.expected:
-            return variables, (f"shape mismatch for {variable.name}: expected {shape_text(variable.expected)}, "
-                               f"found {shape_text(variable.found)}")
+            return variables, (
+                f"shape mismatch for {variable.name}: expected {shape_text(variable.expected)}, "
+                f"found {shape_text(variable.found)}"
+            )
     return variables, None
 
 
@@ -159,8 +181,9 @@ def plan_for(loaded: ModelSpec, weights=None) -> Plan:
     usable = ensure_usable(loaded, weights)
     if usable is None:
         line, column = loaded.document.locate(())
-        raise SpecError([error(loaded.path, line, column, "the spec has no `pretrained:` block and no --weights "
-                                                          "file was given")])
+        raise SpecError(
+            [error(loaded.path, line, column, "the spec has no `pretrained:` block and no --weights file was given")]
+        )
     block, path = usable
     with open_source(path) as (source, _):
         return make_plan(loaded, source, block)

@@ -19,4 +19,3 @@ REPORTERS: dict[str, Reporter] = {
 def default_format(environ) -> str:
     """github inside GitHub Actions (GITHUB_ACTIONS=true), text everywhere else."""
     return "github" if environ.get("GITHUB_ACTIONS") == "true" else "text"
-

@@ -22,8 +22,9 @@ def annotation(diagnostic) -> str:
     """Render one diagnostic as a workflow command."""
     d = diagnostic
     message = d.message + (f"\nhint: {d.hint}" if d.hint else "")
-    properties = ",".join((f"file={_property(d.path)}", f"line={d.line}", f"col={d.column}",
-                           f"title={_property(f'{d.code} {d.name}')}"))
+    properties = ",".join(
+        (f"file={_property(d.path)}", f"line={d.line}", f"col={d.column}", f"title={_property(f'{d.code} {d.name}')}")
+    )
     return f"::{_COMMANDS[d.level]} {properties}::{_data(message)}"
 
 

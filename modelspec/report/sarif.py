@@ -16,13 +16,27 @@ _LEVELS = {Level.ERROR: "error", Level.WARNING: "warning", Level.INFO: "note"}
 def _descriptors() -> list[dict]:
     from modelspec.linter import registry
 
-    rules = [{"id": code, "name": name, "shortDescription": {"text": f"{name}: structural check, always on"},
-              "defaultConfiguration": {"level": "error"}} for code, name in registry.STRUCTURAL.items()]
+    rules = [
+        {
+            "id": code,
+            "name": name,
+            "shortDescription": {"text": f"{name}: structural check, always on"},
+            "defaultConfiguration": {"level": "error"},
+        }
+        for code, name in registry.STRUCTURAL.items()
+    ]
     for rule in registry.RULES.values():
         help_text = "\n\n".join(f"{title}\n{text}" for title, text in rule.docs.sections())
-        rules.append({"id": rule.code, "name": rule.name, "shortDescription": {"text": rule.summary},
-                      "fullDescription": {"text": rule.docs.what}, "help": {"text": help_text},
-                      "defaultConfiguration": {"level": _LEVELS[rule.level]}})
+        rules.append(
+            {
+                "id": rule.code,
+                "name": rule.name,
+                "shortDescription": {"text": rule.summary},
+                "fullDescription": {"text": rule.docs.what},
+                "help": {"text": help_text},
+                "defaultConfiguration": {"level": _LEVELS[rule.level]},
+            }
+        )
     return rules
 
 
@@ -39,17 +53,31 @@ def document(result) -> dict:
     results = []
     for d in result.diagnostics:
         text = d.message + (f" (hint: {d.hint})" if d.hint else "")
-        entry = {"ruleId": d.code, "level": _LEVELS[d.level], "message": {"text": text},
-                 "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(d.path)},
-                                                     "region": {"startLine": d.line, "startColumn": d.column}}}]}
+        entry = {
+            "ruleId": d.code,
+            "level": _LEVELS[d.level],
+            "message": {"text": text},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": _uri(d.path)},
+                        "region": {"startLine": d.line, "startColumn": d.column},
+                    }
+                }
+            ],
+        }
         if d.code in index:
             entry["ruleIndex"] = index[d.code]
         if d.layer:
             entry["locations"][0]["logicalLocations"] = [{"name": d.layer, "kind": "member"}]
         results.append(entry)
-    return {"$schema": SCHEMA, "version": "2.1.0",
-            "runs": [{"tool": {"driver": {"name": "modelspec", "version": __version__, "rules": rules}},
-                      "results": results}]}
+    return {
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {"tool": {"driver": {"name": "modelspec", "version": __version__, "rules": rules}}, "results": results}
+        ],
+    }
 
 
 def render(result, stream: TextIO, *, color: bool = False) -> None:

@@ -26,8 +26,12 @@ def line(diagnostic: Diagnostic, color: bool = False) -> str:
         return diagnostic.format()
     d = diagnostic
     where = f" {d.layer}:" if d.layer else ""
-    text = (click.style(f"{d.path}:{d.line}:{d.column}:", bold=True) + " " +
-            click.style(f"{d.level}[{d.code}]", fg=_COLORS[d.level], bold=True) + f"{where} {d.message}")
+    text = (
+        click.style(f"{d.path}:{d.line}:{d.column}:", bold=True)
+        + " "
+        + click.style(f"{d.level}[{d.code}]", fg=_COLORS[d.level], bold=True)
+        + f"{where} {d.message}"
+    )
     if d.hint:
         text += "\n  " + click.style("hint:", fg="green") + f" {d.hint}"
     return text
@@ -39,9 +43,11 @@ def summary(result) -> str:
     if not result.diagnostics:
         return f"All checks passed ({files})."
     counts = {level: result.count(level) for level in Level}
-    parts = [f"{counts[Level.ERROR]} error" + ("" if counts[Level.ERROR] == 1 else "s"),
-             f"{counts[Level.WARNING]} warning" + ("" if counts[Level.WARNING] == 1 else "s"),
-             f"{counts[Level.INFO]} info"]
+    parts = [
+        f"{counts[Level.ERROR]} error" + ("" if counts[Level.ERROR] == 1 else "s"),
+        f"{counts[Level.WARNING]} warning" + ("" if counts[Level.WARNING] == 1 else "s"),
+        f"{counts[Level.INFO]} info",
+    ]
     total = len(result.diagnostics)
     return f"Found {total} problem{'' if total == 1 else 's'} in {files}: {', '.join(parts)}."
 

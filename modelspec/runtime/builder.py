@@ -71,13 +71,16 @@ def _make_layer(info: LayerInfo, model_seed: Optional[int]):
     if spec.type == "bidirectional":
         inner = spec.layer
         cls = getattr(keras.layers, inner.KERAS_CLASS)
-        forward = cls(**_layer_kwargs(inner, f"forward_{info.name}",
-                                      _per_direction(info.initializers, "forward"), model_seed))
-        backward_kwargs = _layer_kwargs(inner, f"backward_{info.name}", _per_direction(info.initializers, "backward"),
-                                        model_seed)
+        forward = cls(
+            **_layer_kwargs(inner, f"forward_{info.name}", _per_direction(info.initializers, "forward"), model_seed)
+        )
+        backward_kwargs = _layer_kwargs(
+            inner, f"backward_{info.name}", _per_direction(info.initializers, "backward"), model_seed
+        )
         backward_kwargs["go_backwards"] = not inner.go_backwards
-        return keras.layers.Bidirectional(forward, merge_mode=spec.merge_mode, backward_layer=cls(**backward_kwargs),
-                                          name=info.name)
+        return keras.layers.Bidirectional(
+            forward, merge_mode=spec.merge_mode, backward_layer=cls(**backward_kwargs), name=info.name
+        )
     return getattr(keras.layers, spec.KERAS_CLASS)(**_layer_kwargs(spec, info.name, info.initializers, model_seed))
 
 
@@ -87,8 +90,12 @@ def _per_direction(initializers: dict, direction: str) -> dict:
     The spec writes the seed once, but Keras gets two layers: used as is, it would start both directions
     from identical weights.
     """
-    return {slot: spec.model_copy(update={"seed": derive_seed(spec.seed, direction, slot)})
-            if getattr(spec, "seed", None) is not None else spec for slot, spec in initializers.items()}
+    return {
+        slot: spec.model_copy(update={"seed": derive_seed(spec.seed, direction, slot)})
+        if getattr(spec, "seed", None) is not None
+        else spec
+        for slot, spec in initializers.items()
+    }
 
 
 def _freeze(layer) -> None:
@@ -114,8 +121,9 @@ def _reseed_attention(layer, info: LayerInfo, model_seed: Optional[int]) -> None
         base = spec.seed if getattr(spec, "seed", None) is not None else model_seed
         if not spec.SEEDED or base is None:
             continue
-        initializer = make_initializer(spec.model_copy(update={"seed": None}),
-                                       derive_seed(base, info.name, f"{part}/{kind}"))
+        initializer = make_initializer(
+            spec.model_copy(update={"seed": None}), derive_seed(base, info.name, f"{part}/{kind}")
+        )
         variable.assign(initializer(tuple(variable.shape), dtype=variable.dtype))
 
 
@@ -130,8 +138,9 @@ def compile_model(loaded: ModelSpec, *, seed: Optional[int] = None, weights=None
     analysis = loaded.analysis
     model_seed = seed if seed is not None else loaded.spec.seed
 
-    tensors = {name: keras.Input(shape=info.shape, dtype=info.dtype, name=name)
-               for name, info in analysis.inputs.items()}
+    tensors = {
+        name: keras.Input(shape=info.shape, dtype=info.dtype, name=name) for name, info in analysis.inputs.items()
+    }
     reseed = []
     for name, info in analysis.layers.items():
         layer = _make_layer(info, model_seed)
@@ -148,8 +157,11 @@ def compile_model(loaded: ModelSpec, *, seed: Optional[int] = None, weights=None
 
     inputs = [tensors[name] for name in analysis.inputs]
     outputs = [tensors[name] for name in analysis.outputs]
-    model = keras.Model(inputs=inputs[0] if len(inputs) == 1 else inputs,
-                        outputs=outputs[0] if len(outputs) == 1 else outputs, name=loaded.spec.name)
+    model = keras.Model(
+        inputs=inputs[0] if len(inputs) == 1 else inputs,
+        outputs=outputs[0] if len(outputs) == 1 else outputs,
+        name=loaded.spec.name,
+    )
     # Load, then freeze, then compile: compiling reads which variables are trainable.
     pretrained.load_into(model, loaded, weights)
     if loaded.spec.training is not None:
@@ -168,6 +180,7 @@ def _compile(model, training, output_names: list[str]) -> None:
             schedule_params["initial_learning_rate"] = optimizer.learning_rate
         schedule_params = {k: v for k, v in schedule_params.items() if v is not None}
         params["learning_rate"] = getattr(keras.optimizers.schedules, schedule.KERAS_CLASS)(**schedule_params)
+
     def loss(spec):
         return getattr(keras.losses, spec.keras_class)(**spec.options())
 
@@ -177,8 +190,7 @@ def _compile(model, training, output_names: list[str]) -> None:
         if not isinstance(losses, list):
             losses = [loss(training.loss) for _ in output_names]
         metrics = {name: list(training.metrics) for name in output_names} if metrics else None
-    model.compile(optimizer=getattr(keras.optimizers, optimizer.KERAS_CLASS)(**params), loss=losses,
-                  metrics=metrics)
+    model.compile(optimizer=getattr(keras.optimizers, optimizer.KERAS_CLASS)(**params), loss=losses, metrics=metrics)
     # Create the optimizer's slots now, so the saved file matches what loading it recreates.
     model.optimizer.build(model.trainable_variables)
 

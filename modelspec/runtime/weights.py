@@ -27,13 +27,17 @@ def load_into(model, loaded: ModelSpec, weights=None) -> Optional[Plan]:
                 arrays = [by_name[v.name] for v in row.variables]
             targets = layer.weights
             if len(targets) != len(arrays):
-                raise WeightsError(f"layer '{row.layer}' (from '{row.source}' in {path}): variable count mismatch: "
-                                   f"Keras built {len(targets)}, found {len(arrays)}")
+                raise WeightsError(
+                    f"layer '{row.layer}' (from '{row.source}' in {path}): variable count mismatch: "
+                    f"Keras built {len(targets)}, found {len(arrays)}"
+                )
             for variable, array in zip(targets, arrays):
                 if tuple(variable.shape) != tuple(array.shape):
-                    raise WeightsError(f"layer '{row.layer}' (from '{row.source}' in {path}): shape mismatch for "
-                                       f"{variable.path}: expected {shape_text(tuple(variable.shape))}, found "
-                                       f"{shape_text(tuple(array.shape))}")
+                    raise WeightsError(
+                        f"layer '{row.layer}' (from '{row.source}' in {path}): shape mismatch for "
+                        f"{variable.path}: expected {shape_text(tuple(variable.shape))}, found "
+                        f"{shape_text(tuple(array.shape))}"
+                    )
             for variable, array in zip(targets, arrays):
                 variable.assign(array.astype(variable.dtype, copy=False))
     for row in plan.layers:

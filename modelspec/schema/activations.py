@@ -126,13 +126,13 @@ _HERMITE_NODES = 48
 def _hermite_rule(n: int) -> tuple[tuple[float, float], ...]:
     """Return the (node, weight) pairs of n-point Gauss–Hermite quadrature (weight e^{-x²}), by Newton's method."""
     pairs = []
-    pim4 = math.pi ** -0.25
+    pim4 = math.pi**-0.25
     z = 0.0
     for i in range((n + 1) // 2):
         if i == 0:
             z = math.sqrt(2 * n + 1) - 1.85575 * (2 * n + 1) ** (-1 / 6)
         elif i == 1:
-            z -= 1.14 * n ** 0.426 / z
+            z -= 1.14 * n**0.426 / z
         elif i == 2:
             z = 1.86 * z - 0.86 * pairs[0][0]
         elif i == 3:

@@ -83,8 +83,7 @@ def canonical_name(value: Any, names: Iterable[str], aliases: dict[str, str], ki
 
 def _spelling(name: str) -> str:
     words = name.split("_")
-    return "_{0,2}".join("".join(f"[{c}{c.upper()}]" if c.isalpha() else re.escape(c) for c in word)
-                         for word in words)
+    return "_{0,2}".join("".join(f"[{c}{c.upper()}]" if c.isalpha() else re.escape(c) for c in word) for word in words)
 
 
 def spelling_pattern(spellings: Iterable[str]) -> str:
@@ -102,11 +101,18 @@ def names_schema(names: Iterable[str], aliases: Mapping[str, str], kind: str) ->
     """Return the JSON Schema of a string that `canonical_name` accepts: one of ``names`` (listed, so editors
     complete them), or another spelling of a name or of an alias."""
     names = list(names)
-    return {"anyOf": [
-        {"type": "string", "enum": names},
-        {"type": "string", "pattern": spelling_pattern([*names, *aliases]),
-         "patternErrorMessage": f"not a known {kind}: use one of the listed names, a Keras class name or an alias"},
-    ]}
+    return {
+        "anyOf": [
+            {"type": "string", "enum": names},
+            {
+                "type": "string",
+                "pattern": spelling_pattern([*names, *aliases]),
+                "patternErrorMessage": (
+                    f"not a known {kind}: use one of the listed names, a Keras class name or an alias"
+                ),
+            },
+        ]
+    }
 
 
 class Spelled:
@@ -131,8 +137,9 @@ class Spelled:
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
         return core_schema.no_info_before_validator_function(self.canonical, handler(source))
 
-    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema,
-                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
         names = names_schema(self.names, self.aliases, self.kind)
         if self.null is not None:
             names["anyOf"].append({"type": "null"})
@@ -149,15 +156,17 @@ class TaggedUnionSchema:
     dropped: its mapping lists only the canonical names, and a tool that honours it would refuse the others.
     """
 
-    def __init__(self, models: Iterable[type[BaseModel]], aliases: Mapping[str, str], kind: str,
-                 shorthand: bool = True):
+    def __init__(
+        self, models: Iterable[type[BaseModel]], aliases: Mapping[str, str], kind: str, shorthand: bool = True
+    ):
         self.models = tuple(models)
         self.aliases = dict(aliases)
         self.kind = kind
         self.shorthand = shorthand
 
-    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema,
-                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
         union = dict(handler(schema))
         union.pop("discriminator", None)
         description = union.pop("description", None)
@@ -189,8 +198,14 @@ def _all_fields_optional(model: type[BaseModel]) -> bool:
     return all(not field.is_required() for name, field in model.model_fields.items() if name != "type")
 
 
-def tagged_union(alias_name: str, models: Iterable[type[StrictModel]], kind: str,
-                 aliases: dict[str, str] | None = None, description: str = "", shorthand: bool = True):
+def tagged_union(
+    alias_name: str,
+    models: Iterable[type[StrictModel]],
+    kind: str,
+    aliases: dict[str, str] | None = None,
+    description: str = "",
+    shorthand: bool = True,
+):
     """Build ``name | {type: name, ...options}`` as a discriminated union over ``models``.
 
     Each model declares ``type: Literal["name"]``. A bare string is shorthand for ``{type: name}`` (unless
@@ -211,12 +226,15 @@ def tagged_union(alias_name: str, models: Iterable[type[StrictModel]], kind: str
     union = Annotated[Union[tuple(models)], Discriminator("type")]
     # A named alias: pydantic builds its schema once and refers to it from every field that uses it
     # (there are dozens of initializer slots), which keeps start-up and the JSON Schema small.
-    return TypeAliasType(alias_name, Annotated[
-        union,
-        BeforeValidator(coerce),
-        TaggedUnionSchema(models, aliases, kind, shorthand),
-        Field(description=description),
-    ])
+    return TypeAliasType(
+        alias_name,
+        Annotated[
+            union,
+            BeforeValidator(coerce),
+            TaggedUnionSchema(models, aliases, kind, shorthand),
+            Field(description=description),
+        ],
+    )
 
 
 def field_error(field: str, message: str) -> PydanticCustomError:

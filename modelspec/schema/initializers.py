@@ -28,8 +28,10 @@ class _Initializer(StrictModel):
 
 class _Seeded(_Initializer):
     SEEDED: ClassVar[bool] = True
-    seed: Optional[Seed] = Field(None, description="Explicit seed. Leave unset: modelspec derives a distinct "
-                                                    "seed per variable from the model seed.")
+    seed: Optional[Seed] = Field(
+        None,
+        description="Explicit seed. Leave unset: modelspec derives a distinct seed per variable from the model seed.",
+    )
 
 
 class Auto(_Initializer):
@@ -85,33 +87,67 @@ class RandomUniform(_Seeded):
     @model_validator(mode="after")
     def _ordered(self):
         if self.maxval <= self.minval:
-            raise field_error("maxval", f"maxval must be greater than minval (received: minval={self.minval}, "
-                                        f"maxval={self.maxval})")
+            raise field_error(
+                "maxval", f"maxval must be greater than minval (received: minval={self.minval}, maxval={self.maxval})"
+            )
         return self
 
 
 def _scaled(keras_class: str, family: str, name: str, scaling: tuple[float, str, str], text: str) -> type[_Seeded]:
     """Make one of the six fixed-scale variance-scaling initializers (He, Glorot, LeCun)."""
-    annotations = {"type": Literal[name], "KERAS_CLASS": ClassVar[str], "FAMILY": ClassVar[str],
-                   "SCALING": ClassVar[tuple[float, str, str]]}
-    namespace = {"__annotations__": annotations, "__doc__": text, "KERAS_CLASS": keras_class,
-                 "FAMILY": family, "SCALING": scaling, "type": Field(description=text), "__module__": __name__}
+    annotations = {
+        "type": Literal[name],
+        "KERAS_CLASS": ClassVar[str],
+        "FAMILY": ClassVar[str],
+        "SCALING": ClassVar[tuple[float, str, str]],
+    }
+    namespace = {
+        "__annotations__": annotations,
+        "__doc__": text,
+        "KERAS_CLASS": keras_class,
+        "FAMILY": family,
+        "SCALING": scaling,
+        "type": Field(description=text),
+        "__module__": __name__,
+    }
     return type(keras_class, (_Seeded,), namespace)
 
 
 # (scale, mode, distribution): each is Keras's VarianceScaling with these arguments.
-GlorotUniform = _scaled("GlorotUniform", GLOROT, "glorot_uniform", (1.0, "fan_avg", "uniform"),
-                        "Glorot (Xavier) uniform: variance 2/(fan_in+fan_out).")
-GlorotNormal = _scaled("GlorotNormal", GLOROT, "glorot_normal", (1.0, "fan_avg", "truncated_normal"),
-                       "Glorot (Xavier) truncated normal: variance 2/(fan_in+fan_out).")
-HeUniform = _scaled("HeUniform", HE, "he_uniform", (2.0, "fan_in", "uniform"),
-                    "He (Kaiming) uniform: variance 2/fan_in.")
-HeNormal = _scaled("HeNormal", HE, "he_normal", (2.0, "fan_in", "truncated_normal"),
-                   "He (Kaiming) truncated normal: variance 2/fan_in.")
-LecunUniform = _scaled("LecunUniform", LECUN, "lecun_uniform", (1.0, "fan_in", "uniform"),
-                       "LeCun uniform: variance 1/fan_in.")
-LecunNormal = _scaled("LecunNormal", LECUN, "lecun_normal", (1.0, "fan_in", "truncated_normal"),
-                      "LeCun truncated normal: variance 1/fan_in.")
+GlorotUniform = _scaled(
+    "GlorotUniform",
+    GLOROT,
+    "glorot_uniform",
+    (1.0, "fan_avg", "uniform"),
+    "Glorot (Xavier) uniform: variance 2/(fan_in+fan_out).",
+)
+GlorotNormal = _scaled(
+    "GlorotNormal",
+    GLOROT,
+    "glorot_normal",
+    (1.0, "fan_avg", "truncated_normal"),
+    "Glorot (Xavier) truncated normal: variance 2/(fan_in+fan_out).",
+)
+HeUniform = _scaled(
+    "HeUniform", HE, "he_uniform", (2.0, "fan_in", "uniform"), "He (Kaiming) uniform: variance 2/fan_in."
+)
+HeNormal = _scaled(
+    "HeNormal",
+    HE,
+    "he_normal",
+    (2.0, "fan_in", "truncated_normal"),
+    "He (Kaiming) truncated normal: variance 2/fan_in.",
+)
+LecunUniform = _scaled(
+    "LecunUniform", LECUN, "lecun_uniform", (1.0, "fan_in", "uniform"), "LeCun uniform: variance 1/fan_in."
+)
+LecunNormal = _scaled(
+    "LecunNormal",
+    LECUN,
+    "lecun_normal",
+    (1.0, "fan_in", "truncated_normal"),
+    "LeCun truncated normal: variance 1/fan_in.",
+)
 SCALED_MODELS = (GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal)
 
 
@@ -136,7 +172,8 @@ class VarianceScaling(_Seeded):
     scale: PositiveFloat = Field(1.0, description="Scaling factor of the variance.")
     mode: Literal["fan_in", "fan_out", "fan_avg"] = Field("fan_in", description="Which fan divides the scale.")
     distribution: Literal["truncated_normal", "untruncated_normal", "uniform"] = Field(
-        "truncated_normal", description="The distribution samples are drawn from.")
+        "truncated_normal", description="The distribution samples are drawn from."
+    )
 
 
 def scaling(spec) -> Optional[tuple[float, str, str]]:
@@ -157,20 +194,46 @@ def family(spec) -> str:
     return spec.FAMILY
 
 
-INITIALIZER_MODELS = (Auto, Zeros, Ones, Constant, RandomNormal, TruncatedNormal, RandomUniform, GlorotUniform,
-                      GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal, Orthogonal, Identity,
-                      VarianceScaling)
+INITIALIZER_MODELS = (
+    Auto,
+    Zeros,
+    Ones,
+    Constant,
+    RandomNormal,
+    TruncatedNormal,
+    RandomUniform,
+    GlorotUniform,
+    GlorotNormal,
+    HeUniform,
+    HeNormal,
+    LecunUniform,
+    LecunNormal,
+    Orthogonal,
+    Identity,
+    VarianceScaling,
+)
 InitializerSpec = Union[INITIALIZER_MODELS]
-Initializer = tagged_union("Initializer",
-    INITIALIZER_MODELS, "initializer",
-    aliases={"uniform": "random_uniform", "normal": "random_normal", "xavier_uniform": "glorot_uniform",
-             "xavier_normal": "glorot_normal", "kaiming_uniform": "he_uniform", "kaiming_normal": "he_normal",
-             "zero": "zeros", "one": "ones", "identity_initializer": "identity"},
+Initializer = tagged_union(
+    "Initializer",
+    INITIALIZER_MODELS,
+    "initializer",
+    aliases={
+        "uniform": "random_uniform",
+        "normal": "random_normal",
+        "xavier_uniform": "glorot_uniform",
+        "xavier_normal": "glorot_normal",
+        "kaiming_uniform": "he_uniform",
+        "kaiming_normal": "he_normal",
+        "zero": "zeros",
+        "one": "ones",
+        "identity_initializer": "identity",
+    },
     description="An initializer name, or a mapping with `type:` and its parameters.",
 )
 
 
 # --- regularizers -----------------------------------------------------------------------------------------
+
 
 class L1(StrictModel):
     KERAS_CLASS: ClassVar[str] = "L1"
@@ -191,8 +254,13 @@ class L1L2(StrictModel):
     l2: NonNegativeFloat = Field(0.0, description="L2 penalty factor.")
 
 
-Regularizer = tagged_union("Regularizer", (L1, L2, L1L2), "regularizer", aliases={"l1l2": "l1_l2"},
-                           description="A regularizer name (l1, l2, l1_l2) or a mapping with its factors.")
+Regularizer = tagged_union(
+    "Regularizer",
+    (L1, L2, L1L2),
+    "regularizer",
+    aliases={"l1l2": "l1_l2"},
+    description="A regularizer name (l1, l2, l1_l2) or a mapping with its factors.",
+)
 
 
 # --- constraints ------------------------------------------------------------------------------------------
@@ -227,6 +295,10 @@ class MinMaxNorm(StrictModel):
     axis: Axis = Field(0, description="Axis along which norms are computed.")
 
 
-Constraint = tagged_union("Constraint", (MaxNorm, NonNeg, UnitNorm, MinMaxNorm), "constraint",
-                          aliases={"nonneg": "non_neg", "maxnorm": "max_norm", "unitnorm": "unit_norm"},
-                          description="A constraint name or a mapping with its parameters.")
+Constraint = tagged_union(
+    "Constraint",
+    (MaxNorm, NonNeg, UnitNorm, MinMaxNorm),
+    "constraint",
+    aliases={"nonneg": "non_neg", "maxnorm": "max_norm", "unitnorm": "unit_norm"},
+    description="A constraint name or a mapping with its parameters.",
+)

@@ -16,7 +16,8 @@ class Pretrained(StrictModel):
     path: str = Field(min_length=1, description="A .weights.h5, .keras or .npz file, relative to the spec's folder.")
     map: dict[Name, str] = Field(default_factory=dict, description="This spec's layer -> layer name in the file.")
     freeze: Union[bool, list[str]] = Field(
-        False, description="Layer names or regular expressions to freeze; true freezes every loaded layer.")
+        False, description="Layer names or regular expressions to freeze; true freezes every loaded layer."
+    )
     skip_mismatch: bool = Field(False, description="Skip layers whose shapes differ instead of failing.")
 
 

@@ -21,7 +21,8 @@ class Input(StrictModel):
 
     name: Optional[Name] = Field(None, description="Input name; default `input` (or `input_n` for several).")
     shape: list[Optional[PositiveInt]] = Field(
-        min_length=1, max_length=8, description="Shape without the batch axis; null for a variable length.")
+        min_length=1, max_length=8, description="Shape without the batch axis; null for a variable length."
+    )
     dtype: Literal[DTYPES] = Field("float32", description="Element type; int32 for token ids.")
 
 
@@ -55,13 +56,15 @@ class Spec(StrictModel):
 
     modelspec: Literal[1] = Field(description="Spec format version.")
     name: Name = Field("model", description="Model name; also the default output file name.")
-    seed: Optional[int] = Field(None, ge=0, lt=2**32, description="Model seed: every initializer gets its own "
-                                                                  "seed derived from it.")
+    seed: Optional[int] = Field(
+        None, ge=0, lt=2**32, description="Model seed: every initializer gets its own seed derived from it."
+    )
     input: Optional[Input] = Field(None, description="The single input (or use `inputs`).")
     inputs: Optional[list[Input]] = Field(None, min_length=1, description="Several inputs.")
     defaults: Defaults = Field(default_factory=Defaults, description="Defaults for every layer.")
-    layers: list[Layer] = Field(min_length=1, description="The layers, in order; each takes the previous "
-                                                                 "one's output unless it names `inputs`.")
+    layers: list[Layer] = Field(
+        min_length=1, description="The layers, in order; each takes the previous one's output unless it names `inputs`."
+    )
     outputs: Optional[list[Name]] = Field(None, min_length=1, description="Output layers (default: the last).")
     pretrained: Optional[Pretrained] = Field(None, description="Pretrained weights to load.")
     training: Optional[Training] = Field(None, description="Compile settings.")
@@ -89,8 +92,11 @@ def with_defaults(spec: Spec) -> Spec:
 
 
 def _apply(layer, values: dict):
-    update = {key: value for key, value in values.items()
-              if key in type(layer).model_fields and key not in layer.model_fields_set}
+    update = {
+        key: value
+        for key, value in values.items()
+        if key in type(layer).model_fields and key not in layer.model_fields_set
+    }
     if layer.type == "zero_padding2d":
         update.pop("padding", None)  # same name, different meaning: an amount, not valid/same
     if layer.type == "bidirectional":

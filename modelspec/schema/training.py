@@ -73,8 +73,9 @@ class RMSprop(_Optimizer):
     KERAS_CLASS: ClassVar[str] = "RMSprop"
     USUAL_LEARNING_RATES: ClassVar[tuple[float, float]] = (1e-5, 1e-2)
     START_LEARNING_RATE: ClassVar[float] = 1e-3
-    type: Literal["rmsprop"] = Field(description="RMSprop: each step divided by a running average of the "
-                                                 "gradient's magnitude.")
+    type: Literal["rmsprop"] = Field(
+        description="RMSprop: each step divided by a running average of the gradient's magnitude."
+    )
     rho: Probability = Field(0.9, description="Decay of the squared-gradient average.")
     momentum: float = Field(0.0, ge=0, lt=1, description="Momentum factor.")
     epsilon: PositiveFloat = Field(1e-7, description="Numerical-stability constant.")
@@ -85,8 +86,9 @@ class Adagrad(_Optimizer):
     KERAS_CLASS: ClassVar[str] = "Adagrad"
     USUAL_LEARNING_RATES: ClassVar[tuple[float, float]] = (1e-4, 1.0)
     START_LEARNING_RATE: ClassVar[float] = 1e-2
-    type: Literal["adagrad"] = Field(description="Adagrad: per-parameter rates that shrink as squared gradients "
-                                                 "add up.")
+    type: Literal["adagrad"] = Field(
+        description="Adagrad: per-parameter rates that shrink as squared gradients add up."
+    )
     initial_accumulator_value: float = Field(0.1, ge=0, description="Starting value of the accumulators.")
     epsilon: PositiveFloat = Field(1e-7, description="Numerical-stability constant.")
 
@@ -102,8 +104,9 @@ class Nadam(_Optimizer):
 
 
 OPTIMIZER_MODELS = (SGD, Adam, AdamW, RMSprop, Adagrad, Nadam)
-Optimizer = tagged_union("Optimizer", OPTIMIZER_MODELS, "optimizer",
-                         description="An optimizer name or a mapping with options.")
+Optimizer = tagged_union(
+    "Optimizer", OPTIMIZER_MODELS, "optimizer", description="An optimizer name or a mapping with options."
+)
 
 
 class ExponentialDecay(StrictModel):
@@ -132,16 +135,22 @@ class PiecewiseConstant(StrictModel):
     @model_validator(mode="after")
     def _lengths(self):
         if len(self.values) != len(self.boundaries) + 1:
-            raise field_error("values", f"values needs len(boundaries) + 1 = {len(self.boundaries) + 1} entries "
-                                        f"(received: {len(self.values)})")
+            raise field_error(
+                "values",
+                f"values needs len(boundaries) + 1 = {len(self.boundaries) + 1} entries (received: {len(self.values)})",
+            )
         if any(later <= earlier for earlier, later in zip(self.boundaries, self.boundaries[1:])):
             raise field_error("boundaries", f"boundaries must increase (received: {self.boundaries})")
         return self
 
 
-Schedule = tagged_union("Schedule", (ExponentialDecay, CosineDecay, PiecewiseConstant), "learning-rate schedule",
-                        aliases={"piecewise_constant_decay": "piecewise_constant"},  # Keras's class name
-                        description="A learning-rate schedule mapping with `type:`.")
+Schedule = tagged_union(
+    "Schedule",
+    (ExponentialDecay, CosineDecay, PiecewiseConstant),
+    "learning-rate schedule",
+    aliases={"piecewise_constant_decay": "piecewise_constant"},  # Keras's class name
+    description="A learning-rate schedule mapping with `type:`.",
+)
 
 # What a loss scores, which decides the output activation it fits (MS301) and the output width it needs (MS302).
 CATEGORICAL = "categorical"  # one class among several: a softmax distribution, or logits
@@ -168,8 +177,9 @@ LOSSES: dict[str, LossFacts] = {
     "binary_crossentropy": LossFacts("BinaryCrossentropy", _CROSSENTROPY, BINARY),
     "binary_focal_crossentropy": LossFacts("BinaryFocalCrossentropy", _CROSSENTROPY, BINARY),
     "categorical_crossentropy": LossFacts("CategoricalCrossentropy", _CROSSENTROPY, CATEGORICAL),
-    "sparse_categorical_crossentropy": LossFacts("SparseCategoricalCrossentropy", frozenset({"from_logits"}),
-                                                 CATEGORICAL),
+    "sparse_categorical_crossentropy": LossFacts(
+        "SparseCategoricalCrossentropy", frozenset({"from_logits"}), CATEGORICAL
+    ),
     "categorical_focal_crossentropy": LossFacts("CategoricalFocalCrossentropy", _CROSSENTROPY, CATEGORICAL),
     "huber": LossFacts("Huber", frozenset({"delta"}), REGRESSION),
     "log_cosh": LossFacts("LogCosh", frozenset(), REGRESSION),
@@ -180,16 +190,24 @@ LOSSES: dict[str, LossFacts] = {
     "poisson": LossFacts("Poisson", frozenset(), OTHER),
     "cosine_similarity": LossFacts("CosineSimilarity", frozenset(), OTHER),
 }
-LOSS_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error", "mape": "mean_absolute_percentage_error",
-                "msle": "mean_squared_logarithmic_error", "kld": "kl_divergence", "kullback_leibler_divergence":
-                "kl_divergence", "logcosh": "log_cosh", "huber_loss": "huber"}
+LOSS_ALIASES = {
+    "mse": "mean_squared_error",
+    "mae": "mean_absolute_error",
+    "mape": "mean_absolute_percentage_error",
+    "msle": "mean_squared_logarithmic_error",
+    "kld": "kl_divergence",
+    "kullback_leibler_divergence": "kl_divergence",
+    "logcosh": "log_cosh",
+    "huber_loss": "huber",
+}
 
 
 class Loss(StrictModel):
     """A Keras loss with its options."""
 
     type: Annotated[str, WithJsonSchema(names_schema(LOSSES, LOSS_ALIASES, "loss"))] = Field(
-        description="Keras loss name.")
+        description="Keras loss name."
+    )
     from_logits: Optional[bool] = Field(None, description="The output is raw scores, not probabilities.")
     label_smoothing: Optional[float] = Field(None, ge=0, le=1, description="Label smoothing factor.")
     delta: Optional[PositiveFloat] = Field(None, description="Huber's switch point.")
@@ -197,8 +215,10 @@ class Loss(StrictModel):
     @classmethod
     def __get_pydantic_json_schema__(cls, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
         """A loss name alone stands for ``{type: name}`` (see `_shorthand`): say so in the JSON Schema."""
-        return {"anyOf": [*names_schema(LOSSES, LOSS_ALIASES, "loss")["anyOf"], handler(schema)],
-                "description": "A Keras loss name, or a mapping with `type:` and its options."}
+        return {
+            "anyOf": [*names_schema(LOSSES, LOSS_ALIASES, "loss")["anyOf"], handler(schema)],
+            "description": "A Keras loss name, or a mapping with `type:` and its options.",
+        }
 
     @model_validator(mode="before")
     @classmethod
@@ -232,20 +252,40 @@ class Loss(StrictModel):
         return {k: v for k, v in self.model_dump(exclude={"type"}).items() if v is not None}
 
 
-METRICS = ("accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
-           "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy", "auc", "precision", "recall",
-           "mean_squared_error", "mean_absolute_error", "root_mean_squared_error", "mean_absolute_percentage_error",
-           "categorical_crossentropy", "binary_crossentropy", "sparse_categorical_crossentropy")
-METRIC_ALIASES = {"acc": "accuracy", "mse": "mean_squared_error", "mae": "mean_absolute_error",
-                  "rmse": "root_mean_squared_error", "mape": "mean_absolute_percentage_error"}
+METRICS = (
+    "accuracy",
+    "binary_accuracy",
+    "categorical_accuracy",
+    "sparse_categorical_accuracy",
+    "top_k_categorical_accuracy",
+    "sparse_top_k_categorical_accuracy",
+    "auc",
+    "precision",
+    "recall",
+    "mean_squared_error",
+    "mean_absolute_error",
+    "root_mean_squared_error",
+    "mean_absolute_percentage_error",
+    "categorical_crossentropy",
+    "binary_crossentropy",
+    "sparse_categorical_crossentropy",
+)
+METRIC_ALIASES = {
+    "acc": "accuracy",
+    "mse": "mean_squared_error",
+    "mae": "mean_absolute_error",
+    "rmse": "root_mean_squared_error",
+    "mape": "mean_absolute_percentage_error",
+}
 MetricName = Annotated[str, Spelled(METRICS, METRIC_ALIASES, "metric"), Field(description="A Keras metric name.")]
 
 
 class Training(StrictModel):
     """Compile settings; when present the built model is compiled with them."""
 
-    optimizer: Optimizer = Field(description="The optimizer: a name such as adam, or a mapping with `type:` "
-                                             "and its options.")
+    optimizer: Optimizer = Field(
+        description="The optimizer: a name such as adam, or a mapping with `type:` and its options."
+    )
     learning_rate_schedule: Optional[Schedule] = Field(None, description="Optional learning-rate schedule.")
     loss: Union[Loss, list[Loss]] = Field(description="The loss, or one loss per output.")
     metrics: list[MetricName] = Field(default_factory=list, description="Keras metric names.")

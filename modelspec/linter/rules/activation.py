@@ -36,29 +36,39 @@ def _double_activation(subject: Subject, options: Mapping[str, float]) -> Iterat
         before: Optional[str] = producer.spec.applied_activation() if producer is not None else "linear"
         if before is None or before == "linear":
             continue
-        yield Finding(_activation_path(subject, info),
-                      f"'{info.name}' applies {own} on top of the {before} of '{producer.name}': the second "
-                      f"activation only distorts the first",
-                      hint=f"remove one of them (or set `activation: linear` on '{producer.name}')", layer=info.name)
+        yield Finding(
+            _activation_path(subject, info),
+            f"'{info.name}' applies {own} on top of the {before} of '{producer.name}': the second "
+            f"activation only distorts the first",
+            hint=f"remove one of them (or set `activation: linear` on '{producer.name}')",
+            layer=info.name,
+        )
 
 
 MS201 = Rule(
-    code="MS201", name="double-activation", level=Level.WARNING,
+    code="MS201",
+    name="double-activation",
+    level=Level.WARNING,
     summary="a non-linear activation applied on top of another",
     check=_double_activation,
     docs=Docs(
         what="Flags an `activation` layer (or a Keras activation layer such as ReLU) whose input already went "
-             "through a non-linear activation, with only shape or dropout layers between them.",
+        "through a non-linear activation, with only shape or dropout layers between them.",
         why="Usually a leftover: a layer got `activation: relu` and an `activation` layer was added after it. relu "
-            "after relu does nothing; softmax after sigmoid or tanh after relu squeeze the values a second time and "
-            "weaken the gradient.",
-        example=spec("  - {type: dense, units: 64, activation: relu}\n"
-                     "  - {type: activation, activation: relu}\n"
-                     "  - {type: dense, units: 10, activation: softmax}\n"),
-        use_instead=spec("  - {type: dense, units: 64, activation: relu}\n"
-                         "  - {type: dense, units: 10, activation: softmax}\n"),
-        references=_docs.KERAS_INIT.replace("initializers: https://keras.io/api/layers/initializers/",
-                                            "activations: https://keras.io/api/layers/activations/"),
+        "after relu does nothing; softmax after sigmoid or tanh after relu squeeze the values a second time and "
+        "weaken the gradient.",
+        example=spec(
+            "  - {type: dense, units: 64, activation: relu}\n"
+            "  - {type: activation, activation: relu}\n"
+            "  - {type: dense, units: 10, activation: softmax}\n"
+        ),
+        use_instead=spec(
+            "  - {type: dense, units: 64, activation: relu}\n  - {type: dense, units: 10, activation: softmax}\n"
+        ),
+        references=_docs.KERAS_INIT.replace(
+            "initializers: https://keras.io/api/layers/initializers/",
+            "activations: https://keras.io/api/layers/activations/",
+        ),
     ),
 )
 
@@ -68,31 +78,40 @@ def _useless_bias(subject: Subject, options: Mapping[str, float]) -> Iterator[Fi
         if info.spec.ROLE is not Role.LINEAR_MAP or not info.spec.use_bias or info.spec.activation != "linear":
             continue
         if len(info.consumers) == 1 and subject.analysis.layers[info.consumers[0]].type == "batch_norm":
-            yield Finding(subject.field_path(info, "use_bias"),
-                          f"'{info.name}' adds a bias that the batch_norm right after it subtracts again with the "
-                          f"batch mean: {info.output_shape[-1] if info.output_shape else 'its'} parameters that "
-                          f"never change the output",
-                          hint="set `use_bias: false` (batch_norm's beta is the offset)", layer=info.name)
+            yield Finding(
+                subject.field_path(info, "use_bias"),
+                f"'{info.name}' adds a bias that the batch_norm right after it subtracts again with the "
+                f"batch mean: {info.output_shape[-1] if info.output_shape else 'its'} parameters that "
+                f"never change the output",
+                hint="set `use_bias: false` (batch_norm's beta is the offset)",
+                layer=info.name,
+            )
 
 
 MS202 = Rule(
-    code="MS202", name="useless-bias", level=Level.INFO,
+    code="MS202",
+    name="useless-bias",
+    level=Level.INFO,
     summary="a biased layer directly followed by batch normalisation",
     check=_useless_bias,
     docs=Docs(
         what="Flags a dense or convolution layer with a bias and no activation whose output goes straight into "
-             "batch_norm.",
+        "batch_norm.",
         why="Batch normalisation subtracts the per-feature batch mean, which removes any constant offset, bias "
-            "included, and adds its own learned offset (beta). The bias costs parameters and optimizer state and "
-            "has no effect on the output.",
-        example=spec("  - {type: dense, units: 64}\n"
-                     "  - {type: batch_norm}\n"
-                     "  - {type: activation, activation: relu}\n"
-                     "  - {type: dense, units: 10, activation: softmax}\n"),
-        use_instead=spec("  - {type: dense, units: 64, use_bias: false}\n"
-                         "  - {type: batch_norm}\n"
-                         "  - {type: activation, activation: relu}\n"
-                         "  - {type: dense, units: 10, activation: softmax}\n"),
+        "included, and adds its own learned offset (beta). The bias costs parameters and optimizer state and "
+        "has no effect on the output.",
+        example=spec(
+            "  - {type: dense, units: 64}\n"
+            "  - {type: batch_norm}\n"
+            "  - {type: activation, activation: relu}\n"
+            "  - {type: dense, units: 10, activation: softmax}\n"
+        ),
+        use_instead=spec(
+            "  - {type: dense, units: 64, use_bias: false}\n"
+            "  - {type: batch_norm}\n"
+            "  - {type: activation, activation: relu}\n"
+            "  - {type: dense, units: 10, activation: softmax}\n"
+        ),
         references=_docs.IOFFE_2015,
     ),
 )
@@ -101,28 +120,34 @@ MS202 = Rule(
 def _hidden_softmax(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
     for info in subject.analysis.layers.values():
         if info.spec.applied_activation() == "softmax" and not subject.reaches_output_through(info.name):
-            yield Finding(_activation_path(subject, info),
-                          f"'{info.name}' applies softmax but is a hidden layer: its outputs are forced to sum to "
-                          f"1, so each is about 1/{info.output_shape[-1] if info.output_shape else 'n'} and they "
-                          f"compete instead of carrying features",
-                          hint="use relu (or another element-wise activation) on hidden layers; softmax belongs on "
-                               "the output", layer=info.name)
+            yield Finding(
+                _activation_path(subject, info),
+                f"'{info.name}' applies softmax but is a hidden layer: its outputs are forced to sum to "
+                f"1, so each is about 1/{info.output_shape[-1] if info.output_shape else 'n'} and they "
+                f"compete instead of carrying features",
+                hint="use relu (or another element-wise activation) on hidden layers; softmax belongs on the output",
+                layer=info.name,
+            )
 
 
 MS203 = Rule(
-    code="MS203", name="hidden-softmax", level=Level.WARNING,
+    code="MS203",
+    name="hidden-softmax",
+    level=Level.WARNING,
     summary="softmax on a hidden layer",
     check=_hidden_softmax,
     docs=Docs(
         what="Flags a softmax (as a layer's activation or an activation layer) whose output is not a model "
-             "output but feeds further layers.",
+        "output but feeds further layers.",
         why="Softmax turns a vector into a probability distribution: the values sum to 1, so with n units each is "
-            "about 1/n at initialisation, the signal shrinks by a factor of n, and raising one unit lowers all the "
-            "others. That is right for class probabilities (and inside attention), wrong for hidden features.",
-        example=spec("  - {type: dense, units: 16, activation: softmax}\n"
-                     "  - {type: dense, units: 10, activation: softmax}\n"),
-        use_instead=spec("  - {type: dense, units: 16, activation: relu}\n"
-                         "  - {type: dense, units: 10, activation: softmax}\n"),
+        "about 1/n at initialisation, the signal shrinks by a factor of n, and raising one unit lowers all the "
+        "others. That is right for class probabilities (and inside attention), wrong for hidden features.",
+        example=spec(
+            "  - {type: dense, units: 16, activation: softmax}\n  - {type: dense, units: 10, activation: softmax}\n"
+        ),
+        use_instead=spec(
+            "  - {type: dense, units: 16, activation: relu}\n  - {type: dense, units: 10, activation: softmax}\n"
+        ),
         references=_docs.GLOROT_2010,
     ),
 )
@@ -134,29 +159,37 @@ def _stacked_linear(subject: Subject, options: Mapping[str, float]) -> Iterator[
             continue
         following = [after for after in subject.next_layers(info.name) if after.spec.ROLE is Role.LINEAR_MAP]
         if following:
-            yield Finding(_activation_path(subject, info),
-                          f"'{info.name}' has no activation and feeds '{following[0].name}' directly: two linear maps "
-                          f"in a row are one linear map, so the pair adds parameters but no expressive power",
-                          hint=f"give '{info.name}' an activation (e.g. `activation: relu`), or merge the two layers",
-                          layer=info.name)
+            yield Finding(
+                _activation_path(subject, info),
+                f"'{info.name}' has no activation and feeds '{following[0].name}' directly: two linear maps "
+                f"in a row are one linear map, so the pair adds parameters but no expressive power",
+                hint=f"give '{info.name}' an activation (e.g. `activation: relu`), or merge the two layers",
+                layer=info.name,
+            )
 
 
 MS204 = Rule(
-    code="MS204", name="stacked-linear", level=Level.WARNING,
+    code="MS204",
+    name="stacked-linear",
+    level=Level.WARNING,
     summary="consecutive weighted layers with no non-linearity between them",
     check=_stacked_linear,
     docs=Docs(
         what="Flags a dense or convolution layer without an activation whose output goes (through shape, pooling "
-             "or dropout layers only) into another dense or convolution layer.",
+        "or dropout layers only) into another dense or convolution layer.",
         why="W₂(W₁x + b₁) + b₂ is the single affine map (W₂W₁)x + (W₂b₁ + b₂): the first layer adds parameters and "
-            "computation but no capacity, and often a forgotten `activation:` is the cause. A deliberate low-rank "
-            "bottleneck is the exception: suppress it with `# modelspec: ignore[MS204]` on the layer.",
-        example=spec("  - {type: dense, units: 64}\n"
-                     "  - {type: dense, units: 64, activation: relu}\n"
-                     "  - {type: dense, units: 10, activation: softmax}\n"),
-        use_instead=spec("  - {type: dense, units: 64, activation: relu}\n"
-                         "  - {type: dense, units: 64, activation: relu}\n"
-                         "  - {type: dense, units: 10, activation: softmax}\n"),
+        "computation but no capacity, and often a forgotten `activation:` is the cause. A deliberate low-rank "
+        "bottleneck is the exception: suppress it with `# modelspec: ignore[MS204]` on the layer.",
+        example=spec(
+            "  - {type: dense, units: 64}\n"
+            "  - {type: dense, units: 64, activation: relu}\n"
+            "  - {type: dense, units: 10, activation: softmax}\n"
+        ),
+        use_instead=spec(
+            "  - {type: dense, units: 64, activation: relu}\n"
+            "  - {type: dense, units: 64, activation: relu}\n"
+            "  - {type: dense, units: 10, activation: softmax}\n"
+        ),
         references=_docs.GLOROT_2010,
     ),
 )

@@ -32,16 +32,20 @@ def _squashed_twice(loss, name: str, activation: str, squash: str, raw: tuple[st
     """from_logits: true wants raw scores; a squashing output gets squashed a second time."""
     if activation in raw:
         return None
-    return (f"{loss.type} has from_logits: true but '{name}' ends in {activation}: the loss applies {squash} "
-            f"again to values that are already squashed",
-            f"remove the {activation} (a linear output) or set `from_logits: false`")
+    return (
+        f"{loss.type} has from_logits: true but '{name}' ends in {activation}: the loss applies {squash} "
+        f"again to values that are already squashed",
+        f"remove the {activation} (a linear output) or set `from_logits: false`",
+    )
 
 
 def _raw_scores(loss, name: str, squash: str):
     """from_logits: false on a linear output: the scores are read as probabilities."""
-    return (f"'{name}' is linear but {loss.type} has from_logits: false: the loss reads raw scores as "
-            f"probabilities and clips them into [1e-7, 1 − 1e-7]",
-            f"set `from_logits: true` on the loss, or `activation: {squash}` on the output")
+    return (
+        f"'{name}' is linear but {loss.type} has from_logits: false: the loss reads raw scores as "
+        f"probabilities and clips them into [1e-7, 1 − 1e-7]",
+        f"set `from_logits: true` on the loss, or `activation: {squash}` on the output",
+    )
 
 
 def _categorical(loss, name: str, activation: str):
@@ -50,8 +54,10 @@ def _categorical(loss, name: str, activation: str):
     if activation == "linear":
         return _raw_scores(loss, name, "softmax")
     if activation != "softmax":
-        return (f"{loss.type} expects a softmax output (a distribution over classes), but '{name}' ends in "
-                f"{activation}", "use `activation: softmax` (or a linear output with `from_logits: true`)")
+        return (
+            f"{loss.type} expects a softmax output (a distribution over classes), but '{name}' ends in {activation}",
+            "use `activation: softmax` (or a linear output with `from_logits: true`)",
+        )
     return None
 
 
@@ -61,19 +67,26 @@ def _binary(loss, name: str, activation: str):
     if activation == "linear":
         return _raw_scores(loss, name, "sigmoid")
     if activation == "softmax":
-        return (f"{loss.type} on a softmax output: softmax makes the units compete (with one unit it is always 1), but "
-                f"binary cross-entropy scores each unit as an independent probability",
-                "use `activation: sigmoid` (multi-label) or categorical_crossentropy (one class)")
+        return (
+            f"{loss.type} on a softmax output: softmax makes the units compete (with one unit it is always 1), but "
+            f"binary cross-entropy scores each unit as an independent probability",
+            "use `activation: sigmoid` (multi-label) or categorical_crossentropy (one class)",
+        )
     if activation not in ("sigmoid", "hard_sigmoid"):
-        return (f"{loss.type} expects probabilities in [0, 1] (sigmoid), but '{name}' ends in {activation}",
-                "use `activation: sigmoid`")
+        return (
+            f"{loss.type} expects probabilities in [0, 1] (sigmoid), but '{name}' ends in {activation}",
+            "use `activation: sigmoid`",
+        )
     return None
 
 
 def _regression(loss, name: str, activation: str):
     if activation == "softmax":
-        return (f"{loss.type} on the softmax classifier '{name}': squared error on probabilities gives vanishing "
-                f"gradients exactly when the model is confidently wrong", "use categorical_crossentropy")
+        return (
+            f"{loss.type} on the softmax classifier '{name}': squared error on probabilities gives vanishing "
+            f"gradients exactly when the model is confidently wrong",
+            "use categorical_crossentropy",
+        )
     return None
 
 
@@ -90,23 +103,27 @@ def _loss_activation_mismatch(subject: Subject, options: Mapping[str, float]) ->
 
 
 MS301 = Rule(
-    code="MS301", name="loss-activation-mismatch", level=Level.ERROR,
+    code="MS301",
+    name="loss-activation-mismatch",
+    level=Level.ERROR,
     summary="the loss does not fit the output layer's activation",
     check=_loss_activation_mismatch,
     docs=Docs(
         what="Flags a loss that does not fit the activation of the output it scores: categorical cross-entropy on "
-             "a sigmoid, tanh or relu output, binary cross-entropy on softmax, a regression loss on a softmax "
-             "classifier, `from_logits: true` with a squashing output, a linear output with `from_logits: false`.",
+        "a sigmoid, tanh or relu output, binary cross-entropy on softmax, a regression loss on a softmax "
+        "classifier, `from_logits: true` with a squashing output, a linear output with `from_logits: false`.",
         why="Cross-entropy losses take either probabilities or logits, and Keras cannot tell which it got. A linear "
-            "output read as probabilities is clipped to [1e-7, 1 − 1e-7] and the gradient disappears; probabilities "
-            "read as logits are squashed a second time; squared error on softmax saturates when the model is most "
-            "wrong. The model trains badly or not at all, without any error message.",
-        example=spec("  - {type: dense, units: 64, activation: relu}\n"
-                     "  - {type: dense, units: 10, activation: sigmoid}\n",
-                     extra="training:\n  optimizer: adam\n  loss: categorical_crossentropy\n"),
-        use_instead=spec("  - {type: dense, units: 64, activation: relu}\n"
-                         "  - {type: dense, units: 10, activation: softmax}\n",
-                         extra="training:\n  optimizer: adam\n  loss: categorical_crossentropy\n"),
+        "output read as probabilities is clipped to [1e-7, 1 − 1e-7] and the gradient disappears; probabilities "
+        "read as logits are squashed a second time; squared error on softmax saturates when the model is most "
+        "wrong. The model trains badly or not at all, without any error message.",
+        example=spec(
+            "  - {type: dense, units: 64, activation: relu}\n  - {type: dense, units: 10, activation: sigmoid}\n",
+            extra="training:\n  optimizer: adam\n  loss: categorical_crossentropy\n",
+        ),
+        use_instead=spec(
+            "  - {type: dense, units: 64, activation: relu}\n  - {type: dense, units: 10, activation: softmax}\n",
+            extra="training:\n  optimizer: adam\n  loss: categorical_crossentropy\n",
+        ),
         references=_docs.KERAS_LOSSES,
     ),
 )
@@ -117,31 +134,42 @@ def _output_units_loss(subject: Subject, options: Mapping[str, float]) -> Iterat
         if width != 1:
             continue
         if loss.kind == CATEGORICAL:
-            yield Finding(path, f"{loss.type} needs one output unit per class, but '{name}' has 1: over a single "
-                                f"unit softmax is always 1 and the loss is constant",
-                          hint="set `units:` to the number of classes, or use one sigmoid unit with "
-                               "binary_crossentropy", layer=name)
+            yield Finding(
+                path,
+                f"{loss.type} needs one output unit per class, but '{name}' has 1: over a single "
+                f"unit softmax is always 1 and the loss is constant",
+                hint="set `units:` to the number of classes, or use one sigmoid unit with binary_crossentropy",
+                layer=name,
+            )
         elif activation == "softmax":
-            yield Finding(path, f"'{name}' has 1 unit with softmax: its output is always 1, whatever the input",
-                          hint="use `activation: sigmoid` for one probability", layer=name)
+            yield Finding(
+                path,
+                f"'{name}' has 1 unit with softmax: its output is always 1, whatever the input",
+                hint="use `activation: sigmoid` for one probability",
+                layer=name,
+            )
 
 
 MS302 = Rule(
-    code="MS302", name="output-units-loss", level=Level.ERROR,
+    code="MS302",
+    name="output-units-loss",
+    level=Level.ERROR,
     summary="output units incompatible with the loss",
     check=_output_units_loss,
     docs=Docs(
         what="Flags an output whose number of units cannot work with its loss: categorical (or sparse categorical) "
-             "cross-entropy on 1 unit, or a 1-unit softmax output under any loss.",
+        "cross-entropy on 1 unit, or a 1-unit softmax output under any loss.",
         why="Softmax over one unit is exp(z)/exp(z) = 1 for every input, so the output is constant, the loss is "
-            "constant and the gradient is zero: nothing trains. Binary problems need one sigmoid unit with binary "
-            "cross-entropy, or two softmax units.",
-        example=spec("  - {type: dense, units: 64, activation: relu}\n"
-                     "  - {type: dense, units: 1, activation: softmax}\n",
-                     extra="training:\n  optimizer: adam\n  loss: categorical_crossentropy\n"),
-        use_instead=spec("  - {type: dense, units: 64, activation: relu}\n"
-                         "  - {type: dense, units: 1, activation: sigmoid}\n",
-                         extra="training:\n  optimizer: adam\n  loss: binary_crossentropy\n"),
+        "constant and the gradient is zero: nothing trains. Binary problems need one sigmoid unit with binary "
+        "cross-entropy, or two softmax units.",
+        example=spec(
+            "  - {type: dense, units: 64, activation: relu}\n  - {type: dense, units: 1, activation: softmax}\n",
+            extra="training:\n  optimizer: adam\n  loss: categorical_crossentropy\n",
+        ),
+        use_instead=spec(
+            "  - {type: dense, units: 64, activation: relu}\n  - {type: dense, units: 1, activation: sigmoid}\n",
+            extra="training:\n  optimizer: adam\n  loss: binary_crossentropy\n",
+        ),
         references=_docs.KERAS_LOSSES,
     ),
 )
@@ -164,28 +192,34 @@ def _learning_rate_range(subject: Subject, options: Mapping[str, float]) -> Iter
             continue
         where = "above" if rate > high else "below"
         effect = "training is likely to diverge" if rate > high else "training will barely move"
-        yield Finding(path, f"learning rate {rate:g} is {where} the usual range of {optimizer.type} "
-                            f"({low:g} to {high:g}): {effect}",
-                      hint=f"start from {optimizer.START_LEARNING_RATE:g} and tune from there")
+        yield Finding(
+            path,
+            f"learning rate {rate:g} is {where} the usual range of {optimizer.type} ({low:g} to {high:g}): {effect}",
+            hint=f"start from {optimizer.START_LEARNING_RATE:g} and tune from there",
+        )
 
 
 MS303 = Rule(
-    code="MS303", name="learning-rate-range", level=Level.WARNING,
+    code="MS303",
+    name="learning-rate-range",
+    level=Level.WARNING,
     summary="learning rate outside the usual range for the optimizer",
     check=_learning_rate_range,
     docs=Docs(
         what="Flags a learning rate (the optimizer's, a piecewise schedule's values, a warm-up target) outside "
-             "the usual range of its optimizer: sgd and adagrad 1e-4 to 1, adam, adamw, nadam and rmsprop 1e-5 to "
-             "1e-2.",
+        "the usual range of its optimizer: sgd and adagrad 1e-4 to 1, adam, adamw, nadam and rmsprop 1e-5 to "
+        "1e-2.",
         why="Adaptive optimizers normalise each step by the gradient's running scale, so their useful rates are "
-            "about 100 times smaller than plain SGD's; a rate meant for SGD makes Adam diverge, and an Adam-sized "
-            "rate makes SGD crawl.",
-        example=spec("  - {type: dense, units: 10, activation: softmax}\n",
-                     extra="training:\n  optimizer: {type: adam, learning_rate: 0.5}\n"
-                           "  loss: categorical_crossentropy\n"),
-        use_instead=spec("  - {type: dense, units: 10, activation: softmax}\n",
-                         extra="training:\n  optimizer: {type: adam, learning_rate: 0.001}\n"
-                               "  loss: categorical_crossentropy\n"),
+        "about 100 times smaller than plain SGD's; a rate meant for SGD makes Adam diverge, and an Adam-sized "
+        "rate makes SGD crawl.",
+        example=spec(
+            "  - {type: dense, units: 10, activation: softmax}\n",
+            extra="training:\n  optimizer: {type: adam, learning_rate: 0.5}\n  loss: categorical_crossentropy\n",
+        ),
+        use_instead=spec(
+            "  - {type: dense, units: 10, activation: softmax}\n",
+            extra="training:\n  optimizer: {type: adam, learning_rate: 0.001}\n  loss: categorical_crossentropy\n",
+        ),
         references=_docs.KINGMA_2015,
     ),
 )

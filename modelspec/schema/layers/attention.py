@@ -16,7 +16,8 @@ class MultiHeadAttention(LayerBase, Kernel):
     KERNEL_SLOTS: ClassVar[tuple[str, ...]] = ("kernel_initializer",)
     MAX_INPUTS: ClassVar[Optional[int]] = 3
     type: Literal["multi_head_attention"] = Field(
-        description="Attention with several heads; inputs are [query], [query, value] or [query, value, key].")
+        description="Attention with several heads; inputs are [query], [query, value] or [query, value, key]."
+    )
     num_heads: PositiveInt = Field(description="Number of attention heads.")
     key_dim: PositiveInt = Field(description="Size of each head for query and key.")
     value_dim: Optional[PositiveInt] = Field(None, description="Size of each head for value (default: key_dim).")

@@ -50,7 +50,8 @@ class LayerBase(StrictModel):
 
     name: Optional[Name] = Field(None, description="Layer name; unnamed layers are named `type`, `type_1`, ...")
     inputs: Optional[list[Name]] = Field(
-        None, min_length=1, description="Names of the layers or inputs feeding this layer; default: the previous one.")
+        None, min_length=1, description="Names of the layers or inputs feeding this layer; default: the previous one."
+    )
     trainable: bool = Field(True, description="false freezes the layer's weights.")
 
     @property

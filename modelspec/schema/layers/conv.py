@@ -24,8 +24,9 @@ class _Spatial(StrictModel):
         for field in self.AXIS_FIELDS:
             value = self.__dict__.get(field)
             if isinstance(value, list) and len(value) != self.RANK:
-                raise field_error(field, f"{field} needs {self.RANK} value(s), one per spatial axis "
-                                         f"(received: {value})")
+                raise field_error(
+                    field, f"{field} needs {self.RANK} value(s), one per spatial axis (received: {value})"
+                )
         return self
 
 
@@ -44,8 +45,9 @@ class _PlainWindow(_Window):
     @model_validator(mode="after")
     def _strides_or_dilation(self):
         if _any_above_one(self.strides) and _any_above_one(self.dilation_rate):
-            raise field_error("dilation_rate", "strides > 1 cannot be combined with dilation_rate > 1 "
-                                               "(Keras refuses it)")
+            raise field_error(
+                "dilation_rate", "strides > 1 cannot be combined with dilation_rate > 1 (Keras refuses it)"
+            )
         return self
 
 
@@ -71,7 +73,8 @@ class Conv1D(_Conv):
     RANK: ClassVar[int] = 1
     type: Literal["conv1d"] = Field(description="1-D convolution over (steps, channels).")
     padding: Literal["valid", "same", "causal"] = Field(
-        "valid", description="valid, same, or causal (output at t sees only inputs up to t).")
+        "valid", description="valid, same, or causal (output at t sees only inputs up to t)."
+    )
 
 
 class Conv2D(_Conv):
@@ -127,8 +130,11 @@ class _Pool(LayerBase, _Spatial):
     ROLE: ClassVar[Role] = Role.PASS_THROUGH
     pool_size: IntOrList = Field(2, description="Size of the pooling window.")
     strides: Optional[IntOrList] = Field(None, description="Step of the window (default: pool_size).")
-    padding: Padding = Field("valid", description="valid (windows inside the input only) or same (output size = "
-                                                  "ceil(input / stride), zero padding where needed).")
+    padding: Padding = Field(
+        "valid",
+        description="valid (windows inside the input only) or same (output size = "
+        "ceil(input / stride), zero padding where needed).",
+    )
 
 
 class MaxPool1D(_Pool):
@@ -190,16 +196,20 @@ class ZeroPadding2D(LayerBase):
     ROLE: ClassVar[Role] = Role.PASS_THROUGH
     type: Literal["zero_padding2d"] = Field(description="Pads height and width with zeros.")
     padding: Union[NonNegativeInt, list[NonNegativeInt], list[list[NonNegativeInt]]] = Field(
-        1, description="n (all sides), [rows, cols] (symmetric), or [[top, bottom], [left, right]].")
+        1, description="n (all sides), [rows, cols] (symmetric), or [[top, bottom], [left, right]]."
+    )
 
     @model_validator(mode="after")
     def _form(self):
         value = self.padding
-        ok = isinstance(value, int) or (len(value) == 2 and (
-            all(isinstance(v, int) for v in value) or all(isinstance(v, list) and len(v) == 2 for v in value)))
+        ok = isinstance(value, int) or (
+            len(value) == 2
+            and (all(isinstance(v, int) for v in value) or all(isinstance(v, list) and len(v) == 2 for v in value))
+        )
         if not ok:
-            raise field_error("padding", "padding must be n, [rows, cols] or [[top, bottom], [left, right]] "
-                                         f"(received: {value})")
+            raise field_error(
+                "padding", f"padding must be n, [rows, cols] or [[top, bottom], [left, right]] (received: {value})"
+            )
         return self
 
     def pads(self) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -221,6 +231,21 @@ class UpSampling2D(LayerBase, _Spatial):
     interpolation: Literal["nearest", "bilinear"] = Field("nearest", description="How new pixels are filled.")
 
 
-CONV_LAYERS = (Conv1D, Conv2D, Conv3D, Conv2DTranspose, SeparableConv2D, DepthwiseConv2D, MaxPool1D, MaxPool2D,
-               AveragePool1D, AveragePool2D, GlobalAveragePool1D, GlobalAveragePool2D, GlobalMaxPool1D,
-               GlobalMaxPool2D, ZeroPadding2D, UpSampling2D)
+CONV_LAYERS = (
+    Conv1D,
+    Conv2D,
+    Conv3D,
+    Conv2DTranspose,
+    SeparableConv2D,
+    DepthwiseConv2D,
+    MaxPool1D,
+    MaxPool2D,
+    AveragePool1D,
+    AveragePool2D,
+    GlobalAveragePool1D,
+    GlobalAveragePool2D,
+    GlobalMaxPool1D,
+    GlobalMaxPool2D,
+    ZeroPadding2D,
+    UpSampling2D,
+)

@@ -77,7 +77,8 @@ class Embedding(LayerBase):
     input_dim: PositiveInt = Field(description="Vocabulary size: ids are in [0, input_dim).")
     output_dim: PositiveInt = Field(description="Size of each embedding vector.")
     embeddings_initializer: Initializer = Field(
-        RandomUniform(type="random_uniform"), description="Initializer of the table (Keras default: uniform ±0.05).")
+        RandomUniform(type="random_uniform"), description="Initializer of the table (Keras default: uniform ±0.05)."
+    )
     embeddings_regularizer: Optional[Regularizer] = Field(None, description="Penalty on the table.")
     embeddings_constraint: Optional[Constraint] = Field(None, description="Constraint on the table.")
     mask_zero: bool = Field(False, description="Treat id 0 as padding and mask it.")
@@ -91,5 +92,15 @@ class Rescaling(LayerBase):
     offset: float = Field(0.0, description="Added after scaling.")
 
 
-CORE_LAYERS = (Dense, ActivationLayer, Dropout, AlphaDropout, GaussianNoise, Flatten, Reshape, Permute, Embedding,
-               Rescaling)
+CORE_LAYERS = (
+    Dense,
+    ActivationLayer,
+    Dropout,
+    AlphaDropout,
+    GaussianNoise,
+    Flatten,
+    Reshape,
+    Permute,
+    Embedding,
+    Rescaling,
+)

@@ -15,8 +15,9 @@ from modelspec.schema.layers.base import AUTO, Kernel, LayerBase, Role
 class _Recurrent(Kernel):
     units: PositiveInt = Field(description="Size of the hidden state.")
     activation: ActivationName = Field("tanh", description="Activation of the candidate state / output.")
-    recurrent_initializer: Initializer = Field(AUTO, description="Initializer of the recurrent kernel "
-                                                                 "(auto: orthogonal).")
+    recurrent_initializer: Initializer = Field(
+        AUTO, description="Initializer of the recurrent kernel (auto: orthogonal)."
+    )
     recurrent_regularizer: Optional[Regularizer] = Field(None, description="Penalty on the recurrent kernel.")
     recurrent_constraint: Optional[Constraint] = Field(None, description="Constraint on the recurrent kernel.")
     dropout: Rate = Field(0.0, description="Dropout on the inputs.")
@@ -57,8 +58,13 @@ class SimpleRNN(LayerBase, _Recurrent):
 
 
 # Spelled like any layer type (LSTM, SimpleRNN...), in the validator and the JSON Schema alike.
-RecurrentLayer = tagged_union("RecurrentLayer", (LSTM, GRU, SimpleRNN), "recurrent layer type", shorthand=False,
-                              description="A recurrent layer: lstm, gru or simple_rnn, with its fields.")
+RecurrentLayer = tagged_union(
+    "RecurrentLayer",
+    (LSTM, GRU, SimpleRNN),
+    "recurrent layer type",
+    shorthand=False,
+    description="A recurrent layer: lstm, gru or simple_rnn, with its fields.",
+)
 
 
 class Bidirectional(LayerBase):
@@ -69,7 +75,8 @@ class Bidirectional(LayerBase):
     type: Literal["bidirectional"] = Field(description="Runs a recurrent layer forwards and backwards.")
     layer: RecurrentLayer = Field(description="The recurrent layer (lstm, gru or simple_rnn) to run both ways.")
     merge_mode: Optional[Literal["concat", "sum", "mul", "ave"]] = Field(
-        "concat", description="How the two directions are combined.")
+        "concat", description="How the two directions are combined."
+    )
 
 
 RECURRENT_LAYERS = (LSTM, GRU, SimpleRNN, Bidirectional)

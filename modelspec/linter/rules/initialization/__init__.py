@@ -10,5 +10,4 @@ from modelspec.linter.rules.initialization.family import MS102, MS103, MS104, MS
 from modelspec.linter.rules.initialization.seeds import MS108, MS109
 from modelspec.linter.rules.initialization.signal_band import MS110, MS111
 
-__all__ = ["MS101", "MS102", "MS103", "MS104", "MS105", "MS106", "MS107", "MS108", "MS109", "MS110", "MS111",
-           "MS112"]
+__all__ = ["MS101", "MS102", "MS103", "MS104", "MS105", "MS106", "MS107", "MS108", "MS109", "MS110", "MS111", "MS112"]

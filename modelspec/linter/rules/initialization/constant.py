@@ -24,6 +24,7 @@ def _constant_value(init) -> float:
 
 # --- MS101 ---------------------------------------------------------------------------------------------------
 
+
 def _weighted_after(subject: Subject, name: str) -> list[str]:
     """The weighted layers that ``name``'s output reaches."""
     found, stack, seen = [], list(subject.analysis.layers[name].consumers), set()
@@ -69,45 +70,60 @@ def _constant_hidden_kernel(subject: Subject, options: Mapping[str, float]) -> I
             bias = _bias_value(info)
             activation = info.feeds
             if value == 0 and bias is not None and bias <= 0 and _dead(activation, bias):
-                message = (f"{what}: with {activation} and a bias of {bias:g}, its {_units(info)}units output 0 "
-                           f"and get zero gradient, so they never learn")
-            elif all(any(family(i) == CONSTANT for _, i in subject.kernels(subject.analysis.layers[n]))
-                     for n in later):
-                message = (f"{what}, and every weighted layer after it starts constant too: its {_units(info)}units "
-                           f"stay identical for ever (symmetry is never broken)")
+                message = (
+                    f"{what}: with {activation} and a bias of {bias:g}, its {_units(info)}units output 0 "
+                    f"and get zero gradient, so they never learn"
+                )
+            elif all(any(family(i) == CONSTANT for _, i in subject.kernels(subject.analysis.layers[n])) for n in later):
+                message = (
+                    f"{what}, and every weighted layer after it starts constant too: its {_units(info)}units "
+                    f"stay identical for ever (symmetry is never broken)"
+                )
             else:
-                message = (f"{what}: its {_units(info)}units start identical, and only the random layers after it "
-                           f"can tell them apart")
-            yield Finding(subject.field_path(info, slot), message,
-                          hint=f"use `{slot}: auto` (He or Glorot, chosen from the activation); zeros belong on the "
-                               "output layer or on the last layer of a residual branch",
-                          layer=info.name)
+                message = (
+                    f"{what}: its {_units(info)}units start identical, and only the random layers after it "
+                    f"can tell them apart"
+                )
+            yield Finding(
+                subject.field_path(info, slot),
+                message,
+                hint=f"use `{slot}: auto` (He or Glorot, chosen from the activation); zeros belong on the "
+                "output layer or on the last layer of a residual branch",
+                layer=info.name,
+            )
 
 
 MS101 = Rule(
-    code="MS101", name="constant-hidden-kernel", level=Level.ERROR,
+    code="MS101",
+    name="constant-hidden-kernel",
+    level=Level.ERROR,
     summary="zeros/ones/constant kernel on a hidden layer: its units start identical",
     check=_constant_hidden_kernel,
     docs=Docs(
         what="Flags a constant kernel (zeros, ones, constant) on a hidden layer, one whose output reaches another "
-             "weighted layer. The message says how bad it is: with ReLU and a non-positive bias the units are dead; "
-             "when every weighted layer after it is constant too, the units stay identical for ever. Not flagged: "
-             "zeros on the output layer or on the only weighted layer (softmax regression trains fine from zeros), "
-             "and zeros on the last layer of a residual branch that feeds an `add` (the block starts as the "
-             "identity).",
+        "weighted layer. The message says how bad it is: with ReLU and a non-positive bias the units are dead; "
+        "when every weighted layer after it is constant too, the units stay identical for ever. Not flagged: "
+        "zeros on the output layer or on the only weighted layer (softmax regression trains fine from zeros), "
+        "and zeros on the last layer of a residual branch that feeds an `add` (the block starts as the "
+        "identity).",
         why="Units with identical incoming weights compute the same function and receive the same gradient from a "
-            "constant layer after them: a layer of 64 such units is worth one. With ReLU and a zero bias, a zero "
-            "kernel outputs exactly 0, where ReLU's gradient is 0, so the kernel never moves at all.",
-        example=spec("  - {type: dense, units: 64, activation: relu, kernel_initializer: zeros}\n"
-                     "  - {type: dense, units: 10, activation: softmax}\n"),
-        use_instead=spec("  - {type: dense, units: 64, activation: relu}   # auto: he_normal\n"
-                         "  - {type: dense, units: 10, activation: softmax}\n"),
+        "constant layer after them: a layer of 64 such units is worth one. With ReLU and a zero bias, a zero "
+        "kernel outputs exactly 0, where ReLU's gradient is 0, so the kernel never moves at all.",
+        example=spec(
+            "  - {type: dense, units: 64, activation: relu, kernel_initializer: zeros}\n"
+            "  - {type: dense, units: 10, activation: softmax}\n"
+        ),
+        use_instead=spec(
+            "  - {type: dense, units: 64, activation: relu}   # auto: he_normal\n"
+            "  - {type: dense, units: 10, activation: softmax}\n"
+        ),
         references="\n".join((_docs.GLOROT_2010, _docs.GOYAL_2017, _docs.KERAS_INIT)),
     ),
 )
 
 
 # --- MS112 ---------------------------------------------------------------------------------------------------
+
 
 def _large_constant_bias(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
     limit = options["large-bias"]
@@ -117,28 +133,37 @@ def _large_constant_bias(subject: Subject, options: Mapping[str, float]) -> Iter
             continue
         value = _constant_value(init)
         if abs(value) >= limit:
-            yield Finding(subject.field_path(info, "bias_initializer"),
-                          f"the bias of '{info.name}' starts at {value:g} in every unit: it shifts every "
-                          f"pre-activation by as much as the whole signal ({info.feeds} "
-                          f"{'saturates' if ACTIVATIONS[info.feeds].family == SATURATING else 'is shifted'})",
-                          hint="start biases at zero (`bias_initializer: zeros`)", layer=info.name)
+            yield Finding(
+                subject.field_path(info, "bias_initializer"),
+                f"the bias of '{info.name}' starts at {value:g} in every unit: it shifts every "
+                f"pre-activation by as much as the whole signal ({info.feeds} "
+                f"{'saturates' if ACTIVATIONS[info.feeds].family == SATURATING else 'is shifted'})",
+                hint="start biases at zero (`bias_initializer: zeros`)",
+                layer=info.name,
+            )
 
 
 MS112 = Rule(
-    code="MS112", name="large-constant-bias", level=Level.INFO,
+    code="MS112",
+    name="large-constant-bias",
+    level=Level.INFO,
     summary="constant bias init with |value| ≥ 1",
     check=_large_constant_bias,
     options={"large-bias": 1.0},
     docs=Docs(
         what="Flags a constant bias initializer (ones, constant) whose value is at least `large-bias` (default 1) "
-             "in absolute value. LSTM's forget-gate bias (unit_forget_bias) is not a bias initializer and is fine.",
+        "in absolute value. LSTM's forget-gate bias (unit_forget_bias) is not a bias initializer and is fine.",
         why="Pre-activations of a well-initialised layer have a scale of about 1; a bias of the same size moves "
-            "every unit to one side of the activation: sigmoid and tanh saturate, ReLU units all start active (or, "
-            "negative, all dead).",
-        example=spec("  - {type: dense, units: 64, activation: relu, bias_initializer: ones}\n"
-                     "  - {type: dense, units: 10, activation: softmax}\n"),
-        use_instead=spec("  - {type: dense, units: 64, activation: relu}   # bias: zeros\n"
-                         "  - {type: dense, units: 10, activation: softmax}\n"),
+        "every unit to one side of the activation: sigmoid and tanh saturate, ReLU units all start active (or, "
+        "negative, all dead).",
+        example=spec(
+            "  - {type: dense, units: 64, activation: relu, bias_initializer: ones}\n"
+            "  - {type: dense, units: 10, activation: softmax}\n"
+        ),
+        use_instead=spec(
+            "  - {type: dense, units: 64, activation: relu}   # bias: zeros\n"
+            "  - {type: dense, units: 10, activation: softmax}\n"
+        ),
         references=_docs.KERAS_INIT,
     ),
 )

@@ -38,29 +38,38 @@ def _nonzero_mean_kernel(subject: Subject, options: Mapping[str, float]) -> Iter
             if mean == 0 or (std > 0 and abs(mean) < limit * std):
                 continue
             spread = f"{abs(mean) / std:.3g}× its standard deviation {std:.3g}" if std else "and no spread at all"
-            yield Finding(subject.field_path(info, slot),
-                          f"{describe(init)} gives the {slot.removesuffix('_initializer')} of '{info.name}' a mean of "
-                          f"{mean:.3g}, {spread}: every unit starts with the same large weighted sum of its inputs",
-                          hint=f"use a zero-mean initializer (`{slot}: auto`)", layer=info.name)
+            yield Finding(
+                subject.field_path(info, slot),
+                f"{describe(init)} gives the {slot.removesuffix('_initializer')} of '{info.name}' a mean of "
+                f"{mean:.3g}, {spread}: every unit starts with the same large weighted sum of its inputs",
+                hint=f"use a zero-mean initializer (`{slot}: auto`)",
+                layer=info.name,
+            )
 
 
 MS105 = Rule(
-    code="MS105", name="nonzero-mean-kernel", level=Level.WARNING,
+    code="MS105",
+    name="nonzero-mean-kernel",
+    level=Level.WARNING,
     summary="a kernel distribution whose mean is far from zero (uniform [0, 1], ones...)",
     check=_nonzero_mean_kernel,
     options={"mean-to-std": 1.0},
     docs=Docs(
         what="Flags a kernel initializer whose mean is at least `mean-to-std` (default 1) times its standard "
-             "deviation: random_uniform on [0, 1], random_normal with a large mean, ones, a non-zero constant.",
+        "deviation: random_uniform on [0, 1], random_normal with a large mean, ones, a non-zero constant.",
         why="A weighted sum of n inputs adds the mean n times but the spread only √n times. With a mean as large as "
-            "the spread, every unit of the layer computes nearly the same sum, the pre-activations grow with the "
-            "fan-in, and the units start almost as alike as with a constant kernel.",
-        example=spec("  - type: dense\n    units: 64\n    activation: relu\n"
-                     "    kernel_initializer: {type: random_uniform, minval: 0.0, maxval: 1.0}\n"
-                     "  - {type: dense, units: 10, activation: softmax}\n"),
-        use_instead=spec("  - type: dense\n    units: 64\n    activation: relu\n"
-                         "    kernel_initializer: he_uniform\n"
-                         "  - {type: dense, units: 10, activation: softmax}\n"),
+        "the spread, every unit of the layer computes nearly the same sum, the pre-activations grow with the "
+        "fan-in, and the units start almost as alike as with a constant kernel.",
+        example=spec(
+            "  - type: dense\n    units: 64\n    activation: relu\n"
+            "    kernel_initializer: {type: random_uniform, minval: 0.0, maxval: 1.0}\n"
+            "  - {type: dense, units: 10, activation: softmax}\n"
+        ),
+        use_instead=spec(
+            "  - type: dense\n    units: 64\n    activation: relu\n"
+            "    kernel_initializer: he_uniform\n"
+            "  - {type: dense, units: 10, activation: softmax}\n"
+        ),
         references="\n".join((_docs.GLOROT_2010, _docs.KERAS_INIT)),
     ),
 )
@@ -95,35 +104,49 @@ def _fixed_scale_mismatch(subject: Subject, options: Mapping[str, float]) -> Ite
                 continue
             how = f"{ratio:.3g}× more than" if ratio >= 1 else f"{1 / ratio:.3g}× less than"
             target = math.sqrt(needed / n)
-            knob = (f"stddev ≈ {target:.3g}" if init.type != "random_uniform" else
-                    f"minval/maxval ≈ ±{math.sqrt(3) * target:.3g}")
+            knob = (
+                f"stddev ≈ {target:.3g}"
+                if init.type != "random_uniform"
+                else f"minval/maxval ≈ ±{math.sqrt(3) * target:.3g}"
+            )
             auto = "orthogonal" if slot == "recurrent_initializer" else ACTIVATIONS[activation].auto_initializer
-            yield Finding(subject.field_path(info, slot),
-                          f"{describe(init)} on {n:g} inputs of '{info.name}' gives variance × fan-in = "
-                          f"{var:.3g} × {n:g} = {var * n:.3g}, {how} the {needed:g} that {activation} needs: the "
-                          f"signal's second moment is multiplied by about {ratio:.3g} at this layer",
-                          hint=f"use {auto} (`{slot}: auto`), or {knob}", layer=info.name)
+            yield Finding(
+                subject.field_path(info, slot),
+                f"{describe(init)} on {n:g} inputs of '{info.name}' gives variance × fan-in = "
+                f"{var:.3g} × {n:g} = {var * n:.3g}, {how} the {needed:g} that {activation} needs: the "
+                f"signal's second moment is multiplied by about {ratio:.3g} at this layer",
+                hint=f"use {auto} (`{slot}: auto`), or {knob}",
+                layer=info.name,
+            )
 
 
 MS106 = Rule(
-    code="MS106", name="fixed-scale-mismatch", level=Level.WARNING,
+    code="MS106",
+    name="fixed-scale-mismatch",
+    level=Level.WARNING,
     summary="a fixed-scale distribution whose variance × fan-in is far from what the activation needs",
     check=_fixed_scale_mismatch,
     options={"fixed-scale-factor": 10.0},
     docs=Docs(
         what="Flags random_normal, truncated_normal and random_uniform kernels whose variance × fan-in is at least "
-             "`fixed-scale-factor` (default 10) times more or less than what the activation needs: 2 for the ReLU "
-             "family (He), 1 otherwise (Glorot/LeCun). The fan-in is what each output really sums (receptive field "
-             "× channels for convolutions). The message states the factor.",
+        "`fixed-scale-factor` (default 10) times more or less than what the activation needs: 2 for the ReLU "
+        "family (He), 1 otherwise (Glorot/LeCun). The fan-in is what each output really sums (receptive field "
+        "× channels for convolutions). The message states the factor.",
         why="A fixed standard deviation ignores the layer's width. random_normal(stddev=1.0) on 784 inputs makes "
-            "pre-activations with a second moment of 784 — a factor of 392 over what ReLU needs — and every such "
-            "layer multiplies the error again; too small a stddev shrinks the signal the same way.",
-        example=spec("  - type: dense\n    units: 256\n    activation: relu\n"
-                     "    kernel_initializer: {type: random_normal, stddev: 0.2}\n"
-                     "  - {type: dense, units: 10, activation: softmax}\n", input_shape="[784]"),
-        use_instead=spec("  - type: dense\n    units: 256\n    activation: relu\n"
-                         "    kernel_initializer: he_normal   # stddev sqrt(2/784) = 0.05\n"
-                         "  - {type: dense, units: 10, activation: softmax}\n", input_shape="[784]"),
+        "pre-activations with a second moment of 784 — a factor of 392 over what ReLU needs — and every such "
+        "layer multiplies the error again; too small a stddev shrinks the signal the same way.",
+        example=spec(
+            "  - type: dense\n    units: 256\n    activation: relu\n"
+            "    kernel_initializer: {type: random_normal, stddev: 0.2}\n"
+            "  - {type: dense, units: 10, activation: softmax}\n",
+            input_shape="[784]",
+        ),
+        use_instead=spec(
+            "  - type: dense\n    units: 256\n    activation: relu\n"
+            "    kernel_initializer: he_normal   # stddev sqrt(2/784) = 0.05\n"
+            "  - {type: dense, units: 10, activation: softmax}\n",
+            input_shape="[784]",
+        ),
         references="\n".join((_docs.HE_2015, _docs.GLOROT_2010, _docs.SIGNAL_DOC)),
     ),
 )

@@ -15,6 +15,7 @@ from modelspec.schema.initializers import GLOROT, HE, IDENTITY, LECUN, ORTHOGONA
 
 # --- MS102, MS103, MS104: the initializer's family against the activation it feeds --------------------------
 
+
 def _family_mismatch(subject: Subject, families: tuple[str, ...], activations: tuple[str, ...]):
     for info in subject.analysis.layers.values():
         activation = info.feeds
@@ -27,28 +28,37 @@ def _family_mismatch(subject: Subject, families: tuple[str, ...], activations: t
 
 def _he_on_saturating(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
     for info, slot, init, activation in _family_mismatch(subject, (HE,), (SATURATING,)):
-        yield Finding(subject.field_path(info, slot),
-                      f"'{info.name}' initialises its {slot.removesuffix('_initializer')} with {describe(init)} (He) "
-                      f"but feeds {activation}: He's variance 2/fan_in is sized for ReLU, which discards half the "
-                      f"signal, and drives {activation} into saturation",
-                      hint=f"use glorot_uniform (or `{slot}: auto`) before {activation}", layer=info.name)
+        yield Finding(
+            subject.field_path(info, slot),
+            f"'{info.name}' initialises its {slot.removesuffix('_initializer')} with {describe(init)} (He) "
+            f"but feeds {activation}: He's variance 2/fan_in is sized for ReLU, which discards half the "
+            f"signal, and drives {activation} into saturation",
+            hint=f"use glorot_uniform (or `{slot}: auto`) before {activation}",
+            layer=info.name,
+        )
 
 
 MS102 = Rule(
-    code="MS102", name="he-on-saturating", level=Level.WARNING,
+    code="MS102",
+    name="he-on-saturating",
+    level=Level.WARNING,
     summary="He-family init feeding sigmoid, tanh, softmax, hard_sigmoid or softsign",
     check=_he_on_saturating,
     docs=Docs(
         what="Flags a kernel initialised from the He family (he_normal, he_uniform, or variance_scaling with "
-             "scale 2 and mode fan_in, in any spelling) on a layer whose output feeds a saturating activation: "
-             "sigmoid, tanh, softmax, hard_sigmoid or softsign.",
+        "scale 2 and mode fan_in, in any spelling) on a layer whose output feeds a saturating activation: "
+        "sigmoid, tanh, softmax, hard_sigmoid or softsign.",
         why="He et al. doubled Glorot's variance because ReLU zeroes half of its input. A saturating activation "
-            "keeps both halves, so the doubled variance pushes pre-activations into the flat tails where the "
-            "gradient vanishes; for tanh the variance grows layer after layer instead of staying put.",
-        example=spec("  - {type: dense, units: 64, activation: tanh, kernel_initializer: he_normal}\n"
-                     "  - {type: dense, units: 10, activation: softmax}\n"),
-        use_instead=spec("  - {type: dense, units: 64, activation: tanh, kernel_initializer: glorot_uniform}\n"
-                         "  - {type: dense, units: 10, activation: softmax}\n"),
+        "keeps both halves, so the doubled variance pushes pre-activations into the flat tails where the "
+        "gradient vanishes; for tanh the variance grows layer after layer instead of staying put.",
+        example=spec(
+            "  - {type: dense, units: 64, activation: tanh, kernel_initializer: he_normal}\n"
+            "  - {type: dense, units: 10, activation: softmax}\n"
+        ),
+        use_instead=spec(
+            "  - {type: dense, units: 64, activation: tanh, kernel_initializer: glorot_uniform}\n"
+            "  - {type: dense, units: 10, activation: softmax}\n"
+        ),
         references="\n".join((_docs.GLOROT_2010, _docs.HE_2015)),
     ),
 )
@@ -57,28 +67,37 @@ MS102 = Rule(
 def _glorot_on_relu(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
     for info, slot, init, activation in _family_mismatch(subject, (GLOROT, LECUN), (RELU_FAMILY,)):
         kind = "Glorot" if family(init) == GLOROT else "LeCun"
-        yield Finding(subject.field_path(info, slot),
-                      f"'{info.name}' initialises its {slot.removesuffix('_initializer')} with {describe(init)} "
-                      f"({kind}) but feeds {activation}: {activation} discards about half of the signal's second "
-                      f"moment, so each such layer shrinks it by about half",
-                      hint=f"use he_normal (or `{slot}: auto`) before {activation}", layer=info.name)
+        yield Finding(
+            subject.field_path(info, slot),
+            f"'{info.name}' initialises its {slot.removesuffix('_initializer')} with {describe(init)} "
+            f"({kind}) but feeds {activation}: {activation} discards about half of the signal's second "
+            f"moment, so each such layer shrinks it by about half",
+            hint=f"use he_normal (or `{slot}: auto`) before {activation}",
+            layer=info.name,
+        )
 
 
 MS103 = Rule(
-    code="MS103", name="glorot-on-relu", level=Level.INFO,
+    code="MS103",
+    name="glorot-on-relu",
+    level=Level.INFO,
     summary="Glorot/LeCun-family init feeding the ReLU family",
     check=_glorot_on_relu,
     docs=Docs(
         what="Flags a kernel initialised from the Glorot or LeCun family (glorot_*, lecun_*, or the matching "
-             "variance_scaling) on a layer whose output feeds a ReLU-family activation (relu, relu6, leaky_relu, "
-             "elu, gelu, silu, mish).",
+        "variance_scaling) on a layer whose output feeds a ReLU-family activation (relu, relu6, leaky_relu, "
+        "elu, gelu, silu, mish).",
         why="Glorot and LeCun keep the variance of a linear (or tanh-like) layer. ReLU zeroes the negative half, so "
-            "the second moment halves at every layer: after 10 layers the signal is 1/32 of its size and after 30 "
-            "it is lost (MS110 reports when that happens). Shallow networks train anyway, hence info.",
-        example=spec("  - {type: dense, units: 64, activation: relu, kernel_initializer: glorot_uniform}\n"
-                     "  - {type: dense, units: 10, activation: softmax}\n"),
-        use_instead=spec("  - {type: dense, units: 64, activation: relu, kernel_initializer: he_normal}\n"
-                         "  - {type: dense, units: 10, activation: softmax}\n"),
+        "the second moment halves at every layer: after 10 layers the signal is 1/32 of its size and after 30 "
+        "it is lost (MS110 reports when that happens). Shallow networks train anyway, hence info.",
+        example=spec(
+            "  - {type: dense, units: 64, activation: relu, kernel_initializer: glorot_uniform}\n"
+            "  - {type: dense, units: 10, activation: softmax}\n"
+        ),
+        use_instead=spec(
+            "  - {type: dense, units: 64, activation: relu, kernel_initializer: he_normal}\n"
+            "  - {type: dense, units: 10, activation: softmax}\n"
+        ),
         references="\n".join((_docs.HE_2015, _docs.GLOROT_2010)),
     ),
 )
@@ -89,35 +108,47 @@ def _selu_needs_lecun(subject: Subject, options: Mapping[str, float]) -> Iterato
         if ACTIVATIONS[info.feeds].family == SELU:
             for slot, init in subject.kernels(info):
                 if family(init) != LECUN:
-                    yield Finding(subject.field_path(info, slot),
-                                  f"'{info.name}' feeds selu but initialises its {slot.removesuffix('_initializer')} "
-                                  f"with {describe(init)}: SELU self-normalises only from variance 1/fan_in",
-                                  hint=f"use lecun_normal (or `{slot}: auto`)", layer=info.name)
+                    yield Finding(
+                        subject.field_path(info, slot),
+                        f"'{info.name}' feeds selu but initialises its {slot.removesuffix('_initializer')} "
+                        f"with {describe(init)}: SELU self-normalises only from variance 1/fan_in",
+                        hint=f"use lecun_normal (or `{slot}: auto`)",
+                        layer=info.name,
+                    )
         if info.spec.applied_activation() == "selu":
             for after in subject.next_layers(info.name, stop_at=frozenset({"dropout"})):
                 if after.type == "dropout":
-                    yield Finding(after.path + ("type",),
-                                  f"plain dropout after the selu of '{info.name}' shifts the mean and variance that "
-                                  f"SELU keeps at 0 and 1",
-                                  hint="use `type: alpha_dropout`, which keeps them", layer=after.name)
+                    yield Finding(
+                        after.path + ("type",),
+                        f"plain dropout after the selu of '{info.name}' shifts the mean and variance that "
+                        f"SELU keeps at 0 and 1",
+                        hint="use `type: alpha_dropout`, which keeps them",
+                        layer=after.name,
+                    )
 
 
 MS104 = Rule(
-    code="MS104", name="selu-needs-lecun", level=Level.WARNING,
+    code="MS104",
+    name="selu-needs-lecun",
+    level=Level.WARNING,
     summary="selu without LeCun init, or selu followed by plain dropout",
     check=_selu_needs_lecun,
     docs=Docs(
         what="Flags a layer feeding selu whose kernel is not LeCun-initialised (lecun_normal, lecun_uniform or "
-             "variance_scaling with scale 1 and fan_in), and plain `dropout` right after a selu.",
+        "variance_scaling with scale 1 and fan_in), and plain `dropout` right after a selu.",
         why="SELU's self-normalising fixed point (mean 0, variance 1) holds only when the weights have variance "
-            "1/fan_in. Dropout sets values to 0, which is not SELU's mean for negative saturation, and rescales the "
-            "rest: the activations drift away from the fixed point. alpha_dropout was designed to keep it.",
-        example=spec("  - {type: dense, units: 64, activation: selu, kernel_initializer: he_normal}\n"
-                     "  - {type: dropout, rate: 0.1}\n"
-                     "  - {type: dense, units: 10, activation: softmax}\n"),
-        use_instead=spec("  - {type: dense, units: 64, activation: selu, kernel_initializer: lecun_normal}\n"
-                         "  - {type: alpha_dropout, rate: 0.1}\n"
-                         "  - {type: dense, units: 10, activation: softmax}\n"),
+        "1/fan_in. Dropout sets values to 0, which is not SELU's mean for negative saturation, and rescales the "
+        "rest: the activations drift away from the fixed point. alpha_dropout was designed to keep it.",
+        example=spec(
+            "  - {type: dense, units: 64, activation: selu, kernel_initializer: he_normal}\n"
+            "  - {type: dropout, rate: 0.1}\n"
+            "  - {type: dense, units: 10, activation: softmax}\n"
+        ),
+        use_instead=spec(
+            "  - {type: dense, units: 64, activation: selu, kernel_initializer: lecun_normal}\n"
+            "  - {type: alpha_dropout, rate: 0.1}\n"
+            "  - {type: dense, units: 10, activation: softmax}\n"
+        ),
         references=_docs.KLAMBAUER_2017,
     ),
 )
@@ -125,31 +156,42 @@ MS104 = Rule(
 
 # --- MS107: the recurrent kernel ------------------------------------------------------------------------------
 
+
 def _recurrent_not_orthogonal(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
     for info in subject.analysis.layers.values():
         init = info.initializers.get("recurrent_initializer")
         if init is None or family(init) in (ORTHOGONAL, IDENTITY):
             continue
-        yield Finding(subject.field_path(info, "recurrent_initializer"),
-                      f"the recurrent kernel of '{info.name}' is {describe(init)}: applied at every time step, "
-                      f"a non-orthogonal matrix stretches some directions and shrinks others exponentially",
-                      hint="use orthogonal (`recurrent_initializer: auto`)", layer=info.name)
+        yield Finding(
+            subject.field_path(info, "recurrent_initializer"),
+            f"the recurrent kernel of '{info.name}' is {describe(init)}: applied at every time step, "
+            f"a non-orthogonal matrix stretches some directions and shrinks others exponentially",
+            hint="use orthogonal (`recurrent_initializer: auto`)",
+            layer=info.name,
+        )
 
 
 MS107 = Rule(
-    code="MS107", name="recurrent-not-orthogonal", level=Level.INFO,
+    code="MS107",
+    name="recurrent-not-orthogonal",
+    level=Level.INFO,
     summary="recurrent kernel not orthogonal",
     check=_recurrent_not_orthogonal,
     docs=Docs(
         what="Flags a recurrent layer (lstm, gru, simple_rnn, also inside bidirectional) whose recurrent kernel is "
-             "neither orthogonal nor identity.",
+        "neither orthogonal nor identity.",
         why="The recurrent kernel multiplies the state once per time step, so over T steps its singular values are "
-            "raised to the power T: any above 1 explode and any below 1 vanish. An orthogonal matrix has all "
-            "singular values equal to 1 (Saxe et al.); identity, for ReLU RNNs (Le et al.), is orthogonal too.",
-        example=spec("  - {type: lstm, units: 16, recurrent_initializer: glorot_uniform}\n"
-                     "  - {type: dense, units: 1, activation: sigmoid}\n", input_shape="[20, 8]"),
-        use_instead=spec("  - {type: lstm, units: 16}   # auto: orthogonal\n"
-                         "  - {type: dense, units: 1, activation: sigmoid}\n", input_shape="[20, 8]"),
+        "raised to the power T: any above 1 explode and any below 1 vanish. An orthogonal matrix has all "
+        "singular values equal to 1 (Saxe et al.); identity, for ReLU RNNs (Le et al.), is orthogonal too.",
+        example=spec(
+            "  - {type: lstm, units: 16, recurrent_initializer: glorot_uniform}\n"
+            "  - {type: dense, units: 1, activation: sigmoid}\n",
+            input_shape="[20, 8]",
+        ),
+        use_instead=spec(
+            "  - {type: lstm, units: 16}   # auto: orthogonal\n  - {type: dense, units: 1, activation: sigmoid}\n",
+            input_shape="[20, 8]",
+        ),
         references="\n".join((_docs.SAXE_2014, _docs.LE_2015)),
     ),
 )

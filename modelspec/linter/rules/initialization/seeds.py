@@ -27,35 +27,46 @@ def _shared_seed(subject: Subject, options: Mapping[str, float]) -> Iterator[Fin
                 continue
             reported.add(path)
             line = subject.document.locate(subject.field_path(first_info, first_slot))[0]
-            yield Finding(path,
-                          f"seed {seed} of '{info.name}' {slot.removesuffix('_initializer')} is also the seed of "
-                          f"'{first_info.name}' {first_slot.removesuffix('_initializer')} (line {line}): both draw "
-                          f"the same random numbers, so their weights start identical",
-                          hint="remove the explicit seeds and set the model's `seed:`; modelspec derives a distinct "
-                               "seed for every variable from it", layer=info.name)
+            yield Finding(
+                path,
+                f"seed {seed} of '{info.name}' {slot.removesuffix('_initializer')} is also the seed of "
+                f"'{first_info.name}' {first_slot.removesuffix('_initializer')} (line {line}): both draw "
+                f"the same random numbers, so their weights start identical",
+                hint="remove the explicit seeds and set the model's `seed:`; modelspec derives a distinct "
+                "seed for every variable from it",
+                layer=info.name,
+            )
         if len(reported) == 1 and reported == {("defaults", first_slot)}:
-            yield Finding(("defaults", first_slot),
-                          f"seed {seed} under `defaults:` is given to the {first_slot.removesuffix('_initializer')} "
-                          f"of {len(places)} layers: they all draw the same random numbers",
-                          hint="remove the explicit seed and set the model's `seed:`; modelspec derives a distinct "
-                               "seed for every variable from it")
+            yield Finding(
+                ("defaults", first_slot),
+                f"seed {seed} under `defaults:` is given to the {first_slot.removesuffix('_initializer')} "
+                f"of {len(places)} layers: they all draw the same random numbers",
+                hint="remove the explicit seed and set the model's `seed:`; modelspec derives a distinct "
+                "seed for every variable from it",
+            )
 
 
 MS108 = Rule(
-    code="MS108", name="shared-seed", level=Level.ERROR,
+    code="MS108",
+    name="shared-seed",
+    level=Level.ERROR,
     summary="the same explicit seed on several initializers: identical weights",
     check=_shared_seed,
     docs=Docs(
         what="Flags an explicit `seed:` that several initializers share, including one set under `defaults:`.",
         why="A seeded Keras initializer draws the same numbers every time it is called: two layers of the same "
-            "shape with the same seed start with identical weights (verified on Keras 3.15), which defeats the "
-            "point of random initialisation. The model-level `seed:` gives every variable its own derived seed.",
-        example=spec("  - {type: dense, units: 32, activation: relu, kernel_initializer: {type: he_normal, seed: 7}}\n"
-                     "  - {type: dense, units: 32, activation: relu, kernel_initializer: {type: he_normal, seed: 7}}\n"
-                     "  - {type: dense, units: 10, activation: softmax}\n"),
-        use_instead=spec("  - {type: dense, units: 32, activation: relu, kernel_initializer: he_normal}\n"
-                         "  - {type: dense, units: 32, activation: relu, kernel_initializer: he_normal}\n"
-                         "  - {type: dense, units: 10, activation: softmax}\n"),
+        "shape with the same seed start with identical weights (verified on Keras 3.15), which defeats the "
+        "point of random initialisation. The model-level `seed:` gives every variable its own derived seed.",
+        example=spec(
+            "  - {type: dense, units: 32, activation: relu, kernel_initializer: {type: he_normal, seed: 7}}\n"
+            "  - {type: dense, units: 32, activation: relu, kernel_initializer: {type: he_normal, seed: 7}}\n"
+            "  - {type: dense, units: 10, activation: softmax}\n"
+        ),
+        use_instead=spec(
+            "  - {type: dense, units: 32, activation: relu, kernel_initializer: he_normal}\n"
+            "  - {type: dense, units: 32, activation: relu, kernel_initializer: he_normal}\n"
+            "  - {type: dense, units: 10, activation: softmax}\n"
+        ),
         references=_docs.KERAS_INIT,
     ),
 )
@@ -64,23 +75,30 @@ MS108 = Rule(
 def _unseeded(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
     if subject.spec.seed is not None:
         return
-    random = any(init.SEEDED and init.seed is None for info in subject.analysis.layers.values()
-                 for init in info.initializers.values())
+    random = any(
+        init.SEEDED and init.seed is None
+        for info in subject.analysis.layers.values()
+        for init in info.initializers.values()
+    )
     if random:
         path = ("name",) if ("name",) in subject.document.key_locations else ("modelspec",)
-        yield Finding(path, "the spec sets no `seed:`: every build draws different initial weights, so results "
-                            "cannot be reproduced",
-                      hint="add `seed: 42` (any integer) at the top level")
+        yield Finding(
+            path,
+            "the spec sets no `seed:`: every build draws different initial weights, so results cannot be reproduced",
+            hint="add `seed: 42` (any integer) at the top level",
+        )
 
 
 MS109 = Rule(
-    code="MS109", name="unseeded", level=Level.INFO,
+    code="MS109",
+    name="unseeded",
+    level=Level.INFO,
     summary="no model seed: builds are not reproducible",
     check=_unseeded,
     docs=Docs(
         what="Flags a spec with random initializers and no top-level `seed:`.",
         why="Without a seed every build starts from different weights, so a training run cannot be repeated and "
-            "two runs cannot be compared fairly. With `seed:` set, building twice gives bit-identical weights.",
+        "two runs cannot be compared fairly. With `seed:` set, building twice gives bit-identical weights.",
         example=spec("  - {type: dense, units: 10, activation: softmax}\n", seed=False),
         use_instead=spec("  - {type: dense, units: 10, activation: softmax}\n"),
         references=_docs.KERAS_INIT,

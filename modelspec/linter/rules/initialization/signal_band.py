@@ -34,18 +34,21 @@ def _band(subject: Subject, outside, word: str, bound: float) -> Iterator[Findin
     if not leaving:
         return
     first, factor = leaving[0]
-    worst, worst_factor = min(leaving, key=lambda pair: pair[1]) if word == "vanishing" else \
-        max(leaving, key=lambda pair: pair[1])
+    worst, worst_factor = (
+        min(leaving, key=lambda pair: pair[1]) if word == "vanishing" else max(leaving, key=lambda pair: pair[1])
+    )
     depth = sum(1 for info, _ in judged if info.index <= first.index)
     tail = "" if worst is first else f", and {worst_factor:.2g}× at '{worst.name}'"
     direction = "shrinks" if word == "vanishing" else "grows"
-    yield Finding(first.path,
-                  f"the signal {direction} through the network: its predicted scale at the pre-activation of "
-                  f"'{first.name}' (weighted layer {depth}) is {factor:.2g}× the input's, outside the healthy band "
-                  f"({'below' if word == 'vanishing' else 'above'} {bound:g}){tail}",
-                  hint="initialise each layer for the activation it feeds (`kernel_initializer: auto`), or add "
-                       "batch_norm / layer_norm; see docs/signal.md",
-                  layer=first.name)
+    yield Finding(
+        first.path,
+        f"the signal {direction} through the network: its predicted scale at the pre-activation of "
+        f"'{first.name}' (weighted layer {depth}) is {factor:.2g}× the input's, outside the healthy band "
+        f"({'below' if word == 'vanishing' else 'above'} {bound:g}){tail}",
+        hint="initialise each layer for the activation it feeds (`kernel_initializer: auto`), or add "
+        "batch_norm / layer_norm; see docs/signal.md",
+        layer=first.name,
+    )
 
 
 def _vanishing(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
@@ -58,48 +61,62 @@ def _exploding(subject: Subject, options: Mapping[str, float]) -> Iterator[Findi
     yield from _band(subject, lambda factor: factor > high, "exploding", high)
 
 
-_BAND_WHY = ("The analysis (docs/signal.md) propagates the second moment of the activations from the inputs "
-             "(assumed standardised) through every layer, using each kernel's fan-in and initializer variance and "
-             "each activation's gain, and compares the root mean square of each weighted layer's pre-activation "
-             "with the input's. ")
+_BAND_WHY = (
+    "The analysis (docs/signal.md) propagates the second moment of the activations from the inputs "
+    "(assumed standardised) through every layer, using each kernel's fan-in and initializer variance and "
+    "each activation's gain, and compares the root mean square of each weighted layer's pre-activation "
+    "with the input's. "
+)
 
 MS110 = Rule(
-    code="MS110", name="vanishing-signal", level=Level.WARNING,
+    code="MS110",
+    name="vanishing-signal",
+    level=Level.WARNING,
     summary="static signal propagation predicts a scale below the threshold",
     check=_vanishing,
     options={"vanishing-scale": 0.01},
     docs=Docs(
         what="Flags a network whose predicted signal scale falls below `vanishing-scale` (default 0.01× the "
-             "input's) at some weighted layer's pre-activation, naming the first such layer and the smallest "
-             "scale reached.",
+        "input's) at some weighted layer's pre-activation, naming the first such layer and the smallest "
+        "scale reached.",
         why=_BAND_WHY + "When the forward signal shrinks geometrically with depth, so do the gradients of the "
-                        "early layers: a 30-layer ReLU MLP with Glorot init ends at about 3e-5 of the input's scale "
-                        "and its first layers barely learn.",
-        example=spec("  - {type: dense, units: 64, activation: relu}\n" * 4 +
-                     "  - {type: dense, units: 10, activation: softmax}\n",
-                     extra="defaults:\n  kernel_initializer: {type: variance_scaling, scale: 0.1}\n"),
-        use_instead=spec("  - {type: dense, units: 64, activation: relu}   # auto: he_normal\n" * 4 +
-                         "  - {type: dense, units: 10, activation: softmax}\n"),
+        "early layers: a 30-layer ReLU MLP with Glorot init ends at about 3e-5 of the input's scale "
+        "and its first layers barely learn.",
+        example=spec(
+            "  - {type: dense, units: 64, activation: relu}\n" * 4
+            + "  - {type: dense, units: 10, activation: softmax}\n",
+            extra="defaults:\n  kernel_initializer: {type: variance_scaling, scale: 0.1}\n",
+        ),
+        use_instead=spec(
+            "  - {type: dense, units: 64, activation: relu}   # auto: he_normal\n" * 4
+            + "  - {type: dense, units: 10, activation: softmax}\n"
+        ),
         references="\n".join((_docs.GLOROT_2010, _docs.HE_2015, _docs.SIGNAL_DOC)),
     ),
 )
 
 MS111 = Rule(
-    code="MS111", name="exploding-signal", level=Level.WARNING,
+    code="MS111",
+    name="exploding-signal",
+    level=Level.WARNING,
     summary="static signal propagation predicts a scale above the threshold",
     check=_exploding,
     options={"exploding-scale": 100.0},
     docs=Docs(
         what="Flags a network whose predicted signal scale rises above `exploding-scale` (default 100× the "
-             "input's) at some weighted layer's pre-activation, naming the first such layer and the largest scale "
-             "reached.",
+        "input's) at some weighted layer's pre-activation, naming the first such layer and the largest scale "
+        "reached.",
         why=_BAND_WHY + "A signal that grows geometrically with depth saturates squashing activations, overflows "
-                        "float16, and makes the first steps of training take huge, unstable updates.",
-        example=spec("  - {type: dense, units: 64, activation: relu}\n" * 4 +
-                     "  - {type: dense, units: 10, activation: softmax}\n",
-                     extra="defaults:\n  kernel_initializer: {type: variance_scaling, scale: 20.0}\n"),
-        use_instead=spec("  - {type: dense, units: 64, activation: relu}   # auto: he_normal\n" * 4 +
-                         "  - {type: dense, units: 10, activation: softmax}\n"),
+        "float16, and makes the first steps of training take huge, unstable updates.",
+        example=spec(
+            "  - {type: dense, units: 64, activation: relu}\n" * 4
+            + "  - {type: dense, units: 10, activation: softmax}\n",
+            extra="defaults:\n  kernel_initializer: {type: variance_scaling, scale: 20.0}\n",
+        ),
+        use_instead=spec(
+            "  - {type: dense, units: 64, activation: relu}   # auto: he_normal\n" * 4
+            + "  - {type: dense, units: 10, activation: softmax}\n"
+        ),
         references="\n".join((_docs.GLOROT_2010, _docs.HE_2015, _docs.SIGNAL_DOC)),
     ),
 )
