@@ -130,6 +130,7 @@ def _show_tag(tag: str) -> str:
 
 # First characters that may start a null, boolean or number; any other plain scalar is a string.
 _MAYBE_TYPED = frozenset("~nNtTfF0123456789+-.")
+_NOT_NUMERIC = frozenset("~nNtTfF")  # of those, the ones that start no number
 
 
 def _resolve_plain(text: str, location: Location, limits: Limits) -> Any:
@@ -147,6 +148,8 @@ def _resolve_plain(text: str, location: Location, limits: Limits) -> Any:
         return None
     if text in _BOOL:
         return _BOOL[text]
+    if text[0] in _NOT_NUMERIC:
+        return text  # `tanh`, `float32`: a letter that starts no null or boolean starts no number either
     return _number(text, location, limits)
 
 
