@@ -39,6 +39,11 @@ class WeightsError(ModelspecError):
     """A weights file is missing, unreadable, hostile or does not fit the model. The message names the file."""
 
 
+class DataError(ModelspecError):
+    """Training or evaluation data is missing, unreadable, or does not fit the spec; the message names the file and
+    the array or column."""
+
+
 class SettingsError(ModelspecError, ValueError):
     """A setting outside the spec is unusable: the lint configuration, an unknown rule, an output path."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional, Union
 
 from pydantic import Field, model_validator
 
@@ -45,6 +45,20 @@ class Defaults(StrictModel):
     padding: Optional[Literal["valid", "same"]] = Field(None, description="Default padding of convolutions/pools.")
 
 
+ColumnName = Annotated[str, Field(min_length=1, max_length=128, description="A column name of a CSV header.")]
+
+
+class DataSettings(StrictModel):
+    """How a CSV file's columns map onto the model's input and outputs (`modelspec train --data file.csv`)."""
+
+    target: Optional[Union[ColumnName, list[ColumnName]]] = Field(
+        None, description="The column holding the labels, or one column per output (default: the last column)."
+    )
+    features: Optional[list[ColumnName]] = Field(
+        None, min_length=1, description="The input's columns, in order (default: every column but the targets)."
+    )
+
+
 class LintSettings(StrictModel):
     """Per-spec lint settings."""
 
@@ -67,7 +81,8 @@ class Spec(StrictModel):
     )
     outputs: Optional[list[Name]] = Field(None, min_length=1, description="Output layers (default: the last).")
     pretrained: Optional[Pretrained] = Field(None, description="Pretrained weights to load.")
-    training: Optional[Training] = Field(None, description="Compile settings.")
+    training: Optional[Training] = Field(None, description="Compile and training settings.")
+    data: Optional[DataSettings] = Field(None, description="Which CSV columns are the input and the targets.")
     lint: LintSettings = Field(default_factory=LintSettings, description="Lint settings for this spec.")
 
     @model_validator(mode="after")

@@ -9,6 +9,8 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core.core_schema import CoreSchema
 
 from modelspec.schema.base import (
+    NonNegativeFloat,
+    NonNegativeInt,
     PositiveFloat,
     PositiveInt,
     Rate,
@@ -280,8 +282,36 @@ METRIC_ALIASES = {
 MetricName = Annotated[str, Spelled(METRICS, METRIC_ALIASES, "metric"), Field(description="A Keras metric name.")]
 
 
+Monitor = Annotated[
+    str,
+    Field(
+        pattern=r"^(val_)?[a-z][a-z0-9_]{0,63}$",
+        description="A quantity training logs: loss, or a metric's name, with val_ for the validation data "
+        "(val_loss, val_accuracy).",
+    ),
+]
+
+
+class EarlyStopping(StrictModel):
+    """Stop training when the monitored quantity stops improving (keras.callbacks.EarlyStopping)."""
+
+    monitor: Monitor = Field("val_loss", description="The quantity to watch (default: val_loss).")
+    patience: NonNegativeInt = Field(5, description="Epochs without improvement before training stops.")
+    min_delta: NonNegativeFloat = Field(0.0, description="The smallest change that counts as an improvement.")
+    restore_best_weights: bool = Field(True, description="End with the weights of the best epoch, not the last.")
+
+
+class ReduceLROnPlateau(StrictModel):
+    """Lower the learning rate when the monitored quantity stops improving (keras.callbacks.ReduceLROnPlateau)."""
+
+    monitor: Monitor = Field("val_loss", description="The quantity to watch (default: val_loss).")
+    factor: float = Field(0.1, gt=0, lt=1, description="Multiplier applied to the learning rate at a plateau.")
+    patience: NonNegativeInt = Field(3, description="Epochs without improvement before the rate is lowered.")
+    min_lr: NonNegativeFloat = Field(0.0, description="The learning rate never goes below this.")
+
+
 class Training(StrictModel):
-    """Compile settings; when present the built model is compiled with them."""
+    """How the model is compiled and trained: optimizer, loss and metrics, then batches, epochs and callbacks."""
 
     optimizer: Optimizer = Field(
         description="The optimizer: a name such as adam, or a mapping with `type:` and its options."
@@ -291,3 +321,20 @@ class Training(StrictModel):
     metrics: list[MetricName] = Field(default_factory=list, description="Keras metric names.")
     batch_size: PositiveInt = Field(32, description="Examples per training step.")
     epochs: PositiveInt = Field(1, description="Passes over the training data.")
+    validation_split: Optional[float] = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="Fraction of the training data held out to validate on after each epoch (the last rows, as "
+        "Keras takes them); `modelspec train --validation-data` replaces it.",
+    )
+    shuffle: bool = Field(True, description="Shuffle the training data before each epoch (seeded: reproducible).")
+    early_stopping: Optional[EarlyStopping] = Field(None, description="Stop when the monitored quantity stalls.")
+    reduce_lr_on_plateau: Optional[ReduceLROnPlateau] = Field(
+        None, description="Lower the learning rate when the monitored quantity stalls."
+    )
+    class_weight: Optional[Union[Literal["balanced"], dict[NonNegativeInt, PositiveFloat]]] = Field(
+        None,
+        description="Weight of each class's examples in the loss: {class index: weight}, or balanced (inversely "
+        "proportional to each class's frequency in the training data).",
+    )
