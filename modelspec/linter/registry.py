@@ -7,7 +7,7 @@ import re
 from modelspec.diagnostics import INVALID_SPEC, SHAPE_MISMATCH, UNKNOWN_REFERENCE, did_you_mean
 from modelspec.errors import SettingsError
 from modelspec.linter.rule import Rule
-from modelspec.linter.rules import activation, initialization, pretrained, training
+from modelspec.linter.rules import activation, fitting, initialization, pretrained, training
 
 RULES: dict[str, Rule] = {
     rule.code: rule
@@ -31,6 +31,11 @@ RULES: dict[str, Rule] = {
         training.MS301,
         training.MS302,
         training.MS303,
+        fitting.MS304,
+        fitting.MS305,
+        fitting.MS306,
+        fitting.MS307,
+        fitting.MS308,
         pretrained.MS401,
         pretrained.MS402,
         pretrained.MS403,
