@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal, NamedTuple, Optional, Union
 
-from pydantic import Field, GetJsonSchemaHandler, WithJsonSchema, model_validator
+from pydantic import Field, GetJsonSchemaHandler, WithJsonSchema, field_validator, model_validator
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core.core_schema import CoreSchema
 
@@ -280,14 +280,23 @@ METRIC_ALIASES = {
     "mape": "mean_absolute_percentage_error",
 }
 MetricName = Annotated[str, Spelled(METRICS, METRIC_ALIASES, "metric"), Field(description="A Keras metric name.")]
+# The metrics that grow as the model gets better; every other logged quantity (losses, errors) shrinks.
+HIGHER_IS_BETTER = ("accuracy", "auc", "precision", "recall")
 
+
+def monitor_mode(quantity: str) -> str:
+    """`max` for a quantity that grows as the model improves (val_accuracy, out_auc), else `min` (losses, errors)."""
+    return "max" if quantity.endswith(HIGHER_IS_BETTER) else "min"
+
+
+ClassIndex = Annotated[str, Field(pattern=r"^[0-9]{1,6}$", description="A class index, as a quoted number.")]
 
 Monitor = Annotated[
     str,
     Field(
-        pattern=r"^(val_)?[a-z][a-z0-9_]{0,63}$",
+        pattern=r"^(val_)?[A-Za-z][A-Za-z0-9_-]{0,159}$",
         description="A quantity training logs: loss, or a metric's name, with val_ for the validation data "
-        "(val_loss, val_accuracy).",
+        "(val_loss, val_accuracy); with several outputs, <output>_loss and <output>_<metric>.",
     ),
 ]
 
@@ -333,8 +342,14 @@ class Training(StrictModel):
     reduce_lr_on_plateau: Optional[ReduceLROnPlateau] = Field(
         None, description="Lower the learning rate when the monitored quantity stalls."
     )
-    class_weight: Optional[Union[Literal["balanced"], dict[NonNegativeInt, PositiveFloat]]] = Field(
+    class_weight: Optional[Union[Literal["balanced"], dict[Union[ClassIndex, NonNegativeInt], PositiveFloat]]] = Field(
         None,
-        description="Weight of each class's examples in the loss: {class index: weight}, or balanced (inversely "
-        "proportional to each class's frequency in the training data).",
+        description="Weight of each class's examples in the loss: {'class index': weight} (keys quoted, as YAML "
+        "mapping keys are strings: {'0': 1.0, '1': 5.0}), or balanced (inversely proportional to each class's "
+        "frequency in the training data). Classes not listed weigh 1.",
     )
+
+    @field_validator("class_weight")
+    @classmethod
+    def _class_indices(cls, value):
+        return {int(index): weight for index, weight in value.items()} if isinstance(value, dict) else value
