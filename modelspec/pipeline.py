@@ -133,18 +133,28 @@ def build(prepared: Prepared, *, seed: Optional[int] = None) -> Any:
     return keras_model
 
 
-def save(keras_model: Any, path: Union[str, os.PathLike]) -> Path:
-    """Write a model to ``path`` (a .keras file) atomically: a failed save leaves no file and no change."""
+def save(keras_model: Any, path: Union[str, os.PathLike], model: Optional[ModelSpec] = None) -> Path:
+    """Write a model to ``path`` (a .keras file) atomically: a failed save leaves no file and no change. With the
+    spec it came from (``model``), the archive carries the spec too, for `modelspec evaluate MODEL.keras`."""
     from modelspec.runtime.builder import save_atomic
 
     path = Path(path)
     try:
-        save_atomic(keras_model, path)
+        save_atomic(keras_model, path, spec_text(model) if model is not None else None)
     except ModelspecError:
         raise
     except Exception as exc:  # noqa: BLE001 - disk full, permissions, Keras serialisation errors
         raise BuildError(f"could not save {path}: {str(exc) or type(exc).__name__}") from exc
     return path
+
+
+def spec_text(model: ModelSpec) -> str:
+    """The spec's YAML as written (or, for a dict, as YAML)."""
+    if model.document.text:
+        return model.document.text
+    import yaml
+
+    return yaml.safe_dump(model.document.data, sort_keys=False)
 
 
 def build_model(

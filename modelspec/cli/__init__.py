@@ -13,6 +13,7 @@ from modelspec.cli.common import EPILOG, print_error
 from modelspec.cli.lint import lint_command
 from modelspec.cli.rules import rules_command
 from modelspec.cli.schema import schema
+from modelspec.cli.train import evaluate, train
 from modelspec.cli.validate import validate
 from modelspec.errors import ModelspecError
 from modelspec.pipeline import DEFAULT_MAX_PARAMS
@@ -39,7 +40,7 @@ def cli() -> None:
     """Validate, lint and compile YAML model specs into Keras 3 models."""
 
 
-for command in (validate, lint_command, build, rules_command, schema):
+for command in (validate, lint_command, build, train, evaluate, rules_command, schema):
     cli.add_command(command)
 
 

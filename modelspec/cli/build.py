@@ -66,7 +66,7 @@ def build(spec, output, seed, max_params, strict, weights, plan_only) -> None:
     print_diagnostics(prepared.findings)
     if prepared.plan is not None:
         console().print(plan_table(prepared.plan))
-    pipeline.save(pipeline.build(prepared, seed=seed), output)
+    pipeline.save(pipeline.build(prepared, seed=seed), output, prepared.model)
 
     from modelspec.summary import print_summary
 

@@ -195,7 +195,19 @@ def _compile(model, training, output_names: list[str]) -> None:
     model.optimizer.build(model.trainable_variables)
 
 
-def save_atomic(model, path: os.PathLike | str) -> None:
-    """Save a model to ``path`` via a temporary file in the same folder, then rename: never a partial file."""
+SPEC_MEMBER = "modelspec/spec.yaml"
+
+
+def save_atomic(model, path: os.PathLike | str, spec_text: Optional[str] = None) -> None:
+    """Save a model to ``path`` via a temporary file in the same folder, then rename: never a partial file.
+
+    ``spec_text`` (the spec it was built from) goes into the archive as `modelspec/spec.yaml`, which Keras ignores
+    and `modelspec evaluate MODEL.keras` reads to check data before TensorFlow starts.
+    """
+    import zipfile
+
     with replacing(path, ".keras") as temporary:
         model.save(temporary)
+        if spec_text is not None:
+            with zipfile.ZipFile(temporary, "a") as archive:
+                archive.writestr(SPEC_MEMBER, spec_text)

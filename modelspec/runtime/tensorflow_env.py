@@ -18,9 +18,12 @@ import sys
 import tempfile
 from types import ModuleType
 
-# After start-up, TensorFlow's C++ INFO and WARNING lines are noise for a person building a model (a Keras fit logs
-# "Local rendezvous is aborting ... End of sequence" per epoch); its errors are not. A value the user set wins.
-LOG_LEVEL = "2"
+# After start-up, TensorFlow's C++ log lines are noise for a person building or training a model: INFO and WARNING
+# ("Local rendezvous is aborting ... End of sequence" per epoch of a fit), and even ERROR ("NodeDef mentions attribute
+# use_unbounded_threadpool which is not in the op definition", logged by tf.data when Keras and TensorFlow versions
+# differ slightly, as TensorFlow 2.21 and Keras 3.15 do). Real failures still raise Python exceptions with their
+# message. A value the user set wins (TF_CPP_MIN_LOG_LEVEL=0 shows everything).
+LOG_LEVEL = "3"
 
 
 def import_keras() -> ModuleType:

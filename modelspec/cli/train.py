@@ -1,0 +1,136 @@
+"""`modelspec train` and `modelspec evaluate`: the spec's training block runs on real data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from modelspec.cli.common import EPILOG, console, print_diagnostics
+from modelspec.pipeline import DEFAULT_MAX_PARAMS
+
+DATA_HELP = "`digits` (bundled), or an .npz, a folder of .npy files or a .csv (docs/data.md)."
+EXIT_HELP = EPILOG + "\n\nInterrupted (Ctrl-C, SIGTERM): exit 130 or 143, the last complete epoch's checkpoint intact."
+
+
+@click.command(epilog=EXIT_HELP)
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--data", required=True, metavar="DATA", help="The training data: " + DATA_HELP)
+@click.option("--validation-data", metavar="DATA", help="Data to validate on after each epoch.")
+@click.option(
+    "--validation-split",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="Validate on this fraction of the training data (its last rows), replacing the spec's.",
+)
+@click.option("--target", metavar="COLUMN", help="The CSV column holding the labels (default: the spec's, else last).")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="The trained .keras file [default: <spec name>.keras]."
+)
+@click.option("--epochs", type=click.IntRange(min=1), help="Override the spec's epochs.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Override the spec's batch size.")
+@click.option("--seed", type=click.IntRange(0, 2**31 - 1), help="Override the spec's seed (weights and data order).")
+@click.option("--weights", type=click.Path(dir_okay=False), help="Pretrained weights, replacing `pretrained.path`.")
+@click.option(
+    "--history",
+    type=click.Path(dir_okay=False),
+    help="Where the history goes, as FILE.json and FILE.csv [default: <output>.history.json and .csv].",
+)
+@click.option("--plot", type=click.Path(dir_okay=False), help="Write the loss and metric curves to this PNG.")
+@click.option(
+    "--checkpoints",
+    type=click.Path(file_okay=False),
+    help="Keep the last complete epoch and the best one in this folder (last.npz, best.npz).",
+)
+@click.option("--resume", is_flag=True, help="Continue the run saved in --checkpoints (optimizer state included).")
+@click.option("--quiet", is_flag=True, help="One line per epoch, no progress bar.")
+@click.option("--max-params", type=click.IntRange(min=1), default=DEFAULT_MAX_PARAMS, show_default=True)
+@click.option("--strict", is_flag=True, help="Stop on lint warnings too, not only on lint errors.")
+def train(spec, data, validation_data, validation_split, target, output, epochs, batch_size, seed, weights, history,
+          plot, checkpoints, resume, quiet, max_params, strict) -> None:  # fmt: skip
+    """Train SPEC on DATA with its `training:` block, then write the model, its history and (with --plot) curves.
+
+    Everything is checked before TensorFlow starts: the spec (lint gate, parameter budget, pretrained weights) and
+    the data against the spec. With a seed, two runs give the same weights.
+    """
+    from modelspec.report.history import history_paths
+    from modelspec.trainer import train as run
+
+    if validation_data is not None and validation_split is not None:
+        raise click.UsageError("give --validation-data or --validation-split, not both")
+    if plot is not None and Path(plot).suffix.lower() != ".png":
+        raise click.BadParameter("the plot's file name must end in .png", param_hint="'--plot'")
+    output = Path(output or f"{_spec_name(spec)}.keras")
+    history = Path(history or output.with_name(output.stem + ".history"))
+
+    def ready(prepared, train_set, validation_set):
+        print_diagnostics(prepared.findings)
+        if prepared.plan is not None:
+            from modelspec.report.plan import plan_table
+
+            console().print(plan_table(prepared.plan))
+        held = f", validating on {validation_set.size:,}" if validation_set is not None else ""
+        click.echo(f"Training {prepared.model.name} on {train_set.source}: {train_set.size:,} examples{held}")
+
+    trained = run(
+        Path(spec),
+        data,
+        validation_data=validation_data,
+        validation_split=validation_split,
+        target=target,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        weights=weights,
+        checkpoints=checkpoints,
+        resume=resume,
+        output=output,
+        history=history,
+        plot=plot,
+        max_params=max_params,
+        strict=strict,
+        show_progress=True,
+        quiet=quiet,
+        on_ready=ready,
+    )
+    if trained.history.rows:
+        last = trained.history.rows[-1]
+        scores = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k not in ("epoch", "learning_rate", "seconds"))
+        click.echo(f"Trained {int(last['epoch'])} epochs: {scores}")
+    written = [output, *history_paths(history), *([plot] if plot is not None else [])]
+    click.echo("Wrote " + ", ".join(str(path) for path in written))
+
+
+def _spec_name(spec) -> str:
+    """The spec's `name:` (the default output file name); an invalid spec fails later with all its errors."""
+    from modelspec.errors import SpecError
+    from modelspec.loader import load_spec
+
+    try:
+        return load_spec(Path(spec)).name
+    except SpecError:
+        return Path(spec).stem
+
+
+@click.command(epilog=EPILOG)
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--data", required=True, metavar="DATA", help="The data to evaluate on: " + DATA_HELP)
+@click.option("--target", metavar="COLUMN", help="The CSV column holding the labels.")
+@click.option("--weights", type=click.Path(dir_okay=False), help="With a SPEC: the weights to evaluate.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Override the spec's batch size.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def evaluate(model, data, target, weights, batch_size, output_format) -> None:
+    """Evaluate MODEL (a .keras file written by `modelspec train` or `build`) or a SPEC (with --weights) on DATA:
+    the loss and every metric of its `training:` block. The data is checked before TensorFlow starts."""
+    from modelspec.trainer import evaluate as run
+
+    evaluation = run(Path(model), data, target=target, weights=weights, batch_size=batch_size)
+    if output_format == "json":
+        report = {"version": 1, "model": model, "data": data, "examples": evaluation.examples,
+                  "results": evaluation.results}  # fmt: skip
+        click.echo(json.dumps(report, indent=2))
+        return
+    click.echo(f"{model} on {data} ({evaluation.examples:,} examples)")
+    width = max(len(name) for name in evaluation.results)
+    for name, value in evaluation.results.items():
+        click.echo(f"  {name:<{width}}  {value:.6g}")

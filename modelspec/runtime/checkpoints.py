@@ -1,0 +1,98 @@
+"""Training checkpoints: every variable of the model and its optimizer, with the run's state, in one file.
+
+A checkpoint is an `.npz` written atomically (modelspec/atomic.py): the variables as arrays in the order the model
+built from the spec creates them (so only a model built from the same spec can take them), and the run's state as
+JSON (the epoch, the history so far, the callbacks' counters). One file, one rename: a run killed at any moment
+leaves the previous checkpoint whole. Reading uses NumPy with `allow_pickle=False`; nothing is executed.
+
+`DIR/last.npz` is the last complete epoch; `DIR/best.npz` the epoch with the best monitored quantity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modelspec.atomic import replacing
+from modelspec.errors import SettingsError
+
+FORMAT = 1
+STATE = "__state__"
+
+
+def digest(spec) -> str:
+    """What a checkpoint must match: the model's architecture and its training settings, not the epoch count."""
+    data = spec.model_dump(mode="json", exclude={"name": True, "lint": True, "training": {"epochs"}})
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _variables(keras_model) -> list:
+    return [*keras_model.variables, *keras_model.optimizer.variables]
+
+
+def save(path: Path, keras_model, state: dict[str, Any]) -> None:
+    """Write the model's and the optimizer's variables and ``state`` to ``path`` atomically."""
+    arrays = {f"v{i}": np.asarray(variable) for i, variable in enumerate(_variables(keras_model))}
+    text = json.dumps({"format": FORMAT, "paths": [v.path for v in _variables(keras_model)], **state})
+    arrays[STATE] = np.frombuffer(text.encode(), dtype=np.uint8)
+    with replacing(path, ".npz") as temporary, open(temporary, "wb") as handle:
+        np.savez(handle, **arrays)
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    """The run's state stored in a checkpoint; ``SettingsError`` when the file is not a modelspec checkpoint."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            state = json.loads(archive[STATE].tobytes().decode())
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise SettingsError(f"{path}: not a modelspec checkpoint ({exc})") from None
+    if state.get("format") != FORMAT:
+        raise SettingsError(f"{path}: checkpoint format {state.get('format')!r}, this modelspec reads {FORMAT}")
+    return state
+
+
+def restore(path: Path, keras_model) -> dict[str, Any]:
+    """Assign a checkpoint's arrays to the model's and the optimizer's variables; return its state."""
+    state = read_state(path)
+    variables = _variables(keras_model)
+    # Paths can differ between two builds in one process (Keras numbers repeated names): count and shapes decide.
+    if len(state["paths"]) != len(variables):
+        raise SettingsError(
+            f"{path}: the checkpoint holds {len(state['paths'])} variables, this model {len(variables)}: was it "
+            f"written for another spec?"
+        )
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = [archive[f"v{i}"] for i in range(len(variables))]
+    for variable, array in zip(variables, arrays):
+        if tuple(array.shape) != tuple(variable.shape):
+            raise SettingsError(
+                f"{path}: {variable.path} has shape {array.shape} in the checkpoint, {tuple(variable.shape)} in "
+                f"the model"
+            )
+    for variable, array in zip(variables, arrays):
+        variable.assign(array)
+    return state
+
+
+def model_weights(path: Path, keras_model) -> list:
+    """The model's weights (``get_weights`` order) stored in a checkpoint, for EarlyStopping's best weights."""
+    read_state(path)
+    variables = list(keras_model.variables)
+    with np.load(path, allow_pickle=False) as archive:
+        stored = {id(variable): archive[f"v{i}"] for i, variable in enumerate(variables)}
+    return [stored[id(weight)] for weight in keras_model.weights]
+
+
+def folder(path: os.PathLike | str) -> Path:
+    """Create the checkpoint folder if needed; a file in its place is a settings error."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise SettingsError(f"--checkpoints {path}: not a folder")
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,399 @@
+"""Train a built model on checked data: seeded and deterministic, resumable, with checkpoints, history and progress.
+
+Reproducibility: with a seed, the data order of epoch *e* is a permutation drawn from (seed, e) alone, TensorFlow's
+deterministic ops are on, and every random layer draws from its own seeded state, which checkpoints keep; so two runs
+give bit-identical weights, and 2 epochs plus a resumed 2 give the same weights as 4 in one go.
+
+In-memory data is gathered by row inside TensorFlow's graph; memory-mapped data (a folder of .npy) is read one
+contiguous batch at a time, the order of the batches shuffled each epoch, so a step reads one block of the files
+and the data is never loaded whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from modelspec.errors import ModelspecError
+from modelspec.runtime import checkpoints
+from modelspec.runtime.tensorflow_env import import_keras
+from modelspec.schema.training import monitor_mode
+
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143
+
+
+class Interrupted(ModelspecError):
+    """Training stopped on SIGINT or SIGTERM; the last complete epoch's checkpoint (if any) is intact."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.exit_code = EXIT_SIGINT if signum == signal.SIGINT else EXIT_SIGTERM
+
+
+@dataclass
+class History:
+    """One row per epoch: epoch (1-based), every loss and metric Keras logged, the learning rate, the seconds."""
+
+    rows: list[dict[str, float]] = field(default_factory=list)
+
+    def columns(self) -> list[str]:
+        names: list[str] = []
+        for row in self.rows:
+            names += [key for key in row if key not in names]
+        first = ["epoch", "loss", "val_loss"]
+        last = ["learning_rate", "seconds"]
+        middle = sorted(name for name in names if name not in first + last)
+        return [name for name in first if name in names] + middle + [name for name in last if name in names]
+
+    def series(self, name: str) -> list[float]:
+        return [row[name] for row in self.rows if name in row]
+
+
+@dataclass
+class Settings:
+    """How one training run goes, resolved from the spec and the command line."""
+
+    epochs: int
+    batch_size: int
+    seed: int
+    shuffle: bool
+    checkpoints: Optional[Path] = None
+    resume: bool = False
+
+
+def _tensorflow():
+    import_keras()
+    import tensorflow as tf
+
+    return tf
+
+
+def deterministic(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow, and make TensorFlow's ops deterministic."""
+    keras = import_keras()
+    keras.utils.set_random_seed(seed)
+    _tensorflow().config.experimental.enable_op_determinism()
+
+
+def _structure(arrays: dict[str, Any]):
+    """A single array as itself, several as a dict by name (how a Keras functional model takes them)."""
+    return next(iter(arrays.values())) if len(arrays) == 1 else dict(arrays)
+
+
+def _dtype(array) -> str:
+    kind = array.dtype.kind
+    return "float32" if kind == "f" else "int64" if kind in "iub" else str(array.dtype)
+
+
+def training_batches(dataset, settings: Settings, first_epoch: int):
+    """A tf.data pipeline of every remaining epoch's batches, in the order (seed, epoch) decides."""
+    tf = _tensorflow()
+    n, size = dataset.size, settings.batch_size
+    steps = math.ceil(n / size)
+    names = [*dataset.inputs, *dataset.targets]
+    arrays = [*dataset.inputs.values(), *dataset.targets.values()]
+    epochs = tf.data.Dataset.range(first_epoch, settings.epochs)
+
+    def order(epoch, count):
+        if not settings.shuffle:
+            return tf.range(count, dtype=tf.int64)
+        noise = tf.random.stateless_uniform([count], seed=tf.stack([tf.constant(settings.seed, tf.int64), epoch]))
+        return tf.cast(tf.argsort(noise, stable=True), tf.int64)
+
+    if not dataset.memory_mapped:
+        tensors = [tf.constant(array.astype(_dtype(array), copy=False)) for array in arrays]
+        batches = epochs.flat_map(lambda e: tf.data.Dataset.from_tensor_slices(order(e, n)).batch(size))
+        rows = batches.map(lambda index: tuple(tf.gather(t, index) for t in tensors))
+    else:
+        dtypes = [tf.as_dtype(_dtype(array)) for array in arrays]
+
+        def read(block):
+            start = int(block) * size
+            return tuple(a[start : start + size].astype(_dtype(a)) for a in arrays)
+
+        def load(block):
+            parts = tf.numpy_function(read, [block], dtypes, stateful=False)
+            for part, array in zip(parts, arrays):
+                part.set_shape((None, *array.shape[1:]))
+            return tuple(parts)
+
+        batches = epochs.flat_map(lambda e: tf.data.Dataset.from_tensor_slices(order(e, steps)))
+        rows = batches.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+    n_inputs = len(dataset.inputs)
+
+    def split(*parts):
+        xs, ys = parts[:n_inputs], parts[n_inputs:]
+        x = xs[0] if n_inputs == 1 else dict(zip(names[:n_inputs], xs))
+        y = ys[0] if len(ys) == 1 else dict(zip(names[n_inputs:], ys))
+        return x, y
+
+    return rows.map(split).prefetch(tf.data.AUTOTUNE), steps
+
+
+def validation_batches(dataset, batch_size: int):
+    """Validation data: arrays for Keras to batch, or (memory-mapped) a pipeline that reads block by block."""
+    if not dataset.memory_mapped:
+        return _structure(dataset.inputs), _structure(dataset.targets)
+    settings = Settings(epochs=1, batch_size=batch_size, seed=0, shuffle=False)
+    batches, _ = training_batches(dataset, settings, 0)
+    return batches
+
+
+def class_weights(setting, dataset) -> Optional[dict[int, float]]:
+    """The spec's `class_weight` for every class of the labels: `balanced` is n / (classes × count); a class a
+    mapping leaves out weighs 1 (on tf.data, Keras fails on a label with no weight)."""
+    if setting is None:
+        return None
+    import numpy as np
+
+    (labels,) = dataset.targets.values()
+    labels = np.asarray(labels)
+    labels = labels.argmax(-1) if labels.ndim > 1 and labels.shape[-1] > 1 else np.rint(labels).reshape(-1).astype(int)
+    counts = np.bincount(labels)
+    if setting == "balanced":
+        present = np.flatnonzero(counts)
+        return {int(c): float(len(labels) / (len(present) * counts[c])) for c in present}
+    classes = max(len(counts), max(setting) + 1)
+    return {c: float(setting.get(c, 1.0)) for c in range(classes)}
+
+
+# --- callbacks ----------------------------------------------------------------------------------------------------
+
+
+def _keras_callbacks(keras):
+    class Recorder(keras.callbacks.Callback):
+        """Append each epoch's logs, learning rate and time to the history; write the checkpoints."""
+
+        def __init__(self, history: History, on_epoch: Callable[[int], None]):
+            super().__init__()
+            self.history, self.on_epoch, self.started = history, on_epoch, 0.0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
+            row["learning_rate"] = float(f"{float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)):.8g}")
+            row["seconds"] = round(time.perf_counter() - self.started, 4)
+            self.history.rows.append(row)
+            self.on_epoch(epoch)
+
+    class Stop(keras.callbacks.Callback):
+        """Raise ``Interrupted`` at the next batch once a signal arrived (the epoch is not completed)."""
+
+        def __init__(self, flag: list):
+            super().__init__()
+            self.flag = flag
+
+        def on_train_batch_end(self, batch, logs=None):
+            if self.flag:
+                raise _Signal(self.flag[0], batch)
+
+    return Recorder, Stop
+
+
+class _Signal(Exception):
+    def __init__(self, signum: int, batch: int):
+        super().__init__(signum)
+        self.signum, self.batch = signum, batch
+
+
+@contextmanager
+def _trap_signals(flag: list):
+    """Turn SIGINT and SIGTERM into a flag the training loop checks after each batch."""
+    previous = {}
+
+    def handler(signum, frame):
+        flag.append(signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError):  # not the main thread: no handlers, the default behaviour stays
+            previous[signum] = signal.signal(signum, handler)
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+class _Monitored:
+    """Which epoch is the best: the quantity early stopping watches, else val_loss with validation, else loss."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.lower = monitor_mode(name) == "min"
+        self.best: Optional[float] = None
+        self.epoch: Optional[int] = None
+
+    def improved(self, row: dict) -> bool:
+        value = row.get(self.name)
+        if value is None or math.isnan(value):
+            return False
+        if self.best is None or (value < self.best if self.lower else value > self.best):
+            self.best, self.epoch = value, int(row["epoch"])
+            return True
+        return False
+
+
+def _stateful(callback, names: tuple[str, ...]) -> dict:
+    return {name: _json_number(getattr(callback, name)) for name in names if hasattr(callback, name)}
+
+
+def _json_number(value):
+    value = float(value) if hasattr(value, "__float__") else value
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return value
+
+
+def _number(value):
+    return float(value) if value in ("inf", "-inf") else value
+
+
+_EARLY = ("wait", "stopped_epoch", "best", "best_epoch")
+_PLATEAU = ("wait", "best", "cooldown_counter")
+
+
+def _stopping_callbacks(keras, training) -> tuple[Any, Any]:
+    """The spec's early stopping and learning-rate plateau as Keras callbacks (None where not set)."""
+    early = plateau = None
+    if training.early_stopping is not None:
+        es = training.early_stopping
+        early = keras.callbacks.EarlyStopping(
+            monitor=es.monitor,
+            mode=monitor_mode(es.monitor),  # "auto" refuses per-output names such as val_digit_loss
+            patience=es.patience,
+            min_delta=es.min_delta,
+            restore_best_weights=es.restore_best_weights,
+        )
+    if training.reduce_lr_on_plateau is not None:
+        rp = training.reduce_lr_on_plateau
+        plateau = keras.callbacks.ReduceLROnPlateau(
+            monitor=rp.monitor, mode=monitor_mode(rp.monitor), factor=rp.factor, patience=rp.patience, min_lr=rp.min_lr
+        )
+    return early, plateau
+
+
+@dataclass
+class _Checkpointer:
+    """After each epoch: note whether it is the best so far, and (with a folder) save last.npz and best.npz."""
+
+    keras_model: Any
+    spec: Any
+    settings: Settings
+    history: History
+    monitor: _Monitored
+    early: Any
+    plateau: Any
+
+    def __call__(self, epoch: int) -> None:
+        better = self.monitor.improved(self.history.rows[-1])
+        folder = self.settings.checkpoints
+        if folder is None:
+            return
+        state = {
+            "epoch": epoch + 1,
+            "digest": checkpoints.digest(self.spec),
+            "seed": self.settings.seed,
+            "batch_size": self.settings.batch_size,
+            "history": self.history.rows,
+            "best": {"name": self.monitor.name, "value": self.monitor.best, "epoch": self.monitor.epoch},
+            "early_stopping": _stateful(self.early, _EARLY) if self.early else {},
+            "reduce_lr_on_plateau": _stateful(self.plateau, _PLATEAU) if self.plateau else {},
+        }
+        if better:
+            checkpoints.save(folder / "best.npz", self.keras_model, state)
+        checkpoints.save(folder / "last.npz", self.keras_model, state)
+
+
+def _fit_arguments(training, train, validation, settings: Settings) -> dict:
+    arguments = {}
+    if validation is not None:
+        arguments["validation_data"] = validation_batches(validation, settings.batch_size)
+    weights = class_weights(training.class_weight, train)
+    if weights is not None:
+        arguments["class_weight"] = weights
+    return arguments
+
+
+def fit(keras_model, spec, train, validation, settings: Settings, *, progress=None, history=None) -> History:
+    """Train ``keras_model`` (compiled from ``spec``) on checked datasets; return the history of every epoch.
+
+    With ``settings.checkpoints``, each complete epoch is saved to `last.npz` (and `best.npz` when the monitored
+    quantity improved); with ``settings.resume``, training continues from `last.npz`. SIGINT or SIGTERM stops at
+    the next batch and raises ``Interrupted``, leaving the last complete epoch's checkpoint as it was.
+    """
+    keras = import_keras()
+    training = spec.training
+    history = history if history is not None else History()
+    watched = training.early_stopping.monitor if training.early_stopping is not None else None
+    monitor = _Monitored(watched or ("val_loss" if validation is not None else "loss"))
+    early, plateau = _stopping_callbacks(keras, training)
+    callbacks = [callback for callback in (early, plateau) if callback is not None]
+    first_epoch = 0
+    if settings.resume:
+        restored = checkpoints.restore(settings.checkpoints / "last.npz", keras_model)
+        first_epoch = int(restored["epoch"])
+        history.rows = restored["history"]
+        monitor.best, monitor.epoch = restored["best"]["value"], restored["best"]["epoch"]
+        # after early stopping's and the plateau's own on_train_begin, which reset their counters
+        callbacks.append(_resumed(keras, restored, early, plateau, settings.checkpoints, keras_model))
+    if first_epoch >= settings.epochs:
+        return history
+    Recorder, Stop = _keras_callbacks(keras)
+    flag: list = []
+    after_epoch = _Checkpointer(keras_model, spec, settings, history, monitor, early, plateau)
+    callbacks += [Recorder(history, after_epoch), Stop(flag), *([progress] if progress else [])]
+    batches, steps = training_batches(train, settings, first_epoch)
+    with _trap_signals(flag):
+        try:
+            keras_model.fit(
+                batches,
+                epochs=settings.epochs,
+                initial_epoch=first_epoch,
+                steps_per_epoch=steps,
+                shuffle=False,  # the pipeline orders the data itself, by (seed, epoch)
+                verbose=0,
+                callbacks=callbacks,
+                **_fit_arguments(training, train, validation, settings),
+            )
+        except _Signal as stop:
+            raise _interrupted(stop, len(history.rows), settings.checkpoints) from None
+    return history
+
+
+def _resumed(keras, state, early, plateau, folder, keras_model):
+    """A callback that puts the callbacks' counters back after their own on_train_begin reset them."""
+
+    class Resumed(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            for callback, saved in ((early, state.get("early_stopping")), (plateau, state.get("reduce_lr_on_plateau"))):
+                if callback is not None and saved:
+                    for name, value in saved.items():
+                        setattr(callback, name, _number(value))
+            if early is not None and early.restore_best_weights and (folder / "best.npz").exists():
+                early.best_weights = checkpoints.model_weights(folder / "best.npz", keras_model)
+
+    return Resumed()
+
+
+def _interrupted(stop: _Signal, complete: int, folder: Optional[Path]) -> Interrupted:
+    name = signal.Signals(stop.signum).name
+    where = f"stopped by {name} during epoch {complete + 1} (after batch {stop.batch + 1})"
+    if folder is None:
+        return Interrupted(
+            f"training {where}; nothing was saved (use --checkpoints DIR to keep each epoch)", stop.signum
+        )
+    if complete == 0:
+        return Interrupted(f"training {where}; no epoch was complete, so {folder} holds no checkpoint", stop.signum)
+    return Interrupted(
+        f"training {where}; {folder / 'last.npz'} holds epoch {complete}: continue with the same command and --resume",
+        stop.signum,
+    )
