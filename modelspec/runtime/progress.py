@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+from typing import Optional, TextIO
 
 from modelspec.runtime.tensorflow_env import import_keras
 
@@ -59,10 +59,11 @@ class _Display:
             self.bar = None
 
 
-def progress_callback(history, epochs: int, steps: int, *, quiet: bool = False, stream: TextIO = sys.stdout):
+def progress_callback(history, epochs: int, steps: int, *, quiet: bool = False, stream: Optional[TextIO] = None):
     """A Keras callback: a rich progress bar over each epoch's steps on a terminal (unless ``quiet``), and in any
     case one line per finished epoch with its losses, metrics, learning rate and time."""
     keras = import_keras()
+    stream = stream or sys.stdout  # looked up now: the caller may have replaced sys.stdout
     display = _Display(history, epochs, steps, not quiet and stream.isatty(), stream)
 
     class Progress(keras.callbacks.Callback):
