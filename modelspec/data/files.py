@@ -1,0 +1,170 @@
+"""NumPy files: an .npz archive read into memory, or a folder of .npy files memory-mapped; never unpickled.
+
+Arrays are named after the spec's inputs and outputs (``image``, ``label``), or ``x`` and ``y`` when the spec has
+one input and one output.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import zipfile
+import zlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from modelspec.data.common import Found, listing, numpy
+from modelspec.diagnostics import did_you_mean
+from modelspec.errors import DataError
+
+if TYPE_CHECKING:
+    from modelspec.loader import ModelSpec
+
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip archive's first entry, or an empty archive
+_UNREADABLE = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error)
+_NPY_MAGIC = b"\x93NUMPY"
+# numpy.lib.format's header readers by format version; a newer version is left to numpy.load alone.
+_HEADERS = {(1, 0): "read_array_header_1_0", (2, 0): "read_array_header_2_0"}
+
+
+def accepted_names(model: ModelSpec) -> dict[str, list[str]]:
+    """The names an array may have in a file, for each of the spec's inputs and outputs (inputs first).
+
+    ``x`` and ``y`` stand for the input and the output of a spec with one of each, unless the spec itself uses
+    those names the other way round.
+    """
+    inputs, outputs = list(model.analysis.inputs), list(model.analysis.outputs)
+    if len(inputs) == 1 and len(outputs) == 1 and inputs[0] != "y" and outputs[0] != "x":
+        return {inputs[0]: list(dict.fromkeys(["x", inputs[0]])), outputs[0]: list(dict.fromkeys(["y", outputs[0]]))}
+    return {name: [name] for name in inputs + outputs}
+
+
+def single_npy(source: str, model: ModelSpec) -> DataError:
+    """The error for an .npy file given alone: one array cannot hold both features and labels."""
+    files = ", ".join(f"{names[0]}.npy" for names in accepted_names(model).values())
+    return DataError(
+        f"{source}: a single .npy file holds one array: give a folder of .npy files named after the spec's inputs "
+        f"and outputs ({files}), or an .npz file"
+    )
+
+
+def read_npz(path: Path, source: str, model: ModelSpec) -> Found:
+    """Read every array of an .npz archive into memory (``allow_pickle=False``)."""
+    np = numpy(source)
+    try:
+        with open(path, "rb") as file:
+            magic = file.read(4)
+    except OSError as exc:
+        raise DataError(f"{source}: cannot read the file: {exc.strerror or exc}") from None
+    if magic not in _ZIP_MAGIC:
+        raise DataError(f"{source}: not an .npz file (a zip archive of .npy files, as numpy.savez writes)")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except _UNREADABLE as exc:
+        raise DataError(f"{source}: not a readable .npz file: {exc}") from None
+    with archive:
+        arrays = {key: _member(archive, key, source) for key in archive.files}
+    if not arrays:
+        raise DataError(f"{source}: the archive holds no arrays")
+    return _assign(arrays, source, model, memory_mapped=False)
+
+
+def _member(archive: Any, key: str, source: str) -> Any:
+    try:
+        return archive[key]
+    except ValueError as exc:
+        if "Object arrays" in str(exc):
+            raise _objects(source, key) from None
+        raise DataError(f"{source}: array '{key}' is unreadable: {exc}") from None
+    except _UNREADABLE as exc:
+        raise DataError(f"{source}: array '{key}' is unreadable: {exc}") from None
+
+
+def _objects(source: str, name: str) -> DataError:
+    return DataError(
+        f"{source}: array '{name}': Python objects (dtype object), which modelspec never unpickles: save numbers "
+        f"(or text labels) as a plain NumPy array"
+    )
+
+
+def read_folder(path: Path, source: str, model: ModelSpec) -> Found:
+    """Memory-map every .npy file of a folder (``mmap_mode="r"``, ``allow_pickle=False``): nothing is loaded."""
+    np = numpy(source)
+    files = sorted(p for p in path.iterdir() if p.suffix == ".npy" and p.is_file())
+    if not files:
+        names = ", ".join(f"{names[0]}.npy" for names in accepted_names(model).values())
+        raise DataError(
+            f"{source}: no .npy files in the folder: name them after the spec's inputs and outputs ({names})"
+        )
+    arrays = {file.stem: _map_npy(np, file, os.path.join(source, file.name)) for file in files}
+    return _assign(arrays, source, model, memory_mapped=True)
+
+
+def _map_npy(np: Any, file: Path, where: str) -> Any:
+    """Memory-map one .npy file, after checking that its header is sound and its data all there."""
+    with open(file, "rb") as stream:
+        if stream.read(6) != _NPY_MAGIC:
+            raise DataError(f"{where}: not an .npy file (it does not start with NumPy's magic string)")
+        stream.seek(0)
+        try:
+            version = np.lib.format.read_magic(stream)
+            header = _HEADERS.get(version)
+            shape, _, dtype = getattr(np.lib.format, header)(stream) if header else ((), False, np.dtype("u1"))
+        except _UNREADABLE as exc:
+            raise DataError(f"{where}: not a readable .npy file: {exc}") from None
+        start = stream.tell()
+    if dtype.hasobject:
+        raise _objects(where, file.stem)
+    expected, size = start + dtype.itemsize * math.prod(shape), file.stat().st_size
+    if header and size < expected:
+        raise DataError(f"{where}: truncated: its header announces {expected:,} bytes, and the file holds {size:,}")
+    try:
+        return np.load(file, mmap_mode="r", allow_pickle=False)
+    except ValueError as exc:
+        if "Python objects" in str(exc) or "Object arrays" in str(exc):
+            raise _objects(where, file.stem) from None
+        raise DataError(f"{where}: not a readable .npy file: {exc}") from None
+    except _UNREADABLE as exc:
+        raise DataError(f"{where}: not a readable .npy file: {exc}") from None
+
+
+def _assign(arrays: dict[str, Any], source: str, model: ModelSpec, *, memory_mapped: bool) -> Found:
+    """Key the arrays by the spec's names: every array must feed an input or an output, and every input needs one."""
+    accepted = accepted_names(model)
+    owner = {alias: name for name, aliases in accepted.items() for alias in aliases}
+    expected = [alias for aliases in accepted.values() for alias in aliases]
+    for key in arrays:
+        if key not in owner:
+            raise DataError(
+                f"{source}: unknown array '{key}' (expected: {listing(expected)}){did_you_mean(key, expected)}"
+            )
+    file_names: dict[str, str] = {}
+    for key in arrays:
+        name = owner[key]
+        if name in file_names:
+            role = "input" if name in model.analysis.inputs else "output"
+            raise DataError(
+                f"{source}: arrays '{file_names[name]}' and '{key}' both feed the {role} '{name}': keep one"
+            )
+        file_names[name] = key
+    _check_missing(accepted, file_names, source, model)
+    return Found(
+        source,
+        {name: arrays[key] for name, key in file_names.items()},
+        {name: f"array '{key}'" for name, key in file_names.items()},
+        memory_mapped=memory_mapped,
+        file_names=file_names,
+    )
+
+
+def _check_missing(accepted: dict[str, list[str]], present: dict[str, str], source: str, model: ModelSpec) -> None:
+    outputs = model.analysis.outputs
+    no_labels = model.spec.training is None and not any(name in present for name in outputs)
+    for name, aliases in accepted.items():
+        if name in present or (no_labels and name in outputs):
+            continue  # without `training:` the data may hold no labels at all (to predict, say)
+        role = "input" if name in model.analysis.inputs else "output"
+        raise DataError(
+            f"{source}: no array for the {role} '{name}': name it {' or '.join(aliases)} "
+            f"(found: {listing(sorted(present.values()))})"
+        )
