@@ -754,6 +754,14 @@ def test_digits_ship_with_the_package():
     assert "10.24432/C50P49" in notice and "CC BY 4.0" in notice
 
 
+@pytest.mark.parametrize("name", ["digits_mlp", "digits_cnn"])
+def test_digits_specs_take_the_digits(name):
+    model = load_spec(ROOT / "specs" / f"{name}.yaml")
+    data = load_data("digits", model)
+    training, validation = data.split(model.spec.training.validation_split)
+    assert validation.size == 360
+
+
 def test_loading_data_imports_no_tensorflow(tmp_path):
     np.savez(tmp_path / "data.npz", x=features(), y=labels())
     script = textwrap.dedent(
