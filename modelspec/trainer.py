@@ -86,7 +86,7 @@ def load_datasets(
     return kept, held
 
 
-def _settings(prepared: Prepared, train_set, *, epochs, batch_size, seed, checkpoints, resume):
+def _settings(prepared: Prepared, *, epochs, batch_size, seed, checkpoints, resume):
     from modelspec.runtime import checkpoints as saved
     from modelspec.runtime.train import Settings
 
@@ -176,7 +176,7 @@ def train(
         prepared.model, data, validation_data=validation_data, validation_split=validation_split, target=target
     )
     settings = _settings(
-        prepared, train_set, epochs=epochs, batch_size=batch_size, seed=seed, checkpoints=checkpoints, resume=resume
+        prepared, epochs=epochs, batch_size=batch_size, seed=seed, checkpoints=checkpoints, resume=resume
     )
     if on_ready is not None:
         on_ready(prepared, train_set, validation_set)
