@@ -133,14 +133,25 @@ def build(prepared: Prepared, *, seed: Optional[int] = None) -> Any:
     return keras_model
 
 
-def save(keras_model: Any, path: Union[str, os.PathLike], model: Optional[ModelSpec] = None) -> Path:
+def save(
+    keras_model: Any,
+    path: Union[str, os.PathLike],
+    model: Optional[ModelSpec] = None,
+    classes: Optional[dict[str, list[str]]] = None,
+) -> Path:
     """Write a model to ``path`` (a .keras file) atomically: a failed save leaves no file and no change. With the
-    spec it came from (``model``), the archive carries the spec too, for `modelspec evaluate MODEL.keras`."""
-    from modelspec.runtime.builder import save_atomic
+    spec it came from (``model``) and the class names of text labels, the archive carries them too, for
+    `modelspec evaluate MODEL.keras`."""
+    import json
+
+    from modelspec.runtime.builder import CLASSES_MEMBER, SPEC_MEMBER, save_atomic
 
     path = Path(path)
+    members = {SPEC_MEMBER: spec_text(model)} if model is not None else {}
+    if classes:
+        members[CLASSES_MEMBER] = json.dumps(classes, indent=2) + "\n"
     try:
-        save_atomic(keras_model, path, spec_text(model) if model is not None else None)
+        save_atomic(keras_model, path, members)
     except ModelspecError:
         raise
     except Exception as exc:  # noqa: BLE001 - disk full, permissions, Keras serialisation errors

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from modelspec.runtime.train import History
 
 PathLike = Union[str, os.PathLike]
-MAX_EMBEDDED_SPEC = 1 << 20  # bytes of `modelspec/spec.yaml` read from a .keras archive
+MAX_EMBEDDED_SPEC = 1 << 20  # bytes of `modelspec/spec.yaml` (or classes.json) read from a .keras archive
 
 
 class Trained(NamedTuple):
@@ -73,7 +73,10 @@ def load_datasets(
 
     train_set = load_data(data, model, target=target, what="training data")
     if validation_data is not None:
-        return train_set, load_data(validation_data, model, target=target, what="validation data")
+        validation_set = load_data(
+            validation_data, model, target=target, what="validation data", classes=train_set.class_names
+        )
+        return train_set, validation_set
     split = validation_split if validation_split is not None else model.spec.training.validation_split
     if split is None:
         return train_set, None
@@ -194,7 +197,7 @@ def train(
     )
     about = {"spec": prepared.model.path, "data": str(data), "seed": settings.seed, "batch_size": settings.batch_size}
     if output is not None:
-        save(keras_model, output, prepared.model)
+        save(keras_model, output, prepared.model, train_set.class_names)
         if train_set.class_names:
             from modelspec.atomic import write_text
 
@@ -213,28 +216,38 @@ def train(
 # --- evaluate -------------------------------------------------------------------------------------------------------
 
 
-def embedded_spec(path: Path) -> ModelSpec:
-    """The spec a modelspec-written .keras archive carries (`modelspec/spec.yaml`), read as data."""
-    from modelspec.runtime.builder import SPEC_MEMBER
+def embedded(path: Path) -> tuple[ModelSpec, dict[str, list[str]]]:
+    """The spec a modelspec-written .keras archive carries (`modelspec/spec.yaml`), read as data, and the class
+    names of its text labels (`modelspec/classes.json`, when the training data had some)."""
+    from modelspec.runtime.builder import CLASSES_MEMBER, SPEC_MEMBER
 
     try:
         with zipfile.ZipFile(path) as archive:
-            info = archive.getinfo(SPEC_MEMBER)
-            if info.file_size > MAX_EMBEDDED_SPEC:
-                raise SettingsError(f"{path}: {SPEC_MEMBER} holds {info.file_size:,} bytes: refused")
-            text = archive.read(info).decode("utf-8")
+            text, classes = (_member(path, archive, name) for name in (SPEC_MEMBER, CLASSES_MEMBER))
     except FileNotFoundError:
         raise SettingsError(f"{path}: no such file") from None
     except zipfile.BadZipFile:
         raise SettingsError(f"{path}: not a .keras archive") from None
-    except KeyError:
+    if text is None:
         raise SettingsError(
             f"{path} was not written by modelspec (it holds no {SPEC_MEMBER}): evaluate its spec with --weights {path}"
-        ) from None
+        )
     from modelspec import source
     from modelspec.loader import from_document
 
-    return from_document(source.parse(text, f"{path}:{SPEC_MEMBER}"))
+    names = json.loads(classes) if classes is not None else {}
+    return from_document(source.parse(text, f"{path}:{SPEC_MEMBER}")), names
+
+
+def _member(path: Path, archive: zipfile.ZipFile, name: str) -> Optional[str]:
+    """A small text member of an archive, or None when it has none."""
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        return None
+    if info.file_size > MAX_EMBEDDED_SPEC:
+        raise SettingsError(f"{path}: {name} holds {info.file_size:,} bytes: refused")
+    return archive.read(info).decode("utf-8")
 
 
 def evaluate(
@@ -249,14 +262,14 @@ def evaluate(
     block) on ``data``; return the loss and every metric. The data is checked before TensorFlow starts."""
     if isinstance(model_or_spec, (str, os.PathLike)) and str(model_or_spec).endswith(".keras"):
         weights = Path(model_or_spec)
-        model = embedded_spec(weights)
+        model, classes = embedded(weights)
         model.spec = model.spec.model_copy(update={"pretrained": None})
     else:
-        model = load_spec(model_or_spec)
+        model, classes = load_spec(model_or_spec), {}
     _needs_training(model)
     from modelspec.data import load_data
 
-    dataset = load_data(data, model, target=target, what="evaluation data")
+    dataset = load_data(data, model, target=target, what="evaluation data", classes=classes)
     prepared = prepare(model, weights=weights, lint=False)
     keras_model = build(prepared)
     from modelspec.runtime.train import validation_batches

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from modelspec import evaluate, train
+from modelspec import DataError, evaluate, train
 from modelspec.cli import cli
 from modelspec.errors import SettingsError
 
@@ -240,3 +240,24 @@ def test_a_killed_run_keeps_its_last_epoch_and_resumes_to_the_same_weights(tmp_p
     with np.load(tmp_path / "run" / "last.npz") as a, np.load(tmp_path / "straight" / "last.npz") as b:
         names = [name for name in a.files if name != "__state__"]
         assert names and all(np.array_equal(a[name], b[name]) for name in names)
+
+
+def test_text_labels_keep_their_numbers_from_training_to_evaluation(tmp_path):
+    """A CSV's text labels are numbered in training; validation and evaluation data use the same numbers, even when
+    a class is missing from them, and refuse a label training never saw."""
+    spec = dict(SPEC, training={**SPEC["training"], "validation_split": None, "epochs": 2})
+    (tmp_path / "toy.yaml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    rng = np.random.default_rng(1)
+    rows = [[*np.round(rng.standard_normal(6), 3), ("ant", "bee", "cat")[i % 3]] for i in range(90)]
+    header = "a,b,c,d,e,f,kind\n"
+    (tmp_path / "train.csv").write_text(header + "".join(",".join(map(str, r)) + "\n" for r in rows))
+    only_cats = [r for r in rows if r[-1] == "cat"]
+    (tmp_path / "cats.csv").write_text(header + "".join(",".join(map(str, r)) + "\n" for r in only_cats))
+    trained = train(tmp_path / "toy.yaml", tmp_path / "train.csv", output=tmp_path / "toy.keras")
+    assert json.loads((tmp_path / "toy.classes.json").read_text()) == {"out": ["ant", "bee", "cat"]}
+    x = np.array([r[:-1] for r in only_cats], "float32")
+    expected = trained.model.evaluate(x, np.full(len(x), 2), batch_size=16, return_dict=True, verbose=0)
+    assert evaluate(tmp_path / "toy.keras", tmp_path / "cats.csv").results == pytest.approx(expected, rel=1e-6)
+    (tmp_path / "dogs.csv").write_text(header + "0,0,0,0,0,0,dog\n")
+    with pytest.raises(DataError, match=r"line 2, column 'kind': 'dog' is not one of the classes the model was "):
+        evaluate(tmp_path / "toy.keras", tmp_path / "dogs.csv")

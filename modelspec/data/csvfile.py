@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 Target = Optional[Union[str, list[str], tuple[str, ...]]]
 
 
-def read_csv(path: Path, source: str, model: ModelSpec, target: Target = None) -> Found:
-    """Read a CSV file (or a gzip-compressed ``.csv.gz``) into the spec's input and outputs."""
+def read_csv(path: Path, source: str, model: ModelSpec, target: Target = None, classes: Optional[dict] = None) -> Found:
+    """Read a CSV file (or a gzip-compressed ``.csv.gz``) into the spec's input and outputs; text labels take the
+    numbers of ``classes`` (per output, the training data's class names) when given."""
     np = numpy(source)
     inputs = list(model.analysis.inputs)
     if len(inputs) != 1:
@@ -52,7 +53,9 @@ def read_csv(path: Path, source: str, model: ModelSpec, target: Target = None) -
     found.arrays[inputs[0]] = np.array(values, dtype=np.float64).reshape((len(values), *shape))
     for output, column, cells in zip(model.analysis.outputs, targets, texts):
         found.described[output] = f"column '{column}'"
-        found.arrays[output], names = _target_array(cells, lines, column, source, losses(model)[output])
+        found.arrays[output], names = _target_array(
+            cells, lines, column, source, losses(model)[output], (classes or {}).get(output)
+        )
         if names is not None:
             found.class_names[output] = names
     return found
@@ -178,9 +181,12 @@ def _feature_shape(source: str, model: ModelSpec, features: list[str]) -> tuple:
     return info.shape
 
 
-def _target_array(cells: list[str], lines: list[int], column: str, source: str, loss) -> tuple[Any, Optional[list]]:
+def _target_array(
+    cells: list[str], lines: list[int], column: str, source: str, loss, known: Optional[list[str]] = None
+) -> tuple[Any, Optional[list]]:
     """Numbers as integers when they are all whole (class labels), else float32; text as class numbers in the sorted
-    order of the names, which are returned with them (None for numbers)."""
+    order of the names (or the order of ``known``, the training data's), which are returned with them (None for
+    numbers)."""
     np = numpy(source)
     numbers = []
     for cell, line in zip(cells, lines):
@@ -198,10 +204,22 @@ def _target_array(cells: list[str], lines: list[int], column: str, source: str, 
             if "" in names:
                 line = lines[cells.index("")]
                 raise DataError(f"{source}: line {line}, column '{column}': empty cell") from None
-            number_of = {name: index for index, name in enumerate(names)}
-            return np.array([number_of[cell] for cell in cells], dtype=np.int64), names
+            return _class_numbers(cells, lines, column, source, known or names), known or names
         if not math.isfinite(numbers[-1]):
             raise DataError(f"{source}: line {line}, column '{column}': {cell!r} is not a finite number")
     array = np.array(numbers, dtype=np.float64)
     whole = np.all(array == np.floor(array)) and np.all(np.abs(array) < 2**53)
     return (array.astype(np.int64) if whole else array.astype(np.float32)), None
+
+
+def _class_numbers(cells: list[str], lines: list[int], column: str, source: str, names: list[str]) -> Any:
+    """Each text label's number: its place in ``names``; a label outside them is a DataError naming its line."""
+    np = numpy(source)
+    number_of = {name: index for index, name in enumerate(names)}
+    for cell, line in zip(cells, lines):
+        if cell not in number_of:
+            raise DataError(
+                f"{source}: line {line}, column '{column}': {cell!r} is not one of the classes the model was "
+                f"trained on ({listing(names)})"
+            )
+    return np.array([number_of[cell] for cell in cells], dtype=np.int64)

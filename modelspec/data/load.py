@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Optional, Union
 
 from modelspec.data.bundled import read_digits
 from modelspec.data.checks import check
@@ -28,6 +28,7 @@ def load_data(
     *,
     target: Target = None,
     what: str = "training data",
+    classes: Optional[dict[str, list[str]]] = None,
 ) -> Dataset:
     """Read a data source and check it against a spec, without TensorFlow.
 
@@ -37,6 +38,8 @@ def load_data(
         model: the loaded spec (a path, YAML text or dict is loaded first).
         target: a CSV file's target column, or one per output; replaces the spec's `data.target`.
         what: what the data is for, in messages: "training data", "validation data", "evaluation data".
+        classes: per output, the class names a CSV's text labels must use, in the order of their numbers (the
+            training data's ``class_names``), so that validation and evaluation labels get the same numbers.
 
     Returns:
         The inputs keyed by the spec's input names and the targets by its output names, in the spec's order.
@@ -50,7 +53,7 @@ def load_data(
     model = load_spec(model)
     name = os.fspath(source) if isinstance(source, os.PathLike) else str(source)
     numpy(name)
-    found = _read(source, name, model, target, what)
+    found = _read(source, name, model, target, what, classes or {})
     size = check(found, model, what)
     return Dataset(
         inputs={input_name: found.arrays[input_name] for input_name in model.analysis.inputs},
@@ -62,7 +65,9 @@ def load_data(
     )
 
 
-def _read(source: Union[str, os.PathLike], name: str, model: ModelSpec, target: Target, what: str) -> Found:
+def _read(
+    source: Union[str, os.PathLike], name: str, model: ModelSpec, target: Target, what: str, classes: dict
+) -> Found:
     if isinstance(source, str) and source in BUNDLED:
         _no_target(name, target)
         return BUNDLED[source](name, model)
@@ -79,7 +84,7 @@ def _read(source: Union[str, os.PathLike], name: str, model: ModelSpec, target: 
         return read_folder(path, name, model)
     suffix = path.name.lower()
     if suffix.endswith((".csv", ".csv.gz")):
-        return read_csv(path, name, model, target)
+        return read_csv(path, name, model, target, classes)
     _no_target(name, target)
     if suffix.endswith(".npz"):
         return read_npz(path, name, model)

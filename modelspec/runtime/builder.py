@@ -196,18 +196,21 @@ def _compile(model, training, output_names: list[str]) -> None:
 
 
 SPEC_MEMBER = "modelspec/spec.yaml"
+CLASSES_MEMBER = "modelspec/classes.json"
 
 
-def save_atomic(model, path: os.PathLike | str, spec_text: Optional[str] = None) -> None:
+def save_atomic(model, path: os.PathLike | str, members: Optional[dict[str, str]] = None) -> None:
     """Save a model to ``path`` via a temporary file in the same folder, then rename: never a partial file.
 
-    ``spec_text`` (the spec it was built from) goes into the archive as `modelspec/spec.yaml`, which Keras ignores
-    and `modelspec evaluate MODEL.keras` reads to check data before TensorFlow starts.
+    ``members`` go into the archive beside Keras's own files, which Keras ignores: the spec the model was built
+    from (`modelspec/spec.yaml`) and the class names of text labels (`modelspec/classes.json`), which
+    `modelspec evaluate MODEL.keras` reads to check data before TensorFlow starts.
     """
     import zipfile
 
     with replacing(path, ".keras") as temporary:
         model.save(temporary)
-        if spec_text is not None:
+        if members:
             with zipfile.ZipFile(temporary, "a") as archive:
-                archive.writestr(SPEC_MEMBER, spec_text)
+                for name, text in members.items():
+                    archive.writestr(name, text)
