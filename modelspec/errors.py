@@ -60,6 +60,15 @@ class LintFailure(ModelspecError):
         super().__init__(f"build stopped by {what} in {path}")
 
 
+class Interrupted(ModelspecError):
+    """Training stopped on SIGINT or SIGTERM; the last complete epoch's checkpoint (if any) is intact. The exit code
+    is the shell's for the signal: 130 for SIGINT (Ctrl-C), 143 for SIGTERM."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.exit_code = 128 + signum
+
+
 class BuildError(ModelspecError):
     """Keras could not build or save a model that passed every check (out of memory, a layer argument Keras
     refuses); the cause is chained."""

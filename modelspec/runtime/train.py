@@ -16,25 +16,14 @@ import math
 import signal
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from modelspec.errors import ModelspecError
+from modelspec.errors import Interrupted
 from modelspec.runtime import checkpoints
 from modelspec.runtime.tensorflow_env import import_keras
 from modelspec.schema.training import monitor_mode
-
-EXIT_SIGINT, EXIT_SIGTERM = 130, 143
-
-
-class Interrupted(ModelspecError):
-    """Training stopped on SIGINT or SIGTERM; the last complete epoch's checkpoint (if any) is intact."""
-
-    def __init__(self, message: str, signum: int):
-        super().__init__(message)
-        self.exit_code = EXIT_SIGINT if signum == signal.SIGINT else EXIT_SIGTERM
 
 
 @dataclass
@@ -205,7 +194,7 @@ class _Signal(Exception):
         self.signum, self.batch = signum, batch
 
 
-@contextmanager
+@contextlib.contextmanager
 def _trap_signals(flag: list):
     """Turn SIGINT and SIGTERM into a flag the training loop checks after each batch."""
     previous = {}
