@@ -48,6 +48,9 @@ rules-table: $(BIN)/python
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/build_overhead.py
 	$(BIN)/python benchmarks/validate_speed.py
+	$(BIN)/python benchmarks/lint_speed.py
+	$(BIN)/python benchmarks/weights_load.py
+	$(BIN)/python benchmarks/train_overhead.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
