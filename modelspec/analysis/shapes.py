@@ -278,6 +278,85 @@ def _layer_norm(layer, shapes):
     return shapes[0], variables
 
 
+def _kept_axes(layer, shape) -> list[int]:
+    """The 0-based (batch excluded) axes a normalization or layer_scale keeps, refusing the batch axis."""
+    axes = layer.axis if isinstance(layer.axis, list) else [] if layer.axis is None else [layer.axis]
+    kept = []
+    for axis in axes:
+        if axis == 0 or not -len(shape) <= axis <= len(shape):
+            raise ShapeError(f"axis {axis} is out of range for input shape {_show(shape)} (0 is the batch axis)")
+        kept.append(axis - 1 if axis > 0 else len(shape) + axis)
+    return sorted(kept)
+
+
+def _per_channel(layer, field: str, value, size: int) -> None:
+    if isinstance(value, list) and len(value) != size:
+        raise ShapeError(f"{field} needs one value per channel: {size} here (received: {len(value)} values)")
+
+
+def _normalization(layer, shapes):
+    (shape,) = shapes
+    kept = [_known(layer, shape[axis], f"size along axis {axis + 1}") for axis in _kept_axes(layer, shape)]
+    if not layer.adapted:
+        if isinstance(layer.mean, list):
+            if not kept:
+                raise ShapeError(f"axis null takes one mean and variance (received: {len(layer.mean)} values)")
+            _per_channel(layer, "mean", layer.mean, kept[-1])
+        return shape, []
+    size = tuple(kept)
+    return shape, [
+        VariableInfo("mean", size, None, trainable=False),
+        VariableInfo("variance", size, None, trainable=False),
+        VariableInfo("count", (), None, trainable=False),
+    ]
+
+
+def _layer_scale(layer, shapes):
+    (shape,) = shapes
+    (axis,) = _kept_axes(layer, shape)
+    size = _known(layer, shape[axis], f"size along axis {layer.axis}")
+    return shape, [VariableInfo("gamma", (size,), None)]
+
+
+def _rescaling(layer, shapes):
+    (shape,) = shapes
+    for field in ("scale", "offset"):
+        value = getattr(layer, field)
+        if isinstance(value, list):
+            if not shape:
+                raise ShapeError(f"{field} per channel needs inputs with a channel axis")
+            _per_channel(layer, field, value, _known(layer, shape[-1], "channel dimension"))
+    return shape, []
+
+
+def _dropout(layer, shapes):
+    (shape,) = shapes
+    noise = layer.noise_shape
+    if noise is not None:
+        full = (None,) + tuple(shape)
+        bad = len(noise) != len(full) or any(n not in (None, 1, d) and d is not None for n, d in zip(noise, full))
+        if bad:
+            raise ShapeError(
+                f"noise_shape must have one entry per axis, batch axis first, each null, 1 or the input's size: "
+                f"input shape {show_shape(shape)} (received: {noise})"
+            )
+    return shape, []
+
+
+def _cropping(layer, shapes):
+    (shape,) = shapes
+    rank = layer.RANK
+    _rank(layer, shape, rank + 1, "spatial axes then channels")
+    out = []
+    for length, (before, after) in zip(shape, layer.crops()):
+        if length is not None and length - before - after <= 0:
+            raise ShapeError(
+                f"cropping {before} + {after} leaves nothing of an axis of length {length} (input shape {_show(shape)})"
+            )
+        out.append(None if length is None else length - before - after)
+    return tuple(out) + (shape[-1],), []
+
+
 def _cell_variables(layer, features: int, prefix: str = "") -> list[VariableInfo]:
     units, gates = layer.units, layer.GATES
     variables = [
@@ -393,10 +472,15 @@ def _passthrough(layer, shapes):
 RULES: dict[str, Callable[[Any, list[Shape]], tuple[Optional[Shape], Optional[list[VariableInfo]]]]] = {
     "dense": _dense,
     "activation": _identity,
-    "dropout": _identity,
+    "dropout": _dropout,
     "alpha_dropout": _identity,
     "gaussian_noise": _identity,
-    "rescaling": _identity,
+    "rescaling": _rescaling,
+    "layer_scale": _layer_scale,
+    "normalization": _normalization,
+    "cropping1d": _cropping,
+    "cropping2d": _cropping,
+    "cropping3d": _cropping,
     "flatten": _flatten,
     "reshape": _reshape,
     "permute": _permute,

@@ -293,17 +293,50 @@ def _gaussian_noise(info: LayerInfo, inputs: list[Signal]):
     return Signal(x.mean, x.second + info.spec.stddev**2, x.reference, shared=x.shared), None
 
 
+def _channel_affine(x: Signal, scales: list[float], offsets: list[float]) -> Signal:
+    """Moments of s_c·x + o_c with each channel's own (s_c, o_c), averaged over the channels."""
+    pairs = list(zip(scales, offsets)) if len(scales) == len(offsets) else [(s, o) for s in scales for o in offsets]
+    k = len(pairs)
+    return Signal(
+        sum(s * x.mean + o for s, o in pairs) / k,
+        sum(s * s * x.second + 2 * s * o * x.mean + o * o for s, o in pairs) / k,
+        x.reference,
+        shared=sum(s * s * x.common + 2 * s * o * x.mean + o * o for s, o in pairs) / k,
+    )
+
+
+def _values(value) -> list[float]:
+    return list(value) if isinstance(value, list) else [value]
+
+
 def _rescaling(info: LayerInfo, inputs: list[Signal]):
     (x,) = inputs
     if x.raw:
         return x, None  # rescaling the raw data is how it gets standardised: the input assumption holds after it
-    s, o = info.spec.scale, info.spec.offset
-    return Signal(
-        s * x.mean + o,
-        s * s * x.second + 2 * s * o * x.mean + o * o,
-        x.reference,
-        shared=s * s * x.common + 2 * s * o * x.mean + o * o,
-    ), None
+    return _channel_affine(x, _values(info.spec.scale), _values(info.spec.offset)), None
+
+
+_KERAS_EPSILON = 1e-7  # Normalization divides by max(sqrt(variance), keras.config.epsilon())
+
+
+def _fixed_normalization(info: LayerInfo, inputs: list[Signal]):
+    (x,) = inputs
+    spec = info.spec
+    if x.raw:
+        return x, None  # like rescaling: standardising the raw data is what makes the input assumption hold
+    if spec.adapted:  # statistics adapted to (or loaded for) the data it receives: its output is standardised
+        return Signal(0.0, 1.0, 1.0, shared=0.0), None
+    means = _values(spec.mean)
+    stds = [max(math.sqrt(v), _KERAS_EPSILON) for v in _values(spec.variance)]
+    if spec.invert:
+        return _channel_affine(x, stds, means), None
+    return _channel_affine(x, [1 / s for s in stds], [-m / s for m, s in zip(means, stds)]), None
+
+
+def _layer_scale(info: LayerInfo, inputs: list[Signal]):
+    (x,) = inputs
+    v = info.spec.init_value
+    return Signal(v * x.mean, v * v * x.second, x.reference, shared=v * v * x.common), None
 
 
 def _zero_padding(info: LayerInfo, inputs: list[Signal]):
@@ -527,6 +560,11 @@ HANDLERS: dict[str, Handler] = {
     "reshape": _same,
     "permute": _same,
     "rescaling": _rescaling,
+    "normalization": _fixed_normalization,
+    "layer_scale": _layer_scale,
+    "cropping1d": _same,
+    "cropping2d": _same,
+    "cropping3d": _same,
     "zero_padding2d": _zero_padding,
     "up_sampling2d": _same,
     "max_pool1d": _pool,

@@ -65,6 +65,10 @@ def _layer_kwargs(spec, name: str, initializers: dict, model_seed: Optional[int]
 def _make_layer(info: LayerInfo, model_seed: Optional[int]):
     keras = _keras()
     spec = info.spec
+    if spec.type == "layer_scale":
+        from modelspec.runtime.layers import LayerScale
+
+        return LayerScale(**_layer_kwargs(spec, info.name, info.initializers, model_seed))
     if spec.type == "keras":
         config = {k: _tuples(v) for k, v in spec.config.items()}
         return getattr(keras.layers, spec.class_name)(name=info.name, **config)
@@ -132,6 +136,7 @@ def compile_model(loaded: ModelSpec, *, seed: Optional[int] = None, weights=None
     `training:` block. ``seed`` overrides the spec's; ``weights`` replaces `pretrained.path` (see
     ``modelspec.pipeline.prepare``, which checks all of this before TensorFlow starts).
     """
+    from modelspec.runtime import layers as _registered  # noqa: F401 - modelspec's own layers, for load_model
     from modelspec.runtime import weights as pretrained
 
     keras = _keras()

@@ -82,6 +82,13 @@ _FUNCTIONS: dict[str, Optional[Callable[[float], float]]] = {
     "log_softmax": None,
     "softplus": _softplus,
     "exponential": lambda x: math.exp(min(x, 700.0)),
+    "hard_silu": lambda x: x * min(max(x + 3.0, 0.0), 6.0) / 6.0,  # x * hard_sigmoid(x) (MobileNetV3's hard swish)
+    "hard_tanh": lambda x: min(max(x, -1.0), 1.0),
+    "celu": lambda x: x if x > 0 else math.expm1(x),  # alpha=1: elu's curve, as keras.activations.celu defaults
+    "log_sigmoid": lambda x: -_softplus(-x),
+    "tanh_shrink": lambda x: x - math.tanh(x),
+    "squareplus": lambda x: (x + math.sqrt(x * x + 4.0)) / 2.0,  # b=4
+    "sparse_plus": lambda x: 0.0 if x <= -1.0 else x if x >= 1.0 else (x + 1.0) ** 2 / 4.0,
 }
 
 
@@ -98,17 +105,30 @@ ACTIVATIONS: dict[str, Activation] = _table(
     ("gelu", RELU_FAMILY, "he_normal"),
     ("silu", RELU_FAMILY, "he_normal"),
     ("mish", RELU_FAMILY, "he_normal"),
+    ("hard_silu", RELU_FAMILY, "he_normal"),
+    ("celu", RELU_FAMILY, "he_normal"),
     ("selu", SELU, "lecun_normal"),
     ("sigmoid", SATURATING, "glorot_uniform"),
     ("hard_sigmoid", SATURATING, "glorot_uniform"),
     ("tanh", SATURATING, "glorot_uniform"),
     ("softmax", SATURATING, "glorot_uniform"),
     ("softsign", SATURATING, "glorot_uniform"),
+    ("hard_tanh", SATURATING, "glorot_uniform"),
     ("log_softmax", OTHER, "glorot_uniform"),
     ("softplus", OTHER, "glorot_uniform"),
     ("exponential", OTHER, "glorot_uniform"),
+    ("log_sigmoid", OTHER, "glorot_uniform"),
+    ("tanh_shrink", OTHER, "glorot_uniform"),
+    ("squareplus", OTHER, "glorot_uniform"),
+    ("sparse_plus", OTHER, "glorot_uniform"),
 )
-ALIASES = {"swish": "silu", "none": "linear", "identity": "linear", "leakyrelu": "leaky_relu"}
+ALIASES = {
+    "swish": "silu",
+    "hard_swish": "hard_silu",
+    "none": "linear",
+    "identity": "linear",
+    "leakyrelu": "leaky_relu",
+}
 
 
 ActivationName = Annotated[

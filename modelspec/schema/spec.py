@@ -59,6 +59,15 @@ class DataSettings(StrictModel):
     )
 
 
+ModelName = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$",
+        description="A model name: a letter, then up to 63 letters, digits, '_', '.' or '-' (mobilenetv2_1.00_224).",
+    ),
+]
+
+
 class LintSettings(StrictModel):
     """Per-spec lint settings."""
 
@@ -69,7 +78,7 @@ class Spec(StrictModel):
     """A model spec, format version 1."""
 
     modelspec: Literal[1] = Field(description="Spec format version.")
-    name: Name = Field("model", description="Model name; also the default output file name.")
+    name: ModelName = Field("model", description="Model name; also the default output file name.")
     seed: Optional[int] = Field(
         None, ge=0, lt=2**32, description="Model seed: every initializer gets its own seed derived from it."
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal, Optional, Union
+from typing import Annotated, ClassVar, Literal, Optional, Union
 
 from pydantic import Field, model_validator
 
@@ -222,6 +222,51 @@ class ZeroPadding2D(LayerBase):
         return tuple(value[0]), tuple(value[1])
 
 
+Crop = Union[NonNegativeInt, Annotated[list[NonNegativeInt], Field(min_length=2, max_length=2)]]
+
+
+class _Cropping(LayerBase):
+    ROLE: ClassVar[Role] = Role.PASS_THROUGH
+    RANK: ClassVar[int]
+
+    def crops(self) -> tuple[tuple[int, int], ...]:
+        """Return ((before, after), ...) for each spatial axis."""
+        value = self.cropping
+        if isinstance(value, int):
+            return ((value, value),) * self.RANK
+        if self.RANK == 1:
+            return (tuple(value),)
+        return tuple((v, v) if isinstance(v, int) else tuple(v) for v in value)
+
+
+class Cropping1D(_Cropping):
+    KERAS_CLASS: ClassVar[str] = "Cropping1D"
+    RANK: ClassVar[int] = 1
+    type: Literal["cropping1d"] = Field(description="Removes steps from the start and the end of a sequence.")
+    cropping: Union[NonNegativeInt, Annotated[list[NonNegativeInt], Field(min_length=2, max_length=2)]] = Field(
+        [1, 1], description="n (both ends) or [start, end]: how many steps to remove."
+    )
+
+
+class Cropping2D(_Cropping):
+    KERAS_CLASS: ClassVar[str] = "Cropping2D"
+    RANK: ClassVar[int] = 2
+    type: Literal["cropping2d"] = Field(description="Removes rows and columns at the borders of an image.")
+    cropping: Union[NonNegativeInt, Annotated[list[Crop], Field(min_length=2, max_length=2)]] = Field(
+        0,
+        description="n (all sides), [rows, cols] (symmetric), or [[top, bottom], [left, right]]: how many to remove.",
+    )
+
+
+class Cropping3D(_Cropping):
+    KERAS_CLASS: ClassVar[str] = "Cropping3D"
+    RANK: ClassVar[int] = 3
+    type: Literal["cropping3d"] = Field(description="Removes borders of a volume along its three spatial axes.")
+    cropping: Union[NonNegativeInt, Annotated[list[Crop], Field(min_length=3, max_length=3)]] = Field(
+        1, description="n (all sides), [d1, d2, d3] (symmetric), or [[before, after], ...] per spatial axis."
+    )
+
+
 class UpSampling2D(LayerBase, _Spatial):
     KERAS_CLASS: ClassVar[str] = "UpSampling2D"
     ROLE: ClassVar[Role] = Role.PASS_THROUGH
@@ -247,5 +292,8 @@ CONV_LAYERS = (
     GlobalMaxPool1D,
     GlobalMaxPool2D,
     ZeroPadding2D,
+    Cropping1D,
+    Cropping2D,
+    Cropping3D,
     UpSampling2D,
 )

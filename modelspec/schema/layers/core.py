@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal, Optional
+from typing import Annotated, ClassVar, Literal, Optional, Union
 
 from pydantic import Field
 
@@ -34,6 +34,13 @@ class Dropout(LayerBase, _Noise):
     ROLE: ClassVar[Role] = Role.PASS_THROUGH
     type: Literal["dropout"] = Field(description="Randomly zeroes a fraction of inputs during training.")
     rate: Rate = Field(description="Fraction of the inputs to drop, in [0, 1).")
+    noise_shape: Optional[list[Optional[PositiveInt]]] = Field(
+        None,
+        min_length=1,
+        description="Shape of the dropout mask, batch axis first, as in Keras: 1 shares one draw along an axis "
+        "(e.g. [null, 1, 1, null] drops whole channels of an image), null takes the input's size; "
+        "default: one draw per element.",
+    )
 
 
 class AlphaDropout(LayerBase, _Noise):
@@ -84,12 +91,32 @@ class Embedding(LayerBase):
     mask_zero: bool = Field(False, description="Treat id 0 as padding and mask it.")
 
 
+PerChannel = Union[float, Annotated[list[float], Field(min_length=1)]]
+
+
 class Rescaling(LayerBase):
     KERAS_CLASS: ClassVar[str] = "Rescaling"
     ROLE: ClassVar[Role] = Role.PASS_THROUGH
     type: Literal["rescaling"] = Field(description="Computes inputs * scale + offset.")
-    scale: float = Field(description="Multiplier, e.g. 0.00392 (1/255) for pixel values.")
-    offset: float = Field(0.0, description="Added after scaling.")
+    scale: PerChannel = Field(
+        description="Multiplier, e.g. 0.00392 (1/255) for pixel values, or one per channel (last axis)."
+    )
+    offset: PerChannel = Field(0.0, description="Added after scaling: one value, or one per channel (last axis).")
+
+
+class LayerScale(LayerBase):
+    KERAS_CLASS: ClassVar[str] = "LayerScale"  # modelspec's own layer (modelspec/runtime/layers.py)
+    # Multiplies each channel by its own learned factor: no features are mixed and there are no units to be
+    # symmetric, so the analysis and the rules look through it as they do through rescaling.
+    ROLE: ClassVar[Role] = Role.PASS_THROUGH
+    type: Literal["layer_scale"] = Field(
+        description="Multiplies each channel by a learned factor that starts at init_value (the layer scale of "
+        "CaiT and ConvNeXt blocks: a residual branch starts almost switched off)."
+    )
+    init_value: float = Field(1e-6, description="Starting value of every channel's factor.")
+    axis: int = Field(-1, description="The channel axis (one factor per entry along it).")
+    gamma_regularizer: Optional[Regularizer] = Field(None, description="Penalty on the factors.")
+    gamma_constraint: Optional[Constraint] = Field(None, description="Constraint on the factors.")
 
 
 CORE_LAYERS = (
@@ -103,4 +130,5 @@ CORE_LAYERS = (
     Permute,
     Embedding,
     Rescaling,
+    LayerScale,
 )
