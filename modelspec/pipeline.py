@@ -11,6 +11,7 @@ compiles the model and loads the planned weights, and ``save`` writes it atomica
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
@@ -46,6 +47,7 @@ def prepare(
     lint: bool = True,
     strict: bool = False,
     config: Optional[LintConfig] = None,
+    ignore: Iterable[str] = (),
 ) -> Prepared:
     """Check a spec as a build does, without TensorFlow.
 
@@ -56,6 +58,8 @@ def prepare(
         max_params: refuse a model with more parameters than this.
         lint: run the lint gate (``config``: the rules and levels; default: the nearest pyproject.toml's).
         strict: warnings stop the build too.
+        ignore: rule codes, names or prefixes the lint gate skips, as `modelspec lint --ignore` (added to the
+            configuration's ignores).
 
     Raises:
         SpecError: the spec is invalid, over the budget, or its `pretrained:` block is unusable.
@@ -69,7 +73,7 @@ def prepare(
     from modelspec.pretrained.plan import plan_for
 
     plan = plan_for(model, weights) if settings(model, weights) is not None else None
-    findings = _lint_gate(model, config, strict, weights_given=weights is not None) if lint else []
+    findings = _lint_gate(model, config, strict, weights is not None, ignore) if lint else []
     return Prepared(model, findings, plan, weights, max_params)
 
 
@@ -85,11 +89,15 @@ def weights_plan(
     return plan_for(model, weights)
 
 
-def _lint_gate(model: ModelSpec, config: Optional[LintConfig], strict: bool, weights_given: bool) -> list[Diagnostic]:
-    from modelspec.linter.config import load_config
+def _lint_gate(
+    model: ModelSpec, config: Optional[LintConfig], strict: bool, weights_given: bool, ignore: Iterable[str]
+) -> list[Diagnostic]:
+    from modelspec.linter.config import load_config, rule_codes
     from modelspec.linter.runner import LintResult, run
 
     config = config or load_config()
+    if ignore:
+        config = config.without(*rule_codes(list(ignore), "--ignore"))
     if weights_given:  # the file given replaces `pretrained.path`: a missing file there is no reason to stop
         config = config.without("MS401")
     result = LintResult(run(model, config), files=1)
@@ -177,8 +185,12 @@ def build_model(
     lint: bool = True,
     strict: bool = False,
     config: Optional[LintConfig] = None,
+    ignore: Iterable[str] = (),
 ) -> Any:
     """Build the ``keras.Model`` a spec describes, with every guarantee of `modelspec build`: the parameter
-    budget, the pretrained checks and the lint gate first (see ``prepare``), then Keras (see ``build``)."""
-    prepared = prepare(spec, weights=weights, max_params=max_params, lint=lint, strict=strict, config=config)
+    budget, the pretrained checks and the lint gate first (see ``prepare``; ``ignore`` lists rules the gate
+    skips), then Keras (see ``build``)."""
+    prepared = prepare(
+        spec, weights=weights, max_params=max_params, lint=lint, strict=strict, config=config, ignore=ignore
+    )
     return build(prepared, seed=seed)

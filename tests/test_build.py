@@ -374,3 +374,63 @@ def test_example_runs(example):
         timeout=300,
     )
     assert process.returncode == 0, process.stdout[-2000:] + process.stderr[-3000:]
+
+
+# --- the layers imported architectures need (issue 10) ------------------------------------------------------
+
+IMPORTED_LAYERS = """\
+modelspec: 1
+name: mobilenetv2_1.00_224
+seed: 3
+input: {shape: [10, 10, 3]}
+layers:
+  - {type: normalization, mean: [120.0, 110.0, 100.0], variance: [3600.0, 3500.0, 3400.0]}
+  - {type: rescaling, scale: [1.0, 0.5, 2.0], offset: [0.0, 0.1, -0.1]}
+  - {type: cropping2d, cropping: [[1, 0], [0, 1]]}
+  - {type: conv2d, name: conv, filters: 4, kernel_size: 3, activation: hard_swish, padding: same}
+  - {type: layer_scale, name: scale, init_value: 0.25}
+  - {type: dropout, rate: 0.5, noise_shape: [null, 1, 1, null]}
+  - {type: normalization}
+  - {type: global_average_pool2d}
+"""
+
+
+def test_imported_layers_build_save_and_load_again(keras, tmp_path):
+    """layer_scale is modelspec's own Keras layer: a saved model holding it loads with keras.saving.load_model
+    once modelspec's runtime is imported, and computes the same outputs; the other layers are Keras's."""
+    spec = tmp_path / "imported.yaml"
+    spec.write_text(IMPORTED_LAYERS)
+    result = CliRunner().invoke(cli, ["build", str(spec), "--seed", "3"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    # the default output name keeps the dots of the model name
+    out = tmp_path / "mobilenetv2_1.00_224.keras"
+    result = CliRunner().invoke(cli, ["build", str(spec), "-o", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    model = build_model(spec)
+    assert model.name == "mobilenetv2_1.00_224"
+    np.testing.assert_array_equal(np.asarray(model.get_layer("scale").weights[0]), np.full(4, 0.25, "float32"))
+    assert model.get_layer("conv").get_config()["activation"] == "hard_silu"
+    loaded = keras.saving.load_model(out)
+    assert type(loaded.get_layer("scale")).__name__ == "LayerScale"
+    batch = np.random.default_rng(0).uniform(0, 255, (4, 10, 10, 3)).astype("float32")
+    np.testing.assert_array_equal(np.asarray(loaded(batch)), np.asarray(model(batch)))
+    assert loaded.count_params() == model.count_params() == load_spec(spec).analysis.total_params
+
+
+def test_build_ignore_lets_a_gated_spec_build(tmp_path):
+    spec = tmp_path / "zeros.yaml"
+    spec.write_text(
+        "modelspec: 1\nseed: 1\ninput: {shape: [4]}\nlayers:\n"
+        "  - {type: dense, units: 8, activation: relu, kernel_initializer: zeros}\n"
+        "  - {type: dense, units: 2, activation: softmax}\n"
+    )
+    out = tmp_path / "zeros.keras"
+    stopped = CliRunner().invoke(cli, ["build", str(spec), "-o", str(out)], catch_exceptions=False)
+    assert stopped.exit_code == 1 and "MS101" in stopped.output and not out.exists()
+    unknown = CliRunner().invoke(cli, ["build", str(spec), "-o", str(out), "--ignore", "MS999"])
+    assert unknown.exit_code == 2 and "--ignore: unknown rule 'MS999'" in unknown.output and not out.exists()
+    built = CliRunner().invoke(
+        cli, ["build", str(spec), "-o", str(out), "--ignore", "MS109, constant-hidden-kernel"], catch_exceptions=False
+    )
+    assert built.exit_code == 0, built.output
+    assert out.exists() and "MS101" not in built.output

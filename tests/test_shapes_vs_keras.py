@@ -52,6 +52,24 @@ CASES = {
         "input": seq_input([None], "int32"),
     },
     "rescaling": spec_dict([L("rescaling", scale=0.5, offset=1.0)], input_shape=[2, 2]),
+    "rescaling_per_channel": spec_dict(
+        [L("rescaling", scale=[0.5, 2.0, 1.0], offset=[-1.0, 0.0, 1.0]), L("conv2d", filters=2, kernel_size=1)],
+        input_shape=[4, 4, 3],
+    ),
+    "dropout_noise_shape": spec_dict(
+        [L("dropout", rate=0.3, noise_shape=[None, 1, 1, 3]), L("conv2d", filters=2, kernel_size=1)],
+        input_shape=[4, 4, 3],
+    ),
+    "normalization_constants": spec_dict(
+        [L("normalization", mean=[1.0, 2.0, 3.0], variance=[1.0, 4.0, 0.25]), D(2)], input_shape=[5, 3]
+    ),
+    "normalization_scalar_inverted": spec_dict(
+        [L("normalization", axis=None, mean=0.5, variance=2.0, invert=True)], input_shape=[3, 2]
+    ),
+    "normalization_adapted_state": spec_dict([L("normalization"), D(2)], input_shape=[4, 3]),
+    "normalization_adapted_two_axes": spec_dict([L("normalization", axis=[1, -1])], input_shape=[4, 5, 3]),
+    "layer_scale": spec_dict([D(4), L("layer_scale", init_value=1e-5)], input_shape=[3]),
+    "layer_scale_axis": spec_dict([L("layer_scale", axis=1, trainable=False)], input_shape=[4, 5, 3]),
     # --- convolutions ---
     "conv1d": spec_dict([L("conv1d", filters=3, kernel_size=3)], input_shape=[9, 2]),
     "conv1d_same_strided": spec_dict(
@@ -254,6 +272,12 @@ CASES = {
         [L("concatenate", axis=-2, inputs=["x", "y"])],
         inputs=[seq_input([2, 3], name="x"), seq_input([4, 3], name="y")],
     ),
+    "cropping1d": spec_dict(
+        [L("cropping1d", cropping=[2, 1]), L("conv1d", filters=2, kernel_size=2)], input_shape=[9, 3]
+    ),
+    "cropping2d": spec_dict([L("cropping2d", cropping=[[1, 2], 3])], input_shape=[7, 8, 2]),
+    "cropping2d_unknown_size": spec_dict([L("cropping2d", cropping=1)], input_shape=[None, 8, 2]),
+    "cropping3d": spec_dict([L("cropping3d", cropping=[1, [0, 2], 1])], input_shape=[5, 6, 7, 2]),
     # --- pass-through of built-in Keras layers ---
     "keras_leaky_relu": spec_dict(
         [L("keras", class_name="LeakyReLU", config={"negative_slope": 0.2}), D(2)], input_shape=[3]
@@ -348,6 +372,11 @@ FIRST_CLASS = {
     "average",
     "subtract",
     "rescaling",
+    "normalization",
+    "layer_scale",
+    "cropping1d",
+    "cropping2d",
+    "cropping3d",
     "keras",
 }
 
@@ -416,6 +445,17 @@ def _keras_lstm_flat(keras):
     keras.layers.LSTM(2)(keras.Input((4,)))
 
 
+def _keras_crop_everything(keras):
+    keras.layers.Cropping2D(((2, 2), (0, 0)))(keras.Input((4, 4, 1)))
+
+
+def _keras_normalization_size(keras):
+    try:
+        keras.layers.Normalization(mean=[1.0, 2.0], variance=[1.0, 1.0])(keras.Input((4, 3)))
+    except Exception as exc:  # TensorFlow's InvalidArgumentError (cannot broadcast), not a ValueError
+        raise ValueError(str(exc)) from exc
+
+
 REFUSED = {
     "conv2d_transpose_strides_with_dilation": (
         _keras_transpose_strided_dilated,
@@ -442,6 +482,14 @@ REFUSED = {
     ),
     "reshape_to_wrong_size": (_keras_reshape_size, spec_dict([L("reshape", target_shape=[3, 2])], input_shape=[4])),
     "lstm_on_flat_input": (_keras_lstm_flat, spec_dict([L("lstm", units=2)], input_shape=[4])),
+    "cropping_everything": (
+        _keras_crop_everything,
+        spec_dict([L("cropping2d", cropping=[[2, 2], 0])], input_shape=[4, 4, 1]),
+    ),
+    "normalization_mean_per_channel_size": (
+        _keras_normalization_size,
+        spec_dict([L("normalization", mean=[1.0, 2.0], variance=[1.0, 1.0])], input_shape=[4, 3]),
+    ),
 }
 
 

@@ -105,6 +105,21 @@ SPECS = {
           - {type: layer_norm}
           - {type: dense, units: 64, activation: relu}
     """,
+    "imported-layers": """
+        modelspec: 1
+        seed: 0
+        input: {shape: [32, 128]}
+        layers:
+          - {type: dense, units: 128, activation: relu}
+          - {type: cropping1d, cropping: [4, 2]}
+          - {type: normalization, mean: 0.5, variance: 0.36}
+          - {type: dense, units: 8, kernel_initializer: glorot_normal}
+          - {type: rescaling, scale: [0.5, 1.0, 2.0, 1.5, 1.0, 0.8, 1.2, 0.5], offset: [0, 0.5, -0.5, 1, 0, 0, 0, 0]}
+          - {type: layer_scale, init_value: 0.3}
+          - {type: dropout, rate: 0.3, noise_shape: [null, 1, 8]}
+          - {type: dense, units: 256, activation: hard_silu}
+          - {type: dense, units: 256, activation: celu}
+    """,
     "recurrent": """
         modelspec: 1
         seed: 0

@@ -336,9 +336,10 @@ def _dropout(layer, shapes):
         full = (None,) + tuple(shape)
         bad = len(noise) != len(full) or any(n not in (None, 1, d) and d is not None for n, d in zip(noise, full))
         if bad:
+            written = ", ".join("null" if n is None else str(n) for n in noise)
             raise ShapeError(
                 f"noise_shape must have one entry per axis, batch axis first, each null, 1 or the input's size: "
-                f"input shape {show_shape(shape)} (received: {noise})"
+                f"input shape {show_shape(shape)} (received: [{written}])"
             )
     return shape, []
 

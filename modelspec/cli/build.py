@@ -37,6 +37,11 @@ def _output(spec_name: str, output) -> Path:
 )
 @click.option("--strict", is_flag=True, help="Stop on lint warnings too, not only on lint errors.")
 @click.option(
+    "--ignore",
+    metavar="CODES",
+    help="Comma-separated rule codes, names or prefixes the lint gate skips (as `modelspec lint --ignore`).",
+)
+@click.option(
     "--weights",
     type=click.Path(dir_okay=False),
     help="Pretrained weights (.weights.h5, .keras or .npz) to load, replacing `pretrained.path`; "
@@ -49,7 +54,7 @@ def _output(spec_name: str, output) -> Path:
     help="Print which layers the pretrained weights would load, skip or leave new, then exit without "
     "building (no TensorFlow).",
 )
-def build(spec, output, seed, max_params, strict, weights, plan_only) -> None:
+def build(spec, output, seed, max_params, strict, ignore, weights, plan_only) -> None:
     """Lint SPEC, then compile it into a Keras model, write it as a .keras file and print a summary.
 
     Lint findings are printed first; error-level findings (and warnings with --strict) stop the build.
@@ -61,7 +66,8 @@ def build(spec, output, seed, max_params, strict, weights, plan_only) -> None:
     if plan_only:
         console().print(plan_table(pipeline.weights_plan(Path(spec), weights=weights, max_params=max_params)))
         return
-    prepared = pipeline.prepare(Path(spec), weights=weights, max_params=max_params, strict=strict)
+    ignore = [word.strip() for word in (ignore or "").split(",") if word.strip()]
+    prepared = pipeline.prepare(Path(spec), weights=weights, max_params=max_params, strict=strict, ignore=ignore)
     output = _output(prepared.model.name, output)
     print_diagnostics(prepared.findings)
     if prepared.plan is not None:

@@ -61,7 +61,9 @@ class LintConfig:
         return {name: self.values.get(name, default) for name, default in registry.RULES[code].options.items()}
 
 
-def _codes(words: Iterable[str], where: str) -> list[str]:
+def rule_codes(words: Iterable[str], where: str) -> list[str]:
+    """Resolve rule codes, names, prefixes and ALL to codes; raise ``ConfigError`` (naming ``where``) on an
+    unknown one."""
     if isinstance(words, str) or not isinstance(words, (list, tuple)):
         raise ConfigError(f"{where}: must be a list of rule codes (received: {words!r})")
     codes = []
@@ -81,8 +83,8 @@ def make_config(
     where: str = "configuration",
 ) -> LintConfig:
     """Validate and resolve a configuration; raise ``ConfigError`` naming the first problem."""
-    chosen = set(_codes(list(select), f"{where}: select")) if select is not None else set(registry.RULES)
-    chosen -= set(_codes(list(ignore), f"{where}: ignore"))
+    chosen = set(rule_codes(list(select), f"{where}: select")) if select is not None else set(registry.RULES)
+    chosen -= set(rule_codes(list(ignore), f"{where}: ignore"))
     resolved_levels = {}
     for word, level in (levels or {}).items():
         try:
@@ -151,6 +153,8 @@ def load_config(
     )
     if select is None and not ignore:
         return base
-    chosen = set(_codes(list(select), "--select")) if select is not None else set(base.codes)
-    chosen -= set(_codes(list(table.get("ignore", ())), f"{where}: ignore")) | set(_codes(list(ignore), "--ignore"))
+    chosen = set(rule_codes(list(select), "--select")) if select is not None else set(base.codes)
+    chosen -= set(rule_codes(list(table.get("ignore", ())), f"{where}: ignore")) | set(
+        rule_codes(list(ignore), "--ignore")
+    )
     return LintConfig(frozenset(chosen), base.levels, base.values)
