@@ -5,6 +5,7 @@ from modelspec.errors import DataError, LintFailure, ModelspecError, SpecError, 
 from modelspec.linter.runner import lint
 from modelspec.loader import ModelSpec, load_spec
 from modelspec.pipeline import build_model
+from modelspec.runtime.export import from_keras
 from modelspec.trainer import evaluate, train
 
 __version__ = "0.1.0"
@@ -19,6 +20,7 @@ __all__ = [
     "WeightsError",
     "build_model",
     "evaluate",
+    "from_keras",
     "lint",
     "load_spec",
     "train",

@@ -1,0 +1,54 @@
+"""`modelspec import`: turn a Keras model (a .keras archive or a JSON config) into a spec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from modelspec.cli.common import EPILOG
+
+
+@click.command("import", epilog=EPILOG)
+@click.argument("source", type=click.Path(dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Where to write the spec (atomically); '-' prints it instead [default: <source name>.yaml in the "
+    "current folder].",
+)
+@click.option(
+    "--weights-out",
+    type=click.Path(dir_okay=False),
+    help="Where to write the weights of a .keras archive [default: <spec name>.weights.h5 beside the spec]; the "
+    "spec's `pretrained:` block points at it.",
+)
+def import_command(source, output, weights_out) -> None:
+    """Write SOURCE, a Keras model, as a spec that `modelspec build` turns back into the same model.
+
+    SOURCE is a .keras archive or a JSON model config (model.to_json()). Only its configuration is read, as
+    data: no code in it runs and Keras is not loaded. Layer names, arguments, initializers, regularizers,
+    constraints, trainable flags and compile settings are kept; a .keras archive's weights are written beside
+    the spec and loaded by its `pretrained:` block. Layers a spec cannot express (Lambda, custom classes) are
+    listed, every one, with what to do instead, and nothing is written (exit 2).
+    """
+    from modelspec.importer import import_file
+
+    if output == "-":
+        if weights_out:
+            raise click.BadParameter("--weights-out needs the spec in a file, not '-'", param_hint="'-o'")
+        click.echo(import_file(source).text, nl=False)
+        return
+    output = Path(output or Path(source).name.rsplit(".", 1)[0] + ".yaml")
+    if output.suffix not in (".yaml", ".yml"):
+        raise click.BadParameter("the spec's file name must end in .yaml or .yml", param_hint="'-o' / '--output'")
+    if not output.parent.resolve().is_dir():
+        raise click.BadParameter(f"folder {str(output.parent)!r} does not exist", param_hint="'-o' / '--output'")
+    imported = import_file(source, output, weights_out=weights_out)
+    params = f", {imported.params:,} parameters" if imported.params is not None else ""
+    click.echo(f"Imported {imported.name} ({imported.layers} layers{params}) from {source}")
+    click.echo(f"Wrote {imported.spec_path}")
+    if imported.weights_path is not None:
+        click.echo(f"Wrote {imported.weights_path}")
+    click.echo(f"Next: modelspec lint {imported.spec_path} && modelspec build {imported.spec_path}")

@@ -1,0 +1,239 @@
+"""Import a Keras model config as a spec: read, flatten, convert every layer, write the spec, check it."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from modelspec.importer import emit, weights
+from modelspec.importer.graph import FlatModel, InputNode, flatten
+from modelspec.importer.layers import convert
+from modelspec.importer.problems import Problem, UnsupportedModel
+from modelspec.importer.source import ModelSource, read_source
+from modelspec.importer.training import training_block
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+_MODEL_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+SCHEMA_FILE = "modelspec.schema.json"
+DTYPES = ("float32", "float16", "bfloat16", "float64", "int32", "int64", "uint8", "bool")
+
+
+@dataclass
+class Imported:
+    """The result of an import: the spec's text, where it and its weights were written, and what it holds."""
+
+    text: str
+    source: str
+    name: str
+    layers: int
+    params: Optional[int] = None  # the weights' values, when there are weights
+    spec_path: Optional[Path] = None
+    weights_path: Optional[Path] = None
+    arrays: Optional[weights.Arrays] = field(default=None, repr=False)
+
+
+def import_file(
+    source: Union[str, os.PathLike],
+    output: Union[str, os.PathLike, None] = None,
+    *,
+    weights_out: Union[str, os.PathLike, None] = None,
+) -> Imported:
+    """Import a `.keras` archive or a JSON model config (``model.to_json()``) as a spec.
+
+    Args:
+        source: the file; its config is read as data, never executed (see docs/import.md).
+        output: where to write the spec (atomically); None: only return its text.
+        weights_out: where to write the weights (default: ``<spec>.weights.h5`` beside the spec, when the
+            source has weights and ``output`` is given).
+
+    Raises:
+        UnsupportedModel: the file is unreadable or hostile, or holds layers or settings a spec cannot express
+            (every one is listed); nothing is written then.
+    """
+    model_source = read_source(source)
+    return import_config(
+        model_source.config,
+        output,
+        weights_out=weights_out,
+        origin=model_source,
+        arrays=lambda layers: weights.archive_arrays(model_source.weights, layers) if model_source.weights else None,
+    )
+
+
+def import_config(
+    config: dict,
+    output: Union[str, os.PathLike, None] = None,
+    *,
+    weights_out: Union[str, os.PathLike, None] = None,
+    origin: Optional[ModelSource] = None,
+    arrays=None,
+    description: str = "",
+) -> Imported:
+    """Import a model config (the dict of ``json.loads(model.to_json())``); ``arrays`` is called with the spec's
+    (name, Keras origin) layers and returns their weights, or None. See ``import_file``."""
+    where = str(origin.path) if origin is not None else description or "<config>"
+    flat = flatten(config)
+    layers, problems = _layers(flat)
+    block, training_problems = training_block(config.get("compile_config"))
+    problems += training_problems
+    problems += _input_problems(flat)
+    if not _MODEL_NAME.match(flat.name):
+        problems.append(Problem("model", "name", f"model name {flat.name!r} is not a spec name", "rename the model"))
+    if problems:
+        raise UnsupportedModel(where, problems)
+
+    spec: dict[str, Any] = {"modelspec": 1, "name": flat.name}
+    spec.update(_inputs(flat.inputs))
+    defaults = emit.hoist([layer for layer in layers])
+    if defaults:
+        spec["defaults"] = defaults
+    spec["layers"] = layers
+    if flat.outputs != [layers[-1]["name"]]:
+        spec["outputs"] = flat.outputs
+
+    output = Path(output) if output is not None else None
+    found = arrays([(node.name, node.origin) for node in flat.nodes]) if arrays is not None else None
+    weights_path = None
+    if found is not None and output is not None:
+        weights_path = Path(weights_out) if weights_out is not None else _beside(output)
+        spec["pretrained"] = {"path": _relative(weights_path, output.parent)}
+    if block is not None:
+        spec["training"] = block
+    header = _header(where, flat, origin, output, found)
+    text = emit.spec_text(header, spec)
+    params = weights.count(found) if found is not None else None
+    _check(text, where, output, params)
+    if output is not None:
+        from modelspec.atomic import write_text
+
+        if weights_path is not None:
+            weights.write(weights_path, found)
+        write_text(output, text)
+    return Imported(text, where, flat.name, len(layers), params, output, weights_path, found)
+
+
+def _layers(flat: FlatModel) -> tuple[list[dict], list[Problem]]:
+    problems = list(flat.problems)
+    converted: dict[str, dict] = {}
+    inputs: dict[str, list[str]] = {}
+    for node in flat.nodes:
+        layer, found = convert(node)
+        problems += found
+        if not _NAME.match(node.name):
+            problems.append(
+                Problem(node.where, node.class_name, f"layer name {node.name!r} is not a spec name", "rename the layer")
+            )
+        if layer is not None:
+            converted[node.name] = layer
+            inputs[node.name] = node.tensors()
+    if problems:
+        return [], problems
+    order = emit.chain_order([node.name for node in flat.nodes], inputs)
+    single = flat.inputs[0].name if len(flat.inputs) == 1 else None
+    layers = []
+    previous = single
+    for name in order:
+        layer = {"type": converted[name]["type"], "name": name}
+        refs = inputs[name]
+        if refs != [previous] or converted[name]["type"] in ("add", "subtract", "multiply", "average", "concatenate"):
+            layer["inputs"] = refs
+        layer.update({k: v for k, v in converted[name].items() if k != "type"})
+        layers.append(layer)
+        previous = name
+    return layers, []
+
+
+def _input_problems(flat: FlatModel) -> list[Problem]:
+    problems = []
+    for node in flat.inputs:
+        config = node.config
+        if not node.shape or node.shape[0] is not None:
+            what = "no input shape" if not node.shape else f"a fixed batch size {node.shape[0]}"
+            problems.append(
+                Problem(node.name, "InputLayer", f"{what}: a spec input has a shape without the batch axis")
+            )
+        if node.dtype not in DTYPES:
+            problems.append(Problem(node.name, "InputLayer", f"dtype {node.dtype!r} has no spec form"))
+        for flag in ("sparse", "ragged", "optional"):
+            if config.get(flag):
+                problems.append(Problem(node.name, "InputLayer", f"{flag} inputs have no spec form"))
+        if not _NAME.match(node.name):
+            problems.append(Problem(node.name, "InputLayer", f"input name {node.name!r} is not a spec name"))
+    return problems
+
+
+def _inputs(nodes: list[InputNode]) -> dict:
+    def one(node: InputNode) -> dict:
+        entry = {"name": node.name, "shape": node.shape[1:]}
+        if node.dtype != "float32":
+            entry["dtype"] = node.dtype
+        return entry
+
+    if len(nodes) == 1:
+        return {"input": one(nodes[0])}
+    return {"inputs": [one(node) for node in nodes]}
+
+
+def _beside(output: Path) -> Path:
+    name = output.name
+    for suffix in (".yaml", ".yml"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    return output.with_name(name + ".weights.h5")
+
+
+def _relative(path: Path, folder: Path) -> str:
+    return Path(os.path.relpath(path.resolve(), folder.resolve())).as_posix()
+
+
+def _schema_reference(output: Optional[Path]) -> Optional[str]:
+    folder = (output.parent if output is not None else Path.cwd()).resolve()
+    for candidate in (folder, *folder.parents):
+        if (candidate / SCHEMA_FILE).is_file():
+            return _relative(candidate / SCHEMA_FILE, folder)
+    return None
+
+
+def _header(where: str, flat: FlatModel, origin: Optional[ModelSource], output, found) -> list[str]:
+    from modelspec import __version__
+
+    reference = _schema_reference(output)
+    lines = [f"yaml-language-server: $schema={reference or SCHEMA_FILE}"]
+    keras = f", Keras {origin.keras_version}" if origin is not None and origin.keras_version else ""
+    what = "Sequential" if flat.class_name == "Sequential" else "functional"
+    lines.append(
+        f"Imported from {Path(where).name if origin else where} by `modelspec import` (modelspec {__version__}{keras}):"
+    )
+    count = f", {weights.count(found):,} parameters" if found is not None else ""
+    lines.append(f'the Keras {what} model "{flat.name}", {len(flat.nodes)} layers{count}.')
+    if found is not None and output is not None:
+        lines.append("Its weights load through `pretrained:`, so `modelspec build` gives the same outputs.")
+    if reference is None:
+        lines.append(f"For editor completion, write the schema beside it: modelspec schema -o {SCHEMA_FILE}")
+    return lines
+
+
+def _check(text: str, where: str, output: Optional[Path], params: Optional[int]) -> None:
+    """Read the spec back as `modelspec build` will: it must validate and, with weights, count the same
+    parameters as the weights hold."""
+    from modelspec import source as spec_source
+    from modelspec.errors import SpecError
+    from modelspec.loader import from_document
+
+    name = str(output) if output is not None else "<imported>"
+    try:
+        loaded = from_document(spec_source.parse(text, name))
+    except SpecError as exc:
+        raise UnsupportedModel(
+            where, message=f"{where}: the spec written for it does not validate (nothing was written):\n{exc}"
+        ) from None
+    analysis = loaded.analysis
+    if params is not None and analysis.complete and analysis.total_params != params:
+        raise UnsupportedModel(
+            where,
+            message=f"{where}: the spec counts {analysis.total_params:,} parameters but the weights hold {params:,} "
+            "(nothing was written)",
+        )

@@ -1,0 +1,161 @@
+"""Write a spec as a person would: chains kept together, `inputs:` only where the graph branches, shared
+settings in `defaults:`, one flow-style line per simple layer."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from typing import Any
+
+from modelspec.schema.layers import LAYER_TYPES
+from modelspec.schema.spec import Defaults
+
+LINE = 118  # a layer longer than this on one line is written as a block
+_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+_RESERVED = frozenset({"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"})
+
+
+# --- order --------------------------------------------------------------------------------------------------
+
+
+def chain_order(names: list[str], inputs: dict[str, list[str]]) -> list[str]:
+    """A topological order of ``names`` (given in one) that keeps chains together: after a layer, the next is one
+    of its consumers that only it feeds, where there is one; otherwise the earliest layer whose inputs are ready."""
+    index = {name: i for i, name in enumerate(names)}
+    waiting = {name: sum(1 for ref in set(inputs[name]) if ref in index) for name in names}
+    consumers: dict[str, list[str]] = {name: [] for name in names}
+    for name in names:
+        for ref in set(inputs[name]):
+            if ref in consumers:
+                consumers[ref].append(name)
+    ready = sorted((n for n in names if waiting[n] == 0), key=index.get)
+    order: list[str] = []
+    while ready:
+        last = order[-1] if order else None
+        follow = [n for n in ready if inputs[n] == [last]]
+        chosen = follow[0] if follow else ready[0]
+        ready.remove(chosen)
+        order.append(chosen)
+        for consumer in consumers[chosen]:
+            waiting[consumer] -= 1
+            if waiting[consumer] == 0:
+                ready.append(consumer)
+        ready.sort(key=index.get)
+    return order
+
+
+# --- defaults -----------------------------------------------------------------------------------------------
+
+
+def _default(layer_type: str, key: str) -> Any:
+    from modelspec.importer.layers import _default as field_default
+
+    return field_default(LAYER_TYPES[layer_type], key)
+
+
+def _targets(layers: list[dict], key: str) -> list[dict]:
+    """The layer mappings a `defaults:` entry for ``key`` would apply to (a bidirectional's inner layer)."""
+    found = []
+    for layer in layers:
+        target = layer["layer"] if layer["type"] == "bidirectional" else layer
+        if key not in LAYER_TYPES[target["type"]].model_fields:
+            continue
+        if (key == "padding" and target["type"] == "zero_padding2d") or (
+            key == "activation" and target["type"] == "activation"
+        ):
+            continue  # padding there is an amount; an activation layer reads better with its activation written
+        found.append(target)
+    return found
+
+
+def hoist(layers: list[dict]) -> dict:
+    """Move each setting most layers share into `defaults:` when that saves lines of spec; return the defaults
+    (the layer mappings are changed in place)."""
+    defaults: dict[str, Any] = {}
+    for key in Defaults.model_fields:
+        targets = _targets(layers, key)
+        if not targets:
+            continue
+        current = [(t, t.get(key, _default(t["type"], key))) for t in targets]
+        counts = Counter(json.dumps(value, sort_keys=True) for _, value in current)
+        best_text, _ = counts.most_common(1)[0]
+        best = json.loads(best_text)
+        saved = sum(1 for t, value in current if value == best and key in t)
+        cost = sum(1 for t, value in current if value != best and key not in t)
+        if saved - cost < 2:
+            continue
+        defaults[key] = best
+        for target, value in current:
+            if value == best:
+                target.pop(key, None)
+            else:
+                target[key] = value
+    return defaults
+
+
+# --- YAML text ----------------------------------------------------------------------------------------------
+
+
+def scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        text = repr(value)
+        return text if any(c in text for c in ".en") else text + ".0"
+    text = str(value)
+    if _PLAIN.match(text) and text.lower() not in _RESERVED:
+        return text
+    return json.dumps(text)
+
+
+def flow(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{scalar(k)}: {flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(flow(v) for v in value) + "]"
+    return scalar(value)
+
+
+def block(value: dict, indent: int) -> list[str]:
+    """A mapping as block lines whose values are flow (or blocks, when a flow line would be too long)."""
+    lines = []
+    pad = " " * indent
+    for key, item in value.items():
+        text = f"{pad}{scalar(key)}: {flow(item)}"
+        if isinstance(item, dict) and item and len(text) > LINE:
+            lines.append(f"{pad}{scalar(key)}:")
+            lines.extend(block(item, indent + 2))
+        else:
+            lines.append(text)
+    return lines
+
+
+def layer_lines(layer: dict) -> list[str]:
+    text = f"  - {flow(layer)}"
+    if len(text) <= LINE:
+        return [text]
+    lines = block(layer, 4)
+    return ["  - " + lines[0].lstrip(), *lines[1:]]
+
+
+def spec_text(header: list[str], spec: dict) -> str:
+    """The spec's YAML: the header comments, then each top-level key (layers one per line)."""
+    lines = [f"# {line}" if line else "#" for line in header]
+    for key, value in spec.items():
+        if key == "layers":
+            lines.append("layers:")
+            for layer in value:
+                lines.extend(layer_lines(layer))
+        elif isinstance(value, dict) and (
+            len(f"{key}: {flow(value)}") > LINE or key in ("defaults", "pretrained", "training")
+        ):
+            lines.append(f"{key}:")
+            lines.extend(block(value, 2))
+        else:
+            lines.append(f"{key}: {flow(value)}")
+    return "\n".join(lines) + "\n"

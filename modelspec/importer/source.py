@@ -1,0 +1,117 @@
+"""Read a model's configuration as data: a `.keras` archive's ``config.json`` or a JSON file.
+
+A `.keras` archive is opened with ``zipfile`` and only its ``config.json``, ``metadata.json`` and (for weights,
+modelspec/importer/weights.py) ``model.weights.h5`` members are read, after the checks of
+``modelspec.pretrained.files`` (declared sizes a zip could not hold are refused before reading). Nothing is
+extracted to disk, so member names cannot reach outside the archive; they are refused all the same when they
+try (absolute paths, ``..``), and so are duplicate members, as an archive that says two things is not trusted.
+JSON is parsed with the standard library (no object hooks): it yields plain dicts, lists and scalars.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from modelspec.errors import WeightsError
+from modelspec.importer.problems import refused
+from modelspec.pretrained import files
+
+MAX_CONFIG_BYTES = 64 * 1024 * 1024  # the config of a 1,000-layer model is a few MB
+CONFIG_MEMBER = "config.json"
+METADATA_MEMBER = "metadata.json"
+
+
+@dataclass
+class ModelSource:
+    """A model configuration read from a file, and where its weights are (a `.keras` archive) if anywhere."""
+
+    path: Path
+    config: dict
+    keras_version: Optional[str] = None
+    weights: Optional[Path] = None  # the `.keras` archive holding model.weights.h5
+
+
+def read_source(path) -> ModelSource:
+    """Read a `.keras` archive or a JSON model config; raise ``UnsupportedModel`` when unreadable or hostile."""
+    path = Path(path)
+    where = str(path)
+    if not path.is_file():
+        raise refused(where, "no such file" if not path.exists() else "not a regular file")
+    suffix = path.suffix.lower()
+    if suffix == ".keras":
+        return _read_archive(path)
+    if suffix == ".json":
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise refused(where, f"the file is larger than {MAX_CONFIG_BYTES:,} bytes")
+        return ModelSource(path, _parse(where, path.read_bytes()))
+    raise refused(
+        where,
+        f"expected a .keras archive or a .json model config (model.to_json()) (received: {path.name!r}); "
+        "legacy .h5 models: load them in Keras and pass the model to modelspec.from_keras",
+    )
+
+
+def _read_archive(path: Path) -> ModelSource:
+    where = str(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            _check_names(where, archive)
+            config = _parse(where, _member(path, archive, CONFIG_MEMBER))
+            metadata = _metadata(path, archive)
+            has_weights = files.KERAS_MEMBER in archive.namelist()
+    except zipfile.BadZipFile:
+        raise refused(where, "not a zip archive, which a .keras file must be") from None
+    except OSError as exc:
+        raise refused(where, f"cannot read: {exc.strerror or exc}") from None
+    version = metadata.get("keras_version") if isinstance(metadata, dict) else None
+    return ModelSource(path, config, version if isinstance(version, str) else None, path if has_weights else None)
+
+
+def _check_names(where: str, archive: zipfile.ZipFile) -> None:
+    names = archive.namelist()
+    for name in names:
+        parts = name.replace("\\", "/").split("/")
+        if name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":"):
+            raise refused(where, f"archive member {name!r} names a path outside the archive: refused")
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise refused(where, f"archive holds several members named {duplicates[0]!r}: refused")
+
+
+def _member(path: Path, archive: zipfile.ZipFile, name: str) -> bytes:
+    try:
+        info = files._member(path, archive, name)
+    except WeightsError as exc:
+        raise refused(str(path), str(exc).removeprefix(f"{path}: ")) from None
+    if info.file_size > MAX_CONFIG_BYTES:
+        raise refused(str(path), f"archive member {name!r} declares {info.file_size:,} bytes: refused")
+    with archive.open(info) as handle:
+        data = handle.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise refused(str(path), f"archive member {name!r} holds more than {MAX_CONFIG_BYTES:,} bytes: refused")
+    return data
+
+
+def _metadata(path: Path, archive: zipfile.ZipFile) -> Any:
+    if METADATA_MEMBER not in archive.namelist():
+        return None
+    try:
+        return json.loads(_member(path, archive, METADATA_MEMBER))
+    except (ValueError, RecursionError):
+        return None  # only the Keras version is read from it, for the header comment
+
+
+def _parse(where: str, data: bytes) -> dict:
+    try:
+        value = json.loads(data)
+    except RecursionError:
+        raise refused(where, "the JSON nests too deeply: refused") from None
+    except ValueError as exc:
+        raise refused(where, f"not a JSON model config: {exc}") from None
+    if not isinstance(value, dict):
+        raise refused(where, f"not a Keras model config: the JSON holds a {type(value).__name__}, not an object")
+    return value

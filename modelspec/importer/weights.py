@@ -1,0 +1,84 @@
+"""Weights for an imported spec: a `.weights.h5` keyed by the spec's layer names (h5py and NumPy, no Keras).
+
+From a `.keras` archive, the arrays are copied from its ``model.weights.h5`` member, opened with the guards of
+``modelspec.pretrained.files`` (links, external storage, absurd declared sizes and zip bombs are refused before
+anything is read). Keras stores a nested model's layers below the nested model's group; the file written here
+has one group per layer of the flat spec, ``layers/<name>/vars/<i>``, which modelspec's loader reads by name.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from pathlib import Path
+
+from modelspec.atomic import replacing
+from modelspec.errors import WeightsError
+from modelspec.importer.problems import refused
+from modelspec.pretrained import files
+
+Arrays = dict[str, list[tuple[str, object]]]  # spec layer -> [(variable path below the layer, array)]
+
+
+def archive_arrays(path: Path, layers: Iterable[tuple[str, tuple[str, ...]]]) -> Arrays:
+    """Read the arrays of each (spec name, Keras origin) layer from a `.keras` archive's weights."""
+    try:
+        with files.open_source(path) as (_, h5):
+            groups = _groups(path, h5)
+            arrays: Arrays = {}
+            budget = [files.MAX_OBJECTS, files.MAX_RATIO * max(path.stat().st_size, 1)]
+            for name, origin in layers:
+                group = groups.get(origin)
+                if group is None:
+                    continue
+                found = [
+                    (relative, group[relative][()])
+                    for relative, _ in files._datasets(path, group, "", budget)
+                    if not relative.startswith("layers/")
+                ]
+                if found:
+                    arrays[name] = found
+            return arrays
+    except WeightsError as exc:
+        raise refused(str(path), f"its weights: {str(exc).removeprefix(f'{path}: ')}") from None
+
+
+def _groups(path: Path, h5) -> dict[tuple[str, ...], object]:
+    """Each layer group of a Keras 3 weights file by its names from the outer model down (``vars`` names it)."""
+    found: dict[tuple[str, ...], object] = {}
+
+    def walk(parent, origin: tuple[str, ...]) -> None:
+        layers = files._group(path, parent, "layers")
+        if layers is None:
+            return
+        for key in files._names(path, layers):
+            group = files._group(path, layers, key)
+            if group is None:
+                continue
+            own = files._group(path, group, "vars")
+            name = own.attrs.get("name", key) if own is not None else key
+            name = name.decode() if isinstance(name, bytes) else str(name)
+            found[(*origin, name)] = group
+            walk(group, (*origin, name))
+
+    walk(h5, ())
+    return found
+
+
+def count(arrays: Arrays) -> int:
+    """The number of values in ``arrays`` (the parameter count Keras reports)."""
+    return sum(math.prod(array.shape) for items in arrays.values() for _, array in items)
+
+
+def write(path: Path, arrays: Arrays) -> None:
+    """Write ``arrays`` as a Keras 3 weights file, atomically (a temporary file, then one rename)."""
+    import h5py
+
+    with replacing(path, ".h5") as temporary, h5py.File(temporary, "w") as h5:
+        layers = h5.create_group("layers")
+        for name, items in arrays.items():
+            group = layers.create_group(name)
+            group.create_group("vars").attrs["name"] = name
+            for relative, array in items:
+                group.create_dataset(relative, data=array)
+        h5.create_group("vars")
