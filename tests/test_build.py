@@ -234,6 +234,13 @@ def auto_model(keras):
         {"type": "activation", "activation": "gelu"},
         {"type": "separable_conv2d", "name": "sep", "filters": 2, "kernel_size": 1, "activation": "relu"},
         {"type": "depthwise_conv2d", "name": "dw", "kernel_size": 1, "activation": "tanh"},
+        {
+            "type": "depthwise_conv2d",
+            "name": "dw_relu_x2",
+            "kernel_size": 1,
+            "activation": "relu",
+            "depth_multiplier": 2,
+        },
         {"type": "flatten"},
         {"type": "dense", "name": "logits", "units": 3},
     ]
@@ -260,14 +267,41 @@ def test_auto_picks_from_the_activation(auto_model, activation, expected):
         ("rnn_relu", "kernel_initializer", "HeNormal"),
         ("rnn_relu", "recurrent_initializer", "Orthogonal"),
         ("conv_bn", "kernel_initializer", "HeNormal"),  # through batch_norm to gelu
-        ("sep", "depthwise_initializer", "HeNormal"),
         ("sep", "pointwise_initializer", "HeNormal"),
-        ("dw", "depthwise_initializer", "GlorotUniform"),
         ("logits", "kernel_initializer", "GlorotUniform"),  # linear output
     ],
 )
 def test_auto_on_built_layers(auto_model, name, attribute, expected):
     assert initializer_class(getattr(auto_model.get_layer(name), attribute)) == expected
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        # a separable convolution's depthwise step feeds its pointwise step: linear, variance 1 / (kh·kw)
+        ("sep", {"scale": 1.0, "mode": "fan_out", "distribution": "uniform"}),
+        # tanh after a depthwise kernel: Glorot's scale 1 over the window, not over window × channels
+        ("dw", {"scale": 1.0, "mode": "fan_out", "distribution": "uniform"}),
+        ("dw_relu_x2", {"scale": 4.0, "mode": "fan_out", "distribution": "truncated_normal"}),
+    ],
+)
+def test_auto_on_depthwise_kernels_scales_by_the_window(auto_model, name, expected):
+    """Keras's fan_in of a (kh, kw, C, m) depthwise kernel is kh·kw·C, but an output sums kh·kw terms: `auto`
+    takes the activation's scale × m over fan_out = kh·kw·m, so that the variance is right for kh·kw terms."""
+    layer = auto_model.get_layer(name)
+    initializer = layer.depthwise_initializer
+    assert initializer_class(initializer) == "VarianceScaling"
+    assert {key: initializer.get_config()[key] for key in expected} == expected
+
+
+def test_auto_depthwise_kernel_has_the_variance_of_its_window(keras):
+    spec = spec_dict(
+        [{"type": "depthwise_conv2d", "name": "dw", "kernel_size": 3, "activation": "relu", "depth_multiplier": 2}],
+        input_shape=[8, 8, 128],
+        seed=5,
+    )
+    kernel = np.asarray(build_model(spec).get_layer("dw").kernel)  # (3, 3, 128, 2): 2,304 weights
+    assert kernel.var() == pytest.approx(2 / 9, rel=0.1)  # He's 2 / fan_in with fan_in = the 9 taps an output sums
 
 
 def test_auto_on_bidirectional_and_attention(auto_model):

@@ -23,7 +23,7 @@ from modelspec.diagnostics import (
 )
 from modelspec.schema.activations import ACTIVATIONS
 from modelspec.schema.base import type_name
-from modelspec.schema.initializers import INITIALIZER_MODELS, InitializerSpec
+from modelspec.schema.initializers import INITIALIZER_MODELS, InitializerSpec, VarianceScaling, scaling
 from modelspec.schema.layers.base import Role
 from modelspec.schema.spec import Spec
 from modelspec.source import Document
@@ -345,6 +345,17 @@ def _auto_choice(name: str) -> InitializerSpec:
 
 
 @functools.cache
+def _per_channel(chosen: InitializerSpec, depth_multiplier: int) -> InitializerSpec:
+    """`auto` for a depthwise kernel: the variance ``chosen`` gives a layer summing ``fan_in`` terms, for a kernel
+    whose outputs sum only its window. Keras's fan_in of a (kh, kw, C, m) depthwise kernel is kh·kw·C, but an
+    output sums kh·kw terms of one channel; its fan_out is kh·kw·m, so scale × m over fan_out is scale / (kh·kw)."""
+    scale, _, distribution = scaling(chosen)
+    return VarianceScaling(
+        type="variance_scaling", scale=scale * depth_multiplier, mode="fan_out", distribution=distribution
+    )
+
+
+@functools.cache
 def _initializer_slots(model: type) -> tuple[str, ...]:
     return tuple(name for name in model.model_fields if name.endswith("_initializer"))
 
@@ -360,12 +371,17 @@ def _resolve_initializers(info: LayerInfo) -> None:
             autos.add(slot)
             if slot in spec.KERNEL_SLOTS:
                 role = info.spec.ROLE
-                # A recurrent kernel feeds the cell's own activation; attention's projections feed no activation.
+                # A recurrent kernel feeds the cell's own activation; attention's projections feed no activation;
+                # a separable convolution's depthwise step feeds its pointwise step, with no activation between.
                 activation = spec.activation if role is Role.RECURRENT else info.feeds
+                if slot in spec.PER_CHANNEL_SLOTS and "pointwise_initializer" in spec.KERNEL_SLOTS:
+                    activation = "linear"
                 chosen = "glorot_uniform" if role is Role.ATTENTION else ACTIVATIONS[activation].auto_initializer
             else:
                 chosen = _AUTO_BY_SLOT.get(slot, "glorot_uniform")
             value = _auto_choice(chosen)
+            if slot in spec.PER_CHANNEL_SLOTS:
+                value = _per_channel(value, spec.depth_multiplier)
         resolved[slot] = value
     info.initializers = resolved
     info.auto_slots = frozenset(autos)

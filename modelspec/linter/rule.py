@@ -135,6 +135,16 @@ class Subject:
                 found.append(consumer)
         return found
 
+    def normalised(self, name: str) -> bool:
+        """Whether ``name``'s output goes, through pass-through layers only, into normalisation and nowhere else.
+
+        Batch and layer normalisation divide by the standard deviation they measure, so the scale the layer's
+        initializer gave its output is reset there: rules about that scale (the initializer family against the
+        activation, the signal band) have nothing to judge on such a layer.
+        """
+        after = self.next_layers(name)
+        return bool(after) and all(info.spec.ROLE is Role.NORMALISER for info in after)
+
     def reaches_output_through(self, name: str) -> bool:
         """Whether ``name`` is an output, or leads to one through pass-through layers only."""
         current = self.analysis.layers[name]

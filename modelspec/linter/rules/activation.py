@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from typing import Optional
 
+from modelspec.analysis.shapes import per_axis
 from modelspec.diagnostics import Level
 from modelspec.linter.rule import Docs, Finding, Rule, Subject, passes_through
 from modelspec.linter.rules import _docs
@@ -153,19 +155,65 @@ MS203 = Rule(
 )
 
 
+def _geometry(info) -> Optional[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """(span, strides) per spatial axis of a linear map's window: () for dense (it maps the last axis only);
+    None for a layer whose merge the rule does not compute (transposed convolutions)."""
+    spec = info.spec
+    if info.type == "dense":
+        return (), ()
+    if info.type == "conv2d_transpose" or not hasattr(spec, "kernel_size"):
+        return None
+    rank = spec.RANK
+    kernel, strides = per_axis(spec.kernel_size, rank), per_axis(spec.strides, rank)
+    dilation = per_axis(spec.dilation_rate, rank)
+    return tuple((k - 1) * d + 1 for k, d in zip(kernel, dilation)), strides
+
+
+def merged_params(first, second) -> Optional[int]:
+    """Parameters of the one linear layer equal to ``first`` then ``second`` (at least: pass-through layers
+    between them only widen it), or None when unknown. Windows compose: a window of e₂ taps with steps of s₁
+    over the first layer's outputs spans e₁ + (e₂ − 1)·s₁ of its inputs. The merged layer mixes every input
+    channel into every output channel, unless both are depthwise (per-channel) with one output per channel."""
+    a, b = _geometry(first), _geometry(second)
+    if a is None or b is None or not first.input_shapes or first.input_shapes[0] is None:
+        return None
+    source, out = first.input_shapes[0], second.output_shape
+    if out is None or source[-1] is None:
+        return None
+    if second.type == "dense" and len(second.input_shapes[0]) < len(first.output_shape or ()):
+        size = math.prod(d for d in source if d is not None)  # flattened in between: dense over the whole input
+        return size * out[-1] + out[-1]
+    rank = max(len(a[0]), len(b[0]))
+    (e1, s1), (e2, s2) = (g if g[0] else ((1,) * rank, (1,) * rank) for g in (a, b))
+    span = math.prod(x + (y - 1) * s for x, y, s in zip(e1, e2, s1))
+    depthwise = all(
+        info.spec.PER_CHANNEL_SLOTS and getattr(info.spec, "filters", None) is None for info in (first, second)
+    )
+    if depthwise and out[-1] == source[-1]:
+        return span * source[-1] + out[-1]
+    return span * source[-1] * out[-1] + out[-1]
+
+
 def _stacked_linear(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
     for info in subject.analysis.layers.values():
         if info.spec.ROLE is not Role.LINEAR_MAP or info.spec.activation != "linear":
             continue
         following = [after for after in subject.next_layers(info.name) if after.spec.ROLE is Role.LINEAR_MAP]
-        if following:
-            yield Finding(
-                _activation_path(subject, info),
-                f"'{info.name}' has no activation and feeds '{following[0].name}' directly: two linear maps "
-                f"in a row are one linear map, so the pair adds parameters but no expressive power",
-                hint=f"give '{info.name}' an activation (e.g. `activation: relu`), or merge the two layers",
-                layer=info.name,
-            )
+        if not following:
+            continue
+        after = following[0]
+        merged = merged_params(info, after)
+        pair = (info.params or 0) + (after.params or 0)
+        if merged is not None and merged > pair:
+            continue  # a factorisation (strided, depthwise, low-rank): cheaper than the one map it equals
+        size = f" (here of {merged:,} parameters instead of {pair:,})" if merged is not None else ""
+        yield Finding(
+            _activation_path(subject, info),
+            f"'{info.name}' has no activation and feeds '{after.name}' directly: two linear maps "
+            f"in a row are one linear map{size}, so the pair adds parameters but no expressive power",
+            hint=f"give '{info.name}' an activation (e.g. `activation: relu`), or merge the two layers",
+            layer=info.name,
+        )
 
 
 MS204 = Rule(
@@ -176,10 +224,15 @@ MS204 = Rule(
     check=_stacked_linear,
     docs=Docs(
         what="Flags a dense or convolution layer without an activation whose output goes (through shape, pooling "
-        "or dropout layers only) into another dense or convolution layer.",
+        "or dropout layers only) into another dense or convolution layer, when the one layer equal to the "
+        "pair would need no more parameters than the pair.",
         why="W₂(W₁x + b₁) + b₂ is the single affine map (W₂W₁)x + (W₂b₁ + b₂): the first layer adds parameters and "
-        "computation but no capacity, and often a forgotten `activation:` is the cause. A deliberate low-rank "
-        "bottleneck is the exception: suppress it with `# modelspec: ignore[MS204]` on the layer.",
+        "computation but no capacity, and often a forgotten `activation:` is the cause. Not flagged: a pair "
+        "that is cheaper than the map it equals, which is a factorisation chosen on purpose: a low-rank "
+        "bottleneck (784 → 32 → 256: 33k parameters for a 200k map), or a strided or depthwise convolution "
+        "followed by another (ConvNeXt's 2×2 stride-2 down-sampling, 96 → 192 channels, then a 7×7 depthwise "
+        "convolution: 83k parameters; as one convolution the windows compose to 14×14 and it needs 3.6M, 44×). "
+        "The hint states the merged layer's size.",
         example=spec(
             "  - {type: dense, units: 64}\n"
             "  - {type: dense, units: 64, activation: relu}\n"

@@ -43,6 +43,11 @@ class LayerBase(StrictModel):
     # and `auto` chooses for from the activation the layer feeds), on the layer that holds them (``core``).
     # Set in the concrete classes: a mixin's value would be hidden by this default, which comes first.
     KERNEL_SLOTS: ClassVar[tuple[str, ...]] = ()
+    # The kernel slots whose every output sums a window of one input channel only (depthwise kernels). No two
+    # outputs share their inputs, so a constant start breaks no symmetry; and Keras's fan_in for them (window ×
+    # channels) is not what an output sums (the window), so He and Glorot both shrink the signal about C-fold
+    # there and `auto` scales by the window instead (docs/signal.md).
+    PER_CHANNEL_SLOTS: ClassVar[tuple[str, ...]] = ()
     # A wrapper's field holding the layer that owns the weights' settings (bidirectional: `layer`).
     CORE_FIELD: ClassVar[Optional[str]] = None
     MIN_INPUTS: ClassVar[int] = 1

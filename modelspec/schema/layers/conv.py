@@ -110,6 +110,7 @@ class SeparableConv2D(LayerBase, Activated, Biased, _DepthwiseSlots, _Window):
     KERAS_CLASS: ClassVar[str] = "SeparableConv2D"
     ROLE: ClassVar[Role] = Role.LINEAR_MAP
     KERNEL_SLOTS: ClassVar[tuple[str, ...]] = ("depthwise_initializer", "pointwise_initializer")
+    PER_CHANNEL_SLOTS: ClassVar[tuple[str, ...]] = ("depthwise_initializer",)
     RANK: ClassVar[int] = 2
     type: Literal["separable_conv2d"] = Field(description="Depthwise then pointwise 2-D convolution.")
     filters: PositiveInt = Field(description="Number of output channels.")
@@ -122,6 +123,7 @@ class DepthwiseConv2D(LayerBase, Activated, Biased, _DepthwiseSlots, _Window):
     KERAS_CLASS: ClassVar[str] = "DepthwiseConv2D"
     ROLE: ClassVar[Role] = Role.LINEAR_MAP
     KERNEL_SLOTS: ClassVar[tuple[str, ...]] = ("depthwise_initializer",)
+    PER_CHANNEL_SLOTS: ClassVar[tuple[str, ...]] = ("depthwise_initializer",)
     RANK: ClassVar[int] = 2
     type: Literal["depthwise_conv2d"] = Field(description="One 2-D filter per input channel.")
 

@@ -57,6 +57,13 @@ def _bias_value(info):
     return _constant_value(bias) if bias is not None and family(bias) == CONSTANT else None
 
 
+def _symmetric(info, slot: str) -> bool:
+    """Whether the slot's kernel has units that a constant start makes identical: several outputs that sum the
+    same inputs. A depthwise kernel's outputs each sum their own channel, and a single unit has no twin."""
+    units = info.output_shape[-1] if info.output_shape else None
+    return slot not in info.spec.core.PER_CHANNEL_SLOTS and units != 1
+
+
 def _constant_hidden_kernel(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
     for info in subject.analysis.layers.values():
         for slot, init in subject.kernels(info):
@@ -66,24 +73,9 @@ def _constant_hidden_kernel(subject: Subject, options: Mapping[str, float]) -> I
             value = _constant_value(init)
             if not later or (value == 0 and _ends_residual_branch(subject, info.name)):
                 continue
-            what = f"{slot.removesuffix('_initializer').replace('_', ' ')} of '{info.name}' is {describe(init)}"
-            bias = _bias_value(info)
-            activation = info.feeds
-            if value == 0 and bias is not None and bias <= 0 and _dead(activation, bias):
-                message = (
-                    f"{what}: with {activation} and a bias of {bias:g}, its {_units(info)}units output 0 "
-                    f"and get zero gradient, so they never learn"
-                )
-            elif all(any(family(i) == CONSTANT for _, i in subject.kernels(subject.analysis.layers[n])) for n in later):
-                message = (
-                    f"{what}, and every weighted layer after it starts constant too: its {_units(info)}units "
-                    f"stay identical for ever (symmetry is never broken)"
-                )
-            else:
-                message = (
-                    f"{what}: its {_units(info)}units start identical, and only the random layers after it "
-                    f"can tell them apart"
-                )
+            message = _constant_message(subject, info, slot, init, value, later)
+            if message is None:
+                continue
             yield Finding(
                 subject.field_path(info, slot),
                 message,
@@ -91,6 +83,26 @@ def _constant_hidden_kernel(subject: Subject, options: Mapping[str, float]) -> I
                 "output layer or on the last layer of a residual branch",
                 layer=info.name,
             )
+
+
+def _constant_message(subject: Subject, info, slot: str, init, value: float, later: list[str]):
+    """What a constant kernel does to the layer, or None when it is harmless (no units to be symmetric)."""
+    what = f"{slot.removesuffix('_initializer').replace('_', ' ')} of '{info.name}' is {describe(init)}"
+    bias = _bias_value(info)
+    activation = info.feeds
+    if value == 0 and bias is not None and bias <= 0 and _dead(activation, bias):
+        return (
+            f"{what}: with {activation} and a bias of {bias:g}, its {_units(info)}units output 0 "
+            f"and get zero gradient, so they never learn"
+        )
+    if not _symmetric(info, slot):
+        return None
+    if all(any(family(i) == CONSTANT for _, i in subject.kernels(subject.analysis.layers[n])) for n in later):
+        return (
+            f"{what}, and every weighted layer after it starts constant too: its {_units(info)}units "
+            f"stay identical for ever (symmetry is never broken)"
+        )
+    return f"{what}: its {_units(info)}units start identical, and only the random layers after it can tell them apart"
 
 
 MS101 = Rule(
@@ -104,11 +116,14 @@ MS101 = Rule(
         "weighted layer. The message says how bad it is: with ReLU and a non-positive bias the units are dead; "
         "when every weighted layer after it is constant too, the units stay identical for ever. Not flagged: "
         "zeros on the output layer or on the only weighted layer (softmax regression trains fine from zeros), "
-        "and zeros on the last layer of a residual branch that feeds an `add` (the block starts as the "
-        "identity).",
+        "zeros on the last layer of a residual branch that feeds an `add` (the block starts as the "
+        "identity), and a constant that leaves no units to be symmetric: a depthwise kernel (each output "
+        "sums its own channel, as in a per-channel scale) or a single unit, unless it makes them dead.",
         why="Units with identical incoming weights compute the same function and receive the same gradient from a "
         "constant layer after them: a layer of 64 such units is worth one. With ReLU and a zero bias, a zero "
-        "kernel outputs exactly 0, where ReLU's gradient is 0, so the kernel never moves at all.",
+        "kernel outputs exactly 0, where ReLU's gradient is 0, so the kernel never moves at all. Symmetry needs "
+        "units that see the same inputs: the outputs of a depthwise kernel each see their own channel, so a "
+        "constant there (a per-channel scale, better written `type: layer_scale`) is a legitimate start.",
         example=spec(
             "  - {type: dense, units: 64, activation: relu, kernel_initializer: zeros}\n"
             "  - {type: dense, units: 10, activation: softmax}\n"

@@ -26,6 +26,13 @@ def _kernel_shapes(info) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
+def _needed_std(info, slot: str) -> float:
+    """The standard deviation a kernel needs to keep the signal (what `auto` draws with): sqrt(needed / n), with n
+    the effective fan-in; 0 when the fan-in is unknown (the mean is then judged against its own spread only)."""
+    n = effective_fan_in(info, slot)
+    return math.sqrt(needed_scale(info.feeds) / n) if n else 0.0
+
+
 def _nonzero_mean_kernel(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
     limit = options["mean-to-std"]
     for info in subject.analysis.layers.values():
@@ -34,14 +41,21 @@ def _nonzero_mean_kernel(subject: Subject, options: Mapping[str, float]) -> Iter
             if slot not in shapes or family(init) == IDENTITY:
                 continue
             mean, var = initializer_moments(init, shapes[slot])
-            std = math.sqrt(var)
-            if mean == 0 or (std > 0 and abs(mean) < limit * std):
+            std, needed = math.sqrt(var), _needed_std(info, slot)
+            if abs(mean) < limit * max(std, needed):
                 continue
             spread = f"{abs(mean) / std:.3g}× its standard deviation {std:.3g}" if std else "and no spread at all"
+            if needed:
+                spread += f", {abs(mean) / needed:.3g}× the standard deviation of {needed:.3g} that {info.feeds} needs"
             yield Finding(
                 subject.field_path(info, slot),
                 f"{describe(init)} gives the {slot.removesuffix('_initializer')} of '{info.name}' a mean of "
-                f"{mean:.3g}, {spread}: every unit starts with the same large weighted sum of its inputs",
+                f"{mean:.3g}, {spread}: "
+                + (
+                    "every output starts dominated by the plain sum of its window"
+                    if slot in info.spec.core.PER_CHANNEL_SLOTS
+                    else "every unit starts with the same large weighted sum of its inputs"
+                ),
                 hint=f"use a zero-mean initializer (`{slot}: auto`)",
                 layer=info.name,
             )
@@ -55,11 +69,18 @@ MS105 = Rule(
     check=_nonzero_mean_kernel,
     options={"mean-to-std": 1.0},
     docs=Docs(
-        what="Flags a kernel initializer whose mean is at least `mean-to-std` (default 1) times its standard "
-        "deviation: random_uniform on [0, 1], random_normal with a large mean, ones, a non-zero constant.",
+        what="Flags a kernel initializer whose mean is far from zero: at least `mean-to-std` (default 1) times its "
+        "own standard deviation and at least as many times the standard deviation the layer needs, "
+        "sqrt(2 / n) before the ReLU family and sqrt(1 / n) otherwise, n being what each output sums (the "
+        "spread `auto` would draw with). random_uniform on [0, 1], random_normal with a large mean, ones, a "
+        "non-zero constant of the size of the weights are far; a constant of 1e-6 is not.",
         why="A weighted sum of n inputs adds the mean n times but the spread only √n times. With a mean as large as "
         "the spread, every unit of the layer computes nearly the same sum, the pre-activations grow with the "
-        "fan-in, and the units start almost as alike as with a constant kernel.",
+        "fan-in, and the units start almost as alike as with a constant kernel. Far is relative to the scale "
+        "the layer needs, not to zero: a mean far below sqrt(needed / n) moves every pre-activation by a small "
+        "fraction of its healthy spread, whatever the distribution's own spread (a tiny constant, as in a "
+        "layer scale, is MS101's business if it makes units identical, and MS106's or MS110's if the scale it "
+        "gives is wrong).",
         example=spec(
             "  - type: dense\n    units: 64\n    activation: relu\n"
             "    kernel_initializer: {type: random_uniform, minval: 0.0, maxval: 1.0}\n"

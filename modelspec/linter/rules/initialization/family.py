@@ -17,11 +17,17 @@ from modelspec.schema.initializers import GLOROT, HE, IDENTITY, LECUN, ORTHOGONA
 
 
 def _family_mismatch(subject: Subject, families: tuple[str, ...], activations: tuple[str, ...]):
+    """Yield the kernels whose family sizes the signal wrongly for the activation they feed. Not judged: a layer
+    whose output goes into normalisation, which resets the scale whatever the family; and depthwise kernels,
+    where Keras's fan_in counts every channel but an output sums one (He and Glorot both miss by about the
+    channel count there, and switching family fixes nothing: MS110 judges the scale that results)."""
     for info in subject.analysis.layers.values():
         activation = info.feeds
-        if ACTIVATIONS[activation].family not in activations:
+        if ACTIVATIONS[activation].family not in activations or subject.normalised(info.name):
             continue
         for slot, init in subject.kernels(info):
+            if slot in info.spec.core.PER_CHANNEL_SLOTS:
+                continue
             if family(init) in families and slot not in info.auto_slots:
                 yield info, slot, init, activation
 

@@ -10,7 +10,6 @@ from modelspec.linter.rule import Docs, Finding, Rule, Subject
 from modelspec.linter.rules import _docs
 from modelspec.linter.rules._docs import spec
 from modelspec.schema.initializers import CONSTANT, family
-from modelspec.schema.layers.base import Role
 
 
 def _judged(subject: Subject) -> Iterator[tuple]:
@@ -22,8 +21,7 @@ def _judged(subject: Subject) -> Iterator[tuple]:
             continue
         if any(family(init) == CONSTANT for _, init in subject.kernels(info)):
             continue
-        after = subject.next_layers(name)
-        if after and all(a.spec.ROLE is Role.NORMALISER for a in after):
+        if subject.normalised(name):
             continue
         yield info, predicted.factor
 
