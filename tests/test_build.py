@@ -468,3 +468,23 @@ def test_build_ignore_lets_a_gated_spec_build(tmp_path):
     )
     assert built.exit_code == 0, built.output
     assert out.exists() and "MS101" not in built.output
+
+
+def test_adapted_normalization_takes_its_statistics_from_the_weights(keras, tmp_path):
+    """`type: normalization` without mean and variance is Keras's adapted state: loaded from weights, it
+    normalises exactly as the adapted original does."""
+    inputs = keras.Input((6, 3))
+    norm = keras.layers.Normalization(name="norm")
+    norm.adapt(np.random.default_rng(0).normal(5, 2, (50, 6, 3)).astype("float32"))
+    original = keras.Model(inputs, keras.layers.Dense(2, name="d")(norm(inputs)))
+    original.save_weights(tmp_path / "w.weights.h5")
+    spec = tmp_path / "adapted.yaml"
+    spec.write_text(
+        "modelspec: 1\nseed: 1\ninput: {shape: [6, 3]}\nlayers:\n"
+        "  - {type: normalization, name: norm}\n  - {type: dense, name: d, units: 2}\n"
+        "pretrained: {path: w.weights.h5}\n"
+    )
+    rebuilt = build_model(spec)
+    batch = np.random.default_rng(1).normal(5, 2, (4, 6, 3)).astype("float32")
+    np.testing.assert_array_equal(np.asarray(rebuilt(batch)), np.asarray(original(batch)))
+    assert rebuilt.count_params() == original.count_params() == load_spec(spec).analysis.total_params

@@ -42,6 +42,9 @@ def test_every_layer_type_declares_its_role_and_kernel_slots(model):
         assert slot in fields and slot.endswith("_initializer")
     weighted_roles = {Role.LINEAR_MAP, Role.RECURRENT, Role.ATTENTION}
     assert bool(model.KERNEL_SLOTS) == (model.ROLE in weighted_roles)
+    # per-channel (depthwise) kernels are kernels, and exactly the layers with a depth multiplier have them
+    assert set(model.PER_CHANNEL_SLOTS) <= set(model.KERNEL_SLOTS)
+    assert bool(model.PER_CHANNEL_SLOTS) == ("depth_multiplier" in fields)
 
 
 def test_a_wrapped_layer_is_spelled_like_any_layer_type():

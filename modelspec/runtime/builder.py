@@ -169,6 +169,11 @@ def compile_model(loaded: ModelSpec, *, seed: Optional[int] = None, weights=None
     )
     # Load, then freeze, then compile: compiling reads which variables are trainable.
     pretrained.load_into(model, loaded, weights)
+    for name, info in analysis.layers.items():
+        if info.type == "normalization" and info.spec.adapted:
+            # Its mean and variance are constants derived from the state variables, which loading assigned
+            # directly (not through Keras's load_own_variables): derive them again.
+            model.get_layer(name).finalize_state()
     if loaded.spec.training is not None:
         _compile(model, loaded.spec.training, analysis.outputs)
     return model

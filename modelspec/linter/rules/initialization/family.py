@@ -53,7 +53,9 @@ MS102 = Rule(
     docs=Docs(
         what="Flags a kernel initialised from the He family (he_normal, he_uniform, or variance_scaling with "
         "scale 2 and mode fan_in, in any spelling) on a layer whose output feeds a saturating activation: "
-        "sigmoid, tanh, softmax, hard_sigmoid or softsign.",
+        "sigmoid, tanh, softmax, hard_sigmoid, softsign or hard_tanh. Not judged: a layer whose output goes "
+        "into batch or layer normalisation (which resets the scale whatever the initializer), and depthwise "
+        "kernels (see MS103).",
         why="He et al. doubled Glorot's variance because ReLU zeroes half of its input. A saturating activation "
         "keeps both halves, so the doubled variance pushes pre-activations into the flat tails where the "
         "gradient vanishes; for tanh the variance grows layer after layer instead of staying put.",
@@ -92,10 +94,16 @@ MS103 = Rule(
     docs=Docs(
         what="Flags a kernel initialised from the Glorot or LeCun family (glorot_*, lecun_*, or the matching "
         "variance_scaling) on a layer whose output feeds a ReLU-family activation (relu, relu6, leaky_relu, "
-        "elu, gelu, silu, mish).",
+        "elu, celu, gelu, silu, hard_silu, mish). Not judged: a layer whose output goes, through pass-through "
+        "layers only, into batch or layer normalisation (conv → batch_norm → relu, as in ResNet), and "
+        "depthwise kernels.",
         why="Glorot and LeCun keep the variance of a linear (or tanh-like) layer. ReLU zeroes the negative half, so "
         "the second moment halves at every layer: after 10 layers the signal is 1/32 of its size and after 30 "
-        "it is lost (MS110 reports when that happens). Shallow networks train anyway, hence info.",
+        "it is lost (MS110 reports when that happens). Shallow networks train anyway, hence info. Normalisation "
+        "divides by the standard deviation it measures, so before it the initializer's scale does not matter "
+        "(MS110 does not judge such layers either). A depthwise kernel (kh, kw, C, m) sums kh·kw terms of one "
+        "channel, but Keras's fan_in counts kh·kw·C: He gives it 2/C of what ReLU needs and Glorot about the "
+        "same, so switching family fixes nothing there; `auto` scales by the window instead (docs/signal.md).",
         example=spec(
             "  - {type: dense, units: 64, activation: relu, kernel_initializer: glorot_uniform}\n"
             "  - {type: dense, units: 10, activation: softmax}\n"
