@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from modelspec.importer import emit, weights
-from modelspec.importer.graph import FlatModel, InputNode, flatten
+from modelspec.importer.graph import OPS_MODULE, FlatModel, InputNode, flatten
 from modelspec.importer.layers import convert
 from modelspec.importer.problems import Problem, UnsupportedModel
 from modelspec.importer.source import ModelSource, read_source
@@ -95,7 +95,8 @@ def import_config(
         spec["outputs"] = flat.outputs
 
     output = Path(output) if output is not None else None
-    found = arrays([(node.name, node.origin) for node in flat.nodes]) if arrays is not None else None
+    weighted = [(node.name, node.origin) for node in flat.nodes if not (node.module or "").startswith(OPS_MODULE)]
+    found = arrays(weighted) if arrays is not None else None
     weights_path = None
     if found is not None and output is not None:
         weights_path = Path(weights_out) if weights_out is not None else _beside(output)

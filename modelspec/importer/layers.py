@@ -112,7 +112,10 @@ def _check_common(node: Node, problem) -> None:
 
 def _check_call(node: Node, problem) -> None:
     for key, value in node.kwargs.items():
-        if value is not None and not (key in ("query", "value", "key") and isinstance(value, Tensor)):
+        # Keras records `training=False` on layers whose call defaults to it (Dropout); fit() overrides it.
+        if value is None or (key == "training" and value is False):
+            continue
+        if not (key in ("query", "value", "key") and isinstance(value, Tensor)):
             problem(f"called with {key}={_show(value)}, which a spec layer cannot pass")
     for value in node.args:
         for item in value if isinstance(value, list) else [value]:

@@ -77,6 +77,7 @@ def compact(model: type[BaseModel], config: dict, kind: str, neutral: dict) -> A
         model.model_validate({"type": name, **params})
     except ValueError as exc:
         raise Inexpressible(f"{kind} {name}: {_first_error(exc)}") from None
+    params = {key: params[key] for key in model.model_fields if key in params}  # in the schema's order
     return {"type": name, **params} if params else name
 
 

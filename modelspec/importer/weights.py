@@ -9,6 +9,8 @@ has one group per layer of the flat spec, ``layers/<name>/vars/<i>``, which mode
 from __future__ import annotations
 
 import math
+import tempfile
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -22,25 +24,47 @@ Arrays = dict[str, list[tuple[str, object]]]  # spec layer -> [(variable path be
 
 def archive_arrays(path: Path, layers: Iterable[tuple[str, tuple[str, ...]]]) -> Arrays:
     """Read the arrays of each (spec name, Keras origin) layer from a `.keras` archive's weights."""
-    try:
-        with files.open_source(path) as (_, h5):
-            groups = _groups(path, h5)
-            arrays: Arrays = {}
-            budget = [files.MAX_OBJECTS, files.MAX_RATIO * max(path.stat().st_size, 1)]
-            for name, origin in layers:
-                group = groups.get(origin)
-                if group is None:
-                    continue
-                found = [
-                    (relative, group[relative][()])
-                    for relative, _ in files._datasets(path, group, "", budget)
-                    if not relative.startswith("layers/")
-                ]
-                if found:
-                    arrays[name] = found
-            return arrays
-    except WeightsError as exc:
-        raise refused(str(path), f"its weights: {str(exc).removeprefix(f'{path}: ')}") from None
+    with tempfile.TemporaryDirectory(prefix="modelspec-import-") as folder:
+        member = Path(folder) / files.KERAS_MEMBER
+        try:
+            _extract(path, member)
+            with files.open_source(member) as (_, h5):
+                return _arrays(member, h5, layers)
+        except WeightsError as exc:
+            text = str(exc).replace(str(member), f"{path}:{files.KERAS_MEMBER}")
+            raise refused(str(path), f"its weights: {text}") from None
+
+
+def _extract(path: Path, target: Path) -> None:
+    """Copy the archive's weights member to ``target`` (h5py reads a real file far faster than a zip stream),
+    after the size checks, and never more bytes than the member declares."""
+    with zipfile.ZipFile(path) as archive:
+        info = files._member(path, archive, files.KERAS_MEMBER)
+        with archive.open(info) as source, open(target, "wb") as handle:
+            left = info.file_size
+            while chunk := source.read(min(left, 1 << 22) if left else 1):
+                if len(chunk) > left:
+                    raise WeightsError(f"{path}: archive member {info.filename!r} holds more than it declares")
+                handle.write(chunk)
+                left -= len(chunk)
+
+
+def _arrays(path: Path, h5, layers) -> Arrays:
+    groups = _groups(path, h5)
+    arrays: Arrays = {}
+    budget = [files.MAX_OBJECTS, files.MAX_RATIO * max(path.stat().st_size, 1)]
+    for name, origin in layers:
+        group = groups.get(origin)
+        if group is None:
+            continue
+        found = [
+            (relative, group[relative][()])
+            for relative, _ in files._datasets(path, group, "", budget)
+            if not relative.startswith("layers/")
+        ]
+        if found:
+            arrays[name] = found
+    return arrays
 
 
 def _groups(path: Path, h5) -> dict[tuple[str, ...], object]:

@@ -186,12 +186,19 @@ def _names(path: Path, group) -> list[str]:
 
 
 def _group(path: Path, parent, name: str, required: bool = False):
+    """The group ``name`` below ``parent`` (None when absent or not a group), refusing a soft or external link
+    there. Only this one link is looked at: listing every sibling for each lookup made reading a file with
+    hundreds of layers quadratic."""
     h5py = _h5py()
 
-    if name not in _names(path, parent):
+    link = parent.get(name, getlink=True)
+    if link is None:
         if required:
             raise WeightsError(f"{path}: no '{name}' group: not a weights file written by Keras 3")
         return None
+    if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
+        what = "an external link to another file" if isinstance(link, h5py.ExternalLink) else "a soft link"
+        raise WeightsError(f"{path}: {parent.name.rstrip('/')}/{name} is {what}: refused")
     item = parent[name]
     return item if isinstance(item, h5py.Group) else None
 

@@ -1,0 +1,195 @@
+"""`modelspec import` against real Keras: keras.applications architectures round-trip through the CLI (import,
+then build) with the same parameters, layer names, output shapes and outputs; a live model with nested models,
+operator nodes and compile settings through `modelspec.from_keras`; Lambda and custom layers refused."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from modelspec import build_model, from_keras, load_spec
+from modelspec.cli import cli
+from modelspec.importer import UnsupportedModel
+
+pytestmark = pytest.mark.tensorflow
+
+
+def _applications():
+    from modelspec.runtime.tensorflow_env import import_keras
+
+    return import_keras().applications
+
+
+# Small inputs keep the tests quick on two cores; each architecture's smallest input (InceptionV3: 75x75).
+ARCHITECTURES = {
+    "ResNet50": lambda: _applications().ResNet50(weights=None, input_shape=(32, 32, 3), classes=10),
+    "MobileNetV2": lambda: _applications().MobileNetV2(weights=None, input_shape=(32, 32, 3), classes=10),
+    "DenseNet121": lambda: _applications().DenseNet121(weights=None, input_shape=(32, 32, 3), classes=10),
+    # With its 4096-wide top, VGG16 has 138M parameters at 224x224; at 32x32 the top is 34M (first dense 2M).
+    "VGG16": lambda: _applications().VGG16(weights=None, input_shape=(32, 32, 3), classes=10),
+    "InceptionV3": lambda: _applications().InceptionV3(weights=None, input_shape=(75, 75, 3), classes=10),
+}
+# The lint findings above info level that are true on each imported architecture. VGG16 has no normalisation:
+# with Glorot kernels before ReLU its signal really shrinks by ~100x by the 10th convolution (MS110), which
+# tests/test_signal_vs_keras.py-style measurement confirms; the others reset the scale with batch norm.
+TRUE_FINDINGS = {"VGG16": [("MS110", "warning", "block4_conv3")]}
+
+
+def _randomise_statistics(model) -> None:
+    """Give batch norm non-trivial moving statistics, so that the outputs compared depend on them."""
+    rng = np.random.default_rng(0)
+    for layer in model.layers:
+        if type(layer).__name__ == "BatchNormalization":
+            mean, variance = layer.moving_mean, layer.moving_variance
+            mean.assign(rng.normal(0, 0.1, mean.shape).astype("float32"))
+            variance.assign(rng.uniform(0.5, 1.5, variance.shape).astype("float32"))
+
+
+def _invoke(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.mark.parametrize("architecture", list(ARCHITECTURES))
+def test_architecture_round_trips_through_import_and_build(tmp_path, keras, architecture):
+    original = ARCHITECTURES[architecture]()
+    _randomise_statistics(original)
+    source = tmp_path / f"{architecture}.keras"
+    original.save(source)
+    spec = tmp_path / "imported.yaml"
+
+    result = _invoke("import", str(source), "-o", str(spec))
+    assert result.exit_code == 0, result.output
+    assert f"({len(original.layers) - 1} layers, {original.count_params():,} parameters)" in result.output
+    assert (tmp_path / "imported.weights.h5").is_file()
+
+    rebuilt_path = tmp_path / "rebuilt.keras"
+    result = _invoke("build", str(spec), "-o", str(rebuilt_path))
+    assert result.exit_code == 0, result.output
+    rebuilt = keras.saving.load_model(rebuilt_path)
+
+    assert rebuilt.count_params() == original.count_params()
+    assert [layer.name for layer in rebuilt.layers[1:]] != [] and sorted(
+        layer.name for layer in rebuilt.layers
+    ) == sorted(layer.name for layer in original.layers)
+    for layer in original.layers[1:]:
+        assert tuple(rebuilt.get_layer(layer.name).output.shape) == tuple(layer.output.shape), layer.name
+    x = np.random.default_rng(1).normal(size=(2, *original.input_shape[1:])).astype("float32")
+    np.testing.assert_allclose(rebuilt(x, training=False), original(x, training=False), rtol=0, atol=1e-6)
+
+    report = json.loads(_invoke("lint", str(spec), "--format", "json").output)
+    found = sorted((d["code"], d["level"], d["layer"]) for d in report["diagnostics"] if d["level"] != "info")
+    assert found == TRUE_FINDINGS.get(architecture, [])
+
+
+def test_the_spec_reads_like_a_hand_written_one(tmp_path, keras):
+    original = ARCHITECTURES["ResNet50"]()
+    path = tmp_path / "resnet50.json"
+    path.write_text(original.to_json())
+    result = _invoke("import", str(path), "-o", "-")
+    text = result.output
+    lines = text.splitlines()
+    assert lines[0].startswith("# yaml-language-server: $schema=")
+    assert lines[1] == "# Imported from resnet50.json by `modelspec import` (modelspec 0.1.0):"
+    assert "defaults:\n  kernel_initializer: glorot_uniform\n" in text
+    assert "  - {type: conv2d, name: conv1_conv, filters: 64, kernel_size: 7, strides: 2}\n" in text
+    # A chain follows its predecessor without `inputs:`; a branch and a merge name theirs.
+    assert "  - {type: conv2d, name: conv2_block1_1_conv, filters: 64, kernel_size: 1}\n" in text
+    assert "  - {type: conv2d, name: conv2_block1_0_conv, inputs: [pool1_pool], filters: 256, kernel_size: 1}" in text
+    assert "{type: add, name: conv2_block1_add, inputs: [conv2_block1_0_bn, conv2_block1_3_bn]}" in text
+    layers = [line for line in lines if line.startswith("  - ")]
+    assert len(layers) == len(original.layers) - 1
+    assert sum("inputs:" in line for line in layers) == 16 + 4  # the 16 adds, and the 4 projection shortcuts
+    assert all(len(line) <= 120 for line in lines)
+    assert load_spec(text).analysis.total_params == original.count_params()
+
+
+def _functional_with_everything(keras):
+    """A model with nested Sequential and functional models, operator nodes, and settings to keep."""
+    layers = keras.layers
+    inner = keras.Sequential(
+        [
+            keras.Input((8,)),
+            layers.Dense(8, activation="tanh", kernel_initializer=keras.initializers.HeNormal(seed=7), name="d1"),
+            layers.Dense(8, name="d2", kernel_regularizer=keras.regularizers.L2(1e-4)),
+        ],
+        name="inner_seq",
+    )
+    branch_in = keras.Input((8,))
+    branch = keras.Model(branch_in, layers.Dense(8, name="d1", trainable=False)(branch_in), name="branch")
+    x = keras.Input((8,), name="features")
+    a = layers.Dense(8, name="a", kernel_constraint=keras.constraints.MaxNorm(3.0), use_bias=False)(x)
+    b = inner(a)
+    c = a + b
+    d = c * 0.5
+    e = branch(d)
+    out = layers.Dense(3, activation="softmax", name="out")(layers.Dropout(0.25, noise_shape=(None, 1), name="drop")(e))
+    model = keras.Model(x, out, name="everything")
+    model.compile(
+        optimizer=keras.optimizers.Adam(3e-4, clipnorm=1.0),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def test_from_keras_flattens_nested_models_and_operators_and_keeps_settings(tmp_path, keras):
+    original = _functional_with_everything(keras)
+    imported = from_keras(original, tmp_path / "everything.yaml")
+    text = imported.text
+    assert imported.weights_path == tmp_path / "everything.weights.h5"
+    assert "pretrained:\n  path: everything.weights.h5\n" in text
+    assert (
+        "{type: dense, name: inner_seq_d1, units: 8, activation: tanh, kernel_initializer: {type: he_normal, seed: 7}}"
+        in text
+    )
+    assert "{type: dense, name: d2, units: 8, kernel_regularizer: {type: l2, l2: 0.0001}}" in text
+    assert (
+        "{type: dense, name: a, units: 8, use_bias: false, kernel_constraint: {type: max_norm, max_value: 3.0}}" in text
+    )
+    assert "{type: add, name: add, inputs: [a, d2]}" in text
+    assert "{type: rescaling, name: multiply, scale: 0.5}" in text
+    assert "{type: dense, name: branch_d1, units: 8, trainable: false}" in text
+    assert "{type: dropout, name: drop, rate: 0.25, noise_shape: [null, 1]}" in text
+    assert "  optimizer: {type: adam, learning_rate: 0.0003, clipnorm: 1.0}\n" in text
+    assert "  loss: {type: categorical_crossentropy, label_smoothing: 0.1}\n" in text
+
+    rebuilt = build_model(tmp_path / "everything.yaml")
+    assert rebuilt.count_params() == original.count_params()
+    assert not rebuilt.get_layer("branch_d1").trainable
+    assert rebuilt.optimizer.learning_rate.numpy() == pytest.approx(3e-4)
+    x = np.random.default_rng(2).normal(size=(4, 8)).astype("float32")
+    np.testing.assert_allclose(rebuilt(x, training=False), original(x, training=False), rtol=0, atol=1e-6)
+    # The same model saved as a .keras archive imports to the same spec (but for the header).
+    original.save(tmp_path / "everything.keras")
+    from_file = from_keras(tmp_path / "everything.keras", tmp_path / "from_file.yaml")
+    body = [line for line in text.splitlines() if not line.startswith("#")]
+    assert [line for line in from_file.text.splitlines() if not line.startswith("#")] == [
+        line.replace("everything.weights.h5", "from_file.weights.h5") for line in body
+    ]
+
+
+def test_lambda_and_custom_layers_are_refused_every_one(tmp_path, keras):
+    @keras.saving.register_keras_serializable(package="tests")
+    class Doubling(keras.layers.Layer):
+        def call(self, inputs):
+            return inputs * 2
+
+    x = keras.Input((4,), name="x")
+    y = keras.layers.Lambda(lambda t: t + 1, name="plus_one")(x)
+    y = Doubling(name="doubling")(y)
+    y = keras.layers.Dense(2, name="out")(y)
+    model = keras.Model(x, y)
+    with pytest.raises(UnsupportedModel) as caught:
+        from_keras(model)
+    message = str(caught.value)
+    assert "2 layers or settings a spec cannot express" in message
+    assert "plus_one (Lambda): a Lambda layer runs Python code" in message
+    assert "doubling (Doubling): custom class (module" in message and "registered as 'tests>Doubling')" in message
+    model.save(tmp_path / "custom.keras")
+    result = _invoke("import", str(tmp_path / "custom.keras"), "-o", str(tmp_path / "custom.yaml"))
+    assert result.exit_code == 2
+    assert "plus_one (Lambda)" in result.output and "doubling (Doubling)" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["custom.keras"]

@@ -1,0 +1,221 @@
+"""`modelspec import` refuses what a spec cannot hold and what could be hostile, without TensorFlow.
+
+The configs here are written by hand as Keras 3 serialises them (`model.to_json()`, a .keras archive's
+config.json); tests/test_import.py checks against real Keras models.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from modelspec.cli import cli
+from modelspec.importer import UnsupportedModel, import_config, import_file
+
+
+def _tensor(layer: str, shape=(None, 4)) -> dict:
+    return {
+        "class_name": "__keras_tensor__",
+        "config": {"shape": list(shape), "dtype": "float32", "keras_history": [layer, 0, 0]},
+    }
+
+
+def _layer(class_name: str, name: str, config: dict, inputs: list, module: str = "keras.layers", **extra) -> dict:
+    args = [_tensor(i) for i in inputs] if len(inputs) == 1 else [[_tensor(i) for i in inputs]]
+    return {
+        "module": module,
+        "class_name": class_name,
+        "config": {"name": name, "trainable": True, "dtype": "float32", **config},
+        "registered_name": extra.get("registered_name"),
+        "name": name,
+        "inbound_nodes": [{"args": args, "kwargs": {}}],
+    }
+
+
+def _model(layers: list, outputs: str, **extra) -> dict:
+    source = {
+        "module": "keras.layers",
+        "class_name": "InputLayer",
+        "config": {"batch_shape": [None, 4], "dtype": "float32", "sparse": False, "ragged": False, "name": "x"},
+        "registered_name": None,
+        "name": "x",
+        "inbound_nodes": [],
+    }
+    return {
+        "module": "keras.src.models.functional",
+        "class_name": "Functional",
+        "config": {
+            "name": "m",
+            "trainable": True,
+            "layers": [source, *layers],
+            "input_layers": ["x", 0, 0],
+            "output_layers": [outputs, 0, 0],
+        },
+        "registered_name": "Functional",
+        **extra,
+    }
+
+
+DENSE = {"units": 3, "activation": "relu", "use_bias": True}
+
+
+def _run(*args: str):
+    return CliRunner().invoke(cli, ["import", *args], catch_exceptions=False)
+
+
+def test_a_plain_config_imports_and_the_spec_reads_back(tmp_path):
+    config = _model([_layer("Dense", "hidden", DENSE, ["x"]), _layer("Dense", "out", {"units": 2}, ["hidden"])], "out")
+    text = import_config(config).text
+    assert "- {type: dense, name: hidden, units: 3, activation: relu}\n" in text
+    assert "- {type: dense, name: out, units: 2}\n" in text
+    assert text.startswith("# yaml-language-server: $schema=")
+
+
+def test_every_inexpressible_layer_is_listed_once_with_its_class_and_a_suggestion(tmp_path):
+    config = _model(
+        [
+            _layer("Lambda", "fn", {"function": {"class_name": "__lambda__", "config": {"code": "4wEAAAAA"}}}, ["x"]),
+            _layer("MyLayer", "custom", {}, ["fn"], module="my_package.layers", registered_name="Custom>MyLayer"),
+            _layer(
+                "Dense",
+                "odd",
+                {**DENSE, "activation": {"module": "builtins", "class_name": "function", "config": "print"}},
+                ["custom"],
+            ),
+            _layer("Dense", "ok", DENSE, ["odd"]),
+        ],
+        "ok",
+    )
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(config))
+    result = _run(str(path), "-o", str(tmp_path / "spec.yaml"))
+    assert result.exit_code == 2
+    message = result.output
+    assert "cannot import: 3 layers or settings a spec cannot express (nothing was written)" in message
+    assert "fn (Lambda): a Lambda layer runs Python code" in message
+    assert "custom (MyLayer): custom class (module 'my_package.layers', registered as 'Custom>MyLayer')" in message
+    assert "odd (Dense): custom activation 'print' from module 'builtins'" in message
+    assert message.count("suggestion:") == 3
+    assert "Traceback" not in message
+    assert not (tmp_path / "spec.yaml").exists()
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"class_name": "MyModel", "module": "__main__"}, "not a Keras functional or Sequential model config"),
+        ({"module": "os"}, "not a Keras functional or Sequential model config"),
+    ],
+)
+def test_models_that_are_not_graphs_are_refused(change, message):
+    config = {**_model([_layer("Dense", "d", DENSE, ["x"])], "d"), **change}
+    with pytest.raises(UnsupportedModel, match=message):
+        import_config(config)
+
+
+def test_a_module_field_pointing_at_code_is_never_followed():
+    evil = _layer("Dense", "d", DENSE, ["x"])
+    evil["config"]["kernel_initializer"] = {
+        "module": "os",
+        "class_name": "system",
+        "config": {"command": "touch /tmp/x"},
+    }
+    system = _layer("system", "s", {"command": "touch pwned"}, ["d"], module="os")
+    with pytest.raises(UnsupportedModel) as caught:
+        import_config(_model([evil, system], "s"))
+    assert "custom initializer 'system' from module 'os'" in str(caught.value)
+    assert "s (system): custom class (module 'os'" in str(caught.value)
+
+
+def test_shared_layers_and_keras_2_configs_have_no_spec_form():
+    shared = _layer("Dense", "d", {"units": 4}, ["x"])
+    shared["inbound_nodes"].append(shared["inbound_nodes"][0])
+    with pytest.raises(UnsupportedModel, match="the layer is called 2 times"):
+        import_config(_model([shared], "d"))
+    legacy = _layer("Dense", "d", {"units": 4}, ["x"])
+    legacy["inbound_nodes"] = [[["x", 0, 0, {}]]]
+    with pytest.raises(UnsupportedModel, match="a Keras 2 config"):
+        import_config(_model([legacy], "d"))
+
+
+def _archive(path: Path, members: dict) -> Path:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+GOOD = json.dumps(_model([_layer("Dense", "d", DENSE, ["x"])], "d"))
+
+
+@pytest.mark.parametrize(
+    "members, message",
+    [
+        ({"../config.json": GOOD}, "names a path outside the archive"),
+        ({"/etc/config.json": GOOD}, "names a path outside the archive"),
+        ({"metadata.json": "{}"}, "the archive holds no config.json"),
+        ({"config.json": "not json"}, "not a JSON model config"),
+        ({"config.json": "[" * 100_000 + "]" * 100_000}, "the JSON nests too deeply"),
+        ({"config.json": "[1, 2]"}, "the JSON holds a list, not an object"),
+    ],
+)
+def test_hostile_archives_are_refused(tmp_path, members, message):
+    path = _archive(tmp_path / "model.keras", members)
+    result = _run(str(path), "-o", str(tmp_path / "spec.yaml"))
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_duplicate_members_and_zip_bombs_are_refused(tmp_path):
+    path = tmp_path / "model.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", GOOD)
+        with pytest.warns(UserWarning, match="Duplicate name"):
+            archive.writestr("config.json", GOOD.replace('"units": 3', '"units": 300'))
+    with pytest.raises(UnsupportedModel, match="several members named 'config.json'"):
+        import_file(path)
+    path = _archive(tmp_path / "bomb.keras", {"config.json": " " * 100_000})
+    data = bytearray(path.read_bytes())
+    central = data.index(b"PK\x01\x02")
+    data[central + 24 : central + 28] = (2**32 - 1).to_bytes(4, "little")  # declared uncompressed size: 4 GiB
+    path.write_bytes(bytes(data))
+    with pytest.raises(UnsupportedModel, match="'config.json' declares 4,294,967,295 bytes"):
+        import_file(path)
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("model.h5", b"\x89HDF", "expected a .keras archive or a .json model config"),
+        ("model.keras", b"not a zip", "not a zip archive"),
+        ("missing.keras", None, "no such file"),
+    ],
+)
+def test_unusable_sources(tmp_path, name, content, message):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    result = _run(str(path), "-o", "-")
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_import_of_a_config_never_imports_tensorflow(tmp_path):
+    path = tmp_path / "model.json"
+    path.write_text(GOOD)
+    code = (
+        "import sys\nfrom modelspec.importer import import_file\n"
+        f"import_file({str(path)!r}, {str(tmp_path / 'spec.yaml')!r})\n"
+        "print(sorted({'tensorflow', 'keras'} & set(sys.modules)))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+    assert (tmp_path / "spec.yaml").is_file()
