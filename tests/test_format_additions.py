@@ -89,3 +89,28 @@ def test_build_ignore_lifts_the_lint_gate_like_lint_ignore():
     assert prepare(ZEROS_HIDDEN, ignore=["MS1"]).findings == []
     with pytest.raises(SettingsError, match="--ignore: unknown rule 'MS999'"):
         prepare(ZEROS_HIDDEN, ignore=["MS999"])
+
+
+def test_auto_looks_through_scaling_but_not_through_a_shift():
+    """relu6(x + 3) / 6 is a hard sigmoid: the layer before the shift feeds no ReLU, and `auto` picks Glorot."""
+    layers = """\
+        - {type: dense, name: scaled, units: 8}
+        - {type: rescaling, scale: 0.5}
+        - {type: layer_scale, init_value: 0.1}
+        - {type: activation, activation: relu}
+        - {type: dense, name: shifted, units: 8}
+        - {type: rescaling, scale: 1.0, offset: 3.0}
+        - {type: activation, activation: relu6}
+        - {type: dense, name: normalised, units: 8}
+        - {type: normalization, mean: 1.0, variance: 4.0}
+        - {type: activation, activation: relu}
+        """
+    analysis = load_spec(_spec(textwrap.indent(textwrap.dedent(layers), "  "), shape="[4]")).analysis
+    chosen = {
+        name: (info.feeds, info.initializers["kernel_initializer"].type)
+        for name, info in analysis.layers.items()
+        if info.type == "dense"
+    }
+    assert chosen["scaled"] == ("relu", "he_normal")
+    assert chosen["shifted"] == ("linear", "glorot_uniform")
+    assert chosen["normalised"] == ("linear", "glorot_uniform")

@@ -334,7 +334,7 @@ def _feeds(info: LayerInfo, layers: dict[str, LayerInfo]) -> str:
     nxt = layers[info.consumers[0]]
     if nxt.spec.ROLE is Role.ACTIVATION:
         return nxt.spec.activation
-    if nxt.spec.ROLE not in _TRANSPARENT:
+    if nxt.spec.ROLE not in _TRANSPARENT or not nxt.spec.keeps_zero():
         return "linear"
     return nxt.feeds
 

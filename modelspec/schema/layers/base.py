@@ -73,6 +73,12 @@ class LayerBase(StrictModel):
         """The activation the layer applies itself (linear when it has none); None when unknown (opaque)."""
         return getattr(self.core, "activation", "linear")
 
+    def keeps_zero(self) -> bool:
+        """Whether the layer maps 0 to 0 and keeps signs: an activation after it then bends the same values at
+        the same place, so `auto` and the rules may look through it to that activation. A shift does not
+        (relu6(x + 3) / 6 is MobileNetV3's hard sigmoid, not a ReLU)."""
+        return True
+
 
 class Activated(StrictModel):
     activation: ActivationName = Field("linear", description="Activation applied to the layer's output.")

@@ -103,6 +103,10 @@ class Rescaling(LayerBase):
     )
     offset: PerChannel = Field(0.0, description="Added after scaling: one value, or one per channel (last axis).")
 
+    def keeps_zero(self) -> bool:
+        values = lambda v: v if isinstance(v, list) else [v]  # noqa: E731
+        return all(o == 0 for o in values(self.offset)) and all(s > 0 for s in values(self.scale))
+
 
 class LayerScale(LayerBase):
     KERAS_CLASS: ClassVar[str] = "LayerScale"  # modelspec's own layer (modelspec/runtime/layers.py)
@@ -117,6 +121,9 @@ class LayerScale(LayerBase):
     axis: int = Field(-1, description="The channel axis (one factor per entry along it).")
     gamma_regularizer: Optional[Regularizer] = Field(None, description="Penalty on the factors.")
     gamma_constraint: Optional[Constraint] = Field(None, description="Constraint on the factors.")
+
+    def keeps_zero(self) -> bool:
+        return self.init_value > 0
 
 
 CORE_LAYERS = (

@@ -65,6 +65,11 @@ class Normalization(LayerBase):
             )
         return self
 
+    def keeps_zero(self) -> bool:
+        """Only with constant zero means (adapted statistics shift by whatever the data's mean is)."""
+        means = self.mean if isinstance(self.mean, list) else [self.mean]
+        return not self.adapted and all(m == 0 for m in means)
+
     @property
     def adapted(self) -> bool:
         """Whether the statistics are state variables (loaded from weights) rather than constants."""
