@@ -344,6 +344,18 @@ def _auto_choice(name: str) -> InitializerSpec:
     return _BY_TYPE[name](type=name)
 
 
+def slot_feeds(info: LayerInfo, slot: str) -> str:
+    """The activation the output of one kernel slot meets: the layer's (``info.feeds``), except that a recurrent
+    kernel feeds the cell's own activation, and a separable convolution's depthwise step feeds its pointwise
+    step with no activation between (linear)."""
+    spec = info.spec.core
+    if info.spec.ROLE is Role.RECURRENT:
+        return spec.activation
+    if slot in spec.PER_CHANNEL_SLOTS and "pointwise_initializer" in spec.KERNEL_SLOTS:
+        return "linear"
+    return info.feeds
+
+
 @functools.cache
 def _per_channel(chosen: InitializerSpec, depth_multiplier: int) -> InitializerSpec:
     """`auto` for a depthwise kernel: the variance ``chosen`` gives a layer summing ``fan_in`` terms, for a kernel
@@ -371,11 +383,7 @@ def _resolve_initializers(info: LayerInfo) -> None:
             autos.add(slot)
             if slot in spec.KERNEL_SLOTS:
                 role = info.spec.ROLE
-                # A recurrent kernel feeds the cell's own activation; attention's projections feed no activation;
-                # a separable convolution's depthwise step feeds its pointwise step, with no activation between.
-                activation = spec.activation if role is Role.RECURRENT else info.feeds
-                if slot in spec.PER_CHANNEL_SLOTS and "pointwise_initializer" in spec.KERNEL_SLOTS:
-                    activation = "linear"
+                activation = slot_feeds(info, slot)
                 chosen = "glorot_uniform" if role is Role.ATTENTION else ACTIVATIONS[activation].auto_initializer
             else:
                 chosen = _AUTO_BY_SLOT.get(slot, "glorot_uniform")

@@ -7,6 +7,7 @@ import math
 from collections.abc import Iterator, Mapping
 
 from modelspec.analysis.fans import effective_fan_in
+from modelspec.analysis.graph import slot_feeds
 from modelspec.analysis.moments import initializer_moments
 from modelspec.diagnostics import Level
 from modelspec.linter.rule import Docs, Finding, Rule, Subject
@@ -30,7 +31,7 @@ def _needed_std(info, slot: str) -> float:
     """The standard deviation a kernel needs to keep the signal (what `auto` draws with): sqrt(needed / n), with n
     the effective fan-in; 0 when the fan-in is unknown (the mean is then judged against its own spread only)."""
     n = effective_fan_in(info, slot)
-    return math.sqrt(needed_scale(info.feeds) / n) if n else 0.0
+    return math.sqrt(needed_scale(slot_feeds(info, slot)) / n) if n else 0.0
 
 
 def _nonzero_mean_kernel(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
@@ -46,7 +47,8 @@ def _nonzero_mean_kernel(subject: Subject, options: Mapping[str, float]) -> Iter
                 continue
             spread = f"{abs(mean) / std:.3g}× its standard deviation {std:.3g}" if std else "and no spread at all"
             if needed:
-                spread += f", {abs(mean) / needed:.3g}× the standard deviation of {needed:.3g} that {info.feeds} needs"
+                activation = slot_feeds(info, slot)
+                spread += f", {abs(mean) / needed:.3g}× the standard deviation of {needed:.3g} that {activation} needs"
             yield Finding(
                 subject.field_path(info, slot),
                 f"{describe(init)} gives the {slot.removesuffix('_initializer')} of '{info.name}' a mean of "
@@ -118,7 +120,7 @@ def _fixed_scale_mismatch(subject: Subject, options: Mapping[str, float]) -> Ite
             if not n:
                 continue
             var = initializer_moments(init, shapes[slot])[1]
-            activation = "linear" if slot == "recurrent_initializer" else info.feeds
+            activation = "linear" if slot == "recurrent_initializer" else slot_feeds(info, slot)
             needed = 1.0 if slot == "recurrent_initializer" else needed_scale(activation)
             ratio = var * n / needed
             if 1 / limit < ratio < limit:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+from modelspec.analysis.graph import slot_feeds
 from modelspec.diagnostics import Level
 from modelspec.linter.rule import Docs, Finding, Rule, Subject
 from modelspec.linter.rules import _docs
@@ -26,7 +27,7 @@ def _family_mismatch(subject: Subject, families: tuple[str, ...], activations: t
         if ACTIVATIONS[activation].family not in activations or subject.normalised(info.name):
             continue
         for slot, init in subject.kernels(info):
-            if slot in info.spec.core.PER_CHANNEL_SLOTS:
+            if slot in info.spec.core.PER_CHANNEL_SLOTS or slot_feeds(info, slot) != activation:
                 continue
             if family(init) in families and slot not in info.auto_slots:
                 yield info, slot, init, activation
