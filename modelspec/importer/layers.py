@@ -65,7 +65,9 @@ def convert(node: Node) -> tuple[Optional[dict], list[Problem]]:
         return _operator(node, problem), problems
     special = _SPECIAL.get(node.class_name)
     if not _builtin(node) and not (special and _trusted_special(node)):
-        problem(f"custom class (module {node.module!r}, registered as {node.registered_name!r})", SUGGEST_CUSTOM)
+        origin = [f"module {node.module!r}"] if node.module else []
+        origin += [f"registered as {node.registered_name!r}"] if node.registered_name else []
+        problem(f"custom class ({', '.join(origin) or 'no module'})", SUGGEST_CUSTOM)
         return None, problems
     _check_common(node, problem)
     _check_call(node, problem)
