@@ -187,9 +187,49 @@ def test_lambda_and_custom_layers_are_refused_every_one(tmp_path, keras):
     message = str(caught.value)
     assert "2 layers or settings a spec cannot express" in message
     assert "plus_one (Lambda): a Lambda layer runs Python code" in message
-    assert "doubling (Doubling): custom class (registered as 'tests>Doubling')" in message
+    assert "doubling (Doubling): custom class (" in message and "registered as 'tests>Doubling')" in message
     model.save(tmp_path / "custom.keras")
     result = _invoke("import", str(tmp_path / "custom.keras"), "-o", str(tmp_path / "custom.yaml"))
     assert result.exit_code == 2
     assert "plus_one (Lambda)" in result.output and "doubling (Doubling)" in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["custom.keras"]
+
+
+@pytest.fixture(scope="module")
+def small_archive(tmp_path_factory, keras):
+    x = keras.Input((4,), name="x")
+    model = keras.Model(x, keras.layers.Dense(2, name="out")(keras.layers.Dense(8, name="hidden")(x)), name="small")
+    path = tmp_path_factory.mktemp("small") / "small.keras"
+    model.save(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    "weights_out, message",
+    [
+        ("other/small.weights.h5", "the spec could not load its weights from there"),
+        ("spec/small.h5", "the weights file's name must end in .weights.h5"),
+        ("spec/missing/small.weights.h5", "folder '../spec/missing' does not exist"),
+    ],
+)
+def test_weights_the_spec_could_not_load_are_refused_before_writing(
+    tmp_path, small_archive, monkeypatch, weights_out, message
+):
+    (tmp_path / "spec").mkdir()
+    (tmp_path / "other").mkdir()
+    monkeypatch.chdir(tmp_path / "spec")  # the spec's folder is the project: ../other is outside it
+    result = _invoke("import", str(small_archive), "-o", "s.yaml", "--weights-out", f"../{weights_out}")
+    assert result.exit_code == 2
+    assert message in result.output
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["other", "spec"]
+
+
+def test_spec_and_weights_beside_it_and_options(tmp_path, small_archive, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = _invoke("import", str(small_archive))
+    assert result.exit_code == 0
+    assert result.output.splitlines()[1:3] == ["Wrote small.yaml", "Wrote small.weights.h5"]
+    assert "pretrained:\n  path: small.weights.h5\n" in (tmp_path / "small.yaml").read_text()
+    assert _invoke("import", str(small_archive), "-o", "small.txt").exit_code == 2
+    printed = _invoke("import", str(small_archive), "-o", "-").output
+    assert "pretrained:" not in printed and "- {type: dense, name: out, units: 2}" in printed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -32,7 +32,6 @@ class Imported:
     params: Optional[int] = None  # the weights' values, when there are weights
     spec_path: Optional[Path] = None
     weights_path: Optional[Path] = None
-    arrays: Optional[weights.Arrays] = field(default=None, repr=False)
 
 
 def import_file(
@@ -100,6 +99,10 @@ def import_config(
     weights_path = None
     if found is not None and output is not None:
         weights_path = Path(weights_out) if weights_out is not None else _beside(output)
+        if not weights_path.name.endswith(".weights.h5"):
+            raise UnsupportedModel(
+                where, message=f"{where}: the weights file's name must end in .weights.h5 (received: {weights_path})"
+            )
         spec["pretrained"] = {"path": _relative(weights_path, output.parent)}
     if block is not None:
         spec["training"] = block
@@ -108,12 +111,24 @@ def import_config(
     params = weights.count(found) if found is not None else None
     _check(text, where, output, params)
     if output is not None:
-        from modelspec.atomic import write_text
+        _write(output, text, weights_path, found)
+    return Imported(text, where, flat.name, len(layers), params, output, weights_path)
 
+
+def _write(output: Path, text: str, weights_path: Optional[Path], found) -> None:
+    """Write the weights, then the spec, each atomically; a folder that does not exist is a user error."""
+    from modelspec.atomic import write_text
+    from modelspec.errors import SettingsError
+
+    for path in (output, weights_path):
+        if path is not None and not path.parent.resolve().is_dir():
+            raise SettingsError(f"cannot write {path}: folder {str(path.parent)!r} does not exist")
+    try:
         if weights_path is not None:
             weights.write(weights_path, found)
         write_text(output, text)
-    return Imported(text, where, flat.name, len(layers), params, output, weights_path, found)
+    except OSError as exc:
+        raise SettingsError(f"cannot write {exc.filename or output}: {exc.strerror or exc}") from exc
 
 
 def _layers(flat: FlatModel) -> tuple[list[dict], list[Problem]]:
@@ -231,6 +246,17 @@ def _check(text: str, where: str, output: Optional[Path], params: Optional[int])
         raise UnsupportedModel(
             where, message=f"{where}: the spec written for it does not validate (nothing was written):\n{exc}"
         ) from None
+    if loaded.spec.pretrained is not None:
+        from modelspec.pretrained.checks import Problem as PretrainedProblem
+        from modelspec.pretrained.checks import weights_file
+
+        located = weights_file(loaded)
+        if isinstance(located, PretrainedProblem):
+            raise UnsupportedModel(
+                where,
+                message=f"{where}: the spec could not load its weights from there: {located.message} (nothing was "
+                "written; put the weights beside the spec, or in its project)",
+            )
     analysis = loaded.analysis
     if params is not None and analysis.complete and analysis.total_params != params:
         raise UnsupportedModel(
