@@ -233,3 +233,23 @@ def test_spec_and_weights_beside_it_and_options(tmp_path, small_archive, monkeyp
     assert _invoke("import", str(small_archive), "-o", "small.txt").exit_code == 2
     printed = _invoke("import", str(small_archive), "-o", "-").output
     assert "pretrained:" not in printed and "- {type: dense, name: out, units: 2}" in printed
+
+
+def test_several_inputs_and_outputs_and_sequence_layers_round_trip(tmp_path, keras):
+    layers = keras.layers
+    tokens, extra = keras.Input((12,), dtype="int32", name="tokens"), keras.Input((4,), name="extra")
+    x = layers.Embedding(100, 16, name="emb")(tokens)
+    x = layers.Bidirectional(layers.LSTM(8, return_sequences=True), name="bi")(x)
+    x = layers.MultiHeadAttention(num_heads=2, key_dim=4, name="mha")(x, x)
+    x = layers.Concatenate(name="cat")([layers.GRU(6, name="gru")(x), extra])
+    original = keras.Model(
+        [tokens, extra], [layers.Dense(2, name="label")(x), layers.Dense(1, name="score")(x)], name="text"
+    )
+    text = from_keras(original, tmp_path / "text.yaml").text
+    assert "inputs:\n  - {name: tokens, shape: [12], dtype: int32}\n  - {name: extra, shape: [4]}\n" in text
+    assert "{type: bidirectional, name: bi, layer: {type: lstm, units: 8, return_sequences: true}}" in text
+    assert "outputs: [label, score]\n" in text
+    rebuilt = build_model(tmp_path / "text.yaml")
+    x = [np.arange(24, dtype="int32").reshape(2, 12), np.ones((2, 4), "float32")]
+    for ours, theirs in zip(rebuilt(x, training=False), original(x, training=False)):
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)

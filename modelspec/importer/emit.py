@@ -147,10 +147,10 @@ def spec_text(header: list[str], spec: dict) -> str:
     """The spec's YAML: the header comments, then each top-level key (layers one per line)."""
     lines = [f"# {line}" if line else "#" for line in header]
     for key, value in spec.items():
-        if key == "layers":
-            lines.append("layers:")
-            for layer in value:
-                lines.extend(layer_lines(layer))
+        if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+            lines.append(f"{key}:")  # layers, and several inputs: one line each
+            for item in value:
+                lines.extend(layer_lines(item))
         elif isinstance(value, dict) and (
             len(f"{key}: {flow(value)}") > LINE or key in ("defaults", "pretrained", "training")
         ):

@@ -38,6 +38,9 @@ NEUTRAL: dict[str, Any] = {
     "zero_output_for_mask": False,
     "time_major": False,
     "implementation": 2,
+    "activity_regularizer": None,
+    "use_gate": False,
+    "sliding_window": None,
 }
 # Arguments that only matter when another one is on (renorm_momentum without renorm).
 DEPENDENT = {"renorm_momentum": "renorm", "renorm_clipping": "renorm"}
@@ -145,13 +148,22 @@ def _generic(model: type[BaseModel], config: dict, node: Node, problem) -> Optio
                 problem(str(exc), "use a built-in Keras object the spec format lists (docs/import.md)")
                 continue
             layer[key] = _compact(key, value, node)
-        elif key in NEUTRAL and raw == NEUTRAL[key] or key in DEPENDENT and not config.get(DEPENDENT[key]):
+        elif (key in NEUTRAL and raw == NEUTRAL[key]) or _implied(key, raw, config, node):
             continue
         else:
             problem(f"argument {key}={_show(raw)} has no field in the spec's {type_name(model)} layer")
     if "pool_size" in fields and layer.get("strides") == layer.get("pool_size", _default(model, "pool_size")):
         layer.pop("strides", None)  # the spec's default: strides equal to the pool size
     return _without_defaults(model, layer, problem)
+
+
+def _implied(key: str, raw: Any, config: dict, node: Node) -> bool:
+    """Whether an argument the spec has no field for holds what the rest of the config implies anyway."""
+    if key in DEPENDENT:
+        return not config.get(DEPENDENT[key])  # renorm_momentum without renorm
+    if key == "attention_axes" and node.input_shape:
+        return raw == list(range(1, len(node.input_shape) - 1))  # every axis but the batch and the features
+    return False
 
 
 def _field(key: str, raw: Any) -> Any:
@@ -199,7 +211,10 @@ def _without_defaults(model: type[BaseModel], layer: dict, problem) -> Optional[
     except ValueError as exc:
         problem(f"the spec refuses its arguments: {values._first_error(exc)}")
         return None
-    return {k: v for k, v in layer.items() if k == "type" or v != _default(model, k)}
+    kept = {k: v for k, v in layer.items() if k == "type" or v != _default(model, k)}
+    required = [k for k in kept if model.model_fields[k].is_required() and k != "type"]
+    # The type, then what the layer cannot do without (units, filters, rate...), then the rest in Keras's order.
+    return {"type": kept["type"], **{k: kept[k] for k in required}, **kept}
 
 
 def _passthrough(node: Node, problem) -> Optional[dict]:
@@ -250,25 +265,31 @@ def _convnext_layer_scale(node: Node, problem) -> Optional[dict]:
 
 
 def _bidirectional(node: Node, problem) -> Optional[dict]:
-    config = dict(node.config)
-    forward = config.pop("layer", None)
-    backward = config.pop("backward_layer", None)
+    config = node.config
+    forward = config.get("layer")
+    backward = config.get("backward_layer")
     if not isinstance(forward, dict) or forward.get("class_name") not in ("LSTM", "GRU", "SimpleRNN"):
         problem("bidirectional wraps a layer other than LSTM, GRU or SimpleRNN")
         return None
-    inner_config = forward.get("config") or {}
+    inner_config = dict(forward.get("config") or {})
     if isinstance(backward, dict):
         mirror = {**(backward.get("config") or {}), "name": inner_config.get("name")}
         mirror["go_backwards"] = not mirror.get("go_backwards", False)
         if mirror != inner_config or backward.get("class_name") != forward.get("class_name"):
             problem("its backward layer is not the mirror of its forward layer", "use one layer for both directions")
             return None
+    if inner_config.get("zero_output_for_mask") == inner_config.get("return_sequences"):
+        inner_config.pop("zero_output_for_mask", None)  # Bidirectional sets it so itself
     inner = _generic(BY_KERAS_CLASS[forward["class_name"]], inner_config, node, problem)
-    outer = _generic(LAYER_TYPES["bidirectional"], {**config, "layer": None}, node, problem) if inner else None
-    if outer is None:
+    layer: dict[str, Any] = {"type": "bidirectional"}
+    for key, raw in config.items():
+        if key == "merge_mode":
+            layer[key] = raw
+        elif key not in ("name", "trainable", "dtype", "layer", "backward_layer"):
+            problem(f"argument {key}={_show(raw)} has no field in the spec's bidirectional layer")
+    if inner is None:
         return None
-    outer.pop("layer", None)
-    return {**outer, "layer": inner}
+    return _without_defaults(LAYER_TYPES["bidirectional"], {**layer, "layer": inner}, problem)
 
 
 _SPECIAL = {
