@@ -52,10 +52,23 @@ def _invoke(*args: str):
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
+@pytest.fixture(scope="module")
+def built():
+    """Each architecture built once per session (they take seconds each on two cores), on first use."""
+    cache = {}
+
+    def get(architecture: str):
+        if architecture not in cache:
+            cache[architecture] = ARCHITECTURES[architecture]()
+            _randomise_statistics(cache[architecture])
+        return cache[architecture]
+
+    return get
+
+
 @pytest.mark.parametrize("architecture", list(ARCHITECTURES))
-def test_architecture_round_trips_through_import_and_build(tmp_path, keras, architecture):
-    original = ARCHITECTURES[architecture]()
-    _randomise_statistics(original)
+def test_architecture_round_trips_through_import_and_build(tmp_path, keras, built, architecture):
+    original = built(architecture)
     source = tmp_path / f"{architecture}.keras"
     original.save(source)
     spec = tmp_path / "imported.yaml"
@@ -84,8 +97,8 @@ def test_architecture_round_trips_through_import_and_build(tmp_path, keras, arch
     assert found == TRUE_FINDINGS.get(architecture, [])
 
 
-def test_the_spec_reads_like_a_hand_written_one(tmp_path, keras):
-    original = ARCHITECTURES["ResNet50"]()
+def test_the_spec_reads_like_a_hand_written_one(tmp_path, keras, built):
+    original = built("ResNet50")
     path = tmp_path / "resnet50.json"
     path.write_text(original.to_json())
     result = _invoke("import", str(path), "-o", "-")
