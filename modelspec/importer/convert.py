@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from dataclasses import dataclass
@@ -86,7 +87,8 @@ def import_config(
 
     spec: dict[str, Any] = {"modelspec": 1, "name": flat.name}
     spec.update(_inputs(flat.inputs))
-    defaults = emit.hoist([layer for layer in layers])
+    plain = copy.deepcopy(layers)
+    defaults = emit.hoist(layers)
     if defaults:
         spec["defaults"] = defaults
     spec["layers"] = layers
@@ -109,7 +111,7 @@ def import_config(
     header = _header(where, flat, origin, output, found)
     text = emit.spec_text(header, spec)
     params = weights.count(found) if found is not None else None
-    _check(text, where, output, params)
+    _check(text, where, output, params, {**spec, "defaults": {}, "layers": plain})
     if output is not None:
         _write(output, text, weights_path, found)
     return Imported(text, where, flat.name, len(layers), params, output, weights_path)
@@ -232,9 +234,9 @@ def _header(where: str, flat: FlatModel, origin: Optional[ModelSource], output, 
     return lines
 
 
-def _check(text: str, where: str, output: Optional[Path], params: Optional[int]) -> None:
-    """Read the spec back as `modelspec build` will: it must validate and, with weights, count the same
-    parameters as the weights hold."""
+def _check(text: str, where: str, output: Optional[Path], params: Optional[int], plain: dict) -> None:
+    """Read the spec back as `modelspec build` will: it must validate, its `defaults:` must change nothing
+    (``plain`` is the spec without them) and, with weights, it must count the parameters the weights hold."""
     from modelspec import source as spec_source
     from modelspec.errors import SpecError
     from modelspec.loader import from_document
@@ -246,6 +248,12 @@ def _check(text: str, where: str, output: Optional[Path], params: Optional[int])
         raise UnsupportedModel(
             where, message=f"{where}: the spec written for it does not validate (nothing was written):\n{exc}"
         ) from None
+    from modelspec.schema.spec import Spec, with_defaults
+
+    if with_defaults(loaded.spec).layers != Spec.model_validate(plain).layers:
+        raise UnsupportedModel(
+            where, message=f"{where}: modelspec's `defaults:` changed a layer (a bug; please report)"
+        )
     if loaded.spec.pretrained is not None:
         from modelspec.pretrained.checks import Problem as PretrainedProblem
         from modelspec.pretrained.checks import weights_file

@@ -91,6 +91,10 @@ def hoist(layers: list[dict]) -> dict:
                 target.pop(key, None)
             else:
                 target[key] = value
+        if key == "activation":  # the default applies to activation layers too: they keep theirs written
+            for layer in layers:
+                if layer["type"] == "activation":
+                    layer.setdefault("activation", "linear")
     return defaults
 
 

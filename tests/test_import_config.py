@@ -1,4 +1,5 @@
-"""`modelspec import` refuses what a spec cannot hold and what could be hostile, without TensorFlow.
+"""`modelspec import` of hand-written configs, without TensorFlow: how the spec is written, and the refusal of
+what a spec cannot hold and of what could be hostile.
 
 The configs here are written by hand as Keras 3 serialises them (`model.to_json()`, a .keras archive's
 config.json); tests/test_import.py checks against real Keras models.
@@ -75,6 +76,46 @@ def test_a_plain_config_imports_and_the_spec_reads_back(tmp_path):
     assert "- {type: dense, name: hidden, units: 3, activation: relu}\n" in text
     assert "- {type: dense, name: out, units: 2}\n" in text
     assert text.startswith("# yaml-language-server: $schema=")
+
+
+def test_defaults_are_hoisted_without_changing_any_layer():
+    layers = [_layer("Dense", f"d{i}", DENSE, [f"d{i - 1}" if i else "x"]) for i in range(4)]
+    layers.append(_layer("Activation", "identity", {"activation": "linear"}, ["d3"]))
+    layers.append(_layer("Dense", "out", {"units": 2, "activation": "softmax"}, ["identity"]))
+    text = import_config(_model(layers, "out")).text
+    assert "defaults:\n  activation: relu\n" in text
+    assert "- {type: dense, name: d1, units: 3}\n" in text
+    assert "- {type: activation, name: identity, activation: linear}\n" in text  # else the default would apply
+    assert "- {type: dense, name: out, units: 2, activation: softmax}\n" in text
+
+
+def test_operator_nodes_become_merge_and_rescaling_layers():
+    def op(class_name, name, args):
+        return {
+            "module": "keras.src.ops.numpy",
+            "class_name": class_name,
+            "config": {"name": name},
+            "registered_name": class_name,
+            "name": name,
+            "inbound_nodes": [{"args": args, "kwargs": {}}],
+        }
+
+    layers = [
+        _layer("Dense", "a", {"units": 4}, ["x"]),
+        op("Add", "add", [_tensor("x"), _tensor("a")]),
+        op("Multiply", "half", [_tensor("add"), 0.5]),
+        op("Subtract", "flip", [1.0, _tensor("half")]),
+        op("Divide", "tenth", [_tensor("flip"), 10.0]),
+        op("Matmul", "mm", [_tensor("tenth"), _tensor("a")]),
+    ]
+    with pytest.raises(UnsupportedModel) as caught:
+        import_config(_model(layers, "mm"))
+    assert "mm (Matmul): operator node keras.ops.Matmul on 2 tensor(s)" in str(caught.value)
+    text = import_config(_model(layers[:-1], "tenth")).text
+    assert "- {type: add, name: add, inputs: [x, a]}\n" in text
+    assert "- {type: rescaling, name: half, scale: 0.5}\n" in text
+    assert "- {type: rescaling, name: flip, scale: -1.0, offset: 1.0}\n" in text
+    assert "- {type: rescaling, name: tenth, scale: 0.1}\n" in text
 
 
 def test_every_inexpressible_layer_is_listed_once_with_its_class_and_a_suggestion(tmp_path):
