@@ -118,6 +118,71 @@ def test_operator_nodes_become_merge_and_rescaling_layers():
     assert "- {type: rescaling, name: tenth, scale: 0.1}\n" in text
 
 
+def test_compile_settings_become_the_training_block():
+    schedule = {
+        "module": "keras.optimizers.schedules",
+        "class_name": "ExponentialDecay",
+        "config": {
+            "initial_learning_rate": 0.10000000149011612,
+            "decay_steps": 1000,
+            "decay_rate": 0.96,
+            "staircase": False,
+            "name": "ExponentialDecay",
+        },
+    }
+    optimizer = {
+        "module": "keras.optimizers",
+        "class_name": "SGD",
+        "config": {
+            "name": "SGD",
+            "learning_rate": schedule,
+            "weight_decay": None,
+            "clipnorm": None,
+            "global_clipnorm": None,
+            "clipvalue": None,
+            "use_ema": False,
+            "ema_momentum": 0.99,
+            "ema_overwrite_frequency": None,
+            "loss_scale_factor": None,
+            "gradient_accumulation_steps": None,
+            "momentum": 0.8999999761581421,
+            "nesterov": True,
+        },
+    }
+    loss = {
+        "module": "keras.losses",
+        "class_name": "SparseCategoricalCrossentropy",
+        "config": {
+            "name": "sparse_categorical_crossentropy",
+            "reduction": "sum_over_batch_size",
+            "from_logits": True,
+            "ignore_class": None,
+        },
+    }
+    compiled = {
+        "optimizer": optimizer,
+        "loss": loss,
+        "loss_weights": None,
+        "metrics": ["accuracy"],
+        "weighted_metrics": None,
+        "run_eagerly": False,
+        "steps_per_execution": 1,
+        "jit_compile": False,
+    }
+    config = _model([_layer("Dense", "d", DENSE, ["x"])], "d", compile_config=compiled)
+    with pytest.raises(UnsupportedModel, match=r"sparse_categorical_crossentropy argument ignore_class=None"):
+        import_config(config)
+    del loss["config"]["ignore_class"]
+    text = import_config(config).text
+    assert (
+        "training:\n"
+        "  optimizer: {type: sgd, learning_rate: 0.1, momentum: 0.9, nesterov: true}\n"
+        "  learning_rate_schedule: {type: exponential_decay, decay_steps: 1000, decay_rate: 0.96}\n"
+        "  loss: {type: sparse_categorical_crossentropy, from_logits: true}\n"
+        "  metrics: [accuracy]\n"
+    ) in text
+
+
 def test_every_inexpressible_layer_is_listed_once_with_its_class_and_a_suggestion(tmp_path):
     config = _model(
         [

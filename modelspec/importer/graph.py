@@ -201,7 +201,7 @@ class _Reader:
                     self.problem(origin or ("model",), "Sequential", "the model was never built: no input shape")
                     return []
                 current = [self.add_input("input_layer", {"dtype": "float32"}, origin, shape)]
-            current = self.entry(entry, name, origin, {"args": [_tensor_value(current[0])], "kwargs": {}}, trainable)
+            current = self.entry(entry, name, origin, {"args": [current[0]], "kwargs": {}}, trainable)
         return current
 
     def functional(self, config: dict, layers: list, origin: tuple, given: Optional[list], trainable: bool) -> list:
@@ -306,10 +306,6 @@ class _Reader:
         )
         self.flat.nodes.append(node)
         return [Tensor(flat_name)]
-
-
-def _tensor_value(tensor: Tensor) -> Tensor:
-    return tensor
 
 
 def _refs(value: Any) -> list[tuple]:

@@ -142,7 +142,11 @@ def _loss(value: Any, problem) -> Any:
 def _loss_options(name: str, config: dict, problem) -> dict:
     options = {}
     for key, raw in config.items():
-        if key in ("name", "dtype") or (key, raw) in (("reduction", "sum_over_batch_size"), ("axis", -1)):
+        if key in ("name", "dtype") or (key, raw) in (
+            ("reduction", "sum_over_batch_size"),
+            ("axis", -1),
+            ("ignore_class", None),
+        ):
             continue
         if key not in LOSSES[name].options:
             problem("loss", f"{name} argument {key}={raw!r} has no spec field")
