@@ -162,7 +162,9 @@ def activate(name: str, pre: Moments, width: Optional[int], shared: Optional[flo
         n = width or 1
         concentration = min(1.0, max(1.0 / n, math.exp(min(var, 700.0)) / n))  # E[Σ p²], lognormal estimate
         if name == "softmax":
-            return Signal(1.0 / n, concentration / n, 1.0)
+            # A unit's mean probability varies with the logits' shared part only: E[p̄²] ≈ e^between / n².
+            common = min(concentration / n, math.exp(min(between, 700.0)) / (n * n))
+            return Signal(1.0 / n, concentration / n, 1.0, (name, mean, var, between), shared=common)
         log_mean = -math.log(n) - var / 2 if n > 1 else 0.0
         return Signal(log_mean, log_mean * log_mean + var * (1 - 1 / n), 1.0)
     activation = ACTIVATIONS[name]
@@ -205,7 +207,7 @@ def _max_of(signal: Signal, k: int) -> Signal:
     """
     if k <= 1:
         return signal
-    if signal.gaussian_pre is not None:
+    if signal.gaussian_pre is not None and signal.gaussian_pre[0] != "softmax":
         name, mean, var, between = signal.gaussian_pre
     else:
         name, mean, var, between = "linear", signal.mean, signal.var, signal.common - signal.mean**2
