@@ -112,6 +112,7 @@ class ProbeReport:
     layers: list[ProbeLayer]
     findings: list[Diagnostic]
     gradients_predicted: bool  # False: the static backward analysis is not available for this spec
+    label: Optional[str] = None  # what was probed, for titles (a variant of `compare`, say)
 
     def to_dict(self) -> dict:
         layers = []
@@ -125,6 +126,7 @@ class ProbeReport:
             "version": 1,
             "spec": self.path,
             "name": self.name,
+            "label": self.label,
             "data": self.data,
             "seed": self.seed,
             "batch": self.batch,
@@ -265,6 +267,7 @@ def probe(
     plot: Optional[PathLike] = None,
     max_params: int = DEFAULT_MAX_PARAMS,
     config=None,
+    label: Optional[str] = None,
 ) -> ProbeReport:
     """Build the model a spec describes and measure one training-mode batch at initialisation.
 
@@ -275,6 +278,7 @@ def probe(
         batch: examples in the batch (default: the spec's batch size, else 32).
         seed: overrides the spec's seed (weights, dropout, the random batch); without any, one is drawn.
         plot: a PNG of the measured and predicted scales per layer, on a log axis.
+        label: what is probed, in the plot's title (default: the spec's name).
 
     Raises:
         SpecError, WeightsError, SettingsError, DataError, BuildError: before TensorFlow starts where they can be.
@@ -307,6 +311,7 @@ def probe(
         layers=_probe_layers(model, measured, backward),
         findings=findings,
         gradients_predicted=backward is not None,
+        label=label,
     )
     if plot is not None:
         from modelspec.report.plots import plot_probe
@@ -406,7 +411,8 @@ class VariantResult:
 
     @property
     def seconds(self) -> float:
-        return sum(run.seconds for run in self.runs)
+        """Training time: the epochs' seconds, summed over the runs (building and tracing not counted)."""
+        return sum(row.get("seconds", 0.0) for run in self.runs for row in run.rows)
 
     def summary(self, reach: Optional[Reach]) -> dict:
         result: dict[str, Any] = {q: {"final": self.final(q), "best": self.best(q)} for q in self.quantities()}
@@ -449,7 +455,7 @@ class Comparison:
                     "settings": v.settings,
                     "findings": [f.to_dict() for f in v.findings],
                     "summary": v.summary(self.reach),
-                    "runs": [{"seed": r.seed, "seconds": round(r.seconds, 3), "epochs": r.rows} for r in v.runs],
+                    "runs": [{"seed": r.seed, "wall_seconds": round(r.seconds, 3), "epochs": r.rows} for r in v.runs],
                 }
                 for v in self.variants
             ],

@@ -30,6 +30,7 @@ from modelspec.errors import SettingsError, SpecError
 from modelspec.loader import ModelSpec, from_document
 from modelspec.schema.spec import Defaults
 
+SHORTHAND = ("optimizer", "loss", "learning_rate_schedule", "_initializer", "_regularizer", "_constraint")
 MAX_VARIANTS = 256  # a typing slip in --vary should not queue a week of training
 
 
@@ -115,7 +116,7 @@ def _set(data: dict, vary: Vary, value: Any, model: ModelSpec) -> None:
         node, path = data["layers"][_layer_index(model, path[1], vary.field)], path[2:]
     for depth, key in enumerate(path[:-1]):
         child = node.get(key)
-        if isinstance(child, str):  # `optimizer: adam` is shorthand for {type: adam}
+        if isinstance(child, str) and key.endswith(SHORTHAND):  # `optimizer: adam` stands for {type: adam}
             child = {"type": child}
         elif child is None:
             child = {}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.common import EPILOG, console
+from modelspec.cli.common import EPILOG
 from modelspec.cli.train import DATA_HELP
 from modelspec.pipeline import DEFAULT_MAX_PARAMS
 
@@ -63,7 +63,7 @@ def compare(spec, vary, data, validation_data, validation_split, target, epochs,
     """
     from modelspec.cli.train import _spec_name
     from modelspec.experiments import compare as run
-    from modelspec.report.compare import compare_table
+    from modelspec.report.compare import compare_table, print_wide
 
     if validation_data is not None and validation_split is not None:
         raise click.UsageError("give --validation-data or --validation-split, not both")
@@ -103,5 +103,5 @@ def compare(spec, vary, data, validation_data, validation_split, target, epochs,
         on_ready=ready,
         on_run=ran,
     )
-    console().print(compare_table(comparison))
+    print_wide(compare_table(comparison))
     click.echo("Wrote " + ", ".join(str(path) for path in [output, *([plot] if plot is not None else [])]))

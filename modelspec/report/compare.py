@@ -8,6 +8,7 @@ from typing import Optional
 from rich.table import Table
 
 from modelspec.report.probe import number
+from modelspec.variants import show
 
 
 def _final_best(final: Optional[float], best: Optional[float]) -> str:
@@ -41,7 +42,8 @@ def _quantities(comparison) -> list[str]:
 
 
 def compare_table(comparison) -> Table:
-    """One row per variant; quantities as `final (best)`, means over the seeds."""
+    """One row per variant (a column per varied field); quantities as `final (best)`, means over the seeds;
+    the time is the training time (the epochs' seconds, summed over the seeds)."""
     seeds = comparison.seeds
     over = f"seed {seeds[0]}" if len(seeds) == 1 else f"means over seeds {seeds[0]}..{seeds[-1]}"
     table = Table(
@@ -49,17 +51,29 @@ def compare_table(comparison) -> Table:
         title_justify="left",
     )
     quantities = _quantities(comparison)
-    columns = ["Variant", "Lint", *quantities]
+    fields = list(comparison.variants[0].settings) if comparison.variants else []
+    short = [name.rsplit(".", 1)[-1] for name in fields]
+    headers = short if len(set(short)) == len(short) else fields
+    columns = [*headers, "Lint", *quantities]
     if comparison.reach is not None:
         columns.append(f"Epochs to {comparison.reach.text()}")
     columns.append("Time")
     for column in columns:
-        table.add_column(column, justify="left" if column in ("Variant", "Lint") else "right")
+        table.add_column(column, justify="left" if column in (*headers, "Lint") else "right", no_wrap=True)
     for variant in comparison.variants:
-        row = [variant.label, _codes(variant.findings)]
+        row = [*(show(variant.settings[name]) for name in fields), _codes(variant.findings)]
         row += [_final_best(variant.final(q), variant.best(q)) for q in quantities]
         if comparison.reach is not None:
             row.append(_reached(variant.reached(comparison.reach)))
         row.append(f"{variant.seconds:.1f} s")
         table.add_row(*row)
     return table
+
+
+def print_wide(table) -> None:
+    """Print a table at the width it needs (at least the terminal's, at most 240 columns), so that it never wraps
+    its cells in a log or a pipe."""
+    from rich.console import Console
+
+    needed = Console(width=240).measure(table).maximum
+    Console(width=max(Console().width, min(needed, 240)), highlight=False).print(table)

@@ -107,7 +107,8 @@ def plot_probe(report, path: Union[str, os.PathLike]) -> None:
     )
     right.set_title("gradient RMS per kernel")
     source = report.data or "standard-normal inputs"
-    figure.suptitle(f"{report.name} at initialisation: {source}, batch {report.batch}, seed {report.seed}")
+    title = report.name + (f" ({report.label})" if report.label else "")
+    figure.suptitle(f"{title} at initialisation: {source}, batch {report.batch}, seed {report.seed}")
     figure.tight_layout()
     _save(figure, path, plt)
 
@@ -122,6 +123,14 @@ def _band(axis, epochs_runs: list[list[float]], color, label: str, linestyle: st
     axis.plot(xs, [sum(c) / len(c) for c in columns], color=color, linestyle=linestyle, label=label, marker=".")
     if len(epochs_runs) > 1:
         axis.fill_between(xs, [min(c) for c in columns], [max(c) for c in columns], color=color, alpha=0.18)
+
+
+def _legend(variant) -> str:
+    from modelspec.variants import show
+
+    if len(variant.settings) == 1:
+        return show(next(iter(variant.settings.values())))
+    return variant.label
 
 
 def plot_compare(comparison, path: Union[str, os.PathLike]) -> None:
@@ -141,7 +150,7 @@ def plot_compare(comparison, path: Union[str, os.PathLike]) -> None:
             for name, style in ((quantity, "-"), (f"val_{quantity}", "--")):
                 runs = [[row[name] for row in run.rows if name in row] for run in variant.runs]
                 if runs and all(runs):
-                    label = variant.label if style == "-" else None
+                    label = _legend(variant) if style == "-" else None
                     _band(axis, runs, colour, label, style)
         finite = [v for line in axis.get_lines() for v in line.get_ydata() if v == v and abs(v) != float("inf")]
         if quantity == "loss" and finite and min(finite) > 0 and max(finite) / min(finite) > 30:
@@ -151,7 +160,8 @@ def plot_compare(comparison, path: Union[str, os.PathLike]) -> None:
         axis.set_xlabel("epoch")
         axis.grid(alpha=0.3)
         axis.xaxis.get_major_locator().set_params(integer=True)
-    axes[0][0].legend(frameon=False, fontsize=8)
+    fields = list(comparison.variants[0].settings) if comparison.variants else []
+    axes[0][0].legend(frameon=False, fontsize=8, title=fields[0] if len(fields) == 1 else None, title_fontsize=8)
     seeds = comparison.seeds
     over = f"seed {seeds[0]}" if len(seeds) == 1 else f"mean and range over {len(seeds)} seeds"
     figure.suptitle(f"{comparison.name} on {comparison.data}: {over}")
