@@ -137,13 +137,14 @@ class ProbeReport:
         }
 
 
-def _predicted_gradients(analysis) -> Optional[Any]:
-    """The static backward analysis's report, or None where it is not available."""
+def _predicted_gradients(analysis, batch: int) -> Optional[Any]:
+    """The static backward analysis's report for a batch of ``batch`` examples (the gradient of a batch-mean loss
+    shrinks with the batch where examples disagree), or None where it is not available."""
     try:
         from modelspec.analysis.gradients import predict_gradients
     except ImportError:
         return None
-    return predict_gradients(analysis)
+    return predict_gradients(analysis, batch_size=batch)
 
 
 def _batch_arrays(model: ModelSpec, data, batch: int, seed: int, target: Optional[str]):
@@ -292,7 +293,8 @@ def probe(
     chosen = chosen if chosen is not None else secrets.randbelow(2**31)
     _plot_possible(plot)
     inputs, targets = _batch_arrays(model, data, size, chosen, target)
-    backward = _predicted_gradients(model.analysis) if training is not None else None
+    rows = len(next(iter(inputs.values())))
+    backward = _predicted_gradients(model.analysis, rows) if training is not None else None
 
     from modelspec.runtime.probe import measure
     from modelspec.runtime.train import deterministic
@@ -305,7 +307,7 @@ def probe(
         path=model.path,
         data=None if data is None else str(data),
         seed=chosen,
-        batch=len(next(iter(inputs.values()))),
+        batch=rows,
         loss=measured.loss,
         input_rms=measured.input_rms,
         layers=_probe_layers(model, measured, backward),

@@ -156,7 +156,8 @@ def measure(keras_model, loaded, inputs: dict[str, Any], targets: Optional[dict[
     analysis = loaded.analysis
     names = list(analysis.layers)
     layers = [keras_model.get_layer(name) for name in names]
-    every_output = keras.Model(keras_model.inputs, [layer.output for layer in layers], name="probe")
+    model_inputs = keras_model.inputs[0] if len(keras_model.inputs) == 1 else keras_model.inputs
+    every_output = keras.Model(model_inputs, [layer.output for layer in layers], name="probe")
     x = [tf.convert_to_tensor(inputs[name]) for name in analysis.inputs]
     x = x[0] if len(x) == 1 else x
     trainable = list(keras_model.trainable_weights)
