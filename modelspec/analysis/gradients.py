@@ -31,7 +31,16 @@ from modelspec.analysis.fans import effective_fan_in
 from modelspec.analysis.graph import Analysis, LayerInfo
 from modelspec.analysis.moments import initializer_moments
 from modelspec.analysis.shapes import per_axis
-from modelspec.analysis.signal import _INPUT, Signal, SignalReport, _affine, _weights, activate, propagate
+from modelspec.analysis.signal import (
+    _INPUT,
+    Signal,
+    SignalReport,
+    _affine,
+    _weights,
+    activate,
+    order_statistics,
+    propagate,
+)
 from modelspec.schema.activations import ACTIVATIONS, gaussian_expectation
 
 DEFAULT_BATCH_SIZE = 32  # Keras's default, and `training.batch_size`'s
@@ -87,9 +96,12 @@ class Gradient:
     mean: float
     second: float
     shared: float  # E[d_t d_t'] for two different positions or examples of one unit (includes mean²)
+    # How much more of it the activation before it lets through than at a typical position (a max pool's
+    # selected maxima, see _selected_gain); the activation's backward step applies it.
+    selected: float = 1.0
 
     def scaled(self, factor: float) -> Gradient:
-        return Gradient(self.mean * factor, self.second * factor * factor, self.shared * factor * factor)
+        return Gradient(self.mean * factor, self.second * factor * factor, self.shared * factor * factor, self.selected)
 
 
 ZERO = Gradient(0.0, 0.0, 0.0)
@@ -99,6 +111,8 @@ def _total(parts: list[Optional[Gradient]]) -> Optional[Gradient]:
     """The gradient of a tensor that feeds several consumers: the sum of independent contributions."""
     if not parts or any(p is None for p in parts):
         return None if parts else ZERO
+    if len(parts) == 1:
+        return parts[0]
     mean = sum(p.mean for p in parts)
     second = mean * mean + sum(p.second - p.mean * p.mean for p in parts)
     shared = mean * mean + sum(p.shared - p.mean * p.mean for p in parts)
@@ -193,9 +207,11 @@ def _seed(loss, info: LayerInfo, out: Signal) -> _Seed:
 
 
 def _slope(fn: Callable[[float], float], mean: float, var: float) -> float:
-    """d/dμ E[fn(z)] for z ~ N(μ, var): how a unit's mean error moves its mean gradient."""
-    step = 0.05 * math.sqrt(var) if var > 0 else 1e-3
-    return (gaussian_expectation(fn, mean + step, var)[0] - gaussian_expectation(fn, mean - step, var)[0]) / (2 * step)
+    """d/dμ E[fn(z)] for z ~ N(μ, var), by Stein's lemma (E[fn(z)(z − μ)] / var): exact for step functions such
+    as relu's derivative, where moving the quadrature's nodes would see no change at all."""
+    if var <= 0:
+        return 0.0
+    return gaussian_expectation(lambda z: fn(z) * (z - mean), mean, var)[0] / var
 
 
 def _losses(analysis: Analysis) -> tuple[Optional[str], Optional[str], dict]:
@@ -242,12 +258,27 @@ def _through(name: str, z: tuple[float, float, float], out: Signal, d: Gradient)
     if var <= 0:
         slope = derivative(mean)
         return d.scaled(slope)
-    first, second = gaussian_expectation(derivative, mean, var)
     within = max(var - between, 0.0)
-    # Two positions of one unit share its mean: E[f'(z) f'(z')] ≈ E[f']² + (∂E[f']/∂μ)² · between.
-    tilt = _slope(derivative, mean, within) if between > 0 else 0.0
-    together = min(first * first + tilt * tilt * between, second)
-    return Gradient(first * d.mean, second * d.second, together * d.shared)
+    fn = ACTIVATIONS[name].fn
+    if name == "relu":  # f' is 0 or 1: E[f'] = E[f'²] = P(z > 0)
+        first = second = _above_zero(mean, var)
+        inner = lambda u: _above_zero(u, within)  # noqa: E731
+    else:
+        first = _slope(fn, mean, var)  # E[f'(z)], by Stein's lemma from f itself
+        second = gaussian_expectation(derivative, mean, var)[1]
+        inner = lambda u: _slope(fn, u, within) if within > 0 else derivative(u)  # noqa: E731
+    # Two positions of one unit share its mean u: E[f'(z) f'(z')] = E_u[(E[f'(u + e)])²].
+    together = gaussian_expectation(inner, mean, between)[1] if between > 0 else first * first
+    together = min(max(together, first * first), second)
+    gain = d.selected
+    return Gradient(first * gain * d.mean, second * gain * d.second, together * gain * d.shared)
+
+
+def _above_zero(mean: float, var: float) -> float:
+    """P(z > 0) for z ~ N(mean, var)."""
+    if var <= 0:
+        return 1.0 if mean > 0 else 0.0
+    return 0.5 * math.erfc(-mean / math.sqrt(2.0 * var))
 
 
 def _pre(signal: Optional[Signal]) -> Optional[tuple[str, tuple[float, float, float]]]:
@@ -407,8 +438,11 @@ def _normalization(ctx: _Context, info: LayerInfo, d: Optional[Gradient], seed) 
     spec = info.spec
     size = _variable_shape(info, "gamma") or _variable_shape(info, "beta") or (1,)
     gamma = _weights(info, "gamma_initializer", size) if spec.scale else (1.0, 1.0)
-    normalised = x_signal.var / (x_signal.var + spec.epsilon)
-    gain = gamma[1] / (x_signal.var + spec.epsilon)
+    # Batch norm divides by each channel's spread over the batch (its own mean excluded), layer norm by each
+    # example's spread over the features.
+    spread = x_signal.within if info.type == "batch_norm" else x_signal.var
+    normalised = spread / (spread + spec.epsilon)
+    gain = gamma[1] / (spread + spec.epsilon)
     out_elems = ctx.elements(info.output_shape)
     per_unit = (out_elems or 1) / (info.output_shape[-1] or 1)
     grads: dict[str, Optional[float]] = {}
@@ -472,10 +506,35 @@ def _pool(ctx: _Context, info: LayerInfo, d: Optional[Gradient], seed) -> _Step:
     if "max" in info.type:  # the gradient goes to the window's largest input only
         share = covered / k
         shared = d.shared / (k * k) * max(total - k, 0.0) / max(total - 1, 1.0)
-        return _Step([Gradient(d.mean * share, d.second * share, min(shared, d.second * share))])
+        gain = _selected_gain(ctx.input_signal(info.inputs[0]), int(round(k)))
+        return _Step([Gradient(d.mean * share, d.second * share, min(shared, d.second * share), gain)])
     if abs(covered - 1.0) < 1e-9:
         return _Step([_spread(d, 1.0 / k, k, total)])
     return _Step([Gradient(d.mean * covered / k, d.second * covered / (k * k), d.shared * covered**2 / (k * k))])
+
+
+def _derivative_second(name: str, mean: float, var: float) -> float:
+    """E[f'(z)²] for z ~ N(mean, var)."""
+    if name == "relu":
+        return _above_zero(mean, var)
+    derivative = _derivative(name)
+    return derivative(mean) ** 2 if var <= 0 else gaussian_expectation(derivative, mean, var)[1]
+
+
+def _selected_gain(signal: Optional[Signal], k: int) -> float:
+    """How much more of the gradient the activation before a max pool lets through at the window's maximum
+    than at a typical position: a ReLU's maximum of 4 is almost always active, a typical unit half the time.
+    The activation's backward step (which sees every position alike) is corrected by this factor."""
+    if signal is None or signal.gaussian_pre is None or k <= 1:
+        return 1.0
+    name, mean, var, between = signal.gaussian_pre
+    if name in ("linear", "softmax"):
+        return 1.0
+    shift, spread = order_statistics(k)
+    within = max(var - between, 0.0)
+    typical = _derivative_second(name, mean, var)
+    top = _derivative_second(name, mean + shift * math.sqrt(within), between + spread * within)
+    return top / typical if typical > 0 else 1.0
 
 
 def _up_sampling(ctx, info, d, seed) -> _Step:

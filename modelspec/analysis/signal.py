@@ -29,7 +29,7 @@ from modelspec.analysis.fans import effective_fan_in
 from modelspec.analysis.graph import Analysis, LayerInfo
 from modelspec.analysis.moments import initializer_moments
 from modelspec.analysis.shapes import per_axis
-from modelspec.schema.activations import ACTIVATIONS
+from modelspec.schema.activations import ACTIVATIONS, gaussian_expectation
 
 Moments = tuple[float, float]  # (E[x], E[x²]) per element
 DEFAULT_STEPS = 10  # time steps assumed for a recurrent layer whose sequence length is unknown
@@ -152,30 +152,58 @@ def _identity_fraction(info: LayerInfo, slot: str, shape: tuple[int, ...]) -> Op
 def activate(name: str, pre: Moments, width: Optional[int], shared: Optional[float] = None) -> Signal:
     """Moments of an activation applied to z ~ N(mean, var) (reference left to the caller).
 
-    ``shared`` is E[(a unit's mean of z)²]; the units' means of f(z) follow by linearising f's mean around
-    E[z], with the variance inside a unit.
+    ``shared`` is E[(a unit's mean of z)²]; the units' means of f(z) follow by averaging f over the variance
+    inside a unit, then over the units' means (nested quadrature).
     """
     mean, second = pre
     var = max(second - mean * mean, 0.0)
     between = 0.0 if shared is None else min(max(shared - mean * mean, 0.0), var)
     if name in ("softmax", "log_softmax"):
         n = width or 1
-        concentration = min(1.0, max(1.0 / n, math.exp(min(var, 700.0)) / n))  # E[Σ p²], lognormal estimate
         if name == "softmax":
-            # A unit's mean probability varies with the logits' shared part only: E[p̄²] ≈ e^between / n².
-            common = min(concentration / n, math.exp(min(between, 700.0)) / (n * n))
-            return Signal(1.0 / n, concentration / n, 1.0, (name, mean, var, between), shared=common)
+            second, common = softmax_moments(n, var, between)
+            return Signal(1.0 / n, second, 1.0, (name, mean, var, between), shared=common)
         log_mean = -math.log(n) - var / 2 if n > 1 else 0.0
         return Signal(log_mean, log_mean * log_mean + var * (1 - 1 / n), 1.0)
     activation = ACTIVATIONS[name]
     out_mean, out_second = activation.moments(mean, var)
     out_shared = None
-    if between > 0:
+    if between > 0:  # E_u[(E[f(u + e)])²], u ~ N(mean, between) a unit's mean, e ~ N(0, within) the rest
         within = var - between
-        step = 0.05 * math.sqrt(var)
-        slope = (activation.moments(mean + step, within)[0] - activation.moments(mean - step, within)[0]) / (2 * step)
-        out_shared = out_mean * out_mean + slope * slope * between
+        out_shared = gaussian_expectation(lambda u: activation.moments(u, within)[0], mean, between)[1]
+        out_shared = min(max(out_shared, out_mean * out_mean), out_second)
     return Signal(out_mean, out_second, 1.0, (name, mean, var, between), shared=out_shared)
+
+
+def softmax_moments(n: int, var: float, between: float = 0.0) -> tuple[float, float]:
+    """(E[p²], E[(a unit's mean p)²]) per element of a softmax over n logits with variance ``var``, of which
+    ``between`` is shared by a unit's positions and examples.
+
+    One probability is p = sigmoid(z − log R), with R the sum of the other n − 1 exponentials taken as log-normal
+    with R's mean and variance; the result is rescaled so that the probabilities' means add up to 1.
+    """
+    if n <= 1:
+        return 1.0, 1.0
+    var = min(var, 50.0)  # beyond this one logit takes everything: Σ p² is 1
+    if var <= 0:
+        return 1.0 / (n * n), 1.0 / (n * n)
+    sigmoid = ACTIVATIONS["sigmoid"].fn
+    rest = (n - 1) * math.exp(var / 2)
+    spread = math.log1p(math.expm1(var) / (n - 1))  # log(1 + Var R / E[R]²)
+    shift = math.log(rest) - spread / 2
+    mean, second = gaussian_expectation(sigmoid, -shift, var + spread)
+    norm = 1.0 / (mean * n)
+    second = min(second * norm * norm, 1.0 / n)
+    between = min(max(between, 0.0), var)
+    if between <= 0:
+        return second, 1.0 / (n * n)
+    # log R splits like the logits: the part that moves with the units' means (shared by a unit's positions and
+    # examples) and the part that moves with the rest.
+    within = var - between
+    spread_within = min(math.log1p(math.expm1(within) * math.exp(between) / (n - 1)), spread)
+    inner = lambda u: gaussian_expectation(sigmoid, u - shift, within + spread_within)[0]  # noqa: E731
+    common = gaussian_expectation(inner, 0.0, between + spread - spread_within)[1]
+    return second, min(max(common * norm * norm, 1.0 / (n * n)), second)
 
 
 def _order_statistics(k: int) -> tuple[float, float]:
@@ -198,6 +226,13 @@ def _order_statistics(k: int) -> tuple[float, float]:
 _ORDER: dict[int, tuple[float, float]] = {}
 
 
+def order_statistics(k: int) -> tuple[float, float]:
+    """(mean, variance) of the max of k independent standard normals (computed once per k)."""
+    if k not in _ORDER:
+        _ORDER[k] = _order_statistics(k)
+    return _ORDER[k]
+
+
 def _max_of(signal: Signal, k: int) -> Signal:
     """Moments of the max over a pooling window of k positions of one unit.
 
@@ -211,9 +246,7 @@ def _max_of(signal: Signal, k: int) -> Signal:
         name, mean, var, between = signal.gaussian_pre
     else:
         name, mean, var, between = "linear", signal.mean, signal.var, signal.common - signal.mean**2
-    if k not in _ORDER:
-        _ORDER[k] = _order_statistics(k)
-    shift, spread = _ORDER[k]
+    shift, spread = order_statistics(k)
     within = max(var - between, 0.0)
     top = mean + shift * math.sqrt(within)
     out = activate(name, (top, top * top + between + spread * within), None, top * top + between)
