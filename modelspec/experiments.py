@@ -413,14 +413,25 @@ class VariantResult:
 
     @property
     def seconds(self) -> float:
-        """Training time: the epochs' seconds, summed over the runs (building and tracing not counted)."""
+        """Training time: the epochs' seconds, summed over the runs (building the model not counted)."""
         return sum(row.get("seconds", 0.0) for run in self.runs for row in run.rows)
+
+    @property
+    def epoch_seconds(self) -> Optional[float]:
+        """The median epoch's seconds over every run: a run's first epoch also traces the model, and the first run
+        of a process warms TensorFlow up, which the median leaves out."""
+        times = sorted(row["seconds"] for run in self.runs for row in run.rows if "seconds" in row)
+        if not times:
+            return None
+        middle = len(times) // 2
+        return times[middle] if len(times) % 2 else (times[middle - 1] + times[middle]) / 2
 
     def summary(self, reach: Optional[Reach]) -> dict:
         result: dict[str, Any] = {q: {"final": self.final(q), "best": self.best(q)} for q in self.quantities()}
         if reach is not None:
             result["epochs_to_reach"] = self.reached(reach)
         result["seconds"] = round(self.seconds, 3)
+        result["epoch_seconds"] = self.epoch_seconds
         return result
 
 

@@ -43,7 +43,7 @@ def _quantities(comparison) -> list[str]:
 
 def compare_table(comparison) -> Table:
     """One row per variant (a column per varied field); quantities as `final (best)`, means over the seeds;
-    the time is the training time (the epochs' seconds, summed over the seeds)."""
+    s/epoch is the median epoch's seconds (the first epochs also trace the model and warm TensorFlow up)."""
     seeds = comparison.seeds
     over = f"seed {seeds[0]}" if len(seeds) == 1 else f"means over seeds {seeds[0]}..{seeds[-1]}"
     table = Table(
@@ -57,7 +57,7 @@ def compare_table(comparison) -> Table:
     columns = [*headers, "Lint", *quantities]
     if comparison.reach is not None:
         columns.append(f"Epochs to {comparison.reach.text()}")
-    columns.append("Time")
+    columns.append("s/epoch")
     for column in columns:
         table.add_column(column, justify="left" if column in (*headers, "Lint") else "right", no_wrap=True)
     for variant in comparison.variants:
@@ -65,7 +65,7 @@ def compare_table(comparison) -> Table:
         row += [_final_best(variant.final(q), variant.best(q)) for q in quantities]
         if comparison.reach is not None:
             row.append(_reached(variant.reached(comparison.reach)))
-        row.append(f"{variant.seconds:.1f} s")
+        row.append(number(variant.epoch_seconds))
         table.add_row(*row)
     return table
 

@@ -113,14 +113,18 @@ def plot_probe(report, path: Union[str, os.PathLike]) -> None:
     _save(figure, path, plt)
 
 
-def _band(axis, epochs_runs: list[list[float]], color, label: str, linestyle: str) -> None:
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")  # so that variants whose curves coincide stay visible
+
+
+def _band(axis, epochs_runs: list[list[float]], color, label: str, linestyle: str, marker: str = ".") -> None:
     """The mean over runs as a line and (several runs) the range as a band; epochs cut at the shortest run."""
     length = min(len(run) for run in epochs_runs)
     if length == 0:
         return
     columns = [[run[i] for run in epochs_runs] for i in range(length)]
     xs = list(range(1, length + 1))
-    axis.plot(xs, [sum(c) / len(c) for c in columns], color=color, linestyle=linestyle, label=label, marker=".")
+    means = [sum(c) / len(c) for c in columns]
+    axis.plot(xs, means, color=color, linestyle=linestyle, label=label, marker=marker, markersize=4, fillstyle="none")
     if len(epochs_runs) > 1:
         axis.fill_between(xs, [min(c) for c in columns], [max(c) for c in columns], color=color, alpha=0.18)
 
@@ -151,7 +155,7 @@ def plot_compare(comparison, path: Union[str, os.PathLike]) -> None:
                 runs = [[row[name] for row in run.rows if name in row] for run in variant.runs]
                 if runs and all(runs):
                     label = _legend(variant) if style == "-" else None
-                    _band(axis, runs, colour, label, style)
+                    _band(axis, runs, colour, label, style, MARKERS[index % len(MARKERS)])
         finite = [v for line in axis.get_lines() for v in line.get_ydata() if v == v and abs(v) != float("inf")]
         if quantity == "loss" and finite and min(finite) > 0 and max(finite) / min(finite) > 30:
             axis.set_yscale("log")
