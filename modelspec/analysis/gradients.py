@@ -545,6 +545,7 @@ def _up_sampling(ctx, info, d, seed) -> _Step:
 
 
 def _add(ctx, info, d, seed) -> _Step:
+    """Every input gets the output's gradient (concatenate: each its own slice, with the same moments)."""
     return _Step([d] * len(info.inputs))
 
 
@@ -637,7 +638,7 @@ HANDLERS: dict[str, BackwardHandler] = {
     "subtract": _subtract,
     "average": _average,
     "multiply": _multiply,
-    "concatenate": _same,
+    "concatenate": _add,  # each input gets its slice: the same moments
     "lstm": _opaque,
     "gru": _opaque,
     "simple_rnn": _opaque,
