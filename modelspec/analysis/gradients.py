@@ -333,10 +333,15 @@ class _Context:
         return math.sqrt(max(total, 0.0)) / self.batch
 
 
+def _finite(value: Optional[float]) -> Optional[float]:
+    """The value, or None where the moments overflowed (an exponential activation on a large signal)."""
+    return value if value is not None and math.isfinite(value) else None
+
+
 def _variables(ctx: _Context, info: LayerInfo, gradients: dict[str, Optional[float]]) -> tuple[WeightGradient, ...]:
     """One WeightGradient per trainable variable, in Keras order."""
     return tuple(
-        WeightGradient(v.name, ctx.weight_rms(info, v), gradients.get(v.name))
+        WeightGradient(v.name, _finite(ctx.weight_rms(info, v)), _finite(gradients.get(v.name)))
         for v in info.variables or ()
         if v.trainable
     )
@@ -649,7 +654,7 @@ HANDLERS: dict[str, BackwardHandler] = {
 
 
 def _rms(d: Optional[Gradient], batch: int) -> Optional[float]:
-    return None if d is None else math.sqrt(max(d.second, 0.0)) / batch
+    return None if d is None else _finite(math.sqrt(max(d.second, 0.0)) / batch)
 
 
 def predict_gradients(
