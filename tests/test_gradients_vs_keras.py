@@ -12,7 +12,9 @@ of everything. Tolerances, from what these specs measure (docs/signal.md, "How w
 - KERNEL_TOLERANCE (40%) and BIAS_TOLERANCE (40%) for weights: a weight's gradient sums over the batch, and the
   part that examples share (large in deep ReLU networks, whose hidden features grow alike across examples) is
   predicted low by up to a third: it is a product of two quantities that one finite-width draw moves together,
-  which an expectation of each misses. The first convolution on raw inputs is the worst case (-36%).
+  which an expectation of each misses. The first convolution on raw inputs is the worst case (-36%);
+- RATIO_TOLERANCE (30%) for what MS113 and MS114 judge: each kernel's gradient-to-weight ratio relative to the
+  last layer's, on the rules' own examples.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import pytest
 
 from modelspec import load_spec
 from modelspec.analysis.gradients import predict_gradients
+from modelspec.linter import registry
 from modelspec.runtime.tensorflow_env import import_keras
 
 pytestmark = pytest.mark.tensorflow
@@ -33,6 +36,7 @@ keras = import_keras()
 OUTPUT_TOLERANCE = 0.15
 KERNEL_TOLERANCE = 0.40
 BIAS_TOLERANCE = 0.40
+RATIO_TOLERANCE = 0.30
 SEEDS = (1, 2, 3, 4, 5, 6)
 # Predictions known to be rough, by (spec, weight), with the reason (docs/signal.md): reported, not asserted.
 ROUGH = {
@@ -186,6 +190,53 @@ def compare(text: str) -> list[tuple[str, float, float, float]]:
                 (f"{name}/{weight.variable}", weight.gradient_rms, weights[f"{name}/{weight.variable}"], tolerance)
             )
     return rows
+
+
+def _measured_ratios(text: str) -> dict[str, float]:
+    """Each kernel's measured gradient RMS over its measured weight RMS, averaged over the seeds."""
+    import tensorflow as tf
+
+    from modelspec import build_model
+
+    sums: dict[str, float] = {}
+    for seed in SEEDS:
+        spec = load_spec(text.replace("seed: 1", f"seed: {seed}"))
+        model = build_model(spec)
+        assumed = predict_gradients(spec.analysis).assumed_loss
+        loss_fn = keras.losses.get(assumed)
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal((32, *spec.analysis.inputs["input"].shape)).astype("float32")
+        y = _labels(assumed, rng, (32, *model.outputs[0].shape[1:]))
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        kernels = [v for v in model.trainable_weights if v.path.endswith("kernel")]
+        for variable, grad in zip(kernels, tape.gradient(loss, kernels)):
+            ratio = float(np.sqrt(np.mean(np.square(grad))) / np.sqrt(np.mean(np.square(variable))))
+            sums[variable.path.split("/")[0]] = sums.get(variable.path.split("/")[0], 0.0) + ratio / len(SEEDS)
+    return sums
+
+
+RULE_EXAMPLES = {
+    "MS113 example": registry.RULES["MS113"].docs.example,
+    "MS114 example": registry.RULES["MS114"].docs.example,
+    "MS113 use instead": registry.RULES["MS113"].docs.use_instead,
+}
+
+
+@pytest.mark.parametrize("name", list(RULE_EXAMPLES))
+def test_the_ratio_the_gradient_rules_judge_matches_keras(name):
+    """MS113 and MS114 compare each kernel's gradient-to-weight ratio with the last layer's: that relative ratio,
+    predicted, is within RATIO_TOLERANCE of Keras's, on the rules' own examples (a factor of 100 is what they judge).
+    """
+    text = RULE_EXAMPLES[name]
+    report = predict_gradients(load_spec(text).analysis)
+    predicted = {n: layer.weight("kernel").ratio for n, layer in report.layers.items() if layer.weights}
+    measured = _measured_ratios(text)
+    last = list(predicted)[-1]
+    rows = [(n, predicted[n] / predicted[last], measured[n] / measured[last]) for n in predicted if n != last]
+    report_text = "\n".join(f"{n}: predicted {p:.3g}, measured {m:.3g}" for n, p, m in rows)
+    for _, p, m in rows:
+        assert abs(p / m - 1) <= RATIO_TOLERANCE, report_text
 
 
 @pytest.mark.parametrize("name", list(SPECS))
