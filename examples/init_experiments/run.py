@@ -17,6 +17,7 @@ for the mean-squared-error experiment) is written there too.
 from __future__ import annotations
 
 import argparse
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +73,13 @@ def write_onehot(folder: Path) -> Path:
     return path
 
 
+def slug(value) -> str:
+    """A file-name part for a value: `zeros`, `random_normal_0_1` for {type: random_normal, mean: 0, stddev: 1}."""
+    if isinstance(value, dict):
+        return "_".join(slug(item) for item in value.values())
+    return re.sub(r"[^a-z0-9]+", "_", str(value).lower()).strip("_")
+
+
 def run(experiment: Experiment, out: Path, epochs: int | None, seeds: int, plots: bool = True) -> dict:
     """Probe and train every variant of one experiment; return the comparison's JSON document."""
     from modelspec import compare, probe
@@ -81,8 +89,9 @@ def run(experiment: Experiment, out: Path, epochs: int | None, seeds: int, plots
     if plots:
         from modelspec.loader import load_spec
 
-        for index, variant in enumerate(variants(load_spec(experiment.path()), [experiment.vary])):
-            probe(variant.model, label=variant.label, plot=out / f"{experiment.name}_probe_{index}.png")
+        for variant in variants(load_spec(experiment.path()), [experiment.vary]):
+            (value,) = variant.settings.values()
+            probe(variant.model, label=variant.label, plot=out / f"{experiment.name}_probe_{slug(value)}.png")
     comparison = compare(
         experiment.path(),
         data,

@@ -58,24 +58,33 @@ def _save(figure, path, plt) -> None:
 
 
 def _log_series(axis, labels: list[str], series: list[tuple[str, list, dict]]) -> None:
-    """Plot several series against the same labels on a log axis; zeros sit at a floor, drawn as down-triangles."""
+    """Plot several series against the same labels on a log axis; zeros sit at the bottom, drawn as down-triangles
+    (and a panel of zeros only says so)."""
     positive = [v for _, values, _ in series for v in values if v is not None and 0 < v < float("inf")]
-    floor = min(positive) / 10 if positive else 1e-8
+    floor = min(positive) / 10 if positive else 1.0
     xs = list(range(len(labels)))
+    zeros_seen = False
     for name, values, style in series:
-        shown = [None if v is None else (floor if v == 0 else v) for v in values]
-        points = [(x, v) for x, v in zip(xs, shown) if v is not None and v < float("inf")]
-        if not points:
-            continue
-        axis.plot([x for x, _ in points], [v for _, v in points], label=name, **style)
+        shown = [v if v is not None and 0 < v < float("inf") else float("nan") for v in values]
+        if any(v == v for v in shown):  # a gap (NaN) where a value is zero or unknown: no line across it
+            axis.plot(xs, shown, label=name, **style)
         zeros = [x for x, v in zip(xs, values) if v == 0]
-        if zeros:
+        if zeros and positive:
+            zeros_seen = True
             axis.plot(zeros, [floor] * len(zeros), linestyle="none", marker="v", color=style.get("color"), markersize=8)
     axis.set_yscale("log")
     axis.grid(alpha=0.3, which="both")
     step = max(1, len(labels) // 24)
+    axis.set_xlim(-0.5, len(labels) - 0.5)
     axis.set_xticks(xs[::step])
     axis.set_xticklabels(labels[::step], rotation=60, ha="right", fontsize=8)
+    if not positive:
+        axis.set_yticks([])
+        axis.set_yticks([], minor=True)
+        axis.text(0.5, 0.5, "every value is exactly zero", ha="center", va="center", transform=axis.transAxes)
+        return
+    if zeros_seen:
+        axis.plot([], [], linestyle="none", marker="v", color="gray", label="exactly zero (at the bottom)")
     axis.legend(frameon=False, fontsize=8)
 
 
