@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 from modelspec.analysis.fans import effective_fan_in
@@ -39,6 +39,7 @@ from modelspec.analysis.signal import (
     _weights,
     activate,
     order_statistics,
+    pair_moment,
     propagate,
 )
 from modelspec.schema.activations import ACTIVATIONS, gaussian_expectation
@@ -99,9 +100,14 @@ class Gradient:
     # How much more of it the activation before it lets through than at a typical position (a max pool's
     # selected maxima, see _selected_gain); the activation's backward step applies it.
     selected: float = 1.0
+    # E[d_j d_k] for two different units at one position of one example; None: mean² (see Signal.cross).
+    cross: Optional[float] = None
 
     def scaled(self, factor: float) -> Gradient:
-        return Gradient(self.mean * factor, self.second * factor * factor, self.shared * factor * factor, self.selected)
+        cross = None if self.cross is None else self.cross * factor**2
+        return replace(
+            self, mean=self.mean * factor, second=self.second * factor**2, shared=self.shared * factor**2, cross=cross
+        )
 
 
 ZERO = Gradient(0.0, 0.0, 0.0)
@@ -161,13 +167,17 @@ def _positions(info: LayerInfo) -> Optional[tuple[int, int]]:
     return math.prod(shape[:-1]), shape[-1]
 
 
-def _classes(p: Signal, labels: tuple[float, float], per: float) -> Gradient:
-    """d = (p − y) / per, for labels independent of p with E[y] and E[y²] = ``labels``."""
+def _classes(p: Signal, labels: tuple[float, float], per: float, units: Optional[int] = None) -> Gradient:
+    """d = (p − y) / per, for labels independent of p with E[y] and E[y²] = ``labels``; ``units``: one class in
+    that many, so the units' d add up to zero."""
     y_mean, y_second = labels
+    second = p.second - 2 * p.mean * y_mean + y_second
+    cross = -second / (units - 1) if units and units > 1 else None
     return Gradient(
         p.mean - y_mean,
-        p.second - 2 * p.mean * y_mean + y_second,
+        second,
         p.common - 2 * p.mean * y_mean + y_mean * y_mean,
+        cross=cross,
     ).scaled(1.0 / per)
 
 
@@ -188,11 +198,12 @@ def _seed(loss, info: LayerInfo, out: Signal) -> _Seed:
         else:  # fair coins; smoothed labels (1 − ε) y + ε / 2; the loss averages over the units
             hot, cold = 1 - smoothing / 2, smoothing / 2
             labels, per = (0.5, (hot * hot + cold * cold) / 2), positions * units
+        exclusive = units if name in CROSS_ENTROPY else None
         if not from_logits and activation == squash:
-            return _Seed(_classes(out, labels, per), pre=True)
+            return _Seed(_classes(out, labels, per, exclusive), pre=True)
         if from_logits and activation == "linear":
             p = activate(squash, out.moments, units, out.common)
-            return _Seed(_classes(p, labels, per))
+            return _Seed(_classes(p, labels, per, exclusive))
         return _Seed(None)
     if name not in _REGRESSION:
         return _Seed(None)
@@ -203,7 +214,13 @@ def _seed(loss, info: LayerInfo, out: Signal) -> _Seed:
     mean, second = gaussian_expectation(lambda e: fn(e, delta), out.mean, var)
     slope = _slope(lambda e: fn(e, delta), out.mean, var)
     shared = mean * mean + slope * slope * max(out.common - out.mean * out.mean, 0.0)
-    return _Seed(Gradient(mean, second, min(shared, second)).scaled(1.0 / (positions * units)))
+    cross = None
+    together = 0.0 if out.cross is None else min(max(out.cross - out.mean * out.mean, 0.0), out.var)
+    if together > 0:  # the outputs move together (a non-zero-mean kernel): so do their errors
+        inner = lambda u: gaussian_expectation(lambda e: fn(e, delta), u, var - together)[0]  # noqa: E731
+        cross = gaussian_expectation(inner, out.mean, together)[1]
+    seed = Gradient(mean, second, min(shared, second), cross=cross)
+    return _Seed(seed.scaled(1.0 / (positions * units)))
 
 
 def _slope(fn: Callable[[float], float], mean: float, var: float) -> float:
@@ -255,9 +272,9 @@ def _through(name: str, z: tuple[float, float, float], out: Signal, d: Gradient)
             return Gradient(0.0, out.second * spread, out.common * max(d.shared - d.mean * d.mean, 0.0))
         return Gradient(0.0, spread, max(d.shared - d.mean * d.mean, 0.0))
     derivative = _derivative(name)
-    if var <= 0:
-        slope = derivative(mean)
-        return d.scaled(slope)
+    if var <= 0:  # every unit at the same point: at a kink TensorFlow takes the left slope (relu'(0) = 0)
+        h = 1e-6 * max(1.0, abs(mean))
+        return d.scaled((ACTIVATIONS[name].fn(mean) - ACTIVATIONS[name].fn(mean - h)) / h)
     within = max(var - between, 0.0)
     fn = ACTIVATIONS[name].fn
     if name == "relu":  # f' is 0 or 1: E[f'] = E[f'²] = P(z > 0)
@@ -271,7 +288,25 @@ def _through(name: str, z: tuple[float, float, float], out: Signal, d: Gradient)
     together = gaussian_expectation(inner, mean, between)[1] if between > 0 else first * first
     together = min(max(together, first * first), second)
     gain = d.selected
-    return Gradient(first * gain * d.mean, second * gain * d.second, together * gain * d.shared)
+    cross = None
+    if d.cross is not None:  # E[f'(z_j) f'(z_k)] E[d_j d_k], the units' pre-activations coupled as the forward says
+        cross = _couple(name, derivative, (mean, var), out.pre_cross) * d.cross * gain
+    return Gradient(first * gain * d.mean, second * gain * d.second, together * gain * d.shared, cross=cross)
+
+
+def _couple(name: str, derivative, z: tuple[float, float], pair: Optional[float]) -> float:
+    """E[f'(z_j) f'(z_k)] for two units' pre-activations z ~ N(mean, var) with E[z_j z_k] = ``pair``."""
+    mean, var = z
+    together = 0.0 if pair is None else min(max(pair - mean * mean, 0.0), var)
+    if name == "relu":
+        inner = lambda u: _above_zero(u, var - together)  # noqa: E731
+    elif name == "linear":
+        return 1.0
+    else:
+        inner = lambda u: _slope(ACTIVATIONS[name].fn, u, var - together) if var > together else derivative(u)  # noqa: E731
+    if together <= 0:
+        return inner(mean) ** 2
+    return gaussian_expectation(inner, mean, together)[1]
 
 
 def _above_zero(mean: float, var: float) -> float:
@@ -365,11 +400,20 @@ def _kernel_step(
     """
     weight = _weights(info, slot, shape)
     n_out = out_elems * n_in / in_elems
-    mean, second = _affine(n_out, weight, (d.mean, d.second))
-    shared = _affine(n_out, weight, (d.mean, d.shared))[1]
+    mean, second = _affine(n_out, weight, (d.mean, d.second), cross=d.cross)
+    # Units' means over the batch are coupled as the units are: the cross moment in proportion.
+    shared_cross = None if d.cross is None or d.second <= 0 else d.cross * d.shared / d.second
+    shared = max(_affine(n_out, weight, (d.mean, d.shared), cross=shared_cross)[1], 0.0)
     uses = out_elems * n_in / math.prod(shape)
     rms = ctx.summed(uses, d.second, d.shared, x[1], x[2])
-    return Gradient(mean, second, min(shared, second)), rms
+    cross = None  # two input units share only the weights' mean
+    if weight[0] != 0 and not _per_channel(info):
+        cross = pair_moment(n_out, weight, (d.mean, d.second), d.cross)
+    return Gradient(mean, second, min(shared, second), cross=cross), rms
+
+
+def _per_channel(info: LayerInfo) -> bool:
+    return info.type in ("depthwise_conv2d", "separable_conv2d")
 
 
 def _variable_shape(info: LayerInfo, name: str) -> Optional[tuple]:

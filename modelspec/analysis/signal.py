@@ -47,6 +47,11 @@ class Signal:
     # positions); max pooling uses it.
     gaussian_pre: Optional[tuple[str, float, float, float]] = None
     raw: bool = False  # the model's input as given (only shape layers in between)
+    # E[x_j x_k] for two different units at one position of one example. None: mean² (the units vary independently
+    # around a common mean). Kernels with a non-zero mean make the units move together: a constant kernel (MS101's
+    # finding) makes them identical (cross = second), uniform(0, 1) nearly so.
+    cross: Optional[float] = None
+    pre_cross: Optional[float] = None  # the same for the pre-activation in gaussian_pre
     # E over units of (the unit's own mean)²: the part of the second moment every position and example of a unit
     # shares, which averaging over positions cannot remove. None: no per-unit structure (mean² only).
     shared: Optional[float] = None
@@ -129,16 +134,41 @@ def _sum(*parts: Moments) -> Moments:
     return mean, mean * mean + sum(s - m * m for m, s in parts)
 
 
-def _affine(n: float, weight: Moments, x: Moments, identity: Optional[tuple[float, float]] = None) -> Moments:
+def _affine(
+    n: float, weight: Moments, x: Moments, identity: Optional[tuple[float, float]] = None, cross: Optional[float] = None
+) -> Moments:
     """Moments of Σ_{i<n} w_i x_i with i.i.d. weights independent of x; ``identity`` = (gain, fraction) for an
-    identity kernel, which copies gain·x into a fraction of the outputs and leaves the others at zero."""
+    identity kernel, which copies gain·x into a fraction of the outputs and leaves the others at zero; ``cross``
+    = E[x_i x_j] for i ≠ j (default: the mean squared, independent inputs)."""
     m, q = x
     if identity is not None:
         gain, fraction = identity
         return gain * m * fraction, gain * gain * q * fraction
     mu, s = weight
     var = s - mu * mu
-    return n * mu * m, n * var * q + mu * mu * (n * q + n * (n - 1) * m * m)
+    pair = m * m if cross is None else cross
+    return n * mu * m, n * var * q + mu * mu * (n * q + n * (n - 1) * pair)
+
+
+def pair_moment(n: float, weight: Moments, x: Moments, cross: Optional[float], bias: Moments = (0.0, 0.0)) -> float:
+    """E[z_j z_k] for two outputs z = Σ_{i<n} w_i x_i + b of independent weight columns: only the weights' mean
+    couples them."""
+    m, q = x
+    mu = weight[0]
+    pair = m * m if cross is None else cross
+    return mu * mu * (n * q + n * (n - 1) * pair) + 2 * n * mu * m * bias[0] + bias[0] * bias[0]
+
+
+def _couple(name: str, z: Moments, pair: float) -> Optional[float]:
+    """E[f(z_j) f(z_k)] for two pre-activations with the same moments ``z`` and E[z_j z_k] = ``pair``; None when
+    they are independent (then it is the mean of f squared)."""
+    mean, second = z
+    var = max(second - mean * mean, 0.0)
+    together = min(max(pair - mean * mean, 0.0), var)
+    if together <= 1e-12 * max(second, 1e-300) or name in ("softmax", "log_softmax"):
+        return None
+    activation = ACTIVATIONS[name]
+    return gaussian_expectation(lambda u: activation.moments(u, var - together)[0], mean, together)[1]
 
 
 def _identity_fraction(info: LayerInfo, slot: str, shape: tuple[int, ...]) -> Optional[tuple[float, float]]:
@@ -265,8 +295,9 @@ def _bias(info: LayerInfo, spec, size_name: str = "bias") -> Moments:
     return _weights(info, "bias_initializer", shape)
 
 
-def _linear_part(info: LayerInfo, x: Moments) -> Moments:
-    """Moments of the layer's weighted sum (bias excluded) of inputs with moments ``x``."""
+def _linear_part(info: LayerInfo, x: Moments, cross: Optional[float] = None) -> Moments:
+    """Moments of the layer's weighted sum (bias excluded) of inputs with moments ``x`` (``cross``: E[x_i x_j] of
+    two input units)."""
     if info.type in ("depthwise_conv2d", "separable_conv2d"):
         shape = _variable(info, "kernel" if info.type == "depthwise_conv2d" else "depthwise_kernel")
         z = _affine(effective_fan_in(info, "depthwise_initializer"), _weights(info, "depthwise_initializer", shape), x)
@@ -275,17 +306,33 @@ def _linear_part(info: LayerInfo, x: Moments) -> Moments:
         x, slot, shape = z, "pointwise_initializer", _variable(info, "pointwise_kernel")
     else:
         slot, shape = "kernel_initializer", _variable(info, "kernel")
-    return _affine(effective_fan_in(info, slot), _weights(info, slot, shape), x, _identity_fraction(info, slot, shape))
+    identity = _identity_fraction(info, slot, shape)
+    return _affine(effective_fan_in(info, slot), _weights(info, slot, shape), x, identity, cross)
+
+
+def _pre_cross(info: LayerInfo, x: Signal, bias: Moments) -> Optional[float]:
+    """E[z_j z_k] of two units' pre-activations, for dense and convolution layers; None: independent units."""
+    if info.type in ("depthwise_conv2d", "separable_conv2d") or "kernel_initializer" not in info.initializers:
+        return None
+    shape = _variable(info, "kernel")
+    weight = _weights(info, "kernel_initializer", shape)
+    if (x.cross is None and weight[0] == 0) or _identity_fraction(info, "kernel_initializer", shape) is not None:
+        return None
+    return pair_moment(effective_fan_in(info, "kernel_initializer"), weight, x.moments, x.cross, bias)
 
 
 def _weighted(info: LayerInfo, inputs: list[Signal]):
     (x,) = inputs
+    cross = x.cross if info.type not in ("depthwise_conv2d", "separable_conv2d") else None
     bias = _bias(info, info.spec)
-    pre = _sum(_linear_part(info, x.moments), bias)
+    pre = _sum(_linear_part(info, x.moments, cross), bias)
     # A unit's mean over positions and examples: the same sum over the inputs' unit means; the bias is all shared.
-    shared = _linear_part(info, (x.mean, x.common))[1] + bias[1] + 2 * pre[0] * bias[0] - 2 * bias[0] ** 2
+    common_cross = None if cross is None else min(cross, x.common)
+    shared = _linear_part(info, (x.mean, x.common), common_cross)[1] + bias[1] + 2 * pre[0] * bias[0] - 2 * bias[0] ** 2
     out = activate(info.spec.activation, pre, info.output_shape[-1] if info.output_shape else None, shared)
-    return replace(out, reference=x.reference), pre
+    pre_cross = _pre_cross(info, x, bias)
+    out_cross = None if pre_cross is None else _couple(info.spec.activation, pre, pre_cross)
+    return replace(out, reference=x.reference, cross=out_cross, pre_cross=pre_cross), pre
 
 
 def _embedding(info: LayerInfo, inputs: list[Signal]):
@@ -311,7 +358,8 @@ def _activation(info: LayerInfo, inputs: list[Signal]):
     out = activate(
         info.spec.activation, (x.mean, x.second), info.output_shape[-1] if info.output_shape else None, x.common
     )
-    return replace(out, reference=x.reference), None
+    cross = None if x.cross is None else _couple(info.spec.activation, x.moments, x.cross)
+    return replace(out, reference=x.reference, cross=cross, pre_cross=x.cross), None
 
 
 def _same(info: LayerInfo, inputs: list[Signal]):
@@ -320,7 +368,7 @@ def _same(info: LayerInfo, inputs: list[Signal]):
 
 def _dropout(info: LayerInfo, inputs: list[Signal]):
     (x,) = inputs  # inverted dropout in a training step: kept values are scaled by 1/(1 - rate)
-    return Signal(x.mean, x.second / (1 - info.spec.rate), x.reference, shared=x.shared), None
+    return Signal(x.mean, x.second / (1 - info.spec.rate), x.reference, shared=x.shared, cross=x.cross), None
 
 
 def _gaussian_noise(info: LayerInfo, inputs: list[Signal]):
