@@ -16,8 +16,9 @@ Flags, each judged on the measured batch (thresholds below, documented in the RE
   follows an input directly);
 - *dead*: at least ``DEAD_SHARE`` of a ReLU layer's units are zero for every example of the batch;
 - *saturated*: at least ``SATURATED_SHARE`` of a sigmoid/tanh layer's outputs are within 1% of its bounds;
-- *vanishing* / *exploding gradient*: a kernel's gradient RMS below 1/100 or above 100 times that of the kernel
-  nearest the loss (the last weighted layer): that layer learns orders of magnitude slower or faster;
+- *vanishing* / *exploding gradient*: a kernel's gradient RMS relative to its own RMS (how much one step changes
+  it) below 1/100 or above 100 times that of the kernel nearest the loss (the last weighted layer): that layer
+  learns orders of magnitude slower or faster (where a kernel is all zeros, its gradient RMS alone is compared);
 - *no gradient*: a kernel's gradient is exactly zero (dead units, or zeros upstream and downstream);
 - *not finite*: the loss or a gradient is NaN or infinite.
 """
@@ -202,23 +203,37 @@ def _activation_flags(layer: ProbeLayer, reference: float) -> list[str]:
     return flags
 
 
+def _speed(weight: ProbeWeight) -> Optional[float]:
+    """How fast a kernel learns: its gradient relative to its size, or the gradient alone where the kernel is 0."""
+    return weight.ratio if weight.ratio is not None else weight.gradient_rms
+
+
 def _gradient_flags(layers: list[ProbeLayer]) -> None:
     kernels = [(layer, w) for layer in layers for w in layer.weights if w.is_kernel and w.gradient_rms is not None]
     if not kernels:
         return
     last_layer, last = kernels[-1]
+    reference = _speed(last)
     for layer, weight in kernels:
         if not math.isfinite(weight.gradient_rms):
             layer.flags.append(f"not finite: the gradient of {weight.variable} holds NaN or infinity")
         elif weight.gradient_rms == 0:
             layer.flags.append(f"no gradient: {weight.variable}'s gradient is zero")
-        elif layer is not last_layer and last.gradient_rms > 0 and math.isfinite(last.gradient_rms):
-            relative = weight.gradient_rms / last.gradient_rms
+        elif (
+            layer is not last_layer
+            and reference
+            and math.isfinite(reference)
+            and (last.ratio is None) == (weight.ratio is None)
+        ):
+            relative = _speed(weight) / reference
+            what = "gradient/weight" if weight.ratio is not None else "gradient"
             if relative < VANISHING:
                 share = f"1/{1 / relative:.3g}"
-                layer.flags.append(f"vanishing gradient: {weight.variable} gets {share} of {last_layer.name}'s")
+                layer.flags.append(f"vanishing gradient: {weight.variable}'s {what} is {share} of {last_layer.name}'s")
             elif relative > EXPLODING:
-                layer.flags.append(f"exploding gradient: {weight.variable} gets {relative:.3g}× {last_layer.name}'s")
+                layer.flags.append(
+                    f"exploding gradient: {weight.variable}'s {what} is {relative:.3g}× {last_layer.name}'s"
+                )
 
 
 def _probe_layers(model: ModelSpec, measured, backward) -> list[ProbeLayer]:

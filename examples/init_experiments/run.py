@@ -38,7 +38,9 @@ class Experiment:
     accuracy: str = "val_accuracy"
 
     def path(self) -> Path:
-        return HERE / self.spec
+        """The spec's path, relative to the current folder (as the results record it) when it is below it."""
+        path = HERE / self.spec
+        return path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
 
 
 EXPERIMENTS = [

@@ -14,8 +14,8 @@ from modelspec.pipeline import DEFAULT_MAX_PARAMS
 FLAGS_HELP = (
     "Flags: vanishing/exploding activations (a weighted layer's RMS below 1/100 or above 100 times the input's), "
     "dead (half the units of a ReLU layer zero for every example), saturated (half the outputs of a sigmoid/tanh "
-    "layer within 1% of its bounds), vanishing/exploding gradient (a kernel's gradient RMS below 1/100 or above "
-    "100 times the last layer's), no gradient, not finite."
+    "layer within 1% of its bounds), vanishing/exploding gradient (a kernel's gradient/weight RMS ratio below 1/100 "
+    "or above 100 times the last layer's: it learns that much slower or faster), no gradient, not finite."
 )
 
 
