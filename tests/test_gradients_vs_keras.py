@@ -65,6 +65,10 @@ SPECS = {
     "tanh-glorot": _stack("tanh", "glorot_uniform"),
     "sigmoid-glorot": _stack("sigmoid", "glorot_uniform"),
     "relu-he-mse": _stack("relu", "he_normal", loss="mse", out="{type: dense, units: 4}"),
+    "relu-normal-1": _stack("relu", "{type: random_normal, stddev: 1.0}", depth=2, width=64).replace(
+        "{type: dense, units: 10, activation: softmax}",
+        "{type: dense, units: 10, activation: softmax, kernel_initializer: {type: random_normal, stddev: 1.0}}",
+    ),
     "conv": """
         modelspec: 1
         seed: 0

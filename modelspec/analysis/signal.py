@@ -209,28 +209,35 @@ def softmax_moments(n: int, var: float, between: float = 0.0) -> tuple[float, fl
     """(E[p²], E[(a unit's mean p)²]) per element of a softmax over n logits with variance ``var``, of which
     ``between`` is shared by a unit's positions and examples.
 
-    One probability is p = sigmoid(z − log R), with R the sum of the other n − 1 exponentials taken as log-normal
-    with R's mean and variance; the result is rescaled so that the probabilities' means add up to 1.
+    One probability is p = sigmoid(z − log R), with log R, R the sum of the other n − 1 exponentials, taken as
+    Gaussian: from R's mean and variance (log-normal) while the logits are moderate, from the largest of the other
+    logits (order statistics) once that is larger; the result is rescaled so that the probabilities' means add up
+    to 1.
     """
     if n <= 1:
         return 1.0, 1.0
-    var = min(var, 50.0)  # beyond this one logit takes everything: Σ p² is 1
+    var = min(var, 1e6)
     if var <= 0:
         return 1.0 / (n * n), 1.0 / (n * n)
     sigmoid = ACTIVATIONS["sigmoid"].fn
-    rest = (n - 1) * math.exp(var / 2)
-    spread = math.log1p(math.expm1(var) / (n - 1))  # log(1 + Var R / E[R]²)
-    shift = math.log(rest) - spread / 2
+    between = min(max(between, 0.0), var)
+    within = var - between
+    top, top_spread = order_statistics(n - 1)
+    shift, spread = math.sqrt(var) * top, var * top_spread
+    spread_within = spread * within / var
+    if var < 700:
+        log_mean = math.log(n - 1) + var / 2  # log E[R]
+        fit = math.log1p(math.expm1(var) / (n - 1))  # log(1 + Var R / E[R]²)
+        if log_mean - fit / 2 >= shift:
+            shift, spread = log_mean - fit / 2, fit
+            # log R splits like the logits: the part that moves with the units' means (shared by a unit's
+            # positions and examples) and the part that moves with the rest.
+            spread_within = min(math.log1p(math.expm1(within) * math.exp(between) / (n - 1)), spread)
     mean, second = gaussian_expectation(sigmoid, -shift, var + spread)
     norm = 1.0 / (mean * n)
     second = min(second * norm * norm, 1.0 / n)
-    between = min(max(between, 0.0), var)
     if between <= 0:
         return second, 1.0 / (n * n)
-    # log R splits like the logits: the part that moves with the units' means (shared by a unit's positions and
-    # examples) and the part that moves with the rest.
-    within = var - between
-    spread_within = min(math.log1p(math.expm1(within) * math.exp(between) / (n - 1)), spread)
     inner = lambda u: gaussian_expectation(sigmoid, u - shift, within + spread_within)[0]  # noqa: E731
     common = gaussian_expectation(inner, 0.0, between + spread - spread_within)[1]
     return second, min(max(common * norm * norm, 1.0 / (n * n)), second)
@@ -329,8 +336,12 @@ def _weighted(info: LayerInfo, inputs: list[Signal]):
     # A unit's mean over positions and examples: the same sum over the inputs' unit means; the bias is all shared.
     common_cross = None if cross is None else min(cross, x.common)
     shared = _linear_part(info, (x.mean, x.common), common_cross)[1] + bias[1] + 2 * pre[0] * bias[0] - 2 * bias[0] ** 2
-    out = activate(info.spec.activation, pre, info.output_shape[-1] if info.output_shape else None, shared)
     pre_cross = _pre_cross(info, x, bias)
+    seen, seen_shared = pre, shared
+    if info.spec.activation == "softmax" and pre_cross is not None:
+        # Softmax sees only how the logits of one example differ: what the units share cancels.
+        seen, seen_shared = (0.0, max(pre[1] - pre_cross, 0.0)), max(shared - pre_cross, 0.0)
+    out = activate(info.spec.activation, seen, info.output_shape[-1] if info.output_shape else None, seen_shared)
     out_cross = None if pre_cross is None else _couple(info.spec.activation, pre, pre_cross)
     return replace(out, reference=x.reference, cross=out_cross, pre_cross=pre_cross), pre
 
