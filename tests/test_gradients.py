@@ -133,3 +133,18 @@ def test_the_backward_analysis_never_imports_tensorflow():
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_gradient_rules_thresholds_are_configurable():
+    from modelspec import lint
+    from modelspec.linter import registry
+    from modelspec.linter.config import make_config
+    from modelspec.linter.docs import explain
+
+    example = registry.RULES["MS113"].docs.example  # its first layer: about 1e-4 of the last one's ratio
+    assert [d.code for d in lint(example)] == ["MS113"]
+    assert lint(example, config=make_config(values={"vanishing-gradient-ratio": 1e-5})) == []
+    healthy = registry.RULES["MS113"].docs.use_instead  # ReLU/He: the first layer's ratio is about 0.13 of the last
+    assert {d.code for d in lint(healthy, config=make_config(values={"vanishing-gradient-ratio": 0.5}))} == {"MS113"}
+    assert "vanishing-gradient-ratio = 0.01" in explain(registry.RULES["MS113"])
+    assert "exploding-gradient-ratio = 100" in explain(registry.RULES["MS114"])
