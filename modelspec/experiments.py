@@ -19,7 +19,8 @@ Flags, each judged on the measured batch (thresholds below, documented in the RE
 - *vanishing* / *exploding gradient*: a kernel's gradient RMS relative to its own RMS (how much one step changes
   it) below 1/100 or above 100 times that of the kernel nearest the loss (the last weighted layer): that layer
   learns orders of magnitude slower or faster (where a kernel is all zeros, its gradient RMS alone is compared);
-- *no gradient*: a kernel's gradient is exactly zero (dead units, or zeros upstream and downstream);
+- *no gradient*: a kernel's gradient is exactly zero (dead or saturated units, zero inputs, or a later layer with a
+  zero kernel blocking it; a zero-initialised kernel's own zero output is not flagged again: that is MS101's);
 - *not finite*: the loss or a gradient is NaN or infinite.
 """
 
@@ -164,15 +165,18 @@ def _batch_arrays(model: ModelSpec, data, batch: int, seed: int, target: Optiona
 
 
 def _reference_rms(model: ModelSpec, measured) -> float:
-    """The RMS of the data the network receives: its inputs, after a `rescaling` layer that follows one."""
+    """The RMS of the data the network receives: its inputs, after a `rescaling` layer that follows one; for token
+    ids, the embeddings' output (0: nothing to judge against)."""
     layers = model.analysis.layers
-    first = [
-        name
-        for name, info in layers.items()
-        if info.type == "rescaling" and len(info.inputs) == 1 and info.inputs[0] in model.analysis.inputs
-    ]
-    if first:
-        return math.sqrt(sum(measured.layers[name].rms ** 2 for name in first) / len(first))
+    inputs = model.analysis.inputs
+    for kind, sources in (("rescaling", inputs), ("embedding", None)):
+        first = [
+            name
+            for name, info in layers.items()
+            if info.type == kind and (sources is None or (len(info.inputs) == 1 and info.inputs[0] in sources))
+        ]
+        if first and (kind == "rescaling" or measured.input_rms == 0):
+            return math.sqrt(sum(measured.layers[name].rms ** 2 for name in first) / len(first))
     return measured.input_rms
 
 
@@ -190,7 +194,8 @@ def _activation_flags(layer: ProbeLayer, reference: float) -> list[str]:
     flags = []
     if not math.isfinite(layer.rms):
         return ["not finite: the output holds NaN or infinity"]
-    if layer.weights and reference > 0:
+    own_zero = any(w.is_kernel and w.weight_rms == 0 for w in layer.weights)  # zero by design: MS101's business
+    if layer.weights and reference > 0 and not own_zero:
         factor = layer.rms / reference
         if factor < VANISHING:
             flags.append(f"vanishing activations: RMS {factor:.2g}× the input's")
@@ -218,7 +223,12 @@ def _gradient_flags(layers: list[ProbeLayer]) -> None:
         if not math.isfinite(weight.gradient_rms):
             layer.flags.append(f"not finite: the gradient of {weight.variable} holds NaN or infinity")
         elif weight.gradient_rms == 0:
-            layer.flags.append(f"no gradient: {weight.variable}'s gradient is zero")
+            why = (
+                "nothing flows back to the layer's output (a later layer blocks it)"
+                if layer.output_gradient_rms == 0
+                else "its inputs are zero or its units dead or saturated"
+            )
+            layer.flags.append(f"no gradient: {weight.variable}'s gradient is zero: {why}")
         elif (
             layer is not last_layer
             and reference

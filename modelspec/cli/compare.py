@@ -63,7 +63,8 @@ def compare(spec, vary, data, validation_data, validation_split, target, epochs,
     """
     from modelspec.cli.train import _spec_name
     from modelspec.experiments import compare as run
-    from modelspec.report.compare import compare_table, print_wide
+    from modelspec.report.compare import compare_table
+    from modelspec.report.probe import print_wide
 
     if validation_data is not None and validation_split is not None:
         raise click.UsageError("give --validation-data or --validation-split, not both")

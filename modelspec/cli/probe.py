@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.common import EPILOG, console, print_diagnostics
+from modelspec.cli.common import EPILOG, print_diagnostics
 from modelspec.cli.train import DATA_HELP
 from modelspec.pipeline import DEFAULT_MAX_PARAMS
 
@@ -43,7 +43,7 @@ def probe(spec, data, target, batch, seed, weights, plot, output_format, max_par
     """
     from modelspec.experiments import finite
     from modelspec.experiments import probe as run
-    from modelspec.report.probe import activation_table, flag_lines, gradient_table, notes
+    from modelspec.report.probe import activation_table, flag_lines, gradient_table, notes, print_wide
 
     if plot is not None and Path(plot).suffix.lower() != ".png":
         raise click.BadParameter("the plot's file name must end in .png", param_hint="'--plot'")
@@ -54,10 +54,9 @@ def probe(spec, data, target, batch, seed, weights, plot, output_format, max_par
         click.echo(json.dumps(finite(report.to_dict()), indent=2, allow_nan=False))
         return
     print_diagnostics(report.findings)
-    out = console()
-    out.print(activation_table(report))
+    print_wide(activation_table(report))
     if report.loss is not None:
-        out.print(gradient_table(report))
+        print_wide(gradient_table(report))
     for line in [*flag_lines(report), *notes(report)]:
         click.echo(line)
     if plot is not None:

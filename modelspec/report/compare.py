@@ -68,12 +68,3 @@ def compare_table(comparison) -> Table:
         row.append(number(variant.epoch_seconds))
         table.add_row(*row)
     return table
-
-
-def print_wide(table) -> None:
-    """Print a table at the width it needs (at least the terminal's, at most 240 columns), so that it never wraps
-    its cells in a log or a pipe."""
-    from rich.console import Console
-
-    needed = Console(width=240).measure(table).maximum
-    Console(width=max(Console().width, min(needed, 240)), highlight=False).print(table)

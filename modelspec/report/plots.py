@@ -115,7 +115,7 @@ def plot_probe(report, path: Union[str, os.PathLike]) -> None:
         ],
     )
     right.set_title("gradient RMS per kernel")
-    source = report.data or "standard-normal inputs"
+    source = report.data or "random inputs"
     title = report.name + (f" ({report.label})" if report.label else "")
     figure.suptitle(f"{title} at initialisation: {source}, batch {report.batch}, seed {report.seed}")
     figure.tight_layout()

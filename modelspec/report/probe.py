@@ -19,7 +19,7 @@ def _share(value: Optional[float]) -> str:
 
 def activation_table(report) -> Table:
     """One row per layer: the output's mean and RMS, measured and predicted, and the dead and saturated shares."""
-    where = report.data or "standard-normal inputs and random labels"
+    where = report.data or "random inputs and labels"
     table = Table(
         title=f"Activations of {report.name} at initialisation",
         title_justify="left",
@@ -81,3 +81,12 @@ def notes(report) -> list[str]:
     elif not report.gradients_predicted:
         result.append("Gradient predictions are not available for this spec.")
     return result
+
+
+def print_wide(table) -> None:
+    """Print a table at the width it needs (at least the terminal's, at most 240 columns), so that it never wraps
+    its cells in a log or a pipe."""
+    from rich.console import Console
+
+    needed = Console(width=240).measure(table).maximum
+    Console(width=max(Console().width, min(needed, 240)), highlight=False).print(table)

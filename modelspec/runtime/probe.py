@@ -51,7 +51,8 @@ class LayerMeasure:
 
 @dataclass
 class Measured:
-    """What one training-mode batch showed: per layer (in the spec's order), the loss, and the inputs' RMS."""
+    """What one training-mode batch showed: per layer (in the spec's order), the loss, and the RMS of the inputs
+    that hold numbers (0 when every input is token ids)."""
 
     layers: dict[str, LayerMeasure]
     loss: Optional[float]
@@ -178,7 +179,10 @@ def measure(keras_model, loaded, inputs: dict[str, Any], targets: Optional[dict[
     output_gradients: list = [None] * len(outputs)
     if loss is not None:
         found = tape.gradient(loss, [*trainable, *outputs], unconnected_gradients=tf.UnconnectedGradients.NONE)
-        gradients = {id(v): g for v, g in zip(trainable, found[: len(trainable)]) if g is not None}
+        # an embedding's gradient comes as IndexedSlices (the rows it looked up): made dense, rows not looked up are 0
+        gradients = {
+            id(v): tf.convert_to_tensor(g) for v, g in zip(trainable, found[: len(trainable)]) if g is not None
+        }
         output_gradients = found[len(trainable) :]
     measured = {}
     for name, layer, value, gradient in zip(names, layers, outputs, output_gradients):
@@ -194,5 +198,6 @@ def measure(keras_model, loaded, inputs: dict[str, Any], targets: Optional[dict[
             None if gradient is None else _rms(gradient),
             _weights(layer, info, gradients),
         )
-    input_rms = math.sqrt(sum(_rms(array) ** 2 for array in inputs.values()) / max(len(inputs), 1))
+    numbers = [array for array in inputs.values() if array.dtype.kind == "f"]  # token ids have no scale to judge
+    input_rms = math.sqrt(sum(_rms(array) ** 2 for array in numbers) / len(numbers)) if numbers else 0.0
     return Measured(measured, None if loss is None else float(loss), input_rms)
