@@ -6,20 +6,25 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.common import EPILOG
+from modelspec.cli.common import LIMITS
 from modelspec.cli.train import DATA_HELP
 from modelspec.pipeline import DEFAULT_MAX_PARAMS
 
 VARY_HELP = (
-    "FIELD=V1,V2,...: train one variant per value. FIELD is a `defaults:` field (kernel_initializer: every layer "
+    "Train one variant per value. FIELD is a `defaults:` field (kernel_initializer: every layer "
     "that does not set its own), layers.NAME.FIELD (one layer, by name or position), or a dotted path "
     "(training.optimizer.learning_rate). Values are YAML: zeros,he_normal or "
     "'{type: random_normal, stddev: 1.0},glorot_uniform' (quote the option for the shell). Repeat the option for "
     "every combination."
 )
 
+EXIT_HELP = (
+    "Exit codes: 0 done (lint findings never stop a comparison); 2 invalid spec or variant, data that does not fit "
+    "a variant, unreadable file or usage error; 130 / 143 interrupted by Ctrl-C / SIGTERM.\n\n" + LIMITS
+)
 
-@click.command(epilog=EPILOG)
+
+@click.command(epilog=EXIT_HELP)
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--vary", "vary", multiple=True, required=True, metavar="FIELD=V1,V2,...", help=VARY_HELP)
 @click.option("--data", required=True, metavar="DATA", help="The training data: " + DATA_HELP)
@@ -59,7 +64,8 @@ def compare(spec, vary, data, validation_data, validation_split, target, epochs,
     \b
     Example:
       modelspec compare specs/digits_mlp.yaml --data digits --epochs 5 \\
-          --vary kernel_initializer=zeros,random_normal,he_normal --reach val_accuracy=0.9 --plot curves.png
+          --vary 'kernel_initializer=zeros,{type: random_normal, stddev: 1.0},auto' \\
+          --reach val_accuracy=0.9 --plot curves.png
     """
     from modelspec.cli.train import _spec_name
     from modelspec.experiments import compare as run
