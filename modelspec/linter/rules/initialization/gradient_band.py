@@ -116,12 +116,13 @@ MS113 = Rule(
         what="Flags a network in which some weighted layer's predicted gradient, relative to its weights, is "
         "below `vanishing-gradient-ratio` (default 0.01) times the last weighted layer's, naming the first such "
         "layer and the smallest ratio.",
-        why=_WHY + "Each sigmoid passes back at most a quarter of the gradient (E[σ'(z)²] ≈ 0.045), and saturated "
-        "tanh or sigmoid units pass back almost nothing, so the gradient shrinks geometrically towards the inputs "
-        "while the activations do not: the first layers stay where they started while the last ones fit. Adam and "
-        "RMSprop rescale each weight's step and hide part of this, but not the noise it leaves. For ReLU and linear "
-        "layers the forward and backward scales cancel in this ratio, which is why a 30-layer ReLU network with "
-        "Glorot init is MS110's finding, not this one's.",
+        why=_WHY
+        + "Each sigmoid passes back at most a quarter of the gradient (E[σ'(z)²] ≈ 0.055 at Glorot scale), and "
+        "saturated tanh or sigmoid units pass back almost nothing, so the gradient shrinks geometrically towards "
+        "the inputs while the activations do not: the first layers stay where they started while the last ones "
+        "fit. Adam and RMSprop rescale each weight's step and hide part of this, but not the noise it leaves. For "
+        "ReLU and linear layers the forward and backward scales cancel in this ratio, which is why a 30-layer ReLU "
+        "network with Glorot init is MS110's finding, not this one's.",
         example=spec(
             "  - {type: dense, units: 64, activation: sigmoid}\n" * 6
             + "  - {type: dense, units: 10, activation: softmax}\n",
