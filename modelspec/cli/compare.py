@@ -59,7 +59,7 @@ def compare(spec, vary, data, validation_data, validation_split, target, epochs,
     Every variant is validated, linted and checked against the data before anything trains; an invalid variant
     (an unknown initializer) stops here with exit code 2. Lint findings are reported per variant, not a gate:
     training the bad variants is the point. Prints a table (final and best loss and metrics, epochs to --reach,
-    time), writes the results as JSON and, with --plot, the loss curves (mean and range over --seeds).
+    seconds per epoch), writes the results as JSON and, with --plot, the loss curves (mean and range over --seeds).
 
     \b
     Example:
