@@ -33,6 +33,7 @@ from modelspec.analysis.moments import initializer_moments
 from modelspec.analysis.shapes import per_axis
 from modelspec.analysis.signal import (
     _INPUT,
+    IDEMPOTENT,
     Signal,
     SignalReport,
     _affine,
@@ -41,6 +42,7 @@ from modelspec.analysis.signal import (
     order_statistics,
     pair_moment,
     propagate,
+    reapplied,
 )
 from modelspec.schema.activations import ACTIVATIONS, gaussian_expectation
 
@@ -102,6 +104,7 @@ class Gradient:
     selected: float = 1.0
     # E[d_j d_k] for two different units at one position of one example; None: mean² (see Signal.cross).
     cross: Optional[float] = None
+    masked: Optional[str] = None  # the layer whose ReLU mask it already carries (a ReLU applied to a ReLU's output)
 
     def scaled(self, factor: float) -> Gradient:
         cross = None if self.cross is None else self.cross * factor**2
@@ -117,6 +120,9 @@ def _total(parts: list[Optional[Gradient]]) -> Optional[Gradient]:
     """The gradient of a tensor that feeds several consumers: the sum of independent contributions."""
     if not parts or any(p is None for p in parts):
         return None if parts else ZERO
+    live = [p for p in parts if p.second > 0]
+    if len(live) == 1:
+        return live[0]
     if len(parts) == 1:
         return parts[0]
     mean = sum(p.mean for p in parts)
@@ -262,7 +268,7 @@ def _derivative(name: str) -> Callable[[float], float]:
 def _through(name: str, z: tuple[float, float, float], out: Signal, d: Gradient) -> Gradient:
     """The gradient at an activation's input z ~ N(mean, var) (``between``: the part shared by a unit)."""
     mean, var, between = z
-    if name == "linear":
+    if name == "linear" or (d.masked is not None and name in IDEMPOTENT):
         return d
     if name in ("softmax", "log_softmax"):
         # The Jacobian is not element-wise: d_z = p (d − Σ p d) for softmax, d − p Σ d for log_softmax. Rough:
@@ -471,7 +477,12 @@ def _separable(ctx, info, d_z, x, out_elems, in_elems):
 
 
 def _activation(ctx: _Context, info: LayerInfo, d: Optional[Gradient], seed: Optional[_Seed]) -> _Step:
+    x = ctx.input_signal(info.inputs[0])
     d_z = _at_pre(ctx, info, d, seed)
+    if d_z is not None and x is not None and reapplied(info.spec.applied_activation(), x):
+        # A ReLU on a ReLU's output applies the producer's mask: the producer must not apply it a second time.
+        producer = next((n for n, layer in ctx.signal.layers.items() if layer.output is x), None)
+        d_z = replace(d_z, masked=producer)
     return _Step([d_z], (), d_z)
 
 

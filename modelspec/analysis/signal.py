@@ -364,8 +364,18 @@ def _normalization(info: LayerInfo, inputs: list[Signal]):
     return Signal(beta[0], second, second if second > 0 else 1.0, shared=beta[1]), None
 
 
+IDEMPOTENT = frozenset({"relu", "relu6"})  # f(f(z)) = f(z)
+
+
+def reapplied(name: str, x: Signal) -> bool:
+    """Whether ``name`` is applied to what the same idempotent activation already produced: it changes nothing."""
+    return name in IDEMPOTENT and x.gaussian_pre is not None and x.gaussian_pre[0] == name
+
+
 def _activation(info: LayerInfo, inputs: list[Signal]):
     (x,) = inputs
+    if reapplied(info.spec.activation, x):
+        return x, None
     out = activate(
         info.spec.activation, (x.mean, x.second), info.output_shape[-1] if info.output_shape else None, x.common
     )
@@ -432,6 +442,9 @@ def _global_pool(info: LayerInfo, inputs: list[Signal]):
 
 
 def _add(info: LayerInfo, inputs: list[Signal]):
+    live = [x for x in inputs if x.second > 0]
+    if len(live) == 1:  # the other branches are exactly zero (a zero-initialised residual branch): the sum is it
+        return live[0], None
     mean, second = _sum(*(x.moments for x in inputs))
     shared = _sum(*((x.mean, x.common) for x in inputs))[1]
     return Signal(mean, second, max(x.reference for x in inputs), shared=shared), None
