@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.common import LIMITS
+from modelspec.cli.common import EPILOG
 from modelspec.cli.train import DATA_HELP
 from modelspec.pipeline import DEFAULT_MAX_PARAMS
 
@@ -19,8 +19,8 @@ VARY_HELP = (
 )
 
 EXIT_HELP = (
-    "Exit codes: 0 done (lint findings never stop a comparison); 2 invalid spec or variant, data that does not fit "
-    "a variant, unreadable file or usage error; 130 / 143 interrupted by Ctrl-C / SIGTERM.\n\n" + LIMITS
+    EPILOG + "\n\nLint findings never stop a comparison (no exit code 1). Interrupted (Ctrl-C, SIGTERM): exit 130 "
+    "or 143."
 )
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.common import LIMITS, print_diagnostics
+from modelspec.cli.common import EPILOG, print_diagnostics
 from modelspec.cli.train import DATA_HELP
 from modelspec.pipeline import DEFAULT_MAX_PARAMS
 
@@ -18,10 +18,7 @@ FLAGS_HELP = (
     "or above 100 times the last layer's: it learns that much slower or faster), no gradient, not finite."
 )
 
-EXIT_HELP = (
-    "Exit codes: 0 done (lint findings never stop a probe); 2 invalid spec, data that does not fit it, unreadable "
-    "file or usage error.\n\n" + LIMITS
-)
+EXIT_HELP = EPILOG + "\n\nLint findings never stop a probe (no exit code 1)."
 
 
 @click.command(epilog=FLAGS_HELP + "\n\n" + EXIT_HELP)
