@@ -52,6 +52,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/weights_load.py
 	$(BIN)/python benchmarks/train_overhead.py
 	$(BIN)/python benchmarks/import_roundtrip.py
+	$(BIN)/python benchmarks/probe_compare.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

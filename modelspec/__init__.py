@@ -2,6 +2,7 @@
 
 from modelspec.diagnostics import Diagnostic, Level
 from modelspec.errors import DataError, LintFailure, ModelspecError, SpecError, WeightsError
+from modelspec.experiments import compare, probe
 from modelspec.linter.runner import lint
 from modelspec.loader import ModelSpec, load_spec
 from modelspec.pipeline import build_model
@@ -29,9 +30,11 @@ __all__ = [
     "SpecError",
     "WeightsError",
     "build_model",
+    "compare",
     "evaluate",
     "from_keras",
     "lint",
     "load_spec",
+    "probe",
     "train",
 ]

@@ -29,7 +29,7 @@ from modelspec.analysis.fans import effective_fan_in
 from modelspec.analysis.graph import Analysis, LayerInfo
 from modelspec.analysis.moments import initializer_moments
 from modelspec.analysis.shapes import per_axis
-from modelspec.schema.activations import ACTIVATIONS
+from modelspec.schema.activations import ACTIVATIONS, gaussian_expectation
 
 Moments = tuple[float, float]  # (E[x], E[x²]) per element
 DEFAULT_STEPS = 10  # time steps assumed for a recurrent layer whose sequence length is unknown
@@ -47,6 +47,11 @@ class Signal:
     # positions); max pooling uses it.
     gaussian_pre: Optional[tuple[str, float, float, float]] = None
     raw: bool = False  # the model's input as given (only shape layers in between)
+    # E[x_j x_k] for two different units at one position of one example. None: mean² (the units vary independently
+    # around a common mean). Kernels with a non-zero mean make the units move together: a constant kernel (MS101's
+    # finding) makes them identical (cross = second), uniform(0, 1) nearly so.
+    cross: Optional[float] = None
+    pre_cross: Optional[float] = None  # the same for the pre-activation in gaussian_pre
     # E over units of (the unit's own mean)²: the part of the second moment every position and example of a unit
     # shares, which averaging over positions cannot remove. None: no per-unit structure (mean² only).
     shared: Optional[float] = None
@@ -129,16 +134,41 @@ def _sum(*parts: Moments) -> Moments:
     return mean, mean * mean + sum(s - m * m for m, s in parts)
 
 
-def _affine(n: float, weight: Moments, x: Moments, identity: Optional[tuple[float, float]] = None) -> Moments:
+def _affine(
+    n: float, weight: Moments, x: Moments, identity: Optional[tuple[float, float]] = None, cross: Optional[float] = None
+) -> Moments:
     """Moments of Σ_{i<n} w_i x_i with i.i.d. weights independent of x; ``identity`` = (gain, fraction) for an
-    identity kernel, which copies gain·x into a fraction of the outputs and leaves the others at zero."""
+    identity kernel, which copies gain·x into a fraction of the outputs and leaves the others at zero; ``cross``
+    = E[x_i x_j] for i ≠ j (default: the mean squared, independent inputs)."""
     m, q = x
     if identity is not None:
         gain, fraction = identity
         return gain * m * fraction, gain * gain * q * fraction
     mu, s = weight
     var = s - mu * mu
-    return n * mu * m, n * var * q + mu * mu * (n * q + n * (n - 1) * m * m)
+    pair = m * m if cross is None else cross
+    return n * mu * m, n * var * q + mu * mu * (n * q + n * (n - 1) * pair)
+
+
+def pair_moment(n: float, weight: Moments, x: Moments, cross: Optional[float], bias: Moments = (0.0, 0.0)) -> float:
+    """E[z_j z_k] for two outputs z = Σ_{i<n} w_i x_i + b of independent weight columns: only the weights' mean
+    couples them."""
+    m, q = x
+    mu = weight[0]
+    pair = m * m if cross is None else cross
+    return mu * mu * (n * q + n * (n - 1) * pair) + 2 * n * mu * m * bias[0] + bias[0] * bias[0]
+
+
+def _couple(name: str, z: Moments, pair: float) -> Optional[float]:
+    """E[f(z_j) f(z_k)] for two pre-activations with the same moments ``z`` and E[z_j z_k] = ``pair``; None when
+    they are independent (then it is the mean of f squared)."""
+    mean, second = z
+    var = max(second - mean * mean, 0.0)
+    together = min(max(pair - mean * mean, 0.0), var)
+    if together <= 1e-12 * max(second, 1e-300) or name in ("softmax", "log_softmax"):
+        return None
+    activation = ACTIVATIONS[name]
+    return gaussian_expectation(lambda u: activation.moments(u, var - together)[0], mean, together)[1]
 
 
 def _identity_fraction(info: LayerInfo, slot: str, shape: tuple[int, ...]) -> Optional[tuple[float, float]]:
@@ -152,28 +182,65 @@ def _identity_fraction(info: LayerInfo, slot: str, shape: tuple[int, ...]) -> Op
 def activate(name: str, pre: Moments, width: Optional[int], shared: Optional[float] = None) -> Signal:
     """Moments of an activation applied to z ~ N(mean, var) (reference left to the caller).
 
-    ``shared`` is E[(a unit's mean of z)²]; the units' means of f(z) follow by linearising f's mean around
-    E[z], with the variance inside a unit.
+    ``shared`` is E[(a unit's mean of z)²]; the units' means of f(z) follow by averaging f over the variance
+    inside a unit, then over the units' means (nested quadrature).
     """
     mean, second = pre
     var = max(second - mean * mean, 0.0)
     between = 0.0 if shared is None else min(max(shared - mean * mean, 0.0), var)
     if name in ("softmax", "log_softmax"):
         n = width or 1
-        concentration = min(1.0, max(1.0 / n, math.exp(min(var, 700.0)) / n))  # E[Σ p²], lognormal estimate
         if name == "softmax":
-            return Signal(1.0 / n, concentration / n, 1.0)
+            second, common = softmax_moments(n, var, between)
+            return Signal(1.0 / n, second, 1.0, (name, mean, var, between), shared=common)
         log_mean = -math.log(n) - var / 2 if n > 1 else 0.0
         return Signal(log_mean, log_mean * log_mean + var * (1 - 1 / n), 1.0)
     activation = ACTIVATIONS[name]
     out_mean, out_second = activation.moments(mean, var)
     out_shared = None
-    if between > 0:
+    if between > 0:  # E_u[(E[f(u + e)])²], u ~ N(mean, between) a unit's mean, e ~ N(0, within) the rest
         within = var - between
-        step = 0.05 * math.sqrt(var)
-        slope = (activation.moments(mean + step, within)[0] - activation.moments(mean - step, within)[0]) / (2 * step)
-        out_shared = out_mean * out_mean + slope * slope * between
+        out_shared = gaussian_expectation(lambda u: activation.moments(u, within)[0], mean, between)[1]
+        out_shared = min(max(out_shared, out_mean * out_mean), out_second)
     return Signal(out_mean, out_second, 1.0, (name, mean, var, between), shared=out_shared)
+
+
+def softmax_moments(n: int, var: float, between: float = 0.0) -> tuple[float, float]:
+    """(E[p²], E[(a unit's mean p)²]) per element of a softmax over n logits with variance ``var``, of which
+    ``between`` is shared by a unit's positions and examples.
+
+    One probability is p = sigmoid(z − log R), with log R, R the sum of the other n − 1 exponentials, taken as
+    Gaussian: from R's mean and variance (log-normal) while the logits are moderate, from the largest of the other
+    logits (order statistics) once that is larger; the result is rescaled so that the probabilities' means add up
+    to 1.
+    """
+    if n <= 1:
+        return 1.0, 1.0
+    var = min(var, 1e6)
+    if var <= 0:
+        return 1.0 / (n * n), 1.0 / (n * n)
+    sigmoid = ACTIVATIONS["sigmoid"].fn
+    between = min(max(between, 0.0), var)
+    within = var - between
+    top, top_spread = order_statistics(n - 1)
+    shift, spread = math.sqrt(var) * top, var * top_spread
+    spread_within = spread * within / var
+    if var < 700:
+        log_mean = math.log(n - 1) + var / 2  # log E[R]
+        fit = math.log1p(math.expm1(var) / (n - 1))  # log(1 + Var R / E[R]²)
+        if log_mean - fit / 2 >= shift:
+            shift, spread = log_mean - fit / 2, fit
+            # log R splits like the logits: the part that moves with the units' means (shared by a unit's
+            # positions and examples) and the part that moves with the rest.
+            spread_within = min(math.log1p(math.expm1(within) * math.exp(between) / (n - 1)), spread)
+    mean, second = gaussian_expectation(sigmoid, -shift, var + spread)
+    norm = 1.0 / (mean * n)
+    second = min(second * norm * norm, 1.0 / n)
+    if between <= 0:
+        return second, 1.0 / (n * n)
+    inner = lambda u: gaussian_expectation(sigmoid, u - shift, within + spread_within)[0]  # noqa: E731
+    common = gaussian_expectation(inner, 0.0, between + spread - spread_within)[1]
+    return second, min(max(common * norm * norm, 1.0 / (n * n)), second)
 
 
 def _order_statistics(k: int) -> tuple[float, float]:
@@ -196,6 +263,13 @@ def _order_statistics(k: int) -> tuple[float, float]:
 _ORDER: dict[int, tuple[float, float]] = {}
 
 
+def order_statistics(k: int) -> tuple[float, float]:
+    """(mean, variance) of the max of k independent standard normals (computed once per k)."""
+    if k not in _ORDER:
+        _ORDER[k] = _order_statistics(k)
+    return _ORDER[k]
+
+
 def _max_of(signal: Signal, k: int) -> Signal:
     """Moments of the max over a pooling window of k positions of one unit.
 
@@ -205,13 +279,11 @@ def _max_of(signal: Signal, k: int) -> Signal:
     """
     if k <= 1:
         return signal
-    if signal.gaussian_pre is not None:
+    if signal.gaussian_pre is not None and signal.gaussian_pre[0] != "softmax":
         name, mean, var, between = signal.gaussian_pre
     else:
         name, mean, var, between = "linear", signal.mean, signal.var, signal.common - signal.mean**2
-    if k not in _ORDER:
-        _ORDER[k] = _order_statistics(k)
-    shift, spread = _ORDER[k]
+    shift, spread = order_statistics(k)
     within = max(var - between, 0.0)
     top = mean + shift * math.sqrt(within)
     out = activate(name, (top, top * top + between + spread * within), None, top * top + between)
@@ -230,8 +302,9 @@ def _bias(info: LayerInfo, spec, size_name: str = "bias") -> Moments:
     return _weights(info, "bias_initializer", shape)
 
 
-def _linear_part(info: LayerInfo, x: Moments) -> Moments:
-    """Moments of the layer's weighted sum (bias excluded) of inputs with moments ``x``."""
+def _linear_part(info: LayerInfo, x: Moments, cross: Optional[float] = None) -> Moments:
+    """Moments of the layer's weighted sum (bias excluded) of inputs with moments ``x`` (``cross``: E[x_i x_j] of
+    two input units)."""
     if info.type in ("depthwise_conv2d", "separable_conv2d"):
         shape = _variable(info, "kernel" if info.type == "depthwise_conv2d" else "depthwise_kernel")
         z = _affine(effective_fan_in(info, "depthwise_initializer"), _weights(info, "depthwise_initializer", shape), x)
@@ -240,17 +313,37 @@ def _linear_part(info: LayerInfo, x: Moments) -> Moments:
         x, slot, shape = z, "pointwise_initializer", _variable(info, "pointwise_kernel")
     else:
         slot, shape = "kernel_initializer", _variable(info, "kernel")
-    return _affine(effective_fan_in(info, slot), _weights(info, slot, shape), x, _identity_fraction(info, slot, shape))
+    identity = _identity_fraction(info, slot, shape)
+    return _affine(effective_fan_in(info, slot), _weights(info, slot, shape), x, identity, cross)
+
+
+def _pre_cross(info: LayerInfo, x: Signal, bias: Moments) -> Optional[float]:
+    """E[z_j z_k] of two units' pre-activations, for dense and convolution layers; None: independent units."""
+    if info.type in ("depthwise_conv2d", "separable_conv2d") or "kernel_initializer" not in info.initializers:
+        return None
+    shape = _variable(info, "kernel")
+    weight = _weights(info, "kernel_initializer", shape)
+    if (x.cross is None and weight[0] == 0) or _identity_fraction(info, "kernel_initializer", shape) is not None:
+        return None
+    return pair_moment(effective_fan_in(info, "kernel_initializer"), weight, x.moments, x.cross, bias)
 
 
 def _weighted(info: LayerInfo, inputs: list[Signal]):
     (x,) = inputs
+    cross = x.cross if info.type not in ("depthwise_conv2d", "separable_conv2d") else None
     bias = _bias(info, info.spec)
-    pre = _sum(_linear_part(info, x.moments), bias)
+    pre = _sum(_linear_part(info, x.moments, cross), bias)
     # A unit's mean over positions and examples: the same sum over the inputs' unit means; the bias is all shared.
-    shared = _linear_part(info, (x.mean, x.common))[1] + bias[1] + 2 * pre[0] * bias[0] - 2 * bias[0] ** 2
-    out = activate(info.spec.activation, pre, info.output_shape[-1] if info.output_shape else None, shared)
-    return replace(out, reference=x.reference), pre
+    common_cross = None if cross is None else min(cross, x.common)
+    shared = _linear_part(info, (x.mean, x.common), common_cross)[1] + bias[1] + 2 * pre[0] * bias[0] - 2 * bias[0] ** 2
+    pre_cross = _pre_cross(info, x, bias)
+    seen, seen_shared = pre, shared
+    if info.spec.activation == "softmax" and pre_cross is not None:
+        # Softmax sees only how the logits of one example differ: what the units share cancels.
+        seen, seen_shared = (0.0, max(pre[1] - pre_cross, 0.0)), max(shared - pre_cross, 0.0)
+    out = activate(info.spec.activation, seen, info.output_shape[-1] if info.output_shape else None, seen_shared)
+    out_cross = None if pre_cross is None else _couple(info.spec.activation, pre, pre_cross)
+    return replace(out, reference=x.reference, cross=out_cross, pre_cross=pre_cross), pre
 
 
 def _embedding(info: LayerInfo, inputs: list[Signal]):
@@ -271,12 +364,23 @@ def _normalization(info: LayerInfo, inputs: list[Signal]):
     return Signal(beta[0], second, second if second > 0 else 1.0, shared=beta[1]), None
 
 
+IDEMPOTENT = frozenset({"relu", "relu6"})  # f(f(z)) = f(z)
+
+
+def reapplied(name: str, x: Signal) -> bool:
+    """Whether ``name`` is applied to what the same idempotent activation already produced: it changes nothing."""
+    return name in IDEMPOTENT and x.gaussian_pre is not None and x.gaussian_pre[0] == name
+
+
 def _activation(info: LayerInfo, inputs: list[Signal]):
     (x,) = inputs
+    if reapplied(info.spec.activation, x):
+        return x, None
     out = activate(
         info.spec.activation, (x.mean, x.second), info.output_shape[-1] if info.output_shape else None, x.common
     )
-    return replace(out, reference=x.reference), None
+    cross = None if x.cross is None else _couple(info.spec.activation, x.moments, x.cross)
+    return replace(out, reference=x.reference, cross=cross, pre_cross=x.cross), None
 
 
 def _same(info: LayerInfo, inputs: list[Signal]):
@@ -285,7 +389,7 @@ def _same(info: LayerInfo, inputs: list[Signal]):
 
 def _dropout(info: LayerInfo, inputs: list[Signal]):
     (x,) = inputs  # inverted dropout in a training step: kept values are scaled by 1/(1 - rate)
-    return Signal(x.mean, x.second / (1 - info.spec.rate), x.reference, shared=x.shared), None
+    return Signal(x.mean, x.second / (1 - info.spec.rate), x.reference, shared=x.shared, cross=x.cross), None
 
 
 def _gaussian_noise(info: LayerInfo, inputs: list[Signal]):
@@ -371,6 +475,9 @@ def _global_pool(info: LayerInfo, inputs: list[Signal]):
 
 
 def _add(info: LayerInfo, inputs: list[Signal]):
+    live = [x for x in inputs if x.second > 0]
+    if len(live) == 1:  # the other branches are exactly zero (a zero-initialised residual branch): the sum is it
+        return live[0], None
     mean, second = _sum(*(x.moments for x in inputs))
     shared = _sum(*((x.mean, x.common) for x in inputs))[1]
     return Signal(mean, second, max(x.reference for x in inputs), shared=shared), None

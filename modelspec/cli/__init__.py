@@ -10,8 +10,10 @@ import click
 from modelspec import __version__
 from modelspec.cli.build import build
 from modelspec.cli.common import EPILOG, print_error
+from modelspec.cli.compare import compare
 from modelspec.cli.importer import import_command
 from modelspec.cli.lint import lint_command
+from modelspec.cli.probe import probe
 from modelspec.cli.rules import rules_command
 from modelspec.cli.schema import schema
 from modelspec.cli.train import evaluate, train
@@ -41,7 +43,7 @@ def cli() -> None:
     """Validate, lint and compile YAML model specs into Keras 3 models."""
 
 
-for command in (validate, lint_command, build, train, evaluate, import_command, rules_command, schema):
+for command in (validate, lint_command, build, train, evaluate, probe, compare, import_command, rules_command, schema):
     cli.add_command(command)
 
 

@@ -24,6 +24,8 @@ RULES: dict[str, Rule] = {
         initialization.MS110,
         initialization.MS111,
         initialization.MS112,
+        initialization.MS113,
+        initialization.MS114,
         activation.MS201,
         activation.MS202,
         activation.MS203,

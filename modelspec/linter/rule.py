@@ -16,6 +16,7 @@ from modelspec.schema.layers.base import Role
 
 if TYPE_CHECKING:
     from modelspec.analysis import Analysis, LayerInfo
+    from modelspec.analysis.gradients import GradientReport
     from modelspec.analysis.signal import SignalReport
     from modelspec.loader import ModelSpec
     from modelspec.pretrained.checks import Problem
@@ -93,6 +94,13 @@ class Subject:
         from modelspec.analysis.signal import propagate
 
         return propagate(self.analysis)
+
+    @cached_property
+    def gradients(self) -> GradientReport:
+        """The static backward analysis (analysis/gradients.py), computed on first use."""
+        from modelspec.analysis.gradients import predict_gradients
+
+        return predict_gradients(self.analysis, self.signal)
 
     @cached_property
     def pretrained_problems(self) -> list[Problem]:

@@ -1,4 +1,4 @@
-"""Plots of a training run (matplotlib, headless): the loss and each metric per epoch, training and validation."""
+"""Plots (matplotlib, headless): a training run's curves, a probe's scales per layer, a comparison's loss curves."""
 
 from __future__ import annotations
 
@@ -40,3 +40,143 @@ def plot_history(history, path: Union[str, os.PathLike], title: str) -> None:
     with replacing(path, ".png") as temporary:
         figure.savefig(temporary, format="png", dpi=110)
     plt.close(figure)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(figure, path, plt) -> None:
+    with replacing(path, ".png") as temporary:
+        figure.savefig(temporary, format="png", dpi=110)
+    plt.close(figure)
+
+
+def _log_series(axis, labels: list[str], series: list[tuple[str, list, dict]]) -> None:
+    """Plot several series against the same labels on a log axis; zeros sit at the bottom, drawn as down-triangles
+    (and a panel of zeros only says so)."""
+    positive = [v for _, values, _ in series for v in values if v is not None and 0 < v < float("inf")]
+    floor = min(positive) / 10 if positive else 1.0
+    xs = list(range(len(labels)))
+    zeros_seen = False
+    for name, values, style in series:
+        shown = [v if v is not None and 0 < v < float("inf") else float("nan") for v in values]
+        if any(v == v for v in shown):  # a gap (NaN) where a value is zero or unknown: no line across it
+            axis.plot(xs, shown, label=name, **style)
+        zeros = [x for x, v in zip(xs, values) if v == 0]
+        if zeros and positive:
+            zeros_seen = True
+            axis.plot(zeros, [floor] * len(zeros), linestyle="none", marker="v", color=style.get("color"), markersize=8)
+    axis.set_yscale("log")
+    axis.grid(alpha=0.3, which="both")
+    step = max(1, len(labels) // 24)
+    axis.set_xlim(-0.5, len(labels) - 0.5)
+    axis.set_xticks(xs[::step])
+    axis.set_xticklabels(labels[::step], rotation=60, ha="right", fontsize=8)
+    if not positive:
+        axis.set_yticks([])
+        axis.set_yticks([], minor=True)
+        axis.text(0.5, 0.5, "every value is exactly zero", ha="center", va="center", transform=axis.transAxes)
+        return
+    if zeros_seen:
+        axis.plot([], [], linestyle="none", marker="v", color="gray", label="exactly zero (at the bottom)")
+    axis.legend(frameon=False, fontsize=8)
+
+
+def plot_probe(report, path: Union[str, os.PathLike]) -> None:
+    """Write a PNG of a probe: activation RMS per layer and gradient RMS per kernel, measured and predicted, on
+    log axes (a zero is drawn as a down-triangle at the bottom). Atomic."""
+    plt = _pyplot()
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6))
+    measured = {"color": "tab:blue", "marker": "o", "markersize": 4}
+    predicted = {"color": "tab:orange", "marker": "x", "linestyle": "--"}
+    names = [layer.name for layer in report.layers]
+    _log_series(
+        left,
+        names,
+        [
+            ("measured", [layer.rms for layer in report.layers], measured),
+            ("predicted", [layer.predicted_rms for layer in report.layers], predicted),
+        ],
+    )
+    left.set_title("activation RMS per layer")
+    kernels = [(layer.name, w) for layer in report.layers for w in layer.weights if w.is_kernel]
+    _log_series(
+        right,
+        [name if w.variable == "kernel" else f"{name}/{w.variable}" for name, w in kernels],
+        [
+            ("measured", [w.gradient_rms for _, w in kernels], measured),
+            ("predicted", [w.predicted_gradient_rms for _, w in kernels], predicted),
+        ],
+    )
+    right.set_title("gradient RMS per kernel")
+    source = report.data or "random inputs"
+    title = report.name + (f" ({report.label})" if report.label else "")
+    figure.suptitle(f"{title} at initialisation: {source}, batch {report.batch}, seed {report.seed}")
+    figure.tight_layout()
+    _save(figure, path, plt)
+
+
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")  # so that variants whose curves coincide stay visible
+
+
+def _band(axis, epochs_runs: list[list[float]], color, label: str, linestyle: str, marker: str = ".") -> None:
+    """The mean over runs as a line and (several runs) the range as a band; epochs cut at the shortest run."""
+    length = min(len(run) for run in epochs_runs)
+    if length == 0:
+        return
+    columns = [[run[i] for run in epochs_runs] for i in range(length)]
+    xs = list(range(1, length + 1))
+    means = [sum(c) / len(c) for c in columns]
+    axis.plot(xs, means, color=color, linestyle=linestyle, label=label, marker=marker, markersize=4, fillstyle="none")
+    if len(epochs_runs) > 1:
+        axis.fill_between(xs, [min(c) for c in columns], [max(c) for c in columns], color=color, alpha=0.18)
+
+
+def _legend(variant) -> str:
+    from modelspec.variants import show
+
+    if len(variant.settings) == 1:
+        return show(next(iter(variant.settings.values())))
+    return variant.label
+
+
+def plot_compare(comparison, path: Union[str, os.PathLike]) -> None:
+    """Write a PNG of a comparison: the loss per epoch of every variant, overlaid (training solid, validation
+    dashed; with several seeds the mean and the range), and the first metric beside it. Atomic."""
+    plt = _pyplot()
+    quantities = []
+    for variant in comparison.variants:
+        quantities += [q for q in variant.quantities() if q not in quantities]
+    metrics = [q for q in quantities if q != "loss" and not q.startswith("val_")]
+    panels = ["loss", *metrics[:1]]
+    figure, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels), 4.4), squeeze=False)
+    colours = plt.get_cmap("tab10")
+    for axis, quantity in zip(axes[0], panels):
+        for index, variant in enumerate(comparison.variants):
+            colour = colours(index % 10)
+            for name, style in ((quantity, "-"), (f"val_{quantity}", "--")):
+                runs = [[row[name] for row in run.rows if name in row] for run in variant.runs]
+                if runs and all(runs):
+                    label = _legend(variant) if style == "-" else None
+                    _band(axis, runs, colour, label, style, MARKERS[index % len(MARKERS)])
+        finite = [v for line in axis.get_lines() for v in line.get_ydata() if v == v and abs(v) != float("inf")]
+        if quantity == "loss" and finite and min(finite) > 0 and max(finite) / min(finite) > 30:
+            axis.set_yscale("log")
+        validated = f"val_{quantity}" in quantities
+        axis.set_title(quantity.replace("_", " ") + (" (validation dashed)" if validated else ""))
+        axis.set_xlabel("epoch")
+        axis.grid(alpha=0.3)
+        axis.xaxis.get_major_locator().set_params(integer=True)
+    fields = list(comparison.variants[0].settings) if comparison.variants else []
+    axes[0][0].legend(frameon=False, fontsize=8, title=fields[0] if len(fields) == 1 else None, title_fontsize=8)
+    seeds = comparison.seeds
+    over = f"seed {seeds[0]}" if len(seeds) == 1 else f"mean and range over {len(seeds)} seeds"
+    figure.suptitle(f"{comparison.name} on {comparison.data}: {over}")
+    figure.tight_layout()
+    _save(figure, path, plt)

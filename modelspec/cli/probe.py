@@ -1,0 +1,65 @@
+"""`modelspec probe`: per-layer activation and gradient scales at initialisation, measured beside predicted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from modelspec.cli.common import EPILOG, print_diagnostics
+from modelspec.cli.train import DATA_HELP
+from modelspec.pipeline import DEFAULT_MAX_PARAMS
+
+FLAGS_HELP = (
+    "Flags: vanishing/exploding activations (a weighted layer's RMS below 1/100 or above 100 times the input's), "
+    "dead (half the units of a ReLU layer zero for every example), saturated (half the outputs of a sigmoid/tanh "
+    "layer within 1% of its bounds), vanishing/exploding gradient (a kernel's gradient/weight RMS ratio below 1/100 "
+    "or above 100 times the last layer's: it learns that much slower or faster), no gradient, not finite."
+)
+
+EXIT_HELP = EPILOG + "\n\nLint findings never stop a probe (no exit code 1)."
+
+
+@click.command(epilog=FLAGS_HELP + "\n\n" + EXIT_HELP)
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--data", metavar="DATA", help="Probe with the first batch of DATA: " + DATA_HELP)
+@click.option("--target", metavar="COLUMN", help="The CSV column holding the labels.")
+@click.option("--batch", type=click.IntRange(min=1), help="Examples in the batch [default: the spec's batch size].")
+@click.option("--seed", type=click.IntRange(0, 2**31 - 1), help="Override the spec's seed (weights, random batch).")
+@click.option("--weights", type=click.Path(dir_okay=False), help="Pretrained weights, replacing `pretrained.path`.")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Write measured and predicted scales to this PNG.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--max-params", type=click.IntRange(min=1), default=DEFAULT_MAX_PARAMS, show_default=True)
+def probe(spec, data, target, batch, seed, weights, plot, output_format, max_params) -> None:
+    """Build SPEC (seeded), run one training-mode batch and report every layer at initialisation.
+
+    Per layer: the activation mean and RMS, the share of dead ReLU units and of saturated sigmoid/tanh outputs; per
+    weight: the gradient RMS and its ratio to the weight's RMS; each beside the static prediction (docs/signal.md).
+    Without --data the batch is standard-normal inputs and random labels that fit the loss. Lint findings are
+    printed but do not stop the probe: a bad initialisation is what it is for.
+
+    \b
+    Example:
+      modelspec probe specs/digits_mlp.yaml --plot probe.png
+    """
+    from modelspec.experiments import finite
+    from modelspec.experiments import probe as run
+    from modelspec.report.probe import activation_table, flag_lines, gradient_table, notes, print_wide
+
+    if plot is not None and Path(plot).suffix.lower() != ".png":
+        raise click.BadParameter("the plot's file name must end in .png", param_hint="'--plot'")
+    report = run(
+        Path(spec), data=data, batch=batch, seed=seed, target=target, weights=weights, plot=plot, max_params=max_params
+    )
+    if output_format == "json":
+        click.echo(json.dumps(finite(report.to_dict()), indent=2, allow_nan=False))
+        return
+    print_diagnostics(report.findings)
+    print_wide(activation_table(report))
+    if report.loss is not None:
+        print_wide(gradient_table(report))
+    for line in [*flag_lines(report), *notes(report)]:
+        click.echo(line)
+    if plot is not None:
+        click.echo(f"Wrote {plot}")

@@ -1,0 +1,164 @@
+"""The gradient band: the backward analysis (analysis/gradients.py) predicts that the first layers learn orders of
+magnitude slower (MS113) or faster (MS114) than the last one, relative to their weights."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Optional
+
+from modelspec.diagnostics import Level
+from modelspec.linter.rule import Docs, Finding, Rule, Subject
+from modelspec.linter.rules import _docs
+from modelspec.linter.rules._docs import spec
+from modelspec.schema.initializers import CONSTANT, family
+
+
+def _kernel_ratio(layer) -> Optional[float]:
+    """The gradient-to-weight ratio of the layer's first kernel whose ratio is known and positive."""
+    for weight in layer.weights:
+        ratio = weight.ratio
+        if "kernel" in weight.variable and ratio is not None and ratio > 0:
+            return ratio
+    return None
+
+
+def _judged(subject: Subject) -> list[tuple]:
+    """(layer, its kernel's gradient/weight ratio) for every weighted layer the band applies to, in order: not
+    constant (MS101's business), gradient known and not zero (a zero kernel downstream blocks it on purpose)."""
+    judged = []
+    for name, layer in subject.gradients.layers.items():
+        info = subject.analysis.layers[name]
+        if name not in subject.weighted or any(family(init) == CONSTANT for _, init in subject.kernels(info)):
+            continue
+        ratio = _kernel_ratio(layer)
+        if ratio is not None:
+            judged.append((info, ratio))
+    return judged
+
+
+def _last_weighted(subject: Subject) -> set[str]:
+    """The weighted layers nearest the outputs: reached from an output without crossing another weighted layer."""
+    found, stack, seen = set(), list(subject.analysis.outputs), set()
+    while stack:
+        name = stack.pop()
+        if name in seen or name not in subject.analysis.layers:
+            continue
+        seen.add(name)
+        if name in subject.weighted:
+            found.add(name)
+        else:
+            stack.extend(subject.analysis.layers[name].inputs)
+    return found
+
+
+def _band(subject: Subject, outside, word: str, bound: float) -> Iterator[Finding]:
+    judged = _judged(subject)
+    heads = [(info, ratio) for info, ratio in judged if info.name in _last_weighted(subject)]
+    if not heads:
+        return
+    # With several heads, the one that makes the finding least likely is the reference.
+    last, reference = (min if word == "vanishing" else max)(heads, key=lambda pair: pair[1])
+    relative = [(info, ratio / reference) for info, ratio in judged if info.name not in {h.name for h, _ in heads}]
+    leaving = [(info, factor) for info, factor in relative if outside(factor)]
+    if not leaving:
+        return
+    first, factor = leaving[0]
+    pick = min if word == "vanishing" else max
+    worst, worst_factor = pick(leaving, key=lambda pair: pair[1])
+    depth = 1 + next(i for i, (info, _) in enumerate(judged) if info is first)
+    extreme = "smallest" if word == "vanishing" else "largest"
+    tail = "" if worst is first else f"; {extreme}: {worst_factor:.2g}× at '{worst.name}'"
+    pace, verb = ("slower", "vanishes") if word == "vanishing" else ("faster", "explodes")
+    loss = subject.gradients.loss or f"{subject.gradients.assumed_loss} (assumed: no training block)"
+    yield Finding(
+        first.path,
+        f"the gradient {verb} towards the inputs: for {loss}, the predicted gradient of '{first.name}' "
+        f"(weighted layer {depth}), relative to its weights, is {factor:.2g}× that of the last weighted layer "
+        f"'{last.name}', so it learns orders of magnitude {pace} ({'below' if word == 'vanishing' else 'above'} "
+        f"{bound:g}){tail}; {len(leaving)} of the {len(relative)} weighted layers before it are outside the band",
+        hint=(
+            "use ReLU-family activations with `kernel_initializer: auto`, add batch_norm or residual connections; "
+            "see docs/signal.md"
+            if word == "vanishing"
+            else "initialise the last layers for their fan-in (`kernel_initializer: auto`); see docs/signal.md"
+        ),
+        layer=first.name,
+    )
+
+
+def _vanishing(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
+    low = options["vanishing-gradient-ratio"]
+    yield from _band(subject, lambda factor: factor < low, "vanishing", low)
+
+
+def _exploding(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
+    high = options["exploding-gradient-ratio"]
+    yield from _band(subject, lambda factor: factor > high, "exploding", high)
+
+
+_WHY = (
+    "The backward analysis (docs/signal.md) runs the forward laws in reverse from the loss's gradient at a typical "
+    "output (p − y for softmax with cross-entropy, 2(ŷ − y)/n for mean squared error), through each activation's "
+    "derivative and each kernel's fan-out, and predicts every kernel's gradient at initialisation for a batch of "
+    "the spec's `batch_size`. A plain SGD step changes a weight by the learning rate times its gradient, so the "
+    "gradient's scale relative to the weight's scale is how fast a layer learns; the rule compares each weighted "
+    "layer's with the last one's. "
+)
+
+MS113 = Rule(
+    code="MS113",
+    name="vanishing-gradient",
+    level=Level.WARNING,
+    summary="backward analysis predicts the first layers learn orders of magnitude slower than the last",
+    check=_vanishing,
+    options={"vanishing-gradient-ratio": 0.01},
+    docs=Docs(
+        what="Flags a network in which some weighted layer's predicted gradient, relative to its weights, is "
+        "below `vanishing-gradient-ratio` (default 0.01) times the last weighted layer's, naming the first such "
+        "layer and the smallest ratio.",
+        why=_WHY
+        + "Each sigmoid passes back at most a quarter of the gradient (E[σ'(z)²] ≈ 0.055 at Glorot scale), and "
+        "saturated tanh or sigmoid units pass back almost nothing, so the gradient shrinks geometrically towards "
+        "the inputs while the activations do not: the first layers stay where they started while the last ones "
+        "fit. Adam and RMSprop rescale each weight's step and hide part of this, but not the noise it leaves. For "
+        "ReLU and linear layers the forward and backward scales cancel in this ratio, which is why a 30-layer ReLU "
+        "network with Glorot init is MS110's finding, not this one's.",
+        example=spec(
+            "  - {type: dense, units: 64, activation: sigmoid}\n" * 6
+            + "  - {type: dense, units: 10, activation: softmax}\n",
+        ),
+        use_instead=spec(
+            "  - {type: dense, units: 64, activation: relu}   # auto: he_normal\n" * 6
+            + "  - {type: dense, units: 10, activation: softmax}\n"
+        ),
+        references="\n".join((_docs.GLOROT_2010, _docs.HE_2015, _docs.SIGNAL_DOC)),
+    ),
+)
+
+MS114 = Rule(
+    code="MS114",
+    name="exploding-gradient",
+    level=Level.WARNING,
+    summary="backward analysis predicts the first layers learn orders of magnitude faster than the last",
+    check=_exploding,
+    options={"exploding-gradient-ratio": 100.0},
+    docs=Docs(
+        what="Flags a network in which some weighted layer's predicted gradient, relative to its weights, is "
+        "above `exploding-gradient-ratio` (default 100) times the last weighted layer's, naming the first such "
+        "layer and the largest ratio.",
+        why=_WHY + "When the last layers' weights are far too large, the gradient they pass back is multiplied by "
+        "them: the first layers take steps that are huge for their weights, and a learning rate small enough for "
+        "them leaves the last layers barely moving. In feed-forward networks at initialisation this comes from "
+        "badly scaled output layers; recurrent layers are not modelled backwards yet.",
+        example=spec(
+            "  - {type: dense, units: 64, activation: relu}\n" * 3
+            + "  - type: dense\n    units: 10\n    activation: softmax\n"
+            + "    kernel_initializer: {type: variance_scaling, scale: 2000.0}\n",
+        ),
+        use_instead=spec(
+            "  - {type: dense, units: 64, activation: relu}\n" * 3
+            + "  - {type: dense, units: 10, activation: softmax}   # auto: glorot_uniform\n"
+        ),
+        references="\n".join((_docs.GLOROT_2010, _docs.HE_2015, _docs.SIGNAL_DOC)),
+    ),
+)

@@ -1,0 +1,168 @@
+"""Variants of a spec for `modelspec compare`: parse ``--vary FIELD=V1,V2,...``, apply each value to the spec, and
+check every variant against the schema before anything trains. Pure Python, no TensorFlow.
+
+``FIELD`` addresses the spec with dots:
+
+- a field of `defaults:` alone (``kernel_initializer``, ``activation``, ``bias_initializer``...) sets that default,
+  which every layer that does not set the field itself takes;
+- ``layers.NAME.FIELD`` sets one layer's field, the layer named as the summary names it (``hidden1``, or ``dense_1``
+  for the second unnamed dense layer) or by its position (``layers.0.units``);
+- any other dotted path walks the spec's mappings (``training.optimizer.learning_rate``, ``seed``), creating
+  the mappings it needs; an optimizer written as a name (``optimizer: adam``) becomes ``{type: adam}`` first.
+
+The values are YAML, read with modelspec's safe reader as the items of a flow sequence: ``zeros,he_normal``,
+``0.001,0.01``, ``{type: random_normal, stddev: 1.0},glorot_uniform`` (commas inside braces or brackets belong to
+the value), or the whole list in brackets (``[zeros, he_normal]``). Several ``--vary`` options give one variant per
+combination, the first option varying slowest.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from modelspec import source
+from modelspec.diagnostics import Diagnostic
+from modelspec.errors import SettingsError, SpecError
+from modelspec.loader import ModelSpec, from_document
+from modelspec.schema.spec import Defaults
+
+SHORTHAND = ("optimizer", "loss", "learning_rate_schedule", "_initializer", "_regularizer", "_constraint")
+MAX_VARIANTS = 256  # a typing slip in --vary should not queue a week of training
+
+
+@dataclass(frozen=True)
+class Vary:
+    """One ``--vary`` option: the field as written, the path it resolves to in the spec, and its values."""
+
+    field: str
+    path: tuple[str, ...]
+    values: tuple[Any, ...]
+
+
+@dataclass
+class Variant:
+    """One variant: its label (``kernel_initializer=zeros``), the values it sets, and the loaded spec."""
+
+    label: str
+    settings: dict[str, Any]
+    model: ModelSpec
+    findings: list[Diagnostic] = field(default_factory=list)
+
+
+def show(value: Any) -> str:
+    """A value the way a person writes it on the command line: ``zeros``, ``0.01``, ``{type: random_normal, ...}``."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {show(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(show(v) for v in value) + "]"
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    return str(value) if isinstance(value, str) else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def parse_vary(option: str) -> Vary:
+    """Parse one ``FIELD=V1,V2,...`` option.
+
+    Raises:
+        SettingsError: no ``=``, an empty field or value list, a value that is not YAML, or a value repeated.
+    """
+    name, equals, text = option.partition("=")
+    name = name.strip()
+    if not equals or not name:
+        raise SettingsError(f"--vary takes FIELD=V1,V2,... (received: {option!r})")
+    parts = tuple(part.strip() for part in name.split("."))
+    if any(not part for part in parts):
+        raise SettingsError(f"--vary {option!r}: the field {name!r} has an empty part between dots")
+    text = text.strip()
+    listed = text if text.startswith("[") else f"[{text}]"
+    try:
+        doc = source.parse(f"values: {listed}\n", f"--vary {name}")
+    except SpecError as exc:
+        problem = exc.diagnostics[0].message if exc.diagnostics else str(exc)
+        raise SettingsError(f"--vary {option!r}: the values are not a YAML list: {problem}") from None
+    values = doc.data.get("values")
+    if not isinstance(values, list) or not values:
+        raise SettingsError(f"--vary {option!r}: give at least one value after '='")
+    shown = [show(value) for value in values]
+    repeated = sorted({text for text in shown if shown.count(text) > 1})
+    if repeated:
+        raise SettingsError(f"--vary {option!r}: {', '.join(repeated)} appears more than once")
+    path = ("defaults", parts[0]) if len(parts) == 1 and parts[0] in Defaults.model_fields else parts
+    return Vary(name, path, tuple(values))
+
+
+def _layer_index(model: ModelSpec, key: str, option: str) -> int:
+    layers = model.analysis.layers
+    if key in layers:
+        return layers[key].index
+    if key.isdigit() and int(key) < len(model.spec.layers):
+        return int(key)
+    from modelspec.diagnostics import did_you_mean
+
+    raise SettingsError(f"--vary {option}: the spec has no layer {key!r}{did_you_mean(key, list(layers))}")
+
+
+def _set(data: dict, vary: Vary, value: Any, model: ModelSpec) -> None:
+    """Set ``vary.path`` in the spec's data to a copy of ``value``."""
+    node: Any = data
+    path = vary.path
+    if path[0] == "layers":
+        if len(path) < 3:
+            raise SettingsError(f"--vary {vary.field}: name a layer and its field (layers.NAME.FIELD)")
+        node, path = data["layers"][_layer_index(model, path[1], vary.field)], path[2:]
+    for depth, key in enumerate(path[:-1]):
+        child = node.get(key)
+        if isinstance(child, str) and key.endswith(SHORTHAND):  # `optimizer: adam` stands for {type: adam}
+            child = {"type": child}
+        elif child is None:
+            child = {}
+        if not isinstance(child, dict):
+            where = ".".join(vary.path[: len(vary.path) - len(path) + depth + 1])
+            raise SettingsError(f"--vary {vary.field}: {where} is not a mapping (received: {show(child)})")
+        node[key] = child
+        node = child
+    node[path[-1]] = copy.deepcopy(value)
+
+
+def _problems(exc: SpecError) -> str:
+    return "; ".join(
+        f"{d.layer + ': ' if d.layer and d.layer not in d.message else ''}{d.message}" for d in exc.diagnostics
+    )
+
+
+def variants(model: ModelSpec, options: list[str]) -> list[Variant]:
+    """Every variant of ``model`` that ``--vary`` options describe, each validated and analysed like a spec file.
+
+    Raises:
+        SettingsError: an option is malformed, names a layer the spec lacks, or makes an invalid spec (the message
+            names the variant and what is wrong: an unknown initializer, a learning rate of 0...).
+    """
+    varies = [parse_vary(option) for option in options]
+    if not varies:
+        raise SettingsError("give at least one --vary FIELD=V1,V2,...")
+    fields = [vary.path for vary in varies]
+    if len(set(fields)) != len(fields):
+        raise SettingsError("two --vary options set the same field: give its values in one option")
+    count = 1
+    for vary in varies:
+        count *= len(vary.values)
+    if count > MAX_VARIANTS:
+        raise SettingsError(f"--vary makes {count} variants; at most {MAX_VARIANTS} are allowed")
+    result = []
+    for combination in itertools.product(*(vary.values for vary in varies)):
+        data = copy.deepcopy(model.document.data)
+        for vary, value in zip(varies, combination):
+            _set(data, vary, value, model)
+        label = ", ".join(f"{vary.field}={show(value)}" for vary, value in zip(varies, combination))
+        doc = source.Document(path=model.path, text="", data=data)
+        try:
+            loaded = from_document(doc)
+        except SpecError as exc:
+            raise SettingsError(f"variant {label} is not a valid spec: {_problems(exc)}") from None
+        settings = {vary.field: value for vary, value in zip(varies, combination)}
+        result.append(Variant(label, settings, loaded))
+    return result

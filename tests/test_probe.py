@@ -1,0 +1,165 @@
+"""`modelspec probe` with real TensorFlow: the measured scales are Keras's own (checked against a model built and
+differentiated here by hand), dead, saturated and vanishing layers are flagged, the predictions sit beside the
+measurements, and bad input exits 2."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from modelspec import build_model, load_spec, probe
+from modelspec.cli import cli
+from modelspec.errors import DataError
+
+pytestmark = pytest.mark.tensorflow
+
+SPEC = {
+    "modelspec": 1,
+    "name": "probed",
+    "seed": 4,
+    "input": {"shape": [12]},
+    "layers": [
+        {"type": "dense", "name": "hidden1", "units": 32, "activation": "relu"},
+        {"type": "dense", "name": "hidden2", "units": 16, "activation": "tanh"},
+        {"type": "dense", "name": "out", "units": 3, "activation": "softmax"},
+    ],
+    "training": {"optimizer": {"type": "sgd", "learning_rate": 0.1}, "loss": "sparse_categorical_crossentropy"},
+}
+
+
+def _spec(**changes) -> dict:
+    spec = copy.deepcopy(SPEC)
+    for name, value in changes.items():
+        spec[name] = value
+    return spec
+
+
+def _rms(array) -> float:
+    return float(np.sqrt(np.mean(np.square(np.asarray(array, dtype=np.float64)))))
+
+
+def test_measurements_equal_keras_forward_and_gradients(keras):
+    import tensorflow as tf
+
+    from modelspec.runtime.probe import random_batch
+
+    report = probe(SPEC, batch=64)
+    assert report.seed == 4 and report.batch == 64
+    model = build_model(SPEC, lint=False)  # the same seed gives the same weights
+    x, y = random_batch(load_spec(SPEC), 64, report.seed)
+    (x,), (y,) = x.values(), y.values()
+    layers = {layer.name: layer for layer in report.layers}
+    for name in ("hidden1", "hidden2", "out"):
+        output = keras.Model(model.inputs[0], model.get_layer(name).output)(x, training=True).numpy()
+        assert layers[name].mean == pytest.approx(float(output.mean()), rel=1e-5, abs=1e-7)
+        assert layers[name].rms == pytest.approx(_rms(output), rel=1e-5)
+    with tf.GradientTape() as tape:
+        loss = keras.losses.SparseCategoricalCrossentropy()(y, model(x, training=True))
+    gradients = tape.gradient(loss, model.trainable_weights)
+    assert report.loss == pytest.approx(float(loss), rel=1e-5)
+    measured = [value for layer in report.layers for w in layer.weights for value in (w.weight_rms, w.gradient_rms)]
+    expected = [value for v, g in zip(model.trainable_weights, gradients) for value in (_rms(v.numpy()), _rms(g))]
+    assert measured == pytest.approx(expected, rel=1e-5)
+    assert [w.variable for w in layers["hidden1"].weights] == ["kernel", "bias"]
+    # the gradient at each hidden layer's output is Keras's too
+    with tf.GradientTape() as tape:
+        hidden = keras.Model(model.inputs[0], model.get_layer("hidden2").output)(x, training=True)
+        tape.watch(hidden)
+        loss = keras.losses.SparseCategoricalCrossentropy()(y, model.get_layer("out")(hidden))
+    assert layers["hidden2"].output_gradient_rms == pytest.approx(_rms(tape.gradient(loss, hidden)), rel=1e-5)
+
+
+def test_predictions_sit_beside_measurements_and_a_healthy_model_is_not_flagged():
+    report = probe(SPEC, batch=256)
+    for layer in report.layers:
+        assert layer.flags == []
+        assert layer.predicted_rms == pytest.approx(layer.rms, rel=0.25)  # one draw of a narrow net scatters
+    hidden1 = report.layers[0]
+    assert hidden1.dead == pytest.approx(0.0)  # He and standard-normal inputs: every unit fires for some example
+    assert report.layers[1].saturated is not None and report.layers[1].saturated < 0.5
+    report = probe(SPEC, batch=32)  # the gradient of a batch-mean loss depends on the batch; predicted for it
+    if report.gradients_predicted:
+        for layer in report.layers:
+            for weight in layer.weights:
+                if weight.is_kernel:
+                    assert weight.predicted_gradient_rms == pytest.approx(weight.gradient_rms, rel=0.5)
+
+
+def test_zeros_on_a_relu_hidden_layer_is_dead_with_no_gradient():
+    spec = _spec()
+    spec["layers"][0]["kernel_initializer"] = "zeros"
+    report = probe(spec)
+    hidden1 = report.layers[0]
+    assert hidden1.dead == 1.0 and hidden1.rms == 0.0
+    assert "dead: 100% of units are zero for every example" in hidden1.flags
+    assert "no gradient: kernel's gradient is zero: its inputs are zero or its units dead or saturated" in hidden1.flags
+    assert not any(flag.startswith("vanishing") for flag in hidden1.flags)  # zero by design: MS101 names it
+    assert {f.code for f in report.findings} >= {"MS101"}  # reported, not a gate
+
+
+def test_ones_everywhere_saturates_tanh():
+    spec = _spec(defaults={"kernel_initializer": "ones", "bias_initializer": "ones"})
+    spec["layers"][0]["activation"] = "tanh"
+    report = probe(spec, batch=64)
+    hidden2 = report.layers[1]  # tanh(16 tanh(Σx + 1) + 1): saturated unless Σx is within 0.2 of -1
+    assert hidden2.saturated > 0.9
+    assert any(flag.startswith("saturated: 9") for flag in hidden2.flags)
+
+
+def test_deep_glorot_relu_vanishes_and_he_does_not():
+    layers = [{"type": "dense", "units": 64, "activation": "relu"} for _ in range(20)]
+    layers.append({"type": "dense", "name": "out", "units": 3, "activation": "softmax"})
+    glorot = probe(_spec(layers=layers, defaults={"kernel_initializer": "glorot_uniform"}), batch=128)
+    flagged = [layer.name for layer in glorot.layers if any(f.startswith("vanishing activations") for f in layer.flags)]
+    assert flagged and flagged[-1] == "dense_19" and "dense" not in flagged  # the deep end, not the first layer
+    he = probe(_spec(layers=layers), batch=128)
+    assert all(not layer.flags for layer in he.layers)
+    assert he.layers[-2].rms / glorot.layers[-2].rms > 100
+
+
+def test_data_first_batch_and_a_spec_without_training(tmp_path):
+    digits = {
+        "modelspec": 1,
+        "name": "digits_probe",
+        "seed": 1,
+        "input": {"shape": [64]},
+        "layers": [
+            {"type": "rescaling", "scale": 0.0625},
+            {"type": "dense", "units": 32, "activation": "relu"},
+            {"type": "dense", "units": 10, "activation": "softmax"},
+        ],
+        "training": {"optimizer": "adam", "loss": "sparse_categorical_crossentropy", "batch_size": 50},
+    }
+    report = probe(digits, data="digits")
+    assert report.batch == 50 and report.data == "digits"
+    assert report.layers[0].rms == pytest.approx(0.0625 * report.input_rms, rel=1e-5)
+    untrained = probe({key: value for key, value in digits.items() if key != "training"}, data="digits", batch=10)
+    assert untrained.loss is None and untrained.batch == 10
+    assert all(w.gradient_rms is None for layer in untrained.layers for w in layer.weights)
+    with pytest.raises(DataError):
+        probe(_spec(), data="digits")  # 12 inputs: the digits do not fit
+
+
+def test_cli_text_json_and_plot(tmp_path):
+    spec = tmp_path / "probed.yaml"
+    spec.write_text(yaml.safe_dump(SPEC, sort_keys=False), encoding="utf-8")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["probe", str(spec), "--plot", str(tmp_path / "p.png")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "Activations of probed at initialisation" in result.output
+    assert "Gradients of the loss" in result.output and "No layer is flagged" in result.output
+    assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    result = runner.invoke(cli, ["probe", str(spec), "--format", "json", "--batch", "8"], catch_exceptions=False)
+    document = json.loads(result.output)
+    assert document["version"] == 1 and document["batch"] == 8
+    assert [layer["name"] for layer in document["layers"]] == ["hidden1", "hidden2", "out"]
+    assert set(document["layers"][0]["weights"][0]) >= {"variable", "shape", "weight_rms", "gradient_rms", "ratio"}
+    bad = runner.invoke(cli, ["probe", str(spec), "--plot", str(tmp_path / "p.jpg")])
+    assert bad.exit_code == 2 and "must end in .png" in bad.output
+    bad = runner.invoke(cli, ["probe", str(spec), "--data", "digits"])
+    assert bad.exit_code == 2 and "digits" in bad.output
