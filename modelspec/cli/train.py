@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.common import EPILOG, console, print_diagnostics
+from modelspec.cli.common import EPILOG, console, distribute_option, print_diagnostics
 from modelspec.pipeline import DEFAULT_MAX_PARAMS
 
 DATA_HELP = "`digits` (bundled), or an .npz, a folder of .npy files or a .csv (docs/data.md)."
@@ -44,14 +44,16 @@ EXIT_HELP = EPILOG + "\n\nInterrupted (Ctrl-C, SIGTERM): exit 130 or 143, the la
 )
 @click.option("--resume", is_flag=True, help="Continue the run saved in --checkpoints (optimizer state included).")
 @click.option("--quiet", is_flag=True, help="One line per epoch, no progress bar.")
+@distribute_option("Train")
 @click.option("--max-params", type=click.IntRange(min=1), default=DEFAULT_MAX_PARAMS, show_default=True)
 @click.option("--strict", is_flag=True, help="Stop on lint warnings too, not only on lint errors.")
 def train(spec, data, validation_data, validation_split, target, output, epochs, batch_size, seed, weights, history,
-          plot, checkpoints, resume, quiet, max_params, strict) -> None:  # fmt: skip
+          plot, checkpoints, resume, quiet, distribute, max_params, strict) -> None:  # fmt: skip
     """Train SPEC on DATA with its `training:` block, then write the model, its history and (with --plot) curves.
 
     Everything is checked before TensorFlow starts: the spec (lint gate, parameter budget, pretrained weights) and
-    the data against the spec. With a seed, two runs give the same weights.
+    the data against the spec. With a seed, two runs give the same weights. With `training.distribute` or
+    --distribute, `batch_size` is the global batch, split across the replicas; on a cluster only the chief writes.
     """
     from modelspec.report.history import history_paths
     from modelspec.trainer import train as run
@@ -92,6 +94,7 @@ def train(spec, data, validation_data, validation_split, target, output, epochs,
         show_progress=True,
         quiet=quiet,
         on_ready=ready,
+        **_distribute(distribute),
     )
     if trained.history.rows:
         last = trained.history.rows[-1]
@@ -99,6 +102,11 @@ def train(spec, data, validation_data, validation_split, target, output, epochs,
         click.echo(f"Trained {int(last['epoch'])} epochs: {scores}")
     written = [output, *history_paths(history), *([plot] if plot is not None else [])]
     click.echo("Wrote " + ", ".join(str(path) for path in written))
+
+
+def _distribute(strategy):
+    """The ``distribute=`` keyword of the library call: given only when --distribute is."""
+    return {} if strategy is None else {"distribute": strategy.lower()}
 
 
 def _spec_name(spec) -> str:
@@ -118,13 +126,16 @@ def _spec_name(spec) -> str:
 @click.option("--target", metavar="COLUMN", help="The CSV column holding the labels.")
 @click.option("--weights", type=click.Path(dir_okay=False), help="With a SPEC: the weights to evaluate.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Override the spec's batch size.")
+@distribute_option("Evaluate")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def evaluate(model, data, target, weights, batch_size, output_format) -> None:
+def evaluate(model, data, target, weights, batch_size, distribute, output_format) -> None:
     """Evaluate MODEL (a .keras file written by `modelspec train` or `build`) or a SPEC (with --weights) on DATA:
     the loss and every metric of its `training:` block. The data is checked before TensorFlow starts."""
     from modelspec.trainer import evaluate as run
 
-    evaluation = run(Path(model), data, target=target, weights=weights, batch_size=batch_size)
+    evaluation = run(
+        Path(model), data, target=target, weights=weights, batch_size=batch_size, **_distribute(distribute)
+    )
     if output_format == "json":
         report = {"version": 1, "model": model, "data": data, "examples": evaluation.examples,
                   "results": evaluation.results}  # fmt: skip
