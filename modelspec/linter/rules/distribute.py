@@ -75,21 +75,22 @@ _TWO_CPUS = "  distribute: {strategy: mirrored, devices: [/cpu:0, /cpu:1]}\n"
 MS309 = Rule(
     code="MS309",
     name="batch-not-divisible",
-    level=Level.ERROR,
+    level=Level.WARNING,
     summary="the global batch size is not a multiple of the number of replicas",
     check=_batch_not_divisible,
     docs=Docs(
         what="Flags a `training.batch_size` that the number of replicas of `training.distribute` does not "
         "divide. The count is known before the run only from a `mirrored` device list; with every GPU of the "
-        "machine or a `multi_worker_mirrored` cluster (TF_CONFIG) it is known only at run time, and "
-        "`modelspec train` checks it then, before the first step. Lint never reads the machine or the "
-        "environment: the same spec gives the same findings everywhere.",
-        why="`batch_size` is the global batch: every step splits it across the replicas and averages their "
-        "gradients, each replica's loss being the mean over its own share. When the split is uneven (10 over "
-        "3 replicas: 4, 3 and 3), an example in a smaller share weighs more than one in a larger share, so the "
-        "gradient is not the mean over the batch and the run no longer matches the single-device one. "
-        "TensorFlow's per-worker input (`InputContext.get_per_replica_batch_size`, the usual way to feed a "
-        "multi-worker training step) refuses such a batch outright with a ValueError.",
+        "machine, or a `multi_worker_mirrored` cluster (TF_CONFIG), it is known only once the run starts, and "
+        "lint says nothing: it never reads the machine or the environment, so the same spec gives the same "
+        "findings everywhere.",
+        why="`batch_size` is the global batch: every step splits it across the replicas, each replica takes the "
+        "mean loss over its own share, and the replicas' gradients are averaged (Keras scales each replica's "
+        "loss by 1 / replicas). When the split is uneven (10 over 3 replicas: 4, 3 and 3), an example in a "
+        "smaller share weighs more than one in a larger share, so the step is not the mean over the batch and "
+        "the run drifts from the single-device one that the spec describes. Training still runs, hence a "
+        "warning. (The last, partial batch of an epoch is split unevenly too unless the number of examples "
+        "divides; that one step per epoch is unavoidable.)",
         example=spec(_BODY, extra=_TRAINING + "  batch_size: 25\n" + _TWO_CPUS),
         use_instead=spec(_BODY, extra=_TRAINING + "  batch_size: 24\n" + _TWO_CPUS),
         references=f"{TF_INPUT}\n{DISTRIBUTED_DOC}",
