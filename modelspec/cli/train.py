@@ -9,6 +9,7 @@ import click
 
 from modelspec.cli.common import EPILOG, console, distribute_option, print_diagnostics
 from modelspec.pipeline import DEFAULT_MAX_PARAMS
+from modelspec.schema.distribute import MULTI_WORKER_MIRRORED, with_strategy
 
 DATA_HELP = "`digits` (bundled), or an .npz, a folder of .npy files or a .csv (docs/data.md)."
 EXIT_HELP = EPILOG + "\n\nInterrupted (Ctrl-C, SIGTERM): exit 130 or 143, the last complete epoch's checkpoint intact."
@@ -72,7 +73,8 @@ def train(spec, data, validation_data, validation_split, target, output, epochs,
 
             console().print(plan_table(prepared.plan))
         held = f", validating on {validation_set.size:,}" if validation_set is not None else ""
-        click.echo(f"Training {prepared.model.name} on {train_set.source}: {train_set.size:,} examples{held}")
+        where = _strategy_text(with_strategy(prepared.model.spec.training.distribute, distribute))
+        click.echo(f"Training {prepared.model.name} on {train_set.source}: {train_set.size:,} examples{held}{where}")
 
     trained = run(
         Path(spec),
@@ -102,6 +104,16 @@ def train(spec, data, validation_data, validation_split, target, output, epochs,
         click.echo(f"Trained {int(last['epoch'])} epochs: {scores}")
     written = [output, *history_paths(history), *([plot] if plot is not None else [])]
     click.echo("Wrote " + ", ".join(str(path) for path in written))
+
+
+def _strategy_text(setting) -> str:
+    """How the run is distributed, as the end of the "Training ..." line (nothing without a strategy)."""
+    if setting is None:
+        return ""
+    if setting.strategy == MULTI_WORKER_MIRRORED:
+        return f", {setting.strategy} over the cluster (TF_CONFIG, or the Slurm job step)"
+    devices = ", ".join(setting.devices) if setting.devices else "every GPU of this machine (else its CPU)"
+    return f", {setting.strategy} over {devices}"
 
 
 def _distribute(strategy):
