@@ -215,8 +215,8 @@ def test_a_top_level_block_stops_train_before_anything_runs(tmp_path):
 
 
 def test_lint_does_not_read_the_cluster_from_the_environment(monkeypatch):
-    """Three workers in TF_CONFIG do not divide a batch of 64, but lint gives the same answer on every machine:
-    the run checks the count it finds (docs/distributed.md)."""
+    """Three workers in TF_CONFIG do not divide a batch of 64, but lint gives the same answer on every machine: the
+    count of a cluster is known only once the run starts (docs/distributed.md)."""
     text = _text("multi_worker_mirrored").replace("batch_size: 32", "batch_size: 64")
     before = [d.format() for d in lint(text)]
     cluster = {"cluster": {"worker": ["a:1", "b:1", "c:1"]}, "task": {"type": "worker", "index": 0}}
