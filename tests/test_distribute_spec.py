@@ -5,6 +5,8 @@ The distributed runs themselves are in the other tests/test_distribute*.py files
 from __future__ import annotations
 
 import json
+import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -224,3 +226,42 @@ def test_lint_does_not_read_the_cluster_from_the_environment(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2")
     assert [d.format() for d in lint(text)] == before
     assert [d.code for d in lint(text)] == ["MS310"]  # the rate hint, for at least 2 workers; no MS309
+
+
+# --- docs/distributed.md: its examples are what modelspec accepts ----------------------------------------------------
+
+DOC = (ROOT / "docs" / "distributed.md").read_text(encoding="utf-8")
+
+
+def _blocks(language: str) -> list[str]:
+    """The code blocks in ``language``, dedented (a block inside a list item is indented)."""
+    found = re.findall(rf"^( *)```{language}\n(.*?)^ *```", DOC, flags=re.DOTALL | re.MULTILINE)
+    return [textwrap.dedent(block) for _, block in found]
+
+
+def test_the_docs_training_blocks_are_valid_specs():
+    blocks = [block for block in _blocks("yaml") if block.startswith("training:")]
+    assert len(blocks) == 2
+    for block in blocks:
+        text = HEAD.replace("units: 3, activation: softmax", "units: 10, activation: softmax") + block
+        text += "  loss: sparse_categorical_crossentropy\n" if "loss:" not in block else ""
+        codes = {d.code for d in lint(text)}
+        assert not codes & {"MS309", "MS310", "MS311"}, (block, codes)
+
+
+def test_the_docs_tfjob_runs_modelspec_where_the_operator_sets_tf_config():
+    (manifest,) = [yaml.safe_load(block) for block in _blocks("yaml") if "kind: TFJob" in block]
+    worker = manifest["spec"]["tfReplicaSpecs"]["Worker"]
+    (container,) = worker["template"]["spec"]["containers"]
+    assert (manifest["apiVersion"], container["name"], worker["replicas"]) == ("kubeflow.org/v1", "tensorflow", 2)
+    command = " ".join(container["args"])
+    assert "modelspec train" in command and "--distribute multi_worker_mirrored" in command and "--resume" in command
+
+
+def test_the_docs_tf_config_makes_worker_0_the_chief():
+    from modelspec.runtime.distribute import role
+
+    configs = re.findall(r"export TF_CONFIG='([^']*)'", DOC)
+    assert len(configs) == 2
+    roles = [role(Distribute(strategy="multi_worker_mirrored"), {"TF_CONFIG": config}) for config in configs]
+    assert [(r.chief, r.worker, r.workers) for r in roles] == [(True, 0, 2), (False, 1, 2)]
