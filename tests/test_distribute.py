@@ -1,0 +1,232 @@
+"""Training that really distributes, on this machine: `mirrored` over two logical CPU devices, and
+`multi_worker_mirrored` with two `modelspec train` processes on 127.0.0.1, one of them killed mid-epoch.
+
+Each claim is checked against a run on one device: the same global batches in the same order, so the same loss
+trajectory and the same final weights (and optimizer state), within float32 round-off.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from modelspec import train
+from modelspec.errors import SettingsError
+from tests.conftest import python
+
+pytestmark = pytest.mark.tensorflow
+
+SPEC = {
+    "modelspec": 1,
+    "name": "toy",
+    "seed": 5,
+    "input": {"shape": [6]},
+    "layers": [
+        {
+            "type": "dense",
+            "name": "hidden",
+            "units": 16,
+            "activation": "relu",
+            "kernel_regularizer": {"type": "l2", "l2": 0.001},
+        },
+        {"type": "dense", "name": "out", "units": 3, "activation": "softmax"},
+    ],  # fmt: skip
+    "training": {
+        "optimizer": {"type": "adam", "learning_rate": 0.01},
+        "learning_rate_schedule": {"type": "exponential_decay", "decay_steps": 5, "decay_rate": 0.9},
+        "loss": "sparse_categorical_crossentropy",
+        "metrics": ["accuracy"],
+        "batch_size": 16,
+        "epochs": 3,
+        "validation_split": 0.2,
+    },
+}
+ROWS = 400  # 320 to train on (20 global batches of 16, 8 rows per replica), 80 to validate on
+TOLERANCE = 1e-5
+TIMEOUT = 240  # seconds a worker may take, on a machine shared with other work
+
+
+def _files(folder: Path, distribute) -> tuple[Path, Path]:
+    spec = dict(SPEC, training={**SPEC["training"], "distribute": distribute})
+    (folder / "toy.yaml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((ROWS, 6)).astype("float32")
+    np.savez(folder / "data.npz", x=x, y=(x[:, 0] > 0).astype("int64") + (x[:, 1] > 0.5))
+    return folder / "toy.yaml", folder / "data.npz"
+
+
+def _without_time(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+
+
+def _close_rows(a: list[dict], b: list[dict]) -> bool:
+    a, b = _without_time(a), _without_time(b)
+    return len(a) == len(b) and all(x.keys() == y.keys() and all(abs(x[k] - y[k]) <= TOLERANCE for k in x)
+                                    for x, y in zip(a, b))  # fmt: skip
+
+
+def _arrays(checkpoint: Path) -> list[np.ndarray]:
+    """The model's and the optimizer's variables a checkpoint holds."""
+    with np.load(checkpoint) as archive:
+        return [archive[name] for name in sorted(archive.files, key=lambda n: (len(n), n)) if name != "__state__"]
+
+
+def _state(checkpoint: Path) -> dict:
+    with np.load(checkpoint) as archive:
+        return json.loads(archive["__state__"].tobytes())
+
+
+# --- mirrored: two logical CPU devices in one process -------------------------------------------------------------
+
+
+def test_mirrored_on_two_logical_cpus_follows_the_single_device_trajectory(tmp_path):
+    """Logical CPU devices can only be made before TensorFlow starts: a fresh process trains both ways."""
+    _files(tmp_path, {"strategy": "mirrored", "devices": ["/cpu:0", "/cpu:1"]})
+    done = python(
+        """
+        import json
+        import numpy as np
+        from modelspec import train
+        mirrored = train("toy.yaml", "data.npz")
+        single = train("toy.yaml", "data.npz", distribute="none")
+        print(json.dumps({
+            "replicas": mirrored.model.distribute_strategy.num_replicas_in_sync,
+            "devices": list(mirrored.model.distribute_strategy.extended.worker_devices),
+            "mirrored": mirrored.history.rows, "single": single.history.rows,
+            "weights": max(float(np.abs(np.asarray(a) - np.asarray(b)).max())
+                           for a, b in zip(mirrored.model.weights, single.model.weights)),
+        }))
+        """,
+        cwd=tmp_path,
+        timeout=TIMEOUT,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["replicas"] == 2
+    assert [device.rsplit("/", 1)[-1] for device in result["devices"]] == ["device:CPU:0", "device:CPU:1"]
+    assert [row["epoch"] for row in result["mirrored"]] == [1, 2, 3]
+    assert _close_rows(result["mirrored"], result["single"]), (result["mirrored"], result["single"])
+    assert result["weights"] <= TOLERANCE
+
+
+def test_more_logical_cpus_than_a_started_tensorflow_has_is_a_settings_error(tmp_path, keras):
+    spec, data = _files(tmp_path, {"strategy": "mirrored", "devices": [f"/cpu:{i}" for i in range(64)]})
+    keras.ops.ones(1)  # TensorFlow has now initialised its devices in this process
+    with pytest.raises(SettingsError, match="lists 64 CPU devices, but TensorFlow already started"):
+        train(spec, data)
+
+
+def test_a_device_the_machine_lacks_is_a_settings_error(tmp_path):
+    spec, data = _files(tmp_path, {"strategy": "mirrored", "devices": ["/gpu:0"]})
+    with pytest.raises(SettingsError, match=r"this machine has no /gpu:0 \(it has /device:CPU:0"):
+        train(spec, data)
+
+
+# --- multi_worker_mirrored: two `modelspec train` processes on 127.0.0.1 --------------------------------------------
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _start_cluster(root: Path, *extra: str) -> list[subprocess.Popen]:
+    """Start two workers, each `python -m modelspec train` in its own folder (w0 is the chief) with its TF_CONFIG."""
+    hosts = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    workers = []
+    for index in range(2):
+        folder = root / f"w{index}"
+        folder.mkdir(exist_ok=True)
+        config = {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}}
+        environment = {**os.environ, "TF_CONFIG": json.dumps(config), "PYTHONUNBUFFERED": "1"}
+        command = [sys.executable, "-m", "modelspec", "train", "../toy.yaml", "--data", "../data.npz", "--quiet",
+                   "--checkpoints", "../checkpoints", "--plot", "curves.png", *extra]  # fmt: skip
+        workers.append(subprocess.Popen(command, cwd=folder, env=environment, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True))  # fmt: skip
+    return workers
+
+
+def _finish(workers: list[subprocess.Popen]) -> list[tuple[int, str, str]]:
+    """Wait for every worker (bounded); kill any that outlive the bound."""
+    try:
+        outputs = [worker.communicate(timeout=TIMEOUT) for worker in workers]
+        return [(worker.returncode, *output) for worker, output in zip(workers, outputs)]
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+
+
+@pytest.fixture(scope="module")
+def single(tmp_path_factory):
+    """The run on one device that the cluster runs must reproduce: its history and its last checkpoint."""
+    folder = tmp_path_factory.mktemp("single")
+    spec, data = _files(folder, "multi_worker_mirrored")
+    trained = train(spec, data, distribute="none", checkpoints=folder / "checkpoints")
+    return trained.history.rows, folder / "checkpoints" / "last.npz"
+
+
+def _check_like_single(root: Path, single, chief_output: str) -> None:
+    rows, checkpoint = single
+    assert "Wrote toy.keras" in chief_output
+    assert sorted(p.name for p in (root / "w0").iterdir()) == ["curves.png", "toy.history.csv", "toy.history.json",
+                                                               "toy.keras"]  # fmt: skip
+    assert list((root / "w1").iterdir()) == []  # the other worker wrote nothing, not even a temporary file
+    assert sorted(p.name for p in (root / "checkpoints").iterdir()) == ["best.npz", "last.npz"]
+    history = json.loads((root / "w0" / "toy.history.json").read_text())["epochs"]
+    assert _close_rows(history, rows), (history, rows)
+    cluster = _arrays(root / "checkpoints" / "last.npz")
+    reference = _arrays(checkpoint)
+    assert len(cluster) == len(reference) > 4  # the model's 4 weights, then the optimizer's step count and moments
+    assert all(np.allclose(a, b, rtol=0, atol=TOLERANCE) for a, b in zip(cluster, reference))
+
+
+def test_two_workers_train_like_one_device_and_only_the_chief_writes(tmp_path, single):
+    _files(tmp_path, "multi_worker_mirrored")
+    (chief_code, chief_out, chief_err), (code, out, err) = _finish(_start_cluster(tmp_path))
+    assert chief_code == 0 and code == 0, chief_err + err
+    assert "epoch 3/3" in out and "Traceback" not in err
+    _check_like_single(tmp_path, single, chief_out)
+
+
+def test_a_worker_killed_mid_epoch_resumes_from_the_last_complete_epoch(tmp_path, single):
+    """SIGKILL to the chief once epoch 1 is checkpointed: the other worker stops with exit 2 and a message naming
+    the checkpoint; both restarted with --resume finish as an uninterrupted run would."""
+    _files(tmp_path, "multi_worker_mirrored")
+    last = tmp_path / "checkpoints" / "last.npz"
+    workers = _start_cluster(tmp_path)
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while not last.exists() and time.monotonic() < deadline and all(w.poll() is None for w in workers):
+            time.sleep(0.02)
+        assert last.exists(), workers[0].communicate(timeout=5)
+        workers[0].kill()  # mid-epoch 2: an epoch takes more than a second
+        _, err = workers[1].communicate(timeout=TIMEOUT)
+        code = workers[1].returncode
+    finally:
+        _finish(workers)
+    assert code == 2, err
+    assert "a worker of the cluster is gone" in err and "--resume" in err and "Traceback" not in err
+    assert 1 <= _state(last)["epoch"] < 3
+    assert list((tmp_path / "w1").iterdir()) == [] and not (tmp_path / "w0" / "toy.keras").exists()
+
+    (chief_code, chief_out, chief_err), (code, _, err) = _finish(_start_cluster(tmp_path, "--resume"))
+    assert chief_code == 0 and code == 0, chief_err + err
+    assert _state(last)["epoch"] == 3
+    _check_like_single(tmp_path, single, chief_out)
