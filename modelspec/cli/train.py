@@ -66,14 +66,20 @@ def train(spec, data, validation_data, validation_split, target, output, epochs,
     output = Path(output or f"{_spec_name(spec)}.keras")
     history = Path(history or output.with_name(output.stem + ".history"))
 
+    this = {}  # this process's part in the run (runtime.distribute.Role), known once the spec is read
+
     def ready(prepared, train_set, validation_set):
+        from modelspec.runtime.distribute import role
+
+        setting = with_strategy(prepared.model.spec.training.distribute, distribute)
+        this["role"] = role(setting)
         print_diagnostics(prepared.findings)
         if prepared.plan is not None:
             from modelspec.report.plan import plan_table
 
             console().print(plan_table(prepared.plan))
         held = f", validating on {validation_set.size:,}" if validation_set is not None else ""
-        where = _strategy_text(with_strategy(prepared.model.spec.training.distribute, distribute))
+        where = _strategy_text(setting, this["role"])
         click.echo(f"Training {prepared.model.name} on {train_set.source}: {train_set.size:,} examples{held}{where}")
 
     trained = run(
@@ -96,29 +102,28 @@ def train(spec, data, validation_data, validation_split, target, output, epochs,
         show_progress=True,
         quiet=quiet,
         on_ready=ready,
-        **_distribute(distribute),
+        distribute=distribute,
     )
     if trained.history.rows:
         last = trained.history.rows[-1]
         scores = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k not in ("epoch", "learning_rate", "seconds"))
         click.echo(f"Trained {int(last['epoch'])} epochs: {scores}")
-    written = [output, *history_paths(history), *([plot] if plot is not None else [])]
-    click.echo("Wrote " + ", ".join(str(path) for path in written))
+    written = ", ".join(str(path) for path in [output, *history_paths(history), *([plot] if plot is not None else [])])
+    if this["role"].chief:
+        click.echo(f"Wrote {written}")
+    else:
+        click.echo(f"Worker {this['role'].worker} wrote nothing: the chief writes {written}")
 
 
-def _strategy_text(setting) -> str:
+def _strategy_text(setting, this) -> str:
     """How the run is distributed, as the end of the "Training ..." line (nothing without a strategy)."""
     if setting is None:
         return ""
     if setting.strategy == MULTI_WORKER_MIRRORED:
-        return f", {setting.strategy} over the cluster (TF_CONFIG, or the Slurm job step)"
+        part = "the chief" if this.chief else "it writes nothing"
+        return f", {setting.strategy} as worker {this.worker} of {this.workers} ({part})"
     devices = ", ".join(setting.devices) if setting.devices else "every GPU of this machine (else its CPU)"
     return f", {setting.strategy} over {devices}"
-
-
-def _distribute(strategy):
-    """The ``distribute=`` keyword of the library call: given only when --distribute is."""
-    return {} if strategy is None else {"distribute": strategy.lower()}
 
 
 def _spec_name(spec) -> str:
@@ -145,9 +150,7 @@ def evaluate(model, data, target, weights, batch_size, distribute, output_format
     the loss and every metric of its `training:` block. The data is checked before TensorFlow starts."""
     from modelspec.trainer import evaluate as run
 
-    evaluation = run(
-        Path(model), data, target=target, weights=weights, batch_size=batch_size, **_distribute(distribute)
-    )
+    evaluation = run(Path(model), data, target=target, weights=weights, batch_size=batch_size, distribute=distribute)
     if output_format == "json":
         report = {"version": 1, "model": model, "data": data, "examples": evaluation.examples,
                   "results": evaluation.results}  # fmt: skip
