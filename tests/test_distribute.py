@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import yaml
 
-from modelspec import train
+from modelspec import evaluate, train
 from modelspec.errors import SettingsError
 from tests.conftest import python
 
@@ -95,10 +95,18 @@ def test_mirrored_on_two_logical_cpus_follows_the_single_device_trajectory(tmp_p
         """
         import json
         import numpy as np
-        from modelspec import train
+        from modelspec import evaluate, load_spec, train
+        from modelspec.data import load_data
+        from modelspec.runtime.train import evaluate_distributed
         mirrored = train("toy.yaml", "data.npz")
         single = train("toy.yaml", "data.npz", distribute="none")
+        # The loop that multi_worker_mirrored uses, here with two replicas in one process: each reads its slice
+        data = load_data("data.npz", load_spec("toy.yaml"))
+        strategy = mirrored.model.distribute_strategy
         print(json.dumps({
+            "sliced": evaluate_distributed(mirrored.model, strategy, data, 16),
+            "evaluated": mirrored.model.evaluate(*data.inputs.values(), *data.targets.values(), batch_size=16,
+                                                 return_dict=True, verbose=0),
             "replicas": mirrored.model.distribute_strategy.num_replicas_in_sync,
             "devices": list(mirrored.model.distribute_strategy.extended.worker_devices),
             "mirrored": mirrored.history.rows, "single": single.history.rows,
@@ -116,6 +124,7 @@ def test_mirrored_on_two_logical_cpus_follows_the_single_device_trajectory(tmp_p
     assert [row["epoch"] for row in result["mirrored"]] == [1, 2, 3]
     assert _close_rows(result["mirrored"], result["single"]), (result["mirrored"], result["single"])
     assert result["weights"] <= TOLERANCE
+    assert result["sliced"] == pytest.approx(result["evaluated"], abs=TOLERANCE)
 
 
 def test_more_logical_cpus_than_a_started_tensorflow_has_is_a_settings_error(tmp_path, keras):
@@ -178,8 +187,16 @@ def single(tmp_path_factory):
     """The run on one device that the cluster runs must reproduce: its history and its last checkpoint."""
     folder = tmp_path_factory.mktemp("single")
     spec, data = _files(folder, "multi_worker_mirrored")
-    trained = train(spec, data, distribute="none", checkpoints=folder / "checkpoints")
+    trained = train(spec, data, distribute="none", checkpoints=folder / "checkpoints", output=folder / "toy.keras")
     return trained.history.rows, folder / "checkpoints" / "last.npz"
+
+
+def test_evaluate_under_mirrored_gives_the_single_device_results(single):
+    folder = single[1].parents[1]
+    plain = evaluate(folder / "toy.keras", folder / "data.npz", distribute="none")
+    mirrored = evaluate(folder / "toy.keras", folder / "data.npz", distribute="mirrored")
+    assert mirrored.examples == plain.examples == ROWS
+    assert mirrored.results == pytest.approx(plain.results, abs=TOLERANCE)
 
 
 def _check_like_single(root: Path, single, chief_output: str) -> None:
