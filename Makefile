@@ -51,6 +51,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/lint_speed.py
 	$(BIN)/python benchmarks/weights_load.py
 	$(BIN)/python benchmarks/train_overhead.py
+	$(BIN)/python benchmarks/distribute_overhead.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
