@@ -96,6 +96,8 @@ def _settings(prepared: Prepared, *, epochs, batch_size, seed, checkpoints, resu
     training = prepared.model.spec.training
     chosen_seed = seed if seed is not None else prepared.model.spec.seed
     folder = saved.folder(checkpoints, create=chief) if checkpoints is not None else None
+    if resume == "auto":  # as Keras's BackupAndRestore: continue when a complete epoch was saved, else start
+        resume = folder is None or (folder / "last.npz").is_file()
     if resume:
         if folder is None:
             raise SettingsError("--resume needs --checkpoints DIR: the folder of the run to continue")
@@ -134,7 +136,7 @@ def train(
     seed: Optional[int] = None,
     weights: Optional[PathLike] = None,
     checkpoints: Optional[PathLike] = None,
-    resume: bool = False,
+    resume: Union[bool, str] = False,
     output: Optional[PathLike] = None,
     history: Optional[PathLike] = None,
     plot: Optional[PathLike] = None,
@@ -158,7 +160,9 @@ def train(
         epochs, batch_size: override the spec's `training:` values.
         seed: overrides the spec's seed (initial weights and data order); without any, one is drawn and recorded.
         weights: pretrained weights replacing `pretrained.path` (as for build).
-        checkpoints: a folder that keeps the last complete epoch and the best one; ``resume`` continues from it.
+        checkpoints: a folder that keeps the last complete epoch and the best one; ``resume`` continues from it,
+            and ``resume="auto"`` does when it holds a complete epoch and else starts from the first (for a
+            cluster whose scheduler restarts failed workers with the same command).
         output, history, plot: files to write (the model .keras, the history .json and .csv, a .png of the curves).
         show_progress: print a line per epoch (the command line does; the library is silent by default), with a
             progress bar on a terminal unless ``quiet``.

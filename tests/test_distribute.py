@@ -247,3 +247,14 @@ def test_a_worker_killed_mid_epoch_resumes_from_the_last_complete_epoch(tmp_path
     assert chief_code == 0 and code == 0, chief_err + err
     assert _state(last)["epoch"] == 3
     _check_like_single(tmp_path, single, chief_out)
+
+
+def test_resume_auto_starts_a_new_run_and_continues_a_saved_one(tmp_path):
+    """What a cluster scheduler needs to restart failed workers with one unchanged command (BackupAndRestore)."""
+    spec, data = _files(tmp_path, None)
+    first = train(spec, data, epochs=2, checkpoints=tmp_path / "run", resume="auto")
+    assert [row["epoch"] for row in first.history.rows] == [1, 2]
+    assert _state(tmp_path / "run" / "last.npz")["epoch"] == 2
+    second = train(spec, data, checkpoints=tmp_path / "run", resume="auto")
+    assert [row["epoch"] for row in second.history.rows] == [1, 2, 3]
+    assert _without_time(second.history.rows[:2]) == _without_time(first.history.rows)
