@@ -258,3 +258,16 @@ def test_resume_auto_starts_a_new_run_and_continues_a_saved_one(tmp_path):
     second = train(spec, data, checkpoints=tmp_path / "run", resume="auto")
     assert [row["epoch"] for row in second.history.rows] == [1, 2, 3]
     assert _without_time(second.history.rows[:2]) == _without_time(first.history.rows)
+
+
+def test_a_slurm_cluster_the_resolver_cannot_read_is_a_settings_error(tmp_path, monkeypatch):
+    """Outside a job step (here: no SLURM_STEP_NODELIST) TensorFlow's SlurmClusterResolver refuses; modelspec says so
+    before any strategy exists."""
+    spec, data = _files(tmp_path, "multi_worker_mirrored")
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    monkeypatch.delenv("SLURM_STEP_NODELIST", raising=False)
+    monkeypatch.setenv("SLURM_PROCID", "0")
+    monkeypatch.setenv("SLURM_STEP_NUM_TASKS", "2")
+    with pytest.raises(SettingsError, match="could not start the cluster Slurm describes .*SLURM_STEP_NODELIST"):
+        train(spec, data, output=tmp_path / "toy.keras")
+    assert not (tmp_path / "toy.keras").exists()

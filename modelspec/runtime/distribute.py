@@ -133,14 +133,16 @@ def start(setting: Optional[Distribute], this: Optional[Role] = None) -> Run:
     options = tf.distribute.experimental.CommunicationOptions(
         implementation=getattr(tf.distribute.experimental.CommunicationImplementation, setting.communication.upper())
     )
-    if os.environ.get(TF_CONFIG):
-        resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
-    else:
-        resolver = tf.distribute.cluster_resolver.SlurmClusterResolver()
+    resolvers = tf.distribute.cluster_resolver
+    where = "TF_CONFIG" if os.environ.get(TF_CONFIG) else "Slurm"
     try:
+        resolver = resolvers.TFConfigClusterResolver() if where == "TF_CONFIG" else resolvers.SlurmClusterResolver()
         strategy = tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver, communication_options=options)
-    except (RuntimeError, ValueError) as exc:
-        raise SettingsError(f"multi_worker_mirrored could not start its cluster: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - the resolvers raise what they meet: KeyError, OSError, RuntimeError
+        raise SettingsError(
+            f"multi_worker_mirrored could not start the cluster {where} describes ({type(exc).__name__}: {exc}); "
+            f"docs/distributed.md says what each resolver needs"
+        ) from exc
     return Run(setting, this, strategy)
 
 
