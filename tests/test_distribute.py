@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -222,25 +223,44 @@ def test_two_workers_train_like_one_device_and_only_the_chief_writes(tmp_path, s
     _check_like_single(tmp_path, single, chief_out)
 
 
-def test_a_worker_killed_mid_epoch_resumes_from_the_last_complete_epoch(tmp_path, single):
-    """SIGKILL to the chief once epoch 1 is checkpointed: the other worker stops with exit 2 and a message naming
-    the checkpoint; both restarted with --resume finish as an uninterrupted run would."""
+def _wait_for_epoch(workers: list[subprocess.Popen], last: Path, epoch: int) -> None:
+    """Wait (bounded) until the chief's last checkpoint holds ``epoch``."""
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline and all(worker.poll() is None for worker in workers):
+        if last.exists() and _state(last)["epoch"] >= epoch:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"no checkpoint of epoch {epoch}: {workers[0].communicate(timeout=5)}")
+
+
+def test_a_stopped_or_killed_worker_resumes_from_the_last_complete_epoch(tmp_path, single):
+    """Three starts of the same two workers: SIGTERM to worker 1 in epoch 2 stops both after the same batch (exit
+    143); resumed, the chief is SIGKILLed in epoch 3 and worker 1 stops with exit 2, naming the checkpoint; resumed
+    again, they finish as the uninterrupted run on one device did."""
     _files(tmp_path, "multi_worker_mirrored")
     last = tmp_path / "checkpoints" / "last.npz"
     workers = _start_cluster(tmp_path)
     try:
-        deadline = time.monotonic() + TIMEOUT
-        while not last.exists() and time.monotonic() < deadline and all(w.poll() is None for w in workers):
-            time.sleep(0.02)
-        assert last.exists(), workers[0].communicate(timeout=5)
-        workers[0].kill()  # mid-epoch 2: an epoch takes more than a second
+        _wait_for_epoch(workers, last, 1)
+        workers[1].send_signal(signal.SIGTERM)  # in epoch 2: an epoch takes more than a second
+    finally:
+        stopped = _finish(workers)
+    assert [code for code, _, _ in stopped] == [143, 143], stopped
+    lines = [err.strip().splitlines()[-1] for _, _, err in stopped]
+    assert lines[0] == lines[1] and "stopped by SIGTERM during epoch 2 (after batch" in lines[0], lines
+    assert _state(last)["epoch"] == 1
+
+    workers = _start_cluster(tmp_path, "--resume")
+    try:
+        _wait_for_epoch(workers, last, 2)
+        workers[0].kill()
         _, err = workers[1].communicate(timeout=TIMEOUT)
         code = workers[1].returncode
     finally:
         _finish(workers)
     assert code == 2, err
     assert "a worker of the cluster is gone" in err and "--resume" in err and "Traceback" not in err
-    assert 1 <= _state(last)["epoch"] < 3
+    assert _state(last)["epoch"] == 2
     assert list((tmp_path / "w1").iterdir()) == [] and not (tmp_path / "w0" / "toy.keras").exists()
 
     (chief_code, chief_out, chief_err), (code, _, err) = _finish(_start_cluster(tmp_path, "--resume"))
