@@ -49,6 +49,10 @@ SPEC = {
         "batch_size": 16,
         "epochs": 3,
         "validation_split": 0.2,
+        # Run on every path, the cluster's loop included: sample weights from the classes, and the callbacks' state
+        # (best epoch, patience counter) kept in the checkpoints and restored on every worker.
+        "class_weight": "balanced",
+        "early_stopping": {"monitor": "val_loss", "patience": 10},
     },
 }
 ROWS = 400  # 320 to train on (20 global batches of 16, 8 rows per replica), 80 to validate on

@@ -501,6 +501,8 @@ def _multi_worker_fit(keras_model, strategy, training, train, validation, settin
     tf = _tensorflow()
     keras = import_keras()
     data = _distributed(strategy, train, settings, first_epoch, class_weights(training.class_weight, train))
+    held = Settings(epochs=1, batch_size=settings.batch_size, seed=0, shuffle=False)
+    checks = _distributed(strategy, validation, held, 0) if validation is not None else None
     steps = math.ceil(train.size / settings.batch_size)
     step, test = _steps(tf, strategy, keras_model)
     hooks = keras.callbacks.CallbackList(callbacks, model=keras_model)
@@ -518,8 +520,8 @@ def _multi_worker_fit(keras_model, strategy, training, train, validation, settin
                     raise _Signal(flag[0] if flag else signal.SIGTERM, batch)
                 hooks.on_train_batch_end(batch, {name: float(value) for name, value in logs.items()})
             logs = _results(keras_model)
-            if validation is not None:
-                logs.update(_validate(keras_model, strategy, validation, settings.batch_size, test))
+            if checks is not None:
+                logs.update(_validate(keras_model, checks, test))
             hooks.on_epoch_end(epoch, logs)
             if keras_model.stop_training:
                 break
@@ -528,9 +530,10 @@ def _multi_worker_fit(keras_model, strategy, training, train, validation, settin
         raise _Lost(str(exc)) from exc
 
 
-def _validate(keras_model, strategy, validation, batch_size: int, test) -> dict[str, float]:
+def _validate(keras_model, checks, test) -> dict[str, float]:
+    """The validation logs, as fit's: the metrics reset, then every validation batch, named val_*."""
     keras_model.reset_metrics()
-    for batch in _distributed(strategy, validation, Settings(1, batch_size, 0, False), 0):
+    for batch in checks:
         test(batch)
     return {f"val_{name}": value for name, value in _results(keras_model).items()}
 
