@@ -128,6 +128,15 @@ def test_each_mistake_is_one_located_error(written, expected):
     assert [d.format().removeprefix("<string>:") for d in raised.value.diagnostics] == [expected]
 
 
+def test_a_training_block_with_only_distribute_needs_its_optimizer_and_loss():
+    with pytest.raises(SpecError) as raised:
+        load_spec(HEAD + "training:\n  distribute: mirrored\n")
+    assert [d.format().removeprefix("<string>:") for d in raised.value.diagnostics] == [
+        "7:1: error[MS001] training.optimizer: missing required field 'optimizer'",
+        "7:1: error[MS001] training.loss: missing required field 'loss'",
+    ]
+
+
 # --- the JSON Schema (editors) ------------------------------------------------------------------------------------
 
 

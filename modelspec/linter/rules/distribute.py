@@ -228,7 +228,9 @@ MS311 = Rule(
     docs=Docs(
         what="Flags a `distribute:` block at the top level of a spec: on a spec without a `training:` block, "
         "or beside one. modelspec reads the strategy from `training.distribute` only: it is a setting of "
-        "training, as batch_size is, and only `modelspec train` and `evaluate` use it.",
+        "training, as batch_size is, and only `modelspec train` and `evaluate` use it. A `training:` block that "
+        "holds `distribute` but no optimizer or loss is not this rule's: it is a spec error (MS001, missing "
+        "field), since nothing can train without them.",
         why="Distribution is how a training run uses several devices; a spec without `training:` is built, "
         "not trained (`modelspec build` makes the same model on any machine), so a strategy there is a "
         "mistake: the author meant to train it distributed and is missing the training block, or wrote "
