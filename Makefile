@@ -53,6 +53,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/train_overhead.py
 	$(BIN)/python benchmarks/import_roundtrip.py
 	$(BIN)/python benchmarks/probe_compare.py
+	$(BIN)/python benchmarks/distribute_overhead.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

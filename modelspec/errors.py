@@ -72,3 +72,8 @@ class Interrupted(ModelspecError):
 class BuildError(ModelspecError):
     """Keras could not build or save a model that passed every check (out of memory, a layer argument Keras
     refuses); the cause is chained."""
+
+
+class WorkerLost(ModelspecError):
+    """A worker of a multi-worker cluster stopped (crashed, killed, preempted) while the others trained; the last
+    complete epoch's checkpoint is intact, and restarting every worker with --resume continues from it."""

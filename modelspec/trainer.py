@@ -89,13 +89,15 @@ def load_datasets(
     return kept, held
 
 
-def _settings(prepared: Prepared, *, epochs, batch_size, seed, checkpoints, resume):
+def _settings(prepared: Prepared, *, epochs, batch_size, seed, checkpoints, resume, chief=True):
     from modelspec.runtime import checkpoints as saved
     from modelspec.runtime.train import Settings
 
     training = prepared.model.spec.training
     chosen_seed = seed if seed is not None else prepared.model.spec.seed
-    folder = saved.folder(checkpoints) if checkpoints is not None else None
+    folder = saved.folder(checkpoints, create=chief) if checkpoints is not None else None
+    if resume == "auto":  # as Keras's BackupAndRestore: continue when a complete epoch was saved, else start
+        resume = folder is None or (folder / "last.npz").is_file()
     if resume:
         if folder is None:
             raise SettingsError("--resume needs --checkpoints DIR: the folder of the run to continue")
@@ -134,7 +136,7 @@ def train(
     seed: Optional[int] = None,
     weights: Optional[PathLike] = None,
     checkpoints: Optional[PathLike] = None,
-    resume: bool = False,
+    resume: Union[bool, str] = False,
     output: Optional[PathLike] = None,
     history: Optional[PathLike] = None,
     plot: Optional[PathLike] = None,
@@ -145,6 +147,7 @@ def train(
     show_progress: bool = False,
     quiet: bool = False,
     on_ready=None,
+    distribute: Optional[str] = None,
 ) -> Trained:
     """Train the model a spec describes on ``data`` and return it with its history.
 
@@ -157,44 +160,72 @@ def train(
         epochs, batch_size: override the spec's `training:` values.
         seed: overrides the spec's seed (initial weights and data order); without any, one is drawn and recorded.
         weights: pretrained weights replacing `pretrained.path` (as for build).
-        checkpoints: a folder that keeps the last complete epoch and the best one; ``resume`` continues from it.
+        checkpoints: a folder that keeps the last complete epoch and the best one; ``resume`` continues from it,
+            and ``resume="auto"`` does when it holds a complete epoch and else starts from the first (for a
+            cluster whose scheduler restarts failed workers with the same command).
         output, history, plot: files to write (the model .keras, the history .json and .csv, a .png of the curves).
         show_progress: print a line per epoch (the command line does; the library is silent by default), with a
             progress bar on a terminal unless ``quiet``.
         on_ready: called with (prepared spec, training data, validation data) once every check passed, before
             TensorFlow starts (the command line prints the lint findings and the plan there).
+        distribute: replaces the spec's `training.distribute` strategy: `mirrored`, `multi_worker_mirrored`, or
+            `none` to train on one device (docs/distributed.md). On a cluster every worker runs the same call;
+            only the chief writes the outputs and checkpoints, and each worker returns the same trained model.
 
     Raises:
         SpecError, WeightsError, LintFailure, SettingsError: as for a build, before TensorFlow starts.
         DataError: the data does not fit the spec (before TensorFlow starts).
         Interrupted: SIGINT or SIGTERM stopped training (the last complete epoch's checkpoint is intact).
+        WorkerLost: another worker of the cluster stopped (the last complete epoch's checkpoint is intact).
     """
+    from modelspec.runtime import distribute as distributed
+
     prepared = prepare(spec, weights=weights, max_params=max_params, lint=lint, strict=strict, config=config)
     _needs_training(prepared.model)
     if output is not None and Path(output).suffix != ".keras":
         raise SettingsError(f"the model file must end in .keras (received: {output})")
     if plot is not None and importlib.util.find_spec("matplotlib") is None:
         raise SettingsError("--plot needs matplotlib, which modelspec[tf] installs: pip install 'modelspec[tf]'")
+    setting = _distribution(prepared.model, distribute)
+    role = distributed.role(setting)
     train_set, validation_set = load_datasets(
         prepared.model, data, validation_data=validation_data, validation_split=validation_split, target=target
     )
     settings = _settings(
-        prepared, epochs=epochs, batch_size=batch_size, seed=seed, checkpoints=checkpoints, resume=resume
-    )
+        prepared, epochs=epochs, batch_size=batch_size, seed=seed, checkpoints=checkpoints, resume=resume,
+        chief=role.chief,
+    )  # fmt: skip
     if on_ready is not None:
         on_ready(prepared, train_set, validation_set)
 
     from modelspec.runtime.progress import progress_callback
     from modelspec.runtime.train import History, deterministic, fit
 
+    run = distributed.start(setting, role)  # first: a cluster's strategy must exist before any TensorFlow operation
     deterministic(settings.seed)
-    keras_model = build(prepared, seed=seed)
+    with run.scope():
+        keras_model = build(prepared, seed=seed)
     steps = -(-train_set.size // settings.batch_size)
     trained = History()
     progress = progress_callback(trained, settings.epochs, steps, quiet=quiet) if show_progress else None
     trained = fit(
-        keras_model, prepared.model.spec, train_set, validation_set, settings, progress=progress, history=trained
-    )
+        keras_model, prepared.model.spec, train_set, validation_set, settings, progress=progress, history=trained,
+        run=run,
+    )  # fmt: skip
+    if role.chief:
+        _write(prepared, keras_model, trained, train_set, data, settings, output=output, history=history, plot=plot)
+    return Trained(keras_model, trained)
+
+
+def _distribution(model: ModelSpec, distribute: Optional[str]):
+    """The spec's `training.distribute`, or what ``distribute`` (`--distribute`) replaces it with."""
+    from modelspec.schema.distribute import with_strategy
+
+    return with_strategy(model.spec.training.distribute, distribute)
+
+
+def _write(prepared: Prepared, keras_model, trained, train_set, data, settings, *, output, history, plot) -> None:
+    """Write the model, the history and the plot (each atomically): the chief's part of a run."""
     about = {"spec": prepared.model.path, "data": str(data), "seed": settings.seed, "batch_size": settings.batch_size}
     if output is not None:
         save(keras_model, output, prepared.model, train_set.class_names)
@@ -210,7 +241,6 @@ def train(
         from modelspec.report.plots import plot_history
 
         plot_history(trained, plot, f"{prepared.model.name}: {data}")
-    return Trained(keras_model, trained)
 
 
 # --- evaluate -------------------------------------------------------------------------------------------------------
@@ -257,9 +287,11 @@ def evaluate(
     target: Optional[str] = None,
     weights: Optional[PathLike] = None,
     batch_size: Optional[int] = None,
+    distribute: Optional[str] = None,
 ) -> Evaluation:
     """Evaluate a trained model (a .keras file modelspec wrote) or a spec (with ``weights`` or its `pretrained:`
-    block) on ``data``; return the loss and every metric. The data is checked before TensorFlow starts."""
+    block) on ``data``; return the loss and every metric. The data is checked before TensorFlow starts.
+    ``distribute`` replaces the spec's `training.distribute` strategy (`none`: one device), as for ``train``."""
     if isinstance(model_or_spec, (str, os.PathLike)) and str(model_or_spec).endswith(".keras"):
         weights = Path(model_or_spec)
         model, classes = embedded(weights)
@@ -268,13 +300,20 @@ def evaluate(
         model, classes = load_spec(model_or_spec), {}
     _needs_training(model)
     from modelspec.data import load_data
+    from modelspec.runtime import distribute as distributed
 
+    setting = _distribution(model, distribute)
+    role = distributed.role(setting)
     dataset = load_data(data, model, target=target, what="evaluation data", classes=classes)
     prepared = prepare(model, weights=weights, lint=False)
-    keras_model = build(prepared)
-    from modelspec.runtime.train import validation_batches
+    run = distributed.start(setting, role)
+    with run.scope():
+        keras_model = build(prepared)
+    from modelspec.runtime.train import evaluate_distributed, validation_batches
 
     size = batch_size or model.spec.training.batch_size
+    if run.multi_worker:
+        return Evaluation(evaluate_distributed(keras_model, run.strategy, dataset, size), dataset.size)
     batches = validation_batches(dataset, size)
     if isinstance(batches, tuple):  # in-memory arrays
         results = keras_model.evaluate(*batches, batch_size=size, return_dict=True, verbose=0)

@@ -9,12 +9,25 @@ from rich.console import Console
 
 from modelspec.diagnostics import Diagnostic
 from modelspec.errors import EXIT_CODES_HELP, ModelspecError, SpecError
+from modelspec.schema.distribute import NONE, STRATEGIES
 
 LIMITS = (
     "Limits (docs/security.md): a spec file may hold at most 1 MiB and 10,000 layers; raise them with the "
     "environment variables MODELSPEC_MAX_FILE_BYTES and MODELSPEC_MAX_LAYERS."
 )
 EPILOG = EXIT_CODES_HELP + "\n\n" + LIMITS
+
+
+def distribute_option(what: str):
+    """The `--distribute STRATEGY` option of every command that runs the training block (``what`` it runs:
+    "Train", "Evaluate"); its value goes to the library's ``distribute=`` keyword (None: the spec's choice)."""
+    return click.option(
+        "--distribute",
+        type=click.Choice([NONE, *STRATEGIES], case_sensitive=False),
+        help=f"{what} with this tf.distribute strategy instead of the spec's `training.distribute`: mirrored "
+        "(this machine's GPUs, else its CPU), multi_worker_mirrored (the cluster the TF_CONFIG environment "
+        "variable describes; run the same command on every worker), or none (one device). docs/distributed.md",
+    )
 
 
 def console() -> Console:

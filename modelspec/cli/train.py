@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.common import EPILOG, console, print_diagnostics
+from modelspec.cli.common import EPILOG, console, distribute_option, print_diagnostics
 from modelspec.pipeline import DEFAULT_MAX_PARAMS
+from modelspec.schema.distribute import MULTI_WORKER_MIRRORED, with_strategy
 
 DATA_HELP = "`digits` (bundled), or an .npz, a folder of .npy files or a .csv (docs/data.md)."
 EXIT_HELP = EPILOG + "\n\nInterrupted (Ctrl-C, SIGTERM): exit 130 or 143, the last complete epoch's checkpoint intact."
@@ -44,14 +45,16 @@ EXIT_HELP = EPILOG + "\n\nInterrupted (Ctrl-C, SIGTERM): exit 130 or 143, the la
 )
 @click.option("--resume", is_flag=True, help="Continue the run saved in --checkpoints (optimizer state included).")
 @click.option("--quiet", is_flag=True, help="One line per epoch, no progress bar.")
+@distribute_option("Train")
 @click.option("--max-params", type=click.IntRange(min=1), default=DEFAULT_MAX_PARAMS, show_default=True)
 @click.option("--strict", is_flag=True, help="Stop on lint warnings too, not only on lint errors.")
 def train(spec, data, validation_data, validation_split, target, output, epochs, batch_size, seed, weights, history,
-          plot, checkpoints, resume, quiet, max_params, strict) -> None:  # fmt: skip
+          plot, checkpoints, resume, quiet, distribute, max_params, strict) -> None:  # fmt: skip
     """Train SPEC on DATA with its `training:` block, then write the model, its history and (with --plot) curves.
 
     Everything is checked before TensorFlow starts: the spec (lint gate, parameter budget, pretrained weights) and
-    the data against the spec. With a seed, two runs give the same weights.
+    the data against the spec. With a seed, two runs give the same weights. With `training.distribute` or
+    --distribute, `batch_size` is the global batch, split across the replicas; on a cluster only the chief writes.
     """
     from modelspec.report.history import history_paths
     from modelspec.trainer import train as run
@@ -63,14 +66,21 @@ def train(spec, data, validation_data, validation_split, target, output, epochs,
     output = Path(output or f"{_spec_name(spec)}.keras")
     history = Path(history or output.with_name(output.stem + ".history"))
 
+    this = {}  # this process's part in the run (runtime.distribute.Role), known once the spec is read
+
     def ready(prepared, train_set, validation_set):
+        from modelspec.runtime.distribute import role
+
+        setting = with_strategy(prepared.model.spec.training.distribute, distribute)
+        this["role"] = role(setting)
         print_diagnostics(prepared.findings)
         if prepared.plan is not None:
             from modelspec.report.plan import plan_table
 
             console().print(plan_table(prepared.plan))
         held = f", validating on {validation_set.size:,}" if validation_set is not None else ""
-        click.echo(f"Training {prepared.model.name} on {train_set.source}: {train_set.size:,} examples{held}")
+        where = _strategy_text(setting, this["role"])
+        click.echo(f"Training {prepared.model.name} on {train_set.source}: {train_set.size:,} examples{held}{where}")
 
     trained = run(
         Path(spec),
@@ -92,13 +102,28 @@ def train(spec, data, validation_data, validation_split, target, output, epochs,
         show_progress=True,
         quiet=quiet,
         on_ready=ready,
+        distribute=distribute,
     )
     if trained.history.rows:
         last = trained.history.rows[-1]
         scores = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k not in ("epoch", "learning_rate", "seconds"))
         click.echo(f"Trained {int(last['epoch'])} epochs: {scores}")
-    written = [output, *history_paths(history), *([plot] if plot is not None else [])]
-    click.echo("Wrote " + ", ".join(str(path) for path in written))
+    written = ", ".join(str(path) for path in [output, *history_paths(history), *([plot] if plot is not None else [])])
+    if this["role"].chief:
+        click.echo(f"Wrote {written}")
+    else:
+        click.echo(f"Worker {this['role'].worker} wrote nothing: the chief writes {written}")
+
+
+def _strategy_text(setting, this) -> str:
+    """How the run is distributed, as the end of the "Training ..." line (nothing without a strategy)."""
+    if setting is None:
+        return ""
+    if setting.strategy == MULTI_WORKER_MIRRORED:
+        part = "the chief" if this.chief else "it writes nothing"
+        return f", {setting.strategy} as worker {this.worker} of {this.workers} ({part})"
+    devices = ", ".join(setting.devices) if setting.devices else "every GPU of this machine (else its CPU)"
+    return f", {setting.strategy} over {devices}"
 
 
 def _spec_name(spec) -> str:
@@ -118,13 +143,14 @@ def _spec_name(spec) -> str:
 @click.option("--target", metavar="COLUMN", help="The CSV column holding the labels.")
 @click.option("--weights", type=click.Path(dir_okay=False), help="With a SPEC: the weights to evaluate.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Override the spec's batch size.")
+@distribute_option("Evaluate")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def evaluate(model, data, target, weights, batch_size, output_format) -> None:
+def evaluate(model, data, target, weights, batch_size, distribute, output_format) -> None:
     """Evaluate MODEL (a .keras file written by `modelspec train` or `build`) or a SPEC (with --weights) on DATA:
     the loss and every metric of its `training:` block. The data is checked before TensorFlow starts."""
     from modelspec.trainer import evaluate as run
 
-    evaluation = run(Path(model), data, target=target, weights=weights, batch_size=batch_size)
+    evaluation = run(Path(model), data, target=target, weights=weights, batch_size=batch_size, distribute=distribute)
     if output_format == "json":
         report = {"version": 1, "model": model, "data": data, "examples": evaluation.examples,
                   "results": evaluation.results}  # fmt: skip

@@ -7,7 +7,7 @@ import re
 from modelspec.diagnostics import INVALID_SPEC, SHAPE_MISMATCH, UNKNOWN_REFERENCE, did_you_mean
 from modelspec.errors import SettingsError
 from modelspec.linter.rule import Rule
-from modelspec.linter.rules import activation, fitting, initialization, pretrained, training
+from modelspec.linter.rules import activation, distribute, fitting, initialization, pretrained, training
 
 RULES: dict[str, Rule] = {
     rule.code: rule
@@ -38,6 +38,9 @@ RULES: dict[str, Rule] = {
         fitting.MS306,
         fitting.MS307,
         fitting.MS308,
+        distribute.MS309,
+        distribute.MS310,
+        distribute.MS311,
         pretrained.MS401,
         pretrained.MS402,
         pretrained.MS403,

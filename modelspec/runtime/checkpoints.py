@@ -6,6 +6,12 @@ JSON (the epoch, the history so far, the callbacks' counters). One file, one ren
 leaves the previous checkpoint whole. Reading uses NumPy with `allow_pickle=False`; nothing is executed.
 
 `DIR/last.npz` is the last complete epoch; `DIR/best.npz` the epoch with the best monitored quantity.
+
+The same files serve distributed training (modelspec/runtime/distribute.py): the variables of a model built under a
+strategy are mirrored, every replica holds the same values, and the chief alone writes them after each complete
+epoch. Every worker of a restarted cluster reads `last.npz` (the folder must be one they all see, as for Keras's
+BackupAndRestore), so a worker killed at any moment costs at most the epoch it was in, and a checkpoint taken on
+one device resumes on several and back.
 """
 
 from __future__ import annotations
@@ -27,8 +33,9 @@ STATE = "__state__"
 
 
 def digest(spec) -> str:
-    """What a checkpoint must match: the model's architecture and its training settings, not the epoch count."""
-    data = spec.model_dump(mode="json", exclude={"name": True, "lint": True, "training": {"epochs"}})
+    """What a checkpoint must match: the model's architecture and its training settings, not the epoch count nor
+    where it trains (`training.distribute`): a run checkpointed on one device resumes on a cluster and back."""
+    data = spec.model_dump(mode="json", exclude={"name": True, "lint": True, "training": {"epochs", "distribute"}})
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -89,10 +96,12 @@ def model_weights(path: Path, keras_model) -> list:
     return [stored[id(weight)] for weight in keras_model.weights]
 
 
-def folder(path: os.PathLike | str) -> Path:
-    """Create the checkpoint folder if needed; a file in its place is a settings error."""
+def folder(path: os.PathLike | str, create: bool = True) -> Path:
+    """Create the checkpoint folder if needed (``create``: the process that writes it, the chief of a cluster); a
+    file in its place is a settings error."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise SettingsError(f"--checkpoints {path}: not a folder")
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path

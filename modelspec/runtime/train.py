@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import signal
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from modelspec.errors import Interrupted
+from modelspec.errors import Interrupted, WorkerLost
 from modelspec.runtime import checkpoints
 from modelspec.runtime.tensorflow_env import import_keras
 from modelspec.schema.training import monitor_mode
@@ -81,8 +82,14 @@ def _dtype(array) -> str:
     return "float32" if kind == "f" else "int64" if kind in "iub" else str(array.dtype)
 
 
-def training_batches(dataset, settings: Settings, first_epoch: int):
-    """A tf.data pipeline of every remaining epoch's batches, in the order (seed, epoch) decides."""
+def training_batches(dataset, settings: Settings, first_epoch: int, part: Optional[tuple[int, int, int]] = None):
+    """A tf.data pipeline of every remaining epoch's batches, in the order (seed, epoch) decides.
+
+    ``part`` = (first, count, replicas): instead of each global batch, yield its slices for the replicas ``first``
+    to ``first + count - 1`` of ``replicas`` (contiguous, as even as a split of the batch can be, as
+    ``tf.distribute`` splits a batch between the devices of one machine). A worker of a cluster reads only its
+    replicas' rows, and together the workers see the very batches, in the very order, of a run on one device.
+    """
     tf = _tensorflow()
     n, size = dataset.size, settings.batch_size
     steps = math.ceil(n / size)
@@ -99,22 +106,29 @@ def training_batches(dataset, settings: Settings, first_epoch: int):
     if not dataset.memory_mapped:
         tensors = [tf.constant(array.astype(_dtype(array), copy=False)) for array in arrays]
         batches = epochs.flat_map(lambda e: tf.data.Dataset.from_tensor_slices(order(e, n)).batch(size))
+        if part is not None:
+            batches = batches.flat_map(lambda index: _replica_slices(tf, index, part))
         rows = batches.map(lambda index: tuple(tf.gather(t, index) for t in tensors))
     else:
         dtypes = [tf.as_dtype(_dtype(array)) for array in arrays]
+        first, count, replicas = part if part is not None else (0, 1, 1)
 
-        def read(block):
+        def read(block, replica):
             start = int(block) * size
-            return tuple(a[start : start + size].astype(_dtype(a)) for a in arrays)
+            low, high = _bounds(min(size, n - start), int(replica), replicas)
+            return tuple(a[start + low : start + high].astype(_dtype(a)) for a in arrays)
 
-        def load(block):
-            parts = tf.numpy_function(read, [block], dtypes, stateful=False)
-            for part, array in zip(parts, arrays):
-                part.set_shape((None, *array.shape[1:]))
+        def load(block, replica):
+            parts = tf.numpy_function(read, [block, replica], dtypes, stateful=False)
+            for part_, array in zip(parts, arrays):
+                part_.set_shape((None, *array.shape[1:]))
             return tuple(parts)
 
-        batches = epochs.flat_map(lambda e: tf.data.Dataset.from_tensor_slices(order(e, steps)))
-        rows = batches.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+        blocks = epochs.flat_map(lambda e: tf.data.Dataset.from_tensor_slices(order(e, steps)))
+        with_replicas = blocks.flat_map(
+            lambda block: tf.data.Dataset.range(first, first + count).map(lambda replica: (block, replica))
+        )
+        rows = with_replicas.map(load, num_parallel_calls=tf.data.AUTOTUNE)
     n_inputs = len(dataset.inputs)
 
     def split(*parts):
@@ -128,15 +142,36 @@ def training_batches(dataset, settings: Settings, first_epoch: int):
     # min(16, CPU cores) parallel reads, and a prefetch buffer that grows while the model waits for data.
     options = tf.data.Options()
     options.autotune.enabled = False
+    # The pipeline is already split between the workers (``part``): TensorFlow must not shard it again.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
     return rows.map(split).prefetch(tf.data.AUTOTUNE).with_options(options), steps
 
 
-def validation_batches(dataset, batch_size: int):
-    """Validation data: arrays for Keras to batch, or (memory-mapped) a pipeline that reads block by block."""
-    if not dataset.memory_mapped:
+def _bounds(rows: int, replica: int, replicas: int) -> tuple[int, int]:
+    """The rows of one replica's slice of a batch of ``rows``: ceil(rows / replicas) each, the last ones shorter."""
+    each = -(-rows // replicas)
+    return min(replica * each, rows), min((replica + 1) * each, rows)
+
+
+def _replica_slices(tf, index, part: tuple[int, int, int]):
+    """The slices of one batch of row numbers for the replicas ``part`` names (see ``training_batches``)."""
+    first, count, replicas = part
+    rows = tf.shape(index, out_type=tf.int64)[0]
+    each = (rows + replicas - 1) // replicas
+
+    def piece(replica):
+        return index[tf.minimum(replica * each, rows) : tf.minimum((replica + 1) * each, rows)]
+
+    return tf.data.Dataset.range(first, first + count).map(piece)
+
+
+def validation_batches(dataset, batch_size: int, part: Optional[tuple[int, int, int]] = None):
+    """Validation data: arrays for Keras to batch, or (memory-mapped, or split between replicas: ``part``, see
+    ``training_batches``) a pipeline of the batches in order."""
+    if not dataset.memory_mapped and part is None:
         return _structure(dataset.inputs), _structure(dataset.targets)
     settings = Settings(epochs=1, batch_size=batch_size, seed=0, shuffle=False)
-    batches, _ = training_batches(dataset, settings, 0)
+    batches, _ = training_batches(dataset, settings, 0, part)
     return batches
 
 
@@ -286,12 +321,14 @@ class _Checkpointer:
     monitor: _Monitored
     early: Any
     plateau: Any
+    chief: bool = True  # on a cluster, only the chief writes
 
     def __call__(self, epoch: int) -> None:
         better = self.monitor.improved(self.history.rows[-1])
         folder = self.settings.checkpoints
-        if folder is None:
+        if folder is None or not self.chief:
             return
+        folder.mkdir(parents=True, exist_ok=True)
         state = {
             "epoch": epoch + 1,
             "digest": checkpoints.digest(self.spec),
@@ -317,12 +354,16 @@ def _fit_arguments(training, train, validation, settings: Settings) -> dict:
     return arguments
 
 
-def fit(keras_model, spec, train, validation, settings: Settings, *, progress=None, history=None) -> History:
+def fit(keras_model, spec, train, validation, settings: Settings, *, progress=None, history=None, run=None) -> History:
     """Train ``keras_model`` (compiled from ``spec``) on checked datasets; return the history of every epoch.
 
     With ``settings.checkpoints``, each complete epoch is saved to `last.npz` (and `best.npz` when the monitored
     quantity improved); with ``settings.resume``, training continues from `last.npz`. SIGINT or SIGTERM stops at
     the next batch and raises ``Interrupted``, leaving the last complete epoch's checkpoint as it was.
+
+    ``run`` (modelspec/runtime/distribute.py): the strategy the model was built under. `mirrored` trains with
+    ``model.fit``; `multi_worker_mirrored` with ``_multi_worker_fit``, the same callbacks driven by a loop of its
+    own; on a cluster only the chief writes checkpoints, and a lost worker raises ``WorkerLost``.
     """
     keras = import_keras()
     training = spec.training
@@ -343,24 +384,158 @@ def fit(keras_model, spec, train, validation, settings: Settings, *, progress=No
         return history
     Recorder, Stop = _keras_callbacks(keras)
     flag: list = []
-    after_epoch = _Checkpointer(keras_model, spec, settings, history, monitor, early, plateau)
-    callbacks += [Recorder(history, after_epoch), Stop(flag), *([progress] if progress else [])]
-    batches, steps = training_batches(train, settings, first_epoch)
+    chief = run is None or run.role.chief
+    after_epoch = _Checkpointer(keras_model, spec, settings, history, monitor, early, plateau, chief)
     with _trap_signals(flag):
         try:
-            keras_model.fit(
-                batches,
-                epochs=settings.epochs,
-                initial_epoch=first_epoch,
-                steps_per_epoch=steps,
-                shuffle=False,  # the pipeline orders the data itself, by (seed, epoch)
-                verbose=0,
-                callbacks=callbacks,
-                **_fit_arguments(training, train, validation, settings),
-            )
+            if run is not None and run.multi_worker:
+                callbacks += [Recorder(history, after_epoch), *([progress] if progress else [])]
+                _multi_worker_fit(keras_model, run.strategy, training, train, validation, settings, first_epoch,
+                                  callbacks, flag)  # fmt: skip
+            else:
+                callbacks += [Recorder(history, after_epoch), Stop(flag), *([progress] if progress else [])]
+                _keras_fit(keras_model, training, train, validation, settings, first_epoch, callbacks)
         except _Signal as stop:
             raise _interrupted(stop, len(history.rows), settings.checkpoints) from None
+        except _Lost as lost:
+            raise _worker_lost(lost, len(history.rows), settings.checkpoints) from None
     return history
+
+
+def _keras_fit(keras_model, training, train, validation, settings: Settings, first_epoch: int, callbacks) -> None:
+    batches, steps = training_batches(train, settings, first_epoch)
+    keras_model.fit(
+        batches,
+        epochs=settings.epochs,
+        initial_epoch=first_epoch,
+        steps_per_epoch=steps,
+        shuffle=False,  # the pipeline orders the data itself, by (seed, epoch)
+        verbose=0,
+        callbacks=callbacks,
+        **_fit_arguments(training, train, validation, settings),
+    )
+
+
+# --- multi-worker training: Keras's own train_step and test_step, in a loop of ours --------------------------------
+#
+# Keras 3.15's fit fails under MultiWorkerMirroredStrategy ("Attempt to convert a value (PerReplica...) to a Tensor",
+# keras-team/keras#20585). The loop below runs what fit runs, per step: the model's `train_step` (forward pass,
+# compiled loss scaled by 1 / replicas, gradients summed across every replica by TensorFlow's collectives, the
+# optimizer's update) inside `strategy.run` in a tf.function, on data from `distribute_datasets_from_function`.
+# Metrics are Keras's own: their variables are summed across replicas when read, so the logs are those of the
+# global batches, the same on every worker; the callbacks (history, checkpoints, progress, early stopping, learning
+# rate on plateau) are the ones fit would run, called in fit's order.
+
+
+class _Lost(Exception):
+    """A collective operation failed: another worker of the cluster is gone."""
+
+
+def _distributed(strategy, dataset, settings: Settings, first_epoch: int, weights=None):
+    """``dataset``'s batches as a distributed dataset: each worker reads only its replicas' rows (see
+    ``training_batches``), with ``weights`` (class weights) turned into sample weights as fit does."""
+    tf = _tensorflow()
+
+    def per_worker(context):
+        local = strategy.num_replicas_in_sync // context.num_input_pipelines
+        part = (context.input_pipeline_id * local, local, strategy.num_replicas_in_sync)
+        batches, _ = training_batches(dataset, settings, first_epoch, part)
+        if weights is not None:
+            from keras.src.trainers.data_adapters.tf_dataset_adapter import make_class_weight_map_fn
+
+            batches = batches.map(make_class_weight_map_fn(weights))
+        return batches
+
+    return strategy.distribute_datasets_from_function(per_worker, tf.distribute.InputOptions())
+
+
+def _steps(tf, strategy, keras_model):
+    """The distributed training step (returning this replica's running logs and how many replicas were asked to
+    stop: a signal on any worker stops every worker after the same batch) and the validation step."""
+
+    def local(values):
+        return tf.nest.map_structure(lambda value: strategy.experimental_local_results(value)[0], values)
+
+    def train_replica(data, stop):
+        logs = keras_model.train_step(data)
+        asked = tf.identity(tf.cast(stop, tf.float32))  # a float on the replica's device, as collectives need
+        return logs, tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, asked)
+
+    @tf.function
+    def train(data, stop):
+        return local(strategy.run(train_replica, args=(data, stop)))
+
+    @tf.function
+    def test(data):
+        strategy.run(keras_model.test_step, args=(data,))
+
+    return train, test
+
+
+def _results(keras_model) -> dict[str, float]:
+    """The metrics' values over every replica (reading them sums their variables across the workers)."""
+    return {name: float(value) for name, value in keras_model.get_metrics_result().items()}
+
+
+def evaluate_distributed(keras_model, strategy, dataset, batch_size: int) -> dict[str, float]:
+    """The loss and metrics of ``keras_model`` on ``dataset``, each worker evaluating its replicas' share."""
+    tf = _tensorflow()
+    _, test = _steps(tf, strategy, keras_model)
+    settings = Settings(epochs=1, batch_size=batch_size, seed=0, shuffle=False)
+    keras_model.reset_metrics()
+    try:
+        for batch in _distributed(strategy, dataset, settings, 0):
+            test(batch)
+        return _results(keras_model)
+    except _CLUSTER_ERRORS(tf) as exc:
+        raise _Lost(str(exc)) from exc
+
+
+def _CLUSTER_ERRORS(tf) -> tuple:  # noqa: N802 - a constant that needs TensorFlow imported
+    errors = tf.errors
+    return (errors.UnavailableError, errors.CancelledError, errors.DeadlineExceededError, errors.AbortedError)
+
+
+def _multi_worker_fit(keras_model, strategy, training, train, validation, settings, first_epoch, callbacks, flag):
+    """Train under MultiWorkerMirroredStrategy as fit would: same steps, metrics, logs and callbacks."""
+    tf = _tensorflow()
+    keras = import_keras()
+    data = _distributed(strategy, train, settings, first_epoch, class_weights(training.class_weight, train))
+    held = Settings(epochs=1, batch_size=settings.batch_size, seed=0, shuffle=False)
+    checks = _distributed(strategy, validation, held, 0) if validation is not None else None
+    steps = math.ceil(train.size / settings.batch_size)
+    step, test = _steps(tf, strategy, keras_model)
+    hooks = keras.callbacks.CallbackList(callbacks, model=keras_model)
+    keras_model.stop_training = False
+    try:
+        hooks.on_train_begin()
+        batches = iter(data)
+        for epoch in range(first_epoch, settings.epochs):
+            keras_model.reset_metrics()
+            hooks.on_epoch_begin(epoch)
+            for batch in range(steps):
+                hooks.on_train_batch_begin(batch)
+                logs, stopping = step(next(batches), tf.constant(1.0 if flag else 0.0))
+                if int(stopping):
+                    raise _Signal(flag[0] if flag else signal.SIGTERM, batch)
+                hooks.on_train_batch_end(batch, {name: float(value) for name, value in logs.items()})
+            logs = _results(keras_model)
+            if checks is not None:
+                logs.update(_validate(keras_model, checks, test))
+            hooks.on_epoch_end(epoch, logs)
+            if keras_model.stop_training:
+                break
+        hooks.on_train_end()
+    except _CLUSTER_ERRORS(tf) as exc:
+        raise _Lost(str(exc)) from exc
+
+
+def _validate(keras_model, checks, test) -> dict[str, float]:
+    """The validation logs, as fit's: the metrics reset, then every validation batch, named val_*."""
+    keras_model.reset_metrics()
+    for batch in checks:
+        test(batch)
+    return {f"val_{name}": value for name, value in _results(keras_model).items()}
 
 
 def _resumed(keras, state, early, plateau, folder, keras_model):
@@ -376,6 +551,15 @@ def _resumed(keras, state, early, plateau, folder, keras_model):
                 early.best_weights = checkpoints.model_weights(folder / "best.npz", keras_model)
 
     return Resumed()
+
+
+def _worker_lost(lost: _Lost, complete: int, folder: Optional[Path]) -> WorkerLost:
+    lines = re.sub(r"^\{\{[^}]*\}\}\s*", "", str(lost).strip()).splitlines()
+    reason = " ".join(lines[:2]) or "a collective operation failed"
+    where = f"training stopped during epoch {complete + 1}: a worker of the cluster is gone ({reason})"
+    if folder is None or complete == 0:
+        return WorkerLost(f"{where}; no checkpoint holds a complete epoch: restart every worker")
+    return WorkerLost(f"{where}; {folder / 'last.npz'} holds epoch {complete}: restart every worker with --resume")
 
 
 def _interrupted(stop: _Signal, complete: int, folder: Optional[Path]) -> Interrupted:

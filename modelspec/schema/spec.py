@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from modelspec.schema.activations import ActivationName
 from modelspec.schema.base import Name, PositiveInt, StrictModel, field_error
+from modelspec.schema.distribute import Distribute
 from modelspec.schema.initializers import Constraint, Initializer, Regularizer
 from modelspec.schema.layers import Layer
 from modelspec.schema.pretrained import Pretrained
@@ -91,6 +92,11 @@ class Spec(StrictModel):
     outputs: Optional[list[Name]] = Field(None, min_length=1, description="Output layers (default: the last).")
     pretrained: Optional[Pretrained] = Field(None, description="Pretrained weights to load.")
     training: Optional[Training] = Field(None, description="Compile and training settings.")
+    distribute: Optional[Distribute] = Field(
+        None,
+        description="Misplaced: modelspec reads the distribution strategy from `training.distribute` only; "
+        "here the lint rule MS311 reports it.",
+    )
     data: Optional[DataSettings] = Field(None, description="Which CSV columns are the input and the targets.")
     lint: LintSettings = Field(default_factory=LintSettings, description="Lint settings for this spec.")
 

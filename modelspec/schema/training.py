@@ -21,6 +21,7 @@ from modelspec.schema.base import (
     names_schema,
     tagged_union,
 )
+from modelspec.schema.distribute import Distribute
 
 Probability = Rate
 
@@ -347,6 +348,13 @@ class Training(StrictModel):
         description="Weight of each class's examples in the loss: {'class index': weight} (keys quoted, as YAML "
         "mapping keys are strings: {'0': 1.0, '1': 5.0}), or balanced (inversely proportional to each class's "
         "frequency in the training data). Classes not listed weigh 1.",
+    )
+
+    distribute: Optional[Distribute] = Field(
+        None,
+        description="Train with a tf.distribute strategy: `mirrored` (the devices of this machine) or "
+        "`multi_worker_mirrored` (a TF_CONFIG cluster), or a mapping with `strategy:` and its options; "
+        "`batch_size` is then the global batch, split across the replicas (docs/distributed.md).",
     )
 
     @field_validator("class_weight")
