@@ -236,6 +236,48 @@ def _measured_ratios(text: str) -> dict[str, float]:
     return sums
 
 
+# The layer types that imported architectures brought (normalization, cropping, per-channel rescaling, layer
+# scale), each after or before layers whose own laws are close, so that what is compared is their law: the
+# gradient each passes back, relative to the one it receives.
+IMPORTED_LAYERS = """
+    modelspec: 1
+    seed: 0
+    input: {shape: [12, 12, 4]}
+    training: {optimizer: sgd, loss: categorical_crossentropy}
+    layers:
+      - {type: conv2d, filters: 16, kernel_size: 3, padding: same}
+      - {type: normalization, mean: [0.1, 0.0, -0.1, 0.0, 0.1, 0.0, -0.1, 0.0,
+                                 0.1, 0.0, -0.1, 0.0, 0.1, 0.0, -0.1, 0.0],
+         variance: [4.0, 0.25, 1.0, 2.0, 4.0, 0.25, 1.0, 2.0, 4.0, 0.25, 1.0, 2.0, 4.0, 0.25, 1.0, 2.0]}
+      - {type: activation, activation: relu}
+      - {type: cropping2d, cropping: [[1, 2], [2, 1]]}
+      - {type: conv2d, filters: 32, kernel_size: 3, padding: same, activation: relu}
+      - {type: rescaling, scale: [0.5, 2.0, 1.0, 1.5, 0.5, 2.0, 1.0, 1.5, 0.5, 2.0, 1.0, 1.5, 0.5, 2.0, 1.0, 1.5,
+                                  0.5, 2.0, 1.0, 1.5, 0.5, 2.0, 1.0, 1.5, 0.5, 2.0, 1.0, 1.5, 0.5, 2.0, 1.0, 1.5]}
+      - {type: conv2d, name: branch, filters: 32, kernel_size: 3, padding: same}
+      - {type: layer_scale, name: scale, init_value: 0.5}
+      - {type: add, inputs: [rescaling, scale]}
+      - {type: activation, activation: relu}
+      - {type: global_average_pool2d}
+      - {type: dense, units: 10, activation: softmax}
+"""
+IMPORTED_LAW_TOLERANCE = 0.05
+
+
+def test_the_backward_laws_of_imported_layer_types_match_keras():
+    text = textwrap.dedent(IMPORTED_LAYERS)
+    predicted = predict_gradients(load_spec(text).analysis).layers
+    weights, outputs = measure(text)
+    received_from = {"normalization": "conv2d", "cropping2d": "activation", "rescaling": "conv2d_1", "scale": "branch"}
+    for layer, before in received_from.items():
+        ratio = predicted[before].output_gradient_rms / predicted[layer].output_gradient_rms
+        measured = outputs[before] / outputs[layer]
+        assert abs(ratio / measured - 1) <= IMPORTED_LAW_TOLERANCE, (layer, ratio, measured)
+    gamma = predicted["scale"].weight("gamma")
+    assert abs(gamma.weight_rms - 0.5) < 1e-12
+    assert abs(gamma.gradient_rms / weights["scale/gamma"] - 1) <= KERNEL_TOLERANCE
+
+
 RULE_EXAMPLES = {
     "MS113 example": registry.RULES["MS113"].docs.example,
     "MS114 example": registry.RULES["MS114"].docs.example,

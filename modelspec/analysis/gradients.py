@@ -33,10 +33,12 @@ from modelspec.analysis.moments import initializer_moments
 from modelspec.analysis.shapes import per_axis
 from modelspec.analysis.signal import (
     _INPUT,
+    _KERAS_EPSILON,
     IDEMPOTENT,
     Signal,
     SignalReport,
     _affine,
+    _values,
     _weights,
     activate,
     order_statistics,
@@ -542,8 +544,53 @@ def _alpha_dropout(ctx, info, d, seed) -> _Step:
     return _Step([Gradient(a * keep * d.mean, a * a * keep * d.second, a * a * keep * keep * d.shared)])
 
 
+def _channel_scaled(d: Optional[Gradient], scales: list[float]) -> Optional[Gradient]:
+    """The gradient through x_c ↦ s_c·x_c + o_c, each channel with its own factor, averaged over the channels."""
+    if d is None:
+        return None
+    mean, square = sum(scales) / len(scales), sum(s * s for s in scales) / len(scales)
+    cross = None if d.cross is None else d.cross * mean * mean
+    return replace(d, mean=d.mean * mean, second=d.second * square, shared=d.shared * square, cross=cross)
+
+
 def _rescaling(ctx, info, d, seed) -> _Step:
-    return _Step([None if d is None else d.scaled(info.spec.scale)])
+    return _Step([_channel_scaled(d, _values(info.spec.scale))])
+
+
+def _fixed_normalization(ctx, info, d, seed) -> _Step:
+    """(x − mean) / std with constants (or x · std + mean inverted); adapted statistics divide by the spread of
+    what the layer receives."""
+    spec = info.spec
+    if spec.adapted:
+        x = ctx.input_signal(info.inputs[0])
+        if x is None or x.var <= 0:
+            return _Step([None])
+        return _Step([_channel_scaled(d, [1 / math.sqrt(x.var)])])
+    stds = [max(math.sqrt(v), _KERAS_EPSILON) for v in _values(spec.variance)]
+    return _Step([_channel_scaled(d, stds if spec.invert else [1 / s for s in stds])])
+
+
+def _layer_scale(ctx, info, d, seed) -> _Step:
+    """y = γ·x per channel, γ starting at init_value: the input's gradient is γ·d, γ's sums d·x over the positions
+    of its channel."""
+    value = info.spec.init_value
+    x = ctx.input_signal(info.inputs[0])
+    out_elems = ctx.elements(info.output_shape)
+    channels = info.output_shape[info.spec.axis] if info.output_shape else None
+    gradient = None
+    if d is not None and x is not None and out_elems is not None and channels:
+        gradient = ctx.summed(out_elems / channels, d.second, d.shared, x.second, x.common)
+    weights = tuple(WeightGradient(v.name, abs(value), _finite(gradient)) for v in info.variables or () if v.trainable)
+    return _Step([None if d is None else d.scaled(value)], weights)
+
+
+def _cropping(ctx, info, d, seed) -> _Step:
+    """The cropped positions get no gradient: a kept fraction f of the input's positions gets the output's."""
+    in_elems, out_elems = ctx.elements(info.input_shapes[0]), ctx.elements(info.output_shape)
+    if d is None or not in_elems or out_elems is None:
+        return _Step([None])
+    kept = out_elems / in_elems
+    return _Step([Gradient(d.mean * kept, d.second * kept, d.shared * kept * kept)])
 
 
 def _spread(d: Gradient, scale: float, group: float, total: float) -> Gradient:
@@ -684,6 +731,11 @@ HANDLERS: dict[str, BackwardHandler] = {
     "reshape": _same,
     "permute": _same,
     "rescaling": _rescaling,
+    "normalization": _fixed_normalization,
+    "layer_scale": _layer_scale,
+    "cropping1d": _cropping,
+    "cropping2d": _cropping,
+    "cropping3d": _cropping,
     "zero_padding2d": _same,
     "up_sampling2d": _up_sampling,
     "max_pool1d": _pool,
