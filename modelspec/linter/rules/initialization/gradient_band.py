@@ -58,7 +58,13 @@ def _band(subject: Subject, outside, word: str, bound: float) -> Iterator[Findin
         return
     # With several heads, the one that makes the finding least likely is the reference.
     last, reference = (min if word == "vanishing" else max)(heads, key=lambda pair: pair[1])
-    relative = [(info, ratio / reference) for info, ratio in judged if info.name not in {h.name for h, _ in heads}]
+    # A layer whose output only feeds normalisation is scale-invariant: its ratio is set by the norm of its
+    # weights, which SGD itself moves (docs/signal.md, "The gradient band"), so it is not judged.
+    relative = [
+        (info, ratio / reference)
+        for info, ratio in judged
+        if info.name not in {h.name for h, _ in heads} and not subject.normalised(info.name)
+    ]
     leaving = [(info, factor) for info, factor in relative if outside(factor)]
     if not leaving:
         return
