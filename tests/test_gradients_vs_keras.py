@@ -318,3 +318,46 @@ def test_predicted_gradients_match_keras(name):
             assert p == 0, report
         else:
             assert abs(p / m - 1) <= tolerance, report
+
+
+def _fixture(code: str, name: str) -> str:
+    import yaml
+
+    cases = yaml.safe_load((ROOT / "tests" / "rules" / f"{code}.yaml").read_text(encoding="utf-8"))["cases"]
+    return next(case["spec"] for case in cases if name in case["name"])
+
+
+def test_a_layer_before_batch_norm_is_scale_invariant_and_its_ratio_corrects_itself():
+    """Why MS113/MS114 do not judge a layer whose output feeds normalisation (docs/signal.md, "The gradient
+    band"): on MS114's passing ResNet-stem fixture, the stem's ratio really is above the band at initialisation
+    (so the rule's silence is its premise, not a wrong prediction), its gradient is orthogonal to its weights, one
+    SGD step grows its norm as |W'|² = |W|² + η²|g|² (within 1%), and the ratio is back inside the band after it."""
+    import tensorflow as tf
+
+    from modelspec import build_model
+
+    text = _fixture("MS114", "ResNet stem")
+    learning_rate = 0.01
+    for seed in (1, 2):
+        spec = load_spec(text.replace("seed: 1", f"seed: {seed}"))
+        model = build_model(spec, lint=False)
+        stem, last = model.get_layer("stem").kernel, model.get_layer("dense").kernel
+        loss_fn = keras.losses.CategoricalCrossentropy()
+        rng = np.random.default_rng(seed)
+        ratios = []
+        for _ in range(2):
+            x = rng.standard_normal((32, 32, 32, 3)).astype("float32")
+            y = np.eye(10, dtype="float32")[rng.integers(0, 10, 32)]
+            with tf.GradientTape() as tape:
+                loss = loss_fn(y, model(x, training=True))
+            grads = dict(zip((v.path for v in model.trainable_weights), tape.gradient(loss, model.trainable_weights)))
+            g, w = np.asarray(grads[stem.path], "float64"), np.asarray(stem, "float64")
+            ratio = np.linalg.norm(g) / np.linalg.norm(w)
+            ratios.append(ratio / (np.linalg.norm(grads[last.path]) / np.linalg.norm(last)))
+            # Batch norm's epsilon (1e-5, against a stem variance of 3e-4) leaves the invariance nearly exact.
+            assert abs(np.sum(g * w)) / (np.linalg.norm(g) * np.linalg.norm(w)) < 0.02
+            for variable in model.trainable_weights:
+                variable.assign_sub(learning_rate * grads[variable.path])
+            grown = np.sum(np.square(np.asarray(stem, "float64")))
+            assert abs(grown / (np.sum(w * w) + learning_rate**2 * np.sum(g * g)) - 1) < 0.01
+        assert ratios[0] > 100 and ratios[1] < 100, ratios
