@@ -6,7 +6,10 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.common import EPILOG
+EPILOG = (
+    "Exit codes: 0 imported; 2 a source that is unreadable, refused as hostile, or holds layers or settings a "
+    "spec cannot express, or a usage error. What maps to what, and what is refused: docs/import.md."
+)
 
 
 @click.command("import", epilog=EPILOG)
