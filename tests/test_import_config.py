@@ -241,6 +241,25 @@ def test_a_module_field_pointing_at_code_is_never_followed():
     assert "s (system): custom class (module 'os'" in str(caught.value)
 
 
+def test_configs_nested_too_deeply_or_too_large_are_refused(monkeypatch):
+    deep = _layer("Dense", "d", DENSE, ["x"])
+    arg = deep["inbound_nodes"][0]["args"]
+    for _ in range(990):  # within what json parses, beyond what a recursive walk may take
+        arg = [arg]
+    deep["inbound_nodes"][0]["args"] = arg
+    with pytest.raises(UnsupportedModel, match="the config nests too deeply"):
+        import_config(_model([deep], "d"))
+    padding = 1
+    for _ in range(990):
+        padding = [padding]
+    with pytest.raises(UnsupportedModel, match="the config nests too deeply"):
+        import_config(_model([_layer("ZeroPadding2D", "pad", {"padding": padding}, ["x"])], "pad"))
+    monkeypatch.setenv("MODELSPEC_MAX_LAYERS", "3")
+    layers = [_layer("Dense", f"d{i}", DENSE, [f"d{i - 1}" if i else "x"]) for i in range(4)]
+    with pytest.raises(UnsupportedModel, match=r"4 layers, more than a spec may hold \(3\); raise the limit"):
+        import_config(_model(layers, "d3"))
+
+
 def test_shared_layers_and_keras_2_configs_have_no_spec_form():
     shared = _layer("Dense", "d", {"units": 4}, ["x"])
     shared["inbound_nodes"].append(shared["inbound_nodes"][0])
