@@ -167,6 +167,10 @@ def _layers(flat: FlatModel) -> tuple[list[dict], list[Problem]]:
         if layer is not None:
             converted[node.name] = layer
             inputs[node.name] = node.tensors()
+    if not converted and not problems:
+        problems.append(Problem("model", flat.class_name, "the model has no layers (only inputs): nothing to build"))
+    if not flat.outputs and not problems:
+        problems.append(Problem("model", flat.class_name, "the model has no outputs"))
     if problems:
         return [], problems
     order = emit.chain_order([node.name for node in flat.nodes], inputs)
