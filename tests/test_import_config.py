@@ -241,6 +241,25 @@ def test_a_module_field_pointing_at_code_is_never_followed():
     assert "s (system): custom class (module 'os'" in str(caught.value)
 
 
+def test_configs_nested_too_deeply_or_too_large_are_refused(monkeypatch):
+    deep = _layer("Dense", "d", DENSE, ["x"])
+    arg = deep["inbound_nodes"][0]["args"]
+    for _ in range(990):  # within what json parses, beyond what a recursive walk may take
+        arg = [arg]
+    deep["inbound_nodes"][0]["args"] = arg
+    with pytest.raises(UnsupportedModel, match="the config nests too deeply"):
+        import_config(_model([deep], "d"))
+    padding = 1
+    for _ in range(990):
+        padding = [padding]
+    with pytest.raises(UnsupportedModel, match="the config nests too deeply"):
+        import_config(_model([_layer("ZeroPadding2D", "pad", {"padding": padding}, ["x"])], "pad"))
+    monkeypatch.setenv("MODELSPEC_MAX_LAYERS", "3")
+    layers = [_layer("Dense", f"d{i}", DENSE, [f"d{i - 1}" if i else "x"]) for i in range(4)]
+    with pytest.raises(UnsupportedModel, match=r"4 layers, more than a spec may hold \(3\); raise the limit"):
+        import_config(_model(layers, "d3"))
+
+
 def test_shared_layers_and_keras_2_configs_have_no_spec_form():
     shared = _layer("Dense", "d", {"units": 4}, ["x"])
     shared["inbound_nodes"].append(shared["inbound_nodes"][0])
@@ -327,3 +346,63 @@ def test_import_of_a_config_never_imports_tensorflow(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
     assert (tmp_path / "spec.yaml").is_file()
+
+
+def _paths(value, prefix=()):
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in children:
+        yield (*prefix, key)
+        yield from _paths(child, (*prefix, key))
+
+
+ITERATIONS = 300
+
+
+def test_mutated_configs_import_or_are_refused_never_crash():
+    """Anything anywhere in a config (as a hostile file may put it) gives a spec or an UnsupportedModel."""
+    import copy
+    import random
+
+    nested = _layer("Sequential", "inner", {"layers": [_layer("Dense", "i1", DENSE, [])]}, ["a"], module="keras")
+    base = _model(
+        [
+            _layer(
+                "Dense",
+                "a",
+                {
+                    **DENSE,
+                    "kernel_initializer": {
+                        "module": "keras.initializers",
+                        "class_name": "HeNormal",
+                        "config": {"seed": 3},
+                    },
+                },
+                ["x"],
+            ),
+            nested,
+            _layer("Add", "add", {}, ["a", "inner"]),
+            _layer("BatchNormalization", "bn", {"axis": 1, "epsilon": 1e-5}, ["add"]),
+        ],
+        "bn",
+    )
+    paths = list(_paths(base))
+    values = [None, 0, -1, 1.5, "x", [], {}, [1, 2], {"class_name": "Lambda"}, True, [None], 10**30]
+    rng = random.Random(0)
+    imported = 0
+    for _ in range(ITERATIONS):
+        config = copy.deepcopy(base)
+        for _ in range(rng.randint(1, 3)):
+            *parents, last = rng.choice(paths)
+            target = config
+            try:
+                for key in parents:
+                    target = target[key]
+                target[last] = rng.choice(values)
+            except (KeyError, IndexError, TypeError):
+                pass
+        try:
+            import_config(config)
+            imported += 1
+        except UnsupportedModel:
+            pass
+    assert 0 < imported < ITERATIONS

@@ -8,8 +8,13 @@ import click
 
 from modelspec.cli.common import EPILOG
 
+IMPORT_EPILOG = (
+    EPILOG + "\n\nimport exits 2 on a source that is unreadable, refused as hostile, or holds layers or settings a "
+    "spec cannot express. What maps to what, and what is refused: docs/import.md."
+)
 
-@click.command("import", epilog=EPILOG)
+
+@click.command("import", epilog=IMPORT_EPILOG)
 @click.argument("source", type=click.Path(dir_okay=False))
 @click.option(
     "-o",

@@ -12,9 +12,10 @@ from typing import Any, Optional, Union
 from modelspec.importer import emit, weights
 from modelspec.importer.graph import OPS_MODULE, FlatModel, InputNode, flatten
 from modelspec.importer.layers import convert
-from modelspec.importer.problems import Problem, UnsupportedModel
+from modelspec.importer.problems import Problem, UnsupportedModel, refused
 from modelspec.importer.source import ModelSource, read_source
 from modelspec.importer.training import training_block
+from modelspec.source import Limits
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 _MODEL_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
@@ -75,7 +76,14 @@ def import_config(
     """Import a model config (the dict of ``json.loads(model.to_json())``); ``arrays`` is called with the spec's
     (name, Keras origin) layers and returns their weights, or None. See ``import_file``."""
     where = str(origin.path) if origin is not None else description or "<config>"
-    flat = flatten(config)
+    try:
+        return _import(config, where, output, weights_out, origin, arrays)
+    except RecursionError:  # lists or models nested hundreds deep: no real model is
+        raise refused(where, "the config nests too deeply: refused") from None
+
+
+def _import(config: dict, where: str, output, weights_out, origin: Optional[ModelSource], arrays) -> Imported:
+    flat = _flatten(config, where)
     layers, problems = _layers(flat)
     block, training_problems = training_block(config.get("compile_config"))
     problems += training_problems
@@ -117,6 +125,18 @@ def import_config(
     return Imported(text, where, flat.name, len(layers), params, output, weights_path)
 
 
+def _flatten(config: dict, where: str) -> FlatModel:
+    flat = flatten(config)
+    limits = Limits.from_env()
+    if len(flat.nodes) > limits.max_layers:
+        raise refused(
+            where,
+            f"{len(flat.nodes):,} layers, more than a spec may hold ({limits.max_layers:,}); "
+            "raise the limit with MODELSPEC_MAX_LAYERS",
+        )
+    return flat
+
+
 def _write(output: Path, text: str, weights_path: Optional[Path], found) -> None:
     """Write the weights, then the spec, each atomically; a folder that does not exist is a user error."""
     from modelspec.atomic import write_text
@@ -147,6 +167,10 @@ def _layers(flat: FlatModel) -> tuple[list[dict], list[Problem]]:
         if layer is not None:
             converted[node.name] = layer
             inputs[node.name] = node.tensors()
+    if not converted and not problems:
+        problems.append(Problem("model", flat.class_name, "the model has no layers (only inputs): nothing to build"))
+    if not flat.outputs and not problems:
+        problems.append(Problem("model", flat.class_name, "the model has no outputs"))
     if problems:
         return [], problems
     order = emit.chain_order([node.name for node in flat.nodes], inputs)

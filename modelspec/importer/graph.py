@@ -89,10 +89,11 @@ def flatten(top: dict) -> FlatModel:
     """Return the flat graph of a model config (``model.to_json()``, a `.keras` ``config.json``, or a model's
     ``get_config()``); what cannot be read becomes a ``Problem`` in ``problems``."""
     class_name = top.get("class_name", "Functional" if "layers" in top else None)
+    class_name = class_name if isinstance(class_name, str) else None
     config = top.get("config", top) if "class_name" in top else top
     name = config.get("name") if isinstance(config, dict) else None
     flat = FlatModel(name if isinstance(name, str) else "model", str(class_name))
-    if class_name not in MODEL_CLASSES or top.get("module") not in _MODEL_MODULES or not isinstance(config, dict):
+    if class_name not in MODEL_CLASSES or not _model_module(top) or not isinstance(config, dict):
         flat.problems.append(
             Problem(
                 "model",
@@ -120,13 +121,24 @@ def _leaf_name_counts(config: dict) -> Counter:
             if not isinstance(entry, dict):
                 continue
             inner = entry.get("config")
-            if entry.get("class_name") in MODEL_CLASSES and isinstance(inner, dict):
+            if _class(entry) in MODEL_CLASSES and isinstance(inner, dict):
                 walk(inner, True)
-            elif not (nested and entry.get("class_name") == "InputLayer"):
+            elif not (nested and _class(entry) == "InputLayer"):
                 counts[_entry_name(entry)] += 1
 
     walk(config, False)
     return counts
+
+
+def _model_module(entry: dict) -> bool:
+    """Whether an entry's module is Keras's own for models (or absent, as in ``get_config()``)."""
+    module = entry.get("module")
+    return module is None or (isinstance(module, str) and module in _MODEL_MODULES)
+
+
+def _class(entry: dict) -> str:
+    class_name = entry.get("class_name")
+    return class_name if isinstance(class_name, str) else "?"
 
 
 def _entry_name(entry: dict) -> str:
@@ -137,10 +149,15 @@ def _entry_name(entry: dict) -> str:
     return name if isinstance(name, str) else "?"
 
 
+def mapping(value: Any) -> dict:
+    """``value`` when it is a mapping, else an empty one (a hostile config puts anything anywhere)."""
+    return value if isinstance(value, dict) else {}
+
+
 def _history(value: Any) -> Optional[tuple]:
     if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
-        history = (value.get("config") or {}).get("keras_history")
-        if isinstance(history, list) and len(history) == 3:
+        history = mapping(value.get("config")).get("keras_history")
+        if isinstance(history, list) and len(history) == 3 and isinstance(history[0], str):
             return tuple(history)
     return None
 
@@ -180,7 +197,7 @@ class _Reader:
         flat_name = self.flat_name((*origin, name)) if origin else self.flat_name((name,))
         dtype = config.get("dtype", "float32")
         if isinstance(dtype, dict):
-            dtype = (dtype.get("config") or {}).get("name", "float32")
+            dtype = mapping(dtype.get("config")).get("name", "float32")
         self.flat.inputs.append(InputNode(flat_name, shape if isinstance(shape, list) else [], str(dtype), config))
         return Tensor(flat_name)
 
@@ -193,7 +210,7 @@ class _Reader:
             name = _entry_name(entry)
             if entry.get("class_name") == "InputLayer":
                 if given is None and not current:
-                    current = [self.add_input(name, entry.get("config") or {}, origin)]
+                    current = [self.add_input(name, mapping(entry.get("config")), origin)]
                 continue
             if not current:  # a Sequential model without an InputLayer: its build shape says what it takes
                 shape = config.get("build_input_shape") or self.flat.build_shape
@@ -214,7 +231,7 @@ class _Reader:
             name = _entry_name(entry)
             if entry.get("class_name") == "InputLayer":
                 if given is None:
-                    local[name] = [self.add_input(name, entry.get("config") or {}, origin)]
+                    local[name] = [self.add_input(name, mapping(entry.get("config")), origin)]
                 elif name in input_names and input_names.index(name) < len(given):
                     local[name] = [given[input_names.index(name)]]
                 continue
@@ -237,7 +254,7 @@ class _Reader:
         outputs = []
         for layer, _, index in _refs(config.get("output_layers")):
             tensors = local.get(layer)
-            if tensors is None or index >= len(tensors):
+            if tensors is None or not 0 <= index < len(tensors):
                 self.problem(origin or ("model",), "Functional", f"output {layer!r} is not produced by any layer")
                 continue
             outputs.append(tensors[index])
@@ -260,7 +277,7 @@ class _Reader:
             if history is not None:
                 layer, call, index = history
                 tensors = local.get(layer)
-                if call != 0 or tensors is None or not isinstance(index, int) or index >= len(tensors):
+                if call != 0 or tensors is None or not isinstance(index, int) or not 0 <= index < len(tensors):
                     ok[0] = False
                     self.problem(
                         origin, "call", f"takes output {index} of call {call} of {layer!r}, which has no spec form"
@@ -286,7 +303,7 @@ class _Reader:
         if not isinstance(config, dict):
             self.problem((*origin, name), class_name, "the layer has no config mapping")
             return []
-        if class_name in MODEL_CLASSES and entry.get("module") in _MODEL_MODULES:
+        if class_name in MODEL_CLASSES and _model_module(entry):
             given = [t for t in call["args"] if isinstance(t, Tensor)]
             if len(call["args"]) == 1 and isinstance(call["args"][0], list):
                 given = [t for t in call["args"][0] if isinstance(t, Tensor)]
@@ -311,7 +328,7 @@ class _Reader:
 def _refs(value: Any) -> list[tuple]:
     """``input_layers``/``output_layers``: one [name, node, index] or a list of them (nested lists allowed)."""
     if isinstance(value, list) and len(value) == 3 and isinstance(value[0], str):
-        return [tuple(value)]
+        return [tuple(value)] if all(isinstance(v, int) and not isinstance(v, bool) for v in value[1:]) else []
     refs: list[tuple] = []
     if isinstance(value, list):
         for item in value:
@@ -329,7 +346,7 @@ def _first_shape(args: Any) -> Optional[list]:
             if shape is not None:
                 return shape
         elif _history(value) is not None:
-            shape = (value.get("config") or {}).get("shape")
+            shape = mapping(value.get("config")).get("shape")
             return shape if isinstance(shape, list) else None
     return None
 

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from modelspec.importer import values
-from modelspec.importer.graph import Node, Tensor
+from modelspec.importer.graph import Node, Tensor, mapping
 from modelspec.importer.problems import Problem
 from modelspec.schema.base import type_name
 from modelspec.schema.layers import LAYER_TYPES
@@ -110,8 +110,8 @@ def _trusted_special(node: Node) -> bool:
 def _check_common(node: Node, problem) -> None:
     dtype = node.config.get("dtype")
     if isinstance(dtype, dict):
-        dtype = (dtype.get("config") or {}).get("name")
-    if dtype not in (None, "float32"):
+        dtype = mapping(dtype.get("config")).get("name")
+    if not (dtype is None or dtype == "float32"):
         problem(f"dtype policy {dtype!r}: a spec builds float32 layers", "import the float32 model")
 
 
@@ -184,7 +184,7 @@ def _compact(key: str, value: Any, node: Node) -> Any:
         return value[0]
     if key in ("padding", "cropping") and isinstance(value, list):
         pairs = [v[0] if isinstance(v, list) and len(v) == 2 and v[0] == v[1] else v for v in value]
-        if all(isinstance(p, int) for p in pairs):
+        if pairs and all(isinstance(p, int) for p in pairs):
             return pairs[0] if all(p == pairs[0] for p in pairs) else pairs
         return pairs if len(value) > 1 else value
     if key == "axis" and isinstance(value, list) and len(value) == 1:
@@ -271,9 +271,9 @@ def _bidirectional(node: Node, problem) -> Optional[dict]:
     if not isinstance(forward, dict) or forward.get("class_name") not in ("LSTM", "GRU", "SimpleRNN"):
         problem("bidirectional wraps a layer other than LSTM, GRU or SimpleRNN")
         return None
-    inner_config = dict(forward.get("config") or {})
+    inner_config = dict(mapping(forward.get("config")))
     if isinstance(backward, dict):
-        mirror = {**(backward.get("config") or {}), "name": inner_config.get("name")}
+        mirror = {**mapping(backward.get("config")), "name": inner_config.get("name")}
         mirror["go_backwards"] = not mirror.get("go_backwards", False)
         if mirror != inner_config or backward.get("class_name") != forward.get("class_name"):
             problem("its backward layer is not the mirror of its forward layer", "use one layer for both directions")

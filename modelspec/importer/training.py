@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from modelspec.importer import values
+from modelspec.importer.graph import mapping
 from modelspec.importer.problems import Problem
 from modelspec.schema.base import canonical_name
 from modelspec.schema.training import LOSS_ALIASES, LOSSES, METRIC_ALIASES, METRICS, OPTIMIZER_MODELS, Training
@@ -72,7 +73,7 @@ def _optimizer(value: Any, problem) -> dict:
     if model is None:
         problem("optimizer", f"optimizer {value.get('class_name')!r} has no spec form")
         return {}
-    config, out = _optimizer_settings(model, dict(value.get("config") or {}), problem)
+    config, out = _optimizer_settings(model, dict(mapping(value.get("config"))), problem)
     try:
         optimizer = values.compact(model, {k: values.float32(v) for k, v in config.items()}, "optimizer", {})
     except values.Inexpressible as exc:
@@ -102,11 +103,11 @@ def _optimizer_settings(model, config: dict, problem) -> tuple[dict, dict]:
 
 
 def _schedule(value: dict, problem) -> tuple[Any, Optional[float]]:
-    model = _schedule_models().get(value.get("class_name"))
+    model = _schedule_models().get(str(value.get("class_name")))
     if model is None:
         problem("learning_rate", f"learning-rate schedule {value.get('class_name')!r} has no spec form")
         return None, None
-    config = dict(value.get("config") or {})
+    config = dict(mapping(value.get("config")))
     config.pop("name", None)
     initial = config.pop("initial_learning_rate", None)
     try:
@@ -135,7 +136,7 @@ def _loss(value: Any, problem) -> Any:
     if name is None or not str(value.get("module", "keras.losses")).startswith("keras."):
         problem("loss", f"loss {value.get('class_name')!r} has no spec form")
         return None
-    options = _loss_options(name, value.get("config") or {}, problem)
+    options = _loss_options(name, mapping(value.get("config")), problem)
     return {"type": name, **options} if options else name
 
 

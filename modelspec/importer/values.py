@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from modelspec.importer.graph import mapping
 from modelspec.schema.activations import ACTIVATIONS, ALIASES
 from modelspec.schema.base import canonical_name, type_name
 from modelspec.schema.initializers import INITIALIZER_MODELS
@@ -49,13 +50,15 @@ def serialized(value: Any, kind: str, models) -> Any:
     if not isinstance(value, dict):
         raise Inexpressible(f"{kind} {value!r} is not a Keras {kind}")
     class_name = value.get("class_name")
+    if not isinstance(class_name, str):
+        raise Inexpressible(f"{kind} {value!r} is not a Keras {kind}")
     module = value.get("module")
     if module is not None and (not isinstance(module, str) or not module.startswith(_BUILTIN_MODULES)):
         raise Inexpressible(f"custom {kind} {class_name!r} from module {module!r}")
     model = by_class.get(class_name)
     if model is None:
         raise Inexpressible(f"{kind} {class_name!r} has no spec form")
-    config = value.get("config") or {}
+    config = mapping(value.get("config"))
     if not isinstance(config, dict):
         raise Inexpressible(f"{kind} {class_name!r} has an unreadable config")
     return compact(model, config, kind, {"input_axes": None, "output_axes": None})

@@ -1,9 +1,10 @@
 """Weights for an imported spec: a `.weights.h5` keyed by the spec's layer names (h5py and NumPy, no Keras).
 
-From a `.keras` archive, the arrays are copied from its ``model.weights.h5`` member, opened with the guards of
+From a `.keras` archive, the ``model.weights.h5`` member is opened with the guards of
 ``modelspec.pretrained.files`` (links, external storage, absurd declared sizes and zip bombs are refused before
-anything is read). Keras stores a nested model's layers below the nested model's group; the file written here
-has one group per layer of the flat spec, ``layers/<name>/vars/<i>``, which modelspec's loader reads by name.
+anything is read). When every layer keeps its Keras name, the member is written as it is; when nested models
+were flattened (Keras stores their layers below the nested model's group), the file written has one group per
+layer of the flat spec, ``layers/<name>/vars/<i>``. modelspec's loader reads either by layer name.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import math
 import tempfile
 import zipfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Union
 
 from modelspec.atomic import replacing
 from modelspec.errors import WeightsError
@@ -22,13 +25,31 @@ from modelspec.pretrained import files
 Arrays = dict[str, list[tuple[str, object]]]  # spec layer -> [(variable path below the layer, array)]
 
 
-def archive_arrays(path: Path, layers: Iterable[tuple[str, tuple[str, ...]]]) -> Arrays:
-    """Read the arrays of each (spec name, Keras origin) layer from a `.keras` archive's weights."""
+@dataclass(frozen=True)
+class Verbatim:
+    """An archive whose weights member is written as is: every layer keeps its Keras name (no nested model was
+    flattened), so modelspec's loader reads the member exactly as Keras wrote it."""
+
+    archive: Path
+    values: int
+
+
+def archive_arrays(path: Path, layers: Iterable[tuple[str, tuple[str, ...]]]) -> Union[Arrays, Verbatim]:
+    """Read the arrays of each (spec name, Keras origin) layer from a `.keras` archive's weights (checked with
+    the guards of pretrained weights), or, when every layer keeps its name, only check and count them."""
+    layers = list(layers)
     with tempfile.TemporaryDirectory(prefix="modelspec-import-") as folder:
         member = Path(folder) / files.KERAS_MEMBER
         try:
             _extract(path, member)
-            with files.open_source(member) as (_, h5):
+            with files.open_source(member) as (source, h5):
+                # Verbatim unless names changed, or the member carries more than the layers (optimizer state).
+                if all(origin == (name,) for name, origin in layers) and set(files._names(member, h5)) <= {
+                    "layers",
+                    "vars",
+                }:
+                    values = sum(math.prod(e.shape) for entries in source.layers.values() for e in entries)
+                    return Verbatim(path, values)
                 return _arrays(member, h5, layers)
         except WeightsError as exc:
             text = str(exc).replace(str(member), f"{path}:{files.KERAS_MEMBER}")
@@ -89,13 +110,19 @@ def _groups(path: Path, h5) -> dict[tuple[str, ...], object]:
     return found
 
 
-def count(arrays: Arrays) -> int:
+def count(arrays: Union[Arrays, Verbatim]) -> int:
     """The number of values in ``arrays`` (the parameter count Keras reports)."""
+    if isinstance(arrays, Verbatim):
+        return arrays.values
     return sum(math.prod(array.shape) for items in arrays.values() for _, array in items)
 
 
-def write(path: Path, arrays: Arrays) -> None:
+def write(path: Path, arrays: Union[Arrays, Verbatim]) -> None:
     """Write ``arrays`` as a Keras 3 weights file, atomically (a temporary file, then one rename)."""
+    if isinstance(arrays, Verbatim):
+        with replacing(path, ".h5") as temporary:
+            _extract(arrays.archive, Path(temporary))
+        return
     import h5py
 
     with replacing(path, ".h5") as temporary, h5py.File(temporary, "w") as h5:
