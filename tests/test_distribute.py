@@ -217,6 +217,12 @@ def _check_like_single(root: Path, single, chief_output: str) -> None:
     reference = _arrays(checkpoint)
     assert len(cluster) == len(reference) > 4  # the model's 4 weights, then the optimizer's step count and moments
     assert all(np.allclose(a, b, rtol=0, atol=TOLERANCE) for a, b in zip(cluster, reference))
+    # The chief's model file is plain Keras (no strategy inside), holding the best epoch's weights (early stopping)
+    from modelspec.runtime.tensorflow_env import import_keras
+
+    saved = import_keras().saving.load_model(root / "w0" / "toy.keras")
+    best = _arrays(root / "checkpoints" / "best.npz")[: len(saved.weights)]
+    assert all(np.allclose(np.asarray(a), b, rtol=0, atol=0) for a, b in zip(saved.weights, best))
 
 
 def test_two_workers_train_like_one_device_and_only_the_chief_writes(tmp_path, single):

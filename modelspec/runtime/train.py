@@ -7,6 +7,12 @@ give bit-identical weights, and 2 epochs plus a resumed 2 give the same weights 
 In-memory data is gathered by row inside TensorFlow's graph; memory-mapped data (a folder of .npy) is read one
 contiguous batch at a time, the order of the batches shuffled each epoch, so a step reads one block of the files
 and the data is never loaded whole.
+
+Under a `tf.distribute` strategy (modelspec/runtime/distribute.py) the batches and their order stay those of one
+device: `mirrored` hands them to ``model.fit``, which splits each across the devices; under `multi_worker_mirrored`
+each worker's pipeline yields only its replicas' slices of them, and a loop of ours drives Keras's own steps and
+callbacks (``_multi_worker_fit``). Either way the history, checkpoints and progress are the same, and only the chief
+writes files.
 """
 
 from __future__ import annotations
@@ -488,7 +494,8 @@ def evaluate_distributed(keras_model, strategy, dataset, batch_size: int) -> dic
             test(batch)
         return _results(keras_model)
     except _CLUSTER_ERRORS(tf) as exc:
-        raise _Lost(str(exc)) from exc
+        raise WorkerLost(f"evaluation stopped: a worker of the cluster is gone ({_reason(exc)}); restart every "
+                         f"worker") from None  # fmt: skip
 
 
 def _CLUSTER_ERRORS(tf) -> tuple:  # noqa: N802 - a constant that needs TensorFlow imported
@@ -553,10 +560,14 @@ def _resumed(keras, state, early, plateau, folder, keras_model):
     return Resumed()
 
 
+def _reason(error: Exception) -> str:
+    """The first lines of TensorFlow's message, without its `{{function_node ...}}` prefix."""
+    lines = re.sub(r"^\{\{[^}]*\}\}\s*", "", str(error).strip()).splitlines()
+    return " ".join(lines[:2]) or "a collective operation failed"
+
+
 def _worker_lost(lost: _Lost, complete: int, folder: Optional[Path]) -> WorkerLost:
-    lines = re.sub(r"^\{\{[^}]*\}\}\s*", "", str(lost).strip()).splitlines()
-    reason = " ".join(lines[:2]) or "a collective operation failed"
-    where = f"training stopped during epoch {complete + 1}: a worker of the cluster is gone ({reason})"
+    where = f"training stopped during epoch {complete + 1}: a worker of the cluster is gone ({_reason(lost)})"
     if folder is None or complete == 0:
         return WorkerLost(f"{where}; no checkpoint holds a complete epoch: restart every worker")
     return WorkerLost(f"{where}; {folder / 'last.npz'} holds epoch {complete}: restart every worker with --resume")
