@@ -99,6 +99,7 @@ def test_mirrored_on_two_logical_cpus_follows_the_single_device_trajectory(tmp_p
     done = python(
         """
         import json
+        import warnings
         import numpy as np
         from modelspec import evaluate, load_spec, train
         from modelspec.data import load_data
@@ -108,7 +109,11 @@ def test_mirrored_on_two_logical_cpus_follows_the_single_device_trajectory(tmp_p
         # The loop that multi_worker_mirrored uses, here with two replicas in one process: each reads its slice
         data = load_data("data.npz", load_spec("toy.yaml"))
         strategy = mirrored.model.distribute_strategy
+        with warnings.catch_warnings(record=True) as uneven:
+            warnings.simplefilter("always")
+            train("toy.yaml", "data.npz", batch_size=15, epochs=1)
         print(json.dumps({
+            "uneven": [str(warning.message) for warning in uneven],
             "sliced": evaluate_distributed(mirrored.model, strategy, data, 16),
             "evaluated": mirrored.model.evaluate(*data.inputs.values(), *data.targets.values(), batch_size=16,
                                                  return_dict=True, verbose=0),
@@ -130,6 +135,8 @@ def test_mirrored_on_two_logical_cpus_follows_the_single_device_trajectory(tmp_p
     assert _close_rows(result["mirrored"], result["single"]), (result["mirrored"], result["single"])
     assert result["weights"] <= TOLERANCE
     assert result["sliced"] == pytest.approx(result["evaluated"], abs=TOLERANCE)
+    assert any(m.startswith("batch_size 15 is not a multiple of the 2 replicas: each step splits it into shares of 8 "
+                            "and fewer") for m in result["uneven"]), result["uneven"]  # fmt: skip
 
 
 def test_more_logical_cpus_than_a_started_tensorflow_has_is_a_settings_error(tmp_path, keras):
