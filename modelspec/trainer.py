@@ -12,6 +12,8 @@ import importlib.util
 import json
 import os
 import secrets
+import sys
+import warnings
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Union
@@ -205,6 +207,7 @@ def train(
     deterministic(settings.seed)
     with run.scope():
         keras_model = build(prepared, seed=seed)
+    _warn_uneven(settings.batch_size, run.replicas, show_progress)
     steps = -(-train_set.size // settings.batch_size)
     trained = History()
     progress = progress_callback(trained, settings.epochs, steps, quiet=quiet) if show_progress else None
@@ -215,6 +218,22 @@ def train(
     if role.chief:
         _write(prepared, keras_model, trained, train_set, data, settings, output=output, history=history, plot=plot)
     return Trained(keras_model, trained)
+
+
+def _warn_uneven(batch_size: int, replicas: int, show_progress: bool) -> None:
+    """Say when the global batch does not split evenly: what lint (MS309) cannot know for every GPU of a machine or
+    a cluster. On the command line a line on stderr, in Python a ``UserWarning``."""
+    if batch_size % replicas == 0:
+        return
+    message = (
+        f"batch_size {batch_size} is not a multiple of the {replicas} replicas: each step splits it into shares of "
+        f"{-(-batch_size // replicas)} and fewer, and each share's mean loss counts the same, so the examples of "
+        f"the smaller shares weigh more (MS309); use a multiple of {replicas}"
+    )
+    if show_progress:
+        print(f"warning: {message}", file=sys.stderr, flush=True)
+    else:
+        warnings.warn(message, stacklevel=3)
 
 
 def _distribution(model: ModelSpec, distribute: Optional[str]):

@@ -99,6 +99,7 @@ def test_mirrored_on_two_logical_cpus_follows_the_single_device_trajectory(tmp_p
     done = python(
         """
         import json
+        import warnings
         import numpy as np
         from modelspec import evaluate, load_spec, train
         from modelspec.data import load_data
@@ -108,7 +109,24 @@ def test_mirrored_on_two_logical_cpus_follows_the_single_device_trajectory(tmp_p
         # The loop that multi_worker_mirrored uses, here with two replicas in one process: each reads its slice
         data = load_data("data.npz", load_spec("toy.yaml"))
         strategy = mirrored.model.distribute_strategy
+        # ... and training with it, as a worker with two GPUs would: the loop of multi_worker_mirrored, 2 replicas
+        from modelspec.pipeline import build, prepare
+        from modelspec.runtime.distribute import Role, Run
+        from modelspec.runtime.train import Settings, deterministic, fit
+        from modelspec.schema.distribute import Distribute
+        from modelspec.trainer import load_datasets
+        prepared = prepare("toy.yaml")
+        deterministic(5)
+        with strategy.scope():
+            model = build(prepared)
+        run = Run(Distribute(strategy="multi_worker_mirrored"), Role(), strategy)
+        looped = fit(model, prepared.model.spec, *load_datasets(prepared.model, "data.npz"), Settings(3, 16, 5, True),
+                     run=run)
+        with warnings.catch_warnings(record=True) as uneven:
+            warnings.simplefilter("always")
+            train("toy.yaml", "data.npz", batch_size=15, epochs=1)
         print(json.dumps({
+            "uneven": [str(warning.message) for warning in uneven], "looped": looped.rows,
             "sliced": evaluate_distributed(mirrored.model, strategy, data, 16),
             "evaluated": mirrored.model.evaluate(*data.inputs.values(), *data.targets.values(), batch_size=16,
                                                  return_dict=True, verbose=0),
@@ -130,6 +148,9 @@ def test_mirrored_on_two_logical_cpus_follows_the_single_device_trajectory(tmp_p
     assert _close_rows(result["mirrored"], result["single"]), (result["mirrored"], result["single"])
     assert result["weights"] <= TOLERANCE
     assert result["sliced"] == pytest.approx(result["evaluated"], abs=TOLERANCE)
+    assert _close_rows(result["looped"], result["single"]), (result["looped"], result["single"])
+    assert any(m.startswith("batch_size 15 is not a multiple of the 2 replicas: each step splits it into shares of 8 "
+                            "and fewer") for m in result["uneven"]), result["uneven"]  # fmt: skip
 
 
 def test_more_logical_cpus_than_a_started_tensorflow_has_is_a_settings_error(tmp_path, keras):
@@ -217,6 +238,12 @@ def _check_like_single(root: Path, single, chief_output: str) -> None:
     reference = _arrays(checkpoint)
     assert len(cluster) == len(reference) > 4  # the model's 4 weights, then the optimizer's step count and moments
     assert all(np.allclose(a, b, rtol=0, atol=TOLERANCE) for a, b in zip(cluster, reference))
+    # The chief's model file is plain Keras (no strategy inside), holding the best epoch's weights (early stopping)
+    from modelspec.runtime.tensorflow_env import import_keras
+
+    saved = import_keras().saving.load_model(root / "w0" / "toy.keras")
+    best = _arrays(root / "checkpoints" / "best.npz")[: len(saved.weights)]
+    assert all(np.allclose(np.asarray(a), b, rtol=0, atol=0) for a, b in zip(saved.weights, best))
 
 
 def test_two_workers_train_like_one_device_and_only_the_chief_writes(tmp_path, single):

@@ -29,7 +29,6 @@ from modelspec.errors import SettingsError
 from modelspec.schema.distribute import MIRRORED, MULTI_WORKER_MIRRORED, Distribute, device_key
 
 TF_CONFIG = "TF_CONFIG"
-_SLURM_TASKS = ("SLURM_STEP_NUM_TASKS", "SLURM_NTASKS")
 
 
 @dataclass(frozen=True)
@@ -54,14 +53,15 @@ def role(setting: Optional[Distribute], environ: Optional[dict] = None) -> Role:
     environ = os.environ if environ is None else environ
     if environ.get(TF_CONFIG):
         return _tf_config_role(environ[TF_CONFIG])
-    tasks = next((int(environ[name]) for name in _SLURM_TASKS if environ.get(name, "").isdigit()), 0)
+    # What SlurmClusterResolver reads: set by srun inside a job step (SLURM_NTASKS alone is no step)
+    tasks = int(environ["SLURM_STEP_NUM_TASKS"]) if environ.get("SLURM_STEP_NUM_TASKS", "").isdigit() else 0
     if tasks > 1 and environ.get("SLURM_PROCID", "").isdigit():
         worker = int(environ["SLURM_PROCID"])
         return Role(chief=worker == 0, worker=worker, workers=tasks)
     raise SettingsError(
         "multi_worker_mirrored needs a cluster: set the TF_CONFIG environment variable on every worker, e.g. "
         '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}, or run '
-        "inside a Slurm job step with several tasks (docs/distributed.md); for the devices of one machine use "
+        "inside a Slurm job step with several tasks (srun; docs/distributed.md); for the devices of one machine use "
         "mirrored (received: no TF_CONFIG)"
     )
 

@@ -7,6 +7,12 @@ give bit-identical weights, and 2 epochs plus a resumed 2 give the same weights 
 In-memory data is gathered by row inside TensorFlow's graph; memory-mapped data (a folder of .npy) is read one
 contiguous batch at a time, the order of the batches shuffled each epoch, so a step reads one block of the files
 and the data is never loaded whole.
+
+Under a `tf.distribute` strategy (modelspec/runtime/distribute.py) the batches and their order stay those of one
+device: `mirrored` hands them to ``model.fit``, which splits each across the devices; under `multi_worker_mirrored`
+each worker's pipeline yields only its replicas' slices of them, and a loop of ours drives Keras's own steps and
+callbacks (``_multi_worker_fit``). Either way the history, checkpoints and progress are the same, and only the chief
+writes files.
 """
 
 from __future__ import annotations
@@ -363,7 +369,9 @@ def fit(keras_model, spec, train, validation, settings: Settings, *, progress=No
 
     ``run`` (modelspec/runtime/distribute.py): the strategy the model was built under. `mirrored` trains with
     ``model.fit``; `multi_worker_mirrored` with ``_multi_worker_fit``, the same callbacks driven by a loop of its
-    own; on a cluster only the chief writes checkpoints, and a lost worker raises ``WorkerLost``.
+    own; on a cluster only the chief writes checkpoints, and a lost worker raises ``WorkerLost``. A global batch
+    that the replicas do not divide takes that loop under `mirrored` too: Keras 3.15's fit averages the first
+    batch's per-replica shares element by element to build the model, and fails on shares of unequal length.
     """
     keras = import_keras()
     training = spec.training
@@ -388,9 +396,9 @@ def fit(keras_model, spec, train, validation, settings: Settings, *, progress=No
     after_epoch = _Checkpointer(keras_model, spec, settings, history, monitor, early, plateau, chief)
     with _trap_signals(flag):
         try:
-            if run is not None and run.multi_worker:
+            if run is not None and (run.multi_worker or settings.batch_size % run.replicas):
                 callbacks += [Recorder(history, after_epoch), *([progress] if progress else [])]
-                _multi_worker_fit(keras_model, run.strategy, training, train, validation, settings, first_epoch,
+                _multi_worker_fit(keras_model, run, training, train, validation, settings, first_epoch,
                                   callbacks, flag)  # fmt: skip
             else:
                 callbacks += [Recorder(history, after_epoch), Stop(flag), *([progress] if progress else [])]
@@ -450,26 +458,30 @@ def _distributed(strategy, dataset, settings: Settings, first_epoch: int, weight
 
 
 def _steps(tf, strategy, keras_model):
-    """The distributed training step (returning this replica's running logs and how many replicas were asked to
-    stop: a signal on any worker stops every worker after the same batch) and the validation step."""
+    """The distributed training step (returning this replica's running logs), the validation step, and ``agree``:
+    how many workers were asked to stop, summed across the workers, so that a signal on any worker stops every
+    worker after the same batch. ``agree`` is a function of its own: two collective operations in one function can
+    be numbered in different orders by the replicas of one worker."""
 
     def local(values):
         return tf.nest.map_structure(lambda value: strategy.experimental_local_results(value)[0], values)
 
-    def train_replica(data, stop):
-        logs = keras_model.train_step(data)
-        asked = tf.identity(tf.cast(stop, tf.float32))  # a float on the replica's device, as collectives need
-        return logs, tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, asked)
-
     @tf.function
-    def train(data, stop):
-        return local(strategy.run(train_replica, args=(data, stop)))
+    def train(batches):  # the iterator's next() inside the graph: eagerly, it fails on unequal shares
+        return local(strategy.run(keras_model.train_step, args=(next(batches),)))
 
     @tf.function
     def test(data):
         strategy.run(keras_model.test_step, args=(data,))
 
-    return train, test
+    def asked(stop):  # a float on the replica's device, as collectives need
+        return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, tf.identity(stop))
+
+    @tf.function
+    def agree(stop):
+        return local(strategy.run(asked, args=(stop,)))
+
+    return train, test, agree
 
 
 def _results(keras_model) -> dict[str, float]:
@@ -480,7 +492,7 @@ def _results(keras_model) -> dict[str, float]:
 def evaluate_distributed(keras_model, strategy, dataset, batch_size: int) -> dict[str, float]:
     """The loss and metrics of ``keras_model`` on ``dataset``, each worker evaluating its replicas' share."""
     tf = _tensorflow()
-    _, test = _steps(tf, strategy, keras_model)
+    _, test, _ = _steps(tf, strategy, keras_model)
     settings = Settings(epochs=1, batch_size=batch_size, seed=0, shuffle=False)
     keras_model.reset_metrics()
     try:
@@ -488,7 +500,8 @@ def evaluate_distributed(keras_model, strategy, dataset, batch_size: int) -> dic
             test(batch)
         return _results(keras_model)
     except _CLUSTER_ERRORS(tf) as exc:
-        raise _Lost(str(exc)) from exc
+        raise WorkerLost(f"evaluation stopped: a worker of the cluster is gone ({_reason(exc)}); restart every "
+                         f"worker") from None  # fmt: skip
 
 
 def _CLUSTER_ERRORS(tf) -> tuple:  # noqa: N802 - a constant that needs TensorFlow imported
@@ -496,15 +509,17 @@ def _CLUSTER_ERRORS(tf) -> tuple:  # noqa: N802 - a constant that needs TensorFl
     return (errors.UnavailableError, errors.CancelledError, errors.DeadlineExceededError, errors.AbortedError)
 
 
-def _multi_worker_fit(keras_model, strategy, training, train, validation, settings, first_epoch, callbacks, flag):
+def _multi_worker_fit(keras_model, run, training, train, validation, settings, first_epoch, callbacks, flag):
     """Train under MultiWorkerMirroredStrategy as fit would: same steps, metrics, logs and callbacks."""
     tf = _tensorflow()
+    strategy = run.strategy
     keras = import_keras()
     data = _distributed(strategy, train, settings, first_epoch, class_weights(training.class_weight, train))
     held = Settings(epochs=1, batch_size=settings.batch_size, seed=0, shuffle=False)
     checks = _distributed(strategy, validation, held, 0) if validation is not None else None
     steps = math.ceil(train.size / settings.batch_size)
-    step, test = _steps(tf, strategy, keras_model)
+    _build_compiled(tf, strategy, keras_model, train, weighted=training.class_weight is not None)
+    step, test, agree = _steps(tf, strategy, keras_model)
     hooks = keras.callbacks.CallbackList(callbacks, model=keras_model)
     keras_model.stop_training = False
     try:
@@ -515,8 +530,9 @@ def _multi_worker_fit(keras_model, strategy, training, train, validation, settin
             hooks.on_epoch_begin(epoch)
             for batch in range(steps):
                 hooks.on_train_batch_begin(batch)
-                logs, stopping = step(next(batches), tf.constant(1.0 if flag else 0.0))
-                if int(stopping):
+                logs = step(batches)
+                stop = tf.constant(1.0 if flag else 0.0)
+                if float(agree(stop) if run.role.workers > 1 else stop):
                     raise _Signal(flag[0] if flag else signal.SIGTERM, batch)
                 hooks.on_train_batch_end(batch, {name: float(value) for name, value in logs.items()})
             logs = _results(keras_model)
@@ -528,6 +544,19 @@ def _multi_worker_fit(keras_model, strategy, training, train, validation, settin
         hooks.on_train_end()
     except _CLUSTER_ERRORS(tf) as exc:
         raise _Lost(str(exc)) from exc
+
+
+def _build_compiled(tf, strategy, keras_model, dataset, weighted: bool) -> None:
+    """Create the compiled metrics' and losses' variables now, from the batches' shapes, as fit does first under a
+    strategy: created inside the step's tf.function instead, they fail with several replicas on one worker."""
+
+    def spec(arrays: dict):
+        specs = {name: tf.TensorSpec((None, *a.shape[1:]), _dtype(a)) for name, a in arrays.items()}
+        return next(iter(specs.values())) if len(specs) == 1 else specs
+
+    batch = (spec(dataset.inputs), spec(dataset.targets))
+    with strategy.scope():
+        keras_model._symbolic_build(data_batch=(*batch, tf.TensorSpec((None,))) if weighted else batch)
 
 
 def _validate(keras_model, checks, test) -> dict[str, float]:
@@ -553,10 +582,14 @@ def _resumed(keras, state, early, plateau, folder, keras_model):
     return Resumed()
 
 
+def _reason(error: Exception) -> str:
+    """The first lines of TensorFlow's message, without its `{{function_node ...}}` prefix."""
+    lines = re.sub(r"^\{\{[^}]*\}\}\s*", "", str(error).strip()).splitlines()
+    return " ".join(lines[:2]) or "a collective operation failed"
+
+
 def _worker_lost(lost: _Lost, complete: int, folder: Optional[Path]) -> WorkerLost:
-    lines = re.sub(r"^\{\{[^}]*\}\}\s*", "", str(lost).strip()).splitlines()
-    reason = " ".join(lines[:2]) or "a collective operation failed"
-    where = f"training stopped during epoch {complete + 1}: a worker of the cluster is gone ({reason})"
+    where = f"training stopped during epoch {complete + 1}: a worker of the cluster is gone ({_reason(lost)})"
     if folder is None or complete == 0:
         return WorkerLost(f"{where}; no checkpoint holds a complete epoch: restart every worker")
     return WorkerLost(f"{where}; {folder / 'last.npz'} holds epoch {complete}: restart every worker with --resume")

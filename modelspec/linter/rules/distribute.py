@@ -81,9 +81,9 @@ MS309 = Rule(
     docs=Docs(
         what="Flags a `training.batch_size` that the number of replicas of `training.distribute` does not "
         "divide. The count is known before the run only from a `mirrored` device list; with every GPU of the "
-        "machine, or a `multi_worker_mirrored` cluster (TF_CONFIG), it is known only once the run starts, and "
-        "lint says nothing: it never reads the machine or the environment, so the same spec gives the same "
-        "findings everywhere.",
+        "machine, or a `multi_worker_mirrored` cluster (TF_CONFIG), it is known only once the run starts: lint "
+        "says nothing (it never reads the machine or the environment, so the same spec gives the same findings "
+        "everywhere), and `modelspec train` prints the same warning when it finds the count.",
         why="`batch_size` is the global batch: every step splits it across the replicas, each replica takes the "
         "mean loss over its own share, and the replicas' gradients are averaged (Keras scales each replica's "
         "loss by 1 / replicas). When the split is uneven (10 over 3 replicas: 4, 3 and 3), an example in a "
