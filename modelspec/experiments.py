@@ -526,6 +526,21 @@ def _check_all(variants, data, validation_data, validation_split, target, max_pa
             checked.add(signature)
 
 
+def _one_cluster_run(made: list, seeds: int, distribute: Optional[str]) -> None:
+    """Refuse multi_worker_mirrored for several runs: TensorFlow configures a process's collective ops once."""
+    from modelspec.schema.distribute import MULTI_WORKER_MIRRORED, with_strategy
+
+    runs = len(made) * seeds
+    for variant in made:
+        setting = with_strategy(variant.model.spec.training.distribute, distribute)
+        if runs > 1 and setting is not None and setting.strategy == MULTI_WORKER_MIRRORED:
+            raise SettingsError(
+                f"compare trains {runs} runs in one process, and multi_worker_mirrored starts its cluster once per "
+                f"process: train each variant with `modelspec train` on the cluster, or compare with "
+                f"--distribute mirrored or none (received: {variant.label} with multi_worker_mirrored)"
+            )
+
+
 def compare(
     spec: SpecSource,
     data,
@@ -545,6 +560,7 @@ def compare(
     config=None,
     on_ready: Optional[Callable[[list], None]] = None,
     on_run: Optional[Callable[[VariantResult, Run, int, int], None]] = None,
+    distribute: Optional[str] = None,
 ) -> Comparison:
     """Train one variant of a spec per value (or combination of values) of ``vary``, from the same seeds.
 
@@ -558,6 +574,9 @@ def compare(
         output: the results as JSON (atomic); plot: a PNG of the overlaid loss curves (mean and spread over seeds).
         on_ready: called with the variants (labels, findings) once every check passed, before TensorFlow starts.
         on_run: called after each training run with (variant, run, number of the run, runs in all).
+        distribute: replaces the spec's `training.distribute` for every run, as for train: `mirrored` or `none`.
+            `multi_worker_mirrored` starts its cluster once per process, so it trains one run only: a
+            comparison of several runs is refused (train each variant with `modelspec train` on the cluster).
 
     Raises:
         SettingsError: a malformed ``--vary`` or ``--reach``, or a variant that is not a valid spec (before anything
@@ -571,6 +590,7 @@ def compare(
         raise SettingsError(f"--seeds must be at least 1 (received: {seeds})")
     _plot_possible(plot)
     made = make_variants(model, vary)
+    _one_cluster_run(made, seeds, distribute)
     results = [VariantResult(v.label, v.settings, _lint_findings(v.model, config)) for v in made]
     _check_all(made, data, validation_data, validation_split, target, max_params)
     first = seed if seed is not None else model.spec.seed
@@ -596,6 +616,7 @@ def compare(
                 seed=run_seed,
                 max_params=max_params,
                 lint=False,
+                distribute=distribute,
             )
             run = Run(run_seed, trained.history.rows, time.perf_counter() - started)
             result.runs.append(run)

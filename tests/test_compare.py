@@ -126,3 +126,22 @@ def test_a_variant_that_does_not_fit_the_data_stops_before_any_training(files, t
     assert runs == [] and not (tmp_path / "r.json").exists()
     result = CliRunner().invoke(cli, ["compare", str(spec), "--data", str(data), "--vary", "layers.out.units=3,2"])
     assert result.exit_code == 2 and "error:" in result.output
+
+
+def test_distribute_trains_every_variant_under_the_strategy_and_multi_worker_is_refused(files, tmp_path):
+    """--distribute reaches every run: mirrored (here this machine's CPU, one replica) follows the runs without a
+    strategy; multi_worker_mirrored, which TensorFlow starts once per process, is refused before any training."""
+    spec, data = files
+    plain = compare(spec, data, [VARY], epochs=2)
+    mirrored = compare(spec, data, [VARY], epochs=2, distribute="mirrored")
+    for one, other in zip(plain.variants, mirrored.variants):
+        for a, b in zip(_scores(one.runs[0].rows), _scores(other.runs[0].rows)):
+            assert a.keys() == b.keys()
+            assert all(abs(a[k] - b[k]) <= 1e-5 * max(1.0, abs(a[k])) for k in a)
+    result = CliRunner().invoke(
+        cli,
+        ["compare", str(spec), "--data", str(data), "--vary", VARY, "--distribute", "multi_worker_mirrored",
+         "-o", str(tmp_path / "r.json")],
+    )  # fmt: skip
+    assert result.exit_code == 2 and "multi_worker_mirrored starts its cluster once per process" in result.output
+    assert not (tmp_path / "r.json").exists()

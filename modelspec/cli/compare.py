@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.common import EPILOG
+from modelspec.cli.common import EPILOG, distribute_option
 from modelspec.cli.train import DATA_HELP
 from modelspec.pipeline import DEFAULT_MAX_PARAMS
 
@@ -52,8 +52,9 @@ EXIT_HELP = (
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write the overlaid loss curves to this PNG.")
 @click.option("--max-params", type=click.IntRange(min=1), default=DEFAULT_MAX_PARAMS, show_default=True)
 @click.option("--quiet", is_flag=True, help="Print only the table.")
+@distribute_option("Train each variant")
 def compare(spec, vary, data, validation_data, validation_split, target, epochs, batch_size, seeds, seed, reach,
-            output, plot, max_params, quiet) -> None:  # fmt: skip
+            output, plot, max_params, quiet, distribute) -> None:  # fmt: skip
     """Train SPEC once per variant that --vary describes, from the same seeds and data order, and compare them.
 
     Every variant is validated, linted and checked against the data before anything trains; an invalid variant
@@ -109,6 +110,7 @@ def compare(spec, vary, data, validation_data, validation_split, target, epochs,
         max_params=max_params,
         on_ready=ready,
         on_run=ran,
+        distribute=distribute,
     )
     print_wide(compare_table(comparison))
     click.echo("Wrote " + ", ".join(str(path) for path in [output, *([plot] if plot is not None else [])]))
