@@ -19,6 +19,7 @@ Flags, each judged on the measured batch (thresholds below, documented in the RE
 - *vanishing* / *exploding gradient*: a kernel's gradient RMS relative to its own RMS (how much one step changes
   it) below 1/100 or above 100 times that of the kernel nearest the loss (the last weighted layer): that layer
   learns orders of magnitude slower or faster (where a kernel is all zeros, its gradient RMS alone is compared);
+  not judged on a layer whose output only feeds normalisation, which makes it scale-invariant (MS113/MS114);
 - *no gradient*: a kernel's gradient is exactly zero (dead or saturated units, zero inputs, or a later layer with a
   zero kernel blocking it; a zero-initialised kernel's own zero output is not flagged again: that is MS101's);
 - *not finite*: the loss or a gradient is NaN or infinite.
@@ -115,6 +116,7 @@ class ProbeReport:
     findings: list[Diagnostic]
     gradients_predicted: bool  # False: the static backward analysis is not available for this spec
     label: Optional[str] = None  # what was probed, for titles (a variant of `compare`, say)
+    assumed_loss: Optional[str] = None  # the loss measured without a training block: what the outputs suggest
 
     def to_dict(self) -> dict:
         layers = []
@@ -133,6 +135,7 @@ class ProbeReport:
             "seed": self.seed,
             "batch": self.batch,
             "loss": self.loss,
+            "assumed_loss": self.assumed_loss,
             "input_rms": self.input_rms,
             "layers": layers,
             "diagnostics": [finding.to_dict() for finding in self.findings],
@@ -213,7 +216,9 @@ def _speed(weight: ProbeWeight) -> Optional[float]:
     return weight.ratio if weight.ratio is not None else weight.gradient_rms
 
 
-def _gradient_flags(layers: list[ProbeLayer]) -> None:
+def _gradient_flags(layers: list[ProbeLayer], normalised: Callable[[str], bool]) -> None:
+    """Flag the kernels that learn orders of magnitude slower or faster than the last one; a layer whose output
+    only feeds normalisation is not compared (scale-invariant: its ratio corrects itself, as MS113/MS114 say)."""
     kernels = [(layer, w) for layer in layers for w in layer.weights if w.is_kernel and w.gradient_rms is not None]
     if not kernels:
         return
@@ -231,6 +236,7 @@ def _gradient_flags(layers: list[ProbeLayer]) -> None:
             layer.flags.append(f"no gradient: {weight.variable}'s gradient is zero: {why}")
         elif (
             layer is not last_layer
+            and not normalised(layer.name)
             and reference
             and math.isfinite(reference)
             and (last.ratio is None) == (weight.ratio is None)
@@ -276,7 +282,9 @@ def _probe_layers(model: ModelSpec, measured, backward) -> list[ProbeLayer]:
         )
         layer.flags = _activation_flags(layer, reference)
         result.append(layer)
-    _gradient_flags(result)
+    from modelspec.linter.rule import Subject
+
+    _gradient_flags(result, Subject(model).normalised)
     if measured.loss is not None and not math.isfinite(measured.loss):
         result[-1].flags.append("not finite: the loss is NaN or infinite")
     return result
@@ -298,7 +306,8 @@ def probe(
     """Build the model a spec describes and measure one training-mode batch at initialisation.
 
     Args:
-        spec: a path, YAML text, dict or loaded spec. Without a `training:` block only activations are measured.
+        spec: a path, YAML text, dict or loaded spec. Without a `training:` block the gradients are those of the
+            loss its outputs suggest, as the static analysis assumes (categorical cross-entropy after softmax...).
         data: a data source (as for train; its first ``batch`` rows are used, checked against the spec), or None
             for standard-normal inputs and random labels that fit each output's loss.
         batch: examples in the batch (default: the spec's batch size, else 32).
@@ -319,14 +328,16 @@ def probe(
     _plot_possible(plot)
     inputs, targets = _batch_arrays(model, data, size, chosen, target)
     rows = len(next(iter(inputs.values())))
-    backward = _predicted_gradients(model.analysis, rows) if training is not None else None
+    backward = _predicted_gradients(model.analysis, rows)
 
-    from modelspec.runtime.probe import measure
+    from modelspec.runtime.probe import compile_assumed, measure
     from modelspec.runtime.train import deterministic
 
     deterministic(chosen)
     keras_model = build(prepared, seed=chosen)
-    measured = measure(keras_model, model, inputs, targets if training is not None else None)
+    if training is None:
+        compile_assumed(keras_model, model, targets)
+    measured = measure(keras_model, model, inputs, targets)
     report = ProbeReport(
         name=model.name,
         path=model.path,
@@ -339,6 +350,7 @@ def probe(
         findings=findings,
         gradients_predicted=backward is not None,
         label=label,
+        assumed_loss=None if training is not None or backward is None else backward.assumed_loss,
     )
     if plot is not None:
         from modelspec.report.plots import plot_probe

@@ -239,6 +239,12 @@ def _slope(fn: Callable[[float], float], mean: float, var: float) -> float:
     return gaussian_expectation(lambda z: fn(z) * (z - mean), mean, var)[0] / var
 
 
+def output_losses(analysis: Analysis) -> dict:
+    """The loss of each output: the spec's, or without a training block the one its activation suggests
+    (categorical cross-entropy after softmax, binary after sigmoid, mean squared error otherwise)."""
+    return _losses(analysis)[2]
+
+
 def _losses(analysis: Analysis) -> tuple[Optional[str], Optional[str], dict]:
     """(the spec's loss, the assumed loss, {output: loss}) — one loss per output."""
     from modelspec.schema.training import Loss

@@ -76,9 +76,12 @@ def notes(report) -> list[str]:
         result.append(
             "Predicted scales assume standardised inputs (docs/signal.md); the measured ones are of the data as given."
         )
-    if report.loss is None:
-        result.append("No gradients: the spec has no `training:` block, hence no loss.")
-    elif not report.gradients_predicted:
+    if report.assumed_loss is not None:
+        result.append(
+            f"The spec has no `training:` block: the gradients are those of {report.assumed_loss}, the loss its "
+            f"output suggests, as the linter assumes."
+        )
+    if not report.gradients_predicted:
         result.append("Gradient predictions are not available for this spec.")
     return result
 

@@ -76,7 +76,7 @@ def random_batch(loaded, batch: int, seed: int) -> tuple[dict[str, Any], dict[st
     that fit each output's loss: class numbers or one-hot rows, 0/1 targets, or standard-normal values."""
     import numpy as np
 
-    from modelspec.data.common import losses
+    from modelspec.analysis.gradients import output_losses
     from modelspec.schema.training import BINARY, CATEGORICAL
 
     rng = np.random.default_rng(seed)
@@ -94,7 +94,7 @@ def random_batch(loaded, batch: int, seed: int) -> tuple[dict[str, Any], dict[st
             values = (values - consumers[0].spec.offset) / consumers[0].spec.scale
         inputs[name] = values.astype(info.dtype)
     targets = {}
-    for name, loss in losses(loaded).items():
+    for name, loss in output_losses(analysis).items():
         shape = _shape(analysis.layers[name].output_shape, batch)
         units = shape[-1]
         if loss is not None and loss.kind == CATEGORICAL and loss.type == "sparse_categorical_crossentropy":
@@ -143,6 +143,19 @@ def _weights(layer, info, gradients: dict[int, Any]) -> list[WeightMeasure]:
             )
         )
     return result
+
+
+def compile_assumed(keras_model, loaded, targets: dict[str, Any]) -> None:
+    """Compile a model whose spec has no training block with the losses the backward analysis assumes for it,
+    so that the probe measures the gradients the linter predicts (no optimizer step is ever taken). Class
+    numbers (data's labels) take the sparse form of categorical cross-entropy: the same loss and gradient."""
+    from modelspec.analysis.gradients import output_losses
+
+    losses = []
+    for name, loss in output_losses(loaded.analysis).items():
+        numbers = targets[name].ndim < len(loaded.analysis.layers[name].output_shape) + 1
+        losses.append("sparse_" + loss.type if loss.type == "categorical_crossentropy" and numbers else loss.type)
+    keras_model.compile(optimizer="sgd", loss=losses[0] if len(losses) == 1 else losses)
 
 
 def measure(keras_model, loaded, inputs: dict[str, Any], targets: Optional[dict[str, Any]]) -> Measured:
