@@ -18,6 +18,34 @@ LIMITS = (
 EPILOG = EXIT_CODES_HELP + "\n\n" + LIMITS
 
 
+DATA_HELP = "`digits` (bundled), or an .npz, a folder of .npy files or a .csv (docs/data.md)."
+
+
+def training_data_options(command):
+    """--data, --validation-data, --validation-split and --target: the data of every command that trains."""
+    options = (
+        click.option("--data", required=True, metavar="DATA", help="The training data: " + DATA_HELP),
+        click.option("--validation-data", metavar="DATA", help="Data to validate on after each epoch."),
+        click.option(
+            "--validation-split",
+            type=click.FloatRange(0, 1, min_open=True, max_open=True),
+            help="Validate on this fraction of the training data (its last rows), replacing the spec's.",
+        ),
+        click.option(
+            "--target", metavar="COLUMN", help="The CSV column holding the labels (default: the spec's, else last)."
+        ),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def check_validation(validation_data, validation_split) -> None:
+    """--validation-data and --validation-split exclude each other (a usage error, exit 2)."""
+    if validation_data is not None and validation_split is not None:
+        raise click.UsageError("give --validation-data or --validation-split, not both")
+
+
 def distribute_option(what: str):
     """The `--distribute STRATEGY` option of every command that runs the training block (``what`` it runs:
     "Train", "Evaluate"); its value goes to the library's ``distribute=`` keyword (None: the spec's choice)."""

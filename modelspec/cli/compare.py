@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.common import EPILOG, distribute_option
-from modelspec.cli.train import DATA_HELP
+from modelspec.cli.common import EPILOG, check_validation, distribute_option, training_data_options
 from modelspec.pipeline import DEFAULT_MAX_PARAMS
 
 VARY_HELP = (
@@ -27,14 +26,7 @@ EXIT_HELP = (
 @click.command(epilog=EXIT_HELP)
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--vary", "vary", multiple=True, required=True, metavar="FIELD=V1,V2,...", help=VARY_HELP)
-@click.option("--data", required=True, metavar="DATA", help="The training data: " + DATA_HELP)
-@click.option("--validation-data", metavar="DATA", help="Data to validate on after each epoch.")
-@click.option(
-    "--validation-split",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    help="Validate on this fraction of the training data (its last rows), replacing the spec's.",
-)
-@click.option("--target", metavar="COLUMN", help="The CSV column holding the labels (default: the spec's, else last).")
+@training_data_options
 @click.option("--epochs", type=click.IntRange(min=1), help="Override the spec's epochs.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Override the spec's batch size.")
 @click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True, help="Runs per variant.")
@@ -73,8 +65,7 @@ def compare(spec, vary, data, validation_data, validation_split, target, epochs,
     from modelspec.report.compare import compare_table
     from modelspec.report.probe import print_wide
 
-    if validation_data is not None and validation_split is not None:
-        raise click.UsageError("give --validation-data or --validation-split, not both")
+    check_validation(validation_data, validation_split)
     if plot is not None and Path(plot).suffix.lower() != ".png":
         raise click.BadParameter("the plot's file name must end in .png", param_hint="'--plot'")
     output = Path(output or f"{_spec_name(spec)}.compare.json")

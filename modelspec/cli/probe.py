@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.common import EPILOG, print_diagnostics
-from modelspec.cli.train import DATA_HELP
+from modelspec.cli.common import DATA_HELP, EPILOG, print_diagnostics
 from modelspec.pipeline import DEFAULT_MAX_PARAMS
 
 FLAGS_HELP = (

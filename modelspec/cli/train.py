@@ -7,24 +7,24 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.common import EPILOG, console, distribute_option, print_diagnostics
+from modelspec.cli.common import (
+    DATA_HELP,
+    EPILOG,
+    check_validation,
+    console,
+    distribute_option,
+    print_diagnostics,
+    training_data_options,
+)
 from modelspec.pipeline import DEFAULT_MAX_PARAMS
 from modelspec.schema.distribute import MULTI_WORKER_MIRRORED, with_strategy
 
-DATA_HELP = "`digits` (bundled), or an .npz, a folder of .npy files or a .csv (docs/data.md)."
 EXIT_HELP = EPILOG + "\n\nInterrupted (Ctrl-C, SIGTERM): exit 130 or 143, the last complete epoch's checkpoint intact."
 
 
 @click.command(epilog=EXIT_HELP)
 @click.argument("spec", type=click.Path(dir_okay=False))
-@click.option("--data", required=True, metavar="DATA", help="The training data: " + DATA_HELP)
-@click.option("--validation-data", metavar="DATA", help="Data to validate on after each epoch.")
-@click.option(
-    "--validation-split",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    help="Validate on this fraction of the training data (its last rows), replacing the spec's.",
-)
-@click.option("--target", metavar="COLUMN", help="The CSV column holding the labels (default: the spec's, else last).")
+@training_data_options
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False), help="The trained .keras file [default: <spec name>.keras]."
 )
@@ -59,8 +59,7 @@ def train(spec, data, validation_data, validation_split, target, output, epochs,
     from modelspec.report.history import history_paths
     from modelspec.trainer import train as run
 
-    if validation_data is not None and validation_split is not None:
-        raise click.UsageError("give --validation-data or --validation-split, not both")
+    check_validation(validation_data, validation_split)
     if plot is not None and Path(plot).suffix.lower() != ".png":
         raise click.BadParameter("the plot's file name must end in .png", param_hint="'--plot'")
     output = Path(output or f"{_spec_name(spec)}.keras")
