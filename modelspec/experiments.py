@@ -114,7 +114,6 @@ class ProbeReport:
     input_rms: float
     layers: list[ProbeLayer]
     findings: list[Diagnostic]
-    gradients_predicted: bool  # False: the static backward analysis is not available for this spec
     label: Optional[str] = None  # what was probed, for titles (a variant of `compare`, say)
     assumed_loss: Optional[str] = None  # the loss measured without a training block: what the outputs suggest
 
@@ -140,16 +139,6 @@ class ProbeReport:
             "layers": layers,
             "diagnostics": [finding.to_dict() for finding in self.findings],
         }
-
-
-def _predicted_gradients(analysis, batch: int) -> Optional[Any]:
-    """The static backward analysis's report for a batch of ``batch`` examples (the gradient of a batch-mean loss
-    shrinks with the batch where examples disagree), or None where it is not available."""
-    try:
-        from modelspec.analysis.gradients import predict_gradients
-    except ImportError:
-        return None
-    return predict_gradients(analysis, batch_size=batch)
 
 
 def _batch_arrays(model: ModelSpec, data, batch: int, seed: int, target: Optional[str]):
@@ -252,10 +241,8 @@ def _gradient_flags(layers: list[ProbeLayer], normalised: Callable[[str], bool])
                 )
 
 
-def _probe_layers(model: ModelSpec, measured, backward) -> list[ProbeLayer]:
-    from modelspec.analysis.signal import propagate
-
-    forward = propagate(model.analysis).layers
+def _probe_layers(model: ModelSpec, measured, forward, backward) -> list[ProbeLayer]:
+    forward = forward.layers
     reference = _reference_rms(model, measured)
     result = []
     for name, seen in measured.layers.items():
@@ -328,7 +315,11 @@ def probe(
     _plot_possible(plot)
     inputs, targets = _batch_arrays(model, data, size, chosen, target)
     rows = len(next(iter(inputs.values())))
-    backward = _predicted_gradients(model.analysis, rows)
+    from modelspec.analysis.gradients import predict_gradients
+    from modelspec.analysis.signal import propagate
+
+    forward = propagate(model.analysis)
+    backward = predict_gradients(model.analysis, forward, batch_size=rows)
 
     from modelspec.runtime.probe import compile_assumed, measure
     from modelspec.runtime.train import deterministic
@@ -346,9 +337,8 @@ def probe(
         batch=rows,
         loss=measured.loss,
         input_rms=measured.input_rms,
-        layers=_probe_layers(model, measured, backward),
+        layers=_probe_layers(model, measured, forward, backward),
         findings=findings,
-        gradients_predicted=backward is not None,
         label=label,
         assumed_loss=None if training is not None or backward is None else backward.assumed_loss,
     )

@@ -81,8 +81,6 @@ def notes(report) -> list[str]:
             f"The spec has no `training:` block: the gradients are those of {report.assumed_loss}, the loss its "
             f"output suggests, as the linter assumes."
         )
-    if not report.gradients_predicted:
-        result.append("Gradient predictions are not available for this spec.")
     return result
 
 
