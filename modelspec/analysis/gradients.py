@@ -32,17 +32,17 @@ from modelspec.analysis.graph import Analysis, LayerInfo
 from modelspec.analysis.moments import initializer_moments
 from modelspec.analysis.shapes import per_axis
 from modelspec.analysis.signal import (
-    _INPUT,
     IDEMPOTENT,
+    INPUT_SIGNAL,
     Signal,
     SignalReport,
-    _affine,
-    _weights,
     activate,
+    affine,
     order_statistics,
     pair_moment,
     propagate,
     reapplied,
+    weight_moments,
 )
 from modelspec.schema.activations import ACTIVATIONS, gaussian_expectation
 
@@ -351,7 +351,7 @@ class _Context:
 
     def input_signal(self, ref: str) -> Optional[Signal]:
         if ref in self.analysis.inputs:
-            return _INPUT
+            return INPUT_SIGNAL
         return self.signal.layers[ref].output
 
     def elements(self, shape) -> Optional[int]:
@@ -404,12 +404,12 @@ def _kernel_step(
     ``x`` = (mean, second, shared) of the kernel's input; ``n_in`` its effective fan-in; each weight is used
     out_elems · n_in / size times per example, and each input element feeds out_elems · n_in / in_elems outputs.
     """
-    weight = _weights(info, slot, shape)
+    weight = weight_moments(info, slot, shape)
     n_out = out_elems * n_in / in_elems
-    mean, second = _affine(n_out, weight, (d.mean, d.second), cross=d.cross)
+    mean, second = affine(n_out, weight, (d.mean, d.second), cross=d.cross)
     # Units' means over the batch are coupled as the units are: the cross moment in proportion.
     shared_cross = None if d.cross is None or d.second <= 0 else d.cross * d.shared / d.second
-    shared = max(_affine(n_out, weight, (d.mean, d.shared), cross=shared_cross)[1], 0.0)
+    shared = max(affine(n_out, weight, (d.mean, d.shared), cross=shared_cross)[1], 0.0)
     uses = out_elems * n_in / math.prod(shape)
     rms = ctx.summed(uses, d.second, d.shared, x[1], x[2])
     cross = None  # two input units share only the weights' mean
@@ -465,9 +465,9 @@ def _separable(ctx, info, d_z, x, out_elems, in_elems):
     """Depthwise, then pointwise: the intermediate tensor's moments follow the forward laws."""
     dw_shape, pw_shape = _variable_shape(info, "depthwise_kernel"), _variable_shape(info, "pointwise_kernel")
     n_dw = effective_fan_in(info, "depthwise_initializer")
-    weight = _weights(info, "depthwise_initializer", dw_shape)
-    mid_mean, mid_second = _affine(n_dw, weight, (x[0], x[1]))
-    mid_shared = _affine(n_dw, weight, (x[0], x[2]))[1]
+    weight = weight_moments(info, "depthwise_initializer", dw_shape)
+    mid_mean, mid_second = affine(n_dw, weight, (x[0], x[1]))
+    mid_shared = affine(n_dw, weight, (x[0], x[2]))[1]
     mid_elems = out_elems // info.output_shape[-1] * pw_shape[-2]
     n_pw = effective_fan_in(info, "pointwise_initializer")
     mid = (mid_mean, mid_second, min(mid_shared, mid_second))
@@ -497,7 +497,7 @@ def _normalization(ctx: _Context, info: LayerInfo, d: Optional[Gradient], seed) 
         return _Step([None], _variables(ctx, info, {}))
     spec = info.spec
     size = _variable_shape(info, "gamma") or _variable_shape(info, "beta") or (1,)
-    gamma = _weights(info, "gamma_initializer", size) if spec.scale else (1.0, 1.0)
+    gamma = weight_moments(info, "gamma_initializer", size) if spec.scale else (1.0, 1.0)
     # Batch norm divides by each channel's spread over the batch (its own mean excluded), layer norm by each
     # example's spread over the features.
     spread = x_signal.within if info.type == "batch_norm" else x_signal.var
