@@ -456,9 +456,31 @@ def _weighted(ctx: _Context, info: LayerInfo, d: Optional[Gradient], seed: Optio
         shape = _variable_shape(info, "kernel")
         n_in = effective_fan_in(info, slot)
         d_x, grads["kernel"] = _kernel_step(ctx, info, slot, shape, n_in, out_elems, in_elems, x, d_z)
+        uses = out_elems * n_in / math.prod(shape)
+        response = _response(ctx, info, d, uses, weight_moments(info, slot, shape)[1], x_signal.var)
+        grads["kernel"] = math.sqrt(grads["kernel"] ** 2 + response)
     if getattr(info.spec, "use_bias", False):
         grads["bias"] = ctx.summed(out_elems / info.output_shape[-1], d_z.second, d_z.shared, 1.0, 1.0)
     return _Step([d_x], _variables(ctx, info, grads), d_z)
+
+
+def _response(ctx: _Context, info: LayerInfo, d: Optional[Gradient], uses: float, w2: float, x_var: float) -> float:
+    """The part of a kernel's squared gradient that comes from its units' activation responding to the very input
+    it multiplies: E[f'(z) x_i] = E[f''(z)] w_i Var x_i (Stein's lemma, x Gaussian), shared by every use of the
+    weight whose output gradient is alike. Small for a dense layer (used once per example); for a convolution on
+    raw pixels, used at every position, it is most of the gradient."""
+    pre = _pre(ctx.signal.layers[info.name].output)
+    if d is None or pre is None or pre[0] in ("linear", "softmax") or d.shared <= 0:
+        return 0.0
+    name, (mean, var, _) = pre
+    if var <= 0:
+        return 0.0
+    if name == "relu":
+        curvature = math.exp(-mean * mean / (2 * var)) / math.sqrt(2 * math.pi * var)  # E[δ(z)] = φ(μ/σ)/σ
+    else:
+        curvature = _slope(_derivative(name), mean, var)  # E[f''(z)] = d/dμ E[f'(z)]
+    n = uses * ctx.batch
+    return n * max(n - 1, 0.0) * d.shared * curvature**2 * w2 * x_var**2 / ctx.batch**2
 
 
 def _separable(ctx, info, d_z, x, out_elems, in_elems):
