@@ -12,7 +12,8 @@ have in common, as in the forward pass). Going back through a layer:
     gradient:     ∂L/∂w = (1/B) Σ_t d_z,t x_t  over the N uses of w in a batch of B examples
                   E[(∂L/∂w)²] = (N E[d_z²] E[x²] + N(N − 1) shared(d_z) shared(x)) / B²
 
-with the gradient independent of the forward activations (the usual mean-field assumption). The second term is
+with the gradient independent of the forward activations (the usual mean-field assumption), corrected by a
+response term where a unit's derivative responds to the input its weight multiplies. The second term is
 why the last layers of a deep network, whose inputs are alike across examples, get more gradient than the
 diagonal term alone says. ``B`` is the batch size: the loss is the batch mean (Keras's ``sum_over_batch_size``),
 so gradients of weights scale as 1/√B when examples are independent, and not at all where they are alike.
