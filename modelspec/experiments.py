@@ -599,6 +599,7 @@ def compare(
                 lint=False,
             )
             run = Run(run_seed, trained.history.rows, time.perf_counter() - started)
+            del trained  # the model is not kept: the next run should not train beside its memory
             result.runs.append(run)
             count += 1
             if on_run is not None:
