@@ -8,7 +8,8 @@
    percent, so the script also prints what `compare` spends outside its `train` calls (variants, lint, checks,
    results), relative to the time inside them: the overhead itself, which the scatter does not blur.
 
-Each side is measured in the same process, alternating, after a warm-up; the medians and their ratio are printed.
+Each side is measured in the same process, alternating, after a warm-up; the medians of wall time and of the
+process's CPU time (which other jobs on the machine disturb less) and their ratios are printed.
 
     .venv/bin/python benchmarks/probe_compare.py [--repeats 5]
 """
@@ -55,20 +56,27 @@ DIGITS = {
 VARY = ["kernel_initializer=glorot_uniform,he_normal"]
 
 
-def _timed(action) -> float:
+def _timed(action) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process: every thread, whatever else the machine runs)."""
     gc.collect()  # the last model's garbage is freed here, not inside the other side's timing
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     action()
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
-def _alternate(first, second, repeats: int) -> tuple[float, float]:
-    times: tuple[list[float], list[float]] = ([], [])
+def _alternate(first, second, repeats: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Median (wall, CPU) seconds of each side, run alternately."""
+    times: tuple[list, list] = ([], [])
     for index in range(repeats):
         order = (0, 1) if index % 2 == 0 else (1, 0)
         for side in order:
             times[side].append(_timed((first, second)[side]))
-    return statistics.median(times[0]), statistics.median(times[1])
+    return tuple(tuple(statistics.median(t[k] for t in side) for k in (0, 1)) for side in times)
+
+
+def _report(what: str, ours: tuple[float, float], theirs: tuple[float, float], target: str) -> None:
+    print(f"{what}: wall {ours[0]:.3f} s against {theirs[0]:.3f} s, CPU {ours[1]:.3f} s against {theirs[1]:.3f} s")
+    print(f"  ratio: wall {ours[0] / theirs[0]:.3f}, CPU {ours[1] / theirs[1]:.3f} (target {target})")
 
 
 def main() -> None:
@@ -84,8 +92,7 @@ def main() -> None:
 
     probed(), built()  # warm-up: TensorFlow's start, the first traces
     probe_time, build_time = _alternate(probed, built, args.repeats)
-    print(f"probe of a 50-layer model: {probe_time:.3f} s, building it: {build_time:.3f} s")
-    print(f"probe / build = {probe_time / build_time:.2f} (target <= 2)")
+    _report("probe of a 50-layer model against building it", probe_time, build_time, "<= 2")
 
     specs = [variant.model.document.data for variant in variants(load_spec(DIGITS), VARY)]
     inside: list[float] = []
@@ -114,8 +121,7 @@ def main() -> None:
 
     one_by_one()  # warm-up
     compare_time, train_time = _alternate(compared, one_by_one, args.repeats)
-    print(f"compare of 2 variants x 3 epochs: {compare_time:.3f} s, train one by one: {train_time:.3f} s")
-    print(f"compare / train one by one = {compare_time / train_time:.3f} (target <= 1.05)")
+    _report("compare of 2 variants x 3 epochs against train one by one", compare_time, train_time, "<= 1.05")
     print(
         f"compare's own work outside its train calls: {100 * statistics.median(outside):.2f}% of the time inside them"
     )

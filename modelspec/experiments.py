@@ -13,7 +13,8 @@ Flags, each judged on the measured batch (thresholds below, documented in the RE
 
 - *vanishing* / *exploding activations*: a weighted layer's output RMS below ``VANISHING`` (1/100) or above
   ``EXPLODING`` (100) times the RMS of the data the network receives (the inputs, after a `rescaling` layer that
-  follows an input directly);
+  follows an input directly; for token ids, the embeddings' output); a layer whose own kernel is all zeros is left
+  to MS101;
 - *dead*: at least ``DEAD_SHARE`` of a ReLU layer's units are zero for every example of the batch;
 - *saturated*: at least ``SATURATED_SHARE`` of a sigmoid/tanh layer's outputs are within 1% of its bounds;
 - *vanishing* / *exploding gradient*: a kernel's gradient RMS relative to its own RMS (how much one step changes
@@ -21,7 +22,7 @@ Flags, each judged on the measured batch (thresholds below, documented in the RE
   learns orders of magnitude slower or faster (where a kernel is all zeros, its gradient RMS alone is compared);
   not judged on a layer whose output only feeds normalisation, which makes it scale-invariant (MS113/MS114);
 - *no gradient*: a kernel's gradient is exactly zero (dead or saturated units, zero inputs, or a later layer with a
-  zero kernel blocking it; a zero-initialised kernel's own zero output is not flagged again: that is MS101's);
+  zero kernel blocking it);
 - *not finite*: the loss or a gradient is NaN or infinite.
 """
 
@@ -621,6 +622,7 @@ def compare(
                 distribute=distribute,
             )
             run = Run(run_seed, trained.history.rows, time.perf_counter() - started)
+            del trained  # the model is not kept: the next run should not train beside its memory
             result.runs.append(run)
             count += 1
             if on_run is not None:

@@ -158,7 +158,10 @@ def variants(model: ModelSpec, options: list[str]) -> list[Variant]:
         for vary, value in zip(varies, combination):
             _set(data, vary, value, model)
         label = ", ".join(f"{vary.field}={show(value)}" for vary, value in zip(varies, combination))
-        doc = source.Document(path=model.path, text="", data=data)
+        # The variant's findings point into the spec it came from: same layers, same places (a field --vary adds
+        # is located at its nearest ancestor). No text: a variant is data, and is written out as data.
+        original = model.document
+        doc = source.Document(model.path, "", data, dict(original.key_locations), dict(original.value_locations))
         try:
             loaded = from_document(doc)
         except SpecError as exc:

@@ -75,6 +75,14 @@ def test_defaults_field_reaches_every_layer_that_does_not_set_its_own(model):
     assert model.analysis.layers["hidden1"].initializers["kernel_initializer"].type == "he_normal"  # not mutated
 
 
+def test_variant_findings_point_into_the_spec(model):
+    (variant,) = variants(model, ["layers.dense.kernel_initializer=zeros"])
+    from modelspec.linter.runner import lint
+
+    (finding,) = [f for f in lint(variant.model) if f.code == "MS101"]
+    assert (finding.path, finding.line, finding.layer) == ("<string>", 7, "dense")  # the second dense layer's line
+
+
 def test_layers_by_name_and_position_and_optimizer_shorthand(model):
     (variant,) = variants(model, ["layers.dense.units=4"])
     assert variant.model.analysis.layers["dense"].output_shape == (4,)

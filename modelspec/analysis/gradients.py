@@ -12,7 +12,8 @@ have in common, as in the forward pass). Going back through a layer:
     gradient:     ∂L/∂w = (1/B) Σ_t d_z,t x_t  over the N uses of w in a batch of B examples
                   E[(∂L/∂w)²] = (N E[d_z²] E[x²] + N(N − 1) shared(d_z) shared(x)) / B²
 
-with the gradient independent of the forward activations (the usual mean-field assumption). The second term is
+with the gradient independent of the forward activations (the usual mean-field assumption), corrected by a
+response term where a unit's derivative responds to the input its weight multiplies. The second term is
 why the last layers of a deep network, whose inputs are alike across examples, get more gradient than the
 diagonal term alone says. ``B`` is the batch size: the loss is the batch mean (Keras's ``sum_over_batch_size``),
 so gradients of weights scale as 1/√B when examples are independent, and not at all where they are alike.
@@ -32,19 +33,19 @@ from modelspec.analysis.graph import Analysis, LayerInfo
 from modelspec.analysis.moments import initializer_moments
 from modelspec.analysis.shapes import per_axis
 from modelspec.analysis.signal import (
-    _INPUT,
-    _KERAS_EPSILON,
     IDEMPOTENT,
+    INPUT_SIGNAL,
+    KERAS_EPSILON,
     Signal,
     SignalReport,
-    _affine,
-    _values,
-    _weights,
     activate,
+    affine,
+    channel_values,
     order_statistics,
     pair_moment,
     propagate,
     reapplied,
+    weight_moments,
 )
 from modelspec.schema.activations import ACTIVATIONS, gaussian_expectation
 
@@ -359,7 +360,7 @@ class _Context:
 
     def input_signal(self, ref: str) -> Optional[Signal]:
         if ref in self.analysis.inputs:
-            return _INPUT
+            return INPUT_SIGNAL
         return self.signal.layers[ref].output
 
     def elements(self, shape) -> Optional[int]:
@@ -412,12 +413,12 @@ def _kernel_step(
     ``x`` = (mean, second, shared) of the kernel's input; ``n_in`` its effective fan-in; each weight is used
     out_elems · n_in / size times per example, and each input element feeds out_elems · n_in / in_elems outputs.
     """
-    weight = _weights(info, slot, shape)
+    weight = weight_moments(info, slot, shape)
     n_out = out_elems * n_in / in_elems
-    mean, second = _affine(n_out, weight, (d.mean, d.second), cross=d.cross)
+    mean, second = affine(n_out, weight, (d.mean, d.second), cross=d.cross)
     # Units' means over the batch are coupled as the units are: the cross moment in proportion.
     shared_cross = None if d.cross is None or d.second <= 0 else d.cross * d.shared / d.second
-    shared = max(_affine(n_out, weight, (d.mean, d.shared), cross=shared_cross)[1], 0.0)
+    shared = max(affine(n_out, weight, (d.mean, d.shared), cross=shared_cross)[1], 0.0)
     uses = out_elems * n_in / math.prod(shape)
     rms = ctx.summed(uses, d.second, d.shared, x[1], x[2])
     cross = None  # two input units share only the weights' mean
@@ -464,18 +465,40 @@ def _weighted(ctx: _Context, info: LayerInfo, d: Optional[Gradient], seed: Optio
         shape = _variable_shape(info, "kernel")
         n_in = effective_fan_in(info, slot)
         d_x, grads["kernel"] = _kernel_step(ctx, info, slot, shape, n_in, out_elems, in_elems, x, d_z)
+        uses = out_elems * n_in / math.prod(shape)
+        response = _response(ctx, info, d, uses, weight_moments(info, slot, shape)[1], x_signal.var)
+        grads["kernel"] = math.sqrt(grads["kernel"] ** 2 + response)
     if getattr(info.spec, "use_bias", False):
         grads["bias"] = ctx.summed(out_elems / info.output_shape[-1], d_z.second, d_z.shared, 1.0, 1.0)
     return _Step([d_x], _variables(ctx, info, grads), d_z)
+
+
+def _response(ctx: _Context, info: LayerInfo, d: Optional[Gradient], uses: float, w2: float, x_var: float) -> float:
+    """The part of a kernel's squared gradient that comes from its units' activation responding to the very input
+    it multiplies: E[f'(z) x_i] = E[f''(z)] w_i Var x_i (Stein's lemma, x Gaussian), shared by every use of the
+    weight whose output gradient is alike. Small for a dense layer (used once per example); for a convolution on
+    raw pixels, used at every position, it is most of the gradient."""
+    pre = _pre(ctx.signal.layers[info.name].output)
+    if d is None or pre is None or pre[0] in ("linear", "softmax") or d.shared <= 0:
+        return 0.0
+    name, (mean, var, _) = pre
+    if var <= 0:
+        return 0.0
+    if name == "relu":
+        curvature = math.exp(-mean * mean / (2 * var)) / math.sqrt(2 * math.pi * var)  # E[δ(z)] = φ(μ/σ)/σ
+    else:
+        curvature = _slope(_derivative(name), mean, var)  # E[f''(z)] = d/dμ E[f'(z)]
+    n = uses * ctx.batch
+    return n * max(n - 1, 0.0) * d.shared * curvature**2 * w2 * x_var**2 / ctx.batch**2
 
 
 def _separable(ctx, info, d_z, x, out_elems, in_elems):
     """Depthwise, then pointwise: the intermediate tensor's moments follow the forward laws."""
     dw_shape, pw_shape = _variable_shape(info, "depthwise_kernel"), _variable_shape(info, "pointwise_kernel")
     n_dw = effective_fan_in(info, "depthwise_initializer")
-    weight = _weights(info, "depthwise_initializer", dw_shape)
-    mid_mean, mid_second = _affine(n_dw, weight, (x[0], x[1]))
-    mid_shared = _affine(n_dw, weight, (x[0], x[2]))[1]
+    weight = weight_moments(info, "depthwise_initializer", dw_shape)
+    mid_mean, mid_second = affine(n_dw, weight, (x[0], x[1]))
+    mid_shared = affine(n_dw, weight, (x[0], x[2]))[1]
     mid_elems = out_elems // info.output_shape[-1] * pw_shape[-2]
     n_pw = effective_fan_in(info, "pointwise_initializer")
     mid = (mid_mean, mid_second, min(mid_shared, mid_second))
@@ -505,7 +528,7 @@ def _normalization(ctx: _Context, info: LayerInfo, d: Optional[Gradient], seed) 
         return _Step([None], _variables(ctx, info, {}))
     spec = info.spec
     size = _variable_shape(info, "gamma") or _variable_shape(info, "beta") or (1,)
-    gamma = _weights(info, "gamma_initializer", size) if spec.scale else (1.0, 1.0)
+    gamma = weight_moments(info, "gamma_initializer", size) if spec.scale else (1.0, 1.0)
     # Batch norm divides by each channel's spread over the batch (its own mean excluded), layer norm by each
     # example's spread over the features.
     spread = x_signal.within if info.type == "batch_norm" else x_signal.var
@@ -560,7 +583,7 @@ def _channel_scaled(d: Optional[Gradient], scales: list[float]) -> Optional[Grad
 
 
 def _rescaling(ctx, info, d, seed) -> _Step:
-    return _Step([_channel_scaled(d, _values(info.spec.scale))])
+    return _Step([_channel_scaled(d, channel_values(info.spec.scale))])
 
 
 def _fixed_normalization(ctx, info, d, seed) -> _Step:
@@ -572,7 +595,7 @@ def _fixed_normalization(ctx, info, d, seed) -> _Step:
         if x is None or x.var <= 0:
             return _Step([None])
         return _Step([_channel_scaled(d, [1 / math.sqrt(x.var)])])
-    stds = [max(math.sqrt(v), _KERAS_EPSILON) for v in _values(spec.variance)]
+    stds = [max(math.sqrt(v), KERAS_EPSILON) for v in channel_values(spec.variance)]
     return _Step([_channel_scaled(d, stds if spec.invert else [1 / s for s in stds])])
 
 

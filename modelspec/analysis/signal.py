@@ -113,7 +113,7 @@ def _second(moments: Moments) -> Moments:
     return mean, var + mean * mean
 
 
-def _weights(info: LayerInfo, slot: str, shape: tuple[int, ...]) -> Moments:
+def weight_moments(info: LayerInfo, slot: str, shape: tuple[int, ...]) -> Moments:
     """(mean, second moment) of one weight of ``slot``; constant slots of absent variables are zero."""
     return _second(initializer_moments(info.initializers[slot], shape))
 
@@ -134,7 +134,7 @@ def _sum(*parts: Moments) -> Moments:
     return mean, mean * mean + sum(s - m * m for m, s in parts)
 
 
-def _affine(
+def affine(
     n: float, weight: Moments, x: Moments, identity: Optional[tuple[float, float]] = None, cross: Optional[float] = None
 ) -> Moments:
     """Moments of Σ_{i<n} w_i x_i with i.i.d. weights independent of x; ``identity`` = (gain, fraction) for an
@@ -299,7 +299,7 @@ def _bias(info: LayerInfo, spec, size_name: str = "bias") -> Moments:
     if not getattr(spec, "use_bias", False):
         return 0.0, 0.0
     shape = _variable(info, size_name) or (1,)
-    return _weights(info, "bias_initializer", shape)
+    return weight_moments(info, "bias_initializer", shape)
 
 
 def _linear_part(info: LayerInfo, x: Moments, cross: Optional[float] = None) -> Moments:
@@ -307,14 +307,16 @@ def _linear_part(info: LayerInfo, x: Moments, cross: Optional[float] = None) -> 
     two input units)."""
     if info.type in ("depthwise_conv2d", "separable_conv2d"):
         shape = _variable(info, "kernel" if info.type == "depthwise_conv2d" else "depthwise_kernel")
-        z = _affine(effective_fan_in(info, "depthwise_initializer"), _weights(info, "depthwise_initializer", shape), x)
+        z = affine(
+            effective_fan_in(info, "depthwise_initializer"), weight_moments(info, "depthwise_initializer", shape), x
+        )
         if info.type == "depthwise_conv2d":
             return z
         x, slot, shape = z, "pointwise_initializer", _variable(info, "pointwise_kernel")
     else:
         slot, shape = "kernel_initializer", _variable(info, "kernel")
     identity = _identity_fraction(info, slot, shape)
-    return _affine(effective_fan_in(info, slot), _weights(info, slot, shape), x, identity, cross)
+    return affine(effective_fan_in(info, slot), weight_moments(info, slot, shape), x, identity, cross)
 
 
 def _pre_cross(info: LayerInfo, x: Signal, bias: Moments) -> Optional[float]:
@@ -322,7 +324,7 @@ def _pre_cross(info: LayerInfo, x: Signal, bias: Moments) -> Optional[float]:
     if info.type in ("depthwise_conv2d", "separable_conv2d") or "kernel_initializer" not in info.initializers:
         return None
     shape = _variable(info, "kernel")
-    weight = _weights(info, "kernel_initializer", shape)
+    weight = weight_moments(info, "kernel_initializer", shape)
     if (x.cross is None and weight[0] == 0) or _identity_fraction(info, "kernel_initializer", shape) is not None:
         return None
     return pair_moment(effective_fan_in(info, "kernel_initializer"), weight, x.moments, x.cross, bias)
@@ -348,7 +350,7 @@ def _weighted(info: LayerInfo, inputs: list[Signal]):
 
 def _embedding(info: LayerInfo, inputs: list[Signal]):
     shape = _variable(info, "embeddings")
-    mean, second = _weights(info, "embeddings_initializer", shape)
+    mean, second = weight_moments(info, "embeddings_initializer", shape)
     shared = mean * mean + (second - mean * mean) / shape[0]  # a feature's mean over the vocabulary
     return Signal(mean, second, second if second > 0 else 1.0, shared=shared), None
 
@@ -358,8 +360,8 @@ def _normalization(info: LayerInfo, inputs: list[Signal]):
     spec = info.spec
     size = _variable(info, "gamma") or _variable(info, "beta") or (1,)
     normalised = x.var / (x.var + spec.epsilon)
-    gamma = _weights(info, "gamma_initializer", size) if spec.scale else (1.0, 1.0)
-    beta = _weights(info, "beta_initializer", size) if spec.center else (0.0, 0.0)
+    gamma = weight_moments(info, "gamma_initializer", size) if spec.scale else (1.0, 1.0)
+    beta = weight_moments(info, "beta_initializer", size) if spec.center else (0.0, 0.0)
     second = gamma[1] * normalised + beta[1]
     return Signal(beta[0], second, second if second > 0 else 1.0, shared=beta[1]), None
 
@@ -409,7 +411,8 @@ def _channel_affine(x: Signal, scales: list[float], offsets: list[float]) -> Sig
     )
 
 
-def _values(value) -> list[float]:
+def channel_values(value) -> list[float]:
+    """A per-channel setting as a list: one value for every channel, or the list given."""
     return list(value) if isinstance(value, list) else [value]
 
 
@@ -417,10 +420,10 @@ def _rescaling(info: LayerInfo, inputs: list[Signal]):
     (x,) = inputs
     if x.raw:
         return x, None  # rescaling the raw data is how it gets standardised: the input assumption holds after it
-    return _channel_affine(x, _values(info.spec.scale), _values(info.spec.offset)), None
+    return _channel_affine(x, channel_values(info.spec.scale), channel_values(info.spec.offset)), None
 
 
-_KERAS_EPSILON = 1e-7  # Normalization divides by max(sqrt(variance), keras.config.epsilon())
+KERAS_EPSILON = 1e-7  # Normalization divides by max(sqrt(variance), keras.config.epsilon())
 
 
 def _fixed_normalization(info: LayerInfo, inputs: list[Signal]):
@@ -430,8 +433,8 @@ def _fixed_normalization(info: LayerInfo, inputs: list[Signal]):
         return x, None  # like rescaling: standardising the raw data is what makes the input assumption hold
     if spec.adapted:  # statistics adapted to (or loaded for) the data it receives: its output is standardised
         return Signal(0.0, 1.0, 1.0, shared=0.0), None
-    means = _values(spec.mean)
-    stds = [max(math.sqrt(v), _KERAS_EPSILON) for v in _values(spec.variance)]
+    means = channel_values(spec.mean)
+    stds = [max(math.sqrt(v), KERAS_EPSILON) for v in channel_values(spec.variance)]
     if spec.invert:
         return _channel_affine(x, stds, means), None
     return _channel_affine(x, [1 / s for s in stds], [-m / s for m, s in zip(means, stds)]), None
@@ -539,20 +542,20 @@ def _cell(spec, info: LayerInfo, x: Signal, prefix: str = "") -> tuple[Signal, M
     steps = min(shape[0] or DEFAULT_STEPS, MAX_STEPS)
     kernel_shape, recurrent_shape = _variable(info, prefix + "kernel"), _variable(info, prefix + "recurrent_kernel")
     n_x, n_h = float(shape[-1]), float(spec.units)
-    w = _weights(info, "kernel_initializer", kernel_shape)
-    u = _weights(info, "recurrent_initializer", recurrent_shape)
+    w = weight_moments(info, "kernel_initializer", kernel_shape)
+    u = weight_moments(info, "recurrent_initializer", recurrent_shape)
     w_identity = _identity_fraction(info, "kernel_initializer", kernel_shape)
     u_identity = _identity_fraction(info, "recurrent_initializer", recurrent_shape)
     bias_shape = _variable(info, prefix + "bias")
-    bias = _weights(info, "bias_initializer", bias_shape) if bias_shape else (0.0, 0.0)
-    from_x = _affine(n_x, w, x.moments, w_identity)
+    bias = weight_moments(info, "bias_initializer", bias_shape) if bias_shape else (0.0, 0.0)
+    from_x = affine(n_x, w, x.moments, w_identity)
     act = spec.activation
     gate_act = getattr(spec, "recurrent_activation", None)
     h, c = (0.0, 0.0), (0.0, 0.0)
     state = c
     outputs, candidate = [], (0.0, 0.0)
     for _ in range(steps):
-        from_h = _affine(n_h, u, h, u_identity)
+        from_h = affine(n_h, u, h, u_identity)
         if spec.type == "simple_rnn":
             candidate = _sum(from_x, from_h, bias)
             h = _apply(act, candidate)
@@ -570,7 +573,7 @@ def _cell(spec, info: LayerInfo, x: Signal, prefix: str = "") -> tuple[Signal, M
             if spec.reset_after:
                 gated = _product(reset, _sum(from_h, recurrent_bias))
             else:
-                gated = _affine(n_h, u, _product(reset, h), u_identity)
+                gated = affine(n_h, u, _product(reset, h), u_identity)
             candidate = _sum(from_x, gated, bias)
             hh = _apply(act, candidate)
             keep = update
@@ -613,8 +616,8 @@ def _attention(info: LayerInfo, inputs: list[Signal]):
 
     def project(role: str, x: Signal) -> Moments:
         shape = _variable(info, f"{role}/kernel")
-        z = _affine(shape[0], _weights(info, "kernel_initializer", shape), x.moments)
-        bias = _weights(info, "bias_initializer", _variable(info, f"{role}/bias")) if spec.use_bias else (0, 0)
+        z = affine(shape[0], weight_moments(info, "kernel_initializer", shape), x.moments)
+        bias = weight_moments(info, "bias_initializer", _variable(info, f"{role}/bias")) if spec.use_bias else (0, 0)
         return _sum(z, bias)
 
     q, k, v = project("query", query), project("key", key), project("value", value)
@@ -623,8 +626,10 @@ def _attention(info: LayerInfo, inputs: list[Signal]):
     concentration = 1.0 if length is None else min(1.0, math.exp(min(logits_var, 700.0)) / length)
     attended = (v[0], v[0] * v[0] + (v[1] - v[0] * v[0]) * concentration)
     out_shape = _variable(info, "attention_output/kernel")
-    z = _affine(out_shape[0] * out_shape[1], _weights(info, "kernel_initializer", out_shape), attended)
-    bias = _weights(info, "bias_initializer", _variable(info, "attention_output/bias")) if spec.use_bias else (0, 0)
+    z = affine(out_shape[0] * out_shape[1], weight_moments(info, "kernel_initializer", out_shape), attended)
+    bias = (
+        weight_moments(info, "bias_initializer", _variable(info, "attention_output/bias")) if spec.use_bias else (0, 0)
+    )
     pre = _sum(z, bias)
     return Signal(pre[0], pre[1], query.reference), pre
 
@@ -694,12 +699,12 @@ HANDLERS: dict[str, Handler] = {
     "multi_head_attention": _attention,
     "keras": _keras,
 }
-_INPUT = Signal(0.0, 1.0, 1.0, raw=True, shared=0.0)
+INPUT_SIGNAL = Signal(0.0, 1.0, 1.0, raw=True, shared=0.0)
 
 
 def propagate(analysis: Analysis) -> SignalReport:
     """Predict every layer's output moments at initialisation, inputs standardised (see the module doc)."""
-    known: dict[str, Optional[Signal]] = {name: _INPUT for name in analysis.inputs}
+    known: dict[str, Optional[Signal]] = {name: INPUT_SIGNAL for name in analysis.inputs}
     layers: dict[str, LayerSignal] = {}
     for name, info in analysis.layers.items():
         inputs = [known.get(ref) for ref in info.inputs]
