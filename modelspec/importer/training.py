@@ -19,7 +19,6 @@ _OPTIMIZER_NEUTRAL = {
 }
 # Execution settings, not part of what the model computes or how it learns: not kept (docs/import.md).
 _EXECUTION = frozenset({"run_eagerly", "steps_per_execution", "jit_compile", "auto_scale_loss"})
-_SCHEDULES = {"ExponentialDecay": "exponential_decay", "CosineDecay": "cosine_decay"}
 
 
 def _schedule_models():

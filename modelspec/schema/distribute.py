@@ -27,7 +27,6 @@ STRATEGY_ALIASES = {  # TensorFlow's class names, snake_cased
     "multi_worker_mirrored_strategy": MULTI_WORKER_MIRRORED,
 }
 NONE = "none"  # `--distribute none`: train without a strategy, whatever the spec says
-COMMUNICATIONS = ("auto", "ring", "nccl")  # tf.distribute.experimental.CommunicationImplementation
 
 StrategyName = Annotated[
     Literal["mirrored", "multi_worker_mirrored"],
