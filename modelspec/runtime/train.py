@@ -494,11 +494,8 @@ def evaluate_distributed(keras_model, strategy, dataset, batch_size: int) -> dic
     tf = _tensorflow()
     _, test, _ = _steps(tf, strategy, keras_model)
     settings = Settings(epochs=1, batch_size=batch_size, seed=0, shuffle=False)
-    keras_model.reset_metrics()
     try:
-        for batch in _distributed(strategy, dataset, settings, 0):
-            test(batch)
-        return _results(keras_model)
+        return _evaluated(keras_model, _distributed(strategy, dataset, settings, 0), test)
     except _CLUSTER_ERRORS(tf) as exc:
         raise WorkerLost(f"evaluation stopped: a worker of the cluster is gone ({_reason(exc)}); restart every "
                          f"worker") from None  # fmt: skip
@@ -559,12 +556,17 @@ def _build_compiled(tf, strategy, keras_model, dataset, weighted: bool) -> None:
         keras_model._symbolic_build(data_batch=(*batch, tf.TensorSpec((None,))) if weighted else batch)
 
 
-def _validate(keras_model, checks, test) -> dict[str, float]:
-    """The validation logs, as fit's: the metrics reset, then every validation batch, named val_*."""
+def _evaluated(keras_model, batches, test) -> dict[str, float]:
+    """The loss and metrics over ``batches``: the metrics reset, then every batch through the test step."""
     keras_model.reset_metrics()
-    for batch in checks:
+    for batch in batches:
         test(batch)
-    return {f"val_{name}": value for name, value in _results(keras_model).items()}
+    return _results(keras_model)
+
+
+def _validate(keras_model, checks, test) -> dict[str, float]:
+    """The validation logs, as fit's, named val_*."""
+    return {f"val_{name}": value for name, value in _evaluated(keras_model, checks, test).items()}
 
 
 def _resumed(keras, state, early, plateau, folder, keras_model):
