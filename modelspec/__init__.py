@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 def __getattr__(name: str):
     # from_keras is imported on first use: `modelspec lint` and every other command start without the importer.
     if name == "from_keras":
-        from modelspec.runtime.export import from_keras
+        from modelspec.runtime.importer import from_keras
 
         return from_keras
     raise AttributeError(f"module 'modelspec' has no attribute {name!r}")

@@ -133,7 +133,7 @@ def build(prepared: Prepared, *, seed: Optional[int] = None) -> Any:
             f"building a model needs TensorFlow, which did not import ({exc}): install it with "
             f"pip install 'modelspec[tf]'"
         ) from exc
-    except Exception as exc:  # noqa: BLE001 - TensorFlow raises its own errors (out of memory, bad arguments)
+    except Exception as exc:  # TensorFlow raises its own errors (out of memory, bad arguments)
         raise BuildError(f"Keras could not build {prepared.model.path}: {str(exc) or type(exc).__name__}") from exc
     if not prepared.model.analysis.complete:
         # Opaque `type: keras` layers are only counted once Keras has built them.
@@ -162,7 +162,7 @@ def save(
         save_atomic(keras_model, path, members)
     except ModelspecError:
         raise
-    except Exception as exc:  # noqa: BLE001 - disk full, permissions, Keras serialisation errors
+    except Exception as exc:  # disk full, permissions, Keras serialisation errors
         raise BuildError(f"could not save {path}: {str(exc) or type(exc).__name__}") from exc
     return path
 

@@ -12,11 +12,11 @@ from modelspec import build_model, load_spec
 from tests.conftest import SPEC_IDS, SPECS, keras_output_shape, size, spec_dict
 
 
-def D(units, **kw):  # noqa: N802 - a short constructor keeps the case table readable
+def D(units, **kw):  # a short constructor keeps the case table readable
     return {"type": "dense", "units": units, **kw}
 
 
-def L(type_, **kw):  # noqa: N802
+def L(type_, **kw):
     return {"type": type_, **kw}
 
 

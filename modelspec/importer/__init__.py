@@ -1,7 +1,7 @@
 """`modelspec import`: turn an existing Keras model into a spec a person would write.
 
 The conversion reads a Keras model's configuration as data — a `.keras` archive's ``config.json``, a JSON
-config, or (in ``modelspec.runtime.export``) a live ``keras.Model``'s ``get_config()`` — and never imports or
+config, or (in ``modelspec.runtime.importer``) a live ``keras.Model``'s ``get_config()`` — and never imports or
 runs anything it names. Nothing in this package imports TensorFlow or Keras; reading weights uses h5py and
 NumPy only (see docs/import.md).
 """

@@ -1,4 +1,6 @@
-"""Reporters: each renders a ``LintResult`` to a text stream. ``REPORTERS`` feeds `modelspec lint --format`."""
+"""Renderers, one module per output: the lint reporters (text, json, github, sarif: each renders a ``LintResult``
+to a text stream; ``REPORTERS`` feeds `modelspec lint --format`), and the tables and files of the other commands
+(the pretrained plan, a probe, a comparison, a training history, the plots)."""
 
 from __future__ import annotations
 

@@ -138,7 +138,7 @@ def start(setting: Optional[Distribute], this: Optional[Role] = None) -> Run:
     try:
         resolver = resolvers.TFConfigClusterResolver() if where == "TF_CONFIG" else resolvers.SlurmClusterResolver()
         strategy = tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver, communication_options=options)
-    except Exception as exc:  # noqa: BLE001 - the resolvers raise what they meet: KeyError, OSError, RuntimeError
+    except Exception as exc:  # the resolvers raise what they meet: KeyError, OSError, RuntimeError
         raise SettingsError(
             f"multi_worker_mirrored could not start the cluster {where} describes ({type(exc).__name__}: {exc}); "
             f"docs/distributed.md says what each resolver needs"

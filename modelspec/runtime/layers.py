@@ -70,6 +70,3 @@ class LayerScale(keras.layers.Layer):
             }
         )
         return config
-
-
-CLASSES = {"LayerScale": LayerScale}

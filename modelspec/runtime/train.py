@@ -501,7 +501,7 @@ def evaluate_distributed(keras_model, strategy, dataset, batch_size: int) -> dic
                          f"worker") from None  # fmt: skip
 
 
-def _CLUSTER_ERRORS(tf) -> tuple:  # noqa: N802 - a constant that needs TensorFlow imported
+def _CLUSTER_ERRORS(tf) -> tuple:  # a constant that needs TensorFlow imported
     errors = tf.errors
     return (errors.UnavailableError, errors.CancelledError, errors.DeadlineExceededError, errors.AbortedError)
 
