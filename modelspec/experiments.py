@@ -173,12 +173,6 @@ def _reference_rms(model: ModelSpec, measured) -> float:
     return measured.input_rms
 
 
-def activation_of(info) -> Optional[str]:
-    """The activation a layer applies itself (`dense` with `activation: relu`, or an `activation` layer)."""
-    activation = getattr(info.spec, "activation", None)
-    return activation if isinstance(activation, str) else None
-
-
 def _share(value: float) -> str:
     return f"{100 * value:.0f}%"
 
@@ -254,7 +248,7 @@ def _probe_layers(model: ModelSpec, measured, forward, backward) -> list[ProbeLa
         layer = ProbeLayer(
             name=name,
             type=info.type,
-            activation=activation_of(info),
+            activation=info.spec.applied_activation(),
             mean=seen.mean,
             rms=seen.rms,
             predicted_mean=predicted.output.mean if predicted is not None and predicted.output is not None else None,

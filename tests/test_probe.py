@@ -102,6 +102,35 @@ def test_zeros_on_a_relu_hidden_layer_is_dead_with_no_gradient():
     assert {f.code for f in report.findings} >= {"MS101"}  # reported, not a gate
 
 
+def test_the_activation_a_keras_layer_applies_is_seen_as_lint_sees_it():
+    """A `type: keras` ReLU layer applies relu (the schema's applied_activation, as lint reads it): the probe names
+    it and measures its dead units; a bidirectional LSTM's outputs are tanh-bounded like the LSTM's own."""
+    spec = _spec()
+    spec["layers"][0].update(
+        activation="linear", kernel_initializer="zeros", bias_initializer={"type": "constant", "value": -1.0}
+    )
+    spec["layers"].insert(1, {"type": "keras", "name": "relu", "class_name": "ReLU"})
+    report = probe(spec)
+    relu = next(layer for layer in report.layers if layer.name == "relu")
+    assert relu.activation == "relu"
+    assert relu.dead == 1.0 and "dead: 100% of units are zero for every example" in relu.flags
+    assert report.layers[0].activation == "linear" and report.layers[0].dead is None
+
+    recurrent = {
+        "modelspec": 1,
+        "name": "bidirectional",
+        "seed": 1,
+        "input": {"shape": [5, 3]},
+        "layers": [
+            {"type": "bidirectional", "name": "both", "layer": {"type": "lstm", "units": 4}},
+            {"type": "dense", "name": "out", "units": 1},
+        ],
+        "training": {"optimizer": "sgd", "loss": "mean_squared_error"},
+    }
+    both = probe(recurrent).layers[0]
+    assert both.activation == "tanh" and both.saturated is not None
+
+
 def test_ones_everywhere_saturates_tanh():
     spec = _spec(defaults={"kernel_initializer": "ones", "bias_initializer": "ones"})
     spec["layers"][0]["activation"] = "tanh"

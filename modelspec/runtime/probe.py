@@ -14,14 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from modelspec.runtime.tensorflow_env import import_keras
+from modelspec.schema.activations import ACTIVATIONS
 
-DEAD_ACTIVATIONS = frozenset({"relu", "relu6"})  # exactly zero below the kink: a unit can be dead
-SATURATING = {  # activation -> (lower bound, upper bound) it saturates towards
-    "sigmoid": (0.0, 1.0),
-    "hard_sigmoid": (0.0, 1.0),
-    "tanh": (-1.0, 1.0),
-    "softsign": (-1.0, 1.0),
-}
 SATURATION_MARGIN = 0.01  # an output within 1% of the range's ends is saturated: its derivative is nearly zero
 UNKNOWN_STEPS = 10  # the length given to a dimension the spec leaves open (a sequence's time steps)
 
@@ -112,14 +106,14 @@ def _unit_shares(info, values) -> tuple[Optional[float], Optional[float]]:
     """(share of dead units, share of saturated outputs) of a layer's output, where its activation has them."""
     import numpy as np
 
-    from modelspec.experiments import activation_of
-
-    activation = activation_of(info)
-    if activation in DEAD_ACTIVATIONS and values.ndim >= 2:
+    activation = ACTIVATIONS.get(info.spec.applied_activation())
+    if activation is None:
+        return None, None
+    if activation.dies and values.ndim >= 2:
         per_unit = values.reshape(-1, values.shape[-1])
         return float(np.mean(np.all(per_unit == 0, axis=0))), None
-    if activation in SATURATING:
-        low, high = SATURATING[activation]
+    if activation.saturation_bounds is not None:
+        low, high = activation.saturation_bounds
         margin = SATURATION_MARGIN * (high - low)
         return None, float(np.mean((values <= low + margin) | (values >= high - margin)))
     return None, None

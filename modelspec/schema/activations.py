@@ -24,14 +24,18 @@ Moments = tuple[float, float]  # (E[x], E[x²])
 
 @dataclass(frozen=True)
 class Activation:
-    """One activation: its Keras name, family, the initializer `auto` picks for layers that feed it, and its
-    element-wise function as Keras defines it (``None`` for softmax and log_softmax, which act on a whole vector).
+    """One activation: its Keras name, family, the initializer `auto` picks for layers that feed it, its
+    element-wise function as Keras defines it (``None`` for softmax and log_softmax, which act on a whole vector),
+    and what the probe measures of it: the (lower, upper) bounds its outputs saturate towards, and whether it is
+    exactly zero below its kink (a unit can then be dead: zero for every example).
     """
 
     name: str
     family: str
     auto_initializer: str
     fn: Optional[Callable[[float], float]]
+    saturation_bounds: Optional[tuple[float, float]] = None
+    dies: bool = False
 
     def moments(self, mean: float, var: float) -> Moments:
         """Return (E[f(z)], E[f(z)²]) for z ~ N(mean, var): closed form for linear and relu, else Gauss–Hermite."""
@@ -92,8 +96,21 @@ _FUNCTIONS: dict[str, Optional[Callable[[float], float]]] = {
 }
 
 
+# The bounds the probe counts outputs near (within 1% of the range) as saturated: the derivative is nearly 0 there.
+_SATURATION_BOUNDS = {
+    "sigmoid": (0.0, 1.0),
+    "hard_sigmoid": (0.0, 1.0),
+    "tanh": (-1.0, 1.0),
+    "softsign": (-1.0, 1.0),
+}
+_DIES = frozenset({"relu", "relu6"})  # exactly zero below the kink, so a unit can be dead
+
+
 def _table(*rows: tuple[str, str, str]) -> dict[str, Activation]:
-    return {name: Activation(name, family, init, _FUNCTIONS[name]) for name, family, init in rows}
+    return {
+        name: Activation(name, family, init, _FUNCTIONS[name], _SATURATION_BOUNDS.get(name), name in _DIES)
+        for name, family, init in rows
+    }
 
 
 ACTIVATIONS: dict[str, Activation] = _table(
