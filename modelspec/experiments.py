@@ -36,6 +36,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional, Union
 
+from modelspec.analysis import Analysis
+from modelspec.analysis.gradients import band_reference
 from modelspec.diagnostics import Diagnostic
 from modelspec.errors import SettingsError
 from modelspec.loader import ModelSpec, load_spec
@@ -47,7 +49,6 @@ EXPLODING = 1e2
 DEAD_SHARE = 0.5
 SATURATED_SHARE = 0.5
 DEFAULT_PROBE_BATCH = 32
-KERNELS = ("kernel", "embeddings")  # weights whose gradients are compared across layers (not biases, not gains)
 
 
 def _lint_findings(model: ModelSpec, config) -> list[Diagnostic]:
@@ -70,6 +71,7 @@ class ProbeWeight:
     weight_rms: float
     gradient_rms: Optional[float]
     predicted_gradient_rms: Optional[float] = None
+    is_kernel: bool = False  # a kernel (the analysis's LayerInfo.kernel_variables): compared across layers
 
     @property
     def ratio(self) -> Optional[float]:
@@ -77,10 +79,6 @@ class ProbeWeight:
         if self.gradient_rms is None or self.weight_rms == 0:
             return None
         return self.gradient_rms / self.weight_rms
-
-    @property
-    def is_kernel(self) -> bool:
-        return self.variable.rsplit("/", 1)[-1].endswith(KERNELS)
 
 
 @dataclass
@@ -200,14 +198,17 @@ def _speed(weight: ProbeWeight) -> Optional[float]:
     return weight.ratio if weight.ratio is not None else weight.gradient_rms
 
 
-def _gradient_flags(layers: list[ProbeLayer], normalised: Callable[[str], bool]) -> None:
-    """Flag the kernels that learn orders of magnitude slower or faster than the last one; a layer whose output
-    only feeds normalisation is not compared (scale-invariant: its ratio corrects itself, as MS113/MS114 say)."""
+def _gradient_flags(layers: list[ProbeLayer], analysis: Analysis) -> None:
+    """Flag the kernels that learn orders of magnitude slower or faster than the last weighted layers, against
+    the reference MS113/MS114 take (``band_reference``: of the last weighted layers, the one that makes the finding
+    least likely); like them, a layer whose output only feeds normalisation is not compared (scale-invariant: its
+    ratio corrects itself)."""
     kernels = [(layer, w) for layer in layers for w in layer.weights if w.is_kernel and w.gradient_rms is not None]
-    if not kernels:
-        return
-    last_layer, last = kernels[-1]
-    reference = _speed(last)
+    heads: dict[str, tuple[tuple[ProbeLayer, ProbeWeight], float]] = {}
+    for layer, weight in kernels:  # each last weighted layer's first kernel whose speed is known
+        speed = _speed(weight)
+        if layer.name in analysis.last_weighted and layer.name not in heads and speed and math.isfinite(speed):
+            heads[layer.name] = ((layer, weight), speed)
     for layer, weight in kernels:
         if not math.isfinite(weight.gradient_rms):
             layer.flags.append(f"not finite: the gradient of {weight.variable} holds NaN or infinity")
@@ -218,22 +219,23 @@ def _gradient_flags(layers: list[ProbeLayer], normalised: Callable[[str], bool])
                 else "its inputs are zero or its units dead or saturated"
             )
             layer.flags.append(f"no gradient: {weight.variable}'s gradient is zero: {why}")
-        elif (
-            layer is not last_layer
-            and not normalised(layer.name)
-            and reference
-            and math.isfinite(reference)
-            and (last.ratio is None) == (weight.ratio is None)
-        ):
-            relative = _speed(weight) / reference
-            what = "gradient/weight" if weight.ratio is not None else "gradient"
-            if relative < VANISHING:
-                share = f"1/{1 / relative:.3g}"
-                layer.flags.append(f"vanishing gradient: {weight.variable}'s {what} is {share} of {last_layer.name}'s")
-            elif relative > EXPLODING:
-                layer.flags.append(
-                    f"exploding gradient: {weight.variable}'s {what} is {relative:.3g}× {last_layer.name}'s"
-                )
+        elif heads and layer.name not in analysis.last_weighted and not analysis.normalised(layer.name):
+            _band_flags(layer, weight, list(heads.values()))
+
+
+def _band_flags(layer: ProbeLayer, weight: ProbeWeight, heads: list) -> None:
+    """Flag one kernel whose speed is outside the band around the reference head's."""
+    what = "gradient/weight" if weight.ratio is not None else "gradient"
+    for vanishing in (True, False):
+        (head, reference), speed = band_reference(heads, vanishing)
+        if (reference.ratio is None) != (weight.ratio is None):
+            continue
+        relative = _speed(weight) / speed
+        if vanishing and relative < VANISHING:
+            share = f"1/{1 / relative:.3g}"
+            layer.flags.append(f"vanishing gradient: {weight.variable}'s {what} is {share} of {head.name}'s")
+        elif not vanishing and relative > EXPLODING:
+            layer.flags.append(f"exploding gradient: {weight.variable}'s {what} is {relative:.3g}× {head.name}'s")
 
 
 def _probe_layers(model: ModelSpec, measured, forward, backward) -> list[ProbeLayer]:
@@ -258,15 +260,13 @@ def _probe_layers(model: ModelSpec, measured, forward, backward) -> list[ProbeLa
             output_gradient_rms=seen.output_gradient_rms,
             predicted_output_gradient_rms=gradient.output_gradient_rms if gradient is not None else None,
             weights=[
-                ProbeWeight(w.variable, w.shape, w.weight_rms, w.gradient_rms, by_variable.get(w.variable))
+                ProbeWeight(w.variable, w.shape, w.weight_rms, w.gradient_rms, by_variable.get(w.variable), w.is_kernel)
                 for w in seen.weights
             ],
         )
         layer.flags = _activation_flags(layer, reference)
         result.append(layer)
-    from modelspec.linter.rule import Subject
-
-    _gradient_flags(result, Subject(model).normalised)
+    _gradient_flags(result, model.analysis)
     if measured.loss is not None and not math.isfinite(measured.loss):
         result[-1].flags.append("not finite: the loss is NaN or infinite")
     return result
@@ -499,11 +499,9 @@ class Comparison:
 
 def _data_signature(model: ModelSpec) -> tuple:
     """What the data checks depend on: the inputs, the outputs' shapes and losses, and the `data:` block."""
-    from modelspec.data.common import losses
-
     analysis = model.analysis
     inputs = tuple((name, info.shape, info.dtype) for name, info in analysis.inputs.items())
-    outputs = tuple((name, analysis.layers[name].output_shape, repr(loss)) for name, loss in losses(model).items())
+    outputs = tuple((name, analysis.layers[name].output_shape, repr(loss)) for name, loss in analysis.losses.items())
     return inputs, outputs, repr(model.spec.data), repr(model.spec.training and model.spec.training.validation_split)
 
 

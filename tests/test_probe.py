@@ -216,3 +216,37 @@ def test_a_layer_feeding_normalisation_is_not_flagged_for_its_gradient_ratio():
     small, out = (layer for layer in report.layers if layer.name in ("small", "out"))
     assert small.weights[0].ratio > 100 * out.weights[0].ratio
     assert not any("gradient" in flag for layer in report.layers for flag in layer.flags)
+
+
+def _two_heads(head_stddev: float) -> dict:
+    """relu layers of stddev 1 (too large for their fan-in) and two heads: `a` of ``head_stddev``, `b` tiny."""
+    wide = {"type": "random_normal", "stddev": 1.0}
+    return _spec(
+        defaults={"kernel_initializer": wide},
+        layers=[
+            {"type": "dense", "name": "hidden1", "units": 32, "activation": "relu"},
+            {"type": "dense", "name": "hidden2", "units": 16, "activation": "relu"},
+            {"type": "dense", "name": "a", "units": 3, "activation": "softmax",
+             "kernel_initializer": {"type": "random_normal", "stddev": head_stddev}},
+            {"type": "dense", "name": "b", "units": 1, "inputs": ["hidden2"],
+             "kernel_initializer": {"type": "random_normal", "stddev": 0.001}},
+        ],
+        outputs=["a", "b"],
+        training={"optimizer": "sgd", "loss": ["sparse_categorical_crossentropy", "mean_squared_error"]},
+    )  # fmt: skip
+
+
+def test_gradient_flags_measure_against_the_reference_ms113_takes():
+    """Of several last weighted layers, MS113/MS114 measure against the one that makes the finding least likely
+    (for a vanishing gradient, the slowest head); the probe takes the same reference, not the last kernel."""
+    slow_heads = probe(_two_heads(0.001), batch=64)
+    hidden1 = slow_heads.layers[0]
+    assert any(flag.startswith("vanishing gradient: kernel's gradient/weight is 1/") for flag in hidden1.flags)
+    assert all(flag.endswith(" of a's") for flag in hidden1.flags if "gradient" in flag)  # a learns slower than b
+    ms113 = [finding for finding in slow_heads.findings if finding.code == "MS113"]
+    assert len(ms113) == 1 and "the last weighted layer 'a'" in ms113[0].message
+
+    # a learns at the pace of the hidden layers: measured against it (not against the fast b) nothing vanishes
+    fast_b = probe(_two_heads(1.0), batch=64)
+    assert [layer.flags for layer in fast_b.layers] == [[], [], [], []]
+    assert "MS113" not in {finding.code for finding in fast_b.findings}

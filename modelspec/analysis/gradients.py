@@ -24,9 +24,9 @@ Pure Python: never imports TensorFlow or NumPy.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Optional
+from typing import Optional, TypeVar
 
 from modelspec.analysis.fans import effective_fan_in
 from modelspec.analysis.graph import Analysis, LayerInfo
@@ -48,7 +48,9 @@ from modelspec.analysis.signal import (
     weight_moments,
 )
 from modelspec.schema.activations import ACTIVATIONS, gaussian_expectation
+from modelspec.schema.training import Loss
 
+T = TypeVar("T")
 DEFAULT_BATCH_SIZE = 32  # Keras's default, and `training.batch_size`'s
 
 
@@ -240,6 +242,14 @@ def _slope(fn: Callable[[float], float], mean: float, var: float) -> float:
     return gaussian_expectation(lambda z: fn(z) * (z - mean), mean, var)[0] / var
 
 
+def band_reference(head_speeds: Iterable[tuple[T, float]], vanishing: bool) -> tuple[T, float]:
+    """The reference of the gradient band (MS113/MS114, and the probe's gradient flags): of the last weighted
+    layers (``Analysis.last_weighted``), each given with how fast its kernel learns (its gradient relative to its
+    weight), the one that makes the finding least likely: the slowest when looking for a vanishing gradient,
+    the fastest when looking for an exploding one."""
+    return (min if vanishing else max)(head_speeds, key=lambda pair: pair[1])
+
+
 def output_losses(analysis: Analysis) -> dict:
     """The loss of each output: the spec's, or without a training block the one its activation suggests
     (categorical cross-entropy after softmax, binary after sigmoid, mean squared error otherwise)."""
@@ -248,17 +258,12 @@ def output_losses(analysis: Analysis) -> dict:
 
 def _losses(analysis: Analysis) -> tuple[Optional[str], Optional[str], dict]:
     """(the spec's loss, the assumed loss, {output: loss}) — one loss per output."""
-    from modelspec.schema.training import Loss
-
-    training = analysis.spec.training
-    outputs = analysis.outputs
-    if training is None:
-        per_output = {name: Loss(type=_assumed_loss(analysis.layers[name])) for name in outputs}
+    per_output = analysis.losses
+    if analysis.spec.training is None:
+        per_output = {name: Loss(type=_assumed_loss(analysis.layers[name])) for name in per_output}
         assumed = ", ".join(dict.fromkeys(loss.type for loss in per_output.values()))
         return None, assumed, per_output
-    losses = training.loss if isinstance(training.loss, list) else [training.loss] * len(outputs)
-    per_output = dict(zip(outputs, losses))
-    return ", ".join(dict.fromkeys(loss.type for loss in losses)), None, per_output
+    return ", ".join(dict.fromkeys(loss.type for loss in per_output.values())), None, per_output
 
 
 # --- activations backwards -----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -26,6 +27,7 @@ from modelspec.schema.base import type_name
 from modelspec.schema.initializers import INITIALIZER_MODELS, InitializerSpec, VarianceScaling, scaling
 from modelspec.schema.layers.base import Role
 from modelspec.schema.spec import Spec
+from modelspec.schema.training import Loss
 from modelspec.source import Document
 
 _BY_TYPE = {type_name(model): model for model in INITIALIZER_MODELS}
@@ -42,6 +44,13 @@ _AUTO_BY_SLOT = {
     "moving_variance_initializer": "ones",
     "embeddings_initializer": "random_uniform",
 }
+
+
+def passes_through(info: LayerInfo) -> bool:
+    """Whether a question of "what comes next" (or "what came before") looks through this layer: it has no
+    weights and no non-linearity. Normalisers are not looked through: they reset the scale, which is what
+    several rules ask about."""
+    return info.spec.ROLE is Role.PASS_THROUGH
 
 
 @dataclass
@@ -86,6 +95,25 @@ class LayerInfo:
     def trainable_params(self) -> Optional[int]:
         return None if self.variables is None else sum(v.size for v in self.variables if v.trainable)
 
+    @property
+    def weighted(self) -> bool:
+        """Whether the layer's weights multiply its input (dense, convolutions, recurrent, attention): it has
+        kernel slots."""
+        return bool(self.spec.KERNEL_SLOTS)
+
+    def kernels(self) -> Iterator[tuple[str, InitializerSpec]]:
+        """Yield (slot, resolved initializer) for the layer's kernel slots."""
+        for slot in self.spec.KERNEL_SLOTS:
+            yield slot, self.initializers[slot]
+
+    @property
+    def kernel_variables(self) -> frozenset[str]:
+        """The names of the variables that are kernels: those whose initializer is in a kernel slot
+        (``KERNEL_SLOTS``): ``kernel``, ``depthwise_kernel``, ``query/kernel``... (not biases, gains, embeddings
+        or an RNN's recurrent kernel)."""
+        slots = self.spec.KERNEL_SLOTS
+        return frozenset(v.name for v in self.variables or () if v.slot in slots)
+
 
 @dataclass
 class Analysis:
@@ -112,6 +140,96 @@ class Analysis:
     @property
     def non_trainable_params(self) -> int:
         return self.total_params - self.trainable_params
+
+    @functools.cached_property
+    def weighted(self) -> frozenset[str]:
+        """Names of the layers whose weights multiply their input (dense, convolutions, recurrent, attention)."""
+        return frozenset(name for name, info in self.layers.items() if info.weighted)
+
+    @functools.cached_property
+    def last_weighted(self) -> frozenset[str]:
+        """The weighted layers nearest the outputs: reached from an output without crossing another weighted
+        layer. The gradient band (MS113/MS114, and the probe) measures every other layer against them."""
+        found, stack, seen = set(), list(self.outputs), set()
+        while stack:
+            name = stack.pop()
+            if name in seen or name not in self.layers:
+                continue
+            seen.add(name)
+            if name in self.weighted:
+                found.add(name)
+            else:
+                stack.extend(self.layers[name].inputs)
+        return frozenset(found)
+
+    def next_layers(self, name: str, stop_at: frozenset[str] = frozenset()) -> list[LayerInfo]:
+        """The layers that consume ``name``'s output, looking through pass-through layers (except the types in
+        ``stop_at``)."""
+        found, stack, seen = [], list(self.layers[name].consumers), set()
+        while stack:
+            consumer = self.layers[stack.pop()]
+            if consumer.name in seen:
+                continue
+            seen.add(consumer.name)
+            if passes_through(consumer) and consumer.type not in stop_at:
+                stack.extend(consumer.consumers)
+            else:
+                found.append(consumer)
+        return found
+
+    def weighted_after(self, name: str) -> list[str]:
+        """The weighted layers that ``name``'s output reaches, through any layers."""
+        found, stack, seen = [], list(self.layers[name].consumers), set()
+        while stack:
+            current = stack.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            if current in self.weighted:
+                found.append(current)
+            stack.extend(self.layers[current].consumers)
+        return found
+
+    def normalised(self, name: str) -> bool:
+        """Whether ``name``'s output goes, through pass-through layers only, into normalisation and nowhere else.
+
+        Batch and layer normalisation divide by the standard deviation they measure, so the scale the layer's
+        initializer gave its output is reset there: questions about that scale (the initializer family against
+        the activation, the signal and gradient bands) have nothing to judge on such a layer.
+        """
+        after = self.next_layers(name)
+        return bool(after) and all(info.spec.ROLE is Role.NORMALISER for info in after)
+
+    def reaches_output_through(self, name: str) -> bool:
+        """Whether ``name`` is an output, or leads to one through pass-through layers only."""
+        current = self.layers[name]
+        while current.name not in self.outputs:
+            if len(current.consumers) != 1:
+                return False
+            current = self.layers[current.consumers[0]]
+            if not passes_through(current):
+                return False
+        return True
+
+    def producer(self, name: str) -> Optional[LayerInfo]:
+        """The layer that made ``name``'s values, looking back through pass-through layers (None: an input)."""
+        while name in self.layers and passes_through(self.layers[name]) and len(self.layers[name].inputs) == 1:
+            name = self.layers[name].inputs[0]
+        return self.layers.get(name)
+
+    def producer_activation(self, name: str) -> Optional[str]:
+        """The activation that produced ``name``'s output, looking back through pass-through layers (linear when
+        an input did; None when an opaque layer did)."""
+        producer = self.producer(name)
+        return "linear" if producer is None else producer.spec.applied_activation()
+
+    @property
+    def losses(self) -> dict[str, Optional[Loss]]:
+        """The loss of each output (one loss for all of them, or one each); None without a `training:` block."""
+        training = self.spec.training
+        if training is None:
+            return dict.fromkeys(self.outputs)
+        return dict(zip(self.outputs, training.output_losses(len(self.outputs))))
 
 
 def _layer_names(spec: Spec, taken: set[str]) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from modelspec.analysis.shapes import Shape, show_shape
-from modelspec.data.common import Found, blocks, first_bad, fits, listing, losses, numpy, text_allowed
+from modelspec.data.common import Found, blocks, first_bad, fits, listing, numpy, text_allowed
 from modelspec.errors import DataError
 from modelspec.schema.training import BINARY, CATEGORICAL
 
@@ -43,7 +43,7 @@ def check(found: Found, model: ModelSpec, what: str) -> int:
             raise found.error(name, f"{value} at {found.where(name, bad[0])}")
     for name, info in model.analysis.inputs.items():
         _check_integers(found, name, info.dtype)
-    for output, loss in losses(model).items():
+    for output, loss in model.analysis.losses.items():
         shape = model.analysis.layers[output].output_shape
         if loss is not None and output in found.arrays and shape is not None:
             _check_labels(found, output, loss, shape)
@@ -64,7 +64,7 @@ def _check_type(found: Found, name: str, model: ModelSpec) -> None:
         raise found.error(name, f"dtype {array.dtype}, which is not a number type: save integers or floats")
     if name in model.analysis.inputs:
         raise found.error(name, f"text (dtype {array.dtype}), and the input '{name}' takes numbers")
-    loss = losses(model)[name]
+    loss = model.analysis.losses[name]
     if not text_allowed(loss):
         raise found.error(name, f"text (dtype {array.dtype}), and {loss.type} takes numeric targets")
     names, numbers = np.unique(np.asarray(array), return_inverse=True)
@@ -109,7 +109,7 @@ def _cast(found: Found, model: ModelSpec) -> None:
     a classification loss); memory maps stay as stored."""
     np = numpy(found.source)
     wanted = {name: np.dtype(_NUMPY_DTYPES.get(info.dtype, info.dtype)) for name, info in model.analysis.inputs.items()}
-    for name, loss in losses(model).items():
+    for name, loss in model.analysis.losses.items():
         array = found.arrays.get(name)
         classes = array is not None and array.dtype.kind in "iu" and (loss is None or loss.kind == CATEGORICAL)
         wanted[name] = array.dtype if classes else np.dtype("float32")

@@ -12,7 +12,6 @@ from modelspec.analysis.shapes import Shape
 from modelspec.errors import DataError
 
 if TYPE_CHECKING:
-    from modelspec.loader import ModelSpec
     from modelspec.schema.training import Loss
 
 BLOCK_BYTES = 32 * 2**20  # scans read this much at a time, so a memory-mapped array is never loaded whole
@@ -75,17 +74,6 @@ def fits(shape: Shape, wanted: Shape) -> bool:
 def known_size(shape: Shape) -> Optional[int]:
     """The number of values a shape holds, or None when a dimension is variable."""
     return None if any(d is None for d in shape) else math.prod(shape)
-
-
-def losses(model: ModelSpec) -> dict[str, Optional[Loss]]:
-    """The loss of each output (one loss for all of them, or one each), or None without `training:`."""
-    outputs = model.analysis.outputs
-    training = model.spec.training
-    if training is None:
-        return dict.fromkeys(outputs)
-    if isinstance(training.loss, list):
-        return dict(zip(outputs, training.loss))
-    return dict.fromkeys(outputs, training.loss)
 
 
 def text_allowed(loss: Optional[Loss]) -> bool:

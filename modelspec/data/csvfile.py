@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 from modelspec.analysis.shapes import show_shape
-from modelspec.data.common import Found, known_size, listing, losses, numpy, text_allowed
+from modelspec.data.common import Found, known_size, listing, numpy, text_allowed
 from modelspec.diagnostics import did_you_mean
 from modelspec.errors import DataError
 
@@ -54,7 +54,7 @@ def read_csv(path: Path, source: str, model: ModelSpec, target: Target = None, c
     for output, column, cells in zip(model.analysis.outputs, targets, texts):
         found.described[output] = f"column '{column}'"
         found.arrays[output], names = _target_array(
-            cells, lines, column, source, losses(model)[output], (classes or {}).get(output)
+            cells, lines, column, source, model.analysis.losses[output], (classes or {}).get(output)
         )
         if names is not None:
             found.class_names[output] = names

@@ -1,7 +1,8 @@
 """What a lint rule is: a code, a name, a default level, docs, and a `check` that yields findings.
 
-Rules see the analysed spec through a ``Subject``, which also holds what several rules share (the signal
-propagation, graph walks), computed once and only when a rule asks for it.
+Rules see the analysed spec through a ``Subject``, which also holds what several rules share (the signal and
+gradient propagation, the pretrained checks), computed once and only when a rule asks for it. Graph questions
+(what follows a layer, whether it feeds normalisation) are the analysis's: ``subject.analysis``.
 """
 
 from __future__ import annotations
@@ -11,22 +12,14 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Optional
 
+from modelspec.analysis.gradients import GradientReport, predict_gradients
+from modelspec.analysis.signal import SignalReport, propagate
 from modelspec.diagnostics import Level
-from modelspec.schema.layers.base import Role
+from modelspec.pretrained.checks import Problem, check
 
 if TYPE_CHECKING:
     from modelspec.analysis import Analysis, LayerInfo
-    from modelspec.analysis.gradients import GradientReport
-    from modelspec.analysis.signal import SignalReport
     from modelspec.loader import ModelSpec
-    from modelspec.pretrained.checks import Problem
-
-
-def passes_through(info: LayerInfo) -> bool:
-    """Whether a rule looking for "what comes next" (or "what came before") looks through this layer: it has no
-    weights and no non-linearity. Normalisers are not looked through: they reset the scale, which is what
-    several rules ask about."""
-    return info.spec.ROLE is Role.PASS_THROUGH
 
 
 @dataclass(frozen=True)
@@ -91,28 +84,17 @@ class Subject:
     @cached_property
     def signal(self) -> SignalReport:
         """The static signal propagation (analysis/signal.py), computed on first use."""
-        from modelspec.analysis.signal import propagate
-
         return propagate(self.analysis)
 
     @cached_property
     def gradients(self) -> GradientReport:
         """The static backward analysis (analysis/gradients.py), computed on first use."""
-        from modelspec.analysis.gradients import predict_gradients
-
         return predict_gradients(self.analysis, self.signal)
 
     @cached_property
     def pretrained_problems(self) -> list[Problem]:
         """The problems of the `pretrained:` block (modelspec/pretrained/checks.py), computed on first use."""
-        from modelspec.pretrained.checks import check
-
         return check(self.model)
-
-    @cached_property
-    def weighted(self) -> frozenset[str]:
-        """Names of the layers whose weights multiply their input (dense, convolutions, recurrent, attention)."""
-        return frozenset(name for name, info in self.analysis.layers.items() if info.spec.KERNEL_SLOTS)
 
     def field_path(self, info: LayerInfo, slot: str) -> tuple:
         """Where a layer's field is written: on the layer, else under `defaults:`, else the layer itself."""
@@ -122,53 +104,3 @@ class Subject:
         if ("defaults", slot) in self.document.key_locations:
             return ("defaults", slot)
         return info.path
-
-    def kernels(self, info: LayerInfo) -> Iterator[tuple[str, object]]:
-        """Yield (slot, resolved initializer) for the layer's kernel slots."""
-        for slot in info.spec.KERNEL_SLOTS:
-            yield slot, info.initializers[slot]
-
-    def next_layers(self, name: str, stop_at: frozenset[str] = frozenset()) -> list[LayerInfo]:
-        """The layers that consume ``name``'s output, looking through pass-through layers (except the types in
-        ``stop_at``)."""
-        found, stack, seen = [], list(self.analysis.layers[name].consumers), set()
-        while stack:
-            consumer = self.analysis.layers[stack.pop()]
-            if consumer.name in seen:
-                continue
-            seen.add(consumer.name)
-            if passes_through(consumer) and consumer.type not in stop_at:
-                stack.extend(consumer.consumers)
-            else:
-                found.append(consumer)
-        return found
-
-    def normalised(self, name: str) -> bool:
-        """Whether ``name``'s output goes, through pass-through layers only, into normalisation and nowhere else.
-
-        Batch and layer normalisation divide by the standard deviation they measure, so the scale the layer's
-        initializer gave its output is reset there: rules about that scale (the initializer family against the
-        activation, the signal band) have nothing to judge on such a layer.
-        """
-        after = self.next_layers(name)
-        return bool(after) and all(info.spec.ROLE is Role.NORMALISER for info in after)
-
-    def reaches_output_through(self, name: str) -> bool:
-        """Whether ``name`` is an output, or leads to one through pass-through layers only."""
-        current = self.analysis.layers[name]
-        while current.name not in self.analysis.outputs:
-            if len(current.consumers) != 1:
-                return False
-            current = self.analysis.layers[current.consumers[0]]
-            if not passes_through(current):
-                return False
-        return True
-
-    def producer_activation(self, name: str) -> Optional[str]:
-        """The activation that produced a layer's output, looking back through pass-through layers."""
-        info = self.analysis.layers[name]
-        while passes_through(info) and info.inputs and info.inputs[0] in self.analysis.layers:
-            info = self.analysis.layers[info.inputs[0]]
-        if passes_through(info):
-            return "linear"
-        return info.spec.applied_activation()

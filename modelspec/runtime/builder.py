@@ -194,11 +194,11 @@ def _compile(model, training, output_names: list[str]) -> None:
     def loss(spec):
         return getattr(keras.losses, spec.keras_class)(**spec.options())
 
-    losses = [loss(s) for s in training.loss] if isinstance(training.loss, list) else loss(training.loss)
+    losses: Any = [loss(s) for s in training.output_losses(len(output_names))]
+    if len(output_names) == 1 and not isinstance(training.loss, list):
+        losses = losses[0]
     metrics: Any = list(training.metrics)
     if len(output_names) > 1:
-        if not isinstance(losses, list):
-            losses = [loss(training.loss) for _ in output_names]
         metrics = {name: list(training.metrics) for name in output_names} if metrics else None
     model.compile(optimizer=getattr(keras.optimizers, optimizer.KERAS_CLASS)(**params), loss=losses, metrics=metrics)
     # Create the optimizer's slots now, so the saved file matches what loading it recreates.

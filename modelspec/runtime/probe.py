@@ -28,6 +28,7 @@ class WeightMeasure:
     shape: tuple[int, ...]
     weight_rms: float
     gradient_rms: Optional[float]  # None: the loss does not depend on it
+    is_kernel: bool = False  # a kernel, as the analysis says (LayerInfo.kernel_variables)
 
 
 @dataclass
@@ -134,6 +135,7 @@ def _weights(layer, info, gradients: dict[int, Any]) -> list[WeightMeasure]:
                 tuple(int(d) for d in variable.shape),
                 _rms(variable.numpy()),
                 None if gradient is None else _rms(gradient),
+                names is not None and name in info.kernel_variables,
             )
         )
     return result

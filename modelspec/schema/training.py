@@ -357,6 +357,15 @@ class Training(StrictModel):
         "`batch_size` is then the global batch, split across the replicas (docs/distributed.md).",
     )
 
+    def output_losses(self, outputs: int) -> list[Loss]:
+        """The loss of each of ``outputs`` outputs, in order: the list as written (the analysis checks that it has
+        one per output), or the one loss for every output."""
+        return list(self.loss) if isinstance(self.loss, list) else [self.loss] * outputs
+
+    def loss_path(self, index: int) -> tuple:
+        """Where the loss of output ``index`` is written: `training.loss`, or its entry in the list."""
+        return ("training", "loss", index) if isinstance(self.loss, list) else ("training", "loss")
+
     @field_validator("class_weight")
     @classmethod
     def _class_indices(cls, value):

@@ -8,7 +8,7 @@ from typing import Optional
 
 from modelspec.analysis.shapes import per_axis
 from modelspec.diagnostics import Level
-from modelspec.linter.rule import Docs, Finding, Rule, Subject, passes_through
+from modelspec.linter.rule import Docs, Finding, Rule, Subject
 from modelspec.linter.rules import _docs
 from modelspec.linter.rules._docs import spec
 from modelspec.schema.layers.base import Role
@@ -19,14 +19,6 @@ def _activation_path(subject: Subject, info) -> tuple:
     return path if path in subject.document.key_locations else info.path
 
 
-def _producer(subject: Subject, name: str):
-    """The layer that made ``name``'s values, looking back through pass-through layers (None: an input)."""
-    layers = subject.analysis.layers
-    while name in layers and passes_through(layers[name]) and len(layers[name].inputs) == 1:
-        name = layers[name].inputs[0]
-    return layers.get(name)
-
-
 def _double_activation(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
     for info in subject.analysis.layers.values():
         if info.type not in ("activation", "keras") or len(info.inputs) != 1:
@@ -34,7 +26,7 @@ def _double_activation(subject: Subject, options: Mapping[str, float]) -> Iterat
         own = info.spec.applied_activation()
         if own is None or own == "linear":
             continue
-        producer = _producer(subject, info.inputs[0])
+        producer = subject.analysis.producer(info.inputs[0])
         before: Optional[str] = producer.spec.applied_activation() if producer is not None else "linear"
         if before is None or before == "linear":
             continue
@@ -121,7 +113,7 @@ MS202 = Rule(
 
 def _hidden_softmax(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
     for info in subject.analysis.layers.values():
-        if info.spec.applied_activation() == "softmax" and not subject.reaches_output_through(info.name):
+        if info.spec.applied_activation() == "softmax" and not subject.analysis.reaches_output_through(info.name):
             yield Finding(
                 _activation_path(subject, info),
                 f"'{info.name}' applies softmax but is a hidden layer: its outputs are forced to sum to "
@@ -198,7 +190,7 @@ def _stacked_linear(subject: Subject, options: Mapping[str, float]) -> Iterator[
     for info in subject.analysis.layers.values():
         if info.spec.ROLE is not Role.LINEAR_MAP or info.spec.activation != "linear":
             continue
-        following = [after for after in subject.next_layers(info.name) if after.spec.ROLE is Role.LINEAR_MAP]
+        following = [after for after in subject.analysis.next_layers(info.name) if after.spec.ROLE is Role.LINEAR_MAP]
         if not following:
             continue
         after = following[0]

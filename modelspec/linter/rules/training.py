@@ -16,16 +16,12 @@ def _pairs(subject: Subject) -> Iterator[tuple]:
     training = subject.spec.training
     if training is None:
         return
-    outputs = subject.analysis.outputs
-    losses = training.loss if isinstance(training.loss, list) else [training.loss] * len(outputs)
-    single = not isinstance(training.loss, list)
-    for index, (name, loss) in enumerate(zip(outputs, losses)):
-        activation = subject.producer_activation(name)
+    for index, (name, loss) in enumerate(subject.analysis.losses.items()):
+        activation = subject.analysis.producer_activation(name)
         if activation is None:
             continue
         shape = subject.analysis.layers[name].output_shape
-        path = ("training", "loss") if single else ("training", "loss", index)
-        yield name, activation, (shape[-1] if shape else None), loss, path
+        yield name, activation, (shape[-1] if shape else None), loss, training.loss_path(index)
 
 
 def _squashed_twice(loss, name: str, activation: str, squash: str, raw: tuple[str, ...]):

@@ -25,22 +25,8 @@ def _constant_value(init) -> float:
 # --- MS101 ---------------------------------------------------------------------------------------------------
 
 
-def _weighted_after(subject: Subject, name: str) -> list[str]:
-    """The weighted layers that ``name``'s output reaches."""
-    found, stack, seen = [], list(subject.analysis.layers[name].consumers), set()
-    while stack:
-        current = stack.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        if current in subject.weighted:
-            found.append(current)
-        stack.extend(subject.analysis.layers[current].consumers)
-    return found
-
-
 def _ends_residual_branch(subject: Subject, name: str) -> bool:
-    after = subject.next_layers(name)
+    after = subject.analysis.next_layers(name)
     return bool(after) and all(info.type == "add" and len(info.inputs) > 1 for info in after)
 
 
@@ -66,10 +52,10 @@ def _symmetric(info, slot: str) -> bool:
 
 def _constant_hidden_kernel(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
     for info in subject.analysis.layers.values():
-        for slot, init in subject.kernels(info):
+        for slot, init in info.kernels():
             if family(init) != CONSTANT:
                 continue
-            later = _weighted_after(subject, info.name)
+            later = subject.analysis.weighted_after(info.name)
             value = _constant_value(init)
             if not later or (value == 0 and _ends_residual_branch(subject, info.name)):
                 continue
@@ -97,7 +83,7 @@ def _constant_message(subject: Subject, info, slot: str, init, value: float, lat
         )
     if not _symmetric(info, slot):
         return None
-    if all(any(family(i) == CONSTANT for _, i in subject.kernels(subject.analysis.layers[n])) for n in later):
+    if all(any(family(i) == CONSTANT for _, i in subject.analysis.layers[n].kernels()) for n in later):
         return (
             f"{what}, and every weighted layer after it starts constant too: its {_units(info)}units "
             f"stay identical for ever (symmetry is never broken)"

@@ -38,7 +38,7 @@ def _nonzero_mean_kernel(subject: Subject, options: Mapping[str, float]) -> Iter
     limit = options["mean-to-std"]
     for info in subject.analysis.layers.values():
         shapes = _kernel_shapes(info)
-        for slot, init in subject.kernels(info):
+        for slot, init in info.kernels():
             if slot not in shapes or family(init) == IDENTITY:
                 continue
             mean, var = initializer_moments(init, shapes[slot])
@@ -110,7 +110,7 @@ def _fixed_scale_mismatch(subject: Subject, options: Mapping[str, float]) -> Ite
     limit = options["fixed-scale-factor"]
     for info in subject.analysis.layers.values():
         shapes = _kernel_shapes(info)
-        slots = list(subject.kernels(info))
+        slots = list(info.kernels())
         if "recurrent_initializer" in info.initializers:
             slots.append(("recurrent_initializer", info.initializers["recurrent_initializer"]))
         for slot, init in slots:

@@ -24,9 +24,9 @@ def _family_mismatch(subject: Subject, families: tuple[str, ...], activations: t
     channel count there, and switching family fixes nothing: MS110 judges the scale that results)."""
     for info in subject.analysis.layers.values():
         activation = info.feeds
-        if ACTIVATIONS[activation].family not in activations or subject.normalised(info.name):
+        if ACTIVATIONS[activation].family not in activations or subject.analysis.normalised(info.name):
             continue
-        for slot, init in subject.kernels(info):
+        for slot, init in info.kernels():
             if slot in info.spec.core.PER_CHANNEL_SLOTS or slot_feeds(info, slot) != activation:
                 continue
             if family(init) in families and slot not in info.auto_slots:
@@ -121,7 +121,7 @@ MS103 = Rule(
 def _selu_needs_lecun(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
     for info in subject.analysis.layers.values():
         if ACTIVATIONS[info.feeds].family == SELU:
-            for slot, init in subject.kernels(info):
+            for slot, init in info.kernels():
                 if family(init) != LECUN:
                     yield Finding(
                         subject.field_path(info, slot),
@@ -131,7 +131,7 @@ def _selu_needs_lecun(subject: Subject, options: Mapping[str, float]) -> Iterato
                         layer=info.name,
                     )
         if info.spec.applied_activation() == "selu":
-            for after in subject.next_layers(info.name, stop_at=frozenset({"dropout"})):
+            for after in subject.analysis.next_layers(info.name, stop_at=frozenset({"dropout"})):
                 if after.type == "dropout":
                     yield Finding(
                         after.path + ("type",),

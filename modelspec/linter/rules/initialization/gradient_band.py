@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Optional
 
+from modelspec.analysis.gradients import band_reference
 from modelspec.diagnostics import Level
 from modelspec.linter.rule import Docs, Finding, Rule, Subject
 from modelspec.linter.rules import _docs
@@ -13,11 +14,11 @@ from modelspec.linter.rules._docs import spec
 from modelspec.schema.initializers import CONSTANT, family
 
 
-def _kernel_ratio(layer) -> Optional[float]:
+def _kernel_ratio(layer, info) -> Optional[float]:
     """The gradient-to-weight ratio of the layer's first kernel whose ratio is known and positive."""
     for weight in layer.weights:
         ratio = weight.ratio
-        if "kernel" in weight.variable and ratio is not None and ratio > 0:
+        if weight.variable in info.kernel_variables and ratio is not None and ratio > 0:
             return ratio
     return None
 
@@ -28,42 +29,26 @@ def _judged(subject: Subject) -> list[tuple]:
     judged = []
     for name, layer in subject.gradients.layers.items():
         info = subject.analysis.layers[name]
-        if name not in subject.weighted or any(family(init) == CONSTANT for _, init in subject.kernels(info)):
+        if name not in subject.analysis.weighted or any(family(init) == CONSTANT for _, init in info.kernels()):
             continue
-        ratio = _kernel_ratio(layer)
+        ratio = _kernel_ratio(layer, info)
         if ratio is not None:
             judged.append((info, ratio))
     return judged
 
 
-def _last_weighted(subject: Subject) -> set[str]:
-    """The weighted layers nearest the outputs: reached from an output without crossing another weighted layer."""
-    found, stack, seen = set(), list(subject.analysis.outputs), set()
-    while stack:
-        name = stack.pop()
-        if name in seen or name not in subject.analysis.layers:
-            continue
-        seen.add(name)
-        if name in subject.weighted:
-            found.add(name)
-        else:
-            stack.extend(subject.analysis.layers[name].inputs)
-    return found
-
-
 def _band(subject: Subject, outside, word: str, bound: float) -> Iterator[Finding]:
     judged = _judged(subject)
-    heads = [(info, ratio) for info, ratio in judged if info.name in _last_weighted(subject)]
+    heads = [(info, ratio) for info, ratio in judged if info.name in subject.analysis.last_weighted]
     if not heads:
         return
-    # With several heads, the one that makes the finding least likely is the reference.
-    last, reference = (min if word == "vanishing" else max)(heads, key=lambda pair: pair[1])
+    last, reference = band_reference(heads, vanishing=word == "vanishing")
     # A layer whose output only feeds normalisation is scale-invariant: its ratio is set by the norm of its
     # weights, which SGD itself moves (docs/signal.md, "The gradient band"), so it is not judged.
     relative = [
         (info, ratio / reference)
         for info, ratio in judged
-        if info.name not in {h.name for h, _ in heads} and not subject.normalised(info.name)
+        if info.name not in {h.name for h, _ in heads} and not subject.analysis.normalised(info.name)
     ]
     leaving = [(info, factor) for info, factor in relative if outside(factor)]
     if not leaving:

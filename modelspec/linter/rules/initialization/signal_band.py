@@ -17,11 +17,11 @@ def _judged(subject: Subject) -> Iterator[tuple]:
     not constant (MS101's business), not feeding normalisation (which resets the scale), signal known."""
     for name, predicted in subject.signal.layers.items():
         info = subject.analysis.layers[name]
-        if name not in subject.weighted or predicted.factor is None or predicted.pre[1] == 0:
+        if name not in subject.analysis.weighted or predicted.factor is None or predicted.pre[1] == 0:
             continue
-        if any(family(init) == CONSTANT for _, init in subject.kernels(info)):
+        if any(family(init) == CONSTANT for _, init in info.kernels()):
             continue
-        if subject.normalised(name):
+        if subject.analysis.normalised(name):
             continue
         yield info, predicted.factor
 
