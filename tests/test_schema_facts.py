@@ -11,7 +11,7 @@ import pytest
 from modelspec import lint
 from modelspec.linter import registry
 from modelspec.schema.base import type_name
-from modelspec.schema.training import LOSS_ALIASES, LOSS_KINDS, LOSSES, OPTIMIZER_MODELS, Loss, _Optimizer
+from modelspec.schema.training import LOSS_ALIASES, LOSS_KINDS, LOSSES, OPTIMIZER_MODELS, Loss, OptimizerBase
 
 
 @pytest.mark.parametrize("model", OPTIMIZER_MODELS, ids=type_name)
@@ -27,7 +27,7 @@ def test_every_optimizer_states_its_usual_learning_rates(model):
 
 def test_the_base_optimizer_sets_no_learning_rate_facts():
     """A subclass that forgets a fact fails the test above instead of inheriting a guess."""
-    assert not hasattr(_Optimizer, "USUAL_LEARNING_RATES") and not hasattr(_Optimizer, "START_LEARNING_RATE")
+    assert not hasattr(OptimizerBase, "USUAL_LEARNING_RATES") and not hasattr(OptimizerBase, "START_LEARNING_RATE")
 
 
 @pytest.mark.parametrize("name", list(LOSSES))

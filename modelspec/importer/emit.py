@@ -8,6 +8,7 @@ import re
 from collections import Counter
 from typing import Any
 
+from modelspec.importer.layers import field_default
 from modelspec.schema.layers import LAYER_TYPES
 from modelspec.schema.spec import Defaults
 
@@ -49,8 +50,6 @@ def chain_order(names: list[str], inputs: dict[str, list[str]]) -> list[str]:
 
 
 def _default(layer_type: str, key: str) -> Any:
-    from modelspec.importer.layers import _default as field_default
-
     return field_default(LAYER_TYPES[layer_type], key)
 
 

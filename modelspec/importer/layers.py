@@ -152,7 +152,7 @@ def _generic(model: type[BaseModel], config: dict, node: Node, problem) -> Optio
             continue
         else:
             problem(f"argument {key}={_show(raw)} has no field in the spec's {type_name(model)} layer")
-    if "pool_size" in fields and layer.get("strides") == layer.get("pool_size", _default(model, "pool_size")):
+    if "pool_size" in fields and layer.get("strides") == layer.get("pool_size", field_default(model, "pool_size")):
         layer.pop("strides", None)  # the spec's default: strides equal to the pool size
     return _without_defaults(model, layer, problem)
 
@@ -194,7 +194,7 @@ def _compact(key: str, value: Any, node: Node) -> Any:
     return value
 
 
-def _default(model: type[BaseModel], key: str) -> Any:
+def field_default(model: type[BaseModel], key: str) -> Any:
     default = model.model_fields[key].default
     if default is PydanticUndefined:
         return PydanticUndefined
@@ -209,9 +209,9 @@ def _without_defaults(model: type[BaseModel], layer: dict, problem) -> Optional[
     try:
         model.model_validate({**layer, "name": "layer"})
     except ValueError as exc:
-        problem(f"the spec refuses its arguments: {values._first_error(exc)}")
+        problem(f"the spec refuses its arguments: {values.first_error(exc)}")
         return None
-    kept = {k: v for k, v in layer.items() if k == "type" or v != _default(model, k)}
+    kept = {k: v for k, v in layer.items() if k == "type" or v != field_default(model, k)}
     required = [k for k in kept if model.model_fields[k].is_required() and k != "type"]
     # The type, then what the layer cannot do without (units, filters, rate...), then the rest in Keras's order.
     return {"type": kept["type"], **{k: kept[k] for k in required}, **kept}

@@ -60,7 +60,7 @@ def _read_archive(path: Path) -> ModelSource:
     try:
         with zipfile.ZipFile(path) as archive:
             _check_names(where, archive)
-            config = _parse(where, _member(path, archive, CONFIG_MEMBER))
+            config = _parse(where, archive_member(path, archive, CONFIG_MEMBER))
             metadata = _metadata(path, archive)
             has_weights = files.KERAS_MEMBER in archive.namelist()
     except zipfile.BadZipFile:
@@ -82,9 +82,9 @@ def _check_names(where: str, archive: zipfile.ZipFile) -> None:
         raise refused(where, f"archive holds several members named {duplicates[0]!r}: refused")
 
 
-def _member(path: Path, archive: zipfile.ZipFile, name: str) -> bytes:
+def archive_member(path: Path, archive: zipfile.ZipFile, name: str) -> bytes:
     try:
-        info = files._member(path, archive, name)
+        info = files.archive_member(path, archive, name)
     except WeightsError as exc:
         raise refused(str(path), str(exc).removeprefix(f"{path}: ")) from None
     if info.file_size > MAX_CONFIG_BYTES:
@@ -100,7 +100,7 @@ def _metadata(path: Path, archive: zipfile.ZipFile) -> Any:
     if METADATA_MEMBER not in archive.namelist():
         return None
     try:
-        return json.loads(_member(path, archive, METADATA_MEMBER))
+        return json.loads(archive_member(path, archive, METADATA_MEMBER))
     except (ValueError, RecursionError):
         return None  # only the Keras version is read from it, for the header comment
 

@@ -56,7 +56,7 @@ def training_block(compile_config: Any) -> tuple[Optional[dict], list[Problem]]:
     try:
         Training.model_validate(block)
     except ValueError as exc:
-        problem("training", f"the spec refuses it: {values._first_error(exc)}")
+        problem("training", f"the spec refuses it: {values.first_error(exc)}")
         return None, problems
     return block, []
 

@@ -79,7 +79,7 @@ def compact(model: type[BaseModel], config: dict, kind: str, neutral: dict) -> A
     try:
         model.model_validate({"type": name, **params})
     except ValueError as exc:
-        raise Inexpressible(f"{kind} {name}: {_first_error(exc)}") from None
+        raise Inexpressible(f"{kind} {name}: {first_error(exc)}") from None
     params = {key: params[key] for key in model.model_fields if key in params}  # in the schema's order
     return {"type": name, **params} if params else name
 
@@ -138,7 +138,7 @@ def float32(value: float) -> float:
     return value
 
 
-def _first_error(exc: Exception) -> str:
+def first_error(exc: Exception) -> str:
     errors = getattr(exc, "errors", None)
     if callable(errors):
         first = errors()[0]

@@ -44,7 +44,7 @@ def archive_arrays(path: Path, layers: Iterable[tuple[str, tuple[str, ...]]]) ->
             _extract(path, member)
             with files.open_source(member) as (source, h5):
                 # Verbatim unless names changed, or the member carries more than the layers (optimizer state).
-                if all(origin == (name,) for name, origin in layers) and set(files._names(member, h5)) <= {
+                if all(origin == (name,) for name, origin in layers) and set(files.group_names(member, h5)) <= {
                     "layers",
                     "vars",
                 }:
@@ -60,7 +60,7 @@ def _extract(path: Path, target: Path) -> None:
     """Copy the archive's weights member to ``target`` (h5py reads a real file far faster than a zip stream),
     after the size checks, and never more bytes than the member declares."""
     with zipfile.ZipFile(path) as archive:
-        info = files._member(path, archive, files.KERAS_MEMBER)
+        info = files.archive_member(path, archive, files.KERAS_MEMBER)
         with archive.open(info) as source, open(target, "wb") as handle:
             left = info.file_size
             while chunk := source.read(min(left, 1 << 22) if left else 1):
@@ -80,7 +80,7 @@ def _arrays(path: Path, h5, layers) -> Arrays:
             continue
         found = [
             (relative, group[relative][()])
-            for relative, _ in files._datasets(path, group, "", budget)
+            for relative, _ in files.group_datasets(path, group, "", budget)
             if not relative.startswith("layers/")
         ]
         if found:
@@ -93,14 +93,14 @@ def _groups(path: Path, h5) -> dict[tuple[str, ...], object]:
     found: dict[tuple[str, ...], object] = {}
 
     def walk(parent, origin: tuple[str, ...]) -> None:
-        layers = files._group(path, parent, "layers")
+        layers = files.child_group(path, parent, "layers")
         if layers is None:
             return
-        for key in files._names(path, layers):
-            group = files._group(path, layers, key)
+        for key in files.group_names(path, layers):
+            group = files.child_group(path, layers, key)
             if group is None:
                 continue
-            own = files._group(path, group, "vars")
+            own = files.child_group(path, group, "vars")
             name = own.attrs.get("name", key) if own is not None else key
             name = name.decode() if isinstance(name, bytes) else str(name)
             found[(*origin, name)] = group

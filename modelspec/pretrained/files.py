@@ -103,7 +103,7 @@ def open_source(path: os.PathLike | str) -> Iterator[tuple[Source, Any]]:
             return
         if kind == "keras":
             with _zip(path) as archive:
-                member = _member(path, archive, KERAS_MEMBER)
+                member = archive_member(path, archive, KERAS_MEMBER)
                 with archive.open(member) as handle, _h5(path, handle) as h5:
                     yield _h5_source(path, "keras", h5, member.file_size), h5
             return
@@ -123,7 +123,7 @@ def _zip(path: Path):
         yield archive
 
 
-def _member(path: Path, archive: zipfile.ZipFile, name: str) -> zipfile.ZipInfo:
+def archive_member(path: Path, archive: zipfile.ZipFile, name: str) -> zipfile.ZipInfo:
     try:
         info = archive.getinfo(name)
     except KeyError:
@@ -157,22 +157,22 @@ def _h5(path: Path, handle):
 def _h5_source(path: Path, kind: str, h5, size: int) -> Source:
     """Index a Keras 3 weights file: ``layers/<key>/vars`` carries the layer's name; datasets are its arrays."""
     source = Source(path, kind)
-    layers = _group(path, h5, "layers", required=True)
+    layers = child_group(path, h5, "layers", required=True)
     budget = [MAX_OBJECTS, MAX_RATIO * max(size, 1)]
-    for key in _names(path, layers):
-        group = _group(path, layers, key)
+    for key in group_names(path, layers):
+        group = child_group(path, layers, key)
         if group is None:
             continue
-        own = _group(path, group, "vars")
+        own = child_group(path, group, "vars")
         name = own.attrs.get("name", key) if own is not None else key
         name = name.decode() if isinstance(name, bytes) else str(name)
-        entries = [Entry(f"layers/{key}/{sub}", sub, shape) for sub, shape in _datasets(path, group, "", budget)]
+        entries = [Entry(f"layers/{key}/{sub}", sub, shape) for sub, shape in group_datasets(path, group, "", budget)]
         if entries:
             source.layers[name] = entries
     return source
 
 
-def _names(path: Path, group) -> list[str]:
+def group_names(path: Path, group) -> list[str]:
     """A group's member names, refusing soft and external links (they reach outside what we read)."""
     h5py = _h5py()
 
@@ -185,7 +185,7 @@ def _names(path: Path, group) -> list[str]:
     return names
 
 
-def _group(path: Path, parent, name: str, required: bool = False):
+def child_group(path: Path, parent, name: str, required: bool = False):
     """The group ``name`` below ``parent`` (None when absent or not a group), refusing a soft or external link
     there. Only this one link is looked at: listing every sibling for each lookup made reading a file with
     hundreds of layers quadratic."""
@@ -211,17 +211,17 @@ def _order(name: str) -> tuple:
     return (2, _SUBLAYER_ORDER.get(name, 99), name)
 
 
-def _datasets(path: Path, group, prefix: str, budget: list) -> Iterator[tuple[str, tuple[int, ...]]]:
+def group_datasets(path: Path, group, prefix: str, budget: list) -> Iterator[tuple[str, tuple[int, ...]]]:
     """Yield (relative path, shape) of every dataset below ``group``, in Keras's variable order, checking each."""
     h5py = _h5py()
 
-    for name in sorted(_names(path, group), key=_order):
+    for name in sorted(group_names(path, group), key=_order):
         budget[0] -= 1
         if budget[0] < 0:
             raise WeightsError(f"{path}: more than {MAX_OBJECTS:,} HDF5 objects: refused")
         item = group[name]
         if isinstance(item, h5py.Group):
-            yield from _datasets(path, item, f"{prefix}{name}/", budget)
+            yield from group_datasets(path, item, f"{prefix}{name}/", budget)
         elif isinstance(item, h5py.Dataset):
             _check_dataset(path, item, budget)
             yield f"{prefix}{name}", tuple(int(d) for d in item.shape)

@@ -13,7 +13,7 @@ from modelspec.analysis import LayerInfo
 from modelspec.analysis.seeds import derive_seed
 from modelspec.atomic import replacing
 from modelspec.loader import ModelSpec
-from modelspec.schema.initializers import _Initializer
+from modelspec.schema.initializers import InitializerBase
 
 
 def _keras():
@@ -22,7 +22,7 @@ def _keras():
     return import_keras()
 
 
-def make_initializer(spec: _Initializer, seed: Optional[int]):
+def make_initializer(spec: InitializerBase, seed: Optional[int]):
     """Return the Keras initializer for a resolved (never `auto`) initializer spec."""
     keras = _keras()
     params = spec.model_dump(exclude={"type", "seed"})

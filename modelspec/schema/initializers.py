@@ -20,13 +20,15 @@ VARIANCE_SCALING = "variance_scaling"
 AUTO = "auto"
 
 
-class _Initializer(StrictModel):
+class InitializerBase(StrictModel):
+    """What every initializer states as class attributes: its Keras class, its family, whether it takes a seed."""
+
     KERAS_CLASS: ClassVar[str]
     FAMILY: ClassVar[str]
     SEEDED: ClassVar[bool] = False
 
 
-class _Seeded(_Initializer):
+class _Seeded(InitializerBase):
     SEEDED: ClassVar[bool] = True
     seed: Optional[Seed] = Field(
         None,
@@ -34,7 +36,7 @@ class _Seeded(_Initializer):
     )
 
 
-class Auto(_Initializer):
+class Auto(InitializerBase):
     """Chosen per layer from the activation it feeds (see the README)."""
 
     KERAS_CLASS: ClassVar[str] = ""
@@ -42,19 +44,19 @@ class Auto(_Initializer):
     type: Literal["auto"] = Field(description="Pick He, Glorot, LeCun or orthogonal from the activation.")
 
 
-class Zeros(_Initializer):
+class Zeros(InitializerBase):
     KERAS_CLASS: ClassVar[str] = "Zeros"
     FAMILY: ClassVar[str] = CONSTANT
     type: Literal["zeros"] = Field(description="All zeros.")
 
 
-class Ones(_Initializer):
+class Ones(InitializerBase):
     KERAS_CLASS: ClassVar[str] = "Ones"
     FAMILY: ClassVar[str] = CONSTANT
     type: Literal["ones"] = Field(description="All ones.")
 
 
-class Constant(_Initializer):
+class Constant(InitializerBase):
     KERAS_CLASS: ClassVar[str] = "Constant"
     FAMILY: ClassVar[str] = CONSTANT
     type: Literal["constant"] = Field(description="Every element set to `value`.")
@@ -158,7 +160,7 @@ class Orthogonal(_Seeded):
     gain: PositiveFloat = Field(1.0, description="Multiplier applied to the orthogonal matrix.")
 
 
-class Identity(_Initializer):
+class Identity(InitializerBase):
     KERAS_CLASS: ClassVar[str] = "Identity"
     FAMILY: ClassVar[str] = IDENTITY
     type: Literal["identity"] = Field(description="The identity matrix (2-D kernels only).")

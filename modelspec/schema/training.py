@@ -26,7 +26,7 @@ from modelspec.schema.distribute import Distribute
 Probability = Rate
 
 
-class _Optimizer(StrictModel):
+class OptimizerBase(StrictModel):
     """Fields every optimizer has. Each optimizer states its facts as class attributes, with no default here:
 
     - ``USUAL_LEARNING_RATES``: (low, high), the learning rates it is usually trained with; outside them training
@@ -43,7 +43,7 @@ class _Optimizer(StrictModel):
     global_clipnorm: Optional[PositiveFloat] = Field(None, description="Clip all gradients to this global norm.")
 
 
-class SGD(_Optimizer):
+class SGD(OptimizerBase):
     KERAS_CLASS: ClassVar[str] = "SGD"
     USUAL_LEARNING_RATES: ClassVar[tuple[float, float]] = (1e-4, 1.0)
     START_LEARNING_RATE: ClassVar[float] = 1e-2
@@ -53,7 +53,7 @@ class SGD(_Optimizer):
     nesterov: bool = Field(False, description="Use Nesterov momentum.")
 
 
-class Adam(_Optimizer):
+class Adam(OptimizerBase):
     KERAS_CLASS: ClassVar[str] = "Adam"
     USUAL_LEARNING_RATES: ClassVar[tuple[float, float]] = (1e-5, 1e-2)
     START_LEARNING_RATE: ClassVar[float] = 1e-3
@@ -72,7 +72,7 @@ class AdamW(Adam):
     weight_decay: float = Field(0.004, ge=0, description="Decoupled weight decay factor.")
 
 
-class RMSprop(_Optimizer):
+class RMSprop(OptimizerBase):
     KERAS_CLASS: ClassVar[str] = "RMSprop"
     USUAL_LEARNING_RATES: ClassVar[tuple[float, float]] = (1e-5, 1e-2)
     START_LEARNING_RATE: ClassVar[float] = 1e-3
@@ -85,7 +85,7 @@ class RMSprop(_Optimizer):
     centered: bool = Field(False, description="Normalise by the gradient's variance estimate.")
 
 
-class Adagrad(_Optimizer):
+class Adagrad(OptimizerBase):
     KERAS_CLASS: ClassVar[str] = "Adagrad"
     USUAL_LEARNING_RATES: ClassVar[tuple[float, float]] = (1e-4, 1.0)
     START_LEARNING_RATE: ClassVar[float] = 1e-2
@@ -96,7 +96,7 @@ class Adagrad(_Optimizer):
     epsilon: PositiveFloat = Field(1e-7, description="Numerical-stability constant.")
 
 
-class Nadam(_Optimizer):
+class Nadam(OptimizerBase):
     KERAS_CLASS: ClassVar[str] = "Nadam"
     USUAL_LEARNING_RATES: ClassVar[tuple[float, float]] = (1e-5, 1e-2)
     START_LEARNING_RATE: ClassVar[float] = 1e-3

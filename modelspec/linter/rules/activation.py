@@ -9,8 +9,8 @@ from typing import Optional
 from modelspec.analysis.shapes import per_axis
 from modelspec.diagnostics import Level
 from modelspec.linter.rule import Docs, Finding, Rule, Subject
-from modelspec.linter.rules import _docs
-from modelspec.linter.rules._docs import spec
+from modelspec.linter.rules import doc_parts
+from modelspec.linter.rules.doc_parts import spec
 from modelspec.schema.layers.base import Role
 
 
@@ -59,7 +59,7 @@ MS201 = Rule(
         use_instead=spec(
             "  - {type: dense, units: 64, activation: relu}\n  - {type: dense, units: 10, activation: softmax}\n"
         ),
-        references=_docs.KERAS_INIT.replace(
+        references=doc_parts.KERAS_INIT.replace(
             "initializers: https://keras.io/api/layers/initializers/",
             "activations: https://keras.io/api/layers/activations/",
         ),
@@ -106,7 +106,7 @@ MS202 = Rule(
             "  - {type: activation, activation: relu}\n"
             "  - {type: dense, units: 10, activation: softmax}\n"
         ),
-        references=_docs.IOFFE_2015,
+        references=doc_parts.IOFFE_2015,
     ),
 )
 
@@ -142,7 +142,7 @@ MS203 = Rule(
         use_instead=spec(
             "  - {type: dense, units: 16, activation: relu}\n  - {type: dense, units: 10, activation: softmax}\n"
         ),
-        references=_docs.GLOROT_2010,
+        references=doc_parts.GLOROT_2010,
     ),
 )
 
@@ -235,6 +235,6 @@ MS204 = Rule(
             "  - {type: dense, units: 64, activation: relu}\n"
             "  - {type: dense, units: 10, activation: softmax}\n"
         ),
-        references=_docs.GLOROT_2010,
+        references=doc_parts.GLOROT_2010,
     ),
 )

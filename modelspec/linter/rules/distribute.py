@@ -13,8 +13,8 @@ from typing import Optional
 
 from modelspec.diagnostics import Level
 from modelspec.linter.rule import Docs, Finding, Rule, Subject
-from modelspec.linter.rules import _docs
-from modelspec.linter.rules._docs import spec
+from modelspec.linter.rules import doc_parts
+from modelspec.linter.rules.doc_parts import spec
 from modelspec.schema.distribute import MULTI_WORKER_MIRRORED, Distribute
 from modelspec.schema.training import Training
 
@@ -192,7 +192,7 @@ MS310 = Rule(
             "warmup_target: 0.04}\n  loss: categorical_crossentropy\n  batch_size: 128\n"
             "  distribute: {strategy: mirrored, devices: [/gpu:0, /gpu:1, /gpu:2, /gpu:3]}\n",
         ),
-        references=f"{_docs.GOYAL_2017}\n{DISTRIBUTED_DOC}",
+        references=f"{doc_parts.GOYAL_2017}\n{DISTRIBUTED_DOC}",
     ),
 )
 

@@ -15,7 +15,7 @@ from typing import Optional
 
 from modelspec.diagnostics import Level, did_you_mean
 from modelspec.linter.rule import Docs, Finding, Rule, Subject
-from modelspec.linter.rules._docs import spec
+from modelspec.linter.rules.doc_parts import spec
 from modelspec.schema.training import BINARY, METRIC_ALIASES, METRICS, REGRESSION, Training
 
 KERAS_FIT = "Keras Model.fit (validation_split, validation_data, class_weight): https://keras.io/api/models/model_training_apis/"

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 
 from modelspec.diagnostics import Level
 from modelspec.linter.rule import Docs, Finding, Rule, Subject
-from modelspec.linter.rules._docs import spec
+from modelspec.linter.rules.doc_parts import spec
 from modelspec.pretrained import checks
 
 KERAS_TRANSFER = "Keras transfer learning guide: https://keras.io/guides/transfer_learning/"

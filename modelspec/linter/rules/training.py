@@ -6,8 +6,8 @@ from collections.abc import Iterator, Mapping
 
 from modelspec.diagnostics import Level
 from modelspec.linter.rule import Docs, Finding, Rule, Subject
-from modelspec.linter.rules import _docs
-from modelspec.linter.rules._docs import spec
+from modelspec.linter.rules import doc_parts
+from modelspec.linter.rules.doc_parts import spec
 from modelspec.schema.training import BINARY, CATEGORICAL, REGRESSION
 
 
@@ -120,7 +120,7 @@ MS301 = Rule(
             "  - {type: dense, units: 64, activation: relu}\n  - {type: dense, units: 10, activation: softmax}\n",
             extra="training:\n  optimizer: adam\n  loss: categorical_crossentropy\n",
         ),
-        references=_docs.KERAS_LOSSES,
+        references=doc_parts.KERAS_LOSSES,
     ),
 )
 
@@ -166,7 +166,7 @@ MS302 = Rule(
             "  - {type: dense, units: 64, activation: relu}\n  - {type: dense, units: 1, activation: sigmoid}\n",
             extra="training:\n  optimizer: adam\n  loss: binary_crossentropy\n",
         ),
-        references=_docs.KERAS_LOSSES,
+        references=doc_parts.KERAS_LOSSES,
     ),
 )
 
@@ -216,6 +216,6 @@ MS303 = Rule(
             "  - {type: dense, units: 10, activation: softmax}\n",
             extra="training:\n  optimizer: {type: adam, learning_rate: 0.001}\n  loss: categorical_crossentropy\n",
         ),
-        references=_docs.KINGMA_2015,
+        references=doc_parts.KINGMA_2015,
     ),
 )

@@ -6,9 +6,9 @@ from collections.abc import Iterator, Mapping
 
 from modelspec.diagnostics import Level
 from modelspec.linter.rule import Docs, Finding, Rule, Subject
-from modelspec.linter.rules import _docs
-from modelspec.linter.rules._docs import spec
-from modelspec.linter.rules.initialization._shared import describe
+from modelspec.linter.rules import doc_parts
+from modelspec.linter.rules.doc_parts import spec
+from modelspec.linter.rules.initialization.shared import describe
 from modelspec.schema.activations import ACTIVATIONS, SATURATING
 from modelspec.schema.initializers import CONSTANT, family
 
@@ -118,7 +118,7 @@ MS101 = Rule(
             "  - {type: dense, units: 64, activation: relu}   # auto: he_normal\n"
             "  - {type: dense, units: 10, activation: softmax}\n"
         ),
-        references="\n".join((_docs.GLOROT_2010, _docs.GOYAL_2017, _docs.KERAS_INIT)),
+        references="\n".join((doc_parts.GLOROT_2010, doc_parts.GOYAL_2017, doc_parts.KERAS_INIT)),
     ),
 )
 
@@ -165,6 +165,6 @@ MS112 = Rule(
             "  - {type: dense, units: 64, activation: relu}   # bias: zeros\n"
             "  - {type: dense, units: 10, activation: softmax}\n"
         ),
-        references=_docs.KERAS_INIT,
+        references=doc_parts.KERAS_INIT,
     ),
 )

@@ -11,9 +11,9 @@ from modelspec.analysis.graph import slot_feeds
 from modelspec.analysis.moments import initializer_moments
 from modelspec.diagnostics import Level
 from modelspec.linter.rule import Docs, Finding, Rule, Subject
-from modelspec.linter.rules import _docs
-from modelspec.linter.rules._docs import spec
-from modelspec.linter.rules.initialization._shared import describe
+from modelspec.linter.rules import doc_parts
+from modelspec.linter.rules.doc_parts import spec
+from modelspec.linter.rules.initialization.shared import describe
 from modelspec.schema.activations import ACTIVATIONS
 from modelspec.schema.base import type_name
 from modelspec.schema.initializers import FIXED_SCALE, IDENTITY, SCALED_MODELS, family
@@ -93,7 +93,7 @@ MS105 = Rule(
             "    kernel_initializer: he_uniform\n"
             "  - {type: dense, units: 10, activation: softmax}\n"
         ),
-        references="\n".join((_docs.GLOROT_2010, _docs.KERAS_INIT)),
+        references="\n".join((doc_parts.GLOROT_2010, doc_parts.KERAS_INIT)),
     ),
 )
 
@@ -170,6 +170,6 @@ MS106 = Rule(
             "  - {type: dense, units: 10, activation: softmax}\n",
             input_shape="[784]",
         ),
-        references="\n".join((_docs.HE_2015, _docs.GLOROT_2010, _docs.SIGNAL_DOC)),
+        references="\n".join((doc_parts.HE_2015, doc_parts.GLOROT_2010, doc_parts.SIGNAL_DOC)),
     ),
 )

@@ -8,9 +8,9 @@ from collections.abc import Iterator, Mapping
 from modelspec.analysis.graph import slot_feeds
 from modelspec.diagnostics import Level
 from modelspec.linter.rule import Docs, Finding, Rule, Subject
-from modelspec.linter.rules import _docs
-from modelspec.linter.rules._docs import spec
-from modelspec.linter.rules.initialization._shared import describe
+from modelspec.linter.rules import doc_parts
+from modelspec.linter.rules.doc_parts import spec
+from modelspec.linter.rules.initialization.shared import describe
 from modelspec.schema.activations import ACTIVATIONS, RELU_FAMILY, SATURATING, SELU
 from modelspec.schema.initializers import GLOROT, HE, IDENTITY, LECUN, ORTHOGONAL, family
 
@@ -68,7 +68,7 @@ MS102 = Rule(
             "  - {type: dense, units: 64, activation: tanh, kernel_initializer: glorot_uniform}\n"
             "  - {type: dense, units: 10, activation: softmax}\n"
         ),
-        references="\n".join((_docs.GLOROT_2010, _docs.HE_2015)),
+        references="\n".join((doc_parts.GLOROT_2010, doc_parts.HE_2015)),
     ),
 )
 
@@ -113,7 +113,7 @@ MS103 = Rule(
             "  - {type: dense, units: 64, activation: relu, kernel_initializer: he_normal}\n"
             "  - {type: dense, units: 10, activation: softmax}\n"
         ),
-        references="\n".join((_docs.HE_2015, _docs.GLOROT_2010)),
+        references="\n".join((doc_parts.HE_2015, doc_parts.GLOROT_2010)),
     ),
 )
 
@@ -164,7 +164,7 @@ MS104 = Rule(
             "  - {type: alpha_dropout, rate: 0.1}\n"
             "  - {type: dense, units: 10, activation: softmax}\n"
         ),
-        references=_docs.KLAMBAUER_2017,
+        references=doc_parts.KLAMBAUER_2017,
     ),
 )
 
@@ -207,6 +207,6 @@ MS107 = Rule(
             "  - {type: lstm, units: 16}   # auto: orthogonal\n  - {type: dense, units: 1, activation: sigmoid}\n",
             input_shape="[20, 8]",
         ),
-        references="\n".join((_docs.SAXE_2014, _docs.LE_2015)),
+        references="\n".join((doc_parts.SAXE_2014, doc_parts.LE_2015)),
     ),
 )

@@ -9,8 +9,8 @@ from typing import Optional
 from modelspec.analysis.gradients import band_reference
 from modelspec.diagnostics import Level
 from modelspec.linter.rule import Docs, Finding, Rule, Subject
-from modelspec.linter.rules import _docs
-from modelspec.linter.rules._docs import spec
+from modelspec.linter.rules import doc_parts
+from modelspec.linter.rules.doc_parts import spec
 from modelspec.schema.initializers import CONSTANT, family
 
 
@@ -135,7 +135,7 @@ MS113 = Rule(
             "  - {type: dense, units: 64, activation: relu}   # auto: he_normal\n" * 6
             + "  - {type: dense, units: 10, activation: softmax}\n"
         ),
-        references="\n".join((_docs.GLOROT_2010, _docs.HE_2015, *_SCALE_INVARIANT, _docs.SIGNAL_DOC)),
+        references="\n".join((doc_parts.GLOROT_2010, doc_parts.HE_2015, *_SCALE_INVARIANT, doc_parts.SIGNAL_DOC)),
     ),
 )
 
@@ -167,6 +167,6 @@ MS114 = Rule(
             "  - {type: dense, units: 64, activation: relu}\n" * 3
             + "  - {type: dense, units: 10, activation: softmax}   # auto: glorot_uniform\n"
         ),
-        references="\n".join((_docs.GLOROT_2010, _docs.HE_2015, *_SCALE_INVARIANT, _docs.SIGNAL_DOC)),
+        references="\n".join((doc_parts.GLOROT_2010, doc_parts.HE_2015, *_SCALE_INVARIANT, doc_parts.SIGNAL_DOC)),
     ),
 )

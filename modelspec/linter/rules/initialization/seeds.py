@@ -6,8 +6,8 @@ from collections.abc import Iterator, Mapping
 
 from modelspec.diagnostics import Level
 from modelspec.linter.rule import Docs, Finding, Rule, Subject
-from modelspec.linter.rules import _docs
-from modelspec.linter.rules._docs import spec
+from modelspec.linter.rules import doc_parts
+from modelspec.linter.rules.doc_parts import spec
 
 
 def _shared_seed(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
@@ -67,7 +67,7 @@ MS108 = Rule(
             "  - {type: dense, units: 32, activation: relu, kernel_initializer: he_normal}\n"
             "  - {type: dense, units: 10, activation: softmax}\n"
         ),
-        references=_docs.KERAS_INIT,
+        references=doc_parts.KERAS_INIT,
     ),
 )
 
@@ -101,6 +101,6 @@ MS109 = Rule(
         "two runs cannot be compared fairly. With `seed:` set, building twice gives bit-identical weights.",
         example=spec("  - {type: dense, units: 10, activation: softmax}\n", seed=False),
         use_instead=spec("  - {type: dense, units: 10, activation: softmax}\n"),
-        references=_docs.KERAS_INIT,
+        references=doc_parts.KERAS_INIT,
     ),
 )

@@ -7,8 +7,8 @@ from collections.abc import Iterator, Mapping
 
 from modelspec.diagnostics import Level
 from modelspec.linter.rule import Docs, Finding, Rule, Subject
-from modelspec.linter.rules import _docs
-from modelspec.linter.rules._docs import spec
+from modelspec.linter.rules import doc_parts
+from modelspec.linter.rules.doc_parts import spec
 from modelspec.schema.initializers import CONSTANT, family
 
 
@@ -89,7 +89,7 @@ MS110 = Rule(
             "  - {type: dense, units: 64, activation: relu}   # auto: he_normal\n" * 4
             + "  - {type: dense, units: 10, activation: softmax}\n"
         ),
-        references="\n".join((_docs.GLOROT_2010, _docs.HE_2015, _docs.SIGNAL_DOC)),
+        references="\n".join((doc_parts.GLOROT_2010, doc_parts.HE_2015, doc_parts.SIGNAL_DOC)),
     ),
 )
 
@@ -115,6 +115,6 @@ MS111 = Rule(
             "  - {type: dense, units: 64, activation: relu}   # auto: he_normal\n" * 4
             + "  - {type: dense, units: 10, activation: softmax}\n"
         ),
-        references="\n".join((_docs.GLOROT_2010, _docs.HE_2015, _docs.SIGNAL_DOC)),
+        references="\n".join((doc_parts.GLOROT_2010, doc_parts.HE_2015, doc_parts.SIGNAL_DOC)),
     ),
 )
