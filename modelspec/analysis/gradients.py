@@ -30,24 +30,24 @@ from typing import Optional, TypeVar
 
 from modelspec.analysis.fans import effective_fan_in
 from modelspec.analysis.graph import Analysis, LayerInfo
-from modelspec.analysis.moments import initializer_moments
-from modelspec.analysis.shapes import per_axis
-from modelspec.analysis.signal import (
+from modelspec.analysis.moments import (
     IDEMPOTENT,
     INPUT_SIGNAL,
     KERAS_EPSILON,
     Signal,
-    SignalReport,
     activate,
     affine,
     channel_values,
+    initializer_moments,
     order_statistics,
     pair_moment,
-    propagate,
     reapplied,
     weight_moments,
 )
+from modelspec.analysis.shapes import per_axis
+from modelspec.analysis.signal import SignalReport, propagate
 from modelspec.schema.activations import ACTIVATIONS, gaussian_expectation
+from modelspec.schema.layers.passthrough import IDENTITY_CLASSES
 from modelspec.schema.training import Loss
 
 T = TypeVar("T")
@@ -436,10 +436,6 @@ def _per_channel(info: LayerInfo) -> bool:
     return info.type in ("depthwise_conv2d", "separable_conv2d")
 
 
-def _variable_shape(info: LayerInfo, name: str) -> Optional[tuple]:
-    return next((v.shape for v in info.variables or () if v.name == name), None)
-
-
 def _at_pre(ctx: _Context, info: LayerInfo, d: Optional[Gradient], seed: Optional[_Seed]) -> Optional[Gradient]:
     """The gradient at a layer's pre-activation: its output's gradient taken back through the activation, plus
     a loss seeded at the logits."""
@@ -467,7 +463,7 @@ def _weighted(ctx: _Context, info: LayerInfo, d: Optional[Gradient], seed: Optio
         d_x, grads = _separable(ctx, info, d_z, x, out_elems, in_elems)
     else:
         slot = "depthwise_initializer" if info.type == "depthwise_conv2d" else "kernel_initializer"
-        shape = _variable_shape(info, "kernel")
+        shape = info.variable_shape("kernel")
         n_in = effective_fan_in(info, slot)
         d_x, grads["kernel"] = _kernel_step(ctx, info, slot, shape, n_in, out_elems, in_elems, x, d_z)
         uses = out_elems * n_in / math.prod(shape)
@@ -499,7 +495,7 @@ def _response(ctx: _Context, info: LayerInfo, d: Optional[Gradient], uses: float
 
 def _separable(ctx, info, d_z, x, out_elems, in_elems):
     """Depthwise, then pointwise: the intermediate tensor's moments follow the forward laws."""
-    dw_shape, pw_shape = _variable_shape(info, "depthwise_kernel"), _variable_shape(info, "pointwise_kernel")
+    dw_shape, pw_shape = info.variable_shape("depthwise_kernel"), info.variable_shape("pointwise_kernel")
     n_dw = effective_fan_in(info, "depthwise_initializer")
     weight = weight_moments(info, "depthwise_initializer", dw_shape)
     mid_mean, mid_second = affine(n_dw, weight, (x[0], x[1]))
@@ -532,7 +528,7 @@ def _normalization(ctx: _Context, info: LayerInfo, d: Optional[Gradient], seed) 
     if d is None or x_signal is None:
         return _Step([None], _variables(ctx, info, {}))
     spec = info.spec
-    size = _variable_shape(info, "gamma") or _variable_shape(info, "beta") or (1,)
+    size = info.variable_shape("gamma") or info.variable_shape("beta") or (1,)
     gamma = weight_moments(info, "gamma_initializer", size) if spec.scale else (1.0, 1.0)
     # Batch norm divides by each channel's spread over the batch (its own mean excluded), layer norm by each
     # example's spread over the features.
@@ -719,7 +715,7 @@ def _multiply(ctx, info, d, seed) -> _Step:
 def _embedding(ctx: _Context, info: LayerInfo, d: Optional[Gradient], seed) -> _Step:
     """An embedding row's gradient sums the gradients of its lookups: with tokens uniform over the vocabulary,
     a row is looked up positions · B / vocabulary times per batch on average."""
-    shape = _variable_shape(info, "embeddings")
+    shape = info.variable_shape("embeddings")
     in_elems = ctx.elements(info.input_shapes[0]) if info.input_shapes else None
     if d is None or in_elems is None:
         return _Step([], _variables(ctx, info, {}))
@@ -733,12 +729,9 @@ def _opaque(ctx, info, d, seed) -> _Step:
     return _Step([None] * len(info.inputs), _variables(ctx, info, {}))
 
 
-_KERAS_IDENTITY = {"Identity", "Masking", "ActivityRegularization"}
-
-
 def _keras(ctx, info, d, seed) -> _Step:
     spec = info.spec
-    if len(info.inputs) == 1 and spec.class_name in _KERAS_IDENTITY:
+    if len(info.inputs) == 1 and spec.class_name in IDENTITY_CLASSES:
         return _Step([d])
     if len(info.inputs) == 1 and spec.applied_activation() is not None and not spec.config:
         return _activation(ctx, info, d, seed)

@@ -95,6 +95,10 @@ class LayerInfo:
     def trainable_params(self) -> Optional[int]:
         return None if self.variables is None else sum(v.size for v in self.variables if v.trainable)
 
+    def variable_shape(self, name: str) -> Optional[tuple[int, ...]]:
+        """The shape of the variable ``name`` (``kernel``, ``gamma``...); None when the layer has no such variable."""
+        return next((v.shape for v in self.variables or () if v.name == name), None)
+
     @property
     def weighted(self) -> bool:
         """Whether the layer's weights multiply its input (dense, convolutions, recurrent, attention): it has

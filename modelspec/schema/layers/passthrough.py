@@ -63,6 +63,9 @@ ALLOWED = SHAPE_PRESERVING | frozenset(
 # Allowed classes that are plain activations (LeakyReLU is not: its default slope is 0.3, not the 0.2 of
 # keras.activations.leaky_relu).
 ACTIVATION_CLASSES = {"ReLU": "relu", "ELU": "elu", "Softmax": "softmax"}
+# Allowed classes that pass their input on unchanged in a training step, and dropout classes (`rate` in config).
+IDENTITY_CLASSES = frozenset({"Identity", "Masking", "ActivityRegularization"})
+DROPOUT_CLASSES = frozenset({"GaussianDropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"})
 
 _SAFE_STRING = re.compile(r"^[A-Za-z0-9_.+-]{0,64}$")
 Scalar = Union[bool, int, float, str, None]
