@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from modelspec.schema.layers.passthrough import SHAPE_PRESERVING
+
 Shape = tuple[Optional[int], ...]
 
 
@@ -463,8 +465,6 @@ def _concatenate(layer, shapes):
 
 
 def _passthrough(layer, shapes):
-    from modelspec.schema.layers.passthrough import SHAPE_PRESERVING
-
     if layer.class_name in SHAPE_PRESERVING and len(shapes) == 1:
         return shapes[0], []
     return None, None

@@ -6,13 +6,11 @@ import math
 import mmap
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 from modelspec.analysis.shapes import Shape
 from modelspec.errors import DataError
-
-if TYPE_CHECKING:
-    from modelspec.schema.training import Loss
+from modelspec.schema.training import BINARY, CATEGORICAL, Loss
 
 BLOCK_BYTES = 32 * 2**20  # scans read this much at a time, so a memory-mapped array is never loaded whole
 
@@ -78,8 +76,6 @@ def known_size(shape: Shape) -> Optional[int]:
 
 def text_allowed(loss: Optional[Loss]) -> bool:
     """Whether text labels (mapped to class numbers) make sense for an output: classes yes, real values no."""
-    from modelspec.schema.training import BINARY, CATEGORICAL
-
     return loss is None or loss.kind in (CATEGORICAL, BINARY)
 
 

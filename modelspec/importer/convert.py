@@ -9,12 +9,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
 
+from modelspec import source as spec_source
+from modelspec.atomic import write_text
+from modelspec.errors import SettingsError, SpecError
 from modelspec.importer import emit, weights
 from modelspec.importer.graph import OPS_MODULE, FlatModel, InputNode, flatten
 from modelspec.importer.layers import convert
 from modelspec.importer.problems import Problem, UnsupportedModel, refused
 from modelspec.importer.source import ModelSource, read_source
 from modelspec.importer.training import training_block
+from modelspec.loader import from_document
+from modelspec.pretrained.checks import Problem as PretrainedProblem
+from modelspec.pretrained.checks import weights_file
+from modelspec.schema.spec import Spec, with_defaults
 from modelspec.source import Limits
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
@@ -139,9 +146,6 @@ def _flatten(config: dict, where: str) -> FlatModel:
 
 def _write(output: Path, text: str, weights_path: Optional[Path], found) -> None:
     """Write the weights, then the spec, each atomically; a folder that does not exist is a user error."""
-    from modelspec.atomic import write_text
-    from modelspec.errors import SettingsError
-
     for path in (output, weights_path):
         if path is not None and not path.parent.resolve().is_dir():
             raise SettingsError(f"cannot write {path}: folder {str(path.parent)!r} does not exist")
@@ -261,10 +265,6 @@ def _header(where: str, flat: FlatModel, origin: Optional[ModelSource], output, 
 def _check(text: str, where: str, output: Optional[Path], params: Optional[int], plain: dict) -> None:
     """Read the spec back as `modelspec build` will: it must validate, its `defaults:` must change nothing
     (``plain`` is the spec without them) and, with weights, it must count the parameters the weights hold."""
-    from modelspec import source as spec_source
-    from modelspec.errors import SpecError
-    from modelspec.loader import from_document
-
     name = str(output) if output is not None else "<imported>"
     try:
         loaded = from_document(spec_source.parse(text, name))
@@ -272,16 +272,11 @@ def _check(text: str, where: str, output: Optional[Path], params: Optional[int],
         raise UnsupportedModel(
             where, message=f"{where}: the spec written for it does not validate (nothing was written):\n{exc}"
         ) from None
-    from modelspec.schema.spec import Spec, with_defaults
-
     if with_defaults(loaded.spec).layers != Spec.model_validate(plain).layers:
         raise UnsupportedModel(
             where, message=f"{where}: modelspec's `defaults:` changed a layer (a bug; please report)"
         )
     if loaded.spec.pretrained is not None:
-        from modelspec.pretrained.checks import Problem as PretrainedProblem
-        from modelspec.pretrained.checks import weights_file
-
         located = weights_file(loaded)
         if isinstance(located, PretrainedProblem):
             raise UnsupportedModel(

@@ -8,7 +8,17 @@ from modelspec.importer import values
 from modelspec.importer.graph import mapping
 from modelspec.importer.problems import Problem
 from modelspec.schema.base import canonical_name
-from modelspec.schema.training import LOSS_ALIASES, LOSSES, METRIC_ALIASES, METRICS, OPTIMIZER_MODELS, Training
+from modelspec.schema.training import (
+    LOSS_ALIASES,
+    LOSSES,
+    METRIC_ALIASES,
+    METRICS,
+    OPTIMIZER_MODELS,
+    CosineDecay,
+    ExponentialDecay,
+    PiecewiseConstant,
+    Training,
+)
 
 _OPTIMIZER_NEUTRAL = {
     "weight_decay": None,
@@ -22,8 +32,6 @@ _EXECUTION = frozenset({"run_eagerly", "steps_per_execution", "jit_compile", "au
 
 
 def _schedule_models():
-    from modelspec.schema.training import CosineDecay, ExponentialDecay, PiecewiseConstant
-
     return {m.KERAS_CLASS: m for m in (ExponentialDecay, CosineDecay, PiecewiseConstant)}
 
 

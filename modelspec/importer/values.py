@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from modelspec.importer.graph import mapping
 from modelspec.schema.activations import ACTIVATIONS, ALIASES
 from modelspec.schema.base import canonical_name, type_name
-from modelspec.schema.initializers import INITIALIZER_MODELS
+from modelspec.schema.initializers import INITIALIZER_MODELS, L1, L1L2, L2, MaxNorm, MinMaxNorm, NonNeg, UnitNorm
 
 # Keras modules that hold only built-in objects (a serialised object naming any other module is refused).
 _BUILTIN_MODULES = ("keras.initializers", "keras.regularizers", "keras.constraints", "keras.src.")
@@ -25,14 +25,10 @@ class Inexpressible(ValueError):
 
 
 def _regularizer_models():
-    from modelspec.schema.initializers import L1, L1L2, L2
-
     return (L1, L2, L1L2)
 
 
 def _constraint_models():
-    from modelspec.schema.initializers import MaxNorm, MinMaxNorm, NonNeg, UnitNorm
-
     return (MaxNorm, NonNeg, UnitNorm, MinMaxNorm)
 
 

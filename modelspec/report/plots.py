@@ -6,6 +6,7 @@ import os
 from typing import Union
 
 from modelspec.atomic import replacing
+from modelspec.variants import show
 
 
 def plot_history(history, path: Union[str, os.PathLike], title: str) -> None:
@@ -139,8 +140,6 @@ def _band(axis, epochs_runs: list[list[float]], color, label: str, linestyle: st
 
 
 def _legend(variant) -> str:
-    from modelspec.variants import show
-
     if len(variant.settings) == 1:
         return show(next(iter(variant.settings.values())))
     return variant.label

@@ -8,14 +8,13 @@ from typing import TextIO
 from urllib.parse import quote
 
 from modelspec.diagnostics import Level
+from modelspec.linter import registry
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVELS = {Level.ERROR: "error", Level.WARNING: "warning", Level.INFO: "note"}
 
 
 def _descriptors() -> list[dict]:
-    from modelspec.linter import registry
-
     rules = [
         {
             "id": code,

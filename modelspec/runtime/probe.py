@@ -13,8 +13,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from modelspec.analysis.gradients import output_losses
 from modelspec.runtime.tensorflow_env import import_keras
 from modelspec.schema.activations import ACTIVATIONS
+from modelspec.schema.training import BINARY, CATEGORICAL
 
 SATURATION_MARGIN = 0.01  # an output within 1% of the range's ends is saturated: its derivative is nearly zero
 UNKNOWN_STEPS = 10  # the length given to a dimension the spec leaves open (a sequence's time steps)
@@ -70,9 +72,6 @@ def random_batch(loaded, batch: int, seed: int) -> tuple[dict[str, Any], dict[st
     straight after the input, when there is one), token ids below the embedding's input_dim, and random labels
     that fit each output's loss: class numbers or one-hot rows, 0/1 targets, or standard-normal values."""
     import numpy as np
-
-    from modelspec.analysis.gradients import output_losses
-    from modelspec.schema.training import BINARY, CATEGORICAL
 
     rng = np.random.default_rng(seed)
     analysis = loaded.analysis
@@ -145,8 +144,6 @@ def compile_assumed(keras_model, loaded, targets: dict[str, Any]) -> None:
     """Compile a model whose spec has no training block with the losses the backward analysis assumes for it,
     so that the probe measures the gradients the linter predicts (no optimizer step is ever taken). Class
     numbers (data's labels) take the sparse form of categorical cross-entropy: the same loss and gradient."""
-    from modelspec.analysis.gradients import output_losses
-
     losses = []
     for name, loss in output_losses(loaded.analysis).items():
         numbers = targets[name].ndim < len(loaded.analysis.layers[name].output_shape) + 1
