@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Union
+from typing import Optional, Union
 
 from modelspec.data.bundled import read_digits
 from modelspec.data.checks import check
@@ -14,9 +14,7 @@ from modelspec.data.dataset import Dataset
 from modelspec.data.files import read_folder, read_npz, single_npy
 from modelspec.diagnostics import did_you_mean
 from modelspec.errors import DataError
-
-if TYPE_CHECKING:
-    from modelspec.loader import ModelSpec
+from modelspec.loader import ModelSpec, load_spec
 
 BUNDLED = {"digits": read_digits}
 FORMATS = "an .npz file, a folder of .npy files or a .csv file"
@@ -48,8 +46,6 @@ def load_data(
         DataError: the source is missing, unreadable or does not fit the spec; the message starts with the source.
         SpecError: ``model`` is a spec that does not load.
     """
-    from modelspec.loader import load_spec
-
     model = load_spec(model)
     name = os.fspath(source) if isinstance(source, os.PathLike) else str(source)
     numpy(name)
