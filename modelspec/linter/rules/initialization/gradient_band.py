@@ -16,9 +16,10 @@ from modelspec.schema.initializers import CONSTANT, family
 
 def _kernel_ratio(layer, info) -> Optional[float]:
     """The gradient-to-weight ratio of the layer's first kernel whose ratio is known and positive."""
+    kernels = info.kernel_variables
     for weight in layer.weights:
         ratio = weight.ratio
-        if weight.variable in info.kernel_variables and ratio is not None and ratio > 0:
+        if weight.variable in kernels and ratio is not None and ratio > 0:
             return ratio
     return None
 
