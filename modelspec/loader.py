@@ -61,9 +61,20 @@ def _looks_like_path(text: str) -> bool:
 
 
 def from_document(doc: source.Document) -> ModelSpec:
-    """Validate and analyse a parsed document."""
+    """Validate and analyse a parsed document; raise ``SpecError`` with its reading problems and every other one.
+
+    A duplicate key (``doc.problems``) does not hide the rest: the file is validated with the key's first value,
+    and the duplicate is reported in line order among the validation or analysis errors.
+    """
     try:
         spec = Spec.model_validate(doc.data)
+        analysed = ModelSpec(spec, doc, analyse(with_defaults(spec), doc))
     except ValidationError as exc:
-        raise SpecError(validation_diagnostics(exc, doc)) from None
-    return ModelSpec(spec, doc, analyse(with_defaults(spec), doc))
+        raise SpecError(doc.problems + validation_diagnostics(exc, doc)) from None
+    except SpecError as exc:
+        if not doc.problems:
+            raise
+        raise SpecError(doc.problems + exc.diagnostics) from None
+    if doc.problems:
+        raise SpecError(doc.problems)
+    return analysed
