@@ -110,6 +110,29 @@ def test_validate_reports_good_and_bad_files_and_exits_2(runner, tmp_path, monke
     ]
 
 
+def test_validate_takes_folders_like_lint(runner, tmp_path, monkeypatch):
+    (tmp_path / "specs" / "deeper").mkdir(parents=True)
+    write_spec(tmp_path / "specs", TYPO, "b.yaml")
+    write_spec(tmp_path / "specs" / "deeper", MLP.read_text(), "a.yml")
+    (tmp_path / "specs" / "notes.txt").write_text("not a spec")
+    monkeypatch.chdir(tmp_path)
+    result = invoke(runner, "validate", "specs")
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [  # every *.yaml / *.yml below the folder, sorted, as `lint` reads them
+        "specs/b.yaml:4:19: error[MS001] layers[0].unit: unknown field 'unit'; did you mean 'units'?",
+        "specs/deeper/a.yml: ok (5 layers, 235,146 parameters)",
+    ]
+    assert invoke(runner, "validate", ROOT / "specs").output.count(": ok (") == len(
+        list((ROOT / "specs").glob("*.yaml"))
+    )
+
+
+def test_validate_refuses_a_folder_without_specs(runner, tmp_path):
+    result = invoke(runner, "validate", tmp_path)
+    assert result.exit_code == 2
+    assert f"no .yaml or .yml files under {tmp_path}" in result.output
+
+
 # --- build ------------------------------------------------------------------------------------------------
 
 
