@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.common import EPILOG, console, print_diagnostics
-from modelspec.pipeline import DEFAULT_MAX_PARAMS
+from modelspec.cli.common import console, epilog, max_params_option, print_diagnostics
+from modelspec.errors import EXIT_INVALID, EXIT_LINT, EXIT_OK
 
 
 def _output(spec_name: str, output) -> Path:
@@ -19,7 +19,7 @@ def _output(spec_name: str, output) -> Path:
     return output
 
 
-@click.command(epilog=EPILOG)
+@click.command(epilog=epilog(EXIT_OK, EXIT_LINT, EXIT_INVALID))
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option(
     "-o",
@@ -28,13 +28,7 @@ def _output(spec_name: str, output) -> Path:
     help="Where to write the .keras file [default: <spec name>.keras in the current folder].",
 )
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), help="Override the spec's seed.")
-@click.option(
-    "--max-params",
-    type=click.IntRange(min=1),
-    default=DEFAULT_MAX_PARAMS,
-    show_default=True,
-    help="Refuse, before importing TensorFlow, a spec with more parameters than this.",
-)
+@max_params_option
 @click.option("--strict", is_flag=True, help="Stop on lint warnings too, not only on lint errors.")
 @click.option(
     "--ignore",

@@ -8,14 +8,45 @@ import click
 from rich.console import Console
 
 from modelspec.diagnostics import Diagnostic
-from modelspec.errors import EXIT_CODES_HELP, ModelspecError, SpecError
+from modelspec.errors import EXIT_CODES_HELP, ModelspecError, SpecError, exit_codes_help
+from modelspec.pipeline import DEFAULT_MAX_PARAMS
 from modelspec.schema.distribute import NONE, STRATEGIES
 
 LIMITS = (
     "Limits (docs/security.md): a spec file may hold at most 1 MiB and 10,000 layers; raise them with the "
     "environment variables MODELSPEC_MAX_FILE_BYTES and MODELSPEC_MAX_LAYERS."
 )
-EPILOG = EXIT_CODES_HELP + "\n\n" + LIMITS
+EPILOG = EXIT_CODES_HELP + "\n\n" + LIMITS  # the group's: every code any command returns
+
+
+def epilog(*codes: int, note: str = "", limits: bool = True) -> str:
+    """A command's --help epilog: the exit ``codes`` it can return (and no other), a ``note`` on them, and the
+    reading limits when the command reads spec files."""
+    text = exit_codes_help(*codes) + (f" {note}" if note else "")
+    return text + ("\n\n" + LIMITS if limits else "")
+
+
+def max_params_option(command):
+    """--max-params: the parameter budget of every command that builds a model, checked before TensorFlow starts."""
+    return click.option(
+        "--max-params",
+        type=click.IntRange(min=1),
+        default=DEFAULT_MAX_PARAMS,
+        show_default=True,
+        help="Refuse, before importing TensorFlow, a spec with more parameters than this.",
+    )(command)
+
+
+def format_option(choices, *, default: str | None = "text", help: str = "Output format."):
+    """--format: how a command prints its results; ``choices`` are its reporters' names."""
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(list(choices)),
+        default=default,
+        show_default=default is not None,
+        help=help,
+    )
 
 
 DATA_HELP = "`digits` (bundled), or an .npz, a folder of .npy files or a .csv (docs/data.md)."

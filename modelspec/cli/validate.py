@@ -6,12 +6,12 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.common import EPILOG, print_diagnostics
-from modelspec.errors import EXIT_INVALID, SpecError
+from modelspec.cli.common import epilog, print_diagnostics
+from modelspec.errors import EXIT_INVALID, EXIT_OK, SpecError
 from modelspec.loader import load_spec, spec_files
 
 
-@click.command(epilog=EPILOG)
+@click.command(epilog=epilog(EXIT_OK, EXIT_INVALID))
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.pass_context
 def validate(ctx: click.Context, paths) -> None:
