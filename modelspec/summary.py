@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 from rich.console import Console
 from rich.table import Table
 
 from modelspec.analysis import Analysis, show_shape
+from modelspec.pretrained.plan import Plan
 
 
 def initializer_text(layer) -> str:
@@ -48,10 +51,17 @@ def summary_table(analysis: Analysis) -> Table:
     return table
 
 
-def print_summary(analysis: Analysis, console: Console) -> None:
-    """Print the table and the parameter totals."""
+def trainable_params(analysis: Analysis, plan: Optional[Plan] = None) -> int:
+    """The trainable parameters of the model the build makes: the analysis's, less the layers ``plan`` freezes."""
+    frozen = plan.frozen if plan is not None else frozenset()
+    return sum(layer.trainable_params or 0 for layer in analysis.layers.values() if layer.name not in frozen)
+
+
+def print_summary(analysis: Analysis, console: Console, plan: Optional[Plan] = None) -> None:
+    """Print the table and the parameter totals; the pretrained ``plan``'s frozen layers count as non-trainable."""
     console.print(summary_table(analysis))
     unknown = "" if analysis.complete else " (+ unknown: opaque `type: keras` layers)"
+    trainable = trainable_params(analysis, plan)
     console.print(f"Total params: {analysis.total_params:,}{unknown}")
-    console.print(f"Trainable params: {analysis.trainable_params:,}")
-    console.print(f"Non-trainable params: {analysis.non_trainable_params:,}")
+    console.print(f"Trainable params: {trainable:,}")
+    console.print(f"Non-trainable params: {analysis.total_params - trainable:,}")

@@ -6,8 +6,11 @@ from pathlib import Path
 
 import click
 
+from modelspec import pipeline
 from modelspec.cli.common import console, epilog, max_params_option, print_diagnostics
 from modelspec.errors import EXIT_INVALID, EXIT_LINT, EXIT_OK
+from modelspec.report.plan import plan_table
+from modelspec.summary import print_summary
 
 
 def _output(spec_name: str, output) -> Path:
@@ -54,9 +57,6 @@ def build(spec, output, seed, max_params, strict, ignore, weights, plan_only) ->
     Lint findings are printed first; error-level findings (and warnings with --strict) stop the build.
     With pretrained weights, the plan of what loads is printed before anything is loaded.
     """
-    from modelspec import pipeline
-    from modelspec.report.plan import plan_table
-
     if plan_only:
         console().print(plan_table(pipeline.weights_plan(Path(spec), weights=weights, max_params=max_params)))
         return
@@ -67,8 +67,5 @@ def build(spec, output, seed, max_params, strict, ignore, weights, plan_only) ->
     if prepared.plan is not None:
         console().print(plan_table(prepared.plan))
     pipeline.save(pipeline.build(prepared, seed=seed), output, prepared.model)
-
-    from modelspec.summary import print_summary
-
-    print_summary(prepared.model.analysis, console())
+    print_summary(prepared.model.analysis, console(), prepared.plan)
     click.echo(f"Wrote {output}")
