@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Optional
 
-from rich.console import Console
 from rich.table import Table
 
 from modelspec.analysis import Analysis, show_shape
@@ -57,11 +56,13 @@ def trainable_params(analysis: Analysis, plan: Optional[Plan] = None) -> int:
     return sum(layer.trainable_params or 0 for layer in analysis.layers.values() if layer.name not in frozen)
 
 
-def print_summary(analysis: Analysis, console: Console, plan: Optional[Plan] = None) -> None:
-    """Print the table and the parameter totals; the pretrained ``plan``'s frozen layers count as non-trainable."""
-    console.print(summary_table(analysis))
+def totals(analysis: Analysis, plan: Optional[Plan] = None) -> list[str]:
+    """The lines under the table: parameters in all, trainable (the pretrained ``plan``'s frozen layers are not),
+    non-trainable."""
     unknown = "" if analysis.complete else " (+ unknown: opaque `type: keras` layers)"
     trainable = trainable_params(analysis, plan)
-    console.print(f"Total params: {analysis.total_params:,}{unknown}")
-    console.print(f"Trainable params: {trainable:,}")
-    console.print(f"Non-trainable params: {analysis.total_params - trainable:,}")
+    return [
+        f"Total params: {analysis.total_params:,}{unknown}",
+        f"Trainable params: {trainable:,}",
+        f"Non-trainable params: {analysis.total_params - trainable:,}",
+    ]

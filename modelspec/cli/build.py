@@ -7,10 +7,10 @@ from pathlib import Path
 import click
 
 from modelspec import pipeline
-from modelspec.cli.common import console, epilog, max_params_option, print_diagnostics
+from modelspec.cli.common import epilog, max_params_option, print_diagnostics, print_table
 from modelspec.errors import EXIT_INVALID, EXIT_LINT, EXIT_OK
 from modelspec.report.plan import plan_table
-from modelspec.summary import print_summary
+from modelspec.summary import summary_table, totals
 
 
 def _output(spec_name: str, output) -> Path:
@@ -58,14 +58,16 @@ def build(spec, output, seed, max_params, strict, ignore, weights, plan_only) ->
     With pretrained weights, the plan of what loads is printed before anything is loaded.
     """
     if plan_only:
-        console().print(plan_table(pipeline.weights_plan(Path(spec), weights=weights, max_params=max_params)))
+        print_table(plan_table(pipeline.weights_plan(Path(spec), weights=weights, max_params=max_params)))
         return
     ignore = [word.strip() for word in (ignore or "").split(",") if word.strip()]
     prepared = pipeline.prepare(Path(spec), weights=weights, max_params=max_params, strict=strict, ignore=ignore)
     output = _output(prepared.model.name, output)
     print_diagnostics(prepared.findings)
     if prepared.plan is not None:
-        console().print(plan_table(prepared.plan))
+        print_table(plan_table(prepared.plan))
     pipeline.save(pipeline.build(prepared, seed=seed), output, prepared.model)
-    print_summary(prepared.model.analysis, console(), prepared.plan)
+    print_table(summary_table(prepared.model.analysis))
+    for line in totals(prepared.model.analysis, prepared.plan):
+        click.echo(line)
     click.echo(f"Wrote {output}")

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 import click
 from rich.console import Console
+from rich.table import Table
 
 from modelspec.diagnostics import Diagnostic
 from modelspec.errors import EXIT_CODES_HELP, ModelspecError, SpecError, exit_codes_help
@@ -89,9 +90,21 @@ def distribute_option(what: str):
     )
 
 
-def console() -> Console:
-    """A console for tables, at least 100 columns wide (so tables never wrap in a narrow pipe)."""
-    return Console(width=max(100, Console().width), highlight=False)
+# The most columns a table printed to a pipe or a log takes; a wider one folds its cells to fit.
+WIDEST = 240
+
+
+def print_table(table: Table) -> None:
+    """Print a rich table that fits, cutting nothing: in a terminal, at its width, folding the cells that do not
+    fit onto more lines; in a pipe or a log, at the width the table needs (at most ``WIDEST`` columns), so that each
+    row stays one line there, whole for grep."""
+    for column in table.columns:
+        column.no_wrap, column.overflow = False, "fold"
+        # a header folds only between its words
+        column.min_width = max(column.min_width or 0, *(len(word) for word in str(column.header).split()), 1)
+    screen = Console(highlight=False)
+    width = screen.width if screen.is_terminal else min(Console(width=WIDEST).measure(table).maximum, WIDEST)
+    Console(width=width, highlight=False).print(table)
 
 
 def print_diagnostics(diagnostics: Iterable[Diagnostic]) -> None:

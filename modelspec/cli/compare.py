@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.common import check_validation, distribute_option, epilog, max_params_option, training_data_options
+from modelspec.cli.common import (
+    check_validation,
+    distribute_option,
+    epilog,
+    max_params_option,
+    print_table,
+    training_data_options,
+)
 from modelspec.errors import EXIT_INVALID, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
 
 VARY_HELP = (
@@ -60,7 +67,6 @@ def compare(spec, vary, data, validation_data, validation_split, target, epochs,
     from modelspec.cli.train import _spec_name
     from modelspec.experiments import compare as run
     from modelspec.report.compare import compare_table
-    from modelspec.report.probe import print_wide
 
     check_validation(validation_data, validation_split)
     if plot is not None and Path(plot).suffix.lower() != ".png":
@@ -100,5 +106,5 @@ def compare(spec, vary, data, validation_data, validation_split, target, epochs,
         on_run=ran,
         distribute=distribute,
     )
-    print_wide(compare_table(comparison))
+    print_table(compare_table(comparison))
     click.echo("Wrote " + ", ".join(str(path) for path in [output, *([plot] if plot is not None else [])]))

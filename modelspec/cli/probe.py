@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.common import DATA_HELP, epilog, format_option, max_params_option, print_diagnostics
+from modelspec.cli.common import DATA_HELP, epilog, format_option, max_params_option, print_diagnostics, print_table
 from modelspec.errors import EXIT_INVALID, EXIT_OK
 
 FLAGS_HELP = (
@@ -44,7 +44,7 @@ def probe(spec, data, target, batch, seed, weights, plot, output_format, max_par
     """
     from modelspec.experiments import finite
     from modelspec.experiments import probe as run
-    from modelspec.report.probe import activation_table, flag_lines, gradient_table, notes, print_wide
+    from modelspec.report.probe import activation_table, flag_lines, gradient_table, notes
 
     if plot is not None and Path(plot).suffix.lower() != ".png":
         raise click.BadParameter("the plot's file name must end in .png", param_hint="'--plot'")
@@ -55,9 +55,9 @@ def probe(spec, data, target, batch, seed, weights, plot, output_format, max_par
         click.echo(json.dumps(finite(report.to_dict()), indent=2, allow_nan=False))
         return
     print_diagnostics(report.findings)
-    print_wide(activation_table(report))
+    print_table(activation_table(report))
     if report.loss is not None:
-        print_wide(gradient_table(report))
+        print_table(gradient_table(report))
     for line in [*flag_lines(report), *notes(report)]:
         click.echo(line)
     if plot is not None:

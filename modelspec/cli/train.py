@@ -10,12 +10,12 @@ import click
 from modelspec.cli.common import (
     DATA_HELP,
     check_validation,
-    console,
     distribute_option,
     epilog,
     format_option,
     max_params_option,
     print_diagnostics,
+    print_table,
     training_data_options,
 )
 from modelspec.errors import EXIT_INVALID, EXIT_LINT, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
@@ -85,7 +85,7 @@ def train(spec, data, validation_data, validation_split, target, output, epochs,
         if prepared.plan is not None:
             from modelspec.report.plan import plan_table
 
-            console().print(plan_table(prepared.plan))
+            print_table(plan_table(prepared.plan))
         held = f", validating on {validation_set.size:,}" if validation_set is not None else ""
         where = _strategy_text(setting, this["role"])
         click.echo(f"Training {prepared.model.name} on {train_set.source}: {train_set.size:,} examples{held}{where}")
