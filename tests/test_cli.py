@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 
 import click
 import pytest
@@ -379,3 +380,36 @@ def test_schema_output_option_writes_the_same_text(runner, tmp_path):
     assert result.exit_code == 0
     assert out.read_text(encoding="utf-8") == invoke(runner, "schema").output
     assert [p.name for p in tmp_path.iterdir()] == ["schema.json"]
+
+
+# What following the README writes into a clone (its commands, run in a fresh one; mnist_mlp is specs/mlp.yaml's).
+README_OUTPUTS = [
+    "mnist_mlp.keras",
+    "digits_cnn.keras",
+    "digits_cnn.history.json",
+    "digits_cnn.history.csv",
+    "digits_cnn.classes.json",
+    "digits_cnn.png",
+    "digits_mlp.compare.json",
+    "compare.png",
+    "probe.png",
+    "deep_relu_probe.png",
+    "mobilenetv2.keras",
+    "mobilenetv2.yaml",
+    "mobilenetv2.weights.h5",
+    "examples/transfer_learning/base.weights.h5",
+    "examples/init_experiments/output/mlp.json",
+]
+
+
+def test_what_the_readme_writes_is_ignored_and_no_tracked_file_is():
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--no-index", *README_OUTPUTS], cwd=ROOT, capture_output=True, text=True
+    )
+    assert sorted(ignored.stdout.split()) == sorted(README_OUTPUTS)
+    hidden = subprocess.run(
+        ["git", "ls-files", "--cached", "--ignored", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert hidden.stdout == ""
