@@ -3,26 +3,27 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint-specs schema rules-table bench clean
+.PHONY: demo test constraints lint-specs schema rules-table bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed-tf: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[tf]"
+# Both install the versions of constraints.txt: those the whole suite last passed with (see tools/constraints.py).
+$(VENV)/.installed-tf: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[tf]"
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[dev]"
+$(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(VENV)/.installed-tf $@
 
 ## demo: install modelspec with TensorFlow, build specs/mlp.yaml and print its summary
 demo: $(VENV)/.installed-tf
 	$(BIN)/modelspec build specs/mlp.yaml
 
-## test: install the test extras, check lint and format (ruff), run the whole test suite, then the TensorFlow-free
-## tests on Python 3.10 and 3.13 (nox). Where python3.10 and python3.13 are pyenv shims, they run only the versions
+## test: install the test extras (at the versions of constraints.txt), check lint and format (ruff), run the whole
+## test suite, then the TensorFlow-free tests on Python 3.10 and 3.13 (nox). Where python3.10 and python3.13 are pyenv shims, they run only the versions
 ## pyenv has selected: the newest installed 3.10 and 3.13 are selected too, after the current one.
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
@@ -31,6 +32,11 @@ test: $(VENV)/.installed-test
 	@if [ -z "$${PYENV_VERSION:-}" ] && command -v pyenv >/dev/null 2>&1; then \
 	    PYENV_VERSION="$$(pyenv version-name):$$(pyenv latest 3.10):$$(pyenv latest 3.13)"; export PYENV_VERSION; \
 	fi; echo "$(BIN)/nox"; $(BIN)/nox
+
+## constraints: rewrite constraints.txt from .venv, after a passing `make test` (`.venv/bin/nox -s newest` first runs
+## the suite on the newest releases, and names the packages that moved)
+constraints: $(VENV)/.installed-test
+	$(BIN)/python tools/constraints.py
 
 ## schema: regenerate modelspec.schema.json (a test checks it is up to date)
 schema: $(VENV)/.installed-tf

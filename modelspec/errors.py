@@ -14,9 +14,22 @@ if TYPE_CHECKING:
     from modelspec.diagnostics import Diagnostic
 
 EXIT_OK, EXIT_LINT, EXIT_INVALID = 0, 1, 2
-EXIT_CODES_HELP = (
-    "Exit codes: 0 clean; 1 lint failures; 2 invalid spec, unreadable file, unusable weights file or usage error."
-)
+EXIT_SIGINT, EXIT_SIGTERM = 128 + 2, 128 + 15  # the shell's codes for a process stopped by the signal
+EXIT_MEANINGS = {
+    EXIT_OK: "clean",
+    EXIT_LINT: "lint failures",
+    EXIT_INVALID: "invalid spec, unreadable file, unusable weights file or usage error",
+    EXIT_SIGINT: "interrupted (Ctrl-C)",
+    EXIT_SIGTERM: "stopped by SIGTERM",
+}
+
+
+def exit_codes_help(*codes: int) -> str:
+    """Return the `Exit codes:` sentence of a --help text, naming only ``codes`` (the ones a command can return)."""
+    return "Exit codes: " + "; ".join(f"{code} {EXIT_MEANINGS[code]}" for code in codes) + "."
+
+
+EXIT_CODES_HELP = exit_codes_help(*EXIT_MEANINGS)  # every code, for `modelspec --help`
 
 
 class ModelspecError(Exception):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
@@ -12,6 +13,7 @@ from pydantic import ValidationError
 from modelspec import source
 from modelspec.analysis import Analysis, analyse
 from modelspec.diagnostics import SpecError
+from modelspec.errors import SettingsError
 from modelspec.schema import Spec, with_defaults
 from modelspec.validation_errors import validation_diagnostics
 
@@ -57,13 +59,50 @@ def load_spec(spec: Union[str, os.PathLike, dict, ModelSpec], *, limits: Optiona
 
 
 def _looks_like_path(text: str) -> bool:
-    return "\n" not in text and (text.endswith((".yaml", ".yml")) or os.path.isfile(text))
+    return "\n" not in text and (text.endswith(SPEC_SUFFIXES) or os.path.isfile(text))
+
+
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+def spec_files(paths: Iterable[Union[str, os.PathLike]]) -> list[Path]:
+    """Return the spec files named by ``paths``: files as given, folders as every *.yaml / *.yml below them
+    (sorted; hidden folders such as .git and .venv skipped). `validate` and `lint` take paths the same way.
+
+    Raises:
+        SettingsError: a folder holds no spec file (a typo in CI would otherwise check nothing).
+    """
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.is_dir():
+            files.append(path)
+            continue
+        found = []
+        for folder, subfolders, names in os.walk(path):
+            subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+            found += [Path(folder, name) for name in names if name.endswith(SPEC_SUFFIXES)]
+        if not found:
+            raise SettingsError(f"no .yaml or .yml files under {path}")
+        files += sorted(found)
+    return files
 
 
 def from_document(doc: source.Document) -> ModelSpec:
-    """Validate and analyse a parsed document."""
+    """Validate and analyse a parsed document; raise ``SpecError`` with its reading problems and every other one.
+
+    A duplicate key (``doc.problems``) does not hide the rest: the file is validated with the key's first value,
+    and the duplicate is reported in line order among the validation or analysis errors.
+    """
     try:
         spec = Spec.model_validate(doc.data)
+        analysed = ModelSpec(spec, doc, analyse(with_defaults(spec), doc))
     except ValidationError as exc:
-        raise SpecError(validation_diagnostics(exc, doc)) from None
-    return ModelSpec(spec, doc, analyse(with_defaults(spec), doc))
+        raise SpecError(doc.problems + validation_diagnostics(exc, doc)) from None
+    except SpecError as exc:
+        if not doc.problems:
+            raise
+        raise SpecError(doc.problems + exc.diagnostics) from None
+    if doc.problems:
+        raise SpecError(doc.problems)
+    return analysed

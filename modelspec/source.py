@@ -20,7 +20,7 @@ from typing import Any, Optional
 
 import yaml
 
-from modelspec.diagnostics import SpecError, error
+from modelspec.diagnostics import Diagnostic, SpecError, error
 
 Location = tuple[int, int]
 SpecPath = tuple[Any, ...]
@@ -76,13 +76,18 @@ DEFAULT_LIMITS = Limits()
 
 @dataclass
 class Document:
-    """A parsed YAML file: plain data plus the position of every key and value."""
+    """A parsed YAML file: plain data plus the position of every key and value.
+
+    ``problems`` holds what was wrong but did not stop the reading (a duplicate key, whose first value is kept):
+    ``loader.from_document`` reports them together with the validation errors, so that one run shows them all.
+    """
 
     path: str
     text: str
     data: dict
     key_locations: dict[SpecPath, Location] = field(default_factory=dict)
     value_locations: dict[SpecPath, Location] = field(default_factory=dict)
+    problems: list[Diagnostic] = field(default_factory=list)
 
     def locate(self, path: SpecPath) -> Location:
         """Return the 1-based (line, column) of ``path``, or of its nearest ancestor that exists."""
@@ -118,6 +123,10 @@ class _Fatal(Exception):
         self.location = location
         self.message = message
         self.hint = hint
+
+
+class _OverLimit(_Fatal):
+    """A cap of ``Limits`` was passed: reported before any parser error found later in the text."""
 
 
 def _loc(mark) -> Location:
@@ -158,7 +167,7 @@ def _number(text: str, location: Location, limits: Limits) -> Any:
     if len(text) > limits.max_number_chars and (
         _INT.match(text) or _FLOAT.match(text) or _INT_HEX.match(text) or _INT_OCT.match(text)
     ):
-        raise _Fatal(location, f"number has {len(text)} characters; at most {limits.max_number_chars} are allowed")
+        raise _OverLimit(location, f"number has {len(text)} characters; at most {limits.max_number_chars} are allowed")
     if _INT.match(text):
         if _LEADING_ZERO.match(text):
             raise _Fatal(
@@ -213,7 +222,9 @@ def _check_string(value: str, location: Location, limits: Limits) -> None:
     if value.isprintable() and len(value) <= limits.max_string_chars:
         return  # fast path: everything _UNPRINTABLE matches is also unprintable to Python
     if len(value) > limits.max_string_chars:
-        raise _Fatal(location, f"string has {len(value):,} characters; at most {limits.max_string_chars:,} are allowed")
+        raise _OverLimit(
+            location, f"string has {len(value):,} characters; at most {limits.max_string_chars:,} are allowed"
+        )
     bad = _UNPRINTABLE.search(value)
     if bad:
         raise _Fatal(
@@ -278,6 +289,7 @@ def _walk(text: str, doc: Document, limits: Limits, problems: list) -> Any:  # n
     max_nodes = limits.max_nodes
     nodes = documents = 0
     root: Any = None
+    mark = None  # the start of the last node event: where a parser error is judged from
     try:
         while (event := loader.get_event()) is not None:
             cls = event.__class__
@@ -312,7 +324,7 @@ def _walk(text: str, doc: Document, limits: Limits, problems: list) -> Any:  # n
                 else:
                     value = {} if cls is _MAP_START else []
                 if nodes > max_nodes:
-                    raise _Fatal(
+                    raise _OverLimit(
                         location,
                         f"the document expands to more than {limits.max_nodes:,} nodes (aliases counted at every use)",
                     )
@@ -358,7 +370,7 @@ def _walk(text: str, doc: Document, limits: Limits, problems: list) -> Any:  # n
                 value_locations[path] = location
                 if cls is _MAP_START or cls is _SEQ_START:
                     if len(stack) >= limits.max_depth:
-                        raise _Fatal(location, f"nesting is deeper than {limits.max_depth} levels")
+                        raise _OverLimit(location, f"nesting is deeper than {limits.max_depth} levels")
                     is_map = cls is _MAP_START
                     stack.append(_Frame(value, path, event.anchor, nodes, is_map, seen={} if is_map else None))
                     continue
@@ -373,20 +385,56 @@ def _walk(text: str, doc: Document, limits: Limits, problems: list) -> Any:  # n
             else:
                 parent.container.append(value)
     except yaml.MarkedYAMLError as exc:
+        if exc.problem_mark is not None:
+            # From the last node the walk saw (not its bracket: the walk counted that one) to where the parser stopped.
+            start = 0 if mark is None else mark.index + (text[mark.index : mark.index + 1] in ("[", "{"))
+            passed = _flow_depth_passed(text, start, exc.problem_mark.index, len(stack), limits.max_depth)
+            if passed is not None:
+                raise _OverLimit(_position(text, passed), f"nesting is deeper than {limits.max_depth} levels") from None
         mark = exc.problem_mark or exc.context_mark
         message = exc.problem or str(exc)
         if exc.context:
             message = f"{message} ({exc.context})"
         raise _Fatal(_loc(mark) if mark else (1, 1), f"invalid YAML: {message}") from None
     except yaml.reader.ReaderError as exc:
-        line = text.count("\n", 0, exc.position) + 1
-        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
-        raise _Fatal((line, column), f"invalid YAML: character {exc.character!r} is not allowed") from None
+        raise _Fatal(
+            _position(text, exc.position), f"invalid YAML: character {exc.character!r} is not allowed"
+        ) from None
     except yaml.YAMLError as exc:
         raise _Fatal((1, 1), f"invalid YAML: {exc}") from None
     except RecursionError:
         raise _Fatal((1, 1), f"nesting is deeper than {limits.max_depth} levels") from None
     return root
+
+
+# What can open or close a flow collection, and what hides brackets from that count: a quoted scalar, a comment.
+_FLOW_BRACKETS = re.compile(r"""[\[\]{}]|(?<![^\s\[{,:])(?:'(?:[^']|'')*'|"(?:[^"\\]|\\.)*"|#[^\n]*)""")
+
+
+def _flow_depth_passed(text: str, start: int, end: int, depth: int, max_depth: int) -> Optional[int]:
+    """Return the index in ``text[start:end]`` where flow nesting, from ``depth``, passes ``max_depth``; else None.
+
+    libyaml scans up to 1,024 characters ahead (for a possible implicit key) before it hands over the events, so
+    its own nesting cap (1,000 levels in the libyaml of PyYAML 6.0.4) can stop the parser before our walk has seen
+    ``max_depth`` levels. When the parser gives up, the brackets between the last event the walk saw and where
+    the parser stopped are counted here, so that our cap answers whichever PyYAML is installed. The count is
+    approximate (a quote inside a plain word is taken as opening a string), which is enough: the two caps are
+    far apart, and it only chooses which of two refusals to report.
+    """
+    for match in _FLOW_BRACKETS.finditer(text, start, min(end, len(text))):
+        character = match.group()[0]
+        if character in "[{":
+            depth += 1
+            if depth > max_depth:
+                return match.start()
+        elif character in "]}":
+            depth -= 1
+    return None
+
+
+def _position(text: str, index: int) -> Location:
+    """Return the 1-based (line, column) of a character index."""
+    return text.count("\n", 0, index) + 1, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
 # NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR: YAML (1.1, as PyYAML reads it) breaks lines on them, so every
@@ -411,7 +459,7 @@ def parse(text: str, path: str = "<string>", limits: Optional[Limits] = None) ->
     odd = _ODD_CHARACTER.search(text)
     if odd:
         start, character = odd.start(), ord(odd.group())
-        line, column = text.count("\n", 0, start) + 1, start - (text.rfind("\n", 0, start) + 1) + 1
+        line, column = _position(text, start)
         problem = (
             f"text contains the lone surrogate U+{character:04X}: not valid Unicode"
             if 0xD800 <= character <= 0xDFFF
@@ -422,8 +470,7 @@ def parse(text: str, path: str = "<string>", limits: Optional[Limits] = None) ->
         root = _walk(text, doc, limits, problems)
     except _Fatal as fatal:
         raise SpecError([error(path, *fatal.location, fatal.message, hint=fatal.hint)]) from None
-    if problems:
-        raise SpecError([error(path, *loc, message) for loc, message in problems])
+    doc.problems = [error(path, *loc, message) for loc, message in problems]
     if root is None:
         raise SpecError([error(path, 1, 1, "the file is empty; a spec is a mapping with `modelspec:` and `layers:`")])
     if not isinstance(root, dict):

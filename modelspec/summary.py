@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from rich.console import Console
+from typing import Optional
+
 from rich.table import Table
 
 from modelspec.analysis import Analysis, show_shape
+from modelspec.pretrained.plan import Plan
 
 
 def initializer_text(layer) -> str:
@@ -48,10 +50,19 @@ def summary_table(analysis: Analysis) -> Table:
     return table
 
 
-def print_summary(analysis: Analysis, console: Console) -> None:
-    """Print the table and the parameter totals."""
-    console.print(summary_table(analysis))
+def trainable_params(analysis: Analysis, plan: Optional[Plan] = None) -> int:
+    """The trainable parameters of the model the build makes: the analysis's, less the layers ``plan`` freezes."""
+    frozen = plan.frozen if plan is not None else frozenset()
+    return sum(layer.trainable_params or 0 for layer in analysis.layers.values() if layer.name not in frozen)
+
+
+def totals(analysis: Analysis, plan: Optional[Plan] = None) -> list[str]:
+    """The lines under the table: parameters in all, trainable (the pretrained ``plan``'s frozen layers are not),
+    non-trainable."""
     unknown = "" if analysis.complete else " (+ unknown: opaque `type: keras` layers)"
-    console.print(f"Total params: {analysis.total_params:,}{unknown}")
-    console.print(f"Trainable params: {analysis.trainable_params:,}")
-    console.print(f"Non-trainable params: {analysis.non_trainable_params:,}")
+    trainable = trainable_params(analysis, plan)
+    return [
+        f"Total params: {analysis.total_params:,}{unknown}",
+        f"Trainable params: {trainable:,}",
+        f"Non-trainable params: {analysis.total_params - trainable:,}",
+    ]

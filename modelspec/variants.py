@@ -84,6 +84,8 @@ def parse_vary(option: str) -> Vary:
     except SpecError as exc:
         problem = exc.diagnostics[0].message if exc.diagnostics else str(exc)
         raise SettingsError(f"--vary {option!r}: the values are not a YAML list: {problem}") from None
+    if doc.problems:
+        raise SettingsError(f"--vary {option!r}: the values are not a YAML list: {doc.problems[0].message}")
     values = doc.data.get("values")
     if not isinstance(values, list) or not values:
         raise SettingsError(f"--vary {option!r}: give at least one value after '='")

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -108,6 +111,29 @@ def test_validate_reports_good_and_bad_files_and_exits_2(runner, tmp_path, monke
         "bad.yaml:4:19: error[MS001] layers[0].unit: unknown field 'unit'; did you mean 'units'?",
         "missing.yaml:1:1: error[MS001] no such file",
     ]
+
+
+def test_validate_takes_folders_like_lint(runner, tmp_path, monkeypatch):
+    (tmp_path / "specs" / "deeper").mkdir(parents=True)
+    write_spec(tmp_path / "specs", TYPO, "b.yaml")
+    write_spec(tmp_path / "specs" / "deeper", MLP.read_text(), "a.yml")
+    (tmp_path / "specs" / "notes.txt").write_text("not a spec")
+    monkeypatch.chdir(tmp_path)
+    result = invoke(runner, "validate", "specs")
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [  # every *.yaml / *.yml below the folder, sorted, as `lint` reads them
+        "specs/b.yaml:4:19: error[MS001] layers[0].unit: unknown field 'unit'; did you mean 'units'?",
+        "specs/deeper/a.yml: ok (5 layers, 235,146 parameters)",
+    ]
+    assert invoke(runner, "validate", ROOT / "specs").output.count(": ok (") == len(
+        list((ROOT / "specs").glob("*.yaml"))
+    )
+
+
+def test_validate_refuses_a_folder_without_specs(runner, tmp_path):
+    result = invoke(runner, "validate", tmp_path)
+    assert result.exit_code == 2
+    assert f"no .yaml or .yml files under {tmp_path}" in result.output
 
 
 # --- build ------------------------------------------------------------------------------------------------
@@ -281,12 +307,43 @@ def test_usage_errors_exit_2(runner, tmp_path, monkeypatch, args):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_every_command_documents_the_exit_codes(runner):
-    for name in [None, *cli.commands]:
-        result = invoke(runner, *([name] if name else []), "--help")
-        assert result.exit_code == 0
-        text = " ".join(result.output.split())
-        assert "Exit codes: 0 clean; 1 lint failures; 2 invalid spec" in text, name
+# The exit codes each command can return: its --help lists these and no other.
+EXIT_CODES = {
+    None: [0, 1, 2, 130, 143],  # `modelspec --help`: every code of every command
+    "validate": [0, 2],
+    "lint": [0, 1, 2],
+    "build": [0, 1, 2],
+    "train": [0, 1, 2, 130, 143],
+    "evaluate": [0, 2],
+    "probe": [0, 2],
+    "compare": [0, 2, 130, 143],
+    "import": [0, 2],
+    "rules": [0, 2],
+    "schema": [0, 2],
+}
+
+
+@pytest.mark.parametrize("name", list(EXIT_CODES), ids=lambda name: name or "modelspec")
+def test_every_command_documents_the_exit_codes_it_can_return(runner, name):
+    result = invoke(runner, *([name] if name else []), "--help")
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    listed = re.search(r"Exit codes: ([^.]*)\.", text)
+    assert listed, text
+    assert [int(code) for code in re.findall(r"(?:^|; )(\d+) ", listed.group(1))] == EXIT_CODES[name], text
+    assert "Exit codes: 0 clean;" in text
+    assert ("1 lint failures" in text) == (1 in EXIT_CODES[name])
+
+
+def test_every_command_is_in_the_exit_code_table():
+    assert set(EXIT_CODES) - {None} == set(cli.commands)
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands))
+def test_every_option_has_a_help_text(name):
+    for param in cli.commands[name].params:
+        if isinstance(param, click.Option) and not param.hidden and "--help" not in param.opts:
+            assert param.help, f"modelspec {name} {param.opts[-1]} has no help text"
 
 
 def test_version():
@@ -323,3 +380,36 @@ def test_schema_output_option_writes_the_same_text(runner, tmp_path):
     assert result.exit_code == 0
     assert out.read_text(encoding="utf-8") == invoke(runner, "schema").output
     assert [p.name for p in tmp_path.iterdir()] == ["schema.json"]
+
+
+# What following the README writes into a clone (its commands, run in a fresh one; mnist_mlp is specs/mlp.yaml's).
+README_OUTPUTS = [
+    "mnist_mlp.keras",
+    "digits_cnn.keras",
+    "digits_cnn.history.json",
+    "digits_cnn.history.csv",
+    "digits_cnn.classes.json",
+    "digits_cnn.png",
+    "digits_mlp.compare.json",
+    "compare.png",
+    "probe.png",
+    "deep_relu_probe.png",
+    "mobilenetv2.keras",
+    "mobilenetv2.yaml",
+    "mobilenetv2.weights.h5",
+    "examples/transfer_learning/base.weights.h5",
+    "examples/init_experiments/output/mlp.json",
+]
+
+
+def test_what_the_readme_writes_is_ignored_and_no_tracked_file_is():
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--no-index", *README_OUTPUTS], cwd=ROOT, capture_output=True, text=True
+    )
+    assert sorted(ignored.stdout.split()) == sorted(README_OUTPUTS)
+    hidden = subprocess.run(
+        ["git", "ls-files", "--cached", "--ignored", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert hidden.stdout == ""

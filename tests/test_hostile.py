@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from conftest import python
 
@@ -231,6 +232,55 @@ def test_all_errors_in_a_file_are_reported_at_once(workdir):
     result = run_cli("validate", str(path))
     assert result.exit_code == 2
     assert [int(m["line"]) for m in LOCATED.finditer(result.output)] == [5, 6, 7]
+
+
+def test_a_duplicate_key_is_reported_with_the_other_errors(workdir):
+    # The README's Errors example: four mistakes, one of them a duplicate key, all reported in one run.
+    path = write(
+        workdir,
+        HEAD + "  - {type: dense, unitz: 4}\n  - {type: dnse}\n  - {type: dense, units: 0}\n"
+        "  - type: dropout\n    rate: 0.1\n    rate: 0.2\n",
+    )
+    result = run_cli("validate", str(path))
+    assert result.exit_code == 2, result.output
+    assert [int(m["line"]) for m in LOCATED.finditer(result.output)] == [5, 6, 7, 10]
+    assert "duplicate key 'rate' (first defined on line 9)" in result.output
+    assert "unknown field 'unitz'" in result.output
+
+
+def test_a_duplicate_key_in_a_spec_that_is_otherwise_valid_is_still_refused(workdir):
+    path = write(workdir, HEAD + "  - type: dense\n    units: 2\n    units: 3\n")
+    result = run_cli("validate", str(path))
+    assert_refused(result, path, "duplicate key 'units' (first defined on line 6)", 7)
+    assert len(LOCATED.findall(result.output)) == 1
+
+
+@pytest.mark.parametrize("libyaml", [True, False], ids=["libyaml", "pure-python"])
+@pytest.mark.parametrize(
+    "nesting, column",
+    [
+        ("[" * 5000 + "]" * 5000, 72),  # past any parser's own cap (libyaml's is 1,000 since PyYAML 6.0.4)
+        ("[" * 1100 + "]" * 1100, 72),
+        ("[{a: '[[[[', b: [" + "[" * 2000 + "]" * 2000 + "]}]", 86),  # brackets inside a string do not count
+    ],
+    ids=["5000", "1100", "after-a-string"],
+)
+def test_our_nesting_cap_answers_whichever_parser_reads_the_file(workdir, monkeypatch, libyaml, nesting, column):
+    if not libyaml:
+        monkeypatch.delattr(yaml, "CSafeLoader", raising=False)  # PyYAML built without libyaml
+    elif not getattr(yaml, "CSafeLoader", None):
+        pytest.skip("this PyYAML has no libyaml")
+    path = write(workdir, f"modelspec: 1\nlayers: {nesting}\n")
+    result = run_cli("validate", str(path))
+    assert_refused(result, path, "nesting is deeper than 64 levels", 2)
+    assert f"spec.yaml:2:{column}:" in result.output
+
+
+def test_a_syntax_error_in_nesting_under_the_cap_stays_a_syntax_error(workdir):
+    path = write(workdir, "modelspec: 1\nlayers: " + "[" * 60 + "1,," + "]" * 60 + "\n")
+    result = run_cli("validate", str(path))
+    assert_refused(result, path, "invalid YAML", 2)
+    assert "nesting is deeper" not in result.output
 
 
 # --- decisions that accept input: tested so that a change is deliberate --------------------------------------

@@ -258,7 +258,10 @@ def test_mutated_spec_text(text):
 
 
 @BOUNDED
-@given(st.binary(max_size=300) | mutated_spec_text().map(lambda t: t.encode("utf-8")[: len(t) // 2] + b"\xff\xfe"))
+@given(
+    st.binary(max_size=300)
+    | mutated_spec_text().map(lambda t: t.encode("utf-8", "surrogatepass")[: len(t) // 2] + b"\xff\xfe")
+)
 def test_arbitrary_bytes_from_a_file(raw):
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "spec.yaml"

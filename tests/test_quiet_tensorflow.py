@@ -61,12 +61,16 @@ def test_build_prints_modelspec_output_only(tmp_path):
     assert (tmp_path / "mlp.keras").is_file()
 
 
-def import_fake_keras(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess:
+def import_fake_keras(tmp_path: Path, *, command_line: bool = False, **extra: str) -> subprocess.CompletedProcess:
+    """Import the stand-in keras as a library caller does, or (``command_line``) as the command line does."""
     (tmp_path / "keras").mkdir()
     (tmp_path / "keras" / "__init__.py").write_text(textwrap.dedent(FAKE_KERAS), encoding="utf-8")
     code = (
-        "import sys\nfrom modelspec.runtime.tensorflow_env import import_keras\n"
-        "print(import_keras().__name__)\nprint('stderr is back', file=sys.stderr)\n"
+        "import sys, logging\nfrom modelspec.runtime import tensorflow_env\n"
+        + ("tensorflow_env.keep_descriptor_2()\n" if command_line else "")
+        + "print(tensorflow_env.import_keras().__name__)\nprint('stderr is back', file=sys.stderr)\n"
+        "logging.getLogger('absl').warning('a Python warning')\n"
+        "import os; os.write(2, b'W0000 00:00:2.0  1 late.cc:1] a C++ line after the start\\n')\n"
     )
     env = user_environment(PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]), **extra)
     return subprocess.run(
@@ -78,7 +82,19 @@ def test_start_up_text_is_dropped_and_stderr_restored(tmp_path):
     result = import_fake_keras(tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "keras\n"
-    assert result.stderr == "stderr is back\n"
+    # A library caller's descriptor 2 is its own again after the start: a later C++ line reaches it.
+    assert (
+        result.stderr == "stderr is back\na Python warning\nW0000 00:00:2.0  1 late.cc:1] a C++ line after the start\n"
+    )
+
+
+def test_the_command_line_keeps_later_cxx_lines_out_and_python_output_in(tmp_path):
+    # What TensorFlow's C++ core writes after its start (a late absl line, a line at shutdown) never reaches the
+    # terminal of a modelspec command; what Python writes to stderr (messages, logging, tracebacks) still does.
+    result = import_fake_keras(tmp_path, command_line=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "keras\n"
+    assert result.stderr == "stderr is back\na Python warning\n"
 
 
 def test_start_up_text_is_shown_when_the_import_fails(tmp_path):
@@ -94,4 +110,7 @@ def test_start_up_text_is_shown_when_the_import_fails(tmp_path):
 def test_log_level_0_shows_the_start_up_text(tmp_path):
     result = import_fake_keras(tmp_path, TF_CPP_MIN_LOG_LEVEL="0")
     assert result.returncode == 0, result.stderr
-    assert result.stderr == "E0000 00:00:1.0  1 fake_loader.cc:1] C++ start-up line\nstderr is back\n"
+    assert result.stderr == (
+        "E0000 00:00:1.0  1 fake_loader.cc:1] C++ start-up line\nstderr is back\na Python warning\n"
+        "W0000 00:00:2.0  1 late.cc:1] a C++ line after the start\n"
+    )

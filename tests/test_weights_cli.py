@@ -75,6 +75,24 @@ def test_build_loads_and_prints_the_plan_first(folder):
 
 
 @pytest.mark.parametrize(
+    "freeze, trainable",
+    [(["hidden1"], 8), (True, 8), (False, 23), (["h.*"], 0)],  # hidden1: 4 x 3 + 3; head: 3 x 2 + 2
+)
+def test_the_summary_counts_what_the_pretrained_block_freezes_as_keras_does(folder, freeze, trainable):
+    import keras
+
+    spec = {**SPEC, "pretrained": {**SPEC["pretrained"], "freeze": freeze}}
+    (folder / "spec.yaml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    result = _run("build", "spec.yaml", "-o", "out.keras")
+    assert result.exit_code == 0, result.output
+    saved = keras.saving.load_model(folder / "out.keras")
+    keras_trainable = sum(int(np.prod(v.shape)) for v in saved.trainable_weights)
+    assert keras_trainable == trainable
+    assert f"Trainable params: {trainable:,}\n" in result.output
+    assert f"Non-trainable params: {23 - trainable:,}\n" in result.output
+
+
+@pytest.mark.parametrize(
     ("args", "change", "message"),
     [
         (["--weights", "nothere.npz"], None, "error: nothere.npz: no such file"),

@@ -20,6 +20,7 @@ from modelspec.cli.train import evaluate, train
 from modelspec.cli.validate import validate
 from modelspec.errors import ModelspecError
 from modelspec.pipeline import DEFAULT_MAX_PARAMS
+from modelspec.runtime.tensorflow_env import keep_descriptor_2
 
 __all__ = ["DEFAULT_MAX_PARAMS", "cli", "main"]
 
@@ -48,5 +49,6 @@ for command in (validate, lint_command, build, train, evaluate, probe, compare, 
 
 
 def main() -> None:
-    """Entry point of the `modelspec` console script."""
+    """Entry point of the `modelspec` console script (and of `python -m modelspec`)."""
+    keep_descriptor_2()  # this process is the command's: TensorFlow's C++ lines never reach its terminal
     cli(prog_name="modelspec")

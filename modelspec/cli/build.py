@@ -6,8 +6,11 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.common import EPILOG, console, print_diagnostics
-from modelspec.pipeline import DEFAULT_MAX_PARAMS
+from modelspec import pipeline
+from modelspec.cli.common import epilog, max_params_option, print_diagnostics, print_table
+from modelspec.errors import EXIT_INVALID, EXIT_LINT, EXIT_OK
+from modelspec.report.plan import plan_table
+from modelspec.summary import summary_table, totals
 
 
 def _output(spec_name: str, output) -> Path:
@@ -19,7 +22,7 @@ def _output(spec_name: str, output) -> Path:
     return output
 
 
-@click.command(epilog=EPILOG)
+@click.command(epilog=epilog(EXIT_OK, EXIT_LINT, EXIT_INVALID))
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option(
     "-o",
@@ -28,13 +31,7 @@ def _output(spec_name: str, output) -> Path:
     help="Where to write the .keras file [default: <spec name>.keras in the current folder].",
 )
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), help="Override the spec's seed.")
-@click.option(
-    "--max-params",
-    type=click.IntRange(min=1),
-    default=DEFAULT_MAX_PARAMS,
-    show_default=True,
-    help="Refuse, before importing TensorFlow, a spec with more parameters than this.",
-)
+@max_params_option
 @click.option("--strict", is_flag=True, help="Stop on lint warnings too, not only on lint errors.")
 @click.option(
     "--ignore",
@@ -60,21 +57,17 @@ def build(spec, output, seed, max_params, strict, ignore, weights, plan_only) ->
     Lint findings are printed first; error-level findings (and warnings with --strict) stop the build.
     With pretrained weights, the plan of what loads is printed before anything is loaded.
     """
-    from modelspec import pipeline
-    from modelspec.report.plan import plan_table
-
     if plan_only:
-        console().print(plan_table(pipeline.weights_plan(Path(spec), weights=weights, max_params=max_params)))
+        print_table(plan_table(pipeline.weights_plan(Path(spec), weights=weights, max_params=max_params)))
         return
     ignore = [word.strip() for word in (ignore or "").split(",") if word.strip()]
     prepared = pipeline.prepare(Path(spec), weights=weights, max_params=max_params, strict=strict, ignore=ignore)
     output = _output(prepared.model.name, output)
     print_diagnostics(prepared.findings)
     if prepared.plan is not None:
-        console().print(plan_table(prepared.plan))
+        print_table(plan_table(prepared.plan))
     pipeline.save(pipeline.build(prepared, seed=seed), output, prepared.model)
-
-    from modelspec.summary import print_summary
-
-    print_summary(prepared.model.analysis, console())
+    print_table(summary_table(prepared.model.analysis))
+    for line in totals(prepared.model.analysis, prepared.plan):
+        click.echo(line)
     click.echo(f"Wrote {output}")

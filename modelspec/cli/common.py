@@ -6,16 +6,48 @@ from collections.abc import Iterable
 
 import click
 from rich.console import Console
+from rich.table import Table
 
 from modelspec.diagnostics import Diagnostic
-from modelspec.errors import EXIT_CODES_HELP, ModelspecError, SpecError
+from modelspec.errors import EXIT_CODES_HELP, ModelspecError, SpecError, exit_codes_help
+from modelspec.pipeline import DEFAULT_MAX_PARAMS
 from modelspec.schema.distribute import NONE, STRATEGIES
 
 LIMITS = (
     "Limits (docs/security.md): a spec file may hold at most 1 MiB and 10,000 layers; raise them with the "
     "environment variables MODELSPEC_MAX_FILE_BYTES and MODELSPEC_MAX_LAYERS."
 )
-EPILOG = EXIT_CODES_HELP + "\n\n" + LIMITS
+EPILOG = EXIT_CODES_HELP + "\n\n" + LIMITS  # the group's: every code any command returns
+
+
+def epilog(*codes: int, note: str = "", limits: bool = True) -> str:
+    """A command's --help epilog: the exit ``codes`` it can return (and no other), a ``note`` on them, and the
+    reading limits when the command reads spec files."""
+    text = exit_codes_help(*codes) + (f" {note}" if note else "")
+    return text + ("\n\n" + LIMITS if limits else "")
+
+
+def max_params_option(command):
+    """--max-params: the parameter budget of every command that builds a model, checked before TensorFlow starts."""
+    return click.option(
+        "--max-params",
+        type=click.IntRange(min=1),
+        default=DEFAULT_MAX_PARAMS,
+        show_default=True,
+        help="Refuse, before importing TensorFlow, a spec with more parameters than this.",
+    )(command)
+
+
+def format_option(choices, *, default: str | None = "text", help: str = "Output format."):
+    """--format: how a command prints its results; ``choices`` are its reporters' names."""
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(list(choices)),
+        default=default,
+        show_default=default is not None,
+        help=help,
+    )
 
 
 DATA_HELP = "`digits` (bundled), or an .npz, a folder of .npy files or a .csv (docs/data.md)."
@@ -58,9 +90,21 @@ def distribute_option(what: str):
     )
 
 
-def console() -> Console:
-    """A console for tables, at least 100 columns wide (so tables never wrap in a narrow pipe)."""
-    return Console(width=max(100, Console().width), highlight=False)
+# The most columns a table printed to a pipe or a log takes; a wider one folds its cells to fit.
+WIDEST = 240
+
+
+def print_table(table: Table) -> None:
+    """Print a rich table that fits, cutting nothing: in a terminal, at its width, folding the cells that do not
+    fit onto more lines; in a pipe or a log, at the width the table needs (at most ``WIDEST`` columns), so that each
+    row stays one line there, whole for grep."""
+    for column in table.columns:
+        column.no_wrap, column.overflow = False, "fold"
+        # a header folds only between its words
+        column.min_width = max(column.min_width or 0, *(len(word) for word in str(column.header).split()), 1)
+    screen = Console(highlight=False)
+    width = screen.width if screen.is_terminal else min(Console(width=WIDEST).measure(table).maximum, WIDEST)
+    Console(width=width, highlight=False).print(table)
 
 
 def print_diagnostics(diagnostics: Iterable[Diagnostic]) -> None:

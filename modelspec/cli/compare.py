@@ -6,8 +6,15 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.common import EPILOG, check_validation, distribute_option, training_data_options
-from modelspec.pipeline import DEFAULT_MAX_PARAMS
+from modelspec.cli.common import (
+    check_validation,
+    distribute_option,
+    epilog,
+    max_params_option,
+    print_table,
+    training_data_options,
+)
+from modelspec.errors import EXIT_INVALID, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
 
 VARY_HELP = (
     "Train one variant per value. FIELD is a `defaults:` field (kernel_initializer: every layer "
@@ -17,10 +24,7 @@ VARY_HELP = (
     "every combination."
 )
 
-EXIT_HELP = (
-    EPILOG + "\n\nLint findings never stop a comparison (no exit code 1). Interrupted (Ctrl-C, SIGTERM): exit 130 "
-    "or 143."
-)
+EXIT_HELP = epilog(EXIT_OK, EXIT_INVALID, EXIT_SIGINT, EXIT_SIGTERM, note="Lint findings never stop a comparison.")
 
 
 @click.command(epilog=EXIT_HELP)
@@ -42,7 +46,7 @@ EXIT_HELP = (
     "-o", "--output", type=click.Path(dir_okay=False), help="The results as JSON [default: <spec name>.compare.json]."
 )
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write the overlaid loss curves to this PNG.")
-@click.option("--max-params", type=click.IntRange(min=1), default=DEFAULT_MAX_PARAMS, show_default=True)
+@max_params_option
 @click.option("--quiet", is_flag=True, help="Print only the table.")
 @distribute_option("Train each variant")
 def compare(spec, vary, data, validation_data, validation_split, target, epochs, batch_size, seeds, seed, reach,
@@ -63,7 +67,6 @@ def compare(spec, vary, data, validation_data, validation_split, target, epochs,
     from modelspec.cli.train import _spec_name
     from modelspec.experiments import compare as run
     from modelspec.report.compare import compare_table
-    from modelspec.report.probe import print_wide
 
     check_validation(validation_data, validation_split)
     if plot is not None and Path(plot).suffix.lower() != ".png":
@@ -103,5 +106,5 @@ def compare(spec, vary, data, validation_data, validation_split, target, epochs,
         on_run=ran,
         distribute=distribute,
     )
-    print_wide(compare_table(comparison))
+    print_table(compare_table(comparison))
     click.echo("Wrote " + ", ".join(str(path) for path in [output, *([plot] if plot is not None else [])]))

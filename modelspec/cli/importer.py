@@ -6,11 +6,14 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.common import EPILOG
+from modelspec.cli.common import epilog
+from modelspec.errors import EXIT_INVALID, EXIT_OK
 
-IMPORT_EPILOG = (
-    EPILOG + "\n\nimport exits 2 on a source that is unreadable, refused as hostile, or holds layers or settings a "
-    "spec cannot express. What maps to what, and what is refused: docs/import.md."
+IMPORT_EPILOG = epilog(
+    EXIT_OK,
+    EXIT_INVALID,
+    note="import exits 2 on a source that is unreadable, refused as hostile, or holds layers or settings a spec "
+    "cannot express. What maps to what, and what is refused: docs/import.md.",
 )
 
 

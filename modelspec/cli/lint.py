@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from modelspec.errors import EXIT_CODES_HELP
+from modelspec.cli.common import epilog, format_option
+from modelspec.errors import EXIT_INVALID, EXIT_LINT, EXIT_OK
 from modelspec.report import REPORTERS, default_format
 
 
@@ -16,14 +17,9 @@ def _codes(value):
     return None if value is None else [word.strip() for word in value.split(",") if word.strip()]
 
 
-@click.command("lint", epilog=EXIT_CODES_HELP + " With --strict, warnings fail too.")
+@click.command("lint", epilog=epilog(EXIT_OK, EXIT_LINT, EXIT_INVALID, note="With --strict, warnings fail too."))
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(list(REPORTERS)),
-    help="Output format [default: github when GITHUB_ACTIONS=true, else text].",
-)
+@format_option(REPORTERS, default=None, help="Output format [default: github when GITHUB_ACTIONS=true, else text].")
 @click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too.")
 @click.option(
     "--select",

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.common import DATA_HELP, EPILOG, print_diagnostics
-from modelspec.pipeline import DEFAULT_MAX_PARAMS
+from modelspec.cli.common import DATA_HELP, epilog, format_option, max_params_option, print_diagnostics, print_table
+from modelspec.errors import EXIT_INVALID, EXIT_OK
 
 FLAGS_HELP = (
     "Flags: vanishing/exploding activations (a weighted layer's RMS below 1/100 or above 100 times the input's), "
@@ -17,7 +17,7 @@ FLAGS_HELP = (
     "or above 100 times the last layer's: it learns that much slower or faster), no gradient, not finite."
 )
 
-EXIT_HELP = EPILOG + "\n\nLint findings never stop a probe (no exit code 1)."
+EXIT_HELP = epilog(EXIT_OK, EXIT_INVALID, note="Lint findings never stop a probe.")
 
 
 @click.command(epilog=FLAGS_HELP + "\n\n" + EXIT_HELP)
@@ -28,8 +28,8 @@ EXIT_HELP = EPILOG + "\n\nLint findings never stop a probe (no exit code 1)."
 @click.option("--seed", type=click.IntRange(0, 2**31 - 1), help="Override the spec's seed (weights, random batch).")
 @click.option("--weights", type=click.Path(dir_okay=False), help="Pretrained weights, replacing `pretrained.path`.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write measured and predicted scales to this PNG.")
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--max-params", type=click.IntRange(min=1), default=DEFAULT_MAX_PARAMS, show_default=True)
+@format_option(["text", "json"])
+@max_params_option
 def probe(spec, data, target, batch, seed, weights, plot, output_format, max_params) -> None:
     """Build SPEC (seeded), run one training-mode batch and report every layer at initialisation.
 
@@ -44,7 +44,7 @@ def probe(spec, data, target, batch, seed, weights, plot, output_format, max_par
     """
     from modelspec.experiments import finite
     from modelspec.experiments import probe as run
-    from modelspec.report.probe import activation_table, flag_lines, gradient_table, notes, print_wide
+    from modelspec.report.probe import activation_table, flag_lines, gradient_table, notes
 
     if plot is not None and Path(plot).suffix.lower() != ".png":
         raise click.BadParameter("the plot's file name must end in .png", param_hint="'--plot'")
@@ -55,9 +55,9 @@ def probe(spec, data, target, batch, seed, weights, plot, output_format, max_par
         click.echo(json.dumps(finite(report.to_dict()), indent=2, allow_nan=False))
         return
     print_diagnostics(report.findings)
-    print_wide(activation_table(report))
+    print_table(activation_table(report))
     if report.loss is not None:
-        print_wide(gradient_table(report))
+        print_table(gradient_table(report))
     for line in [*flag_lines(report), *notes(report)]:
         click.echo(line)
     if plot is not None:

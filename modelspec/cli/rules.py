@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
-from modelspec.errors import EXIT_CODES_HELP
+from modelspec.cli.common import epilog
+from modelspec.errors import EXIT_INVALID, EXIT_OK
 
 
-@click.command("rules", epilog=EXIT_CODES_HELP + " An unknown rule is a usage error.")
+@click.command("rules", epilog=epilog(EXIT_OK, EXIT_INVALID, note="An unknown rule is a usage error.", limits=False))
 @click.argument("code", required=False)
 def rules_command(code) -> None:
     """List the lint rules, or explain one (by code, MS102, or name, he-on-saturating)."""

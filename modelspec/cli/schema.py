@@ -7,10 +7,11 @@ import json
 import click
 
 from modelspec.atomic import write_text
-from modelspec.errors import EXIT_CODES_HELP, SettingsError
+from modelspec.cli.common import epilog
+from modelspec.errors import EXIT_INVALID, EXIT_OK, SettingsError
 
 
-@click.command(epilog=EXIT_CODES_HELP)
+@click.command(epilog=epilog(EXIT_OK, EXIT_INVALID, limits=False))
 @click.option(
     "-o",
     "--output",

@@ -9,17 +9,26 @@ import click
 
 from modelspec.cli.common import (
     DATA_HELP,
-    EPILOG,
     check_validation,
-    console,
     distribute_option,
+    epilog,
+    format_option,
+    max_params_option,
     print_diagnostics,
+    print_table,
     training_data_options,
 )
-from modelspec.pipeline import DEFAULT_MAX_PARAMS
+from modelspec.errors import EXIT_INVALID, EXIT_LINT, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
 from modelspec.schema.distribute import MULTI_WORKER_MIRRORED, with_strategy
 
-EXIT_HELP = EPILOG + "\n\nInterrupted (Ctrl-C, SIGTERM): exit 130 or 143, the last complete epoch's checkpoint intact."
+EXIT_HELP = epilog(
+    EXIT_OK,
+    EXIT_LINT,
+    EXIT_INVALID,
+    EXIT_SIGINT,
+    EXIT_SIGTERM,
+    note="Interrupted, it leaves the last complete epoch's checkpoint intact.",
+)
 
 
 @click.command(epilog=EXIT_HELP)
@@ -46,7 +55,7 @@ EXIT_HELP = EPILOG + "\n\nInterrupted (Ctrl-C, SIGTERM): exit 130 or 143, the la
 @click.option("--resume", is_flag=True, help="Continue the run saved in --checkpoints (optimizer state included).")
 @click.option("--quiet", is_flag=True, help="One line per epoch, no progress bar.")
 @distribute_option("Train")
-@click.option("--max-params", type=click.IntRange(min=1), default=DEFAULT_MAX_PARAMS, show_default=True)
+@max_params_option
 @click.option("--strict", is_flag=True, help="Stop on lint warnings too, not only on lint errors.")
 def train(spec, data, validation_data, validation_split, target, output, epochs, batch_size, seed, weights, history,
           plot, checkpoints, resume, quiet, distribute, max_params, strict) -> None:  # fmt: skip
@@ -76,7 +85,7 @@ def train(spec, data, validation_data, validation_split, target, output, epochs,
         if prepared.plan is not None:
             from modelspec.report.plan import plan_table
 
-            console().print(plan_table(prepared.plan))
+            print_table(plan_table(prepared.plan))
         held = f", validating on {validation_set.size:,}" if validation_set is not None else ""
         where = _strategy_text(setting, this["role"])
         click.echo(f"Training {prepared.model.name} on {train_set.source}: {train_set.size:,} examples{held}{where}")
@@ -136,14 +145,14 @@ def _spec_name(spec) -> str:
         return Path(spec).stem
 
 
-@click.command(epilog=EPILOG)
+@click.command(epilog=epilog(EXIT_OK, EXIT_INVALID))
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--data", required=True, metavar="DATA", help="The data to evaluate on: " + DATA_HELP)
 @click.option("--target", metavar="COLUMN", help="The CSV column holding the labels.")
 @click.option("--weights", type=click.Path(dir_okay=False), help="With a SPEC: the weights to evaluate.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Override the spec's batch size.")
 @distribute_option("Evaluate")
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@format_option(["text", "json"])
 def evaluate(model, data, target, weights, batch_size, distribute, output_format) -> None:
     """Evaluate MODEL (a .keras file written by `modelspec train` or `build`) or a SPEC (with --weights) on DATA:
     the loss and every metric of its `training:` block. The data is checked before TensorFlow starts."""

@@ -6,20 +6,21 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.common import EPILOG, print_diagnostics
-from modelspec.errors import EXIT_INVALID, SpecError
-from modelspec.loader import load_spec
+from modelspec.cli.common import epilog, print_diagnostics
+from modelspec.errors import EXIT_INVALID, EXIT_OK, SpecError
+from modelspec.loader import load_spec, spec_files
 
 
-@click.command(epilog=EPILOG)
-@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.command(epilog=epilog(EXIT_OK, EXIT_INVALID))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.pass_context
-def validate(ctx: click.Context, specs) -> None:
-    """Check the schema and structure of SPECS (no lint rules, no TensorFlow)."""
+def validate(ctx: click.Context, paths) -> None:
+    """Check the schema and structure of the specs in PATHS (files, or folders: every *.yaml / *.yml below them;
+    no lint rules, no TensorFlow)."""
     ok = True
-    for path in specs:  # one file at a time, so the output follows the order of the arguments
+    for path in spec_files(paths):  # one file at a time, so the output follows the order of the arguments
         try:
-            analysis = load_spec(Path(path)).analysis
+            analysis = load_spec(path).analysis
         except SpecError as exc:
             print_diagnostics(exc.diagnostics)
             ok = False

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
 
 from modelspec.diagnostics import Diagnostic, Level, error
-from modelspec.errors import EXIT_INVALID, EXIT_LINT, EXIT_OK, SettingsError, SpecError
+from modelspec.errors import EXIT_INVALID, EXIT_LINT, EXIT_OK, SpecError
 from modelspec.linter import registry
 from modelspec.linter.config import LintConfig
 from modelspec.linter.rule import Subject
-from modelspec.loader import ModelSpec, load_spec
+from modelspec.loader import ModelSpec, load_spec, spec_files
 
 INLINE = re.compile(r"#\s*modelspec:\s*ignore\[([^\]]*)\]")
-SPEC_SUFFIXES = (".yaml", ".yml")
 _SPEC_KEY = re.compile(r"^modelspec\s*:", re.MULTILINE)
 _STRUCTURAL = frozenset(registry.STRUCTURAL)
 DEFAULT_CONFIG = LintConfig()
@@ -142,21 +141,6 @@ class LintResult:
         return EXIT_LINT if any(d.level in failing for d in self.diagnostics) else EXIT_OK
 
 
-def expand(paths: Iterable[Union[str, os.PathLike]]) -> Iterator[Path]:
-    """Yield the spec files named by ``paths``: files as given, folders as every *.yaml / *.yml below them
-    (sorted; hidden folders such as .git and .venv skipped)."""
-    for raw in paths:
-        path = Path(raw)
-        if not path.is_dir():
-            yield path
-            continue
-        found = []
-        for folder, subfolders, files in os.walk(path):
-            subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
-            found += [Path(folder, name) for name in files if name.endswith(SPEC_SUFFIXES)]
-        yield from sorted(found)
-
-
 def is_spec(path: Path) -> bool:
     """Whether a YAML file looks like a spec (has a top-level `modelspec:` key); unreadable files count as specs."""
     try:
@@ -173,12 +157,8 @@ def lint_paths(
 
     Raises ``SettingsError`` when a folder holds no spec file (a typo in CI would otherwise lint nothing).
     """
-    paths = list(paths)
-    for path in paths:
-        if Path(path).is_dir() and next(expand([path]), None) is None:
-            raise SettingsError(f"no .yaml or .yml files under {path}")
     result = LintResult()
-    for path in expand(paths):
+    for path in spec_files(paths):
         if specs_only and not is_spec(path):
             continue
         result.files += 1

@@ -62,6 +62,11 @@ class Plan:
     def loaded(self) -> list[LayerPlan]:
         return [row for row in self.layers if row.loads]
 
+    @property
+    def frozen(self) -> frozenset[str]:
+        """The layers the build freezes (``trainable`` false): `freeze` patterns, `freeze: true`, `trainable: false`."""
+        return frozenset(row.layer for row in self.layers if not row.trainable)
+
 
 def make_plan(loaded: ModelSpec, source: Source, block: Pretrained) -> Plan:
     """Decide, layer by layer, what loads from ``source``; raise on anything that would load wrongly.

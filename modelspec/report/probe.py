@@ -82,12 +82,3 @@ def notes(report) -> list[str]:
             f"output suggests, as the linter assumes."
         )
     return result
-
-
-def print_wide(table) -> None:
-    """Print a table at the width it needs (at least the terminal's, at most 240 columns), so that it never wraps
-    its cells in a log or a pipe."""
-    from rich.console import Console
-
-    needed = Console(width=240).measure(table).maximum
-    Console(width=max(Console().width, min(needed, 240)), highlight=False).print(table)

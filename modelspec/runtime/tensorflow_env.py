@@ -6,6 +6,14 @@ machine without a GPU) straight to file descriptor 2, before Python's logging ex
 `TF_CPP_MIN_LOG_LEVEL` says. So the import, and the device discovery that logs the cuInit line, run with descriptor 2
 pointing at a temporary file: on success the text is dropped; on failure it is written to stderr before the error
 propagates, so a broken installation still explains itself.
+
+TensorFlow's C++ side also writes to descriptor 2 after its start: absl's "All log messages before
+absl::InitializeLog()" line comes again with the first line of each of its absl copies, whenever that is (a line at
+shutdown, or from a thread that logs late on a loaded machine). The command line owns its process, so it asks for
+more (``keep_descriptor_2()``): once TensorFlow has started, descriptor 2 stays on /dev/null and Python's
+``sys.stderr`` (and the logging handlers that held it) write to a copy of the real one, so that modelspec's messages,
+Python's tracebacks and the fault handler's crash report still reach the terminal. A library caller's descriptor 2
+is left alone.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import faulthandler
 import importlib
+import logging
 import os
 import sys
 import tempfile
@@ -24,6 +33,17 @@ from types import ModuleType
 # differ slightly, as TensorFlow 2.21 and Keras 3.15 do). Real failures still raise Python exceptions with their
 # message. A value the user set wins (TF_CPP_MIN_LOG_LEVEL=0 shows everything).
 LOG_LEVEL = "3"
+
+_keep_descriptor_2 = False  # set by the command line: after the start, descriptor 2 is no longer the terminal's
+
+
+def keep_descriptor_2() -> None:
+    """Keep TensorFlow's C++ output away from the terminal for the whole process, not only during its start.
+
+    For a program that owns its process (the command line); `TF_CPP_MIN_LOG_LEVEL=0` still shows everything.
+    """
+    global _keep_descriptor_2
+    _keep_descriptor_2 = True
 
 
 def import_keras() -> ModuleType:
@@ -72,8 +92,34 @@ def _with_stderr_captured(start):
             if isinstance(error, Exception):  # not after Ctrl-C, which says nothing about the installation
                 _show(captured)
             raise
-        _restore(saved, handler_was_enabled)
+        if _keep_descriptor_2:
+            _python_keeps_stderr(saved)
+        else:
+            _restore(saved, handler_was_enabled)
     return result
+
+
+def _python_keeps_stderr(saved: int) -> None:
+    """Point descriptor 2 at /dev/null for good, and Python's stderr at ``saved`` (the real stderr)."""
+    old = sys.stderr
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        old.flush()
+    stream = open(  # noqa: SIM115  (the process's stderr from now on, open until it ends)
+        saved,
+        "w",
+        buffering=1,  # line-buffered, as stderr is
+        encoding=getattr(old, "encoding", None) or "utf-8",
+        errors=getattr(old, "errors", None) or "backslashreplace",
+    )
+    sys.stderr = stream
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for handler in {handler for logger in loggers for handler in getattr(logger, "handlers", ())}:
+        if isinstance(handler, logging.StreamHandler) and handler.stream is old:
+            handler.setStream(stream)  # absl's Python handler, made during the import, wrote to the old one
+    faulthandler.enable(file=stream)  # on: with descriptor 2 gone, a crash would otherwise say nothing at all
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    os.close(null)
 
 
 def _show(captured) -> None:
