@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from modelspec.pretrained.plan import Plan
 
 DEFAULT_MAX_PARAMS = 2_000_000_000
+# What a .keras archive modelspec writes carries beside Keras's own files (Keras ignores them).
+SPEC_MEMBER = "modelspec/spec.yaml"
+CLASSES_MEMBER = "modelspec/classes.json"
 SpecSource = Union[str, os.PathLike, dict, ModelSpec]
 
 
@@ -34,8 +37,7 @@ class Prepared:
 
     model: ModelSpec
     findings: list[Diagnostic] = field(default_factory=list)  # lint findings below the gate's level
-    plan: Optional[Plan] = None  # what the pretrained weights load, when a file is in force
-    weights: Optional[Union[str, os.PathLike]] = None  # a weights file replacing `pretrained.path`
+    plan: Optional[Plan] = None  # what the pretrained weights load, when a file is in force: what `build` executes
     max_params: int = DEFAULT_MAX_PARAMS
 
 
@@ -74,7 +76,7 @@ def prepare(
 
     plan = plan_for(model, weights) if settings(model, weights) is not None else None
     findings = _lint_gate(model, config, strict, weights is not None, ignore) if lint else []
-    return Prepared(model, findings, plan, weights, max_params)
+    return Prepared(model, findings, plan, max_params)
 
 
 def weights_plan(
@@ -125,7 +127,7 @@ def build(prepared: Prepared, *, seed: Optional[int] = None) -> Any:
     from modelspec.runtime.builder import compile_model
 
     try:
-        keras_model = compile_model(prepared.model, seed=seed, weights=prepared.weights)
+        keras_model = compile_model(prepared.model, seed=seed, plan=prepared.plan)
     except ModelspecError:
         raise
     except ImportError as exc:
@@ -152,7 +154,7 @@ def save(
     `modelspec evaluate MODEL.keras`."""
     import json
 
-    from modelspec.runtime.builder import CLASSES_MEMBER, SPEC_MEMBER, save_atomic
+    from modelspec.runtime.builder import save_atomic
 
     path = Path(path)
     members = {SPEC_MEMBER: spec_text(model)} if model is not None else {}

@@ -6,17 +6,16 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.common import EPILOG, console, print_diagnostics
+from modelspec import pipeline
+from modelspec.atomic import writable
+from modelspec.cli.common import EPILOG, console, print_prepared, seed_option
 from modelspec.pipeline import DEFAULT_MAX_PARAMS
+from modelspec.report.plan import plan_table
+from modelspec.summary import print_summary
 
 
 def _output(spec_name: str, output) -> Path:
-    output = Path(output or f"{spec_name}.keras")
-    if output.suffix != ".keras":
-        raise click.BadParameter("the output file name must end in .keras", param_hint="'-o' / '--output'")
-    if not output.parent.resolve().is_dir():
-        raise click.BadParameter(f"folder {str(output.parent)!r} does not exist", param_hint="'-o' / '--output'")
-    return output
+    return writable(output or f"{spec_name}.keras", "-o/--output", ".keras")
 
 
 @click.command(epilog=EPILOG)
@@ -27,7 +26,7 @@ def _output(spec_name: str, output) -> Path:
     type=click.Path(dir_okay=False, writable=True),
     help="Where to write the .keras file [default: <spec name>.keras in the current folder].",
 )
-@click.option("--seed", type=click.IntRange(0, 2**32 - 1), help="Override the spec's seed.")
+@seed_option("Override the spec's seed.")
 @click.option(
     "--max-params",
     type=click.IntRange(min=1),
@@ -60,21 +59,13 @@ def build(spec, output, seed, max_params, strict, ignore, weights, plan_only) ->
     Lint findings are printed first; error-level findings (and warnings with --strict) stop the build.
     With pretrained weights, the plan of what loads is printed before anything is loaded.
     """
-    from modelspec import pipeline
-    from modelspec.report.plan import plan_table
-
     if plan_only:
         console().print(plan_table(pipeline.weights_plan(Path(spec), weights=weights, max_params=max_params)))
         return
     ignore = [word.strip() for word in (ignore or "").split(",") if word.strip()]
     prepared = pipeline.prepare(Path(spec), weights=weights, max_params=max_params, strict=strict, ignore=ignore)
     output = _output(prepared.model.name, output)
-    print_diagnostics(prepared.findings)
-    if prepared.plan is not None:
-        console().print(plan_table(prepared.plan))
+    print_prepared(prepared)
     pipeline.save(pipeline.build(prepared, seed=seed), output, prepared.model)
-
-    from modelspec.summary import print_summary
-
     print_summary(prepared.model.analysis, console())
     click.echo(f"Wrote {output}")

@@ -9,6 +9,10 @@ from rich.console import Console
 
 from modelspec.diagnostics import Diagnostic
 from modelspec.errors import EXIT_CODES_HELP, ModelspecError, SpecError
+from modelspec.history import scores
+from modelspec.pipeline import Prepared
+from modelspec.report.plan import plan_table
+from modelspec.schema.base import SEED_LIMIT
 from modelspec.schema.distribute import NONE, STRATEGIES
 
 LIMITS = (
@@ -58,6 +62,11 @@ def distribute_option(what: str):
     )
 
 
+def seed_option(help_text: str):
+    """The `--seed N` option of every command that builds: the spec's own range of seeds (0 to 2**32 - 1)."""
+    return click.option("--seed", type=click.IntRange(0, SEED_LIMIT - 1), help=help_text)
+
+
 def console() -> Console:
     """A console for tables, at least 100 columns wide (so tables never wrap in a narrow pipe)."""
     return Console(width=max(100, Console().width), highlight=False)
@@ -67,6 +76,18 @@ def print_diagnostics(diagnostics: Iterable[Diagnostic]) -> None:
     """Print findings in the text format `path:line:col: level[CODE] where: message` (standard output)."""
     for diagnostic in diagnostics:
         click.echo(diagnostic.format())
+
+
+def print_prepared(prepared: Prepared) -> None:
+    """Print what a resolved spec brings before it runs: its lint findings, then its pretrained plan (if any)."""
+    print_diagnostics(prepared.findings)
+    if prepared.plan is not None:
+        console().print(plan_table(prepared.plan))
+
+
+def score_text(row: dict[str, float]) -> str:
+    """An epoch's losses and metrics in one line: `loss 0.31, accuracy 0.91`."""
+    return ", ".join(f"{name} {value:.4g}" for name, value in scores(row).items())
 
 
 def print_error(exc: ModelspecError) -> None:

@@ -7,8 +7,13 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.common import DATA_HELP, EPILOG, print_diagnostics
+from modelspec.cli.common import DATA_HELP, EPILOG, print_diagnostics, seed_option
+from modelspec.experiments import run_probe
 from modelspec.pipeline import DEFAULT_MAX_PARAMS
+from modelspec.report.json_report import finite
+from modelspec.report.probe import activation_table, flag_lines, gradient_table, notes, print_wide
+from modelspec.requests import Data, Options, Outputs, ProbeRequest
+from modelspec.resolve import resolve_probe
 
 FLAGS_HELP = (
     "Flags: vanishing/exploding activations (a weighted layer's RMS below 1/100 or above 100 times the input's), "
@@ -25,7 +30,7 @@ EXIT_HELP = EPILOG + "\n\nLint findings never stop a probe (no exit code 1)."
 @click.option("--data", metavar="DATA", help="Probe with the first batch of DATA: " + DATA_HELP)
 @click.option("--target", metavar="COLUMN", help="The CSV column holding the labels.")
 @click.option("--batch", type=click.IntRange(min=1), help="Examples in the batch [default: the spec's batch size].")
-@click.option("--seed", type=click.IntRange(0, 2**31 - 1), help="Override the spec's seed (weights, random batch).")
+@seed_option("Override the spec's seed (weights, random batch).")
 @click.option("--weights", type=click.Path(dir_okay=False), help="Pretrained weights, replacing `pretrained.path`.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write measured and predicted scales to this PNG.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -42,15 +47,9 @@ def probe(spec, data, target, batch, seed, weights, plot, output_format, max_par
     Example:
       modelspec probe specs/digits_mlp.yaml --plot probe.png
     """
-    from modelspec.experiments import finite
-    from modelspec.experiments import probe as run
-    from modelspec.report.probe import activation_table, flag_lines, gradient_table, notes, print_wide
-
-    if plot is not None and Path(plot).suffix.lower() != ".png":
-        raise click.BadParameter("the plot's file name must end in .png", param_hint="'--plot'")
-    report = run(
-        Path(spec), data=data, batch=batch, seed=seed, target=target, weights=weights, plot=plot, max_params=max_params
-    )
+    options = Options(batch_size=batch, seed=seed, weights=weights, max_params=max_params)
+    chosen = Data(data, target=target) if data is not None else None
+    report = run_probe(resolve_probe(ProbeRequest(Path(spec), chosen, options, Outputs(plot=plot))))
     if output_format == "json":
         click.echo(json.dumps(finite(report.to_dict()), indent=2, allow_nan=False))
         return

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from pathlib import Path
 from typing import Union
 
-from modelspec.atomic import replacing
+from modelspec.atomic import replacing, writable
+from modelspec.errors import SettingsError
+
+
+def plot_path(path: Union[str, os.PathLike]) -> Path:
+    """Check a `--plot` file before any work starts: a .png in a folder that exists, and matplotlib installed."""
+    path = writable(path, "--plot", ".png")
+    if importlib.util.find_spec("matplotlib") is None:
+        raise SettingsError("--plot needs matplotlib, which modelspec[tf] installs: pip install 'modelspec[tf]'")
+    return path
 
 
 def plot_history(history, path: Union[str, os.PathLike], title: str) -> None:
@@ -16,7 +27,7 @@ def plot_history(history, path: Union[str, os.PathLike], title: str) -> None:
     matplotlib.use("Agg")  # headless: no display needed, nothing opens a window
     import matplotlib.pyplot as plt
 
-    columns = [c for c in history.columns() if c not in ("epoch", "learning_rate", "seconds")]
+    columns = history.quantities()
     quantities = [c for c in columns if not c.startswith("val_")]
     rates = history.series("learning_rate")
     panels = quantities + (["learning_rate"] if len(set(rates)) > 1 else [])

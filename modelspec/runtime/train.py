@@ -23,45 +23,17 @@ import re
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+from modelspec.checkpoint_state import digest
 from modelspec.errors import Interrupted, WorkerLost
+from modelspec.history import History
+from modelspec.resolve import Settings
 from modelspec.runtime import checkpoints
 from modelspec.runtime.tensorflow_env import import_keras
 from modelspec.schema.training import monitor_mode
-
-
-@dataclass
-class History:
-    """One row per epoch: epoch (1-based), every loss and metric Keras logged, the learning rate, the seconds."""
-
-    rows: list[dict[str, float]] = field(default_factory=list)
-
-    def columns(self) -> list[str]:
-        names: list[str] = []
-        for row in self.rows:
-            names += [key for key in row if key not in names]
-        first = ["epoch", "loss", "val_loss"]
-        last = ["learning_rate", "seconds"]
-        middle = sorted(name for name in names if name not in first + last)
-        return [name for name in first if name in names] + middle + [name for name in last if name in names]
-
-    def series(self, name: str) -> list[float]:
-        return [row[name] for row in self.rows if name in row]
-
-
-@dataclass
-class Settings:
-    """How one training run goes, resolved from the spec and the command line."""
-
-    epochs: int
-    batch_size: int
-    seed: int
-    shuffle: bool
-    checkpoints: Optional[Path] = None
-    resume: bool = False
 
 
 def _tensorflow():
@@ -337,7 +309,7 @@ class _Checkpointer:
         folder.mkdir(parents=True, exist_ok=True)
         state = {
             "epoch": epoch + 1,
-            "digest": checkpoints.digest(self.spec),
+            "digest": digest(self.spec),
             "seed": self.settings.seed,
             "batch_size": self.settings.batch_size,
             "history": self.history.rows,
@@ -398,7 +370,7 @@ def fit(keras_model, spec, train, validation, settings: Settings, *, progress=No
         try:
             if run is not None and (run.multi_worker or settings.batch_size % run.replicas):
                 callbacks += [Recorder(history, after_epoch), *([progress] if progress else [])]
-                _multi_worker_fit(keras_model, run, training, train, validation, settings, first_epoch,
+                _multi_worker_fit(keras_model, run, training, (train, validation), settings, first_epoch,
                                   callbacks, flag)  # fmt: skip
             else:
                 callbacks += [Recorder(history, after_epoch), Stop(flag), *([progress] if progress else [])]
@@ -506,8 +478,9 @@ def _CLUSTER_ERRORS(tf) -> tuple:  # noqa: N802 - a constant that needs TensorFl
     return (errors.UnavailableError, errors.CancelledError, errors.DeadlineExceededError, errors.AbortedError)
 
 
-def _multi_worker_fit(keras_model, run, training, train, validation, settings, first_epoch, callbacks, flag):
+def _multi_worker_fit(keras_model, run, training, datasets, settings, first_epoch, callbacks, flag):
     """Train under MultiWorkerMirroredStrategy as fit would: same steps, metrics, logs and callbacks."""
+    train, validation = datasets
     tf = _tensorflow()
     strategy = run.strategy
     keras = import_keras()
