@@ -6,7 +6,7 @@
 (checked against the spec), and the settings (epochs, batch size, the seed drawn once, checkpoints, resume).
 ``resolve_evaluate``, ``resolve_probe`` and ``resolve_compare`` (every variant resolved, then each one runs) do the
 same for theirs. The command line prints from the resolved record (findings, plan, what trains where); modelspec/
-trainer.py and modelspec/experiments.py hand it to runtime/, which executes it and re-derives nothing.
+trainer.py, experiments.py and comparison.py hand it to runtime/, which executes it and re-derives nothing.
 
 Every user mistake is a ``ModelspecError`` raised here, before TensorFlow starts: nothing has trained or been
 written when one is raised.
@@ -263,20 +263,21 @@ def train_settings(model: ModelSpec, options: Options, chief: bool = True) -> Se
     )
 
 
-def train_outputs(model: ModelSpec, outputs) -> Written:
-    """The model, history and plot files of a training run, each checked (``outputs.named``: the default names)."""
+def train_outputs(model: ModelSpec, outputs, chief: bool = True) -> Written:
+    """The model, history and plot files of a training run, each checked (``outputs.named``: the default names;
+    ``chief`` False: a worker that writes nothing, whose file system need not hold the folders)."""
     output = outputs.model if outputs.model is not None or not outputs.named else f"{model.name}.keras"
-    output = writable(output, "-o/--output", ".keras") if output is not None else None
+    output = writable(output, "-o/--output", ".keras", chief) if output is not None else None
     history = outputs.history
     if history is None and outputs.named and output is not None:
         history = output.with_name(output.stem + ".history")
-    paths = tuple(writable(path, "--history") for path in history_paths(history)) if history is not None else ()
-    plot = plot_path(outputs.plot) if outputs.plot is not None else None
+    paths = tuple(writable(path, "--history", here=chief) for path in history_paths(history)) if history else ()
+    plot = plot_path(outputs.plot, chief) if outputs.plot is not None else None
     return Written(model=output, history=paths, plot=plot)
 
 
 def resolve_train(request: TrainRequest) -> ResolvedTrain:
-    """Every decision of a training run, in the order a person fixes them: the spec, the output paths, the strategy,
+    """Every decision of a training run, in the order a person fixes them: the spec, the strategy, the output paths,
     the data, the settings.
 
     Raises:
@@ -295,8 +296,8 @@ def resolve_train(request: TrainRequest) -> ResolvedTrain:
     )
     model = prepared.model
     needs_training(model)
-    outputs = train_outputs(model, request.outputs)
     where = distribution(model, options.distribute)
+    outputs = train_outputs(model, request.outputs, where.role.chief)
     train_set, validation_set = load_datasets(model, request.data)
     if outputs.model is not None and train_set.class_names:
         outputs = replace(outputs, classes=outputs.model.with_suffix(".classes.json"))

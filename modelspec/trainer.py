@@ -144,7 +144,8 @@ def evaluate(
 def run_evaluate(resolved: ResolvedEvaluate) -> Evaluation:
     """Execute a resolved evaluation: build the model with its weights, score the data. Imports TensorFlow."""
     from modelspec.runtime import distribute as distributed
-    from modelspec.runtime.train import evaluate_distributed, validation_batches
+    from modelspec.runtime.batches import validation_batches
+    from modelspec.runtime.multi_worker import evaluate_distributed
 
     run = distributed.start(resolved.distribution.setting, resolved.distribution.role)
     with run.scope():

@@ -104,7 +104,7 @@ def test_mirrored_on_two_logical_cpus_follows_the_single_device_trajectory(tmp_p
         import numpy as np
         from modelspec import Options, evaluate, load_spec, train
         from modelspec.data import load_data
-        from modelspec.runtime.train import evaluate_distributed
+        from modelspec.runtime.multi_worker import evaluate_distributed
         mirrored = train("toy.yaml", "data.npz")
         single = train("toy.yaml", "data.npz", Options(distribute="none"))
         # The loop that multi_worker_mirrored uses, here with two replicas in one process: each reads its slice

@@ -215,3 +215,19 @@ def test_ctrl_c_at_any_moment_exits_130_without_a_traceback(tmp_path, after):
     text = (out + err).decode()
     assert process.returncode == 130, text
     assert "Traceback" not in text and "Aborted!" not in text
+
+
+def test_ctrl_c_during_compare_exits_130_and_offers_no_checkpoints(tmp_path):
+    spec, data = _files(tmp_path, seed=1)
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "modelspec", "compare", str(spec), "--data", str(data), "--epochs", "200",
+               "--vary", "kernel_initializer=zeros,auto"]  # fmt: skip
+    process = subprocess.Popen(command, cwd=tmp_path, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = process.stdout.readline()  # the first variant's findings: every variant resolved, training starts
+    time.sleep(3)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    text = (first + out + err).decode()
+    assert process.returncode == 130, text
+    assert "--checkpoints" not in text and "Traceback" not in text
+    assert not (tmp_path / "toy.compare.json").exists()

@@ -11,9 +11,10 @@ from modelspec.atomic import replacing, writable
 from modelspec.errors import SettingsError
 
 
-def plot_path(path: Union[str, os.PathLike]) -> Path:
-    """Check a `--plot` file before any work starts: a .png in a folder that exists, and matplotlib installed."""
-    path = writable(path, "--plot", ".png")
+def plot_path(path: Union[str, os.PathLike], here: bool = True) -> Path:
+    """Check a `--plot` file before any work starts: a .png in a folder that exists (``here``: see ``writable``),
+    and matplotlib installed."""
+    path = writable(path, "--plot", ".png", here)
     if importlib.util.find_spec("matplotlib") is None:
         raise SettingsError("--plot needs matplotlib, which modelspec[tf] installs: pip install 'modelspec[tf]'")
     return path
