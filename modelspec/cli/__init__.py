@@ -6,6 +6,7 @@ start-up included, ends the program with exit code 130 and one line, never a tra
 
 from __future__ import annotations
 
+import os
 import sys
 from importlib import import_module
 
@@ -18,7 +19,20 @@ def main() -> None:
         import_module("modelspec.cli.commands").cli(prog_name="modelspec")
     except KeyboardInterrupt:
         print("error: interrupted (Ctrl-C)", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
+        _exit_interrupted()
+    except SystemExit as exc:
+        if exc.code == EXIT_INTERRUPTED:
+            _exit_interrupted()
+        raise
+
+
+def _exit_interrupted() -> None:
+    """Exit with 130, past the interpreter's shutdown: a KeyboardInterrupt that met code run by ``exec`` of a string
+    (dataclasses and typing do that while modules load) makes CPython 3.11 end the process by SIGINT after its
+    shutdown, whatever exit code the program chose; the program's own files are closed by then."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(EXIT_INTERRUPTED)
 
 
 def __getattr__(name: str):
