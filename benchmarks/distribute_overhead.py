@@ -35,6 +35,8 @@ import numpy as np
 import yaml
 from train_overhead import SEED, OtherLoad, mlp_spec, synthetic, verdict
 
+from modelspec.requests import Options
+
 
 def _spec(args, distribute) -> dict:
     spec = mlp_spec(args.features, [args.hidden, args.hidden], args.batch, args.epochs)
@@ -61,7 +63,7 @@ def part1(args, data: Path) -> None:
     for repeat in range(args.repeats):
         for name in ("none", "mirrored") if repeat % 2 == 0 else ("mirrored", "none"):
             keras.backend.clear_session()
-            trained = modelspec.train(spec, data, seed=SEED, distribute=name)
+            trained = modelspec.train(spec, data, Options(seed=SEED, distribute=name))
             seconds = trained.history.series("seconds")[1:]  # the first epoch traces the step function
             times[name].extend(seconds)
             print(f"  repeat {repeat + 1} {name:>8}: " + " ".join(f"{s:.3f}" for s in seconds) + " s")

@@ -21,8 +21,9 @@ import gc
 import statistics
 import time
 
-from modelspec import build_model, compare, probe, trainer
+from modelspec import build_model, compare, comparison, probe, trainer
 from modelspec.loader import load_spec
+from modelspec.requests import Options
 from modelspec.trainer import train
 from modelspec.variants import variants
 
@@ -98,26 +99,27 @@ def main() -> None:
     inside: list[float] = []
     outside: list[float] = []
 
-    def timed_train(*arguments, **options):
+    def timed_run(resolved):
         started = time.perf_counter()
         try:
-            return train(*arguments, **options)
+            return trainer.run_train(resolved)
         finally:
             inside.append(time.perf_counter() - started)
 
     def compared():
         inside.clear()
         started = time.perf_counter()
-        trainer.train = timed_train  # compare calls modelspec.trainer.train for every run: time those calls
+        # compare resolves every run first, then calls modelspec.trainer.run_train for each: time those calls
+        comparison.run_train = timed_run
         try:
             compare(DIGITS, "digits", VARY)
         finally:
-            trainer.train = train
+            comparison.run_train = trainer.run_train
         outside.append((time.perf_counter() - started - sum(inside)) / sum(inside))
 
     def one_by_one():
         for spec in specs:
-            train(spec, "digits", seed=3, lint=False)
+            train(spec, "digits", Options(seed=3, lint=False))
 
     one_by_one()  # warm-up
     compare_time, train_time = _alternate(compared, one_by_one, args.repeats)

@@ -43,6 +43,8 @@ from pathlib import Path
 
 import numpy as np
 
+from modelspec.requests import Options
+
 SEED = 7
 FEATURES = 256  # part 2: columns of x.npy
 CLASSES = 10
@@ -153,7 +155,7 @@ def by_hand(spec: dict, x: np.ndarray, y: np.ndarray) -> list[float]:
 def with_modelspec(spec: dict, data: Path) -> list[float]:
     import modelspec
 
-    trained = modelspec.train(spec, data, seed=SEED)
+    trained = modelspec.train(spec, data, Options(seed=SEED))
     return trained.history.series("seconds")
 
 
@@ -239,7 +241,7 @@ def child(args) -> None:
     spec = mlp_spec(FEATURES, [args.hidden2], args.batch2, args.epochs2)
     with MemorySampler() as memory:
         began = time.perf_counter()
-        trained = modelspec.train(spec, args.data, seed=SEED)
+        trained = modelspec.train(spec, args.data, Options(seed=SEED))
         total = time.perf_counter() - began
     seconds = trained.history.series("seconds")
     result = {"start": start, "peaks": memory.peaks, "seconds": seconds, "total": total}

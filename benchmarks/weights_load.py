@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from modelspec import build_model, load_spec
+from modelspec.pretrained.plan import plan_for
 from modelspec.runtime.weights import load_into
 
 
@@ -59,7 +60,10 @@ def main() -> None:
             variable.assign(np.zeros(variable.shape, variable.dtype))
         times = {"modelspec": [], "keras": []}
         peaks = {"modelspec": [], "keras": []}
-        loads = {"modelspec": lambda: load_into(model, loaded, weights=path), "keras": lambda: model.load_weights(path)}
+        loads = {
+            "modelspec": lambda: load_into(model, plan_for(loaded, path)),
+            "keras": lambda: model.load_weights(path),
+        }
         for repeat in range(args.repeats + 1):  # the first round warms both up and is not counted
             order = ("modelspec", "keras") if repeat % 2 == 0 else ("keras", "modelspec")
             for name in order:

@@ -1,40 +1,47 @@
-"""modelspec: declarative model specs for Keras — validate, lint and compile YAML into Keras 3 models."""
+"""modelspec: declarative model specs for Keras — validate, lint and compile YAML into Keras 3 models.
 
-from modelspec.diagnostics import Diagnostic, Level
-from modelspec.errors import DataError, LintFailure, ModelspecError, SpecError, WeightsError
-from modelspec.experiments import compare, probe
-from modelspec.linter.runner import lint
-from modelspec.loader import ModelSpec, load_spec
-from modelspec.pipeline import build_model
-from modelspec.trainer import evaluate, train
+The public API, each name imported on first use: `import modelspec` (and so every command, `modelspec lint` first of
+all) starts without loading what it does not need, and a Ctrl-C at start-up reaches the command line's handler.
+"""
+
+from importlib import import_module
 
 __version__ = "0.1.0"
 
+# public name -> the module that defines it
+_PUBLIC = {
+    "DataError": "modelspec.errors",
+    "LintFailure": "modelspec.errors",
+    "ModelspecError": "modelspec.errors",
+    "SpecError": "modelspec.errors",
+    "WeightsError": "modelspec.errors",
+    "Diagnostic": "modelspec.diagnostics",
+    "Level": "modelspec.diagnostics",
+    "ModelSpec": "modelspec.loader",
+    "load_spec": "modelspec.loader",
+    "lint": "modelspec.linter.runner",
+    "build_model": "modelspec.pipeline",
+    "Data": "modelspec.requests",
+    "Options": "modelspec.requests",
+    "Outputs": "modelspec.requests",
+    "train": "modelspec.trainer",
+    "evaluate": "modelspec.trainer",
+    "probe": "modelspec.experiments",
+    "compare": "modelspec.comparison",
+    "from_keras": "modelspec.runtime.importer",
+}
+
 
 def __getattr__(name: str):
-    # from_keras is imported on first use: `modelspec lint` and every other command start without the importer.
-    if name == "from_keras":
-        from modelspec.runtime.importer import from_keras
-
-        return from_keras
+    if name in _PUBLIC:
+        value = getattr(import_module(_PUBLIC[name]), name)
+        globals()[name] = value  # looked up once
+        return value
     raise AttributeError(f"module 'modelspec' has no attribute {name!r}")
 
 
-__all__ = [
-    "DataError",
-    "Diagnostic",
-    "Level",
-    "LintFailure",
-    "ModelSpec",
-    "ModelspecError",
-    "SpecError",
-    "WeightsError",
-    "build_model",
-    "compare",
-    "evaluate",
-    "from_keras",
-    "lint",
-    "load_spec",
-    "probe",
-    "train",
-]
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_PUBLIC])
+
+
+__all__ = sorted(_PUBLIC)

@@ -7,7 +7,10 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Union
+from pathlib import Path
+from typing import Optional, Union
+
+from modelspec.errors import SettingsError
 
 PathLike = Union[str, os.PathLike]
 
@@ -39,3 +42,23 @@ def write_text(path: PathLike, text: str) -> None:
         open(temporary, "w", encoding="utf-8") as handle,
     ):
         handle.write(text)
+
+
+def writable(path: PathLike, option: str, suffix: Optional[str] = None, here: bool = True) -> Path:
+    """Check, before any work starts, that a file can be written at ``path`` (the value of ``option``): its name ends
+    in ``suffix``, it is no folder, and its folder exists. Every output of every command goes through this check;
+    ``here`` False checks the name only (a worker of a cluster that leaves the writing to the chief).
+
+    Raises:
+        SettingsError: naming the option, the problem and the path received.
+    """
+    path = Path(path)
+    if suffix is not None and path.suffix.lower() != suffix:
+        raise SettingsError(f"{option}: the file name must end in {suffix} (received: {path})")
+    if not here:
+        return path
+    if path.is_dir():
+        raise SettingsError(f"{option}: {path} is a folder, not a file (received: {path})")
+    if not path.parent.resolve().is_dir():
+        raise SettingsError(f"{option}: folder {str(path.parent)!r} does not exist (received: {path})")
+    return path

@@ -10,21 +10,27 @@ compiles the model and loads the planned weights, and ``save`` writes it atomica
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import Any, Optional, Union
+
+import yaml
 
 from modelspec.diagnostics import Diagnostic, error
 from modelspec.errors import EXIT_OK, BuildError, LintFailure, ModelspecError, SpecError
+from modelspec.linter.config import LintConfig, load_config, rule_codes
+from modelspec.linter.runner import LintResult, run
 from modelspec.loader import ModelSpec, load_spec
-
-if TYPE_CHECKING:
-    from modelspec.linter.config import LintConfig
-    from modelspec.pretrained.plan import Plan
+from modelspec.pretrained.checks import settings
+from modelspec.pretrained.plan import Plan, plan_for
 
 DEFAULT_MAX_PARAMS = 2_000_000_000
+# What a .keras archive modelspec writes carries beside Keras's own files (Keras ignores them).
+SPEC_MEMBER = "modelspec/spec.yaml"
+CLASSES_MEMBER = "modelspec/classes.json"
 SpecSource = Union[str, os.PathLike, dict, ModelSpec]
 
 
@@ -34,8 +40,7 @@ class Prepared:
 
     model: ModelSpec
     findings: list[Diagnostic] = field(default_factory=list)  # lint findings below the gate's level
-    plan: Optional[Plan] = None  # what the pretrained weights load, when a file is in force
-    weights: Optional[Union[str, os.PathLike]] = None  # a weights file replacing `pretrained.path`
+    plan: Optional[Plan] = None  # what the pretrained weights load, when a file is in force: what `build` executes
     max_params: int = DEFAULT_MAX_PARAMS
 
 
@@ -69,12 +74,9 @@ def prepare(
     """
     model = load_spec(spec)
     check_budget(model, model.analysis.total_params, max_params)
-    from modelspec.pretrained.checks import settings
-    from modelspec.pretrained.plan import plan_for
-
     plan = plan_for(model, weights) if settings(model, weights) is not None else None
     findings = _lint_gate(model, config, strict, weights is not None, ignore) if lint else []
-    return Prepared(model, findings, plan, weights, max_params)
+    return Prepared(model, findings, plan, max_params)
 
 
 def weights_plan(
@@ -82,8 +84,6 @@ def weights_plan(
 ) -> Plan:
     """What `modelspec build --plan` prints: the budget and pretrained checks of ``prepare``, then the plan of
     what the weights file loads (no lint, no TensorFlow). A spec without weights to load is a ``SpecError``."""
-    from modelspec.pretrained.plan import plan_for
-
     model = load_spec(spec)
     check_budget(model, model.analysis.total_params, max_params)
     return plan_for(model, weights)
@@ -92,9 +92,6 @@ def weights_plan(
 def _lint_gate(
     model: ModelSpec, config: Optional[LintConfig], strict: bool, weights_given: bool, ignore: Iterable[str]
 ) -> list[Diagnostic]:
-    from modelspec.linter.config import load_config, rule_codes
-    from modelspec.linter.runner import LintResult, run
-
     config = config or load_config()
     if ignore:
         config = config.without(*rule_codes(list(ignore), "--ignore"))
@@ -125,7 +122,7 @@ def build(prepared: Prepared, *, seed: Optional[int] = None) -> Any:
     from modelspec.runtime.builder import compile_model
 
     try:
-        keras_model = compile_model(prepared.model, seed=seed, weights=prepared.weights)
+        keras_model = compile_model(prepared.model, seed=seed, plan=prepared.plan)
     except ModelspecError:
         raise
     except ImportError as exc:
@@ -150,9 +147,7 @@ def save(
     """Write a model to ``path`` (a .keras file) atomically: a failed save leaves no file and no change. With the
     spec it came from (``model``) and the class names of text labels, the archive carries them too, for
     `modelspec evaluate MODEL.keras`."""
-    import json
-
-    from modelspec.runtime.builder import CLASSES_MEMBER, SPEC_MEMBER, save_atomic
+    from modelspec.runtime.builder import save_atomic
 
     path = Path(path)
     members = {SPEC_MEMBER: spec_text(model)} if model is not None else {}
@@ -171,8 +166,6 @@ def spec_text(model: ModelSpec) -> str:
     """The spec's YAML as written (or, for a dict, as YAML)."""
     if model.document.text:
         return model.document.text
-    import yaml
-
     return yaml.safe_dump(model.document.data, sort_keys=False)
 
 

@@ -295,8 +295,6 @@ def test_validate_and_refused_builds_never_import_tensorflow(tmp_path):
         ["build", MLP, "--max-params", "0"],
         ["build", MLP, "--seed", "-1"],
         ["build", MLP, "--frobnicate"],
-        ["build", MLP, "-o", "model.h5"],
-        ["build", MLP, "-o", "no/such/folder/model.keras"],
     ],
 )
 def test_usage_errors_exit_2(runner, tmp_path, monkeypatch, args):

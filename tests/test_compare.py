@@ -14,6 +14,8 @@ from click.testing import CliRunner
 
 from modelspec import DataError, compare, train
 from modelspec.cli import cli
+from modelspec.requests import CompareRequest, Data, Options, Outputs
+from modelspec.resolve import resolve_compare
 from modelspec.variants import variants
 
 pytestmark = pytest.mark.tensorflow
@@ -57,13 +59,13 @@ def _scores(rows):
 
 def test_each_variant_trains_as_train_alone_and_the_linter_flags_the_bad_one(files):
     spec, data = files
-    comparison = compare(spec, data, [VARY], epochs=2)
+    comparison = compare(spec, data, [VARY], Options(epochs=2))
     assert [v.label for v in comparison.variants] == ["kernel_initializer=zeros", "kernel_initializer=he_normal"]
     assert comparison.seeds == [5]
     from modelspec.loader import load_spec
 
     variant = variants(load_spec(spec), [VARY])[1]
-    alone = train(variant.model, data, epochs=2, seed=5, lint=False)
+    alone = train(variant.model, data, Options(epochs=2, seed=5, lint=False))
     assert _scores(comparison.variants[1].runs[0].rows) == _scores(alone.history.rows)  # same seed, same data order
     zeros, he = comparison.variants
     assert [f.code for f in zeros.findings] == ["MS101"] and he.findings == []
@@ -77,12 +79,10 @@ def test_seeds_results_plot_and_reach(files, tmp_path):
         spec,
         data,
         ["training.optimizer.learning_rate=0.1"],
-        epochs=2,
+        Options(epochs=2, seed=11),
+        Outputs(results=tmp_path / "results.json", plot=tmp_path / "curves.png"),
         seeds=2,
-        seed=11,
         reach="val_accuracy=0.5",
-        output=tmp_path / "results.json",
-        plot=tmp_path / "curves.png",
     )
     document = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
     assert document["version"] == 1 and document["seeds"] == [11, 12] and document["epochs"] == 2
@@ -113,17 +113,12 @@ def test_cli_table(files, tmp_path):
 
 def test_a_variant_that_does_not_fit_the_data_stops_before_any_training(files, tmp_path):
     spec, data = files
-    runs = []
+    request = CompareRequest(spec, Data(data), ("layers.out.units=3,2",), Options(epochs=1))  # 0..2 do not fit 2 units
     with pytest.raises(DataError, match="out"):
-        compare(
-            spec,
-            data,
-            ["layers.out.units=3,2"],  # labels 0..2 do not fit 2 units
-            epochs=1,
-            output=tmp_path / "r.json",
-            on_run=lambda *args: runs.append(args),
-        )
-    assert runs == [] and not (tmp_path / "r.json").exists()
+        resolve_compare(request)  # every variant is resolved (its data checked) before the first one trains
+    with pytest.raises(DataError, match="out"):
+        compare(spec, data, ["layers.out.units=3,2"], Options(epochs=1), Outputs(results=tmp_path / "r.json"))
+    assert not (tmp_path / "r.json").exists()
     result = CliRunner().invoke(cli, ["compare", str(spec), "--data", str(data), "--vary", "layers.out.units=3,2"])
     assert result.exit_code == 2 and "error:" in result.output
 
@@ -132,8 +127,8 @@ def test_distribute_trains_every_variant_under_the_strategy_and_multi_worker_is_
     """--distribute reaches every run: mirrored (here this machine's CPU, one replica) follows the runs without a
     strategy; multi_worker_mirrored, which TensorFlow starts once per process, is refused before any training."""
     spec, data = files
-    plain = compare(spec, data, [VARY], epochs=2)
-    mirrored = compare(spec, data, [VARY], epochs=2, distribute="mirrored")
+    plain = compare(spec, data, [VARY], Options(epochs=2))
+    mirrored = compare(spec, data, [VARY], Options(epochs=2, distribute="mirrored"))
     for one, other in zip(plain.variants, mirrored.variants):
         for a, b in zip(_scores(one.runs[0].rows), _scores(other.runs[0].rows)):
             assert a.keys() == b.keys()

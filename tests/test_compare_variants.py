@@ -10,8 +10,8 @@ import textwrap
 import pytest
 
 from modelspec.errors import SettingsError
-from modelspec.experiments import parse_reach
 from modelspec.loader import load_spec
+from modelspec.requests import parse_reach
 from modelspec.variants import MAX_VARIANTS, parse_vary, show, variants
 
 SPEC = textwrap.dedent(

@@ -22,6 +22,7 @@ import yaml
 
 from modelspec import evaluate, train
 from modelspec.errors import SettingsError
+from modelspec.requests import Options, Outputs
 from tests.conftest import python
 
 pytestmark = pytest.mark.tensorflow
@@ -101,30 +102,33 @@ def test_mirrored_on_two_logical_cpus_follows_the_single_device_trajectory(tmp_p
         import json
         import warnings
         import numpy as np
-        from modelspec import evaluate, load_spec, train
+        from modelspec import Options, evaluate, load_spec, train
         from modelspec.data import load_data
-        from modelspec.runtime.train import evaluate_distributed
+        from modelspec.runtime.multi_worker import evaluate_distributed
         mirrored = train("toy.yaml", "data.npz")
-        single = train("toy.yaml", "data.npz", distribute="none")
+        single = train("toy.yaml", "data.npz", Options(distribute="none"))
         # The loop that multi_worker_mirrored uses, here with two replicas in one process: each reads its slice
         data = load_data("data.npz", load_spec("toy.yaml"))
         strategy = mirrored.model.distribute_strategy
         # ... and training with it, as a worker with two GPUs would: the loop of multi_worker_mirrored, 2 replicas
         from modelspec.pipeline import build, prepare
-        from modelspec.runtime.distribute import Role, Run
-        from modelspec.runtime.train import Settings, deterministic, fit
+        from modelspec.cluster import Role
+        from modelspec.resolve import Settings, load_datasets
+        from modelspec.requests import Data
+        from modelspec.runtime.distribute import Run
+        from modelspec.runtime.train import deterministic, fit
         from modelspec.schema.distribute import Distribute
-        from modelspec.trainer import load_datasets
         prepared = prepare("toy.yaml")
         deterministic(5)
         with strategy.scope():
             model = build(prepared)
         run = Run(Distribute(strategy="multi_worker_mirrored"), Role(), strategy)
-        looped = fit(model, prepared.model.spec, *load_datasets(prepared.model, "data.npz"), Settings(3, 16, 5, True),
+        checked = load_datasets(prepared.model, Data("data.npz"))
+        looped = fit(model, prepared.model.spec, *checked, Settings(3, 16, 5, True),
                      run=run)
         with warnings.catch_warnings(record=True) as uneven:
             warnings.simplefilter("always")
-            train("toy.yaml", "data.npz", batch_size=15, epochs=1)
+            train("toy.yaml", "data.npz", Options(batch_size=15, epochs=1))
         print(json.dumps({
             "uneven": [str(warning.message) for warning in uneven], "looped": looped.rows,
             "sliced": evaluate_distributed(mirrored.model, strategy, data, 16),
@@ -213,14 +217,16 @@ def single(tmp_path_factory):
     """The run on one device that the cluster runs must reproduce: its history and its last checkpoint."""
     folder = tmp_path_factory.mktemp("single")
     spec, data = _files(folder, "multi_worker_mirrored")
-    trained = train(spec, data, distribute="none", checkpoints=folder / "checkpoints", output=folder / "toy.keras")
+    trained = train(
+        spec, data, Options(distribute="none", checkpoints=folder / "checkpoints"), Outputs(model=folder / "toy.keras")
+    )
     return trained.history.rows, folder / "checkpoints" / "last.npz"
 
 
 def test_evaluate_under_mirrored_gives_the_single_device_results(single):
     folder = single[1].parents[1]
-    plain = evaluate(folder / "toy.keras", folder / "data.npz", distribute="none")
-    mirrored = evaluate(folder / "toy.keras", folder / "data.npz", distribute="mirrored")
+    plain = evaluate(folder / "toy.keras", folder / "data.npz", Options(distribute="none"))
+    mirrored = evaluate(folder / "toy.keras", folder / "data.npz", Options(distribute="mirrored"))
     assert mirrored.examples == plain.examples == ROWS
     assert mirrored.results == pytest.approx(plain.results, abs=TOLERANCE)
 
@@ -303,10 +309,10 @@ def test_a_stopped_or_killed_worker_resumes_from_the_last_complete_epoch(tmp_pat
 def test_resume_auto_starts_a_new_run_and_continues_a_saved_one(tmp_path):
     """What a cluster scheduler needs to restart failed workers with one unchanged command (BackupAndRestore)."""
     spec, data = _files(tmp_path, None)
-    first = train(spec, data, epochs=2, checkpoints=tmp_path / "run", resume="auto")
+    first = train(spec, data, Options(epochs=2, checkpoints=tmp_path / "run", resume="auto"))
     assert [row["epoch"] for row in first.history.rows] == [1, 2]
     assert _state(tmp_path / "run" / "last.npz")["epoch"] == 2
-    second = train(spec, data, checkpoints=tmp_path / "run", resume="auto")
+    second = train(spec, data, Options(checkpoints=tmp_path / "run", resume="auto"))
     assert [row["epoch"] for row in second.history.rows] == [1, 2, 3]
     assert _without_time(second.history.rows[:2]) == _without_time(first.history.rows)
 
@@ -320,5 +326,5 @@ def test_a_slurm_cluster_the_resolver_cannot_read_is_a_settings_error(tmp_path, 
     monkeypatch.setenv("SLURM_PROCID", "0")
     monkeypatch.setenv("SLURM_STEP_NUM_TASKS", "2")
     with pytest.raises(SettingsError, match="could not start the cluster Slurm describes .*SLURM_STEP_NODELIST"):
-        train(spec, data, output=tmp_path / "toy.keras")
+        train(spec, data, outputs=Outputs(model=tmp_path / "toy.keras"))
     assert not (tmp_path / "toy.keras").exists()

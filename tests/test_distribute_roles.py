@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from modelspec.cluster import Role, role
 from modelspec.errors import SettingsError
-from modelspec.runtime.distribute import Role, role
 from modelspec.schema.distribute import Distribute
 
 MULTI = Distribute(strategy="multi_worker_mirrored")

@@ -268,7 +268,7 @@ def test_the_docs_tfjob_runs_modelspec_where_the_operator_sets_tf_config():
 
 
 def test_the_docs_tf_config_makes_worker_0_the_chief():
-    from modelspec.runtime.distribute import role
+    from modelspec.cluster import role
 
     configs = re.findall(r"export TF_CONFIG='([^']*)'", DOC)
     assert len(configs) == 2

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from modelspec import build_model, lint, load_spec
-from modelspec.linter.rules.fitting import logged_quantities
+from modelspec.schema.training import logged_quantities
 from tests.conftest import spec_dict
 
 TRUNK = {"type": "dense", "name": "trunk", "units": 16, "activation": "relu"}

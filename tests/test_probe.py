@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from modelspec import build_model, load_spec, probe
 from modelspec.cli import cli
 from modelspec.errors import DataError
+from modelspec.requests import Options
 
 pytestmark = pytest.mark.tensorflow
 
@@ -49,7 +50,7 @@ def test_measurements_equal_keras_forward_and_gradients(keras):
 
     from modelspec.runtime.probe import random_batch
 
-    report = probe(SPEC, batch=64)
+    report = probe(SPEC, options=Options(batch_size=64))
     assert report.seed == 4 and report.batch == 64
     model = build_model(SPEC, lint=False)  # the same seed gives the same weights
     x, y = random_batch(load_spec(SPEC), 64, report.seed)
@@ -76,14 +77,16 @@ def test_measurements_equal_keras_forward_and_gradients(keras):
 
 
 def test_predictions_sit_beside_measurements_and_a_healthy_model_is_not_flagged():
-    report = probe(SPEC, batch=256)
+    report = probe(SPEC, options=Options(batch_size=256))
     for layer in report.layers:
         assert layer.flags == []
         assert layer.predicted_rms == pytest.approx(layer.rms, rel=0.25)  # one draw of a narrow net scatters
     hidden1 = report.layers[0]
     assert hidden1.dead == pytest.approx(0.0)  # He and standard-normal inputs: every unit fires for some example
     assert report.layers[1].saturated is not None and report.layers[1].saturated < 0.5
-    report = probe(SPEC, batch=32)  # the gradient of a batch-mean loss depends on the batch; predicted for it
+    report = probe(
+        SPEC, options=Options(batch_size=32)
+    )  # the gradient of a batch-mean loss depends on the batch; predicted for it
     kernels = [weight for layer in report.layers for weight in layer.weights if weight.is_kernel]
     assert kernels
     for weight in kernels:
@@ -134,7 +137,7 @@ def test_the_activation_a_keras_layer_applies_is_seen_as_lint_sees_it():
 def test_ones_everywhere_saturates_tanh():
     spec = _spec(defaults={"kernel_initializer": "ones", "bias_initializer": "ones"})
     spec["layers"][0]["activation"] = "tanh"
-    report = probe(spec, batch=64)
+    report = probe(spec, options=Options(batch_size=64))
     hidden2 = report.layers[1]  # tanh(16 tanh(Σx + 1) + 1): saturated unless Σx is within 0.2 of -1
     assert hidden2.saturated > 0.9
     assert any(flag.startswith("saturated: 9") for flag in hidden2.flags)
@@ -143,10 +146,12 @@ def test_ones_everywhere_saturates_tanh():
 def test_deep_glorot_relu_vanishes_and_he_does_not():
     layers = [{"type": "dense", "units": 64, "activation": "relu"} for _ in range(20)]
     layers.append({"type": "dense", "name": "out", "units": 3, "activation": "softmax"})
-    glorot = probe(_spec(layers=layers, defaults={"kernel_initializer": "glorot_uniform"}), batch=128)
+    glorot = probe(
+        _spec(layers=layers, defaults={"kernel_initializer": "glorot_uniform"}), options=Options(batch_size=128)
+    )
     flagged = [layer.name for layer in glorot.layers if any(f.startswith("vanishing activations") for f in layer.flags)]
     assert flagged and flagged[-1] == "dense_19" and "dense" not in flagged  # the deep end, not the first layer
-    he = probe(_spec(layers=layers), batch=128)
+    he = probe(_spec(layers=layers), options=Options(batch_size=128))
     assert all(not layer.flags for layer in he.layers)
     assert he.layers[-2].rms / glorot.layers[-2].rms > 100
 
@@ -164,17 +169,19 @@ def test_data_first_batch_and_a_spec_without_training(tmp_path):
         ],
         "training": {"optimizer": "adam", "loss": "sparse_categorical_crossentropy", "batch_size": 50},
     }
-    report = probe(digits, data="digits")
+    report = probe(digits, "digits")
     assert report.batch == 50 and report.data == "digits"
     assert report.layers[0].rms == pytest.approx(0.0625 * report.input_rms, rel=1e-5)
     # Without a training block: the loss the output suggests, as the linter assumes (the labels are class numbers)
-    untrained = probe({key: value for key, value in digits.items() if key != "training"}, data="digits", batch=10)
+    untrained = probe(
+        {key: value for key, value in digits.items() if key != "training"}, "digits", Options(batch_size=10)
+    )
     assert untrained.batch == 10 and untrained.assumed_loss == "categorical_crossentropy"
     assert untrained.loss is not None and math.isfinite(untrained.loss)
     assert all(w.gradient_rms > 0 for layer in untrained.layers for w in layer.weights)
     assert untrained.to_dict()["assumed_loss"] == "categorical_crossentropy" and report.assumed_loss is None
     with pytest.raises(DataError):
-        probe(_spec(), data="digits")  # 12 inputs: the digits do not fit
+        probe(_spec(), "digits")  # 12 inputs: the digits do not fit
 
 
 def test_cli_text_json_and_plot(tmp_path):
@@ -212,7 +219,7 @@ def test_a_layer_feeding_normalisation_is_not_flagged_for_its_gradient_ratio():
             {"type": "dense", "name": "out", "units": 10, "activation": "softmax"},
         ],
     }  # fmt: skip
-    report = probe(spec, batch=64)
+    report = probe(spec, options=Options(batch_size=64))
     small, out = (layer for layer in report.layers if layer.name in ("small", "out"))
     assert small.weights[0].ratio > 100 * out.weights[0].ratio
     assert not any("gradient" in flag for layer in report.layers for flag in layer.flags)

@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from modelspec import DataError, evaluate, train
 from modelspec.cli import cli
 from modelspec.errors import SettingsError
+from modelspec.requests import Options, Outputs
 
 pytestmark = pytest.mark.tensorflow
 
@@ -73,15 +74,15 @@ def test_the_same_seed_gives_bit_identical_weights_and_history(tmp_path):
     assert all(np.array_equal(a, b) for a, b in zip(_weights(first.model), _weights(second.model)))
     assert _without_time(first.history.rows) == _without_time(second.history.rows)
     assert [row["epoch"] for row in first.history.rows] == [1, 2, 3, 4]
-    other = train(spec, data, seed=6)
+    other = train(spec, data, Options(seed=6))
     assert not all(np.array_equal(a, b) for a, b in zip(_weights(first.model), _weights(other.model)))
 
 
 def test_two_epochs_then_resume_equal_four_in_one_go(tmp_path):
     spec, data = _spec(tmp_path, early_stopping={"monitor": "val_loss", "patience": 10}), _data(tmp_path)
-    straight = train(spec, data, checkpoints=tmp_path / "straight")
-    train(spec, data, epochs=2, checkpoints=tmp_path / "run")
-    resumed = train(spec, data, checkpoints=tmp_path / "run", resume=True)
+    straight = train(spec, data, Options(checkpoints=tmp_path / "straight"))
+    train(spec, data, Options(epochs=2, checkpoints=tmp_path / "run"))
+    resumed = train(spec, data, Options(checkpoints=tmp_path / "run", resume=True))
     assert all(np.array_equal(a, b) for a, b in zip(_weights(straight.model), _weights(resumed.model)))
     assert _without_time(straight.history.rows) == _without_time(resumed.history.rows)
     # The optimizer and its schedule continued: iterations and every slot are the same.
@@ -93,7 +94,11 @@ def test_two_epochs_then_resume_equal_four_in_one_go(tmp_path):
 
 def test_outputs_are_written_and_load_with_plain_keras(tmp_path, keras):
     spec, data = _spec(tmp_path), _data(tmp_path)
-    trained = train(spec, data, output=tmp_path / "toy.keras", history=tmp_path / "run.json", plot=tmp_path / "c.png")
+    trained = train(
+        spec,
+        data,
+        outputs=Outputs(model=tmp_path / "toy.keras", history=tmp_path / "run.json", plot=tmp_path / "c.png"),
+    )
     loaded = keras.saving.load_model(tmp_path / "toy.keras")
     x = np.load(data)["x"][:8]
     assert np.allclose(loaded.predict(x, verbose=0), trained.model.predict(x, verbose=0))
@@ -111,12 +116,12 @@ def test_outputs_are_written_and_load_with_plain_keras(tmp_path, keras):
 
 def test_evaluate_a_trained_model_file_and_a_spec_with_its_weights(tmp_path):
     spec, data = _spec(tmp_path), _data(tmp_path)
-    trained = train(spec, data, output=tmp_path / "toy.keras")
+    trained = train(spec, data, outputs=Outputs(model=tmp_path / "toy.keras"))
     expected = trained.model.evaluate(*np.load(data).values(), batch_size=16, return_dict=True, verbose=0)
     from_file = evaluate(tmp_path / "toy.keras", data)
     assert from_file.examples == 240
     assert from_file.results == pytest.approx(expected, rel=1e-6)
-    assert evaluate(spec, data, weights=tmp_path / "toy.keras").results == pytest.approx(expected, rel=1e-6)
+    assert evaluate(spec, data, Options(weights=tmp_path / "toy.keras")).results == pytest.approx(expected, rel=1e-6)
 
 
 def test_evaluate_refuses_a_keras_file_modelspec_did_not_write(tmp_path, keras):
@@ -134,13 +139,13 @@ def test_class_weight_and_early_stopping_run(tmp_path):
 
 def test_resume_refuses_another_spec_and_a_missing_checkpoint(tmp_path):
     data = _data(tmp_path)
-    train(_spec(tmp_path), data, epochs=1, checkpoints=tmp_path / "run")
+    train(_spec(tmp_path), data, Options(epochs=1, checkpoints=tmp_path / "run"))
     with pytest.raises(SettingsError, match="written for a different spec"):
-        train(_spec(tmp_path, batch_size=8), data, checkpoints=tmp_path / "run", resume=True)
+        train(_spec(tmp_path, batch_size=8), data, Options(checkpoints=tmp_path / "run", resume=True))
     with pytest.raises(SettingsError, match="does not exist"):
-        train(_spec(tmp_path), data, checkpoints=tmp_path / "empty", resume=True)
+        train(_spec(tmp_path), data, Options(checkpoints=tmp_path / "empty", resume=True))
     with pytest.raises(SettingsError, match="needs --checkpoints"):
-        train(_spec(tmp_path), data, resume=True)
+        train(_spec(tmp_path), data, Options(resume=True))
 
 
 def test_memory_mapped_folder_trains_like_the_arrays(tmp_path):
@@ -150,7 +155,7 @@ def test_memory_mapped_folder_trains_like_the_arrays(tmp_path):
     for name, array in np.load(data).items():
         np.save(folder / f"{name}.npy", array)
     # Without shuffling both feed the same batches in the same order: the same weights.
-    arrays, mapped = train(spec, data, epochs=2), train(spec, folder, epochs=2)
+    arrays, mapped = train(spec, data, Options(epochs=2)), train(spec, folder, Options(epochs=2))
     assert all(np.allclose(a, b, atol=1e-6) for a, b in zip(_weights(arrays.model), _weights(mapped.model)))
 
 
@@ -253,7 +258,7 @@ def test_text_labels_keep_their_numbers_from_training_to_evaluation(tmp_path):
     (tmp_path / "train.csv").write_text(header + "".join(",".join(map(str, r)) + "\n" for r in rows))
     only_cats = [r for r in rows if r[-1] == "cat"]
     (tmp_path / "cats.csv").write_text(header + "".join(",".join(map(str, r)) + "\n" for r in only_cats))
-    trained = train(tmp_path / "toy.yaml", tmp_path / "train.csv", output=tmp_path / "toy.keras")
+    trained = train(tmp_path / "toy.yaml", tmp_path / "train.csv", outputs=Outputs(model=tmp_path / "toy.keras"))
     assert json.loads((tmp_path / "toy.classes.json").read_text()) == {"out": ["ant", "bee", "cat"]}
     x = np.array([r[:-1] for r in only_cats], "float32")
     expected = trained.model.evaluate(x, np.full(len(x), 2), batch_size=16, return_dict=True, verbose=0)

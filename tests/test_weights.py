@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import h5py
@@ -13,6 +14,7 @@ import yaml
 
 from modelspec import SpecError, build_model, lint, load_spec
 from modelspec.errors import WeightsError
+from modelspec.pipeline import build, prepare
 from modelspec.pretrained.plan import plan_for
 
 pytestmark = pytest.mark.tensorflow
@@ -434,3 +436,14 @@ def test_keras_archive_config_is_never_read(tmp_path, base_model):
             archive.writestr(name, data)
     model = build_model(_write(tmp_path, dict(BASE, pretrained={"path": path.name})))
     assert _same(_values(model, "hidden1"), _values(base_model, "hidden1"))
+
+
+def test_the_build_executes_the_plan_it_is_handed(tmp_path, base_model):
+    # The plan printed before TensorFlow starts is the plan executed: the builder follows its rows, plans nothing.
+    path = _save(base_model, tmp_path, "npz")
+    prepared = prepare(_write(tmp_path, _derived(path)), lint=False)
+    assert [row.layer for row in prepared.plan.loaded] == ["hidden1", "norm", "hidden2"]
+    only_norm = replace(prepared.plan, layers=[row for row in prepared.plan.layers if row.layer != "hidden1"])
+    model = build(replace(prepared, plan=only_norm))
+    assert _same(_values(model, "norm"), _values(base_model, "norm"))
+    assert not _same(_values(model, "hidden1"), _values(base_model, "hidden1"))  # not in the plan: left as built

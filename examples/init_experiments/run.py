@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from modelspec.requests import Options, Outputs
+
 HERE = Path(__file__).resolve().parent
 CHANCE = 0.1  # ten digits
 LEARNS = 0.5  # a variant "trains" when its best validation accuracy gets above this within the epochs
@@ -131,16 +133,19 @@ def run(experiment: Experiment, out: Path, epochs: int | None, seeds: int, plots
 
         for variant in variants(load_spec(experiment.path()), [experiment.vary]):
             (value,) = variant.settings.values()
-            probe(variant.model, label=variant.label, plot=out / f"{experiment.name}_probe_{slug(value)}.png")
+            probe(
+                variant.model,
+                outputs=Outputs(plot=out / f"{experiment.name}_probe_{slug(value)}.png"),
+                label=variant.label,
+            )
     comparison = compare(
         experiment.path(),
         data,
         [experiment.vary],
-        epochs=epochs,
+        Options(epochs=epochs),
+        Outputs(results=out / f"{experiment.name}.json", plot=out / f"{experiment.name}.png" if plots else None),
         seeds=seeds,
         reach=f"{experiment.accuracy}=0.9",
-        output=out / f"{experiment.name}.json",
-        plot=out / f"{experiment.name}.png" if plots else None,
     )
     return comparison.to_dict()
 

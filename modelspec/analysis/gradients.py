@@ -402,7 +402,7 @@ def _variables(ctx: _Context, info: LayerInfo, gradients: dict[str, Optional[flo
     )
 
 
-def _kernel_step(
+def _kernel_step(  # noqa: PLR0913 - one step of the backward recursion, its facts passed flat
     ctx: _Context,
     info: LayerInfo,
     slot: str,

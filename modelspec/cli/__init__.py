@@ -1,54 +1,48 @@
-"""The `modelspec` command line: one small module per command. Each parses its options, calls one library
-function and prints the result; user errors (``ModelspecError``, modelspec/errors.py) become their message and
-exit code here, in one place, for every command.
+"""The `modelspec` command line: one small module per command (the group is modelspec/cli/commands.py).
+
+``main`` is the console script's entry point. It imports the commands itself, so that a Ctrl-C at any moment,
+start-up included, ends the program with exit code 130 and one line, never a traceback.
 """
 
 from __future__ import annotations
 
-import click
+import os
+import sys
+from importlib import import_module
 
-from modelspec import __version__
-from modelspec.cli.build import build
-from modelspec.cli.common import EPILOG, print_error
-from modelspec.cli.compare import compare
-from modelspec.cli.importer import import_command
-from modelspec.cli.lint import lint_command
-from modelspec.cli.probe import probe
-from modelspec.cli.rules import rules_command
-from modelspec.cli.schema import schema
-from modelspec.cli.train import evaluate, train
-from modelspec.cli.validate import validate
-from modelspec.errors import ModelspecError
-from modelspec.pipeline import DEFAULT_MAX_PARAMS
 from modelspec.runtime.tensorflow_env import keep_descriptor_2
 
-__all__ = ["DEFAULT_MAX_PARAMS", "cli", "main"]
-
-
-class _Commands(click.Group):
-    """The command group; a user error in any command is printed (never a traceback) and sets the exit code."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except ModelspecError as exc:
-            print_error(exc)
-            ctx.exit(exc.exit_code)
-
-
-@click.group(
-    cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}, epilog=EPILOG
-)
-@click.version_option(__version__, prog_name="modelspec")
-def cli() -> None:
-    """Validate, lint and compile YAML model specs into Keras 3 models."""
-
-
-for command in (validate, lint_command, build, train, evaluate, probe, compare, import_command, rules_command, schema):
-    cli.add_command(command)
+EXIT_INTERRUPTED = 130  # the shell's code for SIGINT (128 + 2)
 
 
 def main() -> None:
     """Entry point of the `modelspec` console script (and of `python -m modelspec`)."""
     keep_descriptor_2()  # this process is the command's: TensorFlow's C++ lines never reach its terminal
-    cli(prog_name="modelspec")
+    try:
+        import_module("modelspec.cli.commands").cli(prog_name="modelspec")
+    except KeyboardInterrupt:
+        print("error: interrupted (Ctrl-C)", file=sys.stderr)
+        _exit_interrupted()
+    except SystemExit as exc:
+        if exc.code == EXIT_INTERRUPTED:
+            _exit_interrupted()
+        raise
+
+
+def _exit_interrupted() -> None:
+    """Exit with 130, past the interpreter's shutdown: a KeyboardInterrupt that met code run by ``exec`` of a string
+    (dataclasses and typing do that while modules load) makes CPython 3.11 end the process by SIGINT after its
+    shutdown, whatever exit code the program chose; the program's own files are closed by then."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(EXIT_INTERRUPTED)
+
+
+def __getattr__(name: str):
+    # `from modelspec.cli import cli` (the click group, for tests and embedding) loads the commands on first use.
+    if name in ("cli", "DEFAULT_MAX_PARAMS"):
+        return getattr(import_module("modelspec.cli.commands"), name)
+    raise AttributeError(f"module 'modelspec.cli' has no attribute {name!r}")
+
+
+__all__ = ["EXIT_INTERRUPTED", "cli", "main"]

@@ -7,19 +7,15 @@ from pathlib import Path
 import click
 
 from modelspec import pipeline
-from modelspec.cli.common import epilog, max_params_option, print_diagnostics, print_table
+from modelspec.atomic import writable
+from modelspec.cli.common import epilog, max_params_option, print_prepared, print_table, seed_option
 from modelspec.errors import EXIT_INVALID, EXIT_LINT, EXIT_OK
 from modelspec.report.plan import plan_table
 from modelspec.summary import summary_table, totals
 
 
 def _output(spec_name: str, output) -> Path:
-    output = Path(output or f"{spec_name}.keras")
-    if output.suffix != ".keras":
-        raise click.BadParameter("the output file name must end in .keras", param_hint="'-o' / '--output'")
-    if not output.parent.resolve().is_dir():
-        raise click.BadParameter(f"folder {str(output.parent)!r} does not exist", param_hint="'-o' / '--output'")
-    return output
+    return writable(output or f"{spec_name}.keras", "-o/--output", ".keras")
 
 
 @click.command(epilog=epilog(EXIT_OK, EXIT_LINT, EXIT_INVALID))
@@ -30,7 +26,7 @@ def _output(spec_name: str, output) -> Path:
     type=click.Path(dir_okay=False, writable=True),
     help="Where to write the .keras file [default: <spec name>.keras in the current folder].",
 )
-@click.option("--seed", type=click.IntRange(0, 2**32 - 1), help="Override the spec's seed.")
+@seed_option("Override the spec's seed.")
 @max_params_option
 @click.option("--strict", is_flag=True, help="Stop on lint warnings too, not only on lint errors.")
 @click.option(
@@ -63,9 +59,7 @@ def build(spec, output, seed, max_params, strict, ignore, weights, plan_only) ->
     ignore = [word.strip() for word in (ignore or "").split(",") if word.strip()]
     prepared = pipeline.prepare(Path(spec), weights=weights, max_params=max_params, strict=strict, ignore=ignore)
     output = _output(prepared.model.name, output)
-    print_diagnostics(prepared.findings)
-    if prepared.plan is not None:
-        print_table(plan_table(prepared.plan))
+    print_prepared(prepared)
     pipeline.save(pipeline.build(prepared, seed=seed), output, prepared.model)
     print_table(summary_table(prepared.model.analysis))
     for line in totals(prepared.model.analysis, prepared.plan):

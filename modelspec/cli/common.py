@@ -10,7 +10,10 @@ from rich.table import Table
 
 from modelspec.diagnostics import Diagnostic
 from modelspec.errors import EXIT_CODES_HELP, ModelspecError, SpecError, exit_codes_help
-from modelspec.pipeline import DEFAULT_MAX_PARAMS
+from modelspec.history import scores
+from modelspec.pipeline import DEFAULT_MAX_PARAMS, Prepared
+from modelspec.report.plan import plan_table
+from modelspec.schema.base import SEED_LIMIT
 from modelspec.schema.distribute import NONE, STRATEGIES
 
 LIMITS = (
@@ -36,6 +39,9 @@ def max_params_option(command):
         show_default=True,
         help="Refuse, before importing TensorFlow, a spec with more parameters than this.",
     )(command)
+
+
+RESULT_FORMATS = ("text", "json")  # every command that reports results (lint adds its CI formats)
 
 
 def format_option(choices, *, default: str | None = "text", help: str = "Output format."):
@@ -107,10 +113,27 @@ def print_table(table: Table) -> None:
     Console(width=width, highlight=False).print(table)
 
 
+def seed_option(help_text: str):
+    """The `--seed N` option of every command that builds: the spec's own range of seeds (0 to 2**32 - 1)."""
+    return click.option("--seed", type=click.IntRange(0, SEED_LIMIT - 1), help=help_text)
+
+
 def print_diagnostics(diagnostics: Iterable[Diagnostic]) -> None:
     """Print findings in the text format `path:line:col: level[CODE] where: message` (standard output)."""
     for diagnostic in diagnostics:
         click.echo(diagnostic.format())
+
+
+def print_prepared(prepared: Prepared) -> None:
+    """Print what a resolved spec brings before it runs: its lint findings, then its pretrained plan (if any)."""
+    print_diagnostics(prepared.findings)
+    if prepared.plan is not None:
+        print_table(plan_table(prepared.plan))
+
+
+def score_text(row: dict[str, float]) -> str:
+    """An epoch's losses and metrics in one line: `loss 0.31, accuracy 0.91`."""
+    return ", ".join(f"{name} {value:.4g}" for name, value in scores(row).items())
 
 
 def print_error(exc: ModelspecError) -> None:

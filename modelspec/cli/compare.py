@@ -7,14 +7,22 @@ from pathlib import Path
 import click
 
 from modelspec.cli.common import (
+    RESULT_FORMATS,
     check_validation,
     distribute_option,
     epilog,
+    format_option,
     max_params_option,
     print_table,
+    score_text,
+    seed_option,
     training_data_options,
 )
+from modelspec.comparison import Comparison, results_json, train_each, write_results
 from modelspec.errors import EXIT_INVALID, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
+from modelspec.report.compare import compare_table
+from modelspec.requests import CompareRequest, Data, Options, Outputs
+from modelspec.resolve import resolve_compare
 
 VARY_HELP = (
     "Train one variant per value. FIELD is a `defaults:` field (kernel_initializer: every layer "
@@ -34,9 +42,7 @@ EXIT_HELP = epilog(EXIT_OK, EXIT_INVALID, EXIT_SIGINT, EXIT_SIGTERM, note="Lint 
 @click.option("--epochs", type=click.IntRange(min=1), help="Override the spec's epochs.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Override the spec's batch size.")
 @click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True, help="Runs per variant.")
-@click.option(
-    "--seed", type=click.IntRange(0, 2**31 - 1), help="The first seed [default: the spec's]; runs use seed, seed+1..."
-)
+@seed_option("The first seed [default: the spec's]; runs use seed, seed+1...")
 @click.option(
     "--reach",
     metavar="QUANTITY=VALUE",
@@ -49,14 +55,16 @@ EXIT_HELP = epilog(EXIT_OK, EXIT_INVALID, EXIT_SIGINT, EXIT_SIGTERM, note="Lint 
 @max_params_option
 @click.option("--quiet", is_flag=True, help="Print only the table.")
 @distribute_option("Train each variant")
+@format_option(RESULT_FORMATS, help="text: progress and a table; json: the results document on standard output.")
 def compare(spec, vary, data, validation_data, validation_split, target, epochs, batch_size, seeds, seed, reach,
-            output, plot, max_params, quiet, distribute) -> None:  # fmt: skip
+            output, plot, max_params, quiet, distribute, output_format) -> None:  # fmt: skip
     """Train SPEC once per variant that --vary describes, from the same seeds and data order, and compare them.
 
     Every variant is validated, linted and checked against the data before anything trains; an invalid variant
     (an unknown initializer) stops here with exit code 2. Lint findings are reported per variant, not a gate:
     training the bad variants is the point. Prints a table (final and best loss and metrics, epochs to --reach,
     seconds per epoch), writes the results as JSON and, with --plot, the loss curves (mean and range over --seeds).
+    With --format json, the results JSON goes to standard output instead of the table (and to -o's file).
 
     \b
     Example:
@@ -64,47 +72,26 @@ def compare(spec, vary, data, validation_data, validation_split, target, epochs,
           --vary 'kernel_initializer=zeros,{type: random_normal, stddev: 1.0},auto' \\
           --reach val_accuracy=0.9 --plot curves.png
     """
-    from modelspec.cli.train import _spec_name
-    from modelspec.experiments import compare as run
-    from modelspec.report.compare import compare_table
-
     check_validation(validation_data, validation_split)
-    if plot is not None and Path(plot).suffix.lower() != ".png":
-        raise click.BadParameter("the plot's file name must end in .png", param_hint="'--plot'")
-    output = Path(output or f"{_spec_name(spec)}.compare.json")
-
-    def ready(variants):
-        if quiet:
-            return
-        for variant in variants:
+    options = Options(epochs=epochs, batch_size=batch_size, seed=seed, distribute=distribute, max_params=max_params)
+    request = CompareRequest(
+        Path(spec), Data(data, validation_data, validation_split, target), tuple(vary), options,
+        Outputs(results=output, plot=plot, named=True), seeds=seeds, reach=reach,
+    )  # fmt: skip
+    resolved = resolve_compare(request)
+    talk = not quiet and output_format == "text"  # JSON on standard output: nothing else goes there
+    if talk:
+        for variant in resolved.variants:
             found = "; ".join(f"{d.level}[{d.code}] {d.layer}: {d.message}" for d in variant.findings)
             click.echo(f"{variant.label}: {found or 'no lint findings'}")
-
-    def ran(variant, run_, number, total):
-        if quiet or not run_.rows:
-            return
-        last = run_.rows[-1]
-        scores = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k not in ("epoch", "learning_rate", "seconds"))
-        click.echo(f"[{number}/{total}] {variant.label}, seed {run_.seed}: {scores} ({run_.seconds:.1f} s)")
-
-    comparison = run(
-        Path(spec),
-        data,
-        list(vary),
-        epochs=epochs,
-        seeds=seeds,
-        seed=seed,
-        batch_size=batch_size,
-        validation_data=validation_data,
-        validation_split=validation_split,
-        target=target,
-        reach=reach,
-        output=output,
-        plot=plot,
-        max_params=max_params,
-        on_ready=ready,
-        on_run=ran,
-        distribute=distribute,
-    )
+    comparison = Comparison.of(resolved)
+    for variant, run, number, total in train_each(resolved, comparison):
+        if talk and run.rows:
+            scores = score_text(run.rows[-1])
+            click.echo(f"[{number}/{total}] {variant.label}, seed {run.seed}: {scores} ({run.seconds:.1f} s)")
+    write_results(resolved, comparison)
+    if output_format == "json":
+        click.echo(results_json(comparison), nl=False)
+        return
     print_table(compare_table(comparison))
-    click.echo("Wrote " + ", ".join(str(path) for path in [output, *([plot] if plot is not None else [])]))
+    click.echo("Wrote " + ", ".join(str(path) for path in resolved.outputs.files))

@@ -7,8 +7,22 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.common import DATA_HELP, epilog, format_option, max_params_option, print_diagnostics, print_table
+from modelspec.cli.common import (
+    DATA_HELP,
+    RESULT_FORMATS,
+    epilog,
+    format_option,
+    max_params_option,
+    print_diagnostics,
+    print_table,
+    seed_option,
+)
 from modelspec.errors import EXIT_INVALID, EXIT_OK
+from modelspec.experiments import run_probe
+from modelspec.report.json_report import finite
+from modelspec.report.probe import activation_table, flag_lines, gradient_table, notes
+from modelspec.requests import Data, Options, Outputs, ProbeRequest
+from modelspec.resolve import resolve_probe
 
 FLAGS_HELP = (
     "Flags: vanishing/exploding activations (a weighted layer's RMS below 1/100 or above 100 times the input's), "
@@ -25,10 +39,10 @@ EXIT_HELP = epilog(EXIT_OK, EXIT_INVALID, note="Lint findings never stop a probe
 @click.option("--data", metavar="DATA", help="Probe with the first batch of DATA: " + DATA_HELP)
 @click.option("--target", metavar="COLUMN", help="The CSV column holding the labels.")
 @click.option("--batch", type=click.IntRange(min=1), help="Examples in the batch [default: the spec's batch size].")
-@click.option("--seed", type=click.IntRange(0, 2**31 - 1), help="Override the spec's seed (weights, random batch).")
+@seed_option("Override the spec's seed (weights, random batch).")
 @click.option("--weights", type=click.Path(dir_okay=False), help="Pretrained weights, replacing `pretrained.path`.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write measured and predicted scales to this PNG.")
-@format_option(["text", "json"])
+@format_option(RESULT_FORMATS)
 @max_params_option
 def probe(spec, data, target, batch, seed, weights, plot, output_format, max_params) -> None:
     """Build SPEC (seeded), run one training-mode batch and report every layer at initialisation.
@@ -42,15 +56,9 @@ def probe(spec, data, target, batch, seed, weights, plot, output_format, max_par
     Example:
       modelspec probe specs/digits_mlp.yaml --plot probe.png
     """
-    from modelspec.experiments import finite
-    from modelspec.experiments import probe as run
-    from modelspec.report.probe import activation_table, flag_lines, gradient_table, notes
-
-    if plot is not None and Path(plot).suffix.lower() != ".png":
-        raise click.BadParameter("the plot's file name must end in .png", param_hint="'--plot'")
-    report = run(
-        Path(spec), data=data, batch=batch, seed=seed, target=target, weights=weights, plot=plot, max_params=max_params
-    )
+    options = Options(batch_size=batch, seed=seed, weights=weights, max_params=max_params)
+    chosen = Data(data, target=target) if data is not None else None
+    report = run_probe(resolve_probe(ProbeRequest(Path(spec), chosen, options, Outputs(plot=plot))))
     if output_format == "json":
         click.echo(json.dumps(finite(report.to_dict()), indent=2, allow_nan=False))
         return

@@ -9,17 +9,22 @@ import click
 
 from modelspec.cli.common import (
     DATA_HELP,
+    RESULT_FORMATS,
     check_validation,
     distribute_option,
     epilog,
     format_option,
     max_params_option,
-    print_diagnostics,
-    print_table,
+    print_prepared,
+    score_text,
+    seed_option,
     training_data_options,
 )
 from modelspec.errors import EXIT_INVALID, EXIT_LINT, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
-from modelspec.schema.distribute import MULTI_WORKER_MIRRORED, with_strategy
+from modelspec.requests import Data, EvaluateRequest, Options, Outputs, TrainRequest
+from modelspec.resolve import Distribution, resolve_evaluate, resolve_train
+from modelspec.schema.distribute import MULTI_WORKER_MIRRORED
+from modelspec.trainer import run_evaluate, run_train
 
 EXIT_HELP = epilog(
     EXIT_OK,
@@ -39,7 +44,7 @@ EXIT_HELP = epilog(
 )
 @click.option("--epochs", type=click.IntRange(min=1), help="Override the spec's epochs.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Override the spec's batch size.")
-@click.option("--seed", type=click.IntRange(0, 2**31 - 1), help="Override the spec's seed (weights and data order).")
+@seed_option("Override the spec's seed (weights and data order).")
 @click.option("--weights", type=click.Path(dir_okay=False), help="Pretrained weights, replacing `pretrained.path`.")
 @click.option(
     "--history",
@@ -61,70 +66,46 @@ def train(spec, data, validation_data, validation_split, target, output, epochs,
           plot, checkpoints, resume, quiet, distribute, max_params, strict) -> None:  # fmt: skip
     """Train SPEC on DATA with its `training:` block, then write the model, its history and (with --plot) curves.
 
-    Everything is checked before TensorFlow starts: the spec (lint gate, parameter budget, pretrained weights) and
-    the data against the spec. With a seed, two runs give the same weights. With `training.distribute` or
+    Everything is checked before TensorFlow starts: the spec (lint gate, parameter budget, pretrained weights), the
+    data against the spec and every output path. With a seed, two runs give the same weights; without one, the seed
+    drawn is recorded in the history, and --seed with it reproduces the run. With `training.distribute` or
     --distribute, `batch_size` is the global batch, split across the replicas; on a cluster only the chief writes.
     """
-    from modelspec.report.history import history_paths
-    from modelspec.trainer import train as run
-
     check_validation(validation_data, validation_split)
-    if plot is not None and Path(plot).suffix.lower() != ".png":
-        raise click.BadParameter("the plot's file name must end in .png", param_hint="'--plot'")
-    output = Path(output or f"{_spec_name(spec)}.keras")
-    history = Path(history or output.with_name(output.stem + ".history"))
-
-    this = {}  # this process's part in the run (runtime.distribute.Role), known once the spec is read
-
-    def ready(prepared, train_set, validation_set):
-        from modelspec.runtime.distribute import role
-
-        setting = with_strategy(prepared.model.spec.training.distribute, distribute)
-        this["role"] = role(setting)
-        print_diagnostics(prepared.findings)
-        if prepared.plan is not None:
-            from modelspec.report.plan import plan_table
-
-            print_table(plan_table(prepared.plan))
-        held = f", validating on {validation_set.size:,}" if validation_set is not None else ""
-        where = _strategy_text(setting, this["role"])
-        click.echo(f"Training {prepared.model.name} on {train_set.source}: {train_set.size:,} examples{held}{where}")
-
-    trained = run(
+    request = TrainRequest(
         Path(spec),
-        data,
-        validation_data=validation_data,
-        validation_split=validation_split,
-        target=target,
-        epochs=epochs,
-        batch_size=batch_size,
-        seed=seed,
-        weights=weights,
-        checkpoints=checkpoints,
-        resume=resume,
-        output=output,
-        history=history,
-        plot=plot,
-        max_params=max_params,
-        strict=strict,
+        Data(data, validation_data, validation_split, target),
+        Options(
+            epochs=epochs, batch_size=batch_size, seed=seed, weights=weights, distribute=distribute,
+            max_params=max_params, strict=strict, checkpoints=checkpoints, resume=resume,
+        ),
+        Outputs(model=output, history=history, plot=plot, named=True),
         show_progress=True,
         quiet=quiet,
-        on_ready=ready,
-        distribute=distribute,
-    )
+    )  # fmt: skip
+    resolved = resolve_train(request)
+    print_prepared(resolved.prepared)
+    train_set, validation_set = resolved.train_set, resolved.validation_set
+    held = f", validating on {validation_set.size:,}" if validation_set is not None else ""
+    where = _strategy_text(resolved.distribution)
+    model = resolved.prepared.model
+    click.echo(f"Training {model.name} on {train_set.source}: {train_set.size:,} examples{held}{where}")
+    trained = run_train(resolved)
     if trained.history.rows:
         last = trained.history.rows[-1]
-        scores = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k not in ("epoch", "learning_rate", "seconds"))
-        click.echo(f"Trained {int(last['epoch'])} epochs: {scores}")
-    written = ", ".join(str(path) for path in [output, *history_paths(history), *([plot] if plot is not None else [])])
-    if this["role"].chief:
+        epochs_done = int(last["epoch"])
+        click.echo(f"Trained {epochs_done} epoch{'s' if epochs_done != 1 else ''}: {score_text(last)}")
+    written = ", ".join(str(path) for path in resolved.outputs.files)
+    this = resolved.distribution.role
+    if this.chief:
         click.echo(f"Wrote {written}")
     else:
-        click.echo(f"Worker {this['role'].worker} wrote nothing: the chief writes {written}")
+        click.echo(f"Worker {this.worker} wrote nothing: the chief writes {written}")
 
 
-def _strategy_text(setting, this) -> str:
+def _strategy_text(distribution: Distribution) -> str:
     """How the run is distributed, as the end of the "Training ..." line (nothing without a strategy)."""
+    setting, this = distribution.setting, distribution.role
     if setting is None:
         return ""
     if setting.strategy == MULTI_WORKER_MIRRORED:
@@ -134,17 +115,6 @@ def _strategy_text(setting, this) -> str:
     return f", {setting.strategy} over {devices}"
 
 
-def _spec_name(spec) -> str:
-    """The spec's `name:` (the default output file name); an invalid spec fails later with all its errors."""
-    from modelspec.errors import SpecError
-    from modelspec.loader import load_spec
-
-    try:
-        return load_spec(Path(spec)).name
-    except SpecError:
-        return Path(spec).stem
-
-
 @click.command(epilog=epilog(EXIT_OK, EXIT_INVALID))
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--data", required=True, metavar="DATA", help="The data to evaluate on: " + DATA_HELP)
@@ -152,13 +122,14 @@ def _spec_name(spec) -> str:
 @click.option("--weights", type=click.Path(dir_okay=False), help="With a SPEC: the weights to evaluate.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Override the spec's batch size.")
 @distribute_option("Evaluate")
-@format_option(["text", "json"])
+@format_option(RESULT_FORMATS)
 def evaluate(model, data, target, weights, batch_size, distribute, output_format) -> None:
     """Evaluate MODEL (a .keras file written by `modelspec train` or `build`) or a SPEC (with --weights) on DATA:
-    the loss and every metric of its `training:` block. The data is checked before TensorFlow starts."""
-    from modelspec.trainer import evaluate as run
-
-    evaluation = run(Path(model), data, target=target, weights=weights, batch_size=batch_size, distribute=distribute)
+    the loss and every metric of its `training:` block. The data is checked before TensorFlow starts. A SPEC
+    without --weights (and without `pretrained:`) is refused: its scores would be those of a random model."""
+    options = Options(weights=weights, batch_size=batch_size, distribute=distribute)
+    resolved = resolve_evaluate(EvaluateRequest(Path(model), Data(data, target=target), options))
+    evaluation = run_evaluate(resolved)
     if output_format == "json":
         report = {"version": 1, "model": model, "data": data, "examples": evaluation.examples,
                   "results": evaluation.results}  # fmt: skip

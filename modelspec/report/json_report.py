@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import TextIO
 
 from modelspec.diagnostics import Level
@@ -24,3 +25,14 @@ def render(result, stream: TextIO, *, color: bool = False) -> None:
     """Write the document, indented, with a final newline."""
     json.dump(document(result), stream, indent=2, ensure_ascii=False)
     stream.write("\n")
+
+
+def finite(value):
+    """``value`` with every NaN or infinity replaced by the strings "nan", "inf" or "-inf": valid JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else "inf" if value > 0 else "-inf"
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(item) for item in value]
+    return value

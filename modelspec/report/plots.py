@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from pathlib import Path
 from typing import Union
 
-from modelspec.atomic import replacing
+from modelspec.atomic import replacing, writable
+from modelspec.errors import SettingsError
 from modelspec.variants import show
+
+
+def plot_path(path: Union[str, os.PathLike], here: bool = True) -> Path:
+    """Check a `--plot` file before any work starts: a .png in a folder that exists (``here``: see ``writable``),
+    and matplotlib installed."""
+    path = writable(path, "--plot", ".png", here)
+    if importlib.util.find_spec("matplotlib") is None:
+        raise SettingsError("--plot needs matplotlib, which modelspec[tf] installs: pip install 'modelspec[tf]'")
+    return path
 
 
 def plot_history(history, path: Union[str, os.PathLike], title: str) -> None:
@@ -17,7 +29,7 @@ def plot_history(history, path: Union[str, os.PathLike], title: str) -> None:
     matplotlib.use("Agg")  # headless: no display needed, nothing opens a window
     import matplotlib.pyplot as plt
 
-    columns = [c for c in history.columns() if c not in ("epoch", "learning_rate", "seconds")]
+    columns = history.quantities()
     quantities = [c for c in columns if not c.startswith("val_")]
     rates = history.series("learning_rate")
     panels = quantities + (["learning_rate"] if len(set(rates)) > 1 else [])

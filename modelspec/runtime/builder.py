@@ -13,6 +13,7 @@ from modelspec.analysis import LayerInfo
 from modelspec.analysis.seeds import derive_seed
 from modelspec.atomic import replacing
 from modelspec.loader import ModelSpec
+from modelspec.pretrained.plan import Plan
 from modelspec.schema.initializers import InitializerBase
 
 
@@ -131,10 +132,10 @@ def _reseed_attention(layer, info: LayerInfo, model_seed: Optional[int]) -> None
         variable.assign(initializer(tuple(variable.shape), dtype=variable.dtype))
 
 
-def compile_model(loaded: ModelSpec, *, seed: Optional[int] = None, weights=None):
-    """Build the ``keras.Model`` a loaded spec describes, load its pretrained weights and compile it with its
-    `training:` block. ``seed`` overrides the spec's; ``weights`` replaces `pretrained.path` (see
-    ``modelspec.pipeline.prepare``, which checks all of this before TensorFlow starts).
+def compile_model(loaded: ModelSpec, *, seed: Optional[int] = None, plan: Optional[Plan] = None):
+    """Build the ``keras.Model`` a loaded spec describes, execute its pretrained ``plan`` (made and checked by
+    ``modelspec.pipeline.prepare`` before TensorFlow started) and compile it with its `training:` block. ``seed``
+    overrides the spec's.
     """
     from modelspec.runtime import layers as _registered  # noqa: F401 - modelspec's own layers, for load_model
     from modelspec.runtime import weights as pretrained
@@ -168,7 +169,8 @@ def compile_model(loaded: ModelSpec, *, seed: Optional[int] = None, weights=None
         name=loaded.spec.name,
     )
     # Load, then freeze, then compile: compiling reads which variables are trainable.
-    pretrained.load_into(model, loaded, weights)
+    if plan is not None:
+        pretrained.load_into(model, plan)
     for name, info in analysis.layers.items():
         if info.type == "normalization" and info.spec.adapted:
             # Its mean and variance are constants derived from the state variables, which loading assigned
@@ -203,10 +205,6 @@ def _compile(model, training, output_names: list[str]) -> None:
     model.compile(optimizer=getattr(keras.optimizers, optimizer.KERAS_CLASS)(**params), loss=losses, metrics=metrics)
     # Create the optimizer's slots now, so the saved file matches what loading it recreates.
     model.optimizer.build(model.trainable_variables)
-
-
-SPEC_MEMBER = "modelspec/spec.yaml"
-CLASSES_MEMBER = "modelspec/classes.json"
 
 
 def save_atomic(model, path: os.PathLike | str, members: Optional[dict[str, str]] = None) -> None:

@@ -16,29 +16,15 @@ one device resumes on several and back.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from modelspec.atomic import replacing
+from modelspec.checkpoint_state import FORMAT, STATE, read_state
 from modelspec.errors import SettingsError
-
-FORMAT = 1
-STATE = "__state__"
-
-
-def digest(spec) -> str:
-    """What a checkpoint must match: the model's architecture and its training settings, not the epoch count nor
-    where it trains (`training.distribute`): a run checkpointed on one device resumes on a cluster and back."""
-    # A top-level `distribute` is always empty in a spec that trains (MS311): left out, as it was before it existed.
-    skipped = {"name": True, "lint": True, "distribute": True, "training": {"epochs", "distribute"}}
-    data = spec.model_dump(mode="json", exclude=skipped)
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _variables(keras_model) -> list:
@@ -52,18 +38,6 @@ def save(path: Path, keras_model, state: dict[str, Any]) -> None:
     arrays[STATE] = np.frombuffer(text.encode(), dtype=np.uint8)
     with replacing(path, ".npz") as temporary, open(temporary, "wb") as handle:
         np.savez(handle, **arrays)
-
-
-def read_state(path: Path) -> dict[str, Any]:
-    """The run's state stored in a checkpoint; ``SettingsError`` when the file is not a modelspec checkpoint."""
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            state = json.loads(archive[STATE].tobytes().decode())
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-        raise SettingsError(f"{path}: not a modelspec checkpoint ({exc})") from None
-    if state.get("format") != FORMAT:
-        raise SettingsError(f"{path}: checkpoint format {state.get('format')!r}, this modelspec reads {FORMAT}")
-    return state
 
 
 def restore(path: Path, keras_model) -> dict[str, Any]:
@@ -96,14 +70,3 @@ def model_weights(path: Path, keras_model) -> list:
     with np.load(path, allow_pickle=False) as archive:
         stored = {id(variable): archive[f"v{i}"] for i, variable in enumerate(variables)}
     return [stored[id(weight)] for weight in keras_model.weights]
-
-
-def folder(path: os.PathLike | str, create: bool = True) -> Path:
-    """Create the checkpoint folder if needed (``create``: the process that writes it, the chief of a cluster); a
-    file in its place is a settings error."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise SettingsError(f"--checkpoints {path}: not a folder")
-    if create:
-        path.mkdir(parents=True, exist_ok=True)
-    return path

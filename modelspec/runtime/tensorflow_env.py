@@ -63,6 +63,14 @@ def import_keras() -> ModuleType:
     return _with_stderr_captured(_start)
 
 
+def import_tensorflow() -> ModuleType:
+    """Import TensorFlow as ``import_keras`` does (Keras first, without the start-up text); return ``tensorflow``."""
+    import_keras()
+    import tensorflow as tf
+
+    return tf
+
+
 def _start() -> ModuleType:
     keras = importlib.import_module("keras")
     tensorflow = sys.modules.get("tensorflow")

@@ -1,25 +1,24 @@
-"""Load a planned pretrained-weights file into the Keras model modelspec built, then freeze what the plan says."""
+"""Execute a pretrained-weights plan on the Keras model modelspec built: load the planned layers, then freeze.
+
+The plan (modelspec/pretrained/plan.py) was made before TensorFlow started, and is the one `build`, `train` and the
+others printed; this module follows it row by row and plans nothing again.
+"""
 
 from __future__ import annotations
 
-from typing import Optional
-
 from modelspec.errors import WeightsError
-from modelspec.loader import ModelSpec
-from modelspec.pretrained.checks import ensure_usable
 from modelspec.pretrained.files import open_source, read
-from modelspec.pretrained.plan import Plan, make_plan, shape_text
+from modelspec.pretrained.plan import Plan, shape_text
 
 
-def load_into(model, loaded: ModelSpec, weights=None) -> Optional[Plan]:
-    """Load the planned layers' arrays into ``model`` (built by modelspec from ``loaded``), then freeze."""
-    usable = ensure_usable(loaded, weights)
-    if usable is None:
-        return None
-    block, path = usable
+def load_into(model, plan: Plan) -> None:
+    """Load the arrays of the plan's loaded rows into ``model`` (built by modelspec from the planned spec), then
+    freeze the rows the plan freezes."""
+    path = plan.path
     with open_source(path) as (source, handle):
-        plan = make_plan(loaded, source, block)
         for row in plan.loaded:
+            if row.source not in source.layers:
+                raise WeightsError(f"{path} changed after its plan was made: it no longer holds layer '{row.source}'")
             layer = model.get_layer(row.layer)
             arrays = read(source, handle, row.source)
             if source.named and row.variables and row.variables[0].expected is not None:
@@ -43,4 +42,3 @@ def load_into(model, loaded: ModelSpec, weights=None) -> Optional[Plan]:
     for row in plan.layers:
         if not row.trainable:
             model.get_layer(row.layer).trainable = False
-    return plan

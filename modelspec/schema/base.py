@@ -26,7 +26,8 @@ NonNegativeInt = Annotated[int, Field(ge=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 Rate = Annotated[float, Field(ge=0, lt=1, description="A fraction in [0, 1).")]
-Seed = Annotated[int, Field(ge=0, lt=2**32, description="An explicit seed; prefer the model-level `seed`.")]
+SEED_LIMIT = 2**32  # seeds are 0 <= seed < SEED_LIMIT: in the spec, on every `--seed`, in the library (NumPy's range)
+Seed = Annotated[int, Field(ge=0, lt=SEED_LIMIT, description="An explicit seed; prefer the model-level `seed`.")]
 Name = Annotated[
     str,
     Field(

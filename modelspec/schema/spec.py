@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Optional, Union
 from pydantic import Field, model_validator
 
 from modelspec.schema.activations import ActivationName
-from modelspec.schema.base import Name, PositiveInt, StrictModel, field_error
+from modelspec.schema.base import SEED_LIMIT, Name, PositiveInt, StrictModel, field_error
 from modelspec.schema.distribute import Distribute
 from modelspec.schema.initializers import Constraint, Initializer, Regularizer
 from modelspec.schema.layers import Layer
@@ -81,7 +81,7 @@ class Spec(StrictModel):
     modelspec: Literal[1] = Field(description="Spec format version.")
     name: ModelName = Field("model", description="Model name; also the default output file name.")
     seed: Optional[int] = Field(
-        None, ge=0, lt=2**32, description="Model seed: every initializer gets its own seed derived from it."
+        None, ge=0, lt=SEED_LIMIT, description="Model seed: every initializer gets its own seed derived from it."
     )
     input: Optional[Input] = Field(None, description="The single input (or use `inputs`).")
     inputs: Optional[list[Input]] = Field(None, min_length=1, description="Several inputs.")

@@ -290,6 +290,14 @@ def monitor_mode(quantity: str) -> str:
     return "max" if quantity.endswith(HIGHER_IS_BETTER) else "min"
 
 
+def logged_quantities(training: Training, outputs: list[str]) -> list[str]:
+    """Return the names Keras logs on the training data (each is logged again with `val_` on validation data)."""
+    metrics = list(dict.fromkeys(training.metrics))
+    if len(outputs) == 1:
+        return ["loss", *metrics]
+    return ["loss", *(f"{output}_{name}" for output in outputs for name in ("loss", *metrics))]
+
+
 ClassIndex = Annotated[str, Field(pattern=r"^[0-9]{1,6}$", description="A class index, as a quoted number.")]
 
 Monitor = Annotated[

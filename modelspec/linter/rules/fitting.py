@@ -16,7 +16,7 @@ from typing import Optional
 from modelspec.diagnostics import Level, did_you_mean
 from modelspec.linter.rule import Docs, Finding, Rule, Subject
 from modelspec.linter.rules.doc_parts import spec
-from modelspec.schema.training import BINARY, METRIC_ALIASES, METRICS, REGRESSION, Training
+from modelspec.schema.training import BINARY, METRIC_ALIASES, METRICS, REGRESSION, Training, logged_quantities
 
 KERAS_FIT = "Keras Model.fit (validation_split, validation_data, class_weight): https://keras.io/api/models/model_training_apis/"
 KERAS_EARLY_STOPPING = "Keras EarlyStopping: https://keras.io/api/callbacks/early_stopping/"
@@ -29,14 +29,6 @@ KERAS_IMBALANCED = (
 VALIDATION = "val_"
 # The callbacks that watch a logged quantity: field under `training:`, and what it does when the quantity stalls.
 CALLBACKS = (("early_stopping", "stops training"), ("reduce_lr_on_plateau", "lowers the learning rate"))
-
-
-def logged_quantities(training: Training, outputs: list[str]) -> list[str]:
-    """Return the names Keras logs on the training data (each is logged again with `val_` on validation data)."""
-    metrics = list(dict.fromkeys(training.metrics))
-    if len(outputs) == 1:
-        return ["loss", *metrics]
-    return ["loss", *(f"{output}_{name}" for output in outputs for name in ("loss", *metrics))]
 
 
 def _monitors(training: Optional[Training]) -> Iterator[tuple[str, object, str]]:

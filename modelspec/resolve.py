@@ -1,0 +1,506 @@
+"""Resolve a request into what runs: every decision of a command made once, without TensorFlow.
+
+``resolve_train`` takes a ``TrainRequest`` (modelspec/requests.py) and returns a ``ResolvedTrain``: the prepared spec
+(loaded once, over the budget or not, its pretrained plan, its lint findings past the gate), the output paths
+(checked: the folder exists, the suffix fits), the strategy and this process's role in a cluster, the datasets
+(checked against the spec), and the settings (epochs, batch size, the seed drawn once, checkpoints, resume).
+``resolve_evaluate``, ``resolve_probe`` and ``resolve_compare`` (every variant resolved, then each one runs) do the
+same for theirs. The command line prints from the resolved record (findings, plan, what trains where); modelspec/
+trainer.py, experiments.py and comparison.py hand it to runtime/, which executes it and re-derives nothing.
+
+Every user mistake is a ``ModelspecError`` raised here, before TensorFlow starts: nothing has trained or been
+written when one is raised.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import zipfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Optional
+
+from modelspec import source
+from modelspec.atomic import writable
+from modelspec.checkpoint_state import digest, folder, read_state
+from modelspec.cluster import Role, role
+from modelspec.data import Dataset, load_data
+from modelspec.diagnostics import Diagnostic, error
+from modelspec.errors import SettingsError, SpecError
+from modelspec.linter.config import load_config
+from modelspec.linter.runner import run as run_rules
+from modelspec.loader import ModelSpec, from_document, load_spec
+from modelspec.pipeline import CLASSES_MEMBER, SPEC_MEMBER, Prepared, prepare
+from modelspec.report.history import history_paths
+from modelspec.report.plots import plot_path
+from modelspec.requests import (
+    CompareRequest,
+    Data,
+    EvaluateRequest,
+    Options,
+    ProbeRequest,
+    Reach,
+    TrainRequest,
+    parse_reach,
+)
+from modelspec.schema.base import SEED_LIMIT
+from modelspec.schema.distribute import MULTI_WORKER_MIRRORED, Distribute, with_strategy
+from modelspec.schema.training import logged_quantities
+from modelspec.variants import Variant, variants
+
+DRAWN_SEEDS = 2**31  # a seed drawn for an unseeded run is below this (and recorded)
+DEFAULT_PROBE_BATCH = 32
+MAX_EMBEDDED_SPEC = 1 << 20  # bytes of `modelspec/spec.yaml` (or classes.json) read from a .keras archive
+
+
+# --- the records ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How one training run goes, resolved from the spec and the request."""
+
+    epochs: int
+    batch_size: int
+    seed: int
+    shuffle: bool
+    checkpoints: Optional[Path] = None
+    resume: bool = False
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """The `tf.distribute` strategy a run uses (None: one device) and this process's part in it."""
+
+    setting: Optional[Distribute] = None
+    role: Role = Role()
+
+
+@dataclass(frozen=True)
+class Written:
+    """The files a run writes, checked before any work starts (None or empty: not written)."""
+
+    model: Optional[Path] = None
+    classes: Optional[Path] = None  # the class names of text labels, beside the model
+    history: tuple[Path, ...] = ()  # FILE.json and FILE.csv
+    plot: Optional[Path] = None
+    results: Optional[Path] = None  # compare's JSON
+
+    @property
+    def files(self) -> list[Path]:
+        """Every file written, in the order they are written."""
+        return [path for path in (self.model, self.classes, *self.history, self.plot, self.results) if path]
+
+
+@dataclass(frozen=True)
+class ResolvedTrain:
+    """A training run with every decision made: what runtime/ executes."""
+
+    prepared: Prepared
+    data: str  # the training data as asked (recorded in the history, the plot's title)
+    train_set: Dataset
+    validation_set: Optional[Dataset]
+    settings: Settings
+    distribution: Distribution = field(default_factory=Distribution)
+    outputs: Written = field(default_factory=Written)
+    show_progress: bool = False
+    quiet: bool = False
+
+
+@dataclass(frozen=True)
+class ResolvedEvaluate:
+    """An evaluation with every decision made: the model (spec and the weights plan), the data, the batch size."""
+
+    prepared: Prepared
+    dataset: Dataset
+    batch_size: int
+    distribution: Distribution = field(default_factory=Distribution)
+
+
+@dataclass(frozen=True)
+class ResolvedProbe:
+    """A probe with every decision made. ``prepared.findings`` holds every lint finding (reported, never a gate)."""
+
+    prepared: Prepared
+    seed: int
+    batch: int  # examples asked for (the data may hold fewer)
+    dataset: Optional[Dataset]  # None: a random batch that fits the spec
+    data: Optional[str]
+    plot: Optional[Path]
+    label: Optional[str]
+
+
+@dataclass(frozen=True)
+class ResolvedVariant:
+    """One variant of a comparison: its label, the values it sets, its lint findings and one run per seed."""
+
+    label: str
+    settings: dict[str, Any]
+    findings: list[Diagnostic]
+    runs: tuple[ResolvedTrain, ...]
+
+
+@dataclass(frozen=True)
+class ResolvedCompare:
+    """A comparison with every variant resolved before the first one trains."""
+
+    model: ModelSpec
+    data: str
+    seeds: tuple[int, ...]
+    epochs: int
+    vary: tuple[str, ...]
+    reach: Optional[Reach]
+    variants: tuple[ResolvedVariant, ...]
+    outputs: Written
+
+
+# --- shared decisions -----------------------------------------------------------------------------------------------
+
+
+def needs_training(model: ModelSpec) -> None:
+    """Refuse a spec without a `training:` block (located at the spec's top)."""
+    if model.spec.training is None:
+        line, column = model.document.locate(())
+        raise SpecError(
+            [
+                error(
+                    model.path,
+                    line,
+                    column,
+                    "the spec has no `training:` block: add one with an optimizer and a loss to train or evaluate",
+                    layer="training",
+                )
+            ]
+        )
+
+
+def check_seed(seed: Optional[int], what: str = "--seed") -> None:
+    """A seed given outside the spec is in the spec's range (0 <= seed < SEED_LIMIT)."""
+    if seed is not None and not 0 <= seed < SEED_LIMIT:
+        raise SettingsError(f"{what} must be between 0 and {SEED_LIMIT - 1} (received: {seed})")
+
+
+def chosen_seed(asked: Optional[int], model: ModelSpec, room: int = 1) -> int:
+    """The seed a run uses: the one asked for, else the spec's, else one drawn now (once; the run records it).
+    ``room``: how many consecutive seeds the caller uses from it."""
+    check_seed(asked)
+    seed = asked if asked is not None else model.spec.seed
+    if seed is None:
+        return secrets.randbelow(DRAWN_SEEDS - room + 1)
+    if seed + room > SEED_LIMIT:
+        raise SettingsError(
+            f"--seeds {room} from seed {seed} goes past the largest seed, {SEED_LIMIT - 1}: start from a smaller one"
+        )
+    return seed
+
+
+def distribution(model: ModelSpec, distribute: Optional[str]) -> Distribution:
+    """The spec's `training.distribute` (or what ``distribute`` replaces it with) and this process's role."""
+    setting = with_strategy(model.spec.training.distribute, distribute)
+    return Distribution(setting, role(setting))
+
+
+def load_datasets(model: ModelSpec, data: Data) -> tuple[Dataset, Optional[Dataset]]:
+    """The training data and the validation data (given, or split off the training data), checked."""
+    train_set = load_data(data.data, model, target=data.target, what="training data")
+    if data.validation_data is not None:
+        validation_set = load_data(
+            data.validation_data, model, target=data.target, what="validation data", classes=train_set.class_names
+        )
+        return train_set, validation_set
+    split = data.validation_split if data.validation_split is not None else model.spec.training.validation_split
+    if split is None:
+        return train_set, None
+    kept, held = train_set.split(split)
+    if kept.size == 0 or held.size == 0:
+        raise SettingsError(
+            f"validation_split {split:g} of {train_set.size} rows leaves {kept.size} to train on and {held.size} "
+            f"to validate on: both need at least one"
+        )
+    return kept, held
+
+
+def lint_findings(model: ModelSpec, config) -> list[Diagnostic]:
+    """The spec's lint findings, every level, with the project's configuration: reported, never a gate."""
+    return run_rules(model, config or load_config())
+
+
+# --- train ----------------------------------------------------------------------------------------------------------
+
+
+def train_settings(model: ModelSpec, options: Options, chief: bool = True) -> Settings:
+    """Epochs, batch size, seed, shuffle, checkpoints and resume: from the request, a checkpoint, or the spec."""
+    training = model.spec.training
+    check_seed(options.seed)
+    seed, batch_size, resume = options.seed, options.batch_size, options.resume
+    where = folder(options.checkpoints, create=chief) if options.checkpoints is not None else None
+    if resume == "auto":  # as Keras's BackupAndRestore: continue when a complete epoch was saved, else start
+        resume = where is None or (where / "last.npz").is_file()
+    if resume:
+        if where is None:
+            raise SettingsError("--resume needs --checkpoints DIR: the folder of the run to continue")
+        last = where / "last.npz"
+        if not last.is_file():
+            raise SettingsError(f"--resume: {last} does not exist: no complete epoch was saved there")
+        state = read_state(last)
+        if state["digest"] != digest(model.spec):
+            raise SettingsError(f"--resume: {last} was written for a different spec (layers or training settings)")
+        if seed is not None and seed != state["seed"]:
+            raise SettingsError(f"--resume: {last} was trained with seed {state['seed']}, not {seed}")
+        seed, batch_size = state["seed"], batch_size or state["batch_size"]
+        if batch_size != state["batch_size"]:
+            raise SettingsError(f"--resume: {last} was trained with batch size {state['batch_size']}, not {batch_size}")
+    return Settings(
+        epochs=options.epochs or training.epochs,
+        batch_size=batch_size or training.batch_size,
+        seed=chosen_seed(seed, model),
+        shuffle=training.shuffle,
+        checkpoints=where,
+        resume=bool(resume),
+    )
+
+
+def train_outputs(model: ModelSpec, outputs, chief: bool = True) -> Written:
+    """The model, history and plot files of a training run, each checked (``outputs.named``: the default names;
+    ``chief`` False: a worker that writes nothing, whose file system need not hold the folders)."""
+    output = outputs.model if outputs.model is not None or not outputs.named else f"{model.name}.keras"
+    output = writable(output, "-o/--output", ".keras", chief) if output is not None else None
+    history = outputs.history
+    if history is None and outputs.named and output is not None:
+        history = output.with_name(output.stem + ".history")
+    paths = tuple(writable(path, "--history", here=chief) for path in history_paths(history)) if history else ()
+    plot = plot_path(outputs.plot, chief) if outputs.plot is not None else None
+    return Written(model=output, history=paths, plot=plot)
+
+
+def resolve_train(request: TrainRequest) -> ResolvedTrain:
+    """Every decision of a training run, in the order a person fixes them: the spec, the strategy, the output paths,
+    the data, the settings.
+
+    Raises:
+        SpecError, WeightsError, LintFailure: as for a build (the lint gate stops here).
+        SettingsError: an output path, a strategy, a checkpoint or a setting that cannot be used.
+        DataError: the data does not fit the spec.
+    """
+    options = request.options
+    prepared = prepare(
+        request.spec,
+        weights=options.weights,
+        max_params=options.max_params,
+        lint=options.lint,
+        strict=options.strict,
+        config=options.config,
+    )
+    model = prepared.model
+    needs_training(model)
+    where = distribution(model, options.distribute)
+    outputs = train_outputs(model, request.outputs, where.role.chief)
+    train_set, validation_set = load_datasets(model, request.data)
+    if outputs.model is not None and train_set.class_names:
+        outputs = replace(outputs, classes=outputs.model.with_suffix(".classes.json"))
+    return ResolvedTrain(
+        prepared=prepared,
+        data=str(request.data.data),
+        train_set=train_set,
+        validation_set=validation_set,
+        settings=train_settings(model, options, chief=where.role.chief),
+        distribution=where,
+        outputs=outputs,
+        show_progress=request.show_progress,
+        quiet=request.quiet,
+    )
+
+
+# --- evaluate -------------------------------------------------------------------------------------------------------
+
+
+def embedded(path: Path) -> tuple[ModelSpec, dict[str, list[str]]]:
+    """The spec a modelspec-written .keras archive carries (`modelspec/spec.yaml`), read as data, and the class
+    names of its text labels (`modelspec/classes.json`, when the training data had some)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            text, classes = (_member(path, archive, name) for name in (SPEC_MEMBER, CLASSES_MEMBER))
+    except FileNotFoundError:
+        raise SettingsError(f"{path}: no such file") from None
+    except zipfile.BadZipFile:
+        raise SettingsError(f"{path}: not a .keras archive") from None
+    if text is None:
+        raise SettingsError(
+            f"{path} was not written by modelspec (it holds no {SPEC_MEMBER}): evaluate its spec with --weights {path}"
+        )
+    names = json.loads(classes) if classes is not None else {}
+    return from_document(source.parse(text, f"{path}:{SPEC_MEMBER}")), names
+
+
+def _member(path: Path, archive: zipfile.ZipFile, name: str) -> Optional[str]:
+    """A small text member of an archive, or None when it has none."""
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        return None
+    if info.file_size > MAX_EMBEDDED_SPEC:
+        raise SettingsError(f"{path}: {name} holds {info.file_size:,} bytes: refused")
+    return archive.read(info).decode("utf-8")
+
+
+def _is_keras_file(model: Any) -> bool:
+    return isinstance(model, (str, os.PathLike)) and str(model).endswith(".keras")
+
+
+def resolve_evaluate(request: EvaluateRequest) -> ResolvedEvaluate:
+    """The model to evaluate (a .keras file's embedded spec and weights, or a spec with weights), the data checked
+    against it, the batch size and the strategy.
+
+    Raises:
+        SettingsError: a spec with no weights to evaluate (neither ``weights`` nor `pretrained:`): its scores would
+            be those of a random model.
+    """
+    weights = request.options.weights
+    if _is_keras_file(request.model):
+        weights = Path(request.model)
+        model, classes = embedded(weights)
+        model.spec = model.spec.model_copy(update={"pretrained": None})
+    else:
+        model, classes = load_spec(request.model), {}
+    needs_training(model)
+    if weights is None and model.spec.pretrained is None:
+        raise SettingsError(
+            f"{model.path} has no weights to evaluate (no --weights, no `pretrained:` block): its scores would be "
+            f"those of a randomly initialised model; pass --weights FILE, or evaluate the .keras file that "
+            f"`modelspec train` wrote"
+        )
+    where = distribution(model, request.options.distribute)
+    dataset = load_data(request.data.data, model, target=request.data.target, what="evaluation data", classes=classes)
+    prepared = prepare(model, weights=weights, lint=False)
+    batch_size = request.options.batch_size or model.spec.training.batch_size
+    return ResolvedEvaluate(prepared, dataset, batch_size, where)
+
+
+# --- probe ----------------------------------------------------------------------------------------------------------
+
+
+def resolve_probe(request: ProbeRequest) -> ResolvedProbe:
+    """The spec (with every lint finding, reported), the seed drawn once, the batch size, the data checked against
+    the spec (or none: a random batch) and the plot's path."""
+    options = request.options
+    prepared = prepare(request.spec, weights=options.weights, max_params=options.max_params, lint=False)
+    model = prepared.model
+    prepared = replace(prepared, findings=lint_findings(model, options.config))
+    training = model.spec.training
+    batch = options.batch_size or (training.batch_size if training is not None else DEFAULT_PROBE_BATCH)
+    seed = chosen_seed(options.seed, model)
+    plot = plot_path(request.outputs.plot) if request.outputs.plot is not None else None
+    data = request.data
+    dataset = load_data(data.data, model, target=data.target, what="probe data") if data is not None else None
+    return ResolvedProbe(
+        prepared=prepared,
+        seed=seed,
+        batch=batch,
+        dataset=dataset,
+        data=None if data is None else str(data.data),
+        plot=plot,
+        label=request.label,
+    )
+
+
+# --- compare --------------------------------------------------------------------------------------------------------
+
+
+def _data_signature(model: ModelSpec) -> tuple:
+    """What the data checks depend on: the inputs, the outputs' shapes and losses, and the `data:` block."""
+    analysis = model.analysis
+    inputs = tuple((name, info.shape, info.dtype) for name, info in analysis.inputs.items())
+    outputs = tuple((name, analysis.layers[name].output_shape, repr(loss)) for name, loss in analysis.losses.items())
+    return inputs, outputs, repr(model.spec.data), repr(model.spec.training and model.spec.training.validation_split)
+
+
+def _one_cluster_run(made: list[Variant], seeds: int, distribute: Optional[str]) -> None:
+    """Refuse multi_worker_mirrored for several runs: TensorFlow configures a process's collective ops once."""
+    runs = len(made) * seeds
+    for variant in made:
+        setting = with_strategy(variant.model.spec.training.distribute, distribute)
+        if runs > 1 and setting is not None and setting.strategy == MULTI_WORKER_MIRRORED:
+            raise SettingsError(
+                f"compare trains {runs} runs in one process, and multi_worker_mirrored starts its cluster once per "
+                f"process: train each variant with `modelspec train` on the cluster, or compare with "
+                f"--distribute mirrored or none (received: {variant.label} with multi_worker_mirrored)"
+            )
+
+
+def logged(model: ModelSpec, validated: bool) -> list[str]:
+    """The quantities a training run of ``model`` logs: its losses and metrics, and with validation data their
+    `val_` twins."""
+    names = logged_quantities(model.spec.training, model.analysis.outputs)
+    return names + [f"val_{name}" for name in names] if validated else names
+
+
+def _check_reach(goal: Optional[Reach], runs: list[ResolvedTrain]) -> None:
+    """Refuse a `--reach` quantity that no variant logs: it could never be reached."""
+    if goal is None:
+        return
+    quantities = [logged(run.prepared.model, run.validation_set is not None) for run in runs]
+    if not any(goal.quantity in names for names in quantities):
+        raise SettingsError(
+            f"--reach {goal.quantity}: the runs never log it; they log {', '.join(quantities[0])}"
+            + ("" if runs[0].validation_set is not None else " (val_ quantities need validation data)")
+        )
+
+
+def resolve_compare(request: CompareRequest) -> ResolvedCompare:
+    """Every variant resolved (spec, findings, data, settings of each run) before the first one trains.
+
+    Raises:
+        SettingsError: a malformed ``--vary`` or ``--reach``, a ``--reach`` quantity the runs never log, or a variant
+            that is not a valid spec; SpecError, WeightsError, DataError: as for train, for any variant.
+    """
+    options = request.options
+    model = load_spec(request.spec)
+    goal = parse_reach(request.reach) if isinstance(request.reach, str) else request.reach
+    if request.seeds < 1:
+        raise SettingsError(f"--seeds must be at least 1 (received: {request.seeds})")
+    outputs = request.outputs
+    results = outputs.results if outputs.results is not None or not outputs.named else f"{model.name}.compare.json"
+    written = Written(
+        plot=plot_path(outputs.plot) if outputs.plot is not None else None,
+        results=writable(results, "-o/--output") if results is not None else None,
+    )
+    made = variants(model, list(request.vary))
+    _one_cluster_run(made, request.seeds, options.distribute)
+    findings = [lint_findings(variant.model, options.config) for variant in made]
+    first = chosen_seed(options.seed, model, room=request.seeds)
+    seeds = tuple(first + k for k in range(request.seeds))
+    checked: dict[tuple, tuple[Dataset, Optional[Dataset]]] = {}
+    resolved = []
+    for variant, found in zip(made, findings):
+        prepared = prepare(variant.model, max_params=options.max_params, lint=False)
+        needs_training(variant.model)
+        signature = _data_signature(variant.model)
+        if signature not in checked:
+            checked[signature] = load_datasets(variant.model, request.data)
+        train_set, validation_set = checked[signature]
+        where = distribution(variant.model, options.distribute)
+        runs = tuple(
+            ResolvedTrain(
+                prepared=prepared,
+                data=str(request.data.data),
+                train_set=train_set,
+                validation_set=validation_set,
+                settings=train_settings(variant.model, replace(options, seed=seed, checkpoints=None, resume=False)),
+                distribution=where,
+            )
+            for seed in seeds
+        )
+        resolved.append(ResolvedVariant(variant.label, variant.settings, found, runs))
+    _check_reach(goal, [variant.runs[0] for variant in resolved])
+    return ResolvedCompare(
+        model=model,
+        data=str(request.data.data),
+        seeds=seeds,
+        epochs=resolved[0].runs[0].settings.epochs,
+        vary=tuple(request.vary),
+        reach=goal,
+        variants=tuple(resolved),
+        outputs=written,
+    )
