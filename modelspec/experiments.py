@@ -38,6 +38,8 @@ from modelspec.pipeline import SpecSource, build
 from modelspec.report.plots import plot_probe
 from modelspec.requests import Data, DataSource, Options, Outputs, ProbeRequest, as_data
 from modelspec.resolve import ResolvedProbe, resolve_probe
+from modelspec.runtime.probe import compile_assumed, measure, random_batch
+from modelspec.runtime.train import deterministic
 
 VANISHING = 1e-2
 EXPLODING = 1e2
@@ -128,8 +130,6 @@ class ProbeReport:
 
 def _batch_arrays(model: ModelSpec, dataset, batch: int, seed: int):
     """The first ``batch`` rows of the checked data, or a random batch that fits the spec."""
-    from modelspec.runtime.probe import random_batch
-
     if dataset is None:
         return random_batch(model, batch, seed)
     rows = min(batch, dataset.size)
@@ -291,9 +291,6 @@ def run_probe(resolved: ResolvedProbe) -> ProbeReport:
     rows = len(next(iter(inputs.values())))
     forward = propagate(model.analysis)
     backward = predict_gradients(model.analysis, forward, batch_size=rows)
-
-    from modelspec.runtime.probe import compile_assumed, measure
-    from modelspec.runtime.train import deterministic
 
     deterministic(seed)
     keras_model = build(prepared, seed=seed)

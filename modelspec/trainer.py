@@ -21,6 +21,11 @@ from modelspec.report.history import write_history
 from modelspec.report.plots import plot_history
 from modelspec.requests import Data, DataSource, EvaluateRequest, Options, Outputs, PathLike, TrainRequest, as_data
 from modelspec.resolve import ResolvedEvaluate, ResolvedTrain, resolve_evaluate, resolve_train
+from modelspec.runtime import distribute as distributed
+from modelspec.runtime.batches import validation_batches
+from modelspec.runtime.multi_worker import evaluate_distributed
+from modelspec.runtime.progress import progress_callback
+from modelspec.runtime.train import deterministic, fit
 
 
 class Trained(NamedTuple):
@@ -69,9 +74,6 @@ def train(
 def run_train(resolved: ResolvedTrain) -> Trained:
     """Execute a resolved training run: start the strategy, build with the resolved seed and pretrained plan,
     train, and (the chief) write the outputs. Imports TensorFlow."""
-    from modelspec.runtime import distribute as distributed
-    from modelspec.runtime.progress import progress_callback
-    from modelspec.runtime.train import deterministic, fit
 
     settings = resolved.settings
     # first: a cluster's strategy must exist before any TensorFlow operation
@@ -143,10 +145,6 @@ def evaluate(
 
 def run_evaluate(resolved: ResolvedEvaluate) -> Evaluation:
     """Execute a resolved evaluation: build the model with its weights, score the data. Imports TensorFlow."""
-    from modelspec.runtime import distribute as distributed
-    from modelspec.runtime.batches import validation_batches
-    from modelspec.runtime.multi_worker import evaluate_distributed
-
     run = distributed.start(resolved.distribution.setting, resolved.distribution.role)
     with run.scope():
         keras_model = build(resolved.prepared)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelspec import source
-from modelspec.diagnostics import Diagnostic
+from modelspec.diagnostics import Diagnostic, did_you_mean
 from modelspec.errors import SettingsError, SpecError
 from modelspec.loader import ModelSpec, from_document
 from modelspec.schema.spec import Defaults
@@ -103,7 +103,6 @@ def _layer_index(model: ModelSpec, key: str, option: str) -> int:
         return layers[key].index
     if key.isdigit() and int(key) < len(model.spec.layers):
         return int(key)
-    from modelspec.diagnostics import did_you_mean
 
     raise SettingsError(f"--vary {option}: the spec has no layer {key!r}{did_you_mean(key, list(layers))}")
 

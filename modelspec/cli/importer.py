@@ -8,6 +8,7 @@ import click
 
 from modelspec.cli.common import epilog
 from modelspec.errors import EXIT_INVALID, EXIT_OK
+from modelspec.importer import import_file
 
 IMPORT_EPILOG = epilog(
     EXIT_OK,
@@ -41,8 +42,6 @@ def import_command(source, output, weights_out) -> None:
     the spec and loaded by its `pretrained:` block. Layers a spec cannot express (Lambda, custom classes) are
     listed, every one, with what to do instead, and nothing is written (exit 2).
     """
-    from modelspec.importer import import_file
-
     if output == "-":
         if weights_out:
             raise click.BadParameter("--weights-out needs the spec in a file, not '-'", param_hint="'-o'")

@@ -10,7 +10,10 @@ import click
 
 from modelspec.cli.common import epilog, format_option
 from modelspec.errors import EXIT_INVALID, EXIT_LINT, EXIT_OK
+from modelspec.linter.config import load_config
+from modelspec.linter.runner import lint_paths
 from modelspec.report import REPORTERS, default_format
+from modelspec.report.text import use_color
 
 
 def _codes(value):
@@ -42,10 +45,6 @@ def _codes(value):
 @click.pass_context
 def lint_command(ctx: click.Context, paths, output_format, strict, select, ignore, pyproject, specs_only) -> None:
     """Lint the specs in PATHS (files, or folders: every *.yaml / *.yml below them). Never imports TensorFlow."""
-    from modelspec.linter.config import load_config
-    from modelspec.linter.runner import lint_paths
-    from modelspec.report.text import use_color
-
     config = load_config(pyproject, select=_codes(select), ignore=_codes(ignore) or ())
     result = lint_paths(paths, config, specs_only=specs_only)
     output_format = output_format or default_format(os.environ)

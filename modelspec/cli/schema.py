@@ -9,6 +9,7 @@ import click
 from modelspec.atomic import write_text
 from modelspec.cli.common import epilog
 from modelspec.errors import EXIT_INVALID, EXIT_OK, SettingsError
+from modelspec.schema.json_schema import json_schema
 
 
 @click.command(epilog=epilog(EXIT_OK, EXIT_INVALID, limits=False))
@@ -20,8 +21,6 @@ from modelspec.errors import EXIT_INVALID, EXIT_OK, SettingsError
 )
 def schema(output) -> None:
     """Print the JSON Schema of the spec format, for editors (yaml-language-server)."""
-    from modelspec.schema.json_schema import json_schema
-
     text = json.dumps(json_schema(), indent=2) + "\n"
     if output is None:
         click.echo(text, nl=False)

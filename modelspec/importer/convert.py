@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
 
+from modelspec import __version__
 from modelspec import source as spec_source
 from modelspec.atomic import write_text
 from modelspec.errors import SettingsError, SpecError
@@ -244,8 +245,6 @@ def _schema_reference(output: Optional[Path]) -> Optional[str]:
 
 
 def _header(where: str, flat: FlatModel, origin: Optional[ModelSource], output, found) -> list[str]:
-    from modelspec import __version__
-
     reference = _schema_reference(output)
     lines = [f"yaml-language-server: $schema={reference or SCHEMA_FILE}"]
     keras = f", Keras {origin.keras_version}" if origin is not None and origin.keras_version else ""

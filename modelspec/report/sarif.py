@@ -7,6 +7,7 @@ from pathlib import PurePath
 from typing import TextIO
 from urllib.parse import quote
 
+from modelspec import __version__
 from modelspec.diagnostics import Level
 from modelspec.linter import registry
 
@@ -45,8 +46,6 @@ def _uri(path: str) -> str:
 
 def document(result) -> dict:
     """Return the SARIF log as a dict."""
-    from modelspec import __version__
-
     rules = _descriptors()
     index = {rule["id"]: i for i, rule in enumerate(rules)}
     results = []

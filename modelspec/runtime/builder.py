@@ -7,6 +7,7 @@ module only turns what passed them into Keras objects.
 from __future__ import annotations
 
 import os
+import zipfile
 from typing import Any, Optional
 
 from modelspec.analysis import LayerInfo
@@ -14,18 +15,14 @@ from modelspec.analysis.seeds import derive_seed
 from modelspec.atomic import replacing
 from modelspec.loader import ModelSpec
 from modelspec.pretrained.plan import Plan
+from modelspec.runtime import weights as pretrained
+from modelspec.runtime.tensorflow_env import import_keras
 from modelspec.schema.initializers import InitializerBase
-
-
-def _keras():
-    from modelspec.runtime.tensorflow_env import import_keras
-
-    return import_keras()
 
 
 def make_initializer(spec: InitializerBase, seed: Optional[int]):
     """Return the Keras initializer for a resolved (never `auto`) initializer spec."""
-    keras = _keras()
+    keras = import_keras()
     params = spec.model_dump(exclude={"type", "seed"})
     if spec.SEEDED:
         params["seed"] = spec.seed if spec.seed is not None else seed
@@ -35,7 +32,7 @@ def make_initializer(spec: InitializerBase, seed: Optional[int]):
 def _keras_object(module: str, spec) -> Any:
     """Build a regularizer, constraint, optimizer or schedule from its model: class + remaining fields."""
     params = {k: v for k, v in spec.model_dump(exclude={"type"}).items() if v is not None}
-    return getattr(getattr(_keras(), module), spec.KERAS_CLASS)(**params)
+    return getattr(getattr(import_keras(), module), spec.KERAS_CLASS)(**params)
 
 
 def _tuples(value):
@@ -64,7 +61,7 @@ def _layer_kwargs(spec, name: str, initializers: dict, model_seed: Optional[int]
 
 
 def _make_layer(info: LayerInfo, model_seed: Optional[int]):
-    keras = _keras()
+    keras = import_keras()
     spec = info.spec
     if spec.type == "layer_scale":
         from modelspec.runtime.layers import LayerScale
@@ -138,9 +135,8 @@ def compile_model(loaded: ModelSpec, *, seed: Optional[int] = None, plan: Option
     overrides the spec's.
     """
     from modelspec.runtime import layers as _registered  # noqa: F401 - modelspec's own layers, for load_model
-    from modelspec.runtime import weights as pretrained
 
-    keras = _keras()
+    keras = import_keras()
     analysis = loaded.analysis
     model_seed = seed if seed is not None else loaded.spec.seed
 
@@ -182,7 +178,7 @@ def compile_model(loaded: ModelSpec, *, seed: Optional[int] = None, plan: Option
 
 
 def _compile(model, training, output_names: list[str]) -> None:
-    keras = _keras()
+    keras = import_keras()
     optimizer = training.optimizer
     params = {k: v for k, v in optimizer.model_dump(exclude={"type"}).items() if v is not None}
     schedule = training.learning_rate_schedule
@@ -214,8 +210,6 @@ def save_atomic(model, path: os.PathLike | str, members: Optional[dict[str, str]
     from (`modelspec/spec.yaml`) and the class names of text labels (`modelspec/classes.json`), which
     `modelspec evaluate MODEL.keras` reads to check data before TensorFlow starts.
     """
-    import zipfile
-
     with replacing(path, ".keras") as temporary:
         model.save(temporary)
         if members:

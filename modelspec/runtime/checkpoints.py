@@ -20,8 +20,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from modelspec.atomic import replacing
 from modelspec.checkpoint_state import FORMAT, STATE, read_state
 from modelspec.errors import SettingsError
@@ -33,6 +31,8 @@ def _variables(keras_model) -> list:
 
 def save(path: Path, keras_model, state: dict[str, Any]) -> None:
     """Write the model's and the optimizer's variables and ``state`` to ``path`` atomically."""
+    import numpy as np
+
     arrays = {f"v{i}": np.asarray(variable) for i, variable in enumerate(_variables(keras_model))}
     text = json.dumps({"format": FORMAT, "paths": [v.path for v in _variables(keras_model)], **state})
     arrays[STATE] = np.frombuffer(text.encode(), dtype=np.uint8)
@@ -50,6 +50,8 @@ def restore(path: Path, keras_model) -> dict[str, Any]:
             f"{path}: the checkpoint holds {len(state['paths'])} variables, this model {len(variables)}: was it "
             f"written for another spec?"
         )
+    import numpy as np
+
     with np.load(path, allow_pickle=False) as archive:
         arrays = [archive[f"v{i}"] for i in range(len(variables))]
     for variable, array in zip(variables, arrays):
@@ -65,6 +67,8 @@ def restore(path: Path, keras_model) -> dict[str, Any]:
 
 def model_weights(path: Path, keras_model) -> list:
     """The model's weights (``get_weights`` order) stored in a checkpoint, for EarlyStopping's best weights."""
+    import numpy as np
+
     read_state(path)
     variables = list(keras_model.variables)
     with np.load(path, allow_pickle=False) as archive:

@@ -26,6 +26,7 @@ from typing import Any, Optional
 
 from modelspec.cluster import TF_CONFIG, Role, role
 from modelspec.errors import SettingsError
+from modelspec.runtime.tensorflow_env import import_keras
 from modelspec.schema.distribute import MIRRORED, MULTI_WORKER_MIRRORED, Distribute, device_key
 
 
@@ -60,7 +61,6 @@ def start(setting: Optional[Distribute], this: Optional[Role] = None) -> Run:
     this = this or role(setting)
     if setting is None:
         return Run(None, this)
-    from modelspec.runtime.tensorflow_env import import_keras
 
     import_keras()
     import tensorflow as tf

@@ -7,6 +7,7 @@ import os
 from typing import Any, Optional, Union
 
 from modelspec.importer.convert import Imported, import_config, import_file
+from modelspec.runtime.tensorflow_env import import_keras
 
 PathLike = Union[str, os.PathLike]
 
@@ -43,8 +44,6 @@ def _compile_config(model) -> Optional[dict]:
 
 
 def _serialize(value):
-    from modelspec.runtime.tensorflow_env import import_keras
-
     return import_keras().saving.serialize_keras_object(value)
 
 

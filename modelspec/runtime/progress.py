@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from typing import Optional, TextIO
 
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
 from modelspec.runtime.tensorflow_env import import_keras
 
 
@@ -17,8 +19,6 @@ def _line(row: dict[str, float], epochs: int) -> str:
 
 def _bar(title: str, steps: int):
     """A started rich progress bar over one epoch's steps, and its task."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     bar = Progress(
         TextColumn(title),
         BarColumn(),
