@@ -74,7 +74,6 @@ def train(
 def run_train(resolved: ResolvedTrain) -> Trained:
     """Execute a resolved training run: start the strategy, build with the resolved seed and pretrained plan,
     train, and (the chief) write the outputs. Imports TensorFlow."""
-
     settings = resolved.settings
     # first: a cluster's strategy must exist before any TensorFlow operation
     run = distributed.start(resolved.distribution.setting, resolved.distribution.role)

@@ -246,7 +246,7 @@ def _two_heads(head_stddev: float) -> dict:
 def test_gradient_flags_measure_against_the_reference_ms113_takes():
     """Of several last weighted layers, MS113/MS114 measure against the one that makes the finding least likely
     (for a vanishing gradient, the slowest head); the probe takes the same reference, not the last kernel."""
-    slow_heads = probe(_two_heads(0.001), batch=64)
+    slow_heads = probe(_two_heads(0.001), options=Options(batch_size=64))
     hidden1 = slow_heads.layers[0]
     assert any(flag.startswith("vanishing gradient: kernel's gradient/weight is 1/") for flag in hidden1.flags)
     assert all(flag.endswith(" of a's") for flag in hidden1.flags if "gradient" in flag)  # a learns slower than b
@@ -254,6 +254,6 @@ def test_gradient_flags_measure_against_the_reference_ms113_takes():
     assert len(ms113) == 1 and "the last weighted layer 'a'" in ms113[0].message
 
     # a learns at the pace of the hidden layers: measured against it (not against the fast b) nothing vanishes
-    fast_b = probe(_two_heads(1.0), batch=64)
+    fast_b = probe(_two_heads(1.0), options=Options(batch_size=64))
     assert [layer.flags for layer in fast_b.layers] == [[], [], [], []]
     assert "MS113" not in {finding.code for finding in fast_b.findings}

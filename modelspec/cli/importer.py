@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from modelspec.atomic import writable
 from modelspec.cli.common import epilog
 from modelspec.errors import EXIT_INVALID, EXIT_OK
 from modelspec.importer import import_file
@@ -47,11 +48,7 @@ def import_command(source, output, weights_out) -> None:
             raise click.BadParameter("--weights-out needs the spec in a file, not '-'", param_hint="'-o'")
         click.echo(import_file(source).text, nl=False)
         return
-    output = Path(output or Path(source).name.rsplit(".", 1)[0] + ".yaml")
-    if output.suffix not in (".yaml", ".yml"):
-        raise click.BadParameter("the spec's file name must end in .yaml or .yml", param_hint="'-o' / '--output'")
-    if not output.parent.resolve().is_dir():
-        raise click.BadParameter(f"folder {str(output.parent)!r} does not exist", param_hint="'-o' / '--output'")
+    output = writable(output or Path(source).name.rsplit(".", 1)[0] + ".yaml", "-o/--output", (".yaml", ".yml"))
     imported = import_file(source, output, weights_out=weights_out)
     params = f", {imported.params:,} parameters" if imported.params is not None else ""
     click.echo(f"Imported {imported.name} ({imported.layers} layers{params}) from {source}")

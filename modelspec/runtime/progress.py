@@ -7,13 +7,12 @@ from typing import Optional, TextIO
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from modelspec.history import scores
 from modelspec.runtime.tensorflow_env import import_keras
 
 
 def _line(row: dict[str, float], epochs: int) -> str:
-    values = "  ".join(
-        f"{name} {value:.4g}" for name, value in row.items() if name not in ("epoch", "seconds", "learning_rate")
-    )
+    values = "  ".join(f"{name} {value:.4g}" for name, value in scores(row).items())
     return f"epoch {int(row['epoch'])}/{epochs}  {values}  lr {row['learning_rate']:.3g}  {row['seconds']:.1f} s"
 
 
