@@ -38,7 +38,9 @@ def summary_table(analysis: Analysis) -> Table:
     for name, info in analysis.inputs.items():
         table.add_row(name, "input", show_shape(info.shape), "0", "-", "-")
     for layer in analysis.layers.values():
-        activation = getattr(layer.spec.core, "activation", None)
+        activation = layer.spec.applied_activation()  # a keras ReLU's relu, a bidirectional LSTM's tanh...
+        if activation == "linear" and not hasattr(layer.spec.core, "activation"):
+            activation = None  # a layer with no activation of its own (dropout, pooling): "-"
         table.add_row(
             layer.name,
             layer.type,

@@ -80,3 +80,24 @@ def test_the_plan_of_an_imported_model_fits_80_columns_and_cuts_nothing(tmp_path
     monkeypatch.delenv("TTY_COMPATIBLE")  # a pipe: each row one line
     text = CliRunner().invoke(cli, ["build", "spec.yaml", "--plan"], catch_exceptions=False).output
     assert any(LONG in line and "(3, 3, 3, 384)" in line and "frozen" in line for line in text.splitlines())
+
+
+def test_the_summary_shows_the_activation_each_layer_applies():
+    """The Activation column asks the schema (``applied_activation``), as lint and the probe do: a keras ReLU
+    layer applies relu, a bidirectional LSTM its tanh; a layer with no activation of its own shows '-'."""
+    model = load_spec(
+        {
+            "modelspec": 1,
+            "name": "acts",
+            "input": {"shape": [8, 4]},
+            "layers": [
+                {"type": "bidirectional", "layer": {"type": "lstm", "units": 3}},
+                {"type": "keras", "class_name": "ReLU", "config": {}},
+                {"type": "dropout", "rate": 0.1},
+                {"type": "dense", "units": 2},
+            ],
+        }
+    )
+    table = summary_table(model.analysis)
+    activations = list(table.columns[4].cells)
+    assert activations == ["-", "tanh", "relu", "-", "linear"]
