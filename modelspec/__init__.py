@@ -26,7 +26,7 @@ _PUBLIC = {
     "Outputs": "modelspec.requests",
     "train": "modelspec.trainer",
     "evaluate": "modelspec.trainer",
-    "probe": "modelspec.experiments",
+    "probe": "modelspec.probing",
     "compare": "modelspec.comparison",
     "from_keras": "modelspec.runtime.importer",
 }

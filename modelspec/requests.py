@@ -2,7 +2,7 @@
 
 A command (or a call of the Python API) builds one request from its options; modelspec/resolve.py turns it into a
 resolved record (spec loaded once, seed drawn once, settings, strategy and role, data checked, output paths checked,
-the pretrained plan) without TensorFlow; modelspec/trainer.py, experiments.py and comparison.py run that record. A
+the pretrained plan) without TensorFlow; modelspec/trainer.py, probing.py and comparison.py run that record. A
 request is made of small parts, each shared by the commands that take it: ``Data`` (what to train on), ``Options``
 (how to run), ``Outputs`` (what to write). ``None`` everywhere means "the spec's value" (or nothing written).
 """

@@ -6,7 +6,7 @@
 (checked against the spec), and the settings (epochs, batch size, the seed drawn once, checkpoints, resume).
 ``resolve_evaluate``, ``resolve_probe`` and ``resolve_compare`` (every variant resolved, then each one runs) do the
 same for theirs. The command line prints from the resolved record (findings, plan, what trains where); modelspec/
-trainer.py, experiments.py and comparison.py hand it to runtime/, which executes it and re-derives nothing.
+trainer.py, probing.py and comparison.py hand it to runtime/, which executes it and re-derives nothing.
 
 Every user mistake is a ``ModelspecError`` raised here, before TensorFlow starts: nothing has trained or been
 written when one is raised.

@@ -18,7 +18,7 @@ from modelspec.cli.common import (
     seed_option,
 )
 from modelspec.errors import EXIT_INVALID, EXIT_OK
-from modelspec.experiments import run_probe
+from modelspec.probing import run_probe
 from modelspec.report.json_report import finite
 from modelspec.report.probe import activation_table, flag_lines, gradient_table, notes
 from modelspec.requests import Data, Options, Outputs, ProbeRequest
