@@ -26,7 +26,6 @@ from modelspec.linter.runner import LintResult, run
 from modelspec.loader import ModelSpec, load_spec
 from modelspec.pretrained.checks import settings
 from modelspec.pretrained.plan import Plan, plan_for
-from modelspec.runtime.builder import compile_model, save_atomic
 
 DEFAULT_MAX_PARAMS = 2_000_000_000
 # What a .keras archive modelspec writes carries beside Keras's own files (Keras ignores them).
@@ -120,6 +119,8 @@ def build(prepared: Prepared, *, seed: Optional[int] = None) -> Any:
         WeightsError: the weights file does not fit what Keras built.
         BuildError: Keras could not build the model (the cause is chained).
     """
+    from modelspec.runtime.builder import compile_model
+
     try:
         keras_model = compile_model(prepared.model, seed=seed, plan=prepared.plan)
     except ModelspecError:
@@ -146,6 +147,8 @@ def save(
     """Write a model to ``path`` (a .keras file) atomically: a failed save leaves no file and no change. With the
     spec it came from (``model``) and the class names of text labels, the archive carries them too, for
     `modelspec evaluate MODEL.keras`."""
+    from modelspec.runtime.builder import save_atomic
+
     path = Path(path)
     members = {SPEC_MEMBER: spec_text(model)} if model is not None else {}
     if classes:

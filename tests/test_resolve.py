@@ -4,7 +4,6 @@ paths are checked before any work, a Ctrl-C exits 130 from the first instant).""
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import signal
@@ -24,8 +23,11 @@ from modelspec.errors import SettingsError
 from modelspec.requests import Data, Options, Outputs, TrainRequest
 from modelspec.resolve import resolve_train
 
+# Every test here writes its data with NumPy, or trains: the module needs the [tf] extra (the layering of the
+# resolver itself is tests/test_layering.py's, which runs without TensorFlow too).
+pytestmark = pytest.mark.tensorflow
+
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGE = ROOT / "modelspec"
 DIGITS = ROOT / "specs" / "digits_mlp.yaml"
 SPEC = {
     "modelspec": 1,
@@ -60,32 +62,6 @@ def runner():
     return CliRunner()
 
 
-# --- the layers: nothing below the pipeline, and not the resolver, imports runtime/ ------------------------------
-
-
-def _runtime_imports(path: Path) -> list[str]:
-    found = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        names = []
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            module = node.module or ""
-            names = [module] + ([f"{module}.{alias.name}" for alias in node.names] if module == "modelspec" else [])
-        found += [f"{path.relative_to(ROOT)}:{node.lineno}: {n}" for n in names if n.startswith("modelspec.runtime")]
-    return found
-
-
-def test_nothing_below_the_pipeline_nor_the_resolver_imports_runtime():
-    below = ["source.py", "schema", "analysis", "linter", "report", "data", "pretrained", "loader.py", "errors.py"]
-    pure = [*below, "requests.py", "resolve.py", "cluster.py", "checkpoint_state.py", "history.py", "atomic.py"]
-    paths = [p for name in pure for p in ([PACKAGE / name] if name.endswith(".py") else (PACKAGE / name).rglob("*.py"))]
-    assert len(paths) > 30
-    assert [hit for path in paths for hit in _runtime_imports(path)] == []
-    # The scan sees such imports (lazy ones included) where they are: a scan that finds nothing would pass vacuously.
-    assert _runtime_imports(PACKAGE / "trainer.py")
-
-
 def test_resolving_a_training_run_starts_no_tensorflow(tmp_path):
     spec, data = _files(tmp_path)
     code = (
@@ -102,7 +78,6 @@ def test_resolving_a_training_run_starts_no_tensorflow(tmp_path):
 # --- the seed: drawn once, recorded, and what the run used ------------------------------------------------------
 
 
-@pytest.mark.tensorflow
 def test_an_unseeded_run_is_reproduced_by_its_recorded_seed(tmp_path):
     spec, data = _files(tmp_path)  # no `seed:` in the spec
     first = train(spec, data, outputs=Outputs(history=tmp_path / "run"))
@@ -173,7 +148,6 @@ def test_compare_refuses_a_reach_quantity_the_runs_never_log(tmp_path, runner):
     assert not (tmp_path / "q.json").exists()
 
 
-@pytest.mark.tensorflow
 def test_compare_prints_json_with_format_json(tmp_path, runner):
     spec, data = _files(tmp_path, seed=3)
     args = ["compare", str(spec), "--data", str(data), "--vary", "kernel_initializer=zeros,auto", "--epochs", "1"]
@@ -184,7 +158,6 @@ def test_compare_prints_json_with_format_json(tmp_path, runner):
     assert [v["label"] for v in printed["variants"]] == ["kernel_initializer=zeros", "kernel_initializer=auto"]
 
 
-@pytest.mark.tensorflow
 def test_train_says_one_epoch_and_names_every_file_written(tmp_path, monkeypatch, runner):
     rng = np.random.default_rng(0)
     rows = ["a,b,c,d,e,f,label"] + [
