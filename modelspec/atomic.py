@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 from modelspec.errors import SettingsError
 
@@ -44,15 +44,19 @@ def write_text(path: PathLike, text: str) -> None:
         handle.write(text)
 
 
-def writable(path: PathLike, option: str, suffix: Union[str, tuple[str, ...], None] = None, here: bool = True) -> Path:
+def writable(
+    path: Optional[PathLike], option: str, suffix: Union[str, tuple[str, ...], None] = None, here: bool = True
+) -> Optional[Path]:
     """Check, before any work starts, that a file can be written at ``path`` (the value of ``option``): its name ends
     in ``suffix`` (or one of several), it is no folder, and its folder exists. Every output of every command goes
     through this check; ``here`` False checks the name only (a worker of a cluster that leaves the writing to the
-    chief).
+    chief). ``None`` (no such output asked for) is returned as it is.
 
     Raises:
         SettingsError: naming the option, the problem and the path received.
     """
+    if path is None:
+        return None
     path = Path(path)
     suffixes = (suffix,) if isinstance(suffix, str) else suffix
     if suffixes is not None and path.suffix.lower() not in suffixes:

@@ -10,7 +10,6 @@ writes the results JSON and the plot.
 
 from __future__ import annotations
 
-import json
 import math
 import signal
 import time
@@ -23,7 +22,7 @@ from modelspec.diagnostics import Diagnostic
 from modelspec.errors import Interrupted
 from modelspec.history import scores
 from modelspec.pipeline import SpecSource
-from modelspec.report.json_report import finite
+from modelspec.report.json_report import json_text
 from modelspec.report.plots import plot_compare
 from modelspec.requests import CompareRequest, Data, DataSource, Options, Outputs, Reach, as_data
 from modelspec.resolve import ResolvedCompare, resolve_compare
@@ -224,4 +223,4 @@ def write_results(resolved: ResolvedCompare, comparison: Comparison) -> None:
 
 def results_json(comparison: Comparison) -> str:
     """The results as a JSON document (NaN and infinities as strings): the file `-o` writes, `--format json`."""
-    return json.dumps(finite(comparison.to_dict()), indent=2, allow_nan=False) + "\n"
+    return json_text(comparison.to_dict())

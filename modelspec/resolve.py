@@ -266,13 +266,12 @@ def train_outputs(model: ModelSpec, outputs, chief: bool = True) -> Written:
     """The model, history and plot files of a training run, each checked (``outputs.named``: the default names;
     ``chief`` False: a worker that writes nothing, whose file system need not hold the folders)."""
     output = outputs.model if outputs.model is not None or not outputs.named else f"{model.name}.keras"
-    output = writable(output, "-o/--output", ".keras", chief) if output is not None else None
+    output = writable(output, "-o/--output", ".keras", chief)
     history = outputs.history
     if history is None and outputs.named and output is not None:
         history = output.with_name(output.stem + ".history")
     paths = tuple(writable(path, "--history", here=chief) for path in history_paths(history)) if history else ()
-    plot = plot_path(outputs.plot, chief) if outputs.plot is not None else None
-    return Written(model=output, history=paths, plot=plot)
+    return Written(model=output, history=paths, plot=plot_path(outputs.plot, chief))
 
 
 def resolve_train(request: TrainRequest) -> ResolvedTrain:
@@ -391,7 +390,6 @@ def resolve_probe(request: ProbeRequest) -> ResolvedProbe:
     training = model.spec.training
     batch = options.batch_size or (training.batch_size if training is not None else DEFAULT_PROBE_BATCH)
     seed = chosen_seed(options.seed, model)
-    plot = plot_path(request.outputs.plot) if request.outputs.plot is not None else None
     data = request.data
     dataset = load_data(data.data, model, target=data.target, what="probe data") if data is not None else None
     return ResolvedProbe(
@@ -400,7 +398,7 @@ def resolve_probe(request: ProbeRequest) -> ResolvedProbe:
         batch=batch,
         dataset=dataset,
         data=None if data is None else str(data.data),
-        plot=plot,
+        plot=plot_path(request.outputs.plot),
         label=request.label,
     )
 
@@ -463,8 +461,8 @@ def resolve_compare(request: CompareRequest) -> ResolvedCompare:
     outputs = request.outputs
     results = outputs.results if outputs.results is not None or not outputs.named else f"{model.name}.compare.json"
     written = Written(
-        plot=plot_path(outputs.plot) if outputs.plot is not None else None,
-        results=writable(results, "-o/--output") if results is not None else None,
+        plot=plot_path(outputs.plot),
+        results=writable(results, "-o/--output"),
     )
     made = variants(model, list(request.vary))
     _one_cluster_run(made, request.seeds, options.distribute)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -19,7 +18,7 @@ from modelspec.cli.common import (
 )
 from modelspec.errors import EXIT_INVALID, EXIT_OK
 from modelspec.probing import run_probe
-from modelspec.report.json_report import finite
+from modelspec.report.json_report import json_text
 from modelspec.report.probe import activation_table, flag_lines, gradient_table, notes
 from modelspec.requests import Data, Options, Outputs, ProbeRequest
 from modelspec.resolve import resolve_probe
@@ -60,7 +59,7 @@ def probe(spec, data, target, batch, seed, weights, plot, output_format, max_par
     chosen = Data(data, target=target) if data is not None else None
     report = run_probe(resolve_probe(ProbeRequest(Path(spec), chosen, options, Outputs(plot=plot))))
     if output_format == "json":
-        click.echo(json.dumps(finite(report.to_dict()), indent=2, allow_nan=False))
+        click.echo(json_text(report.to_dict()), nl=False)
         return
     print_diagnostics(report.findings)
     print_table(activation_table(report))

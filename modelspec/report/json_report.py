@@ -27,6 +27,12 @@ def render(result, stream: TextIO, *, color: bool = False) -> None:
     stream.write("\n")
 
 
+def json_text(document: dict) -> str:
+    """A results document (probe's, compare's) as JSON text: indented, NaN and infinities as strings (``finite``),
+    with a final newline."""
+    return json.dumps(finite(document), indent=2, allow_nan=False) + "\n"
+
+
 def finite(value):
     """``value`` with every NaN or infinity replaced by the strings "nan", "inf" or "-inf": valid JSON."""
     if isinstance(value, float) and not math.isfinite(value):

@@ -5,16 +5,18 @@ from __future__ import annotations
 import importlib.util
 import os
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 from modelspec.atomic import replacing, writable
 from modelspec.errors import SettingsError
 from modelspec.variants import show
 
 
-def plot_path(path: Union[str, os.PathLike], here: bool = True) -> Path:
+def plot_path(path: Optional[Union[str, os.PathLike]], here: bool = True) -> Optional[Path]:
     """Check a `--plot` file before any work starts: a .png in a folder that exists (``here``: see ``writable``),
-    and matplotlib installed."""
+    and matplotlib installed. ``None`` (no plot asked for) is returned as it is."""
+    if path is None:
+        return None
     path = writable(path, "--plot", ".png", here)
     if importlib.util.find_spec("matplotlib") is None:
         raise SettingsError("--plot needs matplotlib, which modelspec[tf] installs: pip install 'modelspec[tf]'")
