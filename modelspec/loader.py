@@ -58,11 +58,11 @@ def load_spec(spec: Union[str, os.PathLike, dict, ModelSpec], *, limits: Optiona
     return from_document(doc)
 
 
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
 def _looks_like_path(text: str) -> bool:
     return "\n" not in text and (text.endswith(SPEC_SUFFIXES) or os.path.isfile(text))
-
-
-SPEC_SUFFIXES = (".yaml", ".yml")
 
 
 def spec_files(paths: Iterable[Union[str, os.PathLike]]) -> list[Path]:
@@ -94,15 +94,14 @@ def from_document(doc: source.Document) -> ModelSpec:
     A duplicate key (``doc.problems``) does not hide the rest: the file is validated with the key's first value,
     and the duplicate is reported in line order among the validation or analysis errors.
     """
+    found = []
     try:
         spec = Spec.model_validate(doc.data)
         analysed = ModelSpec(spec, doc, analyse(with_defaults(spec), doc))
     except ValidationError as exc:
-        raise SpecError(doc.problems + validation_diagnostics(exc, doc)) from None
+        found = validation_diagnostics(exc, doc)
     except SpecError as exc:
-        if not doc.problems:
-            raise
-        raise SpecError(doc.problems + exc.diagnostics) from None
-    if doc.problems:
-        raise SpecError(doc.problems)
+        found = exc.diagnostics
+    if doc.problems or found:
+        raise SpecError(doc.problems + found) from None
     return analysed
