@@ -29,6 +29,7 @@ _PUBLIC = {
     "probe": "modelspec.probing",
     "compare": "modelspec.comparison",
     "from_keras": "modelspec.runtime.importer",
+    "graph": "modelspec.drawing",
 }
 
 

@@ -19,6 +19,15 @@ def initializer_text(layer) -> str:
     return "-"
 
 
+def activation_text(layer) -> Optional[str]:
+    """The activation the layer applies (a keras ReLU's relu, a bidirectional LSTM's tanh...); None for a layer with no
+    activation of its own (dropout, pooling)."""
+    activation = layer.spec.applied_activation()
+    if activation == "linear" and not hasattr(layer.spec.core, "activation"):
+        return None
+    return activation
+
+
 def _count(value) -> str:
     return "?" if value is None else f"{value:,}"
 
@@ -38,15 +47,12 @@ def summary_table(analysis: Analysis) -> Table:
     for name, info in analysis.inputs.items():
         table.add_row(name, "input", show_shape(info.shape), "0", "-", "-")
     for layer in analysis.layers.values():
-        activation = layer.spec.applied_activation()  # a keras ReLU's relu, a bidirectional LSTM's tanh...
-        if activation == "linear" and not hasattr(layer.spec.core, "activation"):
-            activation = None  # a layer with no activation of its own (dropout, pooling): "-"
         table.add_row(
             layer.name,
             layer.type,
             show_shape(layer.output_shape),
             _count(layer.params),
-            activation or "-",
+            activation_text(layer) or "-",
             initializer_text(layer),
         )
     return table

@@ -1,0 +1,69 @@
+"""`modelspec graph`: a picture of a spec's architecture, from the pure analysis (no TensorFlow, no Graphviz).
+
+One box per input and layer (type, name, output shape, parameters, activation, the initializer `auto` chose), the
+edges of the graph, lint findings on their layers (the border's colour, a badge, the message on hover), the
+predicted signal scale as a bar, and groups of layers (groups.py) that fold into one box. The layout is grandalf's
+layered (Sugiyama) layout (layout.py); svg.py, html.py and png.py draw it. docs/graph.md says what the marks mean.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Optional, Union
+
+from modelspec import atomic
+from modelspec.drawing.groups import Group, derive_groups, group_name
+from modelspec.drawing.html import render_html
+from modelspec.drawing.layout import compute_layout
+from modelspec.drawing.picture import Picture, make_picture
+from modelspec.drawing.png import write_png
+from modelspec.drawing.svg import render_svg
+from modelspec.linter.config import LintConfig
+from modelspec.linter.runner import DEFAULT_CONFIG, run
+from modelspec.loader import ModelSpec, load_spec
+
+FORMATS = (".svg", ".html", ".png")
+FOLD_ABOVE = 200  # a model with more layers than this is drawn with its groups folded unless told otherwise
+
+__all__ = ["FOLD_ABOVE", "FORMATS", "Group", "Picture", "derive_groups", "graph", "group_name", "make_picture"]
+
+
+def graph(
+    spec: Union[str, os.PathLike, dict, ModelSpec],
+    output: Union[str, os.PathLike, None] = None,
+    *,
+    groups: Optional[Sequence[Group]] = None,
+    fold: Optional[bool] = None,
+    config: Optional[LintConfig] = None,
+) -> str:
+    """Draw the architecture of ``spec`` and return the SVG text; write it to ``output`` (atomically) when given,
+    as SVG, HTML or PNG by the file's suffix.
+
+    Args:
+        groups: the groups of layers to frame and fold (default: ``derive_groups``, docs/graph.md).
+        fold: draw every group folded (SVG and HTML: initially); default: when the model has more than
+            ``FOLD_ABOVE`` layers.
+        config: the lint configuration whose findings are drawn (default: lint's defaults).
+
+    Raises:
+        SpecError: the spec is invalid. SettingsError: ``output`` cannot be written, or the layout library
+        (the [graph] extra) is missing.
+    """
+    path = atomic.writable(output, "output", FORMATS)
+    model = load_spec(spec)
+    picture = make_picture(model, run(model, config or DEFAULT_CONFIG), groups)
+    layout = compute_layout(picture)
+    layers = len(picture.boxes) - len(model.analysis.inputs)
+    folded = [group.name for group in picture.groups] if (fold if fold is not None else layers > FOLD_ABOVE) else []
+    svg = render_svg(picture, layout, folded)
+    if path is None:
+        return svg
+    suffix = Path(path).suffix.lower()
+    if suffix == ".png":
+        with atomic.replacing(path, ".png") as temporary:
+            write_png(picture, layout, folded, temporary)
+    else:
+        atomic.write_text(path, render_html(svg, picture.name) if suffix == ".html" else svg)
+    return svg
