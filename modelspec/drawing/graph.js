@@ -1,6 +1,6 @@
 // The SVG's script (svg.py embeds it): fold and unfold groups on a click, show a box's tooltip on hover.
 // It places everything as layout.place does in Python, from the numbers svg.py puts in MODELSPEC_GRAPH.
-(function () {
+function start() {
   const D = MODELSPEC_GRAPH, svg = document.getElementById('modelspec-graph');
   const [W, H, GAP, PAD, FTOP, MARGIN] = D.box;
   const folded = new Set(Array.from(svg.querySelectorAll('g.fold[data-fold]'))
@@ -98,8 +98,12 @@
     const box = text.getBBox();
     const r = tip.querySelector('rect');
     r.setAttribute('width', box.width + 16); r.setAttribute('height', box.height + 10);
-    tip.setAttribute('transform', `translate(${m.e + W + 8},${m.f})`);
+    const room = svg.width.baseVal.value, wide = box.width + 16;
+    const [tx, ty] = m.e + W + 8 + wide <= room ? [m.e + W + 8, m.f] : [Math.max(4, room - wide - 4), m.f + H + 6];
+    tip.setAttribute('transform', `translate(${tx},${ty})`);
     tip.parentNode.appendChild(tip);
   });
   draw();
-})();
+}
+// the whole picture must be in the document before the script places it
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start); else start();

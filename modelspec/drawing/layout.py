@@ -16,7 +16,7 @@ from importlib import import_module
 from modelspec.drawing.picture import Picture
 from modelspec.errors import SettingsError
 
-BOX_W, BOX_H = 290, 64  # every box has one size: the layout is rows and columns of boxes
+BOX_W, BOX_H = 310, 64  # every box has one size: the layout is rows and columns of boxes
 ROW_GAP = 30  # between two rows: room for the edges and a group's label
 COLUMN_GAP = 24
 MARGIN = 16
@@ -73,8 +73,9 @@ def compute_layout(picture: Picture) -> Layout:
         for pair, edge in edges.items():
             if pair[0] not in rank or pair[0] not in names:
                 continue
-            dummies = sugiyama.ctrls.get(edge, {})
-            routes[pair] = [(dummies[r].view.xy[0] - lowest + left, r) for r in sorted(dummies)]
+            dummies = sugiyama.ctrls.get(edge, {})  # by rank, the edge's two ends included
+            between = range(rank[pair[0]] + 1, rank[pair[1]])
+            routes[pair] = [(dummies[r].view.xy[0] - lowest + left, r) for r in between if r in dummies]
         left = max(x[name] for name in names) + BOX_W / 2 + COLUMN_GAP * 2
         ranks = max(ranks, len(sugiyama.layers))
     for pair in picture.edges:  # an edge between adjacent ranks has no dummy points

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import Optional
 
 from modelspec.diagnostics import Diagnostic, Level
@@ -22,6 +23,7 @@ CHAR_W = 0.6  # a monospace character's width, per point of font size
 SCALE_DECADES = 3  # the bar spans 10**-3 to 10**3, log scale, the tick at 1
 SCALE_OK = (0.1, 10.0)  # outside this band the bar is drawn in the error colour
 
+TIP_WIDTH = 80  # characters on a line of a tooltip
 INNER = BOX_W - 16  # the text's width inside a box
 
 
@@ -68,7 +70,8 @@ def tooltip(box: Box) -> list[str]:
     lines = [f"{box.name} ({box.type})", f"output {box.shape}", box.details]
     if box.scale is not None:
         lines.append(f"predicted output scale (RMS) at initialisation: {box.scale:.3g}")
-    lines += [finding_text(finding) for finding in box.findings]
+    for finding in box.findings:
+        lines += textwrap.wrap(finding_text(finding), TIP_WIDTH, subsequent_indent="  ")
     return lines
 
 

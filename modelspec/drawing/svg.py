@@ -109,7 +109,7 @@ def render_svg(picture: Picture, layout: Layout, folded: Collection[str] = (), s
     width, height = max(layout.width, 900), placed.height
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
-        f'viewBox="0 0 {width:.0f} {height:.0f}" id="modelspec.drawing">',
+        f'viewBox="0 0 {width:.0f} {height:.0f}" id="modelspec-graph">',
         f"<style>{CSS}</style>",
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
         f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{style.EDGE_COLOUR}"/></marker></defs>',
