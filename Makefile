@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test constraints lint-specs schema rules-table bench clean
+.PHONY: demo test chromium constraints lint-specs schema rules-table bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,13 +25,21 @@ demo: $(VENV)/.installed-tf
 ## test: install the test extras (at the versions of constraints.txt), check lint and format (ruff), run the whole
 ## test suite, then the TensorFlow-free tests on Python 3.10 and 3.13 (nox). Where python3.10 and python3.13 are pyenv shims, they run only the versions
 ## pyenv has selected: the newest installed 3.10 and 3.13 are selected too, after the current one.
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 	@if [ -z "$${PYENV_VERSION:-}" ] && command -v pyenv >/dev/null 2>&1; then \
 	    PYENV_VERSION="$$(pyenv version-name):$$(pyenv latest 3.10):$$(pyenv latest 3.13)"; export PYENV_VERSION; \
 	fi; echo "$(BIN)/nox"; $(BIN)/nox
+
+## chromium: install Debian's chromium, which the browser test of `modelspec graph` drives headless (apt-get, only when
+## `chromium` is not on PATH; through sudo when not root)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	    SUDO="$$(test "$$(id -u)" = 0 || echo sudo)"; \
+	    $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; \
+	}
 
 ## constraints: rewrite constraints.txt from .venv, after a passing `make test` (`.venv/bin/nox -s newest` first runs
 ## the suite on the newest releases, and names the packages that moved)
