@@ -316,6 +316,7 @@ EXIT_CODES = {
     "probe": [0, 2],
     "compare": [0, 2, 130, 143],
     "import": [0, 2],
+    "graph": [0, 2],
     "rules": [0, 2],
     "schema": [0, 2],
 }
@@ -397,6 +398,9 @@ README_OUTPUTS = [
     "mobilenetv2.weights.h5",
     "examples/transfer_learning/base.weights.h5",
     "examples/init_experiments/output/mlp.json",
+    "resnet.svg",
+    "resnet50.html",
+    "densenet121.png",
 ]
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "modelspec"
 BELOW = ["source.py", "schema", "analysis", "linter", "report", "data", "pretrained", "loader.py", "errors.py"]
-PURE = [*BELOW, "requests.py", "resolve.py", "cluster.py", "checkpoint_state.py", "history.py", "atomic.py"]
+PURE = [*BELOW, "drawing", "requests.py", "resolve.py", "cluster.py", "checkpoint_state.py", "history.py", "atomic.py"]
 
 
 def _runtime_imports(path: Path) -> list[str]:
@@ -46,6 +46,7 @@ def test_loading_the_resolver_and_the_pure_floors_loads_nothing_of_runtime():
         "modelspec.linter.runner",
         "modelspec.report.plots",
         "modelspec.variants",
+        "modelspec.drawing",
     ]
     code = (
         "import sys\n"
