@@ -299,3 +299,25 @@ def test_graph_never_imports_tensorflow(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
     assert Path(tmp_path / "out.html").stat().st_size > 100_000
+
+
+OPAQUE = """\
+modelspec: 1
+name: opaque
+seed: 1
+input: {shape: [8]}
+layers:
+  - {type: dense, name: first, units: 4, activation: sigmoid, kernel_initializer: he_normal}
+  - {type: keras, name: passed, class_name: UnitNormalization, config: {}}
+  - {type: dense, name: last, units: 2, activation: softmax}
+"""
+
+
+def test_keras_layer_names_its_class_and_a_warning_is_orange(tmp_path):
+    svg = graph(write_spec(tmp_path, OPAQUE))
+    passed = [t.text for t in _box(svg, "passed").iter(f"{SVG}text")]
+    assert passed[1] == "keras UnitNormalization  (None, 4)"
+    first = _box(svg, "first")
+    assert first.find(f"{SVG}rect").get("stroke") == LEVEL_COLOURS[Level.WARNING]
+    assert "warning[MS102]" in first.find(f"{SVG}title").text
+    assert "MS109" not in svg  # seeded: no finding on the model

@@ -73,7 +73,7 @@ def make_picture(model: ModelSpec, findings: Sequence[Diagnostic], groups: Optio
         layer_signal = signal.get(info.name)
         boxes[info.name] = Box(
             info.name,
-            info.type,
+            f"keras {info.spec.class_name}" if info.type == "keras" else info.type,  # which Keras class
             show_shape(info.output_shape),
             _details(info.params, activation_text(info), initializer_text(info)),
             params=info.params,

@@ -115,6 +115,7 @@ def write_png(picture: Picture, layout: Layout, folded: Collection[str], path: o
             _draw_box(axes, patches, picture.boxes[name], x, y)
         for group, (x, y) in placed.folded.items():
             _draw_box(axes, patches, folded_box(picture, group), x, y)
-        figure.savefig(path, format="png", dpi=72 * scale, pil_kwargs={"compress_level": 3})  # 6 (the default): 2x slower
+        # zlib level 3: the default 6 takes twice as long on a tall picture, for a file a fifth smaller
+        figure.savefig(path, format="png", dpi=72 * scale, pil_kwargs={"compress_level": 3})
     finally:
         pyplot.close(figure)
