@@ -55,7 +55,7 @@ function start() {
       const name = g.dataset.group, ms = D.groups[name];
       if (folded.has(name)) { g.style.display = 'none'; continue; }
       g.style.display = '';
-      const x0 = Math.min(...ms.map(m => D.x[m])) - W / 2 - PAD, x1 = Math.max(...ms.map(m => D.x[m])) + W / 2 + PAD;
+      const [x0, x1] = D.sides[name];
       const y0 = Math.min(...ms.map(m => t[D.rank[m]])) - FTOP, y1 = Math.max(...ms.map(m => t[D.rank[m]])) + H + PAD / 2;
       const r = g.querySelector('rect'), l = g.querySelector('text');
       r.setAttribute('x', x0); r.setAttribute('y', y0); r.setAttribute('width', x1 - x0); r.setAttribute('height', y1 - y0);

@@ -109,6 +109,20 @@ def group_ranks(layout: Layout, picture: Picture) -> dict[str, tuple[int, int, f
     return found
 
 
+def frame_sides(layout: Layout, picture: Picture) -> dict[str, tuple[float, float]]:
+    """The left and right side of each open group's frame: around its boxes, and around the bends of the edges that
+    end in it (a skip connection into the group runs inside its frame, not along its border). Folding changes
+    rows, never columns, so the sides hold in every folding state."""
+    sides = {}
+    for group in picture.groups:
+        members = set(group.members)
+        xs = [layout.x[m] for m in members]
+        bends = [x for (_, target), route in layout.routes.items() if target in members for x, _ in route]
+        x0, x1 = min(xs) - BOX_W / 2, max(xs) + BOX_W / 2
+        sides[group.name] = (min([x0, *bends]) - FRAME_PAD, max([x1, *bends]) + FRAME_PAD)
+    return sides
+
+
 def row_tops(layout: Layout, picture: Picture, folded: Collection[str], top: float) -> list[float]:
     """The y of each rank's row: a rank whose boxes all lie inside one folded group, below its first rank, shares
     the row of that first rank."""
@@ -149,11 +163,11 @@ def place(layout: Layout, picture: Picture, folded: Collection[str], top: float 
             where[name] = result.folded[box.group]
         else:
             result.boxes[name] = where[name] = (layout.x[name], y)
+    sides = frame_sides(layout, picture)
     for group, names in members.items():
         if group in folded:
             continue
-        x0 = min(layout.x[m] for m in names) - BOX_W / 2 - FRAME_PAD
-        x1 = max(layout.x[m] for m in names) + BOX_W / 2 + FRAME_PAD
+        x0, x1 = sides[group]
         y0 = min(tops[layout.rank[m]] for m in names) - FRAME_TOP
         y1 = max(tops[layout.rank[m]] for m in names) + BOX_H + FRAME_PAD / 2
         result.frames[group] = (x0, y0, x1, y1)

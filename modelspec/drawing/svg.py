@@ -10,7 +10,7 @@ from importlib import resources
 from xml.sax.saxutils import escape, quoteattr
 
 from modelspec.drawing import style
-from modelspec.drawing.layout import BOX_H, BOX_W, FRAME_PAD, FRAME_TOP, MARGIN, ROW_GAP, Layout, place
+from modelspec.drawing.layout import BOX_H, BOX_W, FRAME_PAD, FRAME_TOP, MARGIN, ROW_GAP, Layout, frame_sides, place
 from modelspec.drawing.picture import Box, Picture
 
 LINE = 16  # the heading's line height
@@ -81,6 +81,7 @@ def _script_data(picture: Picture, layout: Layout, top: float) -> str:
         "x": layout.x,
         "group": {name: box.group for name, box in picture.boxes.items() if box.group},
         "groups": {group.name: list(group.members) for group in picture.groups},
+        "sides": frame_sides(layout, picture),
         "edges": [[s, t, layout.routes[(s, t)]] for s, t in picture.edges],
     }
     return json.dumps(data, separators=(",", ":")).replace("</", "<\\/").replace("]]>", "]]\\u003e")
