@@ -321,3 +321,23 @@ def test_keras_layer_names_its_class_and_a_warning_is_orange(tmp_path):
     assert first.find(f"{SVG}rect").get("stroke") == LEVEL_COLOURS[Level.WARNING]
     assert "warning[MS102]" in first.find(f"{SVG}title").text
     assert "MS109" not in svg  # seeded: no finding on the model
+
+
+TWO_PARTS = """\
+modelspec: 1
+name: two
+seed: 3
+inputs: [{name: a, shape: [4]}, {name: b, shape: [6]}]
+layers:
+  - {type: dense, name: da, inputs: [a], units: 3}
+  - {type: dense, name: db, inputs: [b], units: 2}
+  - {type: dense, name: db2, units: 2}
+outputs: [da, db2]
+"""
+
+
+def test_unconnected_parts_side_by_side(tmp_path):
+    picture, layout = _laid_out(write_spec(tmp_path, TWO_PARTS))
+    assert layout.x["a"] == layout.x["da"] and layout.x["b"] == layout.x["db"] == layout.x["db2"]
+    assert layout.x["b"] - layout.x["a"] >= BOX_W
+    assert layout.rank == {"a": 0, "da": 1, "b": 0, "db": 1, "db2": 2}
