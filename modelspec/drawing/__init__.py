@@ -55,8 +55,9 @@ def graph(
     model = load_spec(spec)
     picture = make_picture(model, run(model, config or DEFAULT_CONFIG), groups)
     layout = compute_layout(picture)
-    layers = len(picture.boxes) - len(model.analysis.inputs)
-    folded = [group.name for group in picture.groups] if (fold if fold is not None else layers > FOLD_ABOVE) else []
+    if fold is None:
+        fold = len(model.analysis.layers) > FOLD_ABOVE
+    folded = [group.name for group in picture.groups] if fold else []
     svg = render_svg(picture, layout, folded)
     if path is None:
         return svg

@@ -65,18 +65,18 @@ def compute_layout(picture: Picture) -> Layout:
         roots = [v for v in part.sV if not v.e_in()]
         sugiyama.init_all(roots=roots, inverted_edges=[], optimize=True)
         sugiyama.draw(3)
-        names = [v.data for v in part.sV]
-        lowest = min(v.view.xy[0] for v in part.sV) - BOX_W / 2
+        names = {v.data for v in part.sV}
+        placed = [v.view for layer in sugiyama.layers for v in layer]  # the boxes and the edges' dummy points
+        lowest = min(view.xy[0] - view.w / 2 for view in placed)
         for vertex in part.sV:
             rank[vertex.data] = sugiyama.grx[vertex].rank
             x[vertex.data] = vertex.view.xy[0] - lowest + left
         for pair, edge in edges.items():
-            if pair[0] not in rank or pair[0] not in names:
-                continue
-            dummies = sugiyama.ctrls.get(edge, {})  # by rank, the edge's two ends included
-            between = range(rank[pair[0]] + 1, rank[pair[1]])
-            routes[pair] = [(dummies[r].view.xy[0] - lowest + left, r) for r in between if r in dummies]
-        left = max(x[name] for name in names) + BOX_W / 2 + COLUMN_GAP * 2
+            if pair[0] in names:
+                dummies = sugiyama.ctrls.get(edge, {})  # by rank, the edge's two ends included
+                between = range(rank[pair[0]] + 1, rank[pair[1]])
+                routes[pair] = [(dummies[r].view.xy[0] - lowest + left, r) for r in between if r in dummies]
+        left += max(view.xy[0] + view.w / 2 for view in placed) - lowest + COLUMN_GAP * 2
         ranks = max(ranks, len(sugiyama.layers))
     for pair in picture.edges:  # an edge between adjacent ranks has no dummy points
         routes.setdefault(pair, [])
