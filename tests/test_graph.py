@@ -273,11 +273,11 @@ def test_cli_help_names_formats_and_exit_codes():
     assert "FILE.svg, FILE.html" in text and "Exit codes: 0 clean; 2" in text
 
 
-def test_without_grandalf_says_which_extra(tmp_path):
-    code = f"""
+def test_without_grandalf_says_which_extra_before_any_work(tmp_path):
+    code = """
         import sys
         sys.modules["grandalf"] = None  # as if it were not installed
-        sys.argv = ["modelspec", "graph", {str(SPECS / "mlp.yaml")!r}, "-o", "out.svg"]
+        sys.argv = ["modelspec", "graph", "no-such-spec.yaml", "-o", "out.svg"]  # said before the spec is read
         from modelspec.cli import main
         main()
     """

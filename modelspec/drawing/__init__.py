@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Optional, Union
 
 from modelspec import atomic
 from modelspec.drawing.groups import Group, derive_groups, group_name
 from modelspec.drawing.html import render_html
-from modelspec.drawing.layout import compute_layout
+from modelspec.drawing.layout import compute_layout, grandalf_modules
 from modelspec.drawing.picture import Picture, make_picture
-from modelspec.drawing.png import write_png
+from modelspec.drawing.png import matplotlib_modules, write_png
 from modelspec.drawing.svg import render_svg
 from modelspec.linter.config import LintConfig
 from modelspec.linter.runner import DEFAULT_CONFIG, run
@@ -52,6 +51,10 @@ def graph(
         (the [graph] extra) is missing.
     """
     path = atomic.writable(output, "output", FORMATS)
+    grandalf_modules()  # a missing extra is said before any work, like a bad output
+    suffix = None if path is None else path.suffix.lower()
+    if suffix == ".png":
+        matplotlib_modules()
     model = load_spec(spec)
     picture = make_picture(model, run(model, config or DEFAULT_CONFIG), groups)
     layout = compute_layout(picture)
@@ -61,7 +64,6 @@ def graph(
     svg = render_svg(picture, layout, folded)
     if path is None:
         return svg
-    suffix = Path(path).suffix.lower()
     if suffix == ".png":
         with atomic.replacing(path, ".png") as temporary:
             write_png(picture, layout, folded, temporary)

@@ -35,7 +35,8 @@ class Layout:
     width: float
 
 
-def _grandalf():
+def grandalf_modules():
+    """grandalf's graph and layout modules; SettingsError (exit 2, naming the extra) when it is not installed."""
     try:
         return import_module("grandalf.graphs"), import_module("grandalf.layouts")
     except ImportError:
@@ -51,7 +52,7 @@ class _View:
 
 def compute_layout(picture: Picture) -> Layout:
     """Lay out ``picture``'s boxes: each connected part of the graph by grandalf, the parts side by side."""
-    graphs, layouts = _grandalf()
+    graphs, layouts = grandalf_modules()
     vertices = {name: graphs.Vertex(name) for name in picture.boxes}
     for vertex in vertices.values():
         vertex.view = _View()

@@ -16,7 +16,9 @@ SHARP = 2.0  # pixels per layout unit when the picture is small enough (a PNG of
 SHARP_AREA = 8_000_000
 
 
-def _matplotlib():
+def matplotlib_modules():
+    """pyplot, patches and Path, on the headless Agg canvas; SettingsError (exit 2, naming the extra) without
+    matplotlib."""
     try:
         import matplotlib
 
@@ -78,7 +80,7 @@ def _edge(Path, points):
 
 def write_png(picture: Picture, layout: Layout, folded: Collection[str], path: os.PathLike | str) -> None:
     """Draw ``picture`` into the PNG file ``path`` (the caller makes the write atomic)."""
-    pyplot, patches, Path = _matplotlib()
+    pyplot, patches, Path = matplotlib_modules()
     top = heading_height(picture)
     placed = place(layout, picture, folded, top)
     width, height = max(layout.width, 900), placed.height
