@@ -341,3 +341,13 @@ def test_unconnected_parts_side_by_side(tmp_path):
     assert layout.x["a"] == layout.x["da"] and layout.x["b"] == layout.x["db"] == layout.x["db2"]
     assert layout.x["b"] - layout.x["a"] >= BOX_W
     assert layout.rank == {"a": 0, "da": 1, "b": 0, "db": 1, "db2": 2}
+
+
+@pytest.mark.parametrize("spec", sorted(SPECS.glob("*.yaml")), ids=lambda path: path.stem)
+def test_every_example_spec_is_drawn(spec):
+    root = ET.fromstring(graph(spec))
+    model = load_spec(spec)
+    names = {g.get("data-name") for g in root.iter(f"{SVG}g") if g.get("data-name")}
+    assert names == set(model.analysis.inputs) | set(model.analysis.layers)
+    edges = sum(len(info.inputs) for info in model.analysis.layers.values())
+    assert len([p for p in root.iter(f"{SVG}path") if p.get("class") == "edge"]) == edges
