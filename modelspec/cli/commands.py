@@ -48,17 +48,6 @@ def cli() -> None:
     """Validate, lint and compile YAML model specs into Keras 3 models."""
 
 
-for command in (
-    validate,
-    lint_command,
-    build,
-    train,
-    evaluate,
-    probe,
-    compare,
-    import_command,
-    graph_command,
-    rules_command,
-    schema,
-):
+for command in (validate, lint_command, build, train, evaluate, probe, compare, import_command, rules_command, schema):
     cli.add_command(command)
+cli.add_command(graph_command)
