@@ -198,7 +198,7 @@ def check_member(path: Path, info: zipfile.ZipInfo, refusal: Refusal) -> None:
         )
 
 
-def _chunks(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, refusal: Refusal):
+def member_chunks(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, refusal: Refusal):
     """Yield the inflated bytes of a checked member, at most ``min(cap, declared size)`` of them: one byte more
     is refused (the stream is never trusted to end where its header says)."""
     limit = min(cap, info.file_size)
@@ -217,13 +217,13 @@ def _chunks(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: in
 
 def read_member(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, refusal: Refusal) -> bytes:
     """The inflated bytes of a checked member, at most ``cap`` of them (more is refused while streaming)."""
-    return b"".join(_chunks(path, archive, info, cap, refusal))
+    return b"".join(member_chunks(path, archive, info, cap, refusal))
 
 
 def copy_member(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, refusal: Refusal) -> None:
     """Write a checked HDF5 member to ``target``: its superblock signature is checked in the first bytes, before
     anything is written, and never more bytes than it declares are copied."""
-    chunks = _chunks(path, archive, info, info.file_size, refusal)
+    chunks = member_chunks(path, archive, info, info.file_size, refusal)
     first = next(chunks, b"")
     head = first
     while len(head) < HDF5_OFFSETS[-1] + len(HDF5_SIGNATURE) and (more := next(chunks, b"")):

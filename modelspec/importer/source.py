@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import zipfile
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -84,17 +85,42 @@ def _check_names(where: str, archive: zipfile.ZipFile) -> None:
 
 
 def archive_member(path: Path, archive: zipfile.ZipFile, name: str) -> bytes:
-    """The bytes of the member ``name``, at most ``MAX_CONFIG_BYTES`` of them (counted while inflating)."""
+    """The bytes of the JSON member ``name``: at most ``MAX_CONFIG_BYTES``, and at most the values
+    ``_json_bytes`` allows, both counted while inflating."""
     info = archives.member(path, archive, name, refused)
-    return archives.read_member(path, archive, info, MAX_CONFIG_BYTES, refused)
+    return _json_bytes(str(path), archives.member_chunks(path, archive, info, MAX_CONFIG_BYTES, refused))
 
 
 def _read_json_file(path: Path) -> bytes:
-    with open(path, "rb") as handle:
-        data = handle.read(MAX_CONFIG_BYTES + 1)
-    if len(data) > MAX_CONFIG_BYTES:
-        raise refused(str(path), f"the file is larger than {MAX_CONFIG_BYTES:,} bytes")
-    return data
+    def chunks():
+        with open(path, "rb") as handle:
+            while chunk := handle.read(archives.CHUNK):
+                yield chunk
+
+    return _json_bytes(str(path), chunks())
+
+
+def _json_bytes(where: str, chunks: Iterable[bytes]) -> bytes:
+    """Join ``chunks`` of JSON text, refusing more than ``MAX_CONFIG_BYTES``, or more values (commas and opening
+    brackets, strings included: an overestimate) than ``MAX_VALUES_PER_LAYER`` per layer of the layer limit, as
+    soon as the chunks read so far hold too many: ``json.loads`` builds a Python object for each value."""
+    limit = MAX_VALUES_PER_LAYER * Limits.from_env().max_layers
+    values = size = 0
+    parts = []
+    for chunk in chunks:
+        size += len(chunk)
+        values += chunk.count(b",") + chunk.count(b"[") + chunk.count(b"{")
+        if size > MAX_CONFIG_BYTES:
+            raise refused(where, f"the config is larger than {MAX_CONFIG_BYTES:,} bytes: refused")
+        if values > limit:
+            raise refused(
+                where,
+                f"the config holds more than {limit:,} JSON values ({MAX_VALUES_PER_LAYER} for each of the "
+                f"{limit // MAX_VALUES_PER_LAYER:,} layers a spec may hold; MODELSPEC_MAX_LAYERS raises it): refused "
+                "before parsing",
+            )
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _metadata(path: Path, archive: zipfile.ZipFile) -> Any:
@@ -107,14 +133,6 @@ def _metadata(path: Path, archive: zipfile.ZipFile) -> Any:
 
 
 def _parse(where: str, data: bytes) -> dict:
-    limit = MAX_VALUES_PER_LAYER * Limits.from_env().max_layers
-    values = data.count(b",") + data.count(b"[") + data.count(b"{")  # at least the values; strings may hold more
-    if values > limit:
-        raise refused(
-            where,
-            f"the JSON holds about {values:,} values, more than {limit:,} ({MAX_VALUES_PER_LAYER} for each of the "
-            "layers a spec may hold; raise the layer limit with MODELSPEC_MAX_LAYERS): refused before parsing",
-        )
     try:
         value = json.loads(data)
     except RecursionError:
