@@ -2,7 +2,8 @@
 pretrained and training `.npz` files and import `.json` configs, through the command line. Whatever the bytes, the
 command exits 0, 1 or 2, with no traceback and no temporary file left behind.
 
-Bounded for `make test` (150 examples per reader, about 20 s in all); a longer run: MODELSPEC_FUZZ_EXAMPLES=5000 (examples per reader).
+Bounded for `make test` (150 examples per reader, about 20 s in all); a longer run:
+MODELSPEC_FUZZ_EXAMPLES=5000 (examples per reader).
 """
 
 from __future__ import annotations
