@@ -23,6 +23,7 @@ docs/security.md lists the limits. Nothing here imports NumPy at module level.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import stat
@@ -234,6 +235,65 @@ def copy_member(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, tar
         handle.write(head)
         for chunk in chunks:
             handle.write(chunk)
+
+
+class Window(io.RawIOBase):
+    """A read-only, seekable view of ``size`` bytes of a file from ``start``: a STORED member read in place, where
+    ``zipfile`` (before Python 3.12) answers each backward seek by reading the member again from its start."""
+
+    def __init__(self, path: Path, start: int, size: int):
+        super().__init__()
+        self._file = open(path, "rb")  # noqa: SIM115 (closed with the window)
+        self._start, self._size, self._position = start, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._position, os.SEEK_END: self._size}[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def readinto(self, buffer) -> int:
+        count = max(0, min(len(buffer), self._size - self._position))
+        self._file.seek(self._start + self._position)
+        read = self._file.readinto(memoryview(buffer)[:count])
+        self._position += read
+        return read
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def hdf5_member(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, folder: Path, refusal: Refusal):
+    """A seekable file of a checked HDF5 member, for h5py: a STORED member is read in place (a ``Window``); a deflated
+    one is first copied to ``folder`` (``copy_member``: its signature checked, its size bounded), because h5py's seeks
+    on a deflate stream re-inflate it from the start each time it goes backwards. The caller closes it."""
+    if info.compress_type == zipfile.ZIP_DEFLATED:
+        target = folder / "member.h5"
+        copy_member(path, archive, info, target, refusal)
+        return open(target, "rb")  # noqa: SIM115 (the caller closes it)
+    with open(path, "rb") as handle:
+        handle.seek(info.header_offset)
+        local = handle.read(30)
+    if len(local) < 30 or local[:4] != b"PK\x03\x04":
+        raise refusal(str(path), f"archive member {info.filename!r} has no local header where the directory says")
+    name_length, extra_length = int.from_bytes(local[26:28], "little"), int.from_bytes(local[28:30], "little")
+    start = info.header_offset + 30 + name_length + extra_length
+    if start + info.file_size > path.stat().st_size:
+        raise refusal(str(path), f"archive member {info.filename!r} runs past the end of the file")
+    window = Window(path, start, info.file_size)
+    if not has_hdf5_signature(window):
+        window.close()
+        raise refusal(str(path), f"archive member {info.filename!r} is not an HDF5 file")
+    return window
 
 
 def has_hdf5_signature(handle) -> bool:

@@ -495,3 +495,16 @@ def test_a_zip_bomb_costs_a_real_process_little_memory(tmp_path, declared):
     assert peak < 150, f"{peak:.0f} MiB"  # the interpreter and modelspec alone take about 45
     assert seconds < 30
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bomb.keras"]
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED], ids=["stored", "deflated"])
+def test_keras_weights_are_read_in_place_or_from_a_copy_that_is_removed(tmp_path, private_tmp, method):
+    """A STORED member is read in place; a deflated one from a temporary copy (h5py's backward seeks would inflate
+    the stream again from its start each time), removed once the plan is made."""
+    member = (stored if method == zipfile.ZIP_STORED else deflated)("model.weights.h5", weights_bytes(tmp_path))
+    path = raw_zip(tmp_path / "base.keras", [deflated("config.json", config_json()), member])
+    spec = project(tmp_path / "p")
+    result = run_cli("build", str(spec), "--weights", str(path), "--plan")
+    assert result.exit_code == 0, result.output
+    assert "1 of 1 layers load" in result.output, result.output
+    assert list(private_tmp.iterdir()) == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -113,9 +114,8 @@ def _open(stack: ExitStack, path: Path, kind: str) -> tuple[Source, Any]:
     if kind == "keras":
         archive = stack.enter_context(_zip(path))
         member = archive_member(path, archive, KERAS_MEMBER)
-        handle = stack.enter_context(archive.open(member))
-        if not archives.has_hdf5_signature(handle):
-            raise WeightsError(f"{path}: archive member {KERAS_MEMBER!r} is not an HDF5 file")
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="modelspec-weights-")))
+        handle = stack.enter_context(archives.hdf5_member(path, archive, member, folder, REFUSAL))
         h5 = stack.enter_context(_h5(path, handle))
         return _h5_source(path, "keras", h5, member.file_size), h5
     h5 = stack.enter_context(_h5(path, path))
