@@ -204,7 +204,9 @@ def member_chunks(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, c
     is refused (the stream is never trusted to end where its header says)."""
     limit = min(cap, info.file_size)
     if info.file_size > cap:
-        raise refusal(str(path), f"archive member {info.filename!r} declares {info.file_size:,} bytes: refused")
+        raise refusal(
+            str(path), f"archive member {info.filename!r} declares {info.file_size:,} bytes, more than {cap:,}: refused"
+        )
     with guarded(str(path), refusal, f"archive member {info.filename!r} is unreadable"), archive.open(info) as handle:
         seen = 0
         while chunk := handle.read(min(CHUNK, limit - seen + 1)):
