@@ -2,7 +2,7 @@
 pretrained and training `.npz` files and import `.json` configs, through the command line. Whatever the bytes, the
 command exits 0, 1 or 2, with no traceback and no temporary file left behind.
 
-Bounded for `make test` (150 examples per reader, about 20 s in all); a longer run:
+Bounded for `make test` (120 examples per reader, about 25 s in all); a longer run:
 MODELSPEC_FUZZ_EXAMPLES=5000 (examples per reader).
 """
 
@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from modelspec.cli import cli
 
-EXAMPLES = int(os.environ.get("MODELSPEC_FUZZ_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("MODELSPEC_FUZZ_EXAMPLES", "120"))
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -115,6 +115,7 @@ def _seeds() -> dict:
         "import-json": ("model.json", config),
         "weights-h5": ("base.weights.h5", h5),
         "weights-keras": ("base.keras", _zip({"config.json": config, "model.weights.h5": h5}, zipfile.ZIP_DEFLATED)),
+        "weights-keras-stored": ("base.keras", _zip({"model.weights.h5": h5}, zipfile.ZIP_STORED)),
         "weights-npz": ("base.npz", _npz(kernel, compressed=True)),
         "training-npz": ("data.npz", _npz(data, compressed=False)),
         "training-npz-compressed": ("data.npz", _npz(data, compressed=True)),
@@ -192,6 +193,7 @@ CASES = [
     "import-json",
     "weights-h5",
     "weights-keras",
+    "weights-keras-stored",
     "weights-npz",
     "training-npz",
     "training-npz-compressed",
