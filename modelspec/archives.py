@@ -12,6 +12,8 @@ Every reader of a file that may come from someone else (pretrained weights, `mod
   declared sizes are checked before a byte is inflated, and ``read_member`` / ``copy_member`` count the bytes while
   streaming, so a member whose data runs past its declared size is refused there too (``zipfile`` also stops at the
   declared size and checks the CRC at the end).
+- ``hdf5_member`` / ``copy_member``: an HDF5 member's signature is checked in its first bytes before anything is
+  written; a STORED member is then read in place (``Window``), a deflated one from a bounded temporary copy.
 - ``npy_header``: an ``.npy`` member's header is parsed, and refused when it declares more bytes than the member
   holds, before NumPy allocates anything.
 - ``guarded``: ``OSError``, ``EOFError``, ``zlib.error``, ``BadZipFile``, ``MemoryError`` and the ``ValueError``,
