@@ -175,12 +175,12 @@ CASES = {
     "truncated_npz": (
         single(),
         truncated_npz,
-        "data.npz: not a readable .npz file: File is not a zip file",
+        "data.npz: a damaged or truncated zip archive (File is not a zip file)",
     ),
     "corrupt_npz_member": (
         single(),
         corrupt_member,
-        "data.npz: array 'x' is unreadable: Bad CRC-32 for file 'x.npy'",
+        "data.npz: member 'x.npy' is unreadable: corrupt archive (Bad CRC-32 for file 'x.npy')",
     ),
     "truncated_npy": (
         single(),

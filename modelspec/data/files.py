@@ -13,6 +13,7 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelspec import archives
 from modelspec.data.common import Found, listing, numpy
 from modelspec.diagnostics import did_you_mean
 from modelspec.errors import DataError
@@ -49,8 +50,9 @@ def single_npy(source: str, model: ModelSpec) -> DataError:
 
 
 def read_npz(path: Path, source: str, model: ModelSpec) -> Found:
-    """Read every array of an .npz archive into memory (``allow_pickle=False``)."""
-    np = numpy(source)
+    """Read every array of an .npz archive into memory (``allow_pickle=False``), after the guards every ``.npz`` and
+    zip archive gets (modelspec/archives.py: the members' sizes, then each ``.npy`` header, before allocating)."""
+    numpy(source)
     try:
         with open(path, "rb") as file:
             magic = file.read(4)
@@ -58,31 +60,34 @@ def read_npz(path: Path, source: str, model: ModelSpec) -> Found:
         raise DataError(f"{source}: cannot read the file: {exc.strerror or exc}") from None
     if magic not in _ZIP_MAGIC:
         raise DataError(f"{source}: not an .npz file (a zip archive of .npy files, as numpy.savez writes)")
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except _UNREADABLE as exc:
-        raise DataError(f"{source}: not a readable .npz file: {exc}") from None
-    with archive:
-        arrays = {key: _member(archive, key, source) for key in archive.files}
+
+    def refusal(where: str, why: str) -> DataError:  # named as the person wrote it, not as resolved
+        return DataError(f"{source}: {why}")
+
+    with (
+        archives.guarded(source, refusal, "not a readable .npz file"),
+        archives.open_zip(path, refusal, "an .npz file") as archive,
+    ):
+        members = archives.npy_members(path, archive, refusal)
+        arrays = {item.key: _member(path, archive, item, refusal) for item in members}
     if not arrays:
         raise DataError(f"{source}: the archive holds no arrays")
     return _assign(arrays, source, model, memory_mapped=False)
 
 
-def _member(archive: Any, key: str, source: str) -> Any:
-    try:
-        return archive[key]
-    except ValueError as exc:
-        if "Object arrays" in str(exc):
-            raise _objects(source, key) from None
-        raise DataError(f"{source}: array '{key}' is unreadable: {exc}") from None
-    except _UNREADABLE as exc:
-        raise DataError(f"{source}: array '{key}' is unreadable: {exc}") from None
+def _member(path: Path, archive: zipfile.ZipFile, item: archives.NpyMember, refusal: archives.Refusal) -> Any:
+    if item.dtype.hasobject:
+        raise refusal(str(path), _objects_text(item.key))
+    return archives.read_npy(path, archive, item, refusal)
 
 
 def _objects(source: str, name: str) -> DataError:
-    return DataError(
-        f"{source}: array '{name}': Python objects (dtype object), which modelspec never unpickles: save numbers "
+    return DataError(f"{source}: {_objects_text(name)}")
+
+
+def _objects_text(name: str) -> str:
+    return (
+        f"array '{name}': Python objects (dtype object), which modelspec never unpickles: save numbers "
         f"(or text labels) as a plain NumPy array"
     )
 

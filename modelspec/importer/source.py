@@ -12,15 +12,22 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from modelspec.errors import WeightsError
+from modelspec import archives
 from modelspec.importer.problems import refused
 from modelspec.pretrained import files
+from modelspec.source import Limits
 
 MAX_CONFIG_BYTES = 64 * 1024 * 1024  # the config of a 1,000-layer model is a few MB
+# JSON values (counted as commas and opening brackets, before parsing) a config may hold per layer of the layer
+# limit: a Keras 3 layer's config holds about 60 to 80; json.loads builds a Python object for each, and 63 MiB of
+# `[{},{},...]` (64 KB deflated) cost 1.7 GB of memory before this count refused it.
+MAX_VALUES_PER_LAYER = 200
 CONFIG_MEMBER = "config.json"
 METADATA_MEMBER = "metadata.json"
 
@@ -39,15 +46,15 @@ def read_source(path) -> ModelSource:
     """Read a `.keras` archive or a JSON model config; raise ``UnsupportedModel`` when unreadable or hostile."""
     path = Path(path)
     where = str(path)
-    if not path.is_file():
-        raise refused(where, "no such file" if not path.exists() else "not a regular file")
+    problem = archives.regular_file(path)
+    if problem is not None:
+        raise refused(where, problem)
     suffix = path.suffix.lower()
-    if suffix == ".keras":
-        return _read_archive(path)
-    if suffix == ".json":
-        if path.stat().st_size > MAX_CONFIG_BYTES:
-            raise refused(where, f"the file is larger than {MAX_CONFIG_BYTES:,} bytes")
-        return ModelSource(path, _parse(where, path.read_bytes()))
+    with archives.guarded(where, refused, "cannot read"):
+        if suffix == ".keras":
+            return _read_archive(path)
+        if suffix == ".json":
+            return ModelSource(path, _parse(where, _read_json_file(path)))
     raise refused(
         where,
         f"expected a .keras archive or a .json model config (model.to_json()) (received: {path.name!r}); "
@@ -57,16 +64,11 @@ def read_source(path) -> ModelSource:
 
 def _read_archive(path: Path) -> ModelSource:
     where = str(path)
-    try:
-        with zipfile.ZipFile(path) as archive:
-            _check_names(where, archive)
-            config = _parse(where, archive_member(path, archive, CONFIG_MEMBER))
-            metadata = _metadata(path, archive)
-            has_weights = files.KERAS_MEMBER in archive.namelist()
-    except zipfile.BadZipFile:
-        raise refused(where, "not a zip archive, which a .keras file must be") from None
-    except OSError as exc:
-        raise refused(where, f"cannot read: {exc.strerror or exc}") from None
+    with archives.open_zip(path, refused, "a .keras file") as archive:
+        _check_names(where, archive)
+        config = _parse(where, archive_member(path, archive, CONFIG_MEMBER))
+        metadata = _metadata(path, archive)
+        has_weights = files.KERAS_MEMBER in archive.namelist()
     version = metadata.get("keras_version") if isinstance(metadata, dict) else None
     return ModelSource(path, config, version if isinstance(version, str) else None, path if has_weights else None)
 
@@ -77,23 +79,48 @@ def _check_names(where: str, archive: zipfile.ZipFile) -> None:
         parts = name.replace("\\", "/").split("/")
         if name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":"):
             raise refused(where, f"archive member {name!r} names a path outside the archive: refused")
-    duplicates = sorted({name for name in names if names.count(name) > 1})
+    duplicates = sorted(name for name, count in Counter(names).items() if count > 1)
     if duplicates:
         raise refused(where, f"archive holds several members named {duplicates[0]!r}: refused")
 
 
 def archive_member(path: Path, archive: zipfile.ZipFile, name: str) -> bytes:
-    try:
-        info = files.archive_member(path, archive, name)
-    except WeightsError as exc:
-        raise refused(str(path), str(exc).removeprefix(f"{path}: ")) from None
-    if info.file_size > MAX_CONFIG_BYTES:
-        raise refused(str(path), f"archive member {name!r} declares {info.file_size:,} bytes: refused")
-    with archive.open(info) as handle:
-        data = handle.read(MAX_CONFIG_BYTES + 1)
-    if len(data) > MAX_CONFIG_BYTES:
-        raise refused(str(path), f"archive member {name!r} holds more than {MAX_CONFIG_BYTES:,} bytes: refused")
-    return data
+    """The bytes of the JSON member ``name``: at most ``MAX_CONFIG_BYTES``, and at most the values
+    ``_json_bytes`` allows, both counted while inflating."""
+    info = archives.member(path, archive, name, refused)
+    return _json_bytes(str(path), archives.member_chunks(path, archive, info, MAX_CONFIG_BYTES, refused))
+
+
+def _read_json_file(path: Path) -> bytes:
+    def chunks():
+        with open(path, "rb") as handle:
+            while chunk := handle.read(archives.CHUNK):
+                yield chunk
+
+    return _json_bytes(str(path), chunks())
+
+
+def _json_bytes(where: str, chunks: Iterable[bytes]) -> bytes:
+    """Join ``chunks`` of JSON text, refusing more than ``MAX_CONFIG_BYTES``, or more values (commas and opening
+    brackets, strings included: an overestimate) than ``MAX_VALUES_PER_LAYER`` per layer of the layer limit, as
+    soon as the chunks read so far hold too many: ``json.loads`` builds a Python object for each value."""
+    limit = MAX_VALUES_PER_LAYER * Limits.from_env().max_layers
+    values = size = 0
+    parts = []
+    for chunk in chunks:
+        size += len(chunk)
+        values += chunk.count(b",") + chunk.count(b"[") + chunk.count(b"{")
+        if size > MAX_CONFIG_BYTES:
+            raise refused(where, f"the config is larger than {MAX_CONFIG_BYTES:,} bytes: refused")
+        if values > limit:
+            raise refused(
+                where,
+                f"the config holds more than {limit:,} JSON values ({MAX_VALUES_PER_LAYER} for each of the "
+                f"{limit // MAX_VALUES_PER_LAYER:,} layers a spec may hold; MODELSPEC_MAX_LAYERS raises it): refused "
+                "before parsing",
+            )
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _metadata(path: Path, archive: zipfile.ZipFile) -> Any:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import math
 import tempfile
-import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
 
+from modelspec import archives
 from modelspec.atomic import replacing
 from modelspec.errors import WeightsError
 from modelspec.importer.problems import refused
@@ -38,11 +38,11 @@ def archive_arrays(path: Path, layers: Iterable[tuple[str, tuple[str, ...]]]) ->
     """Read the arrays of each (spec name, Keras origin) layer from a `.keras` archive's weights (checked with
     the guards of pretrained weights), or, when every layer keeps its name, only check and count them."""
     layers = list(layers)
-    with tempfile.TemporaryDirectory(prefix="modelspec-import-") as folder:
+    with tempfile.TemporaryDirectory(prefix="modelspec-import-") as folder:  # removed on SIGTERM too (cli.main)
         member = Path(folder) / files.KERAS_MEMBER
         try:
             _extract(path, member)
-            with files.open_source(member) as (source, h5):
+            with files.open_source(member) as (source, h5), archives.guarded(str(member), files.REFUSAL):
                 # Verbatim unless names changed, or the member carries more than the layers (optimizer state).
                 if all(origin == (name,) for name, origin in layers) and set(files.group_names(member, h5)) <= {
                     "layers",
@@ -52,22 +52,16 @@ def archive_arrays(path: Path, layers: Iterable[tuple[str, tuple[str, ...]]]) ->
                     return Verbatim(path, values)
                 return _arrays(member, h5, layers)
         except WeightsError as exc:
-            text = str(exc).replace(str(member), f"{path}:{files.KERAS_MEMBER}")
+            text = str(exc).removeprefix(f"{path}: ").replace(str(member), f"{path}:{files.KERAS_MEMBER}")
             raise refused(str(path), f"its weights: {text}") from None
 
 
 def _extract(path: Path, target: Path) -> None:
     """Copy the archive's weights member to ``target`` (h5py reads a real file far faster than a zip stream),
-    after the size checks, and never more bytes than the member declares."""
-    with zipfile.ZipFile(path) as archive:
+    after the size checks and the HDF5 signature, never more bytes than it declares (``archives.copy_member``)."""
+    with archives.open_zip(path, files.REFUSAL, "a .keras file") as archive:
         info = files.archive_member(path, archive, files.KERAS_MEMBER)
-        with archive.open(info) as source, open(target, "wb") as handle:
-            left = info.file_size
-            while chunk := source.read(min(left, 1 << 22) if left else 1):
-                if len(chunk) > left:
-                    raise WeightsError(f"{path}: archive member {info.filename!r} holds more than it declares")
-                handle.write(chunk)
-                left -= len(chunk)
+        archives.copy_member(path, archive, info, target, files.REFUSAL)
 
 
 def _arrays(path: Path, h5, layers) -> Arrays:

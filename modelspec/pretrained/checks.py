@@ -4,8 +4,9 @@ there, and whether `map` keys and `freeze` patterns name layers of the spec.
 One pure function, ``check``, serves both sides: `modelspec lint` reports its problems as MS401 and MS403, and
 a build raises them as errors before anything is loaded. The path policy (docs/security.md): a spec's path is
 relative to the spec's folder and may leave it, but not the tree the spec lives in — its project (the nearest
-folder above it with `.git` or `pyproject.toml`), or the current folder when the spec is inside it. A path
-given by the person running modelspec (`--weights`, ``weights=``) is trusted as it is.
+folder above it with `.git` or `pyproject.toml`), or the current folder when the spec is inside it, checked on the
+written path and again where its symbolic links lead. A path given by the person running modelspec (`--weights`,
+``weights=``) is trusted as it is.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Union
 
+from modelspec.archives import regular_file
 from modelspec.diagnostics import Diagnostic, Level
 from modelspec.errors import SpecError
 from modelspec.schema.pretrained import Pretrained, compile_pattern
@@ -109,16 +111,33 @@ def weights_file(model: ModelSpec, weights=None) -> Union[Path, Problem]:
         )
     target = Path(os.path.normpath(os.path.join(os.path.abspath(model.folder), text)))
     roots = allowed_roots(model)
-    if not any(target == root or root in target.parents for root in roots):
+    hint = (
+        "keep the weights inside the project (a weights/ folder beside specs/ is fine), or pass the file with "
+        "`modelspec build --weights FILE`"
+    )
+    if not _inside(target, roots):
         return Problem(
             FILE,
             where,
             f"pretrained.path leaves the spec's tree ({roots[-1]}): a spec may only name "
             f"files inside the project it lives in (received: {text!r})",
-            hint="keep the weights inside the project (a weights/ folder beside specs/ is fine), or "
-            "pass the file with `modelspec build --weights FILE`",
+            hint=hint,
+        )
+    # Symbolic links are resolved before the policy applies (git stores links, so a pull request can add
+    # `base.weights.h5 -> /any/file`). The message is the same whether or not the file the link names exists.
+    if not _inside(Path(os.path.realpath(target)), [Path(os.path.realpath(root)) for root in roots]):
+        return Problem(
+            FILE,
+            where,
+            f"pretrained.path goes through a symbolic link that leads outside the spec's tree ({roots[-1]}): a "
+            f"spec may only name files inside the project it lives in (received: {text!r})",
+            hint=hint,
         )
     return target
+
+
+def _inside(target: Path, roots: list[Path]) -> bool:
+    return any(target == root or root in target.parents for root in roots)
 
 
 def check(model: ModelSpec, weights=None) -> list[Problem]:
@@ -131,13 +150,14 @@ def check(model: ModelSpec, weights=None) -> list[Problem]:
     located = weights_file(model, weights)
     if isinstance(located, Problem):
         problems.append(located)
-    elif weights is None and not located.is_file():
+    elif weights is None and (why := regular_file(located)) is not None:
         where = model.folder if not model.path.startswith("<") else "the current folder"
+        what = "does not exist" if why == "no such file" else f"is {why}" if why.startswith("a ") else why
         problems.append(
             Problem(
                 FILE,
                 ("pretrained", "path"),
-                f"pretrained weights file {block.path!r} does not exist (looked in {where})",
+                f"pretrained weights file {block.path!r} {what} (looked in {where})",
                 hint="write the path relative to the spec's folder, or pass the file with "
                 "`modelspec build --weights FILE`",
             )

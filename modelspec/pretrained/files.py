@@ -10,21 +10,25 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 import zipfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelspec import archives
 from modelspec.errors import WeightsError
 from modelspec.validation_errors import show_value
 
 SUFFIXES = (".weights.h5", ".keras", ".npz")
-# Deflate cannot compress better than about 1032:1; a member that claims more is lying about its size.
+# Deflate cannot compress better than about 1032:1: an HDF5 dataset (chunks compressed with gzip) that declares
+# more than this many times what it stores is lying about its size. Zip members: modelspec/archives.py.
 MAX_RATIO = 1032
 MAX_OBJECTS = 1_000_000  # HDF5 groups and datasets visited in one file
 KERAS_MEMBER = "model.weights.h5"
+REFUSAL = archives.plain(WeightsError)
 # Keras's construction order of the sublayers it saves as groups (h5py lists groups alphabetically).
 _SUBLAYER_ORDER = {
     "cell": 0,
@@ -90,56 +94,43 @@ def kind_of(path: Path) -> str:
 
 @contextmanager
 def open_source(path: os.PathLike | str) -> Iterator[tuple[Source, Any]]:
-    """Open a weights file; yield its ``Source`` and a handle for ``read``. Raise ``WeightsError`` when unusable."""
+    """Open a weights file; yield its ``Source`` and a handle for ``read``. Raise ``WeightsError`` when unusable,
+    also for a corrupt file found corrupt while the block reads it (``archives.guarded``)."""
     path = Path(path)
     kind = kind_of(path)
-    if not path.is_file():
-        raise WeightsError(f"{path}: no such file" if not path.exists() else f"{path}: not a regular file")
-    try:
-        size = path.stat().st_size
-        if kind == "npz":
-            with _zip(path) as archive:
-                yield _npz_source(path, archive), archive
-            return
-        if kind == "keras":
-            with _zip(path) as archive:
-                member = archive_member(path, archive, KERAS_MEMBER)
-                with archive.open(member) as handle, _h5(path, handle) as h5:
-                    yield _h5_source(path, "keras", h5, member.file_size), h5
-            return
-        with _h5(path, path) as h5:
-            yield _h5_source(path, "h5", h5, size), h5
-    except OSError as exc:
-        raise WeightsError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    problem = archives.regular_file(path)
+    if problem is not None:
+        raise WeightsError(f"{path}: {problem}")
+    with ExitStack() as stack:
+        with archives.guarded(str(path), REFUSAL, "cannot read"):
+            source, handle = _open(stack, path, kind)
+        yield source, handle  # the caller's own errors pass as they are; ``read`` guards its reads
+
+
+def _open(stack: ExitStack, path: Path, kind: str) -> tuple[Source, Any]:
+    if kind == "npz":
+        archive = stack.enter_context(_zip(path))
+        return _npz_source(path, archive), archive
+    if kind == "keras":
+        archive = stack.enter_context(_zip(path))
+        member = archive_member(path, archive, KERAS_MEMBER)
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="modelspec-weights-")))
+        handle = stack.enter_context(archives.hdf5_member(path, archive, member, folder, REFUSAL))
+        h5 = stack.enter_context(_h5(path, handle))
+        return _h5_source(path, "keras", h5, member.file_size), h5
+    h5 = stack.enter_context(_h5(path, path))
+    return _h5_source(path, "h5", h5, path.stat().st_size), h5
 
 
 @contextmanager
 def _zip(path: Path):
-    try:
-        archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile:
-        raise WeightsError(f"{path}: not a zip archive, which a {kind_of(path)!r} file must be") from None
-    with archive:
+    with archives.open_zip(path, REFUSAL, f"a {kind_of(path)!r} file") as archive:
         yield archive
 
 
 def archive_member(path: Path, archive: zipfile.ZipFile, name: str) -> zipfile.ZipInfo:
-    try:
-        info = archive.getinfo(name)
-    except KeyError:
-        raise WeightsError(f"{path}: the archive holds no {name}") from None
-    _check_member(path, info)
-    return info
-
-
-def _check_member(path: Path, info: zipfile.ZipInfo) -> None:
-    """Refuse a member whose declared size no honest archive of this size could hold (a zip bomb)."""
-    archive_size = path.stat().st_size
-    if info.compress_size > archive_size or info.file_size > MAX_RATIO * max(info.compress_size, 1):
-        raise WeightsError(
-            f"{path}: archive member {info.filename!r} declares {info.file_size:,} bytes from "
-            f"{info.compress_size:,} compressed bytes in a {archive_size:,}-byte file: refused"
-        )
+    """The member ``name`` after the checks of ``archives.check_member`` (sizes no honest archive declares)."""
+    return archives.member(path, archive, name, REFUSAL)
 
 
 @contextmanager
@@ -245,35 +236,16 @@ def _check_dataset(path: Path, dataset, budget: list) -> None:
 
 
 def _npz_source(path: Path, archive: zipfile.ZipFile) -> Source:
-    """Index an .npz: members ``layer/variable.npy``; each header's declared size must fit its member."""
-    np = _numpy()
-
+    """Index an .npz: members ``layer/variable.npy``, each checked by ``archives.npy_members`` (sizes, header)."""
+    _numpy()  # a clear error when NumPy is missing
     source = Source(path, "npz", named=True)
-    for info in archive.infolist():
-        _check_member(path, info)
-        key = info.filename.removesuffix(".npy")
-        layer, _, variable = key.partition("/")
+    for item in archives.npy_members(path, archive, REFUSAL):
+        layer, _, variable = item.key.partition("/")
         if not variable:
-            raise WeightsError(f"{path}: key {key!r} is not of the form layer/variable (e.g. hidden1/kernel)")
-        with archive.open(info) as handle:
-            try:
-                version = np.lib.format.read_magic(handle)
-                shape, _, dtype = (
-                    np.lib.format.read_array_header_1_0(handle)
-                    if version == (1, 0)
-                    else np.lib.format.read_array_header_2_0(handle)
-                )
-            except ValueError as exc:
-                raise WeightsError(f"{path}: member {info.filename!r} is not a NumPy array: {exc}") from None
-        if dtype.kind not in "fiub":
-            raise WeightsError(f"{path}: {key} holds {dtype} values, not numbers: refused (no pickles)")
-        declared = math.prod(shape) * dtype.itemsize
-        if declared > info.file_size:
-            raise WeightsError(
-                f"{path}: {key} declares {declared:,} bytes ({show_value(list(shape))}) in a "
-                f"{info.file_size:,}-byte member: refused"
-            )
-        source.layers.setdefault(layer, []).append(Entry(info.filename, variable, tuple(shape)))
+            raise WeightsError(f"{path}: key {item.key!r} is not of the form layer/variable (e.g. hidden1/kernel)")
+        if item.dtype.kind not in "fiub":
+            raise WeightsError(f"{path}: {item.key} holds {item.dtype} values, not numbers: refused (no pickles)")
+        source.layers.setdefault(layer, []).append(Entry(item.info.filename, variable, item.shape))
     return source
 
 
@@ -284,7 +256,8 @@ def read(source: Source, handle, layer: str) -> list:
     if source.kind == "npz":
         arrays = []
         for entry in source.layers[layer]:
-            with handle.open(entry.key) as member:
+            with archives.guarded(str(source.path), REFUSAL), handle.open(entry.key) as member:
                 arrays.append(np.lib.format.read_array(member, allow_pickle=False))
         return arrays
-    return [handle[entry.key][()] for entry in source.layers[layer]]
+    with archives.guarded(str(source.path), REFUSAL):
+        return [handle[entry.key][()] for entry in source.layers[layer]]

@@ -44,10 +44,13 @@ MS401 = Rule(
         what="Flags a `pretrained.path` that names no file (relative to the spec's folder), or that the path "
         "policy refuses: an absolute path, or one that leaves the tree the spec lives in (its project: the "
         "nearest folder above it with `.git` or `pyproject.toml`; or the current folder when the spec is "
-        "inside it). A build refuses the same paths.",
+        "inside it), or that goes through a symbolic link leading outside that tree (links are resolved before "
+        "the policy applies). It also names a path that is not a regular file (a folder, a named pipe) or that "
+        "the file system refuses (a name too long). A build refuses the same paths.",
         why="The build would stop at the missing file; CI finds it earlier, without TensorFlow. A path written "
         "relative to the current folder instead of the spec's folder works on one machine and fails on the "
-        "next, and a spec that reaches outside its project could make modelspec read any file on the machine.",
+        "next, and a spec that reaches outside its project could make modelspec read any file on the machine; "
+        "git stores symbolic links, so a pull request can add `base.weights.h5 -> /any/file` as easily.",
         example=spec(_BODY, extra="pretrained:\n  path: missing.weights.h5\n"),
         use_instead=spec(_BODY, extra="pretrained:\n  path: base.weights.h5\n"),
         references=PLAN,
