@@ -15,7 +15,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from modelspec.errors import SettingsError
+from modelspec.atomic import writable_folder
+from modelspec.errors import SettingsError, echoed
 from modelspec.schema.base import SEED_LIMIT
 
 FORMAT = 1
@@ -76,11 +77,8 @@ def _reason(exc: BaseException) -> str:
     return _short(text)
 
 
-def _short(value: Any, limit: int = 80) -> str:
-    """A value from a file, as a message quotes it: printable, and cut to ``limit`` characters."""
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    text = text.encode("unicode_escape").decode("ascii")
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+def _short(value: Any) -> str:
+    return echoed(value if isinstance(value, str) else json.dumps(value, default=str))
 
 
 def _integer(value: Any, low: int, high: int) -> bool:
@@ -141,11 +139,16 @@ def _count(history: Any) -> str:
 
 
 def folder(path: os.PathLike | str, create: bool = True) -> Path:
-    """Create the checkpoint folder if needed (``create``: the process that writes it, the chief of a cluster); a
-    file in its place is a settings error."""
+    """Create the checkpoint folder if needed (``create``: the process that writes it, the chief of a cluster) and
+    check that files can be written in it; a file in its place, or a folder that cannot be written, is a settings
+    error."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise SettingsError(f"--checkpoints {path}: not a folder")
     if create:
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SettingsError(f"--checkpoints: cannot create the folder {path}: {exc.strerror or exc}") from None
+        writable_folder(path, "--checkpoints")
     return path

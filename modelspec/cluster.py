@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from modelspec.errors import SettingsError
+from modelspec.errors import SettingsError, echoed
 from modelspec.schema.distribute import MULTI_WORKER_MIRRORED, Distribute
 
 TF_CONFIG = "TF_CONFIG"
@@ -84,16 +84,9 @@ def cluster_wait(environ) -> float:
     if not 0 < wait <= MAX_WAIT:
         raise SettingsError(
             f"{WAIT_VARIABLE} is the number of seconds a worker waits for the cluster, more than 0 and at most "
-            f"{MAX_WAIT:.0f} (received: {shown(text)})"
+            f"{MAX_WAIT:.0f} (received: {echoed(text)})"
         )
     return wait
-
-
-def shown(text: str, limit: int = 200) -> str:
-    """A value from the environment as a message quotes it: control characters escaped, at most ``limit``
-    characters (the length said when it is cut)."""
-    quoted = text.encode("unicode_escape").decode("ascii")
-    return quoted if len(quoted) <= limit else f"{quoted[:limit]}... ({len(text):,} characters)"
 
 
 def _tf_config_role(text: str) -> Role:
@@ -116,7 +109,7 @@ def _tf_config_role(text: str) -> Role:
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise SettingsError(
             f"TF_CONFIG is not a cluster description: it needs `cluster` (task type -> list of host:port) and "
-            f"`task` (type and index) ({type(exc).__name__}: {exc}) (received: {shown(text)})"
+            f"`task` (type and index) ({type(exc).__name__}: {exc}) (received: {echoed(text)})"
         ) from None
     unsupported = sorted(set(cluster) - {"chief", "worker"})
     if kind not in ("chief", "worker") or unsupported:
@@ -149,13 +142,13 @@ def _check_addresses(cluster: dict) -> None:
         hosts = cluster.get(kind, [])
         if not isinstance(hosts, list):
             raise SettingsError(
-                f"TF_CONFIG: cluster.{kind} must be a list of host:port (received: {shown(str(hosts))})"
+                f"TF_CONFIG: cluster.{kind} must be a list of host:port (received: {echoed(str(hosts))})"
             )
         _check_size(len(seen) + len(hosts), "TF_CONFIG's cluster")
         for at, address in enumerate(hosts):
             problem = _address_problem(address)
             if problem:
-                raise SettingsError(f"TF_CONFIG: cluster.{kind}[{at}] {problem} (received: {shown(str(address))})")
+                raise SettingsError(f"TF_CONFIG: cluster.{kind}[{at}] {problem} (received: {echoed(str(address))})")
             if address in seen:
                 raise SettingsError(f"TF_CONFIG: cluster.{kind}[{at}] {address} is listed twice in the cluster")
             seen.add(address)

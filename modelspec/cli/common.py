@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from modelspec.diagnostics import Diagnostic
-from modelspec.errors import EXIT_CODES_HELP, ModelspecError, SpecError, exit_codes_help
+from modelspec.errors import EXIT_CODES_HELP, ModelspecError, SpecError, exit_codes_help, printable
 from modelspec.history import scores
 from modelspec.pipeline import DEFAULT_MAX_PARAMS, Prepared
 from modelspec.report.plan import plan_table
@@ -121,7 +121,7 @@ def seed_option(help_text: str):
 def print_diagnostics(diagnostics: Iterable[Diagnostic]) -> None:
     """Print findings in the text format `path:line:col: level[CODE] where: message` (standard output)."""
     for diagnostic in diagnostics:
-        click.echo(diagnostic.format())
+        click.echo(printable(diagnostic.format()))
 
 
 def print_prepared(prepared: Prepared) -> None:
@@ -140,4 +140,4 @@ def print_error(exc: ModelspecError) -> None:
     """Print a user error: its located findings on standard output, its message on standard error."""
     print_diagnostics(exc.diagnostics)
     if not isinstance(exc, SpecError):  # a SpecError's message is its diagnostics
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {printable(str(exc))}", err=True)
