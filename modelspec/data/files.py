@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import stat
+import tokenize
 import zipfile
 import zlib
 from pathlib import Path
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip archive's first entry, or an empty archive
 _UNREADABLE = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error)
 _NPY_MAGIC = b"\x93NUMPY"
+# What NumPy's .npy header reader raises besides: it tokenizes the header as Python (tests/test_fuzz_readers.py)
+_BAD_HEADER = (*_UNREADABLE, tokenize.TokenError, SyntaxError, OverflowError)
 # numpy.lib.format's header readers by format version; a newer version is left to numpy.load alone.
 _HEADERS = {(1, 0): "read_array_header_1_0", (2, 0): "read_array_header_2_0"}
 
@@ -119,7 +122,7 @@ def _map_npy(np: Any, file: Path, where: str) -> Any:
         if "Python objects" in str(exc) or "Object arrays" in str(exc):
             raise _objects(where, file.stem) from None
         raise DataError(f"{where}: not a readable .npy file: {exc}") from None
-    except _UNREADABLE as exc:
+    except _BAD_HEADER as exc:
         raise DataError(f"{where}: not a readable .npy file: {exc}") from None
 
 
@@ -135,7 +138,7 @@ def _npy_header(np: Any, file: Path, where: str) -> tuple:
             version = np.lib.format.read_magic(stream)
             header = _HEADERS.get(version)
             shape, _, dtype = getattr(np.lib.format, header)(stream) if header else ((), False, np.dtype("u1"))
-        except _UNREADABLE as exc:
+        except _BAD_HEADER as exc:
             raise DataError(f"{where}: not a readable .npy file: {exc}") from None
         return shape, dtype, stream.tell(), header
 
