@@ -21,6 +21,7 @@ from modelspec.errors import DataError
 if TYPE_CHECKING:
     from modelspec.loader import ModelSpec
 
+SUGGEST_FROM = 10_000  # header names a "did you mean" looks through
 Target = Optional[Union[str, list[str], tuple[str, ...]]]
 
 
@@ -103,9 +104,16 @@ class _Table:
         if name not in self.index:
             raise DataError(
                 f"{self.source}: the {role} column '{name}' is not in the header (columns: {listing(self.header)})"
-                f"{did_you_mean(name, self.header)}"
+                f"{did_you_mean(name, self._similar(name))}"
             )
         return self.index[name]
+
+    def _similar(self, name: str) -> list[str]:
+        """The names a suggestion is drawn from: all of them, or, in a header of more than ``SUGGEST_FROM`` columns,
+        the first ``SUGGEST_FROM`` of about the same length (difflib is slow on a million names)."""
+        if len(self.header) <= SUGGEST_FROM:
+            return self.header
+        return [other for other in self.header if abs(len(other) - len(name)) <= 2][:SUGGEST_FROM]
 
     def targets(self, model: ModelSpec, target: Target) -> list[str]:
         """One target column per output: the argument, else `data.target`, else the last column."""
