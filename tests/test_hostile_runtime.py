@@ -75,6 +75,14 @@ def _refused(result, *fragments: str, code: int = 2) -> str:
     return errors[0]
 
 
+def _children_memory_bounded(limit: int = 3 << 30) -> None:
+    """The largest resident memory of any child process this test run waited for stayed under ``limit`` bytes (a
+    fresh `modelspec train` with TensorFlow takes about 0.6 GB)."""
+    import resource
+
+    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 < limit
+
+
 def _train(*args: str, env: dict | None = None):
     return CliRunner().invoke(cli, ["train", *args], env=env)
 
@@ -118,6 +126,7 @@ def test_a_fifo_as_data_is_refused_before_it_is_opened(tmp_path):
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     _refused(result, f"{fifo}: not a regular file")
+    _children_memory_bounded()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv", "toy.yaml"]
 
 
@@ -300,6 +309,7 @@ def test_checkpoints_on_a_read_only_folder_are_refused_before_training(tmp_path,
     line = _refused(result, "--checkpoints: ", fragment, "Read-only file system" if os.geteuid() == 0 else "")
     assert "Training" not in result.stdout, line  # refused at resolve time, before TensorFlow
     assert time.monotonic() - started < 60 and not (tmp_path / "out.keras").exists()
+    _children_memory_bounded()
 
 
 # --- TF_CONFIG and the cluster --------------------------------------------------------------------------------------
@@ -404,6 +414,7 @@ def test_a_worker_waiting_for_a_peer_that_never_comes_stops_on_signals_and_at_it
         ], (name, err)
         assert seconds < 30, (name, seconds)
         assert list((tmp_path / name).iterdir()) == [], name  # nothing written, not even a temporary file
+    _children_memory_bounded()
 
 
 @pytest.mark.tensorflow

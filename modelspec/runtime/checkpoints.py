@@ -40,8 +40,13 @@ def save(path: Path, keras_model, state: dict[str, Any]) -> None:
     arrays = {f"v{i}": np.asarray(variable) for i, variable in enumerate(_variables(keras_model))}
     text = json.dumps({"format": FORMAT, "paths": [v.path for v in _variables(keras_model)], **state})
     arrays[STATE] = np.frombuffer(text.encode(), dtype=np.uint8)
-    with replacing(path, ".npz") as temporary, open(temporary, "wb") as handle:
-        np.savez(handle, **arrays)
+    try:
+        with replacing(path, ".npz") as temporary, open(temporary, "wb") as handle:
+            np.savez(handle, **arrays)
+    except OSError as exc:  # the disk filled up, the folder went read-only or away during the run
+        raise SettingsError(
+            f"{path}: cannot write the checkpoint: {exc.strerror or exc}; the previous checkpoint is intact"
+        ) from None
 
 
 def restore(path: Path, keras_model) -> dict[str, Any]:

@@ -9,6 +9,9 @@ Slurm job step) and whether it is the chief, the one process that writes files. 
 - `multi_worker_mirrored`: ``tf.distribute.MultiWorkerMirroredStrategy`` with TensorFlow's cluster resolver for
   TF_CONFIG (or ``SlurmClusterResolver`` inside a Slurm job step with several tasks) and the spec's collective
   implementation. TensorFlow requires it to be created before any other TensorFlow operation of the process.
+  Before it, ``rendezvous`` waits in Python until every other task answers on its host:port: TensorFlow's own
+  wait blocks in C++ holding the interpreter's lock, where Ctrl-C, SIGTERM and a deadline could not act. The
+  wait lasts at most ``Role.wait`` seconds (MODELSPEC_CLUSTER_WAIT, docs/security.md).
 
 The model is then built, its pretrained weights loaded and compiled inside ``Run.scope()`` (modelspec/trainer.py),
 so every variable is mirrored; modelspec/runtime/train.py trains it (``model.fit`` under `mirrored`, its own loop
@@ -60,7 +63,9 @@ def start(setting: Optional[Distribute], this: Optional[Role] = None) -> Run:
 
     Raises:
         SettingsError: a listed device this machine does not have, more CPU devices than TensorFlow already
-            created in this process, or a cluster TensorFlow cannot resolve.
+            created in this process, a cluster TensorFlow cannot resolve, or workers that did not all answer
+            within ``this.wait`` seconds.
+        Interrupted: SIGINT or SIGTERM while waiting for the cluster (exit 130 or 143).
     """
     this = this or role(setting)
     if setting is None:
