@@ -92,7 +92,8 @@ def distribute_option(what: str):
         type=click.Choice([NONE, *STRATEGIES], case_sensitive=False),
         help=f"{what} with this tf.distribute strategy instead of the spec's `training.distribute`: mirrored "
         "(this machine's GPUs, else its CPU), multi_worker_mirrored (the cluster the TF_CONFIG environment "
-        "variable describes; run the same command on every worker), or none (one device). docs/distributed.md",
+        "variable describes; run the same command on every worker; each waits for the others at most "
+        "MODELSPEC_CLUSTER_WAIT seconds, 600 by default), or none (one device). docs/distributed.md",
     )
 
 
