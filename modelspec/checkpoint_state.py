@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tokenize
 import zipfile
 import zlib
 from pathlib import Path
@@ -28,8 +29,10 @@ MAX_VARIABLES = 1_000_000  # variables listed in a checkpoint (a model with 1,00
 # counting where it stopped (modelspec/runtime/callbacks.py saves and restores them; nothing else is set back).
 EARLY_STOPPING_STATE = ("wait", "stopped_epoch", "best", "best_epoch")
 PLATEAU_STATE = ("wait", "best", "cooldown_counter")
-# Errors NumPy's reader and the zip module raise on a damaged or hostile file.
-UNREADABLE = (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile, zlib.error)
+# Errors NumPy's reader and the zip module raise on a damaged or hostile file (NumPy tokenizes an .npy header as
+# Python: a broken one raises tokenize's and the parser's errors).
+UNREADABLE = (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile, zlib.error, tokenize.TokenError,
+              SyntaxError, OverflowError)  # fmt: skip
 
 
 def digest(spec) -> str:

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -229,6 +230,10 @@ def test_a_checkpoint_nested_deep_or_not_a_zip_is_refused(tmp_path):
     np.savez(folder / "last.npz", __state__=np.frombuffer(deep, dtype=np.uint8))
     args = ["--data", str(_npz(tmp_path)), "--checkpoints", str(folder), "--resume", "-o", str(tmp_path / "o.keras")]
     _refused(_train(str(spec), *args), "last.npz: not a modelspec checkpoint (its state is nested too deep)")
+    broken = b"\x93NUMPY\x01\x00v\x00\x00'descr': '|u1', 'fortran_order': False, 'shape': (4,), }" + b" " * 60 + b"\n"
+    with zipfile.ZipFile(folder / "last.npz", "w") as archive:  # a header NumPy's tokenizer chokes on
+        archive.writestr("__state__.npy", broken + b"{}{}")
+    _refused(_train(str(spec), *args), "last.npz: not a modelspec checkpoint")
     (folder / "last.npz").write_bytes(b"PK\x03\x04" + os.urandom(200))
     _refused(_train(str(spec), *args), "last.npz: not a modelspec checkpoint")
     (folder / "last.npz").unlink()
