@@ -86,7 +86,6 @@ def start(setting: Optional[Distribute], this: Optional[Role] = None) -> Run:
         resolver = resolvers.TFConfigClusterResolver() if where == "TF_CONFIG" else resolvers.SlurmClusterResolver()
         with _signals_kept():
             rendezvous(_addresses(resolver), this, where)
-            _register_deadline(resolver, this.wait)
             strategy = tf.distribute.MultiWorkerMirroredStrategy(
                 cluster_resolver=resolver, communication_options=options
             )
@@ -215,32 +214,6 @@ def _answers(address: str) -> bool:
     except OSError:
         return False
     return True
-
-
-def _register_deadline(resolver, wait: float) -> None:
-    """Bound TensorFlow's own wait for the cluster to ``wait`` seconds (a task that answered the rendezvous and
-    died before it registered): the coordination service MultiWorkerMirroredStrategy configures, with its
-    registration timeout set. Left to TensorFlow when its internals are not where this TensorFlow version has them."""
-    try:
-        from tensorflow.core.protobuf import coordination_config_pb2
-        from tensorflow.python.distribute import multi_worker_util
-        from tensorflow.python.eager import context
-    except ImportError:
-        return
-    spec = resolver.cluster_spec()
-    if context.context().coordination_service is not None or resolver.task_type not in ("chief", "worker"):
-        return
-    jobs = [
-        coordination_config_pb2.CoordinatedJob(name=job, num_tasks=spec.num_tasks(job))
-        for job in ("chief", "worker")
-        if job in spec.jobs
-    ]
-    context.context().configure_coordination_service(
-        service_type="standalone",
-        service_leader=multi_worker_util.coordination_leader(spec),
-        coordinated_jobs=jobs,
-        cluster_register_timeout_in_ms=int(wait * 1000),
-    )
 
 
 def _devices(tf, names: Optional[list[str]]) -> Optional[list[str]]:
