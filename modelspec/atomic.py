@@ -68,3 +68,20 @@ def writable(
     if not path.parent.resolve().is_dir():
         raise SettingsError(f"{option}: folder {str(path.parent)!r} does not exist (received: {path})")
     return path
+
+
+def writable_folder(path: Path, option: str) -> Path:
+    """Check, before any work starts, that files can be created in the folder ``path`` (the value of ``option``),
+    by creating and removing an empty probe file there: a read-only file system, a folder without write permission
+    or a full inode table is found now, not after the first epoch.
+
+    Raises:
+        SettingsError: naming the option, the folder and the system's reason.
+    """
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".modelspec-probe-", dir=path)
+    except OSError as exc:
+        raise SettingsError(f"{option}: cannot write in {path}: {exc.strerror or exc}") from None
+    os.close(handle)
+    os.unlink(probe)
+    return path

@@ -7,6 +7,7 @@ prints that message, never a traceback, and exits with the error's ``exit_code``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,24 @@ def exit_codes_help(*codes: int) -> str:
 
 
 EXIT_CODES_HELP = exit_codes_help(*EXIT_MEANINGS)  # every code, for `modelspec --help`
+
+ECHO_LIMIT = 80  # characters of a user's value a message quotes; a longer one is cut, with its length said
+# C0 controls but tab and newline, DEL, C1 controls (ESC starts the terminal's escape sequences), bidi overrides
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def echoed(value: object, limit: int = ECHO_LIMIT) -> str:
+    """A value the user gave (an option, a file's field), as a message quotes it: in quotes, every control
+    character escaped, and at most ``limit`` characters (then an ellipsis and the whole length)."""
+    text = str(value)
+    shown = repr(text[:limit]) if len(text) <= limit else repr(text[:limit])[:-1] + "...'"
+    return shown if len(text) <= limit else f"{shown} ({len(text):,} characters)"
+
+
+def printable(message: str) -> str:
+    """A message as the terminal gets it: control characters (an ANSI escape sequence in a value it quotes)
+    written as escapes, so that no value recolours, moves or clears the terminal."""
+    return _CONTROL.sub(lambda found: found.group().encode("unicode_escape").decode("ascii"), message)
 
 
 class ModelspecError(Exception):

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional, Union
 
-from modelspec.errors import SettingsError
+from modelspec.errors import ECHO_LIMIT, SettingsError, echoed
 from modelspec.pipeline import DEFAULT_MAX_PARAMS, SpecSource
 from modelspec.schema.training import monitor_mode
 
@@ -164,9 +164,10 @@ def parse_reach(text: str) -> Reach:
         number = float(value)
     except ValueError:
         number = math.nan
-    if not equals or not quantity.strip() or not math.isfinite(number):
-        raise SettingsError(f"--reach takes QUANTITY=VALUE, e.g. val_accuracy=0.9 (received: {text!r})")
-    return Reach(quantity.strip(), number)
+    name = quantity.strip()
+    if not equals or not name or not name.isprintable() or len(name) > ECHO_LIMIT or not math.isfinite(number):
+        raise SettingsError(f"--reach takes QUANTITY=VALUE, e.g. val_accuracy=0.9 (received: {echoed(text)})")
+    return Reach(name, number)
 
 
 def as_data(data: Union[Data, DataSource]) -> Data:

@@ -26,7 +26,7 @@ from typing import Any
 
 from modelspec import source
 from modelspec.diagnostics import Diagnostic, did_you_mean
-from modelspec.errors import SettingsError, SpecError
+from modelspec.errors import ECHO_LIMIT, SettingsError, SpecError, echoed
 from modelspec.loader import ModelSpec, from_document
 from modelspec.schema.spec import Defaults
 
@@ -73,26 +73,26 @@ def parse_vary(option: str) -> Vary:
     name, equals, text = option.partition("=")
     name = name.strip()
     if not equals or not name:
-        raise SettingsError(f"--vary takes FIELD=V1,V2,... (received: {option!r})")
+        raise SettingsError(f"--vary takes FIELD=V1,V2,... (received: {echoed(option)})")
     parts = tuple(part.strip() for part in name.split("."))
     if any(not part for part in parts):
-        raise SettingsError(f"--vary {option!r}: the field {name!r} has an empty part between dots")
+        raise SettingsError(f"--vary {echoed(option)}: the field {echoed(name)} has an empty part between dots")
     text = text.strip()
     listed = text if text.startswith("[") else f"[{text}]"
     try:
         doc = source.parse(f"values: {listed}\n", f"--vary {name}")
     except SpecError as exc:
         problem = exc.diagnostics[0].message if exc.diagnostics else str(exc)
-        raise SettingsError(f"--vary {option!r}: the values are not a YAML list: {problem}") from None
+        raise SettingsError(f"--vary {echoed(option)}: the values are not a YAML list: {problem}") from None
     if doc.problems:
-        raise SettingsError(f"--vary {option!r}: the values are not a YAML list: {doc.problems[0].message}")
+        raise SettingsError(f"--vary {echoed(option)}: the values are not a YAML list: {doc.problems[0].message}")
     values = doc.data.get("values")
     if not isinstance(values, list) or not values:
-        raise SettingsError(f"--vary {option!r}: give at least one value after '='")
+        raise SettingsError(f"--vary {echoed(option)}: give at least one value after '='")
     shown = [show(value) for value in values]
     repeated = sorted({text for text in shown if shown.count(text) > 1})
     if repeated:
-        raise SettingsError(f"--vary {option!r}: {', '.join(repeated)} appears more than once")
+        raise SettingsError(f"--vary {echoed(option)}: {', '.join(repeated)} appears more than once")
     path = ("defaults", parts[0]) if len(parts) == 1 and parts[0] in Defaults.model_fields else parts
     return Vary(name, path, tuple(values))
 
@@ -166,7 +166,8 @@ def variants(model: ModelSpec, options: list[str]) -> list[Variant]:
         try:
             loaded = from_document(doc)
         except SpecError as exc:
-            raise SettingsError(f"variant {label} is not a valid spec: {_problems(exc)}") from None
+            shown = label if len(label) <= ECHO_LIMIT else echoed(label)
+            raise SettingsError(f"variant {shown} is not a valid spec: {_problems(exc)}") from None
         settings = {vary.field: value for vary, value in zip(varies, combination)}
         result.append(Variant(label, settings, loaded))
     return result

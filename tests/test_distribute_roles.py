@@ -48,7 +48,7 @@ def test_a_slurm_job_step_with_several_tasks_is_a_cluster_whose_task_0_is_the_ch
         ({}, r"multi_worker_mirrored needs a cluster: set the TF_CONFIG .* \(received: no TF_CONFIG\)"),
         ({"SLURM_PROCID": "0", "SLURM_STEP_NUM_TASKS": "1"}, "needs a cluster"),
         ({"SLURM_PROCID": "0", "SLURM_NTASKS": "2"}, "needs a cluster"),  # a job, but not a step: no srun
-        ({"TF_CONFIG": "{not json"}, r"TF_CONFIG is not a cluster description: .* \(received: \{not json\)"),
+        ({"TF_CONFIG": "{not json"}, r"TF_CONFIG is not a cluster description: .* \(received: '\{not json'\)"),
         ({"TF_CONFIG": json.dumps({"cluster": {"worker": HOSTS}})}, "TF_CONFIG is not a cluster description"),
         (_tf_config({"worker": HOSTS, "ps": ["p:1"]}, "worker", 0), "parameter-server training .* not supported"),
         (_tf_config({"worker": HOSTS, "evaluator": ["e:1"]}, "evaluator", 0), "task type 'evaluator'"),

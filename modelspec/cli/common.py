@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from modelspec.diagnostics import Diagnostic
-from modelspec.errors import EXIT_CODES_HELP, ModelspecError, SpecError, exit_codes_help
+from modelspec.errors import EXIT_CODES_HELP, ModelspecError, SpecError, exit_codes_help, printable
 from modelspec.history import scores
 from modelspec.pipeline import DEFAULT_MAX_PARAMS, Prepared
 from modelspec.report.plan import plan_table
@@ -92,7 +92,8 @@ def distribute_option(what: str):
         type=click.Choice([NONE, *STRATEGIES], case_sensitive=False),
         help=f"{what} with this tf.distribute strategy instead of the spec's `training.distribute`: mirrored "
         "(this machine's GPUs, else its CPU), multi_worker_mirrored (the cluster the TF_CONFIG environment "
-        "variable describes; run the same command on every worker), or none (one device). docs/distributed.md",
+        "variable describes; run the same command on every worker; each waits for the others at most "
+        "MODELSPEC_CLUSTER_WAIT seconds, 600 by default), or none (one device). docs/distributed.md",
     )
 
 
@@ -121,7 +122,7 @@ def seed_option(help_text: str):
 def print_diagnostics(diagnostics: Iterable[Diagnostic]) -> None:
     """Print findings in the text format `path:line:col: level[CODE] where: message` (standard output)."""
     for diagnostic in diagnostics:
-        click.echo(diagnostic.format())
+        click.echo(printable(diagnostic.format()))
 
 
 def print_prepared(prepared: Prepared) -> None:
@@ -140,4 +141,4 @@ def print_error(exc: ModelspecError) -> None:
     """Print a user error: its located findings on standard output, its message on standard error."""
     print_diagnostics(exc.diagnostics)
     if not isinstance(exc, SpecError):  # a SpecError's message is its diagnostics
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {printable(str(exc))}", err=True)

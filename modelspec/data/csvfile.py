@@ -21,6 +21,7 @@ from modelspec.errors import DataError
 if TYPE_CHECKING:
     from modelspec.loader import ModelSpec
 
+SUGGEST_FROM = 10_000  # header names a "did you mean" looks through
 Target = Optional[Union[str, list[str], tuple[str, ...]]]
 
 
@@ -74,11 +75,13 @@ def _header(reader: Any, source: str) -> list[str]:
         raise DataError(f"{source}: the file is empty: a CSV file needs a header line naming its columns")
     if all(_is_number(name) for name in header):
         raise DataError(f"{source}: line {line} holds numbers, not column names: a CSV file needs a header line")
+    seen: set[str] = set()  # linear in the columns: a header of a million columns is checked in a second
     for index, name in enumerate(header):
         if not name:
             raise DataError(f"{source}: column {index + 1} of the header has no name")
-        if name in header[:index]:
+        if name in seen:
             raise DataError(f"{source}: column '{name}' appears twice in the header")
+        seen.add(name)
     return header
 
 
@@ -95,14 +98,22 @@ class _Table:
 
     def __init__(self, source: str, header: list[str]):
         self.source, self.header = source, header
+        self.index = {name: at for at, name in enumerate(header)}  # the names are unique (checked by _header)
 
     def column(self, name: str, role: str) -> int:
-        if name not in self.header:
+        if name not in self.index:
             raise DataError(
                 f"{self.source}: the {role} column '{name}' is not in the header (columns: {listing(self.header)})"
-                f"{did_you_mean(name, self.header)}"
+                f"{did_you_mean(name, self._similar(name))}"
             )
-        return self.header.index(name)
+        return self.index[name]
+
+    def _similar(self, name: str) -> list[str]:
+        """The names a suggestion is drawn from: all of them, or, in a header of more than ``SUGGEST_FROM`` columns,
+        the first ``SUGGEST_FROM`` of about the same length (difflib is slow on a million names)."""
+        if len(self.header) <= SUGGEST_FROM:
+            return self.header
+        return [other for other in self.header if abs(len(other) - len(name)) <= 2][:SUGGEST_FROM]
 
     def targets(self, model: ModelSpec, target: Target) -> list[str]:
         """One target column per output: the argument, else `data.target`, else the last column."""
@@ -127,20 +138,22 @@ class _Table:
         """The input's columns: `data.features`, else every column that is not a target."""
         chosen = model.spec.data.features if model.spec.data else None
         if chosen is None:
-            columns = [name for name in self.header if name not in targets]
+            chosen_targets = set(targets)
+            columns = [name for name in self.header if name not in chosen_targets]
             if not columns:
                 raise DataError(f"{self.source}: no feature columns: the header holds only the target")
             return columns
+        chosen_targets = set(targets)
         for name in chosen:
             self.column(name, "feature")
-            if name in targets:
+            if name in chosen_targets:
                 raise DataError(f"{self.source}: column '{name}' is both a feature and a target")
         return list(chosen)
 
     def rows(self, reader, features: list[str], targets: list[str]):
         """Parse every row: feature values as finite numbers, target cells as text (decided per column later)."""
-        feature_at = [self.header.index(name) for name in features]
-        target_at = [self.header.index(name) for name in targets]
+        feature_at = [self.index[name] for name in features]
+        target_at = [self.index[name] for name in targets]
         values: list[list[float]] = []
         texts: list[list[str]] = [[] for _ in targets]
         lines: list[int] = []

@@ -78,6 +78,8 @@ def _read(
     if path.is_dir():
         _no_target(name, target)
         return read_folder(path, name, model)
+    if not path.is_file():  # a FIFO would block the first read forever, a device never end
+        raise DataError(f"{name}: not a regular file (a FIFO, a socket or a device) for the {what}: give {FORMATS}")
     suffix = path.name.lower()
     if suffix.endswith((".csv", ".csv.gz")):
         return read_csv(path, name, model, target, classes)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from modelspec.checkpoint_state import digest
+from modelspec.checkpoint_state import EARLY_STOPPING_STATE, PLATEAU_STATE, digest
 from modelspec.errors import Interrupted, WorkerLost
 from modelspec.history import History
 from modelspec.resolve import Settings
@@ -120,10 +120,7 @@ def _number(value):
     return float(value) if value in ("inf", "-inf") else value
 
 
-# The counters of Keras's EarlyStopping and ReduceLROnPlateau that a checkpoint keeps, so a resumed run goes on
-# counting where it stopped.
-_EARLY = ("wait", "stopped_epoch", "best", "best_epoch")
-_PLATEAU = ("wait", "best", "cooldown_counter")
+_EARLY, _PLATEAU = EARLY_STOPPING_STATE, PLATEAU_STATE  # the counters a checkpoint keeps (checkpoint_state.py)
 
 
 def stopping_callbacks(keras, training) -> tuple[Any, Any]:
@@ -191,7 +188,7 @@ def resumed(keras, state, early, plateau, folder, keras_model):
         def on_train_begin(self, logs=None):
             for callback, saved in ((early, state.get("early_stopping")), (plateau, state.get("reduce_lr_on_plateau"))):
                 if callback is not None and saved:
-                    for name, value in saved.items():
+                    for name, value in saved.items():  # names checked by read_state: only the known counters
                         setattr(callback, name, _number(value))
             if early is not None and early.restore_best_weights and (folder / "best.npz").exists():
                 early.best_weights = checkpoints.model_weights(folder / "best.npz", keras_model)

@@ -17,12 +17,16 @@ one device resumes on several and back.
 from __future__ import annotations
 
 import json
+import math
+import zipfile
 from pathlib import Path
 from typing import Any
 
 from modelspec.atomic import replacing
-from modelspec.checkpoint_state import FORMAT, STATE, read_state
+from modelspec.checkpoint_state import FORMAT, STATE, UNREADABLE, read_state
 from modelspec.errors import SettingsError
+
+HEADER_ROOM = 1 << 16  # bytes an .npy member may hold beyond its values: its header (NumPy writes 128 or so)
 
 
 def _variables(keras_model) -> list:
@@ -36,8 +40,13 @@ def save(path: Path, keras_model, state: dict[str, Any]) -> None:
     arrays = {f"v{i}": np.asarray(variable) for i, variable in enumerate(_variables(keras_model))}
     text = json.dumps({"format": FORMAT, "paths": [v.path for v in _variables(keras_model)], **state})
     arrays[STATE] = np.frombuffer(text.encode(), dtype=np.uint8)
-    with replacing(path, ".npz") as temporary, open(temporary, "wb") as handle:
-        np.savez(handle, **arrays)
+    try:
+        with replacing(path, ".npz") as temporary, open(temporary, "wb") as handle:
+            np.savez(handle, **arrays)
+    except OSError as exc:  # the disk filled up, the folder went read-only or away during the run
+        raise SettingsError(
+            f"{path}: cannot write the checkpoint: {exc.strerror or exc}; the previous checkpoint is intact"
+        ) from None
 
 
 def restore(path: Path, keras_model) -> dict[str, Any]:
@@ -50,27 +59,50 @@ def restore(path: Path, keras_model) -> dict[str, Any]:
             f"{path}: the checkpoint holds {len(state['paths'])} variables, this model {len(variables)}: was it "
             f"written for another spec?"
         )
-    import numpy as np
-
-    with np.load(path, allow_pickle=False) as archive:
-        arrays = [archive[f"v{i}"] for i in range(len(variables))]
-    for variable, array in zip(variables, arrays):
-        if tuple(array.shape) != tuple(variable.shape):
-            raise SettingsError(
-                f"{path}: {variable.path} has shape {array.shape} in the checkpoint, {tuple(variable.shape)} in "
-                f"the model"
-            )
+    arrays = _arrays(path, variables)
     for variable, array in zip(variables, arrays):
         variable.assign(array)
     return state
 
 
-def model_weights(path: Path, keras_model) -> list:
-    """The model's weights (``get_weights`` order) stored in a checkpoint, for EarlyStopping's best weights."""
+def _arrays(path: Path, variables: list) -> list:
+    """The checkpoint's array for each variable, each checked before it is read: present, of a size the variable
+    explains (a member cannot inflate past it), numbers of the variable's shape. ``SettingsError`` naming the file
+    and the array otherwise."""
     import numpy as np
 
+    arrays = []
+    try:
+        with zipfile.ZipFile(path) as members:
+            sizes = {info.filename: info.file_size for info in members.infolist()}
+        with np.load(path, allow_pickle=False) as archive:
+            for i, variable in enumerate(variables):
+                name = f"v{i}"
+                shape = tuple(variable.shape)
+                room = np.dtype(variable.dtype).itemsize * math.prod(shape) + HEADER_ROOM
+                if f"{name}.npy" not in sizes:
+                    raise SettingsError(f"{path}: array {name} ({variable.path}) is missing: a damaged checkpoint")
+                if sizes[f"{name}.npy"] > 8 * room:  # float64 saved for a float32 variable still fits
+                    raise SettingsError(
+                        f"{path}: array {name} ({variable.path}) holds {sizes[name + '.npy']:,} bytes, more than "
+                        f"{shape} values need"
+                    )
+                array = archive[name]
+                if array.dtype.kind not in "biuf":
+                    raise SettingsError(f"{path}: array {name} ({variable.path}) holds {array.dtype}, not numbers")
+                if tuple(array.shape) != shape:
+                    raise SettingsError(
+                        f"{path}: {variable.path} has shape {array.shape} in the checkpoint, {shape} in the model"
+                    )
+                arrays.append(array)
+    except UNREADABLE as exc:
+        raise SettingsError(f"{path}: a damaged checkpoint: {str(exc)[:200] or type(exc).__name__}") from None
+    return arrays
+
+
+def model_weights(path: Path, keras_model) -> list:
+    """The model's weights (``get_weights`` order) stored in a checkpoint, for EarlyStopping's best weights."""
     read_state(path)
     variables = list(keras_model.variables)
-    with np.load(path, allow_pickle=False) as archive:
-        stored = {id(variable): archive[f"v{i}"] for i, variable in enumerate(variables)}
+    stored = {id(variable): array for variable, array in zip(variables, _arrays(path, variables))}
     return [stored[id(weight)] for weight in keras_model.weights]
