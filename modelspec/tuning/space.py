@@ -47,7 +47,7 @@ class Distribution:
         if self.kind == "choice":
             return f"choice({', '.join(show(value) for value in self.choices)})"
         bounds = f"{show(self.low)}, {show(self.high)}"
-        return f"{self.kind}({bounds}{', log' if self.log else ''})"
+        return f"{self.kind}({bounds}{', log' if self.log and self.kind == 'int' else ''})"
 
     @property
     def labels(self) -> tuple[str, ...]:
