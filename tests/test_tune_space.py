@@ -15,7 +15,6 @@ from modelspec.requests import Data, Engine, Search, TuneRequest
 from modelspec.tuning.plan import resolve_tune
 from modelspec.tuning.space import parse_search
 from modelspec.tuning.trial import preflight
-
 from tests.conftest import ROOT
 
 DIGITS = ROOT / "specs" / "digits_mlp.yaml"
