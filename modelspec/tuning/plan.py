@@ -9,6 +9,7 @@ checked; nothing has trained or been written when a ``ModelspecError`` comes out
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional
@@ -159,6 +160,12 @@ def _check_engine(engine: Engine, sampler: str, space: tuple[Search, ...]) -> No
             "--workers is for --engine ray; with Optuna, start one `modelspec tune` process per worker with the same "
             "--storage and --study (docs/tune.md: several processes, one study)"
         )
+    if engine.name == "ray" and importlib.util.find_spec("modelspec.tuning.ray_engine") is None:
+        raise SettingsError("--engine ray is not part of this modelspec: use --engine optuna")
+    if engine.name == "ray" and importlib.util.find_spec("ray") is None:
+        raise SettingsError('modelspec tune --engine ray needs Ray: pip install "modelspec[ray]"')
+    if engine.name == "optuna" and importlib.util.find_spec("optuna") is None:
+        raise SettingsError('modelspec tune needs Optuna: pip install "modelspec[tune]"')
     if engine.storage is not None:
         _check_storage(engine)
     if engine.name == "optuna" and engine.address is not None:
