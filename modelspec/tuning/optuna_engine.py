@@ -78,7 +78,7 @@ def sampler(optuna, plan: TunePlan):
 def pruner(optuna, plan: TunePlan):
     """The pruner during training: the median rule, successive halving (ASHA), or none."""
     if plan.prune == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2)  # from epoch 2
     if plan.prune == "asha":
         return optuna.pruners.SuccessiveHalvingPruner()
     return optuna.pruners.NopPruner()
