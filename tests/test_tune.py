@@ -61,7 +61,8 @@ def test_tune_refuses_zeros_before_training_and_the_best_spec_trains_to_the_repo
     from modelspec.cli import cli
 
     spec, data = files
-    outputs = Outputs(results=tmp_path / "r.json", plot=tmp_path / "p.png", best_spec=tmp_path / "best.yaml")
+    outputs = Outputs(results=tmp_path / "r.json", plot=tmp_path / "p.png", best_spec=tmp_path / "best.yaml",
+                      tensorboard=tmp_path / "tb")  # fmt: skip
     result = tune(spec, data, Search((LR, INIT), trials=6, sampler="random", prune="none"), None,
                   Options(seed=100), outputs)  # fmt: skip
     document = json.loads((tmp_path / "r.json").read_text())
@@ -77,6 +78,8 @@ def test_tune_refuses_zeros_before_training_and_the_best_spec_trains_to_the_repo
         assert trial["params"]["kernel_initializer"] == "he_normal" and trial["epochs"] == 3
         assert trial["seed"] == 100 + trial["number"]
     assert document["summary"]["refused"] == len(refused)
+    logged = sorted(path.name for path in (tmp_path / "tb").iterdir())  # TensorBoard: one folder per trained trial
+    assert logged == sorted(f"trial_{t['number']}" for t in trained)
     assert document["summary"]["seconds_saved_by_lint"] == pytest.approx(
         len(refused) * document["summary"]["median_trial_seconds"]
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import socket
 import time
 from dataclasses import dataclass, field, replace
@@ -219,8 +220,15 @@ def train_trial(plan: TunePlan, checked: Preflight, report: Optional[Report] = N
     )
     try:
         trained = run_train(trial_run(plan, checked, hook))
-    except Interrupted:
-        raise
+    except Interrupted as exc:  # its words would offer --checkpoints, which tune does not have
+        signum = exc.exit_code - 128
+        kept = (
+            f"the finished trials are in {plan.engine.storage}: the same command continues the study"
+            if plan.engine.storage
+            else "no results were written (with --storage, the finished trials are kept and the study continues)"
+        )
+        raise Interrupted(f"tune stopped by {signal.Signals(signum).name} during trial {checked.number}; {kept}",
+                          signum) from None  # fmt: skip
     except ModelspecError as exc:
         outcome.state, outcome.error = FAILED, str(exc)
     else:
