@@ -41,7 +41,7 @@ def import_optuna():
         import optuna
     except ImportError:
         raise SettingsError(f"modelspec tune needs Optuna: {EXTRA}") from None
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # its per-trial warnings: our lines say what happened
     return optuna
 
 
