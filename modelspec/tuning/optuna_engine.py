@@ -151,7 +151,7 @@ def _outcome(optuna, plan: TunePlan, trial) -> Optional[TrialOutcome]:
         params=params,
         state=FAILED,
         seed=plan.trial_seed(trial.number),
-        error="its process stopped while it ran (no heartbeat): it was retried",
+        error="it never finished: its process was interrupted, or died (then, with a database, it was retried)",
         worker=trial.user_attrs.get(WORKER),
     )
 
