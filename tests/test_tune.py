@@ -200,4 +200,5 @@ def test_a_process_killed_mid_trial_is_retried_and_the_study_completes(files, tm
     assert len(finished) == 3
     document = json.loads((tmp_path / "r1.json").read_text())
     failed = [t for t in document["trials"] if t["state"] == "failed"]
-    assert [t["number"] for t in failed] == [killed] and "retried" in failed[0]["error"]
+    assert [t["number"] for t in failed] == [killed]
+    assert failed[0]["error"] == f"its process died while it ran: retried as trial {retried[0].number}"

@@ -137,7 +137,16 @@ def _objective(optuna, plan: TunePlan, progress: Optional[Callable[[TrialOutcome
     return objective
 
 
-def _outcome(optuna, plan: TunePlan, trial) -> Optional[TrialOutcome]:
+def _retries(optuna, trials) -> dict[int, int]:
+    """Which trial retried which: the number of a trial whose process died -> the number of its retry."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        retried = {trial.number: optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(trial)
+                   for trial in trials}  # fmt: skip
+    return {original: number for number, original in retried.items() if original is not None}
+
+
+def _outcome(optuna, plan: TunePlan, trial, retries: dict[int, int]) -> Optional[TrialOutcome]:
     """A stored trial's outcome; a trial that died with its process gets a failed one (None: still running)."""
     saved = trial.user_attrs.get(OUTCOME)
     if saved is not None:
@@ -151,7 +160,11 @@ def _outcome(optuna, plan: TunePlan, trial) -> Optional[TrialOutcome]:
         params=params,
         state=FAILED,
         seed=plan.trial_seed(trial.number),
-        error="it never finished: its process was interrupted, or died (then, with a database, it was retried)",
+        error=(
+            f"its process died while it ran: retried as trial {retries[trial.number]}"
+            if trial.number in retries
+            else "it never finished: its process was interrupted or died"
+        ),
         worker=trial.user_attrs.get(WORKER),
     )
 
@@ -200,5 +213,7 @@ def run(plan: TunePlan, progress: Optional[Callable[[TrialOutcome], None]] = Non
             catch=(TrialFailed,),
             gc_after_trial=False,
         )
-    outcomes = [_outcome(optuna, plan, trial) for trial in study.get_trials(deepcopy=False)]
+    trials = study.get_trials(deepcopy=False)
+    retries = _retries(optuna, trials)
+    outcomes = [_outcome(optuna, plan, trial, retries) for trial in trials]
     return [outcome for outcome in outcomes if outcome is not None]
