@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -18,6 +19,9 @@ from modelspec.tuning.trial import preflight
 from tests.conftest import ROOT
 
 DIGITS = ROOT / "specs" / "digits_mlp.yaml"
+OPTUNA = importlib.util.find_spec("optuna") is not None
+# The plan checks that the engine's extra is installed; the nox sessions (`.[test]` only) have no Optuna.
+needs_optuna = pytest.mark.skipif(not OPTUNA, reason="needs modelspec[tune] (optuna)")
 LR = "training.optimizer.learning_rate=loguniform(1e-4,1e-1)"
 INIT = "kernel_initializer=choice(zeros,auto)"
 
@@ -78,6 +82,7 @@ def _request(*space, **search) -> TuneRequest:
     return TuneRequest(DIGITS, Data("digits"), Search(tuple(space), **search))
 
 
+@needs_optuna
 @pytest.mark.parametrize(
     ("request_", "message"),
     [
@@ -95,6 +100,7 @@ def test_plan_refuses_before_anything_trains(request_, message):
     assert message in str(caught.value)
 
 
+@needs_optuna
 @pytest.mark.parametrize(
     ("engine", "message"),
     [
@@ -111,6 +117,7 @@ def test_engine_settings_are_checked(engine, message):
     assert message in str(caught.value)
 
 
+@needs_optuna
 def test_plan_defaults_metric_direction_study_and_seed():
     plan = resolve_tune(_request(LR, INIT, metric="val_accuracy"))
     assert (plan.metric, plan.direction, plan.engine.study, plan.seed) == ("val_accuracy", "max", "digits_mlp", 42)
@@ -119,6 +126,7 @@ def test_plan_defaults_metric_direction_study_and_seed():
     assert (plan.metric, plan.direction) == ("val_loss", "min")  # the spec holds out a validation split
 
 
+@needs_optuna
 def test_preflight_refuses_zeros_on_hidden_weights_without_tensorflow():
     code = f"""
 import sys, json
@@ -138,6 +146,7 @@ print(json.dumps([zeros.refused_by, [f.code for f in zeros.findings], zeros.seed
     assert seconds < 1.0
 
 
+@needs_optuna
 def test_lint_prune_warning_refuses_warnings_too():
     plan = resolve_tune(_request("training.optimizer.learning_rate=loguniform(0.05, 0.5)", lint_prune="warning"))
     checked = preflight(plan, 0, {"training.optimizer.learning_rate": 0.2})
@@ -146,6 +155,7 @@ def test_lint_prune_warning_refuses_warnings_too():
     assert preflight(plan, 0, {"training.optimizer.learning_rate": 0.2}).refused_by is None
 
 
+@needs_optuna
 def test_an_invalid_trial_is_refused_with_its_diagnostics():
     plan = resolve_tune(_request("layers.hidden.units=int(0, 4)"))
     checked = preflight(plan, 0, {"layers.hidden.units": 0})
@@ -164,8 +174,8 @@ def test_cli_usage_errors_exit_2_with_one_line():
     assert result.exit_code == 0 and "Exit codes: 0 clean; 2 invalid spec" in result.output
 
 
+@needs_optuna
 def test_a_study_of_refused_trials_runs_on_a_journal_file_without_tensorflow(tmp_path):
-    pytest.importorskip("optuna")
     code = f"""
 import sys, json
 from modelspec.errors import SettingsError
@@ -197,3 +207,10 @@ print(json.dumps([[t.state for t in result.trials], len(again.trials), result.be
     document = json.loads((tmp_path / "r.json").read_text())
     assert document["summary"]["refused"] == 3 and document["best"] is None
     assert not (tmp_path / "best.yaml").exists()  # no trial completed: no best spec
+
+
+@pytest.mark.skipif(OPTUNA, reason="checks the message of an environment without modelspec[tune]")
+def test_without_optuna_tune_names_the_extra_before_any_work():
+    result = CliRunner().invoke(cli, ["tune", str(DIGITS), "--data", "digits", "--search", LR])
+    assert result.exit_code == 2
+    assert result.output.strip() == 'error: modelspec tune needs Optuna: pip install "modelspec[tune]"'
