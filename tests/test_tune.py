@@ -142,7 +142,7 @@ def test_two_processes_share_one_sqlite_study(files, tmp_path):
                          cwd=tmp_path, env=_environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for k in range(2)
     ]  # fmt: skip
-    outputs = [worker.communicate(timeout=300)[0][-3000:] for worker in workers]
+    outputs = [worker.communicate(timeout=300)[0][-6000:] for worker in workers]
     assert [worker.returncode for worker in workers] == [0, 0], outputs
     study = optuna.load_study(study_name="toy", storage=storage)
     trials = study.get_trials()
@@ -152,6 +152,9 @@ def test_two_processes_share_one_sqlite_study(files, tmp_path):
     assert 5 <= len(trials) <= 6
     ran_by = [trial.user_attrs["outcome"]["worker"] for trial in trials]
     assert all(ran_by)  # each trial ran once, in one process, and says which
+    rates = [trial.params["training.optimizer.learning_rate"] for trial in trials]
+    assert len(set(rates)) == len(rates)  # the processes sampled apart, not the same values twice
+    assert [trial.user_attrs["outcome"]["seed"] for trial in trials] == [5 + trial.number for trial in trials]
     # the process that ended last gathered both processes' trials, each once
     documents = [json.loads((tmp_path / f"r{k}.json").read_text()) for k in range(2)]
     numbers = max((sorted(t["number"] for t in document["trials"]) for document in documents), key=len)

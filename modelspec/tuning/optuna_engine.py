@@ -18,9 +18,11 @@ Optuna is imported when a study starts (the `modelspec[tune]` extra).
 from __future__ import annotations
 
 import math
+import secrets
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Optional
 
 from modelspec.errors import SettingsError
@@ -30,9 +32,11 @@ from modelspec.tuning.trial import COMPLETE, FAILED, TrialOutcome, run_trial, wo
 
 EXTRA = 'pip install "modelspec[tune]"'
 MAX_RETRY = 3  # a trial whose process died is tried this many more times
+ATTEMPTS = 4  # to open a database, or create a study, that another process is creating at the same moment
 OUTCOME = "outcome"  # the user attribute holding a trial's TrialOutcome.to_dict()
 WORKER = "worker"  # the user attribute naming the process that runs the trial (host:pid)
-MADE_BY = "modelspec"  # the study's user attribute: the spec, the search and the first seed that made it
+MADE_BY = "modelspec"  # the study's user attribute: the spec, the search and the metric that made it
+SEED = "seed"  # the study's user attribute: its first seed
 
 
 def import_optuna():
@@ -55,24 +59,33 @@ def storage(optuna, url: Optional[str], heartbeat: float):
     with warnings.catch_warnings():  # "experimental (supported from v2.8.0)": the interface we use is Optuna 4.9's
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
-    try:
-        return optuna.storages.RDBStorage(
-            url, heartbeat_interval=beat, grace_period=3 * beat, heartbeat_stale_trial_callback=retry
-        )
-    except ImportError as exc:  # a database driver (psycopg2, pymysql) that is not installed
-        raise SettingsError(f"--storage {url}: {exc}") from None
-    except Exception as exc:  # sqlalchemy's errors: a file that cannot be opened, a server that does not answer
-        raise SettingsError(f"--storage {url}: cannot open the study's database: {exc}") from None
+    for attempt in range(ATTEMPTS):
+        try:
+            return optuna.storages.RDBStorage(
+                url, heartbeat_interval=beat, grace_period=3 * beat, heartbeat_stale_trial_callback=retry
+            )
+        except ImportError as exc:  # a database driver (psycopg2, pymysql) that is not installed
+            raise SettingsError(f"--storage {url}: {exc}") from None
+        except Exception as exc:  # sqlalchemy's: a file that cannot be opened, a server that does not answer, or
+            # two processes creating the tables of a new database at once (the loser finds them on its next try)
+            if attempt == ATTEMPTS - 1:
+                problem = str(exc).splitlines()[0]
+                raise SettingsError(f"--storage {url}: cannot open the study's database: {problem}") from None
+            time.sleep(0.5 + attempt)
+    raise AssertionError("unreachable")
 
 
 def sampler(optuna, plan: TunePlan):
-    """The sampler, seeded from the plan's seed (the same study samples the same values again)."""
+    """The sampler, seeded from the plan's seed: a study in memory samples the same values again. Processes that
+    share a study each draw their own seed for it (the same seed in each would sample the same values, trial for
+    trial); every trial still trains with the study's ``seed + number`` and records it."""
+    seed = plan.seed if plan.engine.storage is None else secrets.randbelow(2**31)
     if plan.sampler == "grid":
         grid = {search.field: search.distribution.grid() for search in plan.space}
-        return optuna.samplers.GridSampler(grid, seed=plan.seed)
+        return optuna.samplers.GridSampler(grid, seed=seed)
     if plan.sampler == "random":
-        return optuna.samplers.RandomSampler(seed=plan.seed)
-    return optuna.samplers.TPESampler(seed=plan.seed)
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed)
 
 
 def pruner(optuna, plan: TunePlan):
@@ -102,16 +115,20 @@ def _made_by(plan: TunePlan) -> dict:
     return {"spec": plan.model.name, "search": [search.text() for search in plan.space], "metric": plan.metric}
 
 
-def _check_study(study, plan: TunePlan) -> None:
-    """A study loaded from the storage must be this search's: the same spec name, space and metric."""
+def _check_study(study, plan: TunePlan) -> TunePlan:
+    """A study loaded from the storage must be this search's: the same spec name, space and metric. Its first seed
+    is the one of the process that made it (trial n trains with it + n, whichever process runs the trial)."""
     made = study.user_attrs.get(MADE_BY)
     if made is None:
         study.set_user_attr(MADE_BY, _made_by(plan))
+        study.set_user_attr(SEED, plan.seed)
     elif made != _made_by(plan):
         raise SettingsError(
             f"--study {plan.engine.study}: the study in {plan.engine.storage} was made by another search "
             f"({made['spec']}: {', '.join(made['search'])}; metric {made['metric']}): give another --study name"
         )
+    seed = study.user_attrs.get(SEED, plan.seed)
+    return plan if seed == plan.seed else replace(plan, seed=seed)
 
 
 def _objective(optuna, plan: TunePlan, progress: Optional[Callable[[TrialOutcome], None]]):
@@ -172,7 +189,7 @@ def _outcome(optuna, plan: TunePlan, trial, retries: dict[int, int]) -> Optional
 def _open_study(optuna, plan: TunePlan, where):
     """Create the study, or load it when another process made it first (two processes that start together race
     to create it: the loser loads the winner's)."""
-    for attempt in range(3):
+    for attempt in range(ATTEMPTS):
         try:
             return optuna.create_study(
                 study_name=plan.engine.study,
@@ -183,10 +200,10 @@ def _open_study(optuna, plan: TunePlan, where):
                 load_if_exists=True,
             )
         except optuna.exceptions.DuplicatedStudyError:
-            if attempt == 2:
+            if attempt == ATTEMPTS - 1:
                 raise
         except Exception as exc:  # sqlalchemy's IntegrityError / OperationalError ("database is locked")
-            if attempt == 2 or where is None:
+            if attempt == ATTEMPTS - 1 or where is None:
                 raise SettingsError(f"--storage {plan.engine.storage}: cannot open the study: {exc}") from None
         time.sleep(0.5 + attempt)
     raise AssertionError("unreachable")
@@ -202,7 +219,7 @@ def run(plan: TunePlan, progress: Optional[Callable[[TrialOutcome], None]] = Non
             f"--study {plan.engine.study}: the stored study {study.direction.name.lower()}s its metric, not "
             f"{'maximize' if plan.direction == 'max' else 'minimize'}"
         )
-    _check_study(study, plan)
+    plan = _check_study(study, plan)
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     done = len(study.get_trials(deepcopy=False, states=finished))
     if done < plan.trials:
