@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional, Union
 
@@ -82,12 +83,20 @@ class Outputs:
     plot: Optional[PathLike] = None
     results: Optional[PathLike] = None
     named: bool = False
+    best_spec: Optional[PathLike] = None  # tune: the best trial's spec, as YAML that `train` accepts
+    tensorboard: Optional[PathLike] = None  # a folder of TensorBoard logs (tune: one subfolder per trial)
+
+
+# After each epoch of a run: (epoch, 1-based; the epoch's row of the history) -> True to stop the run there.
+# `tune` reports to its engine through it (and stops a trial its pruner gives up on); it only reads the row.
+Report = Callable[[int, dict], bool]
 
 
 @dataclass(frozen=True)
 class TrainRequest:
     """`modelspec train`: the spec's training block on the data. ``show_progress`` prints a line per epoch (the
-    command line does; the library is silent), with a progress bar on a terminal unless ``quiet``."""
+    command line does; the library is silent), with a progress bar on a terminal unless ``quiet``. ``report`` is
+    called after each epoch (``Report``) and may stop the run."""
 
     spec: SpecSource
     data: Data
@@ -95,6 +104,7 @@ class TrainRequest:
     outputs: Outputs = field(default_factory=Outputs)
     show_progress: bool = False
     quiet: bool = False
+    report: Optional[Report] = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +165,54 @@ class Reach:
             if value is not None and (value >= self.value if self.higher else value <= self.value):
                 return int(row["epoch"])
         return None
+
+
+@dataclass(frozen=True)
+class Search:
+    """What `tune` searches and how: ``space`` (``PATH=DISTRIBUTION`` options, modelspec/tuning/space.py), ``trials``
+    in all (a study shared by several processes counts every process's trials), the ``metric`` (default: val_loss
+    with validation data, else loss) and its ``direction`` (`max` or `min`; default: from the metric), the
+    ``sampler`` (tpe, random, grid), the pruner during training (``prune``: median, asha, none), and the lint
+    pre-flight: ``lint_prune`` `error` refuses a trial with an error-level finding, `warning` one with a warning."""
+
+    space: tuple[str, ...]
+    trials: int = 20
+    metric: Optional[str] = None
+    direction: Optional[str] = None
+    sampler: str = "tpe"
+    prune: str = "median"
+    lint_prune: str = "error"
+
+
+@dataclass(frozen=True)
+class Engine:
+    """Where `tune`'s trials run: ``name`` `optuna` (in this process; ``storage``, a database URL such as
+    ``sqlite:///study.db`` or ``journal:FILE``, shares the study ``study`` with other processes) or `ray` (Ray Tune
+    on the cluster at ``address``, else a local one, ``workers`` trials at a time). ``heartbeat``: with a database
+    storage, each Optuna process marks its running trial alive this often (seconds); a trial silent for three
+    heartbeats (its process killed) is marked failed and retried by a process still running."""
+
+    name: str = "optuna"
+    storage: Optional[str] = None
+    study: Optional[str] = None  # default: the spec's name
+    workers: int = 1
+    address: Optional[str] = None
+    heartbeat: float = 10.0
+
+
+@dataclass(frozen=True)
+class TuneRequest:
+    """`modelspec tune`: trials of the spec with the values ``search`` samples, each linted before it trains, each
+    seeded ``seed + trial number``. Of the options, ``epochs``, ``batch_size``, ``seed``, ``max_params`` and
+    ``config`` apply; of the outputs, ``results`` (JSON), ``plot``, ``best_spec`` and ``tensorboard``."""
+
+    spec: SpecSource
+    data: Data
+    search: Search
+    engine: Engine = field(default_factory=Engine)
+    options: Options = field(default_factory=Options)
+    outputs: Outputs = field(default_factory=Outputs)
+    show_progress: bool = False
 
 
 def parse_reach(text: str) -> Reach:

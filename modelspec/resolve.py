@@ -14,6 +14,7 @@ written when one is raised.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import secrets
@@ -42,6 +43,7 @@ from modelspec.requests import (
     Options,
     ProbeRequest,
     Reach,
+    Report,
     TrainRequest,
     parse_reach,
 )
@@ -87,6 +89,7 @@ class Written:
     history: tuple[Path, ...] = ()  # FILE.json and FILE.csv
     plot: Optional[Path] = None
     results: Optional[Path] = None  # compare's JSON
+    tensorboard: Optional[Path] = None  # a folder of TensorBoard logs (created when the run starts)
 
     @property
     def files(self) -> list[Path]:
@@ -107,6 +110,7 @@ class ResolvedTrain:
     outputs: Written = field(default_factory=Written)
     show_progress: bool = False
     quiet: bool = False
+    report: Optional[Report] = None  # called after each epoch; True stops the run there (tune's pruners)
 
 
 @dataclass(frozen=True)
@@ -271,7 +275,23 @@ def train_outputs(model: ModelSpec, outputs, chief: bool = True) -> Written:
     if history is None and outputs.named and output is not None:
         history = output.with_name(output.stem + ".history")
     paths = tuple(writable(path, "--history", here=chief) for path in history_paths(history)) if history else ()
-    return Written(model=output, history=paths, plot=plot_path(outputs.plot, chief))
+    logs = tensorboard_folder(outputs.tensorboard) if chief else None
+    return Written(model=output, history=paths, plot=plot_path(outputs.plot, chief), tensorboard=logs)
+
+
+def tensorboard_folder(path) -> Optional[Path]:
+    """A folder for TensorBoard logs (``--tensorboard DIR``), checked before any work starts: no file there, and
+    its parent folder exists (the folder itself is created when the run starts)."""
+    if path is None:
+        return None
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise SettingsError(f"--tensorboard: {path} is a file, not a folder (received: {path})")
+    if importlib.util.find_spec("tensorboard") is None:
+        raise SettingsError("--tensorboard needs TensorBoard's package: pip install 'modelspec[tensorboard]'")
+    if not path.parent.resolve().is_dir():
+        raise SettingsError(f"--tensorboard: folder {str(path.parent)!r} does not exist (received: {path})")
+    return path
 
 
 def resolve_train(request: TrainRequest) -> ResolvedTrain:
@@ -309,6 +329,7 @@ def resolve_train(request: TrainRequest) -> ResolvedTrain:
         outputs=outputs,
         show_progress=request.show_progress,
         quiet=request.quiet,
+        report=request.report,
     )
 
 
@@ -406,7 +427,7 @@ def resolve_probe(request: ProbeRequest) -> ResolvedProbe:
 # --- compare --------------------------------------------------------------------------------------------------------
 
 
-def _data_signature(model: ModelSpec) -> tuple:
+def data_signature(model: ModelSpec) -> tuple:
     """What the data checks depend on: the inputs, the outputs' shapes and losses, and the `data:` block."""
     analysis = model.analysis
     inputs = tuple((name, info.shape, info.dtype) for name, info in analysis.inputs.items())
@@ -474,7 +495,7 @@ def resolve_compare(request: CompareRequest) -> ResolvedCompare:
     for variant, found in zip(made, findings):
         prepared = prepare(variant.model, max_params=options.max_params, lint=False)
         needs_training(variant.model)
-        signature = _data_signature(variant.model)
+        signature = data_signature(variant.model)
         if signature not in checked:
             checked[signature] = load_datasets(variant.model, request.data)
         train_set, validation_set = checked[signature]

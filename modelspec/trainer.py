@@ -23,8 +23,10 @@ from modelspec.requests import Data, DataSource, EvaluateRequest, Options, Outpu
 from modelspec.resolve import ResolvedEvaluate, ResolvedTrain, resolve_evaluate, resolve_train
 from modelspec.runtime import distribute as distributed
 from modelspec.runtime.batches import validation_batches
+from modelspec.runtime.callbacks import reporter, tensorboard
 from modelspec.runtime.multi_worker import evaluate_distributed
 from modelspec.runtime.progress import progress_callback
+from modelspec.runtime.tensorflow_env import import_keras
 from modelspec.runtime.train import deterministic, fit
 
 
@@ -59,7 +61,7 @@ def train(
             strategy (`distribute`: on a cluster every worker runs the same call; only the chief writes), the
             parameter budget and the lint gate.
         outputs: the files to write (``Outputs``): the model .keras, the history .json and .csv, a .png of the
-            curves; every path is checked before any work starts.
+            curves, a folder of TensorBoard logs; every path is checked before any work starts.
 
     Raises:
         SpecError, WeightsError, LintFailure, SettingsError: as for a build, before TensorFlow starts.
@@ -83,17 +85,27 @@ def run_train(resolved: ResolvedTrain) -> Trained:
     _warn_uneven(settings.batch_size, run.replicas, resolved.show_progress)
     steps = -(-resolved.train_set.size // settings.batch_size)
     trained = History()
-    progress = (
-        progress_callback(trained, settings.epochs, steps, quiet=resolved.quiet) if resolved.show_progress else None
-    )
     model = resolved.prepared.model
     trained = fit(
-        keras_model, model.spec, resolved.train_set, resolved.validation_set, settings, progress=progress,
-        history=trained, run=run,
+        keras_model, model.spec, resolved.train_set, resolved.validation_set, settings,
+        callbacks=_callbacks(resolved, trained, steps, run.role.chief), history=trained, run=run,
     )  # fmt: skip
     if resolved.distribution.role.chief:
         _write(resolved, keras_model, trained)
     return Trained(keras_model, trained)
+
+
+def _callbacks(resolved: ResolvedTrain, trained: History, steps: int, chief: bool) -> list:
+    """The run's own Keras callbacks beside the history's: progress, TensorBoard logs (the chief's), the report."""
+    keras = import_keras()
+    callbacks = []
+    if resolved.show_progress:
+        callbacks.append(progress_callback(trained, resolved.settings.epochs, steps, quiet=resolved.quiet))
+    if resolved.outputs.tensorboard is not None and chief:
+        callbacks.append(tensorboard(keras, resolved.outputs.tensorboard))
+    if resolved.report is not None:
+        callbacks.append(reporter(keras, trained, resolved.report))
+    return callbacks
 
 
 def _warn_uneven(batch_size: int, replicas: int, show_progress: bool) -> None:

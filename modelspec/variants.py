@@ -41,6 +41,7 @@ class Vary:
     field: str
     path: tuple[str, ...]
     values: tuple[Any, ...]
+    option: str = "--vary"  # the option that set it, for messages (`tune --search` sets fields this way too)
 
 
 @dataclass
@@ -93,8 +94,12 @@ def parse_vary(option: str) -> Vary:
     repeated = sorted({text for text in shown if shown.count(text) > 1})
     if repeated:
         raise SettingsError(f"--vary {echoed(option)}: {', '.join(repeated)} appears more than once")
-    path = ("defaults", parts[0]) if len(parts) == 1 and parts[0] in Defaults.model_fields else parts
-    return Vary(name, path, tuple(values))
+    return Vary(name, field_path(parts), tuple(values))
+
+
+def field_path(parts: tuple[str, ...]) -> tuple[str, ...]:
+    """The path in the spec's data that a dotted field addresses: a `defaults:` field alone sets that default."""
+    return ("defaults", parts[0]) if len(parts) == 1 and parts[0] in Defaults.model_fields else parts
 
 
 def _layer_index(model: ModelSpec, key: str, option: str) -> int:
@@ -104,7 +109,7 @@ def _layer_index(model: ModelSpec, key: str, option: str) -> int:
     if key.isdigit() and int(key) < len(model.spec.layers):
         return int(key)
 
-    raise SettingsError(f"--vary {option}: the spec has no layer {key!r}{did_you_mean(key, list(layers))}")
+    raise SettingsError(f"{option}: the spec has no layer {key!r}{did_you_mean(key, list(layers))}")
 
 
 def _set(data: dict, vary: Vary, value: Any, model: ModelSpec) -> None:
@@ -113,8 +118,8 @@ def _set(data: dict, vary: Vary, value: Any, model: ModelSpec) -> None:
     path = vary.path
     if path[0] == "layers":
         if len(path) < 3:
-            raise SettingsError(f"--vary {vary.field}: name a layer and its field (layers.NAME.FIELD)")
-        node, path = data["layers"][_layer_index(model, path[1], vary.field)], path[2:]
+            raise SettingsError(f"{vary.option} {vary.field}: name a layer and its field (layers.NAME.FIELD)")
+        node, path = data["layers"][_layer_index(model, path[1], f"{vary.option} {vary.field}")], path[2:]
     for depth, key in enumerate(path[:-1]):
         child = node.get(key)
         if isinstance(child, str) and key.endswith(SHORTHAND):  # `optimizer: adam` stands for {type: adam}
@@ -123,7 +128,7 @@ def _set(data: dict, vary: Vary, value: Any, model: ModelSpec) -> None:
             child = {}
         if not isinstance(child, dict):
             where = ".".join(vary.path[: len(vary.path) - len(path) + depth + 1])
-            raise SettingsError(f"--vary {vary.field}: {where} is not a mapping (received: {show(child)})")
+            raise SettingsError(f"{vary.option} {vary.field}: {where} is not a mapping (received: {show(child)})")
         node[key] = child
         node = child
     node[path[-1]] = copy.deepcopy(value)
@@ -155,19 +160,30 @@ def variants(model: ModelSpec, options: list[str]) -> list[Variant]:
         raise SettingsError(f"--vary makes {count} variants; at most {MAX_VARIANTS} are allowed")
     result = []
     for combination in itertools.product(*(vary.values for vary in varies)):
-        data = copy.deepcopy(model.document.data)
-        for vary, value in zip(varies, combination):
-            _set(data, vary, value, model)
         label = ", ".join(f"{vary.field}={show(value)}" for vary, value in zip(varies, combination))
-        # The variant's findings point into the spec it came from: same layers, same places (a field --vary adds
-        # is located at its nearest ancestor). No text: a variant is data, and is written out as data.
-        original = model.document
-        doc = source.Document(model.path, "", data, dict(original.key_locations), dict(original.value_locations))
         try:
-            loaded = from_document(doc)
+            loaded = variant_spec(model, list(zip(varies, combination)))
         except SpecError as exc:
             shown = label if len(label) <= ECHO_LIMIT else echoed(label)
             raise SettingsError(f"variant {shown} is not a valid spec: {_problems(exc)}") from None
         settings = {vary.field: value for vary, value in zip(varies, combination)}
         result.append(Variant(label, settings, loaded))
     return result
+
+
+def variant_spec(model: ModelSpec, assignments: list[tuple[Vary, Any]]) -> ModelSpec:
+    """``model`` with each (field, value) of ``assignments`` set, validated and analysed like a spec file
+    (`compare --vary` and `tune --search` set fields this one way).
+
+    Raises:
+        SettingsError: a field names a layer the spec lacks, or walks through a value that is not a mapping.
+        SpecError: the variant is not a valid spec (its diagnostics located in the spec it came from).
+    """
+    data = copy.deepcopy(model.document.data)
+    for vary, value in assignments:
+        _set(data, vary, value, model)
+    # The variant's findings point into the spec it came from: same layers, same places (a field --vary adds
+    # is located at its nearest ancestor). No text: a variant is data, and is written out as data.
+    original = model.document
+    doc = source.Document(model.path, "", data, dict(original.key_locations), dict(original.value_locations))
+    return from_document(doc)

@@ -1,4 +1,5 @@
-"""Plots (matplotlib, headless): a training run's curves, a probe's scales per layer, a comparison's loss curves."""
+"""Plots (matplotlib, headless): a training run's curves, a probe's scales per layer, a comparison's loss curves,
+a study's trials (`modelspec tune`)."""
 
 from __future__ import annotations
 
@@ -191,5 +192,87 @@ def plot_compare(comparison, path: Union[str, os.PathLike]) -> None:
     seeds = comparison.seeds
     over = f"seed {seeds[0]}" if len(seeds) == 1 else f"mean and range over {len(seeds)} seeds"
     figure.suptitle(f"{comparison.name} on {comparison.data}: {over}")
+    figure.tight_layout()
+    _save(figure, path, plt)
+
+
+# How each state of a tune trial is drawn: completed trials in colour, the pruner's in grey, the pre-flight's in red
+TRIAL_STYLES = {
+    "complete": {"color": "tab:blue", "marker": "o", "label": "complete"},
+    "pruned": {"color": "tab:gray", "marker": "x", "label": "pruned during training"},
+    "refused": {"color": "tab:red", "marker": "v", "label": "refused by lint (not trained)"},
+    "failed": {"color": "black", "marker": "+", "label": "failed"},
+}
+
+
+def _trial_value(trial, floor: float) -> float:
+    value = trial.value
+    return floor if value is None or value != value or value in (float("inf"), float("-inf")) else value
+
+
+def _tune_panel(axis, result, xs, search=None) -> None:
+    """Plot each trial's metric against ``xs`` (trial numbers, or one searched path's values); trials without a
+    value (refused, failed) sit at the bottom of the panel."""
+    values = [t.value for t in result.trials if t.value is not None and t.value == t.value and abs(t.value) < 1e300]
+    low, high = (min(values), max(values)) if values else (0.0, 1.0)
+    floor = low / 2 if values and low > 0 and high / low > 20 else low - 0.08 * ((high - low) or 1.0)
+    for state, style in TRIAL_STYLES.items():
+        chosen = [(x, t) for x, t in zip(xs, result.trials) if t.state == state]
+        if chosen:
+            axis.scatter([x for x, _ in chosen], [_trial_value(t, floor) for _, t in chosen], s=28,
+                         color=style["color"], marker=style["marker"], label=style["label"], zorder=3)  # fmt: skip
+    axis.set_ylabel(result.plan.metric)
+    axis.grid(alpha=0.3)
+    if values and low > 0 and high / low > 20:  # losses that span decades: a log scale keeps the good ones apart
+        axis.set_yscale("log")
+    if search is not None and search.distribution.kind == "choice":
+        labels = list(search.distribution.labels)
+        axis.set_xticks(range(len(labels)))
+        axis.set_xticklabels([label if len(label) <= 18 else label[:17] + "…" for label in labels], rotation=20,
+                             ha="right", fontsize=8)  # fmt: skip
+        axis.set_xlim(-0.5, len(labels) - 0.5)
+    elif search is not None and search.distribution.log:
+        axis.set_xscale("log")
+
+
+def plot_tune(result, path: Union[str, os.PathLike]) -> None:
+    """Write a PNG of a study: the optimisation history (each trial's metric by trial number, the best so far as a
+    line), then one panel per searched path (each trial's metric against its value: the parameter's effect)."""
+    plt = _pyplot()
+    plan = result.plan
+    trials = sorted(result.trials, key=lambda t: t.number)
+    result = type(result)(plan, trials)
+    panels = 1 + len(plan.space)
+    columns = min(panels, 3)
+    rows = -(-panels // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.6 * rows), squeeze=False)
+    flat = [axis for row in axes for axis in row]
+    history = flat[0]
+    numbers = [t.number for t in trials]
+    _tune_panel(history, result, numbers)
+    pick = max if plan.direction == "max" else min
+    best, line = None, []
+    for trial in trials:
+        if trial.state == "complete" and trial.value is not None and trial.value == trial.value:
+            best = trial.value if best is None else pick(best, trial.value)
+        line.append(best if best is not None else float("nan"))
+    history.step(numbers, line, where="post", color="tab:orange", label=f"best so far ({plan.direction})")
+    history.set_xlabel("trial")
+    history.set_title("optimisation history")
+    history.xaxis.get_major_locator().set_params(integer=True)
+    history.legend(frameon=False, fontsize=7)
+    for axis, search in zip(flat[1:], plan.space):
+        if search.distribution.kind == "choice":
+            labels = list(search.distribution.labels)
+            xs = [labels.index(show(t.params[search.field])) if search.field in t.params else float("nan")
+                  for t in trials]  # fmt: skip
+        else:
+            xs = [t.params.get(search.field, float("nan")) for t in trials]
+        _tune_panel(axis, result, xs, search)
+        axis.set_title(search.field, fontsize=10)
+        axis.set_xlabel(search.distribution.text(), fontsize=8)
+    for axis in flat[panels:]:
+        axis.set_visible(False)
+    figure.suptitle(f"{plan.model.name}: {len(trials)} trials on {plan.data_label}, {plan.metric}")
     figure.tight_layout()
     _save(figure, path, plt)

@@ -224,3 +224,25 @@ def interrupted(stop: StopSignal, complete: int, folder: Optional[Path]) -> Inte
         f"training {where}; {folder / 'last.npz'} holds epoch {complete}: continue with the same command and --resume",
         stop.signum,
     )
+
+
+def reporter(keras, history: History, report):
+    """A callback that hands each epoch's row of ``history`` to ``report`` (modelspec/requests.py ``Report``) and
+    ends the run after that epoch when it answers True (`tune`'s pruners stop a trial so; the history keeps every
+    epoch that ran)."""
+
+    class Reporter(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if report(epoch + 1, dict(history.rows[-1])):
+                self.model.stop_training = True
+
+    return Reporter()
+
+
+def tensorboard(keras, folder: Path):
+    """Keras's own TensorBoard callback writing to ``folder``: scalars per epoch (no graph, no histograms, no
+    profiler: a run's logs stay small and the run as fast)."""
+    return keras.callbacks.TensorBoard(
+        log_dir=str(folder), histogram_freq=0, write_graph=False, write_images=False, update_freq="epoch",
+        profile_batch=0,
+    )  # fmt: skip

@@ -53,7 +53,7 @@ def _fit_arguments(training, train, validation, settings: Settings) -> dict:
     return arguments
 
 
-def fit(keras_model, spec, train, validation, settings: Settings, *, progress=None, history=None, run=None) -> History:
+def fit(keras_model, spec, train, validation, settings: Settings, *, callbacks=(), history=None, run=None) -> History:
     """Train ``keras_model`` (compiled from ``spec``) on checked datasets; return the history of every epoch.
 
     With ``settings.checkpoints``, each complete epoch is saved to `last.npz` (and `best.npz` when the monitored
@@ -65,6 +65,9 @@ def fit(keras_model, spec, train, validation, settings: Settings, *, progress=No
     own; on a cluster only the chief writes checkpoints, and a lost worker raises ``WorkerLost``. A global batch
     that the replicas do not divide takes that loop under `mirrored` too: Keras 3.15's fit averages the first
     batch's per-replica shares element by element to build the model, and fails on shares of unequal length.
+
+    ``callbacks``: Keras callbacks of the caller's (progress, TensorBoard, a report hook: ``reporter``), run after
+    each epoch's row is in the history.
     """
     keras = import_keras()
     training = spec.training
@@ -72,7 +75,7 @@ def fit(keras_model, spec, train, validation, settings: Settings, *, progress=No
     watched = training.early_stopping.monitor if training.early_stopping is not None else None
     monitor = Monitored(watched or ("val_loss" if validation is not None else "loss"))
     early, plateau = stopping_callbacks(keras, training)
-    callbacks = [callback for callback in (early, plateau) if callback is not None]
+    chain = [callback for callback in (early, plateau) if callback is not None]
     first_epoch = 0
     if settings.resume:
         restored = checkpoints.restore(settings.checkpoints / "last.npz", keras_model)
@@ -80,7 +83,7 @@ def fit(keras_model, spec, train, validation, settings: Settings, *, progress=No
         history.rows = restored["history"]
         monitor.best, monitor.epoch = restored["best"]["value"], restored["best"]["epoch"]
         # after early stopping's and the plateau's own on_train_begin, which reset their counters
-        callbacks.append(resumed(keras, restored, early, plateau, settings.checkpoints, keras_model))
+        chain.append(resumed(keras, restored, early, plateau, settings.checkpoints, keras_model))
     if first_epoch >= settings.epochs:
         return history
     Recorder, Stop = keras_callbacks(keras)
@@ -90,12 +93,12 @@ def fit(keras_model, spec, train, validation, settings: Settings, *, progress=No
     with trap_signals(flag):
         try:
             if run is not None and (run.multi_worker or settings.batch_size % run.replicas):
-                callbacks += [Recorder(history, after_epoch), *([progress] if progress else [])]
+                chain += [Recorder(history, after_epoch), *callbacks]
                 multi_worker_fit(keras_model, run, training, (train, validation), settings, first_epoch,
-                                  callbacks, flag)  # fmt: skip
+                                  chain, flag)  # fmt: skip
             else:
-                callbacks += [Recorder(history, after_epoch), Stop(flag), *([progress] if progress else [])]
-                _keras_fit(keras_model, training, train, validation, settings, first_epoch, callbacks)
+                chain += [Recorder(history, after_epoch), Stop(flag), *callbacks]
+                _keras_fit(keras_model, training, train, validation, settings, first_epoch, chain)
         except StopSignal as stop:
             raise interrupted(stop, len(history.rows), settings.checkpoints) from None
         except LostWorker as lost:
