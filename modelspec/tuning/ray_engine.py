@@ -245,13 +245,8 @@ class StudySearch:
         epoch, row = int(result[EPOCH]), json.loads(result[ROW])
         if epoch == len(running.rows) and running.rows[-1] == row:  # the last result, handed on again
             return
-        if epoch <= len(running.rows):
+        if epoch <= len(running.rows):  # it runs again from its first epoch (``recovered``)
             running.rows = running.rows[: epoch - 1]
-            running.restarts += 1
-            if self.plan.show_progress:
-                attempt = f"attempt {running.restarts + 1} of {MAX_FAILURES + 1}"
-                message = f"trial {running.number}: its worker process died; Ray runs it again ({attempt})"
-                print(message, file=sys.stderr, flush=True)
         running.rows.append(row)
         running.trial.report(worst(self.plan, result.get(self.plan.metric)), epoch)
 
@@ -292,6 +287,17 @@ class StudySearch:
             )
         return outcome
 
+    def recovered(self, number: int) -> None:
+        """Ray runs trial ``number`` again after its worker process died (``MAX_FAILURES`` times at most)."""
+        running = next((r for r in self.running.values() if r.number == number), None)
+        if running is None:
+            return
+        running.restarts += 1
+        if self.plan.show_progress:
+            attempt = f"attempt {running.restarts + 1} of {MAX_FAILURES + 1}"
+            message = f"trial {number}: its worker process died; Ray runs it again ({attempt})"
+            print(message, file=sys.stderr, flush=True)
+
     def _finish(self, outcome: TrialOutcome) -> None:
         self.outcomes.append(outcome)
         if self.progress is not None:
@@ -309,6 +315,17 @@ def searcher(plan: TunePlan, progress: Optional[Callable[[TrialOutcome], None]])
     from ray.tune.search import Searcher
 
     return type("StudySearch", (StudySearch, Searcher), {})(plan, progress)
+
+
+def recoveries(search: StudySearch):
+    """A Ray Tune callback that tells ``search`` of each trial Ray runs again after its worker process died."""
+    from ray.tune import Callback
+
+    class Recoveries(Callback):
+        def on_trial_recover(self, iteration, trials, trial, **info) -> None:
+            search.recovered(trial.config["number"])
+
+    return Recoveries()
 
 
 def _name(trial) -> str:
@@ -340,6 +357,7 @@ def run(plan: TunePlan, progress: Optional[Callable[[TrialOutcome], None]] = Non
                 name=plan.engine.study or plan.model.name,
                 storage_path=storage,
                 verbose=0,
+                callbacks=[recoveries(search)],
                 failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
             ),
         )
