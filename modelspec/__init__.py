@@ -28,6 +28,9 @@ _PUBLIC = {
     "evaluate": "modelspec.trainer",
     "probe": "modelspec.probing",
     "compare": "modelspec.comparison",
+    "Search": "modelspec.requests",
+    "Engine": "modelspec.requests",
+    "tune": "modelspec.tuning.study",
     "from_keras": "modelspec.runtime.importer",
 }
 

@@ -18,6 +18,7 @@ from modelspec.cli.probe import probe
 from modelspec.cli.rules import rules_command
 from modelspec.cli.schema import schema
 from modelspec.cli.train import evaluate, train
+from modelspec.cli.tune import tune
 from modelspec.cli.validate import validate
 from modelspec.errors import ModelspecError
 from modelspec.pipeline import DEFAULT_MAX_PARAMS
@@ -47,5 +48,17 @@ def cli() -> None:
     """Validate, lint and compile YAML model specs into Keras 3 models."""
 
 
-for command in (validate, lint_command, build, train, evaluate, probe, compare, import_command, rules_command, schema):
+for command in (
+    validate,
+    lint_command,
+    build,
+    train,
+    evaluate,
+    probe,
+    compare,
+    tune,
+    import_command,
+    rules_command,
+    schema,
+):
     cli.add_command(command)

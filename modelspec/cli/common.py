@@ -118,6 +118,12 @@ def seed_option(help_text: str):
     return click.option("--seed", type=click.IntRange(0, SEED_LIMIT - 1), help=help_text)
 
 
+def tensorboard_option(help_text: str):
+    """`--tensorboard DIR` of `train` and `tune`: a folder of TensorBoard logs (checked before any work starts)."""
+    return click.option("--tensorboard", type=click.Path(dir_okay=True, file_okay=False), metavar="DIR",
+                        help=help_text)  # fmt: skip
+
+
 def print_diagnostics(diagnostics: Iterable[Diagnostic]) -> None:
     """Print findings in the text format `path:line:col: level[CODE] where: message` (standard output)."""
     for diagnostic in diagnostics:

@@ -18,6 +18,7 @@ from modelspec.cli.common import (
     print_prepared,
     score_text,
     seed_option,
+    tensorboard_option,
     training_data_options,
 )
 from modelspec.errors import EXIT_INVALID, EXIT_LINT, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
@@ -58,12 +59,13 @@ EXIT_HELP = epilog(
     help="Keep the last complete epoch and the best one in this folder (last.npz, best.npz).",
 )
 @click.option("--resume", is_flag=True, help="Continue the run saved in --checkpoints (optimizer state included).")
+@tensorboard_option("Write TensorBoard logs (loss and metrics per epoch) to this folder: tensorboard --logdir DIR.")
 @click.option("--quiet", is_flag=True, help="One line per epoch, no progress bar.")
 @distribute_option("Train")
 @max_params_option
 @click.option("--strict", is_flag=True, help="Stop on lint warnings too, not only on lint errors.")
 def train(spec, data, validation_data, validation_split, target, output, epochs, batch_size, seed, weights, history,
-          plot, checkpoints, resume, quiet, distribute, max_params, strict) -> None:  # fmt: skip
+          plot, checkpoints, resume, tensorboard, quiet, distribute, max_params, strict) -> None:  # fmt: skip
     """Train SPEC on DATA with its `training:` block, then write the model, its history and (with --plot) curves.
 
     Everything is checked before TensorFlow starts: the spec (lint gate, parameter budget, pretrained weights), the
@@ -79,7 +81,7 @@ def train(spec, data, validation_data, validation_split, target, output, epochs,
             epochs=epochs, batch_size=batch_size, seed=seed, weights=weights, distribute=distribute,
             max_params=max_params, strict=strict, checkpoints=checkpoints, resume=resume,
         ),
-        Outputs(model=output, history=history, plot=plot, named=True),
+        Outputs(model=output, history=history, plot=plot, named=True, tensorboard=tensorboard),
         show_progress=True,
         quiet=quiet,
     )  # fmt: skip
@@ -95,7 +97,8 @@ def train(spec, data, validation_data, validation_split, target, output, epochs,
         last = trained.history.rows[-1]
         epochs_done = int(last["epoch"])
         click.echo(f"Trained {epochs_done} epoch{'s' if epochs_done != 1 else ''}: {score_text(last)}")
-    written = ", ".join(str(path) for path in resolved.outputs.files)
+    files = [*resolved.outputs.files, *([f"TensorBoard logs in {tensorboard}"] if tensorboard else [])]
+    written = ", ".join(str(path) for path in files)
     this = resolved.distribution.role
     if this.chief:
         click.echo(f"Wrote {written}")

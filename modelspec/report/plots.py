@@ -215,7 +215,7 @@ def _tune_panel(axis, result, xs, search=None) -> None:
     value (refused, failed) sit at the bottom of the panel."""
     values = [t.value for t in result.trials if t.value is not None and t.value == t.value and abs(t.value) < 1e300]
     low, high = (min(values), max(values)) if values else (0.0, 1.0)
-    floor = low - 0.08 * ((high - low) or 1.0)
+    floor = low / 2 if values and low > 0 and high / low > 20 else low - 0.08 * ((high - low) or 1.0)
     for state, style in TRIAL_STYLES.items():
         chosen = [(x, t) for x, t in zip(xs, result.trials) if t.state == state]
         if chosen:
@@ -223,6 +223,8 @@ def _tune_panel(axis, result, xs, search=None) -> None:
                          color=style["color"], marker=style["marker"], label=style["label"], zorder=3)  # fmt: skip
     axis.set_ylabel(result.plan.metric)
     axis.grid(alpha=0.3)
+    if values and low > 0 and high / low > 20:  # losses that span decades: a log scale keeps the good ones apart
+        axis.set_yscale("log")
     if search is not None and search.distribution.kind == "choice":
         labels = list(search.distribution.labels)
         axis.set_xticks(range(len(labels)))

@@ -21,15 +21,14 @@ from collections.abc import Callable
 from typing import Any, Optional
 
 from modelspec.errors import SettingsError
-from modelspec.tuning.plan import TunePlan
+from modelspec.tuning.plan import JOURNAL, TunePlan
 from modelspec.tuning.space import Search
-from modelspec.tuning.trial import COMPLETE, FAILED, TrialOutcome, run_trial, worst
+from modelspec.tuning.trial import COMPLETE, FAILED, TrialOutcome, run_trial, worker, worst
 
 EXTRA = 'pip install "modelspec[tune]"'
-DATABASES = ("sqlite", "postgresql", "mysql")
-JOURNAL = "journal:"
 MAX_RETRY = 3  # a trial whose process died is tried this many more times
 OUTCOME = "outcome"  # the user attribute holding a trial's TrialOutcome.to_dict()
+WORKER = "worker"  # the user attribute naming the process that runs the trial (host:pid)
 MADE_BY = "modelspec"  # the study's user attribute: the spec, the search and the first seed that made it
 
 
@@ -44,17 +43,11 @@ def import_optuna():
 
 
 def storage(optuna, url: Optional[str], heartbeat: float):
-    """The storage a ``--storage`` URL names (None: in memory)."""
+    """The storage a ``--storage`` URL names (None: in memory); the URL's form was checked by the plan."""
     if url is None:
         return None
     if url.startswith(JOURNAL):
         return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(url[len(JOURNAL) :]))
-    scheme = url.split(":", 1)[0].split("+", 1)[0]
-    if scheme not in DATABASES or "://" not in url:
-        raise SettingsError(
-            f"--storage takes a database URL (sqlite:///study.db, postgresql://HOST/DB, mysql://HOST/DB) or "
-            f"journal:FILE (received: {url!r})"
-        )
     beat = max(1, math.ceil(heartbeat))
     try:
         return optuna.storages.RDBStorage(
@@ -63,7 +56,7 @@ def storage(optuna, url: Optional[str], heartbeat: float):
             grace_period=3 * beat,
             failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=MAX_RETRY),
         )
-    except (ImportError, ModuleNotFoundError) as exc:  # a driver (psycopg2, pymysql) that is not installed
+    except ImportError as exc:  # a database driver (psycopg2, pymysql) that is not installed
         raise SettingsError(f"--storage {url}: {exc}") from None
     except Exception as exc:  # sqlalchemy's errors: a file that cannot be opened, a server that does not answer
         raise SettingsError(f"--storage {url}: cannot open the study's database: {exc}") from None
@@ -121,6 +114,7 @@ def _check_study(study, plan: TunePlan) -> None:
 def _objective(optuna, plan: TunePlan, progress: Optional[Callable[[TrialOutcome], None]]):
     def objective(trial) -> float:
         params = {search.field: search.value(suggest(trial, search)) for search in plan.space}
+        trial.set_user_attr(WORKER, worker())  # which process runs it, while it runs
 
         def report(epoch: int, row: dict) -> bool:
             value = row.get(plan.metric)
@@ -155,6 +149,7 @@ def _outcome(optuna, plan: TunePlan, trial) -> Optional[TrialOutcome]:
         state=FAILED,
         seed=plan.trial_seed(trial.number),
         error="its process stopped while it ran (no heartbeat): it was retried",
+        worker=trial.user_attrs.get(WORKER),
     )
 
 

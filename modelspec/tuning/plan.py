@@ -40,6 +40,8 @@ ENGINES = ("optuna", "ray")
 LINT_PRUNE = ("error", "warning")
 DIRECTIONS = ("max", "min")
 MAX_TRIALS = 100_000
+DATABASES = ("sqlite", "postgresql", "mysql")  # what Optuna's RDB storage (SQLAlchemy) opens, with any driver
+JOURNAL = "journal:"  # journal:FILE, Optuna's journal file
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,25 @@ def _metric(model: ModelSpec, asked: Optional[str], validated: bool) -> str:
     return metric
 
 
+def _check_storage(engine: Engine) -> None:
+    url = engine.storage
+    if engine.name != "optuna":
+        raise SettingsError("--storage is for --engine optuna (Ray Tune keeps its own experiment state)")
+    if url.startswith(JOURNAL):
+        if not url[len(JOURNAL) :]:
+            raise SettingsError(f"--storage {url}: name the journal file, journal:FILE")
+        writable(url[len(JOURNAL) :], "--storage journal:FILE")
+        return
+    scheme = url.split(":", 1)[0].split("+", 1)[0]
+    if scheme not in DATABASES or "://" not in url:
+        raise SettingsError(
+            f"--storage takes a database URL (sqlite:///study.db, postgresql://HOST/DB, mysql://HOST/DB) or "
+            f"journal:FILE (received: {url!r})"
+        )
+    if scheme == "sqlite" and url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
+        writable(url[len("sqlite:///") :], "--storage sqlite:///FILE")
+
+
 def _check_engine(engine: Engine, sampler: str, space: tuple[Search, ...]) -> None:
     _choose(engine.name, ENGINES, "--engine")
     if engine.workers < 1:
@@ -138,6 +159,8 @@ def _check_engine(engine: Engine, sampler: str, space: tuple[Search, ...]) -> No
             "--workers is for --engine ray; with Optuna, start one `modelspec tune` process per worker with the same "
             "--storage and --study (docs/tune.md: several processes, one study)"
         )
+    if engine.storage is not None:
+        _check_storage(engine)
     if engine.name == "optuna" and engine.address is not None:
         raise SettingsError("--address is for --engine ray (the Ray cluster to run on)")
     if sampler == "grid":

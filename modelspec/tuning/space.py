@@ -47,7 +47,7 @@ class Distribution:
         if self.kind == "choice":
             return f"choice({', '.join(show(value) for value in self.choices)})"
         bounds = f"{show(self.low)}, {show(self.high)}"
-        return f"{self.kind}({bounds}{', log' if self.log else ''})"
+        return f"{self.kind}({bounds}{', log' if self.log and self.kind == 'int' else ''})"
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -142,8 +142,8 @@ def _bounded(option: str, kind: str, arguments: list) -> Distribution:
     if not low < high:
         raise _fail(option, f"{kind}(LOW, HIGH) needs LOW < HIGH (received: {show(low)}, {show(high)})")
     if log and low <= 0 or (integer and log and low < 1):
-        least = "1" if integer else "above 0"
-        raise _fail(option, f"a log scale needs LOW {'>=' if integer else ''} {least} (received: {show(low)})")
+        least = ">= 1" if integer else "above 0"
+        raise _fail(option, f"a log scale needs LOW {least} (received: {show(low)})")
     if integer:
         return Distribution(kind, int(low), int(high), log)
     return Distribution(kind, low, high, log)
@@ -156,7 +156,7 @@ def parse_distribution(option: str, text: str) -> Distribution:
         raise _fail(option, f"the distribution must be one of {USAGE} (received: {text.strip()!r})")
     kind, inner = match.group(1), match.group(2)
     if kind not in KINDS:
-        raise _fail(option, f"unknown distribution {kind!r}{did_you_mean(kind, KINDS)}; use one of {', '.join(KINDS)}")
+        raise _fail(option, f"unknown distribution {kind!r} (use one of {', '.join(KINDS)}){did_you_mean(kind, KINDS)}")
     arguments = _arguments(option, kind, inner)
     if kind != "choice":
         return _bounded(option, kind, arguments)

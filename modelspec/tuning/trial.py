@@ -12,6 +12,8 @@ when the trial passes, trains it (modelspec/trainer.py ``run_train``) with the s
 from __future__ import annotations
 
 import math
+import os
+import socket
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional
@@ -68,6 +70,7 @@ class TrialOutcome:
     value: Optional[float] = None
     seconds: float = 0.0
     error: Optional[str] = None
+    worker: Optional[str] = None  # the process that ran it: host:pid
 
     @property
     def epochs(self) -> int:
@@ -90,6 +93,7 @@ class TrialOutcome:
             "findings": self.findings,
             "history": self.rows,
             "error": self.error,
+            "worker": self.worker,
         }
 
     @classmethod
@@ -105,7 +109,13 @@ class TrialOutcome:
             value=data.get("value"),
             seconds=data.get("seconds", 0.0),
             error=data.get("error"),
+            worker=data.get("worker"),
         )
+
+
+def worker() -> str:
+    """This process, as a trial records who ran it: `host:pid`."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _refusing(findings: list[Diagnostic], level: str) -> bool:
@@ -142,6 +152,7 @@ def refused_outcome(checked: Preflight) -> TrialOutcome:
         pruned_by=checked.refused_by,
         findings=[finding.to_dict() for finding in checked.findings],
         seconds=checked.seconds,
+        worker=worker(),
     )
 
 
@@ -204,6 +215,7 @@ def train_trial(plan: TunePlan, checked: Preflight, report: Optional[Report] = N
         state=COMPLETE,
         seed=checked.seed,
         findings=[finding.to_dict() for finding in checked.findings],
+        worker=worker(),
     )
     try:
         trained = run_train(trial_run(plan, checked, hook))
