@@ -199,6 +199,7 @@ class Running:
     params: dict[str, Any]
     rows: list[dict] = field(default_factory=list)
     restarts: int = 0
+    worker: Optional[str] = None  # host:pid of the process that reported its last epoch
 
 
 class StudySearch:
@@ -248,6 +249,8 @@ class StudySearch:
         if epoch <= len(running.rows):  # it runs again from its first epoch (``recovered``)
             running.rows = running.rows[: epoch - 1]
         running.rows.append(row)
+        if "pid" in result:  # Ray adds the reporting process to each result
+            running.worker = f"{result.get('hostname', '')}:{result['pid']}"
         running.trial.report(worst(self.plan, result.get(self.plan.metric)), epoch)
 
     def on_trial_complete(self, trial_id: str, result: Optional[dict] = None, error: bool = False) -> None:
