@@ -296,7 +296,7 @@ class StudySearch:
         if running is None:
             return
         running.restarts += 1
-        if self.plan.show_progress:
+        if self.progress is not None:  # a caller that follows the trials (the command line) hears of it
             attempt = f"attempt {running.restarts + 1} of {MAX_FAILURES + 1}"
             message = f"trial {number}: its worker process died; Ray runs it again ({attempt})"
             print(message, file=sys.stderr, flush=True)
