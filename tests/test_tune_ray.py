@@ -152,16 +152,17 @@ def _trials(out: Path) -> list[dict]:
     return json.loads(out.read_text())["trials"]
 
 
-def test_a_two_worker_cluster_runs_the_same_search_as_the_optuna_engine(cluster, tmp_path):
+def test_a_two_worker_cluster_runs_the_same_search_as_the_optuna_engine(cluster, tmp_path, keras):
     import optuna
 
+    from modelspec import train
     from modelspec.requests import Data, Engine, Options, Search, TuneRequest
     from modelspec.tuning.optuna_engine import sampler, suggest
     from modelspec.tuning.plan import resolve_tune
 
-    out = tmp_path / "ray.json"
+    out, best = tmp_path / "ray.json", tmp_path / "best.yaml"
     options = ["--search", LEARNING_RATE, "--search", INITIALIZER, "--trials", "4", "--epochs", "2",
-               "--seed", str(SEED), "--prune", "none", "--engine", "ray", "--workers", "2",
+               "--best-spec", str(best), "--seed", str(SEED), "--prune", "none", "--engine", "ray", "--workers", "2",
                "--address", cluster.address]  # fmt: skip
     done = subprocess.run(_tune_command(out, *options), env=cluster.env, capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -195,6 +196,11 @@ def test_a_two_worker_cluster_runs_the_same_search_as_the_optuna_engine(cluster,
         assert trial["seed"] == SEED + number
         assert trial["value"] == pytest.approx(trial["history"][-1]["val_loss"])
     assert "Lint refused" in done.stdout
+
+    # the best trial, trained in a Ray worker on one thread, trains to the same metric here with its spec and seed
+    winner = min((trials[number] for number in trained), key=lambda trial: trial["value"])
+    _, history = train(best, "digits", Options(seed=winner["seed"]))
+    assert history.rows[-1]["val_loss"] == pytest.approx(winner["value"], rel=1e-5)
 
     # nothing of the cluster listens beyond 127.0.0.1
     addresses = _listening(cluster.processes())
