@@ -27,14 +27,16 @@ import logging
 import os
 import secrets
 import shutil
+import signal
 import socket
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from modelspec.errors import SettingsError
+from modelspec.errors import Interrupted, SettingsError
 from modelspec.runtime.tensorflow_env import import_tensorflow
 from modelspec.tuning.optuna_engine import import_optuna, sampler, suggest
 from modelspec.tuning.plan import TunePlan
@@ -63,6 +65,7 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 QUIET = {
     "TF_CPP_MIN_LOG_LEVEL": "3",  # TensorFlow's C++ start-up lines in every worker
     "RAY_AIR_NEW_OUTPUT": "0",  # Ray Tune's own reporter, whose verbose=0 is silent (the new one prints a table)
+    "TUNE_DISABLE_SIGINT_HANDLER": "1",  # Ctrl-C stops the study as it stops the Optuna engine's (``_signals``)
 }
 
 
@@ -364,9 +367,45 @@ def run(plan: TunePlan, progress: Optional[Callable[[TrialOutcome], None]] = Non
                 failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
             ),
         )
-        with _quiet_tune():
-            tuner.fit()
+        stopped: list[int] = []
+        try:
+            with _quiet_tune(), _signals(stopped):
+                tuner.fit()
+        except Exception:  # _Stopped, or Ray's SystemError around it when it came inside Ray's C++ code
+            if not stopped:
+                raise
+            name = signal.Signals(stopped[0]).name
+            raise Interrupted(
+                f"tune stopped by {name} after {len(search.outcomes)} of {plan.trials} trials; no results were written",
+                stopped[0],
+            ) from None
     return sorted(search.outcomes, key=lambda outcome: outcome.number)
+
+
+class _Stopped(Exception):
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _signals(stopped: list[int]) -> Iterator[None]:
+    """SIGINT and SIGTERM stop the study (the local cluster is stopped on the way out) instead of Ray Tune's wait for
+    its running trials, or the end of the process with a local cluster left behind."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        stopped.append(signum)
+        raise _Stopped(signum)
+
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 @contextlib.contextmanager
