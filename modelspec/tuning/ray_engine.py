@@ -22,6 +22,7 @@ Ray is imported when a study starts (the `modelspec[ray]` extra).
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import logging
 import os
@@ -77,7 +78,14 @@ def loopback_environment() -> dict[str, str]:
 
 def import_ray(local: bool):
     """Ray and Ray Tune, or a SettingsError naming the extra to install (exit 2). ``local``: the cluster is on this
-    machine's loopback address (its environment is set first, each variable unless the user set it)."""
+    machine's loopback address (its environment is set first, each variable unless the user set it, and stays set
+    for the rest of the process, as Ray's own ``ray.init`` leaves its variables)."""
+    try:
+        installed = importlib.util.find_spec("ray") is not None
+    except ValueError:  # `ray` in sys.modules without a spec: not an importable installation
+        installed = False
+    if not installed:
+        raise SettingsError(f"modelspec tune --engine ray needs Ray: {EXTRA}")
     if local:
         environment = loopback_environment() if "RAY_AUTH_MODE" not in os.environ else dict(LOOPBACK)
         for name, value in environment.items():
@@ -140,7 +148,10 @@ def cluster(ray, plan: TunePlan) -> Iterator[None]:
     # short: Ray keeps its sockets below it, and a socket's path is limited to 107 bytes
     temp = tempfile.mkdtemp(prefix="modelspec-ray-", dir="/tmp" if os.path.isdir("/tmp") else None)
     try:
-        ray.init(address="local", num_cpus=plan.engine.workers, _temp_dir=temp, **quiet)
+        try:
+            ray.init(address="local", num_cpus=plan.engine.workers, _temp_dir=temp, **quiet)
+        except (ConnectionError, RuntimeError, OSError) as exc:
+            raise SettingsError(f"--engine ray: cannot start a local Ray cluster: {exc}") from None
         yield
     finally:
         ray.shutdown()
