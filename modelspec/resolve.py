@@ -14,6 +14,7 @@ written when one is raised.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import secrets
@@ -286,6 +287,8 @@ def tensorboard_folder(path) -> Optional[Path]:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise SettingsError(f"--tensorboard: {path} is a file, not a folder (received: {path})")
+    if importlib.util.find_spec("tensorboard") is None:
+        raise SettingsError("--tensorboard needs TensorBoard's package: pip install 'modelspec[tensorboard]'")
     if not path.parent.resolve().is_dir():
         raise SettingsError(f"--tensorboard: folder {str(path.parent)!r} does not exist (received: {path})")
     return path

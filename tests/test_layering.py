@@ -12,7 +12,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "modelspec"
 BELOW = ["source.py", "schema", "analysis", "linter", "report", "data", "pretrained", "loader.py", "errors.py"]
-PURE = [*BELOW, "requests.py", "resolve.py", "cluster.py", "checkpoint_state.py", "history.py", "atomic.py"]
+PURE = [
+    *BELOW,
+    "requests.py",
+    "resolve.py",
+    "cluster.py",
+    "checkpoint_state.py",
+    "history.py",
+    "atomic.py",
+    "tuning/space.py",
+    "tuning/plan.py",
+]  # tune's search space and plan: pure; its trials run runtime/
 
 
 def _runtime_imports(path: Path) -> list[str]:

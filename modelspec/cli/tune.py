@@ -179,7 +179,7 @@ def _trial_line(outcome: TrialOutcome) -> str:
     head = f"trial {outcome.number} ({values})"
     if outcome.state == "refused":
         found = "; ".join(
-            f"{f['level']}[{f['code']}] {f['layer'] or ''}: {f['message']}"
+            f"{f['level']}[{f['code']}]{' ' + f['layer'] if f['layer'] else ''}: {f['message']}"
             for f in outcome.findings
             if f["level"] != "info"
         )

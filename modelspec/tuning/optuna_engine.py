@@ -8,15 +8,18 @@ gathers every trial.
 
 Storage: none (in memory); a database URL (``sqlite:///study.db``, ``postgresql://...``, ``mysql://...``): several
 processes, on one machine or many, work on one study; each marks its running trial alive every heartbeat, and a
-trial whose process died (silent for three heartbeats) is marked failed and retried (``RetryFailedTrialCallback``)
-by a process still running, or by the next one started; ``journal:FILE``: Optuna's journal file, shared by the
-processes of one machine (or a shared file system), without the heartbeat: a dead process's trial stays running.
+trial whose process died (silent for three heartbeats) is marked failed and retried
+(``RetryHeartbeatStaleTrialCallback``) by a process still running, or by the next one started. ``journal:FILE``:
+Optuna's journal file, shared by the processes of one machine (or a shared file system), without the heartbeat: a
+dead process's trial stays running.
 Optuna is imported when a study starts (the `modelspec[tune]` extra).
 """
 
 from __future__ import annotations
 
 import math
+import time
+import warnings
 from collections.abc import Callable
 from typing import Any, Optional
 
@@ -49,12 +52,12 @@ def storage(optuna, url: Optional[str], heartbeat: float):
     if url.startswith(JOURNAL):
         return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(url[len(JOURNAL) :]))
     beat = max(1, math.ceil(heartbeat))
+    with warnings.catch_warnings():  # "experimental (supported from v2.8.0)": the interface we use is Optuna 4.9's
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
     try:
         return optuna.storages.RDBStorage(
-            url,
-            heartbeat_interval=beat,
-            grace_period=3 * beat,
-            failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=MAX_RETRY),
+            url, heartbeat_interval=beat, grace_period=3 * beat, heartbeat_stale_trial_callback=retry
         )
     except ImportError as exc:  # a database driver (psycopg2, pymysql) that is not installed
         raise SettingsError(f"--storage {url}: {exc}") from None
@@ -75,7 +78,7 @@ def sampler(optuna, plan: TunePlan):
 def pruner(optuna, plan: TunePlan):
     """The pruner during training: the median rule, successive halving (ASHA), or none."""
     if plan.prune == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2)  # from epoch 2
     if plan.prune == "asha":
         return optuna.pruners.SuccessiveHalvingPruner()
     return optuna.pruners.NopPruner()
@@ -153,18 +156,34 @@ def _outcome(optuna, plan: TunePlan, trial) -> Optional[TrialOutcome]:
     )
 
 
+def _open_study(optuna, plan: TunePlan, where):
+    """Create the study, or load it when another process made it first (two processes that start together race
+    to create it: the loser loads the winner's)."""
+    for attempt in range(3):
+        try:
+            return optuna.create_study(
+                study_name=plan.engine.study,
+                storage=where,
+                sampler=sampler(optuna, plan),
+                pruner=pruner(optuna, plan),
+                direction="maximize" if plan.direction == "max" else "minimize",
+                load_if_exists=True,
+            )
+        except optuna.exceptions.DuplicatedStudyError:
+            if attempt == 2:
+                raise
+        except Exception as exc:  # sqlalchemy's IntegrityError / OperationalError ("database is locked")
+            if attempt == 2 or where is None:
+                raise SettingsError(f"--storage {plan.engine.storage}: cannot open the study: {exc}") from None
+        time.sleep(0.5 + attempt)
+    raise AssertionError("unreachable")
+
+
 def run(plan: TunePlan, progress: Optional[Callable[[TrialOutcome], None]] = None) -> list[TrialOutcome]:
     """Run the plan's study (until it holds ``plan.trials`` finished trials, counting every process's) and return
     the outcome of every trial the study holds. ``progress`` is told of each trial this process ran."""
     optuna = import_optuna()
-    study = optuna.create_study(
-        study_name=plan.engine.study,
-        storage=storage(optuna, plan.engine.storage, plan.engine.heartbeat),
-        sampler=sampler(optuna, plan),
-        pruner=pruner(optuna, plan),
-        direction="maximize" if plan.direction == "max" else "minimize",
-        load_if_exists=True,
-    )
+    study = _open_study(optuna, plan, storage(optuna, plan.engine.storage, plan.engine.heartbeat))
     if study.direction.name.lower()[:3] != plan.direction:
         raise SettingsError(
             f"--study {plan.engine.study}: the stored study {study.direction.name.lower()}s its metric, not "

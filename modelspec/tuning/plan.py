@@ -9,6 +9,7 @@ checked; nothing has trained or been written when a ``ModelspecError`` comes out
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional
@@ -169,6 +170,17 @@ def _check_engine(engine: Engine, sampler: str, space: tuple[Search, ...]) -> No
             raise SettingsError(
                 f"--sampler grid needs choice(...) or int(...) distributions; {', '.join(floats)} samples floats"
             )
+    _check_installed(engine)
+
+
+def _check_installed(engine: Engine) -> None:
+    """The engine's extra is installed (and the Ray engine part of this modelspec): said before any work."""
+    if engine.name == "ray" and importlib.util.find_spec("modelspec.tuning.ray_engine") is None:
+        raise SettingsError("--engine ray is not part of this modelspec: use --engine optuna")
+    if engine.name == "ray" and importlib.util.find_spec("ray") is None:
+        raise SettingsError('modelspec tune --engine ray needs Ray: pip install "modelspec[ray]"')
+    if engine.name == "optuna" and importlib.util.find_spec("optuna") is None:
+        raise SettingsError('modelspec tune needs Optuna: pip install "modelspec[tune]"')
 
 
 def resolve_tune(request: TuneRequest) -> TunePlan:
