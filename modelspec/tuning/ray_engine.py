@@ -22,7 +22,6 @@ Ray is imported when a study starts (the `modelspec[ray]` extra).
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import logging
 import os
@@ -80,13 +79,7 @@ def import_ray(local: bool):
     """Ray and Ray Tune, or a SettingsError naming the extra to install (exit 2). ``local``: the cluster is on this
     machine's loopback address (its environment is set first, each variable unless the user set it, and stays set
     for the rest of the process, as Ray's own ``ray.init`` leaves its variables)."""
-    try:
-        installed = importlib.util.find_spec("ray") is not None
-    except ValueError:  # `ray` in sys.modules without a spec: not an importable installation
-        installed = False
-    if not installed:
-        raise SettingsError(f"modelspec tune --engine ray needs Ray: {EXTRA}")
-    if local:
+    if local:  # (the plan has checked that Ray is installed: modelspec/tuning/plan.py)
         environment = loopback_environment() if "RAY_AUTH_MODE" not in os.environ else dict(LOOPBACK)
         for name, value in environment.items():
             os.environ.setdefault(name, value)
