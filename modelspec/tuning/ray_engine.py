@@ -153,11 +153,12 @@ def cluster(ray, plan: TunePlan) -> Iterator[None]:
 
 def scheduler(tune, plan: TunePlan):
     """Ray's pruner during training: the median stopping rule, ASHA (successive halving), or none (first in, first
-    out); each on the trial's epochs, with the first epoch always trained, as the Optuna engine's pruners."""
+    out); each on the trial's epochs, as the Optuna engine's pruners: the median rule from epoch 2 (one epoch says
+    little of a run), ASHA from the first."""
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, MedianStoppingRule
 
     if plan.prune == "median":
-        return MedianStoppingRule(time_attr=EPOCH, grace_period=1, min_samples_required=3)
+        return MedianStoppingRule(time_attr=EPOCH, grace_period=2, min_samples_required=3)  # from epoch 2
     if plan.prune == "asha":
         epochs = plan.options.epochs or plan.model.spec.training.epochs
         # stop_last_trials=False: a trial that reaches its last epoch ends by itself, and reports its outcome
