@@ -49,6 +49,7 @@ from modelspec.tuning.trial import (
     preflight,
     refused_outcome,
     train_trial,
+    worker,
     worst,
 )
 
@@ -192,7 +193,14 @@ def trainable(config: dict, plan: TunePlan) -> None:
     if checked.refused:  # the driver refused it already; a worker with another modelspec would differ
         outcome = refused_outcome(checked)
     else:
-        outcome = train_trial(plan, checked, report)
+        try:
+            outcome = train_trial(plan, checked, report)
+        except Exception as exc:  # TensorFlow out of memory...: the trial failed (Ray would only run it again)
+            findings = [finding.to_dict() for finding in checked.findings]
+            error = f"{type(exc).__name__}: {exc}"
+            outcome = TrialOutcome(
+                number, params, FAILED, checked.seed, findings=findings, error=error, worker=worker()
+            )
     tune.report({plan.metric: worst(plan, outcome.value), EPOCH: max(outcome.epochs, 1),
                  OUTCOME: json.dumps(outcome.to_dict())})  # fmt: skip
 
@@ -207,6 +215,7 @@ class Running:
     params: dict[str, Any]
     rows: list[dict] = field(default_factory=list)
     restarts: int = 0
+    reported: int = 0  # the last epoch told to the Optuna study (a trial run again reports its epochs again)
     worker: Optional[str] = None  # host:pid of the process that reported its last epoch
 
 
@@ -259,7 +268,9 @@ class StudySearch:
         running.rows.append(row)
         if "pid" in result:  # Ray adds the reporting process to each result
             running.worker = f"{result.get('hostname', '')}:{result['pid']}"
-        running.trial.report(worst(self.plan, result.get(self.plan.metric)), epoch)
+        if epoch > running.reported:
+            running.trial.report(worst(self.plan, result.get(self.plan.metric)), epoch)
+            running.reported = epoch
 
     def on_trial_complete(self, trial_id: str, result: Optional[dict] = None, error: bool = False) -> None:
         running = self.running.pop(trial_id, None)
@@ -283,6 +294,7 @@ class StudySearch:
             outcome = TrialOutcome.from_dict(json.loads(result[OUTCOME]))
         else:
             rows = running.rows
+            died = f"its worker process died {running.restarts + 1} times (Ray tries a trial {MAX_FAILURES + 1} times)"
             outcome = TrialOutcome(
                 number=running.number,
                 params=running.params,
@@ -292,9 +304,7 @@ class StudySearch:
                 rows=rows,
                 value=metric_value(plan, rows),
                 seconds=sum(row.get("seconds", 0.0) for row in rows),
-                error=f"its worker process died {running.restarts + 1} times (Ray tried it {MAX_FAILURES + 1} times)"
-                if error
-                else None,
+                error=died if error else None,
             )
         return outcome
 
