@@ -1,7 +1,8 @@
-"""`modelspec tune --engine ray` on a real Ray cluster on 127.0.0.1: two worker processes, the same search as the
-Optuna engine (the same trials, the lint pre-flight refusing the same ones before they reach a worker), a worker
-process killed in the middle of a trial (Ray runs the trial again; the study completes), and the refusals of a
-missing extra or an address where no cluster answers.
+"""`modelspec tune --engine ray` on real Ray clusters on 127.0.0.1: a running one (`--address`) with two worker
+processes runs the same search as the Optuna engine (the same trials, the lint pre-flight refusing the same ones
+before they reach a worker, the best spec training to the reported metric); on the local cluster a study starts
+for itself, a worker process killed in the middle of a trial is run again and the study completes (and the cluster
+is gone after it); the refusals of a missing extra and of an address where no cluster answers.
 
 The cluster is a head node started as `ray start --head --block` in a session of its own (module fixture): killing
 that session ends exactly its processes, where `ray stop` would end every Ray process of the user on the machine.
@@ -207,20 +208,23 @@ def test_a_two_worker_cluster_runs_the_same_search_as_the_optuna_engine(cluster,
     assert addresses and all(_loopback(address) for address in addresses), addresses
 
 
-def test_a_worker_killed_during_a_trial_is_retried_and_the_study_completes(cluster, tmp_path):
+def test_a_worker_killed_during_a_trial_on_a_local_cluster_is_retried_and_the_study_completes(tmp_path):
+    # no --address: the study starts its own local cluster, whose processes live in the driver's session
     out = tmp_path / "ray.json"
     options = ["--search", LEARNING_RATE, "--trials", "2", "--epochs", "2", "--seed", "3", "--prune", "none",
-               "--engine", "ray", "--workers", "2", "--address", cluster.address]  # fmt: skip
-    before = set(cluster.processes())
+               "--engine", "ray", "--workers", "2"]  # fmt: skip
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     with open(tmp_path / "stderr.txt", "w+") as stderr:
-        driver = subprocess.Popen(_tune_command(out, *options), env=cluster.env, stdout=subprocess.PIPE,
-                                  stderr=stderr, text=True)  # fmt: skip
-        killed = None
+        driver = subprocess.Popen(_tune_command(out, *options), cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                  stderr=stderr, text=True, start_new_session=True)  # fmt: skip
+        killed, addresses = None, []
         deadline = time.monotonic() + 300
         while killed is None and driver.poll() is None and time.monotonic() < deadline:
-            for pid, command in cluster.processes().items():
+            processes = _session_processes(driver.pid)
+            for pid, command in processes.items():
                 # a trial's worker that has started TensorFlow: its trial is running
-                if pid not in before and command.startswith(TRAIN_WORKER) and _resident_mb(pid) > 300:
+                if command.startswith(TRAIN_WORKER) and _resident_mb(pid) > 300:
+                    addresses = _listening(processes)
                     os.kill(pid, signal.SIGKILL)
                     killed = pid
                     break
@@ -235,6 +239,12 @@ def test_a_worker_killed_during_a_trial_is_retried_and_the_study_completes(clust
     assert sorted(trial["number"] for trial in trials) == [0, 1]
     assert all(trial["state"] == "complete" and trial["epochs"] == 2 for trial in trials), trials
     assert all(not trial["worker"].endswith(f":{killed}") for trial in trials)
+    # the local cluster listened on 127.0.0.1 only, and is gone with the study
+    assert addresses and all(_loopback(address) for address in addresses), addresses
+    deadline = time.monotonic() + 30
+    while _session_processes(driver.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _session_processes(driver.pid)
 
 
 def test_engine_ray_without_ray_names_the_extra(tmp_path):
