@@ -162,3 +162,38 @@ def test_cli_usage_errors_exit_2_with_one_line():
     ]
     result = runner.invoke(cli, ["tune", "--help"])
     assert result.exit_code == 0 and "Exit codes: 0 clean; 2 invalid spec" in result.output
+
+
+def test_a_study_of_refused_trials_runs_on_a_journal_file_without_tensorflow(tmp_path):
+    pytest.importorskip("optuna")
+    code = f"""
+import sys, json
+from modelspec.errors import SettingsError
+from modelspec.requests import Data, Engine, Outputs, Search, TuneRequest
+from modelspec.tuning.plan import resolve_tune
+from modelspec.tuning.results import write_outputs
+from modelspec.tuning.study import run_study
+journal = "journal:" + {str(tmp_path / "study.log")!r}
+zeros = Search(("kernel_initializer=choice(zeros, ones)", {LR!r}), trials=3, sampler="random")
+outputs = Outputs(results={str(tmp_path / "r.json")!r}, best_spec={str(tmp_path / "best.yaml")!r})
+result = run_study(resolve_tune(TuneRequest({str(DIGITS)!r}, Data("digits"), zeros, Engine(storage=journal),
+                                            outputs=outputs)))
+write_outputs(result)
+again = run_study(resolve_tune(TuneRequest({str(DIGITS)!r}, Data("digits"), zeros, Engine(storage=journal))))
+try:
+    lr_only = TuneRequest({str(DIGITS)!r}, Data("digits"), Search(({LR!r},)), Engine(storage=journal))
+    run_study(resolve_tune(lr_only))
+    other = None
+except SettingsError as exc:
+    other = str(exc)
+print(json.dumps([[t.state for t in result.trials], len(again.trials), result.best is None, other,
+                  any(name.split(".")[0] in ("tensorflow", "keras") for name in sys.modules)]))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    states, resumed, no_best, other, tensorflow = json.loads(done.stdout.strip().splitlines()[-1])
+    assert states == ["refused"] * 3 and resumed == 3 and no_best and not tensorflow
+    assert other.startswith("--study digits_mlp: the study in journal:") and "made by another search" in other
+    document = json.loads((tmp_path / "r.json").read_text())
+    assert document["summary"]["refused"] == 3 and document["best"] is None
+    assert not (tmp_path / "best.yaml").exists()  # no trial completed: no best spec
