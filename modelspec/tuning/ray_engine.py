@@ -2,10 +2,10 @@
 
 The driver (this process) samples with the same Optuna sampler as the Optuna engine (modelspec/tuning/
 optuna_engine.py ``sampler`` and ``suggest``: TPE, random or grid, seeded from the plan), held in memory by a Ray
-Tune ``Searcher`` (``Preflight``). Each sampled trial is linted there, before it becomes a Ray trial: a refused trial
+Tune ``Searcher`` (``StudySearch``). Each sampled trial is linted there, before it becomes a Ray trial: a refused trial
 never reaches a worker, and the sampler is told it was pruned. A trial that passes is a Ray Tune trial: its number
 and values go to a worker process, which trains it (modelspec/tuning/trial.py ``train_trial``) and reports each
-epoch to Ray (``tune.report``); Ray's scheduler (``SCHEDULERS``: the median stopping rule, ASHA, or none) stops the
+epoch to Ray (``tune.report``); Ray's scheduler (``scheduler``: the median stopping rule, ASHA, or none) stops the
 trials it gives up on, and Ray's fault tolerance runs a trial again, from its first epoch, when its worker process
 dies (``MAX_FAILURES`` times). The last report of a trial carries its ``TrialOutcome`` as JSON; a trial the
 scheduler stopped has none, and the driver makes its outcome from the epochs it reported.
@@ -358,7 +358,6 @@ def run(plan: TunePlan, progress: Optional[Callable[[TrialOutcome], None]] = Non
     outcome of every trial, refused ones included, by trial number."""
     local = plan.engine.address is None or (_host(plan.engine.address) or ("",))[0] in LOCAL_HOSTS
     ray, tune = import_ray(local)
-    import_optuna()
     search = searcher(plan, progress)
     with cluster(ray, plan), tempfile.TemporaryDirectory(prefix="modelspec-tune-") as storage:
         tuner = tune.Tuner(
