@@ -28,6 +28,7 @@ _PUBLIC = {
     "evaluate": "modelspec.trainer",
     "probe": "modelspec.probing",
     "compare": "modelspec.comparison",
+    "export": "modelspec.export",
     "from_keras": "modelspec.runtime.importer",
 }
 

@@ -12,6 +12,7 @@ from modelspec.cli import EXIT_INTERRUPTED
 from modelspec.cli.build import build
 from modelspec.cli.common import EPILOG, print_error
 from modelspec.cli.compare import compare
+from modelspec.cli.export import export_command
 from modelspec.cli.importer import import_command
 from modelspec.cli.lint import lint_command
 from modelspec.cli.probe import probe
@@ -47,5 +48,17 @@ def cli() -> None:
     """Validate, lint and compile YAML model specs into Keras 3 models."""
 
 
-for command in (validate, lint_command, build, train, evaluate, probe, compare, import_command, rules_command, schema):
+for command in (
+    validate,
+    lint_command,
+    build,
+    train,
+    evaluate,
+    probe,
+    compare,
+    export_command,
+    import_command,
+    rules_command,
+    schema,
+):
     cli.add_command(command)
