@@ -28,7 +28,7 @@ _PUBLIC = {
     "evaluate": "modelspec.trainer",
     "probe": "modelspec.probing",
     "compare": "modelspec.comparison",
-    "export": "modelspec.export",
+    "export": "modelspec.exporting",
     "from_keras": "modelspec.runtime.importer",
 }
 

@@ -40,7 +40,7 @@ FORMATS = {
     format.name: format
     for format in (
         Format("saved_model", ".saved_model", "TensorFlow", (), "tf_saved_model"),
-        Format("onnx", ".onnx", "onnxruntime", ("tf2onnx", "onnx", "onnxruntime"), "onnx"),
+        Format("onnx", ".onnx", "onnxruntime", ("onnx", "onnxruntime", "tf2onnx"), "onnx"),
         Format("litert", ".tflite", "the LiteRT interpreter of ai-edge-litert", ("ai_edge_litert",), "litert"),
     )
 }

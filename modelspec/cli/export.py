@@ -9,8 +9,8 @@ import click
 
 from modelspec.cli.common import epilog, max_params_option, print_diagnostics, print_prepared, seed_option
 from modelspec.errors import EXIT_INVALID, EXIT_LINT, EXIT_OK
-from modelspec.export import run_export
 from modelspec.export_formats import DEFAULT_OPSET, FORMATS, OPSETS, QUANTIZE
+from modelspec.exporting import run_export
 from modelspec.requests import ExportRequest, Options
 from modelspec.resolve import resolve_export
 from modelspec.runtime.export import allowed

@@ -47,6 +47,7 @@ RULES: dict[str, Rule] = {
         pretrained.MS404,
         export.MS501,
         export.MS502,
+        export.MS503,
     )
 }
 # Structural checks: reported by validation, always on, never ignorable.

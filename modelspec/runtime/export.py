@@ -56,10 +56,11 @@ def allowed(tolerance: float, scale: float) -> str:
 
 
 def require(chosen: Format) -> None:
-    """Start TensorFlow (quietly), then import what the format needs beyond it; a missing module is an
-    ``ExportError`` naming the extra."""
-    import_keras()
+    """Import what the format needs beyond TensorFlow (before TensorFlow starts, where it can); a missing module is
+    an ``ExportError`` naming the extra."""
     for name in chosen.modules:
+        if name == "tf2onnx":  # it imports TensorFlow: start it quietly first (the runtimes need no TensorFlow)
+            import_keras()
         try:
             importlib.import_module(name)
         except ImportError as exc:

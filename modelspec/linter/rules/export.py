@@ -58,6 +58,20 @@ def _recurrent_for_litert(subject: Subject, options: Mapping[str, float]) -> Ite
             )
 
 
+def _normalization_for_onnx(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
+    for info in subject.analysis.layers.values():
+        if info.type == "normalization":
+            yield Finding(
+                info.path,
+                "a `normalization` layer: Keras holds its mean and variance as tensors (fixed, or computed from "
+                "its state) that the traced model captures, and tf2onnx 1.17 lists captured tensors as inputs of "
+                "the ONNX graph, so onnxruntime asks for them on every call ('Required inputs ... are missing')",
+                hint="standardise with a `rescaling` layer (`scale: 1/std, offset: -mean/std`, one value for all "
+                "channels), or standardise the data before the model",
+                layer=info.name,
+            )
+
+
 _DENSE_OUT = "  - {type: dense, units: 10, activation: softmax}\n"
 _ONNX = "lint: {export: [onnx]}\n"
 _LITERT = "lint: {export: [litert]}\n"
@@ -106,5 +120,36 @@ MS502 = Rule(
             input_shape="[20, 8]",
         ),
         references=f"{LITERT_OPS}\n{LITERT_RNN}\n{EXPORT_DOC}",
+    ),
+)
+
+MS503 = Rule(
+    code="MS503",
+    name="normalization-for-onnx",
+    level=Level.ERROR,
+    summary="ONNX: a `normalization` layer's mean and variance become inputs of the graph",
+    check=_normalization_for_onnx,
+    formats=frozenset({"onnx"}),
+    docs=Docs(
+        what="With `onnx` among the spec's export formats, flags every `normalization` layer, with fixed "
+        "statistics or with statistics held as its state.",
+        why="Keras's `Normalization` computes with its mean and variance as tensors, not variables: the fixed "
+        "values given as numbers, or the tensors it derives from its state variables. Traced for export, the "
+        "model captures them, and tf2onnx 1.17's `from_function` (the route of Keras's ONNX export) names every "
+        "captured tensor that is not a variable as an input of the ONNX graph. The file loads, but onnxruntime "
+        "refuses to run it without values for those extra inputs, which no caller has. A `rescaling` layer "
+        "computes with plain numbers, which the graph holds as constants.",
+        example=spec(
+            "  - {type: normalization, mean: 0.5, variance: 0.25, axis: null}\n"
+            "  - {type: dense, units: 10, activation: softmax}\n",
+            extra=_ONNX,
+            input_shape="[3]",
+        ),
+        use_instead=spec(
+            "  - {type: rescaling, scale: 2.0, offset: -1.0}\n  - {type: dense, units: 10, activation: softmax}\n",
+            extra=_ONNX,
+            input_shape="[3]",
+        ),
+        references=f"{TF2ONNX_OPS}\n{EXPORT_DOC}",
     ),
 )
