@@ -10,6 +10,7 @@ the seeded batch, compares with Keras, and puts it in place (modelspec/runtime/e
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import NamedTuple, Optional, Union
 
 from modelspec.export_formats import Format
@@ -23,7 +24,7 @@ class Exported(NamedTuple):
     """What ``export`` returns: where the export was written, in which format, and what its verification found
     (the largest difference from Keras per output, the tolerance, the time writing and verifying took)."""
 
-    path: object  # pathlib.Path; None for a format check
+    path: Optional[Path]  # None for a format check
     format: Format
     verified: Optional[Verified]
     tolerance: float

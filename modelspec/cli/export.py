@@ -62,10 +62,10 @@ def export_command(
     model, export_format, output, weights, opset, quantize, format_check, seed, max_params, strict
 ) -> None:
     """Export MODEL (a .keras file written by `modelspec train` or `build`) or a SPEC to a SavedModel, an ONNX or a
-    LiteRT file. A SPEC is built first, with every check of `modelspec build`; the format's readiness rules (MS5xx)
-    run first, before TensorFlow. The export is then loaded by its own runtime (TensorFlow, onnxruntime, the LiteRT
-    interpreter), run on a seeded batch and compared with Keras: the largest difference is printed, and one beyond
-    the tolerance (1e-5 for float32) fails with exit code 1."""
+    LiteRT file. The lint gate, with the format's readiness rules (MS5xx), runs first, before TensorFlow starts; a
+    SPEC is then built with every check of `modelspec build`. The export is loaded by its own runtime (TensorFlow,
+    onnxruntime, the LiteRT interpreter), run on a seeded batch and compared with Keras: the largest difference is
+    printed, and one beyond the tolerance (1e-5 for float32) fails with exit code 1."""
     options = Options(weights=weights, seed=seed, max_params=max_params, strict=strict)
     request = ExportRequest(Path(model), export_format, output, options, opset, quantize, format_check)
     resolved = resolve_export(request)

@@ -203,11 +203,15 @@ def _replacing_folder(path: Path) -> Iterator[Path]:
     holder = Path(tempfile.mkdtemp(prefix=".modelspec-", dir=path.parent.resolve()))
     try:
         yield holder / path.name
-        old = None
+        previous = holder / "previous"
         if path.exists():
-            old = holder / "previous"
-            os.replace(path, old)
-        os.replace(holder / path.name, path)
+            os.replace(path, previous)
+        try:
+            os.replace(holder / path.name, path)
+        except OSError:
+            if previous.exists():  # put the old folder back before the holder goes
+                os.replace(previous, path)
+            raise
     finally:
         shutil.rmtree(holder, ignore_errors=True)
 
