@@ -52,3 +52,34 @@ def test_export_runs_the_rule_first(tmp_path):
     with pytest.raises(LintFailure) as stopped:
         modelspec.export(without_setting, "litert", tmp_path / "m.tflite")
     assert [d.code for d in stopped.value.diagnostics if d.level.value == "error"] == ["MS502"]
+
+
+def test_lint_export_option_turns_the_rules_on(tmp_path):
+    from click.testing import CliRunner
+
+    from modelspec.cli import cli
+
+    spec = tmp_path / "model.yaml"
+    spec.write_text(registry.RULES["MS501"].docs.example.replace("lint: {export: [onnx]}\n", ""))
+
+    def lint(*args):
+        return CliRunner().invoke(cli, ["lint", str(spec), *args], catch_exceptions=False)
+
+    assert lint().exit_code == 0  # off by default
+    for args in (["--export", "onnx"], ["--export", "litert,onnx"], ["--export", "litert", "--export", "onnx"]):
+        result = lint(*args)
+        assert result.exit_code == 1 and "model.yaml:6:30: error[MS501]" in result.output, args
+    assert lint("--export", "onnx", "--ignore", "MS501").exit_code == 0
+    result = lint("--export", "tflite")
+    assert result.exit_code == 2 and "'tflite' is not one of saved_model, onnx, litert" in result.output
+
+
+def test_an_unknown_format_in_the_spec_is_located(tmp_path):
+    from modelspec import lint
+    from modelspec.errors import SpecError
+
+    text = registry.RULES["MS501"].docs.example.replace("[onnx]", "[onnx, tflite]")
+    with pytest.raises(SpecError) as invalid:
+        lint(text)
+    (problem,) = invalid.value.diagnostics
+    assert (problem.line, problem.code) == (8, "MS001") and "tflite" in problem.message
