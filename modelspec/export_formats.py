@@ -6,8 +6,8 @@ batch, relative to the outputs' scale: max |export - Keras| <= tolerance × max(
 outputs within [-1, 1] (probabilities) is the absolute difference. float32 exports agree with Keras to a few 1e-7
 (docs/export.md has the figures per model), so 1e-5 leaves room for deeper models without hiding a wrong
 conversion. The quantised LiteRT variants round the weights (to int8 for `dynamic`, to float16 for `float16`);
-their bounds are about three times the worst difference measured on the specs of specs/ (docs/export.md: 7.1e-3
-and 5.1e-4).
+their bounds are about five times the worst relative difference measured on the specs of specs/ (docs/export.md:
+1.0e-2 and 1.1e-3).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Optional
 from modelspec.schema.spec import EXPORT_FORMATS
 
 FLOAT32_TOLERANCE = 1e-5
-QUANTIZE = {"dynamic": 2e-2, "float16": 2e-3}  # --quantize MODE -> tolerance (LiteRT only)
+QUANTIZE = {"dynamic": 5e-2, "float16": 5e-3}  # --quantize MODE -> tolerance (LiteRT only)
 OPSETS = range(13, 19)  # the ONNX opsets tf2onnx 1.17 writes (18 at most) that Keras's ops convert at
 DEFAULT_OPSET = 15  # tf2onnx's preferred opset, what Keras's ONNX export uses
 EXTRA = "pip install 'modelspec[export]'"
