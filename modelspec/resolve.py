@@ -55,6 +55,7 @@ from modelspec.variants import Variant, variants
 
 DRAWN_SEEDS = 2**31  # a seed drawn for an unseeded run is below this (and recorded)
 DEFAULT_PROBE_BATCH = 32
+SAVED_MODEL_FILE = "saved_model.pb"  # what makes a folder a SavedModel, which an export may replace
 MAX_EMBEDDED_SPEC = 1 << 20  # bytes of `modelspec/spec.yaml` (or classes.json) read from a .keras archive
 
 
@@ -561,9 +562,15 @@ def export_output(request: ExportRequest, model: ModelSpec, chosen: Format) -> P
         output = base.with_suffix(chosen.suffix) if base.is_file() else Path(f"{model.name}{chosen.suffix}")
     if chosen.name != "saved_model":
         return writable(output, "-o/--output", chosen.suffix)
-    output = Path(output)  # a SavedModel is a folder: replaced whole when it exists
+    output = Path(output)  # a SavedModel is a folder: replaced whole when it is one already (or empty)
     if output.exists() and not output.is_dir():
         raise SettingsError(f"-o/--output: {output} is a file; a SavedModel is a folder (received: {output})")
+    if output.is_dir() and any(output.iterdir()) and not (output / SAVED_MODEL_FILE).is_file():
+        raise SettingsError(
+            f"-o/--output: {output} is a folder that holds no {SAVED_MODEL_FILE}: an export replaces its folder "
+            f"whole, so it only replaces an earlier SavedModel or an empty folder; choose a new folder "
+            f"(received: {output})"
+        )
     if not output.parent.resolve().is_dir():
         raise SettingsError(f"-o/--output: folder {str(output.parent)!r} does not exist (received: {output})")
     return output

@@ -137,12 +137,21 @@ def test_the_python_api_returns_what_it_verified(tmp_path):
 @pytest.mark.tensorflow
 def test_a_saved_model_folder_is_replaced_whole(tmp_path):
     output = tmp_path / "served"
-    output.mkdir()
-    (output / "stale.txt").write_text("from an older export")
-    result = _invoke("export", ROOT / "specs" / "digits_mlp.yaml", "--format", "saved_model", "-o", output)
+    spec = ROOT / "specs" / "digits_mlp.yaml"
+    assert _invoke("export", spec, "--format", "saved_model", "-o", output).exit_code == 0
+    (output / "stale.txt").write_text("from the older export")
+    result = _invoke("export", spec, "--format", "saved_model", "-o", output)
     assert result.exit_code == 0, result.output
     assert (output / "saved_model.pb").is_file() and not (output / "stale.txt").exists()
     assert sorted(path.name for path in tmp_path.iterdir()) == ["served"]
+
+
+def test_a_folder_that_is_no_saved_model_is_never_replaced(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    result = _invoke("export", ROOT / "specs" / "mlp.yaml", "--format", "saved_model", "-o", tmp_path)
+    assert result.exit_code == EXIT_INVALID
+    assert "holds no saved_model.pb" in result.output
+    assert [path.name for path in tmp_path.iterdir()] == ["notes.txt"]
 
 
 # --- refused before TensorFlow starts -------------------------------------------------------------------------------
