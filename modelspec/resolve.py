@@ -587,6 +587,8 @@ def resolve_export(request: ExportRequest) -> ResolvedExport:
     """
     options = request.options
     chosen = _export_settings(request)
+    if _is_keras_file(request.model) and options.weights is not None:
+        raise SettingsError(f"--weights applies to a SPEC: {request.model} carries its own weights")
     model, weights, _ = trained_model(request.model, options.weights)
     config = (options.config or load_config()).exporting(chosen.name)
     try:

@@ -207,6 +207,9 @@ def test_a_keras_file_modelspec_did_not_write(tmp_path):
     result = _invoke("export", stranger, "--format", "onnx")
     assert result.exit_code == EXIT_INVALID
     assert "not a .keras archive" in result.output
+    result = _invoke("export", stranger, "--format", "onnx", "--weights", tmp_path / "w.weights.h5")
+    assert result.exit_code == EXIT_INVALID
+    assert f"--weights applies to a SPEC: {stranger} carries its own weights" in result.output
 
 
 # --- the `export` extra missing -------------------------------------------------------------------------------------
