@@ -66,6 +66,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/weights_load.py
 	$(BIN)/python benchmarks/train_overhead.py
 	$(BIN)/python benchmarks/import_roundtrip.py
+	$(BIN)/python benchmarks/export_overhead.py
 	$(BIN)/python benchmarks/probe_compare.py
 	$(BIN)/python benchmarks/distribute_overhead.py
 

@@ -31,6 +31,7 @@ _PUBLIC = {
     "Search": "modelspec.requests",
     "Engine": "modelspec.requests",
     "tune": "modelspec.tuning.study",
+    "export": "modelspec.exporting",
     "from_keras": "modelspec.runtime.importer",
     "graph": "modelspec.drawing",
 }

@@ -86,10 +86,10 @@ class LintFailure(ModelspecError):
 
     exit_code = EXIT_LINT
 
-    def __init__(self, path: str, diagnostics: Iterable[Diagnostic], strict: bool):
+    def __init__(self, path: str, diagnostics: Iterable[Diagnostic], strict: bool, stopped: str = "build"):
         self.diagnostics = list(diagnostics)
         what = "lint errors" + (" or warnings (--strict)" if strict else "")
-        super().__init__(f"build stopped by {what} in {path}")
+        super().__init__(f"{stopped} stopped by {what} in {path}")
 
 
 class Interrupted(ModelspecError):
@@ -109,3 +109,15 @@ class BuildError(ModelspecError):
 class WorkerLost(ModelspecError):
     """A worker of a multi-worker cluster stopped (crashed, killed, preempted) while the others trained; the last
     complete epoch's checkpoint is intact, and restarting every worker with --resume continues from it."""
+
+
+class ExportError(ModelspecError):
+    """An export could not be written: a module of the `export` extra is missing, or the converter refused a model
+    that passed the readiness rules (the cause is chained)."""
+
+
+class ExportMismatch(ModelspecError):
+    """A written export disagrees with Keras beyond the format's tolerance on the verification batch; exit code 1, as
+    a check that failed. Nothing is written then: the export is verified before it replaces the output."""
+
+    exit_code = EXIT_LINT

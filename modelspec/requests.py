@@ -1,4 +1,5 @@
-"""What a caller asks of `train`, `evaluate`, `probe` and `compare`: frozen records, before anything is decided.
+"""What a caller asks of `train`, `evaluate`, `probe`, `compare` and `export`: frozen records, before anything is
+decided.
 
 A command (or a call of the Python API) builds one request from its options; modelspec/resolve.py turns it into a
 resolved record (spec loaded once, seed drawn once, settings, strategy and role, data checked, output paths checked,
@@ -143,6 +144,25 @@ class CompareRequest:
     outputs: Outputs = field(default_factory=Outputs)
     seeds: int = 1
     reach: Union[str, Reach, None] = None
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """`modelspec export`: a .keras file modelspec wrote (its embedded spec and weights) or a spec (built through
+    the pipeline, with ``options.weights`` or its `pretrained:` weights), written in ``format`` (saved_model, onnx
+    or litert) to ``output`` (None: beside the input, with the format's suffix) and verified against Keras. Of the
+    options, ``weights``, ``seed`` (the verification batch, and the initial weights of a spec without weights),
+    ``max_params``, ``strict`` and ``config`` apply (the lint gate always runs, with the format's MS5xx rules).
+    ``opset``: the ONNX opset; ``quantize``: `dynamic` or `float16` (LiteRT); ``format_check``: stop after the
+    readiness checks, before TensorFlow starts."""
+
+    model: Union[PathLike, SpecSource]
+    format: str
+    output: Optional[PathLike] = None
+    options: Options = field(default_factory=Options)
+    opset: Optional[int] = None
+    quantize: Optional[str] = None
+    format_check: bool = False
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ from modelspec.checkpoint_state import digest, folder, read_state
 from modelspec.cluster import Role, role
 from modelspec.data import Dataset, load_data
 from modelspec.diagnostics import Diagnostic, error
-from modelspec.errors import SettingsError, SpecError
+from modelspec.errors import LintFailure, SettingsError, SpecError
+from modelspec.export_formats import FORMATS, OPSETS, QUANTIZE, Format, tolerance
 from modelspec.linter.config import load_config
 from modelspec.linter.runner import run as run_rules
 from modelspec.loader import ModelSpec, from_document, load_spec
@@ -40,7 +41,9 @@ from modelspec.requests import (
     CompareRequest,
     Data,
     EvaluateRequest,
+    ExportRequest,
     Options,
+    PathLike,
     ProbeRequest,
     Reach,
     Report,
@@ -54,6 +57,7 @@ from modelspec.variants import Variant, variants
 
 DRAWN_SEEDS = 2**31  # a seed drawn for an unseeded run is below this (and recorded)
 DEFAULT_PROBE_BATCH = 32
+SAVED_MODEL_FILE = "saved_model.pb"  # what makes a folder a SavedModel, which an export may replace
 MAX_EMBEDDED_SPEC = 1 << 20  # bytes of `modelspec/spec.yaml` (or classes.json) read from a .keras archive
 
 
@@ -369,6 +373,19 @@ def _is_keras_file(model: Any) -> bool:
     return isinstance(model, (str, os.PathLike)) and str(model).endswith(".keras")
 
 
+def trained_model(
+    model: Any, weights: Optional[PathLike]
+) -> tuple[ModelSpec, Optional[PathLike], dict[str, list[str]]]:
+    """The spec, the weights file and the class names of a model given as a .keras file modelspec wrote (its
+    embedded spec, the file itself as the weights) or as a spec (with ``weights``, or its `pretrained:` block)."""
+    if _is_keras_file(model):
+        weights = Path(model)
+        loaded, classes = embedded(weights)
+        loaded.spec = loaded.spec.model_copy(update={"pretrained": None})
+        return loaded, weights, classes
+    return load_spec(model), weights, {}
+
+
 def resolve_evaluate(request: EvaluateRequest) -> ResolvedEvaluate:
     """The model to evaluate (a .keras file's embedded spec and weights, or a spec with weights), the data checked
     against it, the batch size and the strategy.
@@ -377,13 +394,7 @@ def resolve_evaluate(request: EvaluateRequest) -> ResolvedEvaluate:
         SettingsError: a spec with no weights to evaluate (neither ``weights`` nor `pretrained:`): its scores would
             be those of a random model.
     """
-    weights = request.options.weights
-    if _is_keras_file(request.model):
-        weights = Path(request.model)
-        model, classes = embedded(weights)
-        model.spec = model.spec.model_copy(update={"pretrained": None})
-    else:
-        model, classes = load_spec(request.model), {}
+    model, weights, classes = trained_model(request.model, request.options.weights)
     needs_training(model)
     if weights is None and model.spec.pretrained is None:
         raise SettingsError(
@@ -522,4 +533,97 @@ def resolve_compare(request: CompareRequest) -> ResolvedCompare:
         reach=goal,
         variants=tuple(resolved),
         outputs=written,
+    )
+
+
+# --- export ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResolvedExport:
+    """An export with every decision made: the model (spec, weights plan, findings past the gate with the format's
+    readiness rules), the format, the output (checked; None for a format check), the seed of the verification
+    batch (and of the initial weights when there are none to load), and the tolerance."""
+
+    prepared: Prepared
+    format: Format
+    output: Optional[Path]
+    seed: int
+    tolerance: float
+    opset: Optional[int] = None
+    quantize: Optional[str] = None
+    weighted: bool = True  # False: a spec without weights, exported with its initial weights
+
+
+def _export_settings(request: ExportRequest) -> Format:
+    """The format, and the options that go with it: --opset for ONNX, --quantize for LiteRT."""
+    if request.format not in FORMATS:
+        raise SettingsError(f"--format must be one of {', '.join(FORMATS)} (received: {request.format!r})")
+    if request.opset is not None and request.format != "onnx":
+        raise SettingsError(f"--opset applies to --format onnx only (received: --format {request.format})")
+    if request.opset is not None and request.opset not in OPSETS:
+        raise SettingsError(
+            f"--opset must be between {OPSETS.start} and {OPSETS.stop - 1}, the ONNX opsets tf2onnx writes Keras's "
+            f"ops at (received: {request.opset})"
+        )
+    if request.quantize is not None and request.quantize not in QUANTIZE:
+        raise SettingsError(f"--quantize must be one of {', '.join(QUANTIZE)} (received: {request.quantize!r})")
+    if request.quantize is not None and request.format != "litert":
+        raise SettingsError(f"--quantize applies to --format litert only (received: --format {request.format})")
+    return FORMATS[request.format]
+
+
+def export_output(request: ExportRequest, model: ModelSpec, chosen: Format) -> Path:
+    """The path an export is written to, checked: ``request.output``, else the input's path (the .keras file or the
+    spec) with the format's suffix, else (a spec given as text or a dict) `<name><suffix>` in the current folder."""
+    output = request.output
+    if output is None:
+        given = Path(request.model) if isinstance(request.model, (str, os.PathLike)) else None
+        base = given if given is not None and given.is_file() else Path(model.path)
+        output = base.with_suffix(chosen.suffix) if base.is_file() else Path(f"{model.name}{chosen.suffix}")
+    if chosen.name != "saved_model":
+        return writable(output, "-o/--output", chosen.suffix)
+    output = Path(output)  # a SavedModel is a folder: replaced whole when it is one already (or empty)
+    if output.exists() and not output.is_dir():
+        raise SettingsError(f"-o/--output: {output} is a file; a SavedModel is a folder (received: {output})")
+    if output.is_dir() and any(output.iterdir()) and not (output / SAVED_MODEL_FILE).is_file():
+        raise SettingsError(
+            f"-o/--output: {output} is a folder that holds no {SAVED_MODEL_FILE}: an export replaces its folder "
+            f"whole, so it only replaces an earlier SavedModel or an empty folder; choose a new folder "
+            f"(received: {output})"
+        )
+    if not output.parent.resolve().is_dir():
+        raise SettingsError(f"-o/--output: folder {str(output.parent)!r} does not exist (received: {output})")
+    return output
+
+
+def resolve_export(request: ExportRequest) -> ResolvedExport:
+    """The model to export (a .keras file's embedded spec and weights, or a spec with its weights or none), checked
+    as a build checks it plus the format's readiness rules (MS5xx), the output path, the seed and the tolerance.
+
+    Raises:
+        SettingsError: an unknown format, an option that does not fit it, an unusable output path.
+        LintFailure: the lint gate, readiness rules included, stopped the export (exit code 1).
+        SpecError, WeightsError: as for a build.
+    """
+    options = request.options
+    chosen = _export_settings(request)
+    if _is_keras_file(request.model) and options.weights is not None:
+        raise SettingsError(f"--weights applies to a SPEC: {request.model} carries its own weights")
+    model, weights, _ = trained_model(request.model, options.weights)
+    config = (options.config or load_config()).exporting(chosen.name)
+    try:
+        prepared = prepare(model, weights=weights, max_params=options.max_params, strict=options.strict, config=config)
+    except LintFailure as exc:
+        raise LintFailure(model.path, exc.diagnostics, options.strict, stopped=f"export to {chosen.name}") from None
+    output = None if request.format_check else export_output(request, model, chosen)
+    return ResolvedExport(
+        prepared=prepared,
+        format=chosen,
+        output=output,
+        seed=chosen_seed(options.seed, model),
+        tolerance=tolerance(request.quantize),
+        opset=request.opset,
+        quantize=request.quantize,
+        weighted=weights is not None or model.spec.pretrained is not None,
     )

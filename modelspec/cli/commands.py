@@ -12,6 +12,7 @@ from modelspec.cli import EXIT_INTERRUPTED
 from modelspec.cli.build import build
 from modelspec.cli.common import EPILOG, print_error
 from modelspec.cli.compare import compare
+from modelspec.cli.export import export_command
 from modelspec.cli.graph import graph_command
 from modelspec.cli.importer import import_command
 from modelspec.cli.lint import lint_command
@@ -58,6 +59,7 @@ for command in (
     probe,
     compare,
     tune,
+    export_command,
     import_command,
     rules_command,
     schema,

@@ -14,10 +14,20 @@ from modelspec.linter.config import load_config
 from modelspec.linter.runner import lint_paths
 from modelspec.report import REPORTERS, default_format
 from modelspec.report.text import use_color
+from modelspec.schema.spec import EXPORT_FORMATS
 
 
 def _codes(value):
     return None if value is None else [word.strip() for word in value.split(",") if word.strip()]
+
+
+def export_formats(values) -> list[str]:
+    """The formats of repeated or comma-separated `--export` options, each one checked (a usage error, exit 2)."""
+    formats = [word.strip().lower() for value in values for word in value.split(",") if word.strip()]
+    for word in formats:
+        if word not in EXPORT_FORMATS:
+            raise click.BadParameter(f"{word!r} is not one of {', '.join(EXPORT_FORMATS)}", param_hint="--export")
+    return formats
 
 
 @click.command("lint", epilog=epilog(EXIT_OK, EXIT_LINT, EXIT_INVALID, note="With --strict, warnings fail too."))
@@ -32,6 +42,14 @@ def _codes(value):
 )
 @click.option("--ignore", metavar="CODES", help="Comma-separated rule codes, names or prefixes to skip.")
 @click.option(
+    "--export",
+    "export",
+    metavar="FORMATS",
+    multiple=True,
+    help=f"Check readiness for these export formats too ({', '.join(EXPORT_FORMATS)}; repeatable or "
+    "comma-separated): turns on their MS5xx rules, as a spec's `lint: {export: [...]}` does.",
+)
+@click.option(
     "--config",
     "pyproject",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -43,9 +61,12 @@ def _codes(value):
     help="Skip YAML files without a top-level `modelspec:` key (for pre-commit, which passes every YAML file).",
 )
 @click.pass_context
-def lint_command(ctx: click.Context, paths, output_format, strict, select, ignore, pyproject, specs_only) -> None:
+def lint_command(
+    ctx: click.Context, paths, output_format, strict, select, ignore, export, pyproject, specs_only
+) -> None:
     """Lint the specs in PATHS (files, or folders: every *.yaml / *.yml below them). Never imports TensorFlow."""
     config = load_config(pyproject, select=_codes(select), ignore=_codes(ignore) or ())
+    config = config.exporting(*export_formats(export))
     result = lint_paths(paths, config, specs_only=specs_only)
     output_format = output_format or default_format(os.environ)
     REPORTERS[output_format](result, sys.stdout, color=output_format == "text" and use_color(sys.stdout))

@@ -47,6 +47,7 @@ class LintConfig:
     codes: frozenset[str] = frozenset(registry.RULES)
     levels: Mapping[str, Level] = field(default_factory=dict)
     values: Mapping[str, float] = field(default_factory=dict)
+    export: frozenset[str] = frozenset()  # the export formats whose readiness rules (MS5xx) run on every spec
 
     def level(self, code: str) -> Level:
         """The level findings of a rule are reported at."""
@@ -55,6 +56,10 @@ class LintConfig:
     def without(self, *codes: str) -> LintConfig:
         """The same configuration with ``codes`` not run."""
         return replace(self, codes=self.codes - set(codes))
+
+    def exporting(self, *formats: str) -> LintConfig:
+        """The same configuration with the readiness rules of ``formats`` on too."""
+        return replace(self, export=self.export | set(formats))
 
     def options(self, code: str) -> dict[str, float]:
         """The rule's thresholds, configured values over its defaults."""
@@ -157,4 +162,4 @@ def load_config(
     chosen -= set(rule_codes(list(table.get("ignore", ())), f"{where}: ignore")) | set(
         rule_codes(list(ignore), "--ignore")
     )
-    return LintConfig(frozenset(chosen), base.levels, base.values)
+    return replace(base, codes=frozenset(chosen))

@@ -7,7 +7,7 @@ import re
 from modelspec.diagnostics import INVALID_SPEC, SHAPE_MISMATCH, UNKNOWN_REFERENCE, did_you_mean
 from modelspec.errors import SettingsError
 from modelspec.linter.rule import Rule
-from modelspec.linter.rules import activation, distribute, fitting, initialization, pretrained, training
+from modelspec.linter.rules import activation, distribute, export, fitting, initialization, pretrained, training
 
 RULES: dict[str, Rule] = {
     rule.code: rule
@@ -45,6 +45,9 @@ RULES: dict[str, Rule] = {
         pretrained.MS402,
         pretrained.MS403,
         pretrained.MS404,
+        export.MS501,
+        export.MS502,
+        export.MS503,
     )
 }
 # Structural checks: reported by validation, always on, never ignorable.

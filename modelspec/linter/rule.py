@@ -70,6 +70,9 @@ class Rule:
     check: Check
     docs: Docs
     options: Mapping[str, float] = field(default_factory=dict)  # threshold name -> default value
+    # An export-readiness rule (MS5xx) runs only for these formats, when a spec's `lint.export` or the
+    # configuration's (`modelspec lint --export`, `modelspec export`) names one of them; empty: always runs.
+    formats: frozenset[str] = frozenset()
 
 
 class Subject:

@@ -38,9 +38,10 @@ def run(model: ModelSpec, config: LintConfig) -> list[Diagnostic]:
     inline = _inline_ignores(model, problems)
     spans = _layer_spans(model) if inline else {}
     subject = Subject(model)
+    formats = config.export | set(model.spec.lint.export)
     found = []
     for code, rule in registry.RULES.items():
-        if code not in config.codes or code in ignored:
+        if code not in config.codes or code in ignored or (rule.formats and not rule.formats & formats):
             continue
         options = config.options(code) if rule.options else {}
         level = config.level(code)

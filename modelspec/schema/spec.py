@@ -15,6 +15,8 @@ from modelspec.schema.pretrained import Pretrained
 from modelspec.schema.training import Training
 
 DTYPES = ("float32", "float16", "bfloat16", "float64", "int32", "int64", "uint8", "bool")
+# The formats `modelspec export` writes (docs/export.md); `lint.export` turns on their readiness rules (MS5xx).
+EXPORT_FORMATS = ("saved_model", "onnx", "litert")
 
 
 class Input(StrictModel):
@@ -73,6 +75,11 @@ class LintSettings(StrictModel):
     """Per-spec lint settings."""
 
     ignore: list[str] = Field(default_factory=list, description="Rule codes to ignore in this spec.")
+    export: list[Literal[EXPORT_FORMATS]] = Field(
+        default_factory=list,
+        description="Export formats this spec must be ready for: turns on their readiness rules (MS5xx), as "
+        "`modelspec lint --export FORMAT` does.",
+    )
 
 
 class Spec(StrictModel):
