@@ -16,9 +16,12 @@ Every reader of a file that may come from someone else (pretrained weights, `mod
   written; a STORED member is then read in place (``Window``), a deflated one from a bounded temporary copy.
 - ``npy_header``: an ``.npy`` member's header is parsed, and refused when it declares more bytes than the member
   holds, before NumPy allocates anything.
-- ``guarded``: ``OSError``, ``EOFError``, ``zlib.error``, ``BadZipFile``, ``MemoryError`` and the ``ValueError``,
-  ``KeyError`` and ``RuntimeError`` that NumPy and h5py raise on a corrupt file become one-line errors naming the
-  file, through the caller's ``Refusal`` (so each reader keeps its own error class).
+- ``guarded``: ``OSError``, ``EOFError``, ``zlib.error``, ``BadZipFile``, ``MemoryError``, the ``ValueError``,
+  ``KeyError`` and ``RuntimeError`` that NumPy and h5py raise on a corrupt file, and what NumPy's ``.npy`` header
+  parser raises on a broken header (``tokenize.TokenError``, ``SyntaxError``, ``OverflowError``) become one-line
+  errors naming the file, through the caller's ``Refusal`` (so each reader keeps its own error class). Every reader
+  of a file (``.npz`` and ``.npy`` training data, checkpoints, pretrained weights, ``import``) catches them here and
+  nowhere else (``UNREADABLE``).
 
 docs/security.md lists the limits. Nothing here imports NumPy at module level.
 """
@@ -29,6 +32,7 @@ import io
 import math
 import os
 import stat
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -50,8 +54,11 @@ HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 HDF5_OFFSETS = (0, 512, 1024, 2048)  # where HDF5 looks for its superblock (after a user block of 512 * 2**n)
 NPY_MAGIC = b"\x93NUMPY"
 NPY_HEADERS = {(1, 0): "read_array_header_1_0", (2, 0): "read_array_header_2_0", (3, 0): "read_array_header_2_0"}
-# What a reader raises on a corrupt or hostile file (NumPy and h5py raise ValueError, KeyError and RuntimeError).
-UNREADABLE = (OSError, EOFError, ValueError, KeyError, RuntimeError, zipfile.BadZipFile, zlib.error, MemoryError)
+# What a reader raises on a corrupt or hostile file: the one table (``guarded``). NumPy and h5py raise ValueError,
+# KeyError and RuntimeError; NumPy tokenizes and parses an .npy header as Python, so a broken header raises
+# tokenize's, the parser's and int()'s errors (tests/test_fuzz_readers.py found each).
+UNREADABLE = (OSError, EOFError, ValueError, KeyError, RuntimeError, zipfile.BadZipFile, zlib.error, MemoryError,
+              tokenize.TokenError, SyntaxError, OverflowError)  # fmt: skip
 MAX_REASON = 300  # characters of a library's message quoted in ours
 
 Refusal = Callable[[str, str], ModelspecError]  # (the file, why) -> the caller's error
@@ -97,6 +104,8 @@ def reason(exc: BaseException) -> str:
         text = f"corrupt compressed data ({exc})"
     elif isinstance(exc, MemoryError):
         text = f"it asks for more memory than there is{f' ({exc})' if str(exc) else ''}: refused"
+    elif isinstance(exc, (tokenize.TokenError, SyntaxError)):  # NumPy's parser of an .npy header
+        text = f"its .npy header does not parse ({exc.args[0] if exc.args else type(exc).__name__})"
     elif isinstance(exc, EOFError):
         text = f"truncated{f' ({exc})' if str(exc) else ''}"
     elif isinstance(exc, OSError) and exc.strerror:
@@ -132,7 +141,7 @@ def open_zip(path: Path, refusal: Refusal, expected: str) -> Iterator[zipfile.Zi
     declare more than the archive's budget."""
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as exc:
+    except UNREADABLE as exc:
         with open(path, "rb") as handle:
             zip_like = handle.read(2) == b"PK"
         if not zip_like:
@@ -321,16 +330,20 @@ def npy_members(path: Path, archive: zipfile.ZipFile, refusal: Refusal) -> Itera
     """Each member of an ``.npz`` after ``check_member`` and its ``.npy`` header: the header must parse, and its
     shape and dtype may not declare more bytes than the member holds. Nothing is allocated for the data."""
     for info in archive.infolist():
-        check_member(path, info, refusal)
-        key = info.filename.removesuffix(".npy")
-        shape, dtype = npy_header(path, archive, info, refusal)
-        declared = math.prod(shape) * dtype.itemsize
-        if declared > info.file_size:
-            raise refusal(
-                str(path),
-                f"{key} declares {declared:,} bytes ({list(shape)}) in a {info.file_size:,}-byte member: refused",
-            )
-        yield NpyMember(info, key, shape, dtype)
+        yield npy_member(path, archive, info, refusal)
+
+
+def npy_member(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, refusal: Refusal) -> NpyMember:
+    """One member of an ``.npz`` after ``check_member`` and its ``.npy`` header (as ``npy_members``)."""
+    check_member(path, info, refusal)
+    key = info.filename.removesuffix(".npy")
+    shape, dtype = npy_header(path, archive, info, refusal)
+    declared = math.prod(shape) * dtype.itemsize
+    if declared > info.file_size:
+        raise refusal(
+            str(path), f"{key} declares {declared:,} bytes ({list(shape)}) in a {info.file_size:,}-byte member: refused"
+        )
+    return NpyMember(info, key, shape, dtype)
 
 
 def npy_header(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, refusal: Refusal) -> tuple[tuple, Any]:

@@ -10,12 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tokenize
-import zipfile
-import zlib
 from pathlib import Path
 from typing import Any
 
+from modelspec import archives
 from modelspec.atomic import writable_folder
 from modelspec.errors import SettingsError, echoed
 from modelspec.schema.base import SEED_LIMIT
@@ -29,10 +27,6 @@ MAX_VARIABLES = 1_000_000  # variables listed in a checkpoint (a model with 1,00
 # counting where it stopped (modelspec/runtime/callbacks.py saves and restores them; nothing else is set back).
 EARLY_STOPPING_STATE = ("wait", "stopped_epoch", "best", "best_epoch")
 PLATEAU_STATE = ("wait", "best", "cooldown_counter")
-# Errors NumPy's reader and the zip module raise on a damaged or hostile file (NumPy tokenizes an .npy header as
-# Python: a broken one raises tokenize's and the parser's errors).
-UNREADABLE = (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile, zlib.error, tokenize.TokenError,
-              SyntaxError, OverflowError)  # fmt: skip
 
 
 def digest(spec) -> str:
@@ -46,25 +40,34 @@ def digest(spec) -> str:
 
 def read_state(path: Path) -> dict[str, Any]:
     """The run's state stored in a checkpoint, every field checked; ``SettingsError`` naming the file when it is
-    not a modelspec checkpoint, or one whose state is damaged or tampered with."""
-    import numpy as np
+    not a modelspec checkpoint, or one whose state is damaged or tampered with. The archive is read through
+    modelspec/archives.py's guards (members' sizes, the state's ``.npy`` header, then at most its declared bytes)."""
+    path = Path(path)
+    problem = archives.regular_file(path)  # a FIFO or a device would block or never end
+    if problem:
+        raise SettingsError(f"{path}: {problem}, so no modelspec checkpoint")
 
-    if not Path(path).is_file():  # a FIFO or a device would block or never end
-        raise SettingsError(f"{path}: not a regular file, so no modelspec checkpoint")
+    def refusal(where: str, why: str) -> SettingsError:
+        return SettingsError(f"{where}: not a modelspec checkpoint ({why})")
+
+    with archives.guarded(str(path), refusal), archives.open_zip(path, refusal, "a checkpoint") as archive:
+        info = archives.member(path, archive, f"{STATE}.npy", refusal)
+        if info.file_size > MAX_STATE_BYTES:
+            raise SettingsError(
+                f"{path}: the checkpoint's state holds {info.file_size:,} bytes (at most {MAX_STATE_BYTES:,})"
+            )
+        item = archives.npy_member(path, archive, info, refusal)
+        if item.dtype.str != "|u1" or len(item.shape) != 1:
+            raise refusal(
+                str(path), f"the state is an array of {item.dtype} and {len(item.shape)} dimensions, not bytes"
+            )
+        stored = archives.read_npy(path, archive, item, refusal)
     try:
-        with zipfile.ZipFile(path) as archive:
-            size = archive.getinfo(f"{STATE}.npy").file_size
-        if size > MAX_STATE_BYTES:
-            raise SettingsError(f"{path}: the checkpoint's state holds {size:,} bytes (at most {MAX_STATE_BYTES:,})")
-        with np.load(path, allow_pickle=False) as archive:
-            stored = archive[STATE]
-        if stored.dtype != np.uint8 or stored.ndim != 1:
-            raise ValueError(f"the state is an array of {stored.dtype} and {stored.ndim} dimensions, not bytes")
         state = json.loads(stored.tobytes().decode())
     except RecursionError:
         raise SettingsError(f"{path}: not a modelspec checkpoint (its state is nested too deep)") from None
-    except UNREADABLE as exc:
-        raise SettingsError(f"{path}: not a modelspec checkpoint ({_reason(exc)})") from None
+    except ValueError as exc:  # not UTF-8, not JSON
+        raise refusal(str(path), f"its state is not JSON: {_reason(exc)}") from None
     if not isinstance(state, dict):
         raise SettingsError(f"{path}: not a modelspec checkpoint (its state is a JSON {type(state).__name__})")
     if state.get("format") != FORMAT:

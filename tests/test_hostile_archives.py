@@ -366,6 +366,13 @@ HOSTILE_NPZ = {
         "declares 4,000,000,000,000 bytes",
     ),
     "not-npy": (lambda name: [stored(f"{name}.npy", b"hello")], "is not a NumPy array"),
+    # a header NumPy's tokenizer chokes on (tokenize.TokenError escaped the training reader's guard)
+    "broken-header": (
+        lambda name: [
+            stored(f"{name}.npy", b"\x93NUMPY\x01\x00\x36\x00{'descr': '<f4', 'fortran_order': False, 'shape': (4,\n")
+        ],
+        "its .npy header does not parse (EOF in multi-line statement)",
+    ),
     "crc": (lambda name: [corrupt_crc(deflated(f"{name}.npy", _npy((2,), extra=bytes(8))))], "Bad CRC-32"),
     "stored-lie": (
         lambda name: [(f"{name}.npy", zipfile.ZIP_STORED, _npy((2,)), 0, 10**9)],

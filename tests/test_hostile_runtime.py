@@ -268,7 +268,10 @@ def _tampered(trained: Path, tmp_path: Path, change) -> Path:
     [
         (lambda a: a.pop("v1"), "array v1 (out/bias) is missing"),
         (lambda a: a.__setitem__("v1", __import__("numpy").array(["a", "b", "c"])), "holds <U1, not numbers"),
-        (lambda a: a.__setitem__("v1", __import__("numpy").array([object(), 1, 2], dtype=object)), "damaged"),
+        (
+            lambda a: a.__setitem__("v1", __import__("numpy").array([object(), 1, 2], dtype=object)),
+            "holds object, not numbers",
+        ),
         (lambda a: a.__setitem__("v1", __import__("numpy").zeros(4)), "has shape (4,) in the checkpoint"),
         (lambda a: a.__setitem__("v1", __import__("numpy").zeros(10**6)), "more than (3,) values need"),
     ],
@@ -281,6 +284,58 @@ def test_tampered_checkpoint_arrays_are_refused_naming_the_checkpoint(trained, t
                     "-o", str(tmp_path / "out.keras"))  # fmt: skip
     _refused(result, f"{folder / 'last.npz'}: ", fragment)
     assert sorted(p.name for p in folder.iterdir()) == ["last.npz"] and not (tmp_path / "out.keras").exists()
+
+
+def _broken_npy() -> bytes:
+    """An .npy whose header NumPy's tokenizer chokes on (an unclosed bracket: ``tokenize.TokenError``, which escaped
+    every reader's guard before archives.UNREADABLE held it), with the 16 bytes its shape would need."""
+    text = b"{'descr': '<f4', 'fortran_order': False, 'shape': (4,"
+    text += b" " * (-(10 + len(text) + 1) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text + bytes(16)
+
+
+def _broken_npz(tmp_path: Path, trained: Path) -> tuple[list[str], str]:
+    """A training .npz whose x.npy has the broken header (y.npy sound)."""
+    with zipfile.ZipFile(tmp_path / "data.npz", "w") as archive:
+        archive.writestr("x.npy", _broken_npy())
+        with zipfile.ZipFile(trained / "data.npz") as sound:
+            archive.writestr("y.npy", sound.read("y.npy"))
+    return ["--data", str(tmp_path / "data.npz")], f"{tmp_path / 'data.npz'}: member 'x.npy' is unreadable: "
+
+
+def _broken_folder(tmp_path: Path, trained: Path) -> tuple[list[str], str]:
+    """A folder of .npy files whose x.npy has the broken header."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "x.npy").write_bytes(_broken_npy())
+    with zipfile.ZipFile(trained / "data.npz") as sound:
+        (folder / "y.npy").write_bytes(sound.read("y.npy"))
+    return ["--data", str(folder)], f"{folder / 'x.npy'}: not a readable .npy file: "
+
+
+def _broken_checkpoint(tmp_path: Path, trained: Path) -> tuple[list[str], str]:
+    """A real checkpoint whose first variable (out/kernel) has the broken header: read by restore, after the state."""
+    folder = tmp_path / "ck"
+    folder.mkdir()
+    with zipfile.ZipFile(trained / "ck" / "last.npz") as sound, zipfile.ZipFile(folder / "last.npz", "w") as archive:
+        for name in sound.namelist():
+            archive.writestr(name, _broken_npy() if name == "v0.npy" else sound.read(name))
+    args = ["--data", str(trained / "data.npz"), "--checkpoints", str(folder), "--resume"]
+    return args, f"{folder / 'last.npz'}: a damaged checkpoint: member 'v0.npy' is unreadable: "
+
+
+@pytest.mark.tensorflow
+@pytest.mark.parametrize(
+    "build", [_broken_npz, _broken_folder, _broken_checkpoint], ids=["npz", "folder", "checkpoint"]
+)
+def test_an_npy_header_numpys_tokenizer_chokes_on_is_refused_naming_the_file(trained, tmp_path, build):
+    spec = _spec(tmp_path, epochs=2)
+    args, where = build(tmp_path, trained)
+    started = time.monotonic()
+    result = _train(str(spec), *args, "-o", str(tmp_path / "out.keras"))
+    _refused(result, where, "its .npy header does not parse (EOF in multi-line statement)")
+    assert time.monotonic() - started < 30
+    assert not (tmp_path / "out.keras").exists()
 
 
 def _read_only_train(tmp_path: Path, existing: bool) -> subprocess.CompletedProcess:

@@ -9,9 +9,7 @@ from __future__ import annotations
 import math
 import os
 import stat
-import tokenize
 import zipfile
-import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,12 +22,7 @@ if TYPE_CHECKING:
     from modelspec.loader import ModelSpec
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip archive's first entry, or an empty archive
-_UNREADABLE = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error)
-_NPY_MAGIC = b"\x93NUMPY"
-# What NumPy's .npy header reader raises besides: it tokenizes the header as Python (tests/test_fuzz_readers.py)
-_BAD_HEADER = (*_UNREADABLE, tokenize.TokenError, SyntaxError, OverflowError)
-# numpy.lib.format's header readers by format version; a newer version is left to numpy.load alone.
-_HEADERS = {(1, 0): "read_array_header_1_0", (2, 0): "read_array_header_2_0"}
+_REFUSAL = archives.plain(DataError)
 
 
 def accepted_names(model: ModelSpec) -> dict[str, list[str]]:
@@ -111,41 +104,33 @@ def read_folder(path: Path, source: str, model: ModelSpec) -> Found:
 
 def _map_npy(np: Any, file: Path, where: str) -> Any:
     """Memory-map one .npy file, after checking that its header is sound and its data all there."""
-    try:
-        shape, dtype, start, header = _npy_header(np, file, where)
-    except OSError as exc:  # a link to /proc/self/mem, a file that vanished, a folder named x.npy
-        raise DataError(f"{where}: cannot read the file: {exc.strerror or exc}") from None
+    shape, dtype, start = _npy_header(np, file, where)
     if dtype.hasobject:
         raise _objects(where, file.stem)
     expected = start + dtype.itemsize * math.prod(shape)
-    try:
+    with archives.guarded(where, _REFUSAL, "not a readable .npy file"):
         size = file.stat().st_size
-        if header and size < expected:
+        if size < expected:
             raise DataError(f"{where}: truncated: its header announces {expected:,} bytes, and the file holds {size:,}")
         return np.load(file, mmap_mode="r", allow_pickle=False)
-    except ValueError as exc:
-        if "Python objects" in str(exc) or "Object arrays" in str(exc):
-            raise _objects(where, file.stem) from None
-        raise DataError(f"{where}: not a readable .npy file: {exc}") from None
-    except _BAD_HEADER as exc:
-        raise DataError(f"{where}: not a readable .npy file: {exc}") from None
 
 
 def _npy_header(np: Any, file: Path, where: str) -> tuple:
-    """An .npy file's shape, dtype, data offset and header reader (None: a version left to numpy.load)."""
-    with open(file, "rb") as stream:
+    """An .npy file's shape, dtype and data offset; a file that cannot be read (a link to /proc/self/mem, a file
+    that vanished) or whose header is broken is refused through ``archives.guarded``."""
+    with archives.guarded(where, _REFUSAL, "cannot read the file"), open(file, "rb") as stream:
         if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
             raise DataError(f"{where}: not a regular file")
-        if stream.read(6) != _NPY_MAGIC:
+        if stream.read(6) != archives.NPY_MAGIC:
             raise DataError(f"{where}: not an .npy file (it does not start with NumPy's magic string)")
         stream.seek(0)
-        try:
+        with archives.guarded(where, _REFUSAL, "not a readable .npy file"):
             version = np.lib.format.read_magic(stream)
-            header = _HEADERS.get(version)
-            shape, _, dtype = getattr(np.lib.format, header)(stream) if header else ((), False, np.dtype("u1"))
-        except _BAD_HEADER as exc:
-            raise DataError(f"{where}: not a readable .npy file: {exc}") from None
-        return shape, dtype, stream.tell(), header
+            reader = archives.NPY_HEADERS.get(version)
+            if reader is None:
+                raise DataError(f"{where}: not a readable .npy file: unknown .npy format version {version}")
+            shape, _, dtype = getattr(np.lib.format, reader)(stream)
+        return shape, dtype, stream.tell()
 
 
 def _assign(arrays: dict[str, Any], source: str, model: ModelSpec, *, memory_mapped: bool) -> Found:

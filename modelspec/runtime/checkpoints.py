@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import json
 import math
-import zipfile
 from pathlib import Path
 from typing import Any
 
+from modelspec import archives
 from modelspec.atomic import replacing
-from modelspec.checkpoint_state import FORMAT, STATE, UNREADABLE, read_state
+from modelspec.checkpoint_state import FORMAT, STATE, read_state
 from modelspec.errors import SettingsError
 
 HEADER_ROOM = 1 << 16  # bytes an .npy member may hold beyond its values: its header (NumPy writes 128 or so)
@@ -67,36 +67,40 @@ def restore(path: Path, keras_model) -> dict[str, Any]:
 
 def _arrays(path: Path, variables: list) -> list:
     """The checkpoint's array for each variable, each checked before it is read: present, of a size the variable
-    explains (a member cannot inflate past it), numbers of the variable's shape. ``SettingsError`` naming the file
-    and the array otherwise."""
+    explains (a member cannot inflate past it), numbers of the variable's shape (from its ``.npy`` header, before a
+    byte of data is read). The archive is read through modelspec/archives.py's guards. ``SettingsError`` naming the
+    file and the array otherwise."""
     import numpy as np
 
+    def refusal(where: str, why: str) -> SettingsError:
+        return SettingsError(f"{where}: a damaged checkpoint: {why}")
+
     arrays = []
-    try:
-        with zipfile.ZipFile(path) as members:
-            sizes = {info.filename: info.file_size for info in members.infolist()}
-        with np.load(path, allow_pickle=False) as archive:
-            for i, variable in enumerate(variables):
-                name = f"v{i}"
-                shape = tuple(variable.shape)
-                room = np.dtype(variable.dtype).itemsize * math.prod(shape) + HEADER_ROOM
-                if f"{name}.npy" not in sizes:
-                    raise SettingsError(f"{path}: array {name} ({variable.path}) is missing: a damaged checkpoint")
-                if sizes[f"{name}.npy"] > 8 * room:  # float64 saved for a float32 variable still fits
-                    raise SettingsError(
-                        f"{path}: array {name} ({variable.path}) holds {sizes[name + '.npy']:,} bytes, more than "
-                        f"{shape} values need"
-                    )
-                array = archive[name]
-                if array.dtype.kind not in "biuf":
-                    raise SettingsError(f"{path}: array {name} ({variable.path}) holds {array.dtype}, not numbers")
-                if tuple(array.shape) != shape:
-                    raise SettingsError(
-                        f"{path}: {variable.path} has shape {array.shape} in the checkpoint, {shape} in the model"
-                    )
-                arrays.append(array)
-    except UNREADABLE as exc:
-        raise SettingsError(f"{path}: a damaged checkpoint: {str(exc)[:200] or type(exc).__name__}") from None
+    with (
+        archives.guarded(str(path), refusal),
+        archives.open_zip(path, refusal, "a checkpoint") as archive,
+    ):
+        sizes = {info.filename: info for info in archive.infolist()}
+        for i, variable in enumerate(variables):
+            name = f"v{i}"
+            shape = tuple(variable.shape)
+            room = np.dtype(variable.dtype).itemsize * math.prod(shape) + HEADER_ROOM
+            info = sizes.get(f"{name}.npy")
+            if info is None:
+                raise SettingsError(f"{path}: array {name} ({variable.path}) is missing: a damaged checkpoint")
+            if info.file_size > 8 * room:  # float64 saved for a float32 variable still fits
+                raise SettingsError(
+                    f"{path}: array {name} ({variable.path}) holds {info.file_size:,} bytes, more than {shape} values "
+                    f"need"
+                )
+            item = archives.npy_member(path, archive, info, refusal)
+            if item.dtype.kind not in "biuf":
+                raise SettingsError(f"{path}: array {name} ({variable.path}) holds {item.dtype}, not numbers")
+            if item.shape != shape:
+                raise SettingsError(
+                    f"{path}: {variable.path} has shape {item.shape} in the checkpoint, {shape} in the model"
+                )
+            arrays.append(archives.read_npy(path, archive, item, refusal))
     return arrays
 
 
