@@ -49,8 +49,8 @@ def set_option(command):
         "overrides",
         multiple=True,
         metavar="PATH=VALUE",
-        help="Set a field of the spec before the command uses it, as `compare --vary` addresses it: a `defaults:` field "
-        "alone (kernel_initializer=zeros), layers.NAME.FIELD (layers.hidden.units=64, layers.0.activation=tanh) "
+        help="Set a field of the spec before the command uses it, as `compare --vary` addresses it: a `defaults:` "
+        "field alone (kernel_initializer=zeros), layers.NAME.FIELD (layers.hidden.units=64, layers.0.activation=tanh) "
         "or a dotted path (training.optimizer.learning_rate=0.01); the value is YAML (a mapping in braces, a list "
         "in brackets). Repeat it to set several fields, applied in order.",
     )(command)
