@@ -259,7 +259,10 @@ def variant_spec(model: ModelSpec, assignments: list[tuple[Vary, Any]]) -> Model
     for vary, value in assignments:
         _set(data, vary, value, model)
     # The variant's findings point into the spec it came from: same layers, same places (a field --vary adds
-    # is located at its nearest ancestor). No text: a variant is data, and is written out as data.
+    # is located at its nearest ancestor), and that file's inline ignores still apply. Edited: a variant is
+    # written out as its data, not as the file's text.
     original = model.document
-    doc = source.Document(model.path, "", data, dict(original.key_locations), dict(original.value_locations))
+    doc = source.Document(
+        model.path, original.text, data, dict(original.key_locations), dict(original.value_locations), edited=True
+    )
     return from_document(doc)

@@ -496,3 +496,14 @@ def test_cli_set_never_imports_tensorflow(tmp_path):
     done = python(code, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["0", "2", "[]"]
+
+
+def test_set_keeps_the_file_s_inline_ignores_and_writes_its_own_data(tmp_path):
+    spec = write_spec(tmp_path, FINDINGS.replace("glorot_uniform}", "glorot_uniform}  # modelspec: ignore[MS103]"))
+    assert "MS103" not in graph(spec)
+    assert "MS103" not in graph(spec, overrides=["layers.out.units=4"])  # the comment is on the same line still
+    from modelspec.pipeline import spec_text
+    from modelspec.variants import overridden
+
+    model = overridden(load_spec(spec), ["layers.out.units=4"])
+    assert "  units: 4\n" in spec_text(model) and "  units: 3\n" not in spec_text(model)  # what a build embeds
