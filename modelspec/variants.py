@@ -142,6 +142,11 @@ def parse_sets(options: Sequence[Union[str, Vary]]) -> tuple[Vary, ...]:
     return sets
 
 
+def setting_text(item: Vary) -> str:
+    """A ``--set`` as a person writes it: ``layers.hidden.units=64``."""
+    return f"{item.field}={show(item.values[0])}"
+
+
 def overridden(model: ModelSpec, options: Sequence[Union[str, Vary]]) -> ModelSpec:
     """``model`` with every ``--set PATH=VALUE`` of ``options`` applied in order, validated and analysed like a
     spec file; its findings still point at the spec file's lines. No options: ``model`` itself.
@@ -165,7 +170,7 @@ def overridden(model: ModelSpec, options: Sequence[Union[str, Vary]]) -> ModelSp
         except SpecError as exc:
             culprit, failed = sets[end - 1], exc
             break
-    label = f"{culprit.field}={show(culprit.values[0])}"
+    label = setting_text(culprit)
     shown = label if len(label) <= ECHO_LIMIT else echoed(label)
     problems = [f"{d.path}:{d.line}:{d.column}: {_problems_of([d])}" for d in failed.diagnostics[:SHOWN_PROBLEMS]]
     more = len(failed.diagnostics) - SHOWN_PROBLEMS

@@ -507,3 +507,12 @@ def test_set_keeps_the_file_s_inline_ignores_and_writes_its_own_data(tmp_path):
 
     model = overridden(load_spec(spec), ["layers.out.units=4"])
     assert "  units: 4\n" in spec_text(model) and "  units: 3\n" not in spec_text(model)  # what a build embeds
+
+
+def test_set_is_said_in_the_heading_above_the_model_s_findings(tmp_path):
+    svg = graph(write_spec(tmp_path, FINDINGS), overrides=["layers.hidden.units=8", "name=renamed"])
+    heading = [(t.text, t.get("style")) for t in ET.fromstring(svg).iter(f"{SVG}text") if t.get("class") == "head"]
+    assert heading[0] == ("drawn with --set layers.hidden.units=8, name=renamed", None)
+    (seedless,) = [(text, style) for text, style in heading if "MS109" in text]
+    assert seedless[1] == f"fill:{LEVEL_COLOURS[Level.INFO]}"  # the model's findings keep their colour below it
+    assert "drawn with" not in graph(write_spec(tmp_path, FINDINGS))

@@ -22,7 +22,7 @@ from modelspec.drawing.svg import render_svg
 from modelspec.linter.config import LintConfig
 from modelspec.linter.runner import DEFAULT_CONFIG, run
 from modelspec.loader import ModelSpec, load_spec
-from modelspec.variants import Vary, overridden, parse_sets
+from modelspec.variants import Vary, overridden, parse_sets, setting_text
 
 FORMATS = (".svg", ".html", ".png")
 FOLD_ABOVE = 200  # a model with more layers than this is drawn with its groups folded unless told otherwise
@@ -62,6 +62,7 @@ def graph(
     sets = parse_sets(overrides)  # a malformed --set is said before the spec is read
     model = overridden(load_spec(spec), sets)
     picture = make_picture(model, run(model, config or DEFAULT_CONFIG), groups)
+    picture.changes = [setting_text(item) for item in sets]
     layout = compute_layout(picture)
     if fold is None:
         fold = len(model.analysis.layers) > FOLD_ABOVE
