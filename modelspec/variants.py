@@ -170,8 +170,7 @@ def overridden(model: ModelSpec, options: Sequence[Union[str, Vary]]) -> ModelSp
         except SpecError as exc:
             culprit, failed = sets[end - 1], exc
             break
-    label = setting_text(culprit)
-    shown = label if len(label) <= ECHO_LIMIT else echoed(label)
+    shown = _capped(setting_text(culprit))
     problems = [f"{d.path}:{d.line}:{d.column}: {_problems_of([d])}" for d in failed.diagnostics[:SHOWN_PROBLEMS]]
     more = len(failed.diagnostics) - SHOWN_PROBLEMS
     text = "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")
@@ -190,17 +189,23 @@ def _layer_index(model: ModelSpec, key: str, option: str) -> int:
     if key.isdigit() and int(key) < len(model.spec.layers):
         return int(key)
 
-    raise SettingsError(f"{option}: the spec has no layer {key!r}{did_you_mean(key, list(layers))}")
+    raise SettingsError(f"{option}: the spec has no layer {echoed(key)}{did_you_mean(key, list(layers))}")
+
+
+def _capped(text: str) -> str:
+    """``text`` as a message shows it: as it is, or quoted and cut as ``errors.echoed`` cuts a long value."""
+    return text if len(text) <= ECHO_LIMIT else echoed(text)
 
 
 def _set(data: dict, vary: Vary, value: Any, model: ModelSpec) -> None:
     """Set ``vary.path`` in the spec's data to a copy of ``value``."""
     node: Any = data
     path = vary.path
+    option = f"{vary.option} {_capped(vary.field)}"
     if path[0] == "layers":
         if len(path) < 3:
-            raise SettingsError(f"{vary.option} {vary.field}: name a layer and its field (layers.NAME.FIELD)")
-        node, path = data["layers"][_layer_index(model, path[1], f"{vary.option} {vary.field}")], path[2:]
+            raise SettingsError(f"{option}: name a layer and its field (layers.NAME.FIELD)")
+        node, path = data["layers"][_layer_index(model, path[1], option)], path[2:]
     for depth, key in enumerate(path[:-1]):
         child = node.get(key)
         if isinstance(child, str) and key.endswith(SHORTHAND):  # `optimizer: adam` stands for {type: adam}
@@ -209,7 +214,7 @@ def _set(data: dict, vary: Vary, value: Any, model: ModelSpec) -> None:
             child = {}
         if not isinstance(child, dict):
             where = ".".join(vary.path[: len(vary.path) - len(path) + depth + 1])
-            raise SettingsError(f"{vary.option} {vary.field}: {where} is not a mapping (received: {show(child)})")
+            raise SettingsError(f"{option}: {_capped(where)} is not a mapping (received: {_capped(show(child))})")
         node[key] = child
         node = child
     node[path[-1]] = copy.deepcopy(value)

@@ -457,6 +457,11 @@ def test_cli_two_sets_compose_in_order(tmp_path):
             "'trainin'; did you mean 'training'?",
         ),
         (
+            f"layers.{'q' * 150}.units=3",
+            "error: --set 'layers." + "q" * 73 + "...' (163 characters): the spec has no layer '" + "q" * 80 + "...' "
+            "(150 characters)",
+        ),
+        (
             f"kernel_initializer={'z' * 200}",
             "error: --set 'kernel_initializer=" + "z" * 61 + "...' (219 characters) makes the spec invalid: {spec}:",
         ),
