@@ -133,12 +133,18 @@ def parse_set(option: str) -> Vary:
 
 
 def parse_sets(options: Sequence[Union[str, Vary]]) -> tuple[Vary, ...]:
-    """Every ``--set`` option parsed (a ``Vary`` passes as it is), in order; no path set twice."""
+    """Every ``--set`` option parsed (a ``Vary`` passes as it is; one string is one option), in order; no path set
+    twice."""
+    if isinstance(options, (str, Vary)):
+        options = [options]
     sets = tuple(option if isinstance(option, Vary) else parse_set(option) for option in options)
+    for item in sets:
+        if len(item.values) != 1:
+            raise SettingsError(f"{SET} {_capped(item.field)}: an override sets one value, not {len(item.values)}")
     paths = [item.path for item in sets]
     for item in sets:
         if paths.count(item.path) > 1:
-            raise SettingsError(f"two {SET} options set {item.field}: give it one value")
+            raise SettingsError(f"two {SET} options set {_capped(item.field)}: give it one value")
     return sets
 
 

@@ -521,3 +521,13 @@ def test_set_is_said_in_the_heading_above_the_model_s_findings(tmp_path):
     (seedless,) = [(text, style) for text, style in heading if "MS109" in text]
     assert seedless[1] == f"fill:{LEVEL_COLOURS[Level.INFO]}"  # the model's findings keep their colour below it
     assert "drawn with" not in graph(write_spec(tmp_path, FINDINGS))
+
+
+def test_overrides_in_python_one_string_or_records(tmp_path):
+    from modelspec.errors import SettingsError
+    from modelspec.variants import parse_set, parse_vary
+
+    assert "dense  (None, 7)" in graph(SETTABLE, overrides="layers.hidden.units=7")  # one string: one override
+    assert "dense  (None, 7)" in graph(SETTABLE, overrides=[parse_set("layers.0.units=7")])
+    with pytest.raises(SettingsError, match=r"^--set seed: an override sets one value, not 2$"):
+        graph(SETTABLE, overrides=[parse_vary("seed=1,2")])
