@@ -163,8 +163,8 @@ def save(
 
 
 def spec_text(model: ModelSpec) -> str:
-    """The spec's YAML as written (or, for a dict, as YAML)."""
-    if model.document.text:
+    """The spec's YAML as written (or, for a dict or a spec changed by `--set` or `--vary`, its data as YAML)."""
+    if model.document.text and not model.document.edited:
         return model.document.text
     return yaml.safe_dump(model.document.data, sort_keys=False)
 

@@ -80,6 +80,8 @@ class Document:
 
     ``problems`` holds what was wrong but did not stop the reading (a duplicate key, whose first value is kept):
     ``loader.from_document`` reports them together with the validation errors, so that one run shows them all.
+    ``edited``: ``data`` was changed after reading (`--set`, a `--vary` variant): ``text`` is still the file whose
+    lines the locations and inline ignores refer to, but no longer what ``data`` holds.
     """
 
     path: str
@@ -88,6 +90,7 @@ class Document:
     key_locations: dict[SpecPath, Location] = field(default_factory=dict)
     value_locations: dict[SpecPath, Location] = field(default_factory=dict)
     problems: list[Diagnostic] = field(default_factory=list)
+    edited: bool = False
 
     def locate(self, path: SpecPath) -> Location:
         """Return the 1-based (line, column) of ``path``, or of its nearest ancestor that exists."""

@@ -408,6 +408,7 @@ README_OUTPUTS = [
     "resnet.svg",
     "resnet50.html",
     "densenet121.png",
+    "mlp.svg",
 ]
 
 

@@ -351,3 +351,183 @@ def test_every_example_spec_is_drawn(spec):
     assert names == set(model.analysis.inputs) | set(model.analysis.layers)
     edges = sum(len(info.inputs) for info in model.analysis.layers.values())
     assert len([p for p in root.iter(f"{SVG}path") if p.get("class") == "edge"]) == edges
+
+
+# --- --set PATH=VALUE ----------------------------------------------------------------------------------------
+
+SETTABLE = """\
+modelspec: 1
+name: settable
+seed: 1
+input: {shape: [20]}
+layers:
+  - {type: dense, name: hidden, units: 32, activation: relu}
+  - {type: dense, name: out, units: 3, activation: softmax}
+"""
+
+
+def _drawn(tmp_path, *sets):
+    """The SVG `modelspec graph SETTABLE -o FILE.svg --set ...` writes, and the texts of each layer's box."""
+    out = tmp_path / "settable.svg"
+    arguments = [write_spec(tmp_path, SETTABLE), "-o", out]
+    for option in sets:
+        arguments += ["--set", option]
+    result = _invoke(*arguments)
+    assert result.exit_code == 0, result.output
+    svg = out.read_text()
+    return svg, {name: [t.text for t in _box(svg, name).iter(f"{SVG}text")] for name in ("hidden", "out")}
+
+
+def test_cli_set_changes_a_layer_s_box(tmp_path):
+    _, plain = _drawn(tmp_path)
+    assert plain["hidden"][1:3] == ["dense  (None, 32)", "672 params · relu · he_normal (auto)"]
+    _, boxes = _drawn(tmp_path, "layers.hidden.units=64")
+    assert boxes["hidden"][1:3] == ["dense  (None, 64)", "1,344 params · relu · he_normal (auto)"]  # 20·64 + 64
+    assert boxes["out"][2] == "195 params · softmax · glorot_uniform (auto)"  # 64·3 + 3: the next layer follows
+    _, by_position = _drawn(tmp_path, "layers.0.activation=tanh")
+    assert by_position["hidden"][2] == "672 params · tanh · glorot_uniform (auto)"  # `auto` chose again
+
+
+def test_cli_set_a_default_marks_the_finding_on_its_layer(tmp_path):
+    svg, boxes = _drawn(tmp_path, "kernel_initializer=zeros")
+    assert boxes["hidden"][2:] == ["672 params · relu · zeros", "MS101"]  # the badge
+    hidden = _box(svg, "hidden")
+    assert hidden.find(f"{SVG}rect").get("stroke") == LEVEL_COLOURS[Level.ERROR]
+    assert "error[MS101] kernel of 'hidden' is zeros" in hidden.find(f"{SVG}title").text
+    assert "MS101" not in _drawn(tmp_path)[0]
+    # the finding still points at the spec file's line of that layer
+    from modelspec.variants import overridden
+
+    path = write_spec(tmp_path, SETTABLE)
+    (finding,) = [f for f in lint(overridden(load_spec(path), ["kernel_initializer=zeros"])) if f.code == "MS101"]
+    assert (finding.path, finding.line, finding.layer) == (str(path), 6, "hidden")
+
+
+def test_cli_two_sets_compose_in_order(tmp_path):
+    svg, boxes = _drawn(tmp_path, "layers.hidden.units=8", "kernel_initializer={type: random_normal, stddev: 0.05}")
+    assert boxes["hidden"][1:3] == ["dense  (None, 8)", "168 params · relu · random_normal"]
+    assert boxes["out"][2] == "27 params · softmax · random_normal"
+    # later options see what earlier ones set: a mapping, then a field inside it
+    _, boxes = _drawn(tmp_path, "layers.out.kernel_initializer={type: random_normal}",
+                      "layers.out.kernel_initializer.stddev=2.0")  # fmt: skip
+    assert boxes["out"][2] == "99 params · softmax · random_normal"
+    from modelspec.variants import overridden, parse_set
+
+    model = overridden(load_spec(SETTABLE), [parse_set("layers.out.kernel_initializer={type: random_normal}"),
+                                             "layers.out.kernel_initializer.stddev=2.0"])  # fmt: skip
+    assert model.analysis.layers["out"].initializers["kernel_initializer"].stddev == 2.0
+    assert graph(SETTABLE, overrides=["name=renamed"]).count("renamed") >= 1  # the Python function takes them too
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("units", "error: --set takes PATH=VALUE (received: 'units')"),
+        ("=3", "error: --set takes PATH=VALUE (received: '=3')"),
+        ("layers..units=3", "error: --set 'layers..units=3': the field 'layers..units' has an empty part between dots"),
+        ("seed=", "error: --set 'seed=': give a value after '=' (null for none)"),
+        (
+            "seed=1,2",
+            "error: --set 'seed=1,2': give one value (a list in brackets: [a, b]; several values are --vary's)",
+        ),
+        (
+            "seed={a",
+            "error: --set 'seed={{a': the value is not YAML: invalid YAML: did not find expected ',' or '}}' "
+            "(while parsing a flow mapping)",
+        ),
+        (
+            "layers.hiden.units=3",
+            "error: --set layers.hiden.units: the spec has no layer 'hiden'; did you mean 'hidden'?",
+        ),
+        ("layers.hidden=3", "error: --set layers.hidden: name a layer and its field (layers.NAME.FIELD)"),
+        ("name.x=1", "error: --set name.x: name is not a mapping (received: settable)"),
+        (
+            "layers.hidden.units=0",
+            "error: --set layers.hidden.units=0 makes the spec invalid: {spec}:6:33: "
+            "layers[0].units: must be a positive integer (received: 0)",
+        ),
+        (
+            "layers.hidden.unitz=3",
+            "error: --set layers.hidden.unitz=3 makes the spec invalid: {spec}:6:5: "
+            "layers[0].unitz: unknown field 'unitz'; did you mean 'units'?",
+        ),
+        (
+            "trainin.epochs=3",
+            "error: --set trainin.epochs=3 makes the spec invalid: {spec}:1:1: unknown field "
+            "'trainin'; did you mean 'training'?",
+        ),
+        (
+            f"layers.{'q' * 150}.units=3",
+            "error: --set 'layers." + "q" * 73 + "...' (163 characters): the spec has no layer '" + "q" * 80 + "...' "
+            "(150 characters)",
+        ),
+        (
+            f"kernel_initializer={'z' * 200}",
+            "error: --set 'kernel_initializer=" + "z" * 61 + "...' (219 characters) makes the spec invalid: {spec}:",
+        ),
+    ],
+)
+def test_cli_bad_set_exits_2_with_one_line(tmp_path, option, message):
+    spec = write_spec(tmp_path, SETTABLE)
+    out = tmp_path / "out.svg"
+    result = _invoke(spec, "-o", out, "--set", option)
+    assert result.exit_code == 2
+    lines = result.output.splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith(message.format(spec=spec))
+    assert not out.exists()
+
+
+def test_cli_set_twice_and_the_invalid_one_named(tmp_path):
+    spec = write_spec(tmp_path, SETTABLE)
+    twice = _invoke(spec, "--set", "seed=1", "--set", "seed=2")
+    assert twice.exit_code == 2 and twice.output == "error: two --set options set seed: give it one value\n"
+    second = _invoke(spec, "--set", "layers.hidden.units=8", "--set", "layers.out.units=-1")
+    assert second.exit_code == 2
+    assert second.output.startswith("error: --set layers.out.units=-1 makes the spec invalid: ")
+
+
+def test_cli_set_never_imports_tensorflow(tmp_path):
+    spec = write_spec(tmp_path, SETTABLE)
+    code = f"""
+        import sys
+        from click.testing import CliRunner
+        from modelspec.cli import cli
+        for option in ("kernel_initializer=zeros", "layers.hidden.units=0"):
+            result = CliRunner().invoke(cli, ["graph", {str(spec)!r}, "-o", "out.svg", "--set", option])
+            print(result.exit_code)
+        print(sorted(m for m in ("tensorflow", "keras") if m in sys.modules))
+    """
+    done = python(code, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["0", "2", "[]"]
+
+
+def test_set_keeps_the_file_s_inline_ignores_and_writes_its_own_data(tmp_path):
+    spec = write_spec(tmp_path, FINDINGS.replace("glorot_uniform}", "glorot_uniform}  # modelspec: ignore[MS103]"))
+    assert "MS103" not in graph(spec)
+    assert "MS103" not in graph(spec, overrides=["layers.out.units=4"])  # the comment is on the same line still
+    from modelspec.pipeline import spec_text
+    from modelspec.variants import overridden
+
+    model = overridden(load_spec(spec), ["layers.out.units=4"])
+    assert "  units: 4\n" in spec_text(model) and "  units: 3\n" not in spec_text(model)  # what a build embeds
+
+
+def test_set_is_said_in_the_heading_above_the_model_s_findings(tmp_path):
+    svg = graph(write_spec(tmp_path, FINDINGS), overrides=["layers.hidden.units=8", "name=renamed"])
+    heading = [(t.text, t.get("style")) for t in ET.fromstring(svg).iter(f"{SVG}text") if t.get("class") == "head"]
+    assert heading[0] == ("drawn with --set layers.hidden.units=8, name=renamed", None)
+    (seedless,) = [(text, style) for text, style in heading if "MS109" in text]
+    assert seedless[1] == f"fill:{LEVEL_COLOURS[Level.INFO]}"  # the model's findings keep their colour below it
+    assert "drawn with" not in graph(write_spec(tmp_path, FINDINGS))
+
+
+def test_overrides_in_python_one_string_or_records(tmp_path):
+    from modelspec.errors import SettingsError
+    from modelspec.variants import parse_set, parse_vary
+
+    assert "dense  (None, 7)" in graph(SETTABLE, overrides="layers.hidden.units=7")  # one string: one override
+    assert "dense  (None, 7)" in graph(SETTABLE, overrides=[parse_set("layers.0.units=7")])
+    with pytest.raises(SettingsError, match=r"^--set seed: an override sets one value, not 2$"):
+        graph(SETTABLE, overrides=[parse_vary("seed=1,2")])

@@ -22,6 +22,7 @@ from modelspec.drawing.svg import render_svg
 from modelspec.linter.config import LintConfig
 from modelspec.linter.runner import DEFAULT_CONFIG, run
 from modelspec.loader import ModelSpec, load_spec
+from modelspec.variants import Vary, overridden, parse_sets, setting_text
 
 FORMATS = (".svg", ".html", ".png")
 FOLD_ABOVE = 200  # a model with more layers than this is drawn with its groups folded unless told otherwise
@@ -36,6 +37,7 @@ def graph(
     groups: Optional[Sequence[Group]] = None,
     fold: Optional[bool] = None,
     config: Optional[LintConfig] = None,
+    overrides: Sequence[Union[str, Vary]] = (),
 ) -> str:
     """Draw the architecture of ``spec`` and return the SVG text; write it to ``output`` (atomically) when given,
     as SVG, HTML or PNG by the file's suffix.
@@ -45,18 +47,22 @@ def graph(
         fold: draw every group folded (SVG and HTML: initially); default: when the model has more than
             ``FOLD_ABOVE`` layers.
         config: the lint configuration whose findings are drawn (default: lint's defaults).
+        overrides: ``"PATH=VALUE"`` strings (or ``variants.parse_set`` records), set in the spec before it is
+            drawn, in order, as ``--set`` does (``"layers.hidden.units=64"``, ``"kernel_initializer=zeros"``).
 
     Raises:
-        SpecError: the spec is invalid. SettingsError: ``output`` cannot be written, or the layout library
-        (the [graph] extra) is missing.
+        SpecError: the spec is invalid. SettingsError: ``output`` cannot be written, the layout library
+        (the [graph] extra) is missing, or an override is malformed, names nothing or makes the spec invalid.
     """
     path = atomic.writable(output, "output", FORMATS)
     grandalf_modules()  # a missing extra is said before any work, like a bad output
     suffix = None if path is None else path.suffix.lower()
     if suffix == ".png":
         matplotlib_modules()
-    model = load_spec(spec)
+    sets = parse_sets(overrides)  # a malformed --set is said before the spec is read
+    model = overridden(load_spec(spec), sets)
     picture = make_picture(model, run(model, config or DEFAULT_CONFIG), groups)
+    picture.changes = [setting_text(item) for item in sets]
     layout = compute_layout(picture)
     if fold is None:
         fold = len(model.analysis.layers) > FOLD_ABOVE

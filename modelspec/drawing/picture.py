@@ -48,6 +48,7 @@ class Picture:
     edges: list[tuple[str, str]]
     groups: list[Group]
     model_findings: list[Diagnostic]
+    changes: list[str] = field(default_factory=list)  # the `--set PATH=VALUE` the spec was drawn with
 
 
 def _details(params: Optional[int], activation: Optional[str], init: str) -> str:

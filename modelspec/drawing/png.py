@@ -94,8 +94,8 @@ def write_png(picture: Picture, layout: Layout, folded: Collection[str], path: o
         axes.set_xlim(0, width)
         axes.set_ylim(height, 0)
         axes.axis("off")
-        for n, line in enumerate(style.heading(picture)):
-            colour = style.TEXT if n < 3 else style.LEVEL_COLOURS[picture.model_findings[n - 3].level]
+        for n, (line, level) in enumerate(style.heading(picture)):
+            colour = style.TEXT if level is None else style.LEVEL_COLOURS[level]
             axes.text(MARGIN, MARGIN + 12 + n * LINE, line, family=style.FONT, size=(15 if n == 0 else 12) * 0.75,
                       weight="bold" if n == 0 else "normal", color=colour, va="baseline")  # fmt: skip
         sizes = {group.name: len(group.members) for group in picture.groups}

@@ -75,14 +75,19 @@ def tooltip(box: Box) -> list[str]:
     return lines
 
 
-def heading(picture: Picture) -> list[str]:
-    """The lines above the graph: the model, what the marks mean, the findings that name no layer."""
+def heading(picture: Picture) -> list[tuple[str, Optional[Level]]]:
+    """The lines above the graph, each with the level whose colour it takes (None: the text's): the model, the
+    `--set` it was drawn with, what the marks mean, the findings that name no layer."""
     layers = sum(1 for box in picture.boxes.values() if box.type != "input")
     params = sum(box.params or 0 for box in picture.boxes.values())
-    lines = [f"{picture.name}: {layers} layers, {params:,} parameters"]
-    lines.append("border and badge: the worst lint finding (red error, orange warning, blue info)")
-    lines.append("bar: predicted output scale (RMS) at initialisation, log 1e-3..1e3, tick at 1, red outside 0.1..10")
-    lines += [finding_text(finding) for finding in picture.model_findings]
+    lines: list[tuple[str, Optional[Level]]] = [(f"{picture.name}: {layers} layers, {params:,} parameters", None)]
+    if picture.changes:
+        lines.append(("drawn with --set " + ", ".join(picture.changes), None))
+    lines.append(("border and badge: the worst lint finding (red error, orange warning, blue info)", None))
+    lines.append(
+        ("bar: predicted output scale (RMS) at initialisation, log 1e-3..1e3, tick at 1, red outside 0.1..10", None)
+    )
+    lines += [(finding_text(finding), finding.level) for finding in picture.model_findings]
     return lines
 
 

@@ -116,12 +116,9 @@ def render_svg(picture: Picture, layout: Layout, folded: Collection[str] = (), s
         f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{style.EDGE_COLOUR}"/></marker></defs>',
         f'<rect width="{width:.0f}" height="{height:.0f}" fill="#ffffff"/>',
     ]
-    for n, line in enumerate(style.heading(picture)):
+    for n, (line, level) in enumerate(style.heading(picture)):
         css = "title" if n == 0 else "head"
-        colour = ""
-        if n >= 3:
-            level = picture.model_findings[n - 3].level
-            colour = f' style="fill:{style.LEVEL_COLOURS[level]}"'
+        colour = "" if level is None else f' style="fill:{style.LEVEL_COLOURS[level]}"'
         out.append(f'<text x="{MARGIN}" y="{MARGIN + 12 + n * LINE}" class="{css}"{colour}>{escape(line)}</text>')
     out.append('<g id="frames">')
     for group in picture.groups:
