@@ -69,6 +69,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/export_overhead.py
 	$(BIN)/python benchmarks/probe_compare.py
 	$(BIN)/python benchmarks/distribute_overhead.py
+	$(BIN)/python benchmarks/tune_overhead.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
