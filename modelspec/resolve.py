@@ -250,7 +250,7 @@ def train_settings(model: ModelSpec, options: Options, chief: bool = True) -> Se
         if where is None:
             raise SettingsError("--resume needs --checkpoints DIR: the folder of the run to continue")
         last = where / "last.npz"
-        if not last.is_file():
+        if not last.exists():
             raise SettingsError(f"--resume: {last} does not exist: no complete epoch was saved there")
         state = read_state(last)
         if state["digest"] != digest(model.spec):

@@ -131,6 +131,21 @@ def test_a_fifo_as_data_is_refused_before_it_is_opened(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv", "toy.yaml"]
 
 
+@pytest.mark.tensorflow
+@pytest.mark.parametrize("where", ["header", "rows"])
+def test_a_csv_gz_with_a_damaged_deflate_stream_is_refused_naming_it(tmp_path, where):
+    import gzip
+
+    rows = "".join(f"{i % 7},{i % 5},{i % 3},{i % 2},{i % 3}\n" for i in range(4000))
+    data = bytearray(gzip.compress(f"a,b,c,d,y\n{rows}".encode()))
+    at = 12 if where == "header" else len(data) // 2  # past gzip's 10-byte header: inside the deflate stream
+    data[at : at + 4] = bytes(byte ^ 0xA5 for byte in data[at : at + 4])
+    (tmp_path / "bad.csv.gz").write_bytes(bytes(data))
+    result = _train(str(_spec(tmp_path)), "--data", str(tmp_path / "bad.csv.gz"), "-o", str(tmp_path / "o.keras"))
+    _refused(result, f"{tmp_path / 'bad.csv.gz'}: ")
+    assert not (tmp_path / "o.keras").exists()
+
+
 LARGE = os.environ.get("MODELSPEC_HOSTILE_LARGE") == "1"  # also a header of 1,000,000 columns (about 10 s)
 
 
@@ -238,7 +253,7 @@ def test_a_checkpoint_nested_deep_or_not_a_zip_is_refused(tmp_path):
     _refused(_train(str(spec), *args), "last.npz: not a modelspec checkpoint")
     (folder / "last.npz").unlink()
     os.mkfifo(folder / "last.npz")
-    _refused(_train(str(spec), *args), "last.npz")
+    _refused(_train(str(spec), *args), "last.npz: a named pipe (FIFO), not a regular file, so no modelspec checkpoint")
 
 
 @pytest.fixture(scope="module")

@@ -310,6 +310,21 @@ def test_the_current_folder_counts_when_the_spec_is_inside_it(tmp_path, base_mod
     assert lint(spec) == []
 
 
+def test_inside_a_project_the_current_folder_widens_nothing(tmp_path, base_model, monkeypatch):
+    # Run from `/` (or a home folder), the current folder holds every spec: it must not open the machine to a spec
+    # of a project, as a pull request's spec checked in CI is.
+    project = tmp_path / "project"
+    (project / "specs").mkdir(parents=True)
+    (project / "pyproject.toml").write_text("", encoding="utf-8")
+    _save(base_model, tmp_path, "npz")
+    spec = _write(project / "specs", dict(BASE, pretrained={"path": "../../base.npz"}))
+    for folder in (Path("/"), tmp_path):
+        monkeypatch.chdir(folder)
+        assert [d.code for d in lint(spec)] == ["MS401"]
+        with pytest.raises(SpecError, match="leaves the spec's tree"):
+            plan_for(load_spec(spec))
+
+
 def test_a_missing_file_is_located_in_lint_and_build_alike(tmp_path):
     spec = _write(tmp_path, dict(BASE, pretrained={"path": "missing.weights.h5"}))
     with pytest.raises(SpecError) as caught:

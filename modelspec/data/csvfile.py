@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import gzip
 import math
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
 
@@ -49,6 +50,8 @@ def read_csv(path: Path, source: str, model: ModelSpec, target: Target = None, c
         raise DataError(f"{source}: not a readable CSV file: {exc}") from None
     except (OSError, EOFError) as exc:
         raise DataError(f"{source}: cannot read the file: {getattr(exc, 'strerror', None) or exc}") from None
+    except zlib.error as exc:  # a .csv.gz whose deflate stream is damaged (gzip checks the CRC: an OSError)
+        raise DataError(f"{source}: a damaged gzip stream: {exc}") from None
 
     found = Found(source, {}, {inputs[0]: f"columns {listing(features)}"}, lines=lines)
     found.arrays[inputs[0]] = np.array(values, dtype=np.float64).reshape((len(values), *shape))

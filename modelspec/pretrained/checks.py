@@ -82,17 +82,15 @@ def project_root(folder: Path) -> Optional[Path]:
 
 
 def allowed_roots(model: ModelSpec) -> list[Path]:
-    """The folders a spec's relative weights path may reach: the spec's folder, its project, and the current
-    folder when the spec is inside it."""
+    """The folders a spec's relative weights path may reach: the spec's folder and its project; outside any project,
+    the current folder when the spec is inside it. (Inside a project the current folder adds nothing: run from `/`
+    or from a home folder, it would open the whole machine to a spec from a pull request.)"""
     folder = Path(os.path.abspath(model.folder))
-    roots = [folder]
     project = project_root(folder)
     if project is not None:
-        roots.append(project)
+        return [folder, project]
     here = Path(os.path.abspath(Path.cwd()))
-    if folder == here or here in folder.parents:
-        roots.append(here)
-    return roots
+    return [folder, here] if here in folder.parents else [folder]
 
 
 def weights_file(model: ModelSpec, weights=None) -> Union[Path, Problem]:

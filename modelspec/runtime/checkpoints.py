@@ -98,7 +98,8 @@ def _arrays(path: Path, variables: list) -> list:
                 raise SettingsError(f"{path}: array {name} ({variable.path}) holds {item.dtype}, not numbers")
             if item.shape != shape:
                 raise SettingsError(
-                    f"{path}: {variable.path} has shape {item.shape} in the checkpoint, {shape} in the model"
+                    f"{path}: array {name} ({variable.path}) has shape {item.shape} in the checkpoint, {shape} in the "
+                    "model"
                 )
             arrays.append(archives.read_npy(path, archive, item, refusal))
     return arrays
