@@ -7,7 +7,10 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from modelspec.errors import SpecError  # noqa: F401  (raised with diagnostics; importable from here too)
+from modelspec.errors import (
+    SpecError,  # noqa: F401  (raised with diagnostics; importable from here too)
+    printable,
+)
 
 
 class Level(str, enum.Enum):
@@ -46,12 +49,20 @@ class Diagnostic:
     layer: str | None = None
 
     def format(self) -> str:
-        """Render as ``path:line:col: level[CODE] where: message`` plus an indented hint line."""
-        where = f" {self.layer}:" if self.layer else ""
-        text = f"{self.path}:{self.line}:{self.column}: {self.level}[{self.code}]{where} {self.message}"
+        """Render as ``path:line:col: level[CODE] where: message`` plus an indented hint line. Every field is
+        :func:`~modelspec.errors.printable` on one line: a file's name or a value quoted cannot start a line."""
+        one = self.printable_fields()
+        where = f" {one['layer']}:" if self.layer else ""
+        text = f"{one['path']}:{self.line}:{self.column}: {self.level}[{self.code}]{where} {one['message']}"
         if self.hint:
-            text += f"\n  hint: {self.hint}"
+            text += f"\n  hint: {one['hint']}"
         return text
+
+    def printable_fields(self) -> dict[str, str]:
+        """The free-text fields (path, layer, message, hint) as a terminal or CI log may show them: control
+        characters, newline and tab included, escaped (the text and github reporters print these)."""
+        fields = {"path": self.path, "layer": self.layer, "message": self.message, "hint": self.hint}
+        return {name: printable(value or "", single_line=True) for name, value in fields.items()}
 
     def to_dict(self) -> dict:
         """Return the JSON form documented in DESIGN.md."""

@@ -35,6 +35,8 @@ EXIT_CODES_HELP = exit_codes_help(*EXIT_MEANINGS)  # every code, for `modelspec 
 ECHO_LIMIT = 80  # characters of a user's value a message quotes; a longer one is cut, with its length said
 # C0 controls but tab and newline, DEL, C1 controls (ESC starts the terminal's escape sequences), bidi overrides
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# the same, and tab, newline and carriage return too: for a field that must stay on its line (a file's name)
+_CONTROL_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def echoed(value: object, limit: int = ECHO_LIMIT) -> str:
@@ -45,10 +47,13 @@ def echoed(value: object, limit: int = ECHO_LIMIT) -> str:
     return shown if len(text) <= limit else f"{shown} ({len(text):,} characters)"
 
 
-def printable(message: str) -> str:
+def printable(message: object, *, single_line: bool = False) -> str:
     """A message as the terminal gets it: control characters (an ANSI escape sequence in a value it quotes)
-    written as escapes, so that no value recolours, moves or clears the terminal."""
-    return _CONTROL.sub(lambda found: found.group().encode("unicode_escape").decode("ascii"), message)
+    written as escapes, so that no value recolours, moves or clears the terminal. ``single_line`` escapes tab,
+    newline and carriage return as well: a file's name (git allows ``a\\n::error ...``) or a one-line error
+    then cannot start a line of its own, which a CI log would read as a workflow command."""
+    pattern = _CONTROL_LINE if single_line else _CONTROL
+    return pattern.sub(lambda found: found.group().encode("unicode_escape").decode("ascii"), str(message))
 
 
 class ModelspecError(Exception):

@@ -8,7 +8,7 @@ import click
 
 from modelspec import pipeline
 from modelspec.atomic import writable
-from modelspec.cli.common import epilog, max_params_option, print_prepared, print_table, seed_option
+from modelspec.cli.common import epilog, max_params_option, print_prepared, print_table, print_wrote, seed_option
 from modelspec.errors import EXIT_INVALID, EXIT_LINT, EXIT_OK
 from modelspec.report.plan import plan_table
 from modelspec.summary import summary_table, totals
@@ -64,4 +64,4 @@ def build(spec, output, seed, max_params, strict, ignore, weights, plan_only) ->
     print_table(summary_table(prepared.model.analysis))
     for line in totals(prepared.model.analysis, prepared.plan):
         click.echo(line)
-    click.echo(f"Wrote {output}")
+    print_wrote(output)

@@ -146,6 +146,17 @@ def print_diagnostics(diagnostics: Iterable[Diagnostic]) -> None:
         click.echo(printable(diagnostic.format()))
 
 
+def shown(path: object) -> str:
+    """A path (or any one-line field) as a line of output quotes it: every control character, newline and tab
+    included, escaped, so that a file's name cannot start a line (a forged `::error` in CI) or colour one."""
+    return printable(path, single_line=True)
+
+
+def print_wrote(*paths: object, after: str = "", err: bool = False) -> None:
+    """The closing `Wrote a, b` line of a command that writes files, each path :func:`shown` (then ``after``)."""
+    click.echo("Wrote " + ", ".join(shown(path) for path in paths) + after, err=err)
+
+
 def print_prepared(prepared: Prepared) -> None:
     """Print what a resolved spec brings before it runs: its lint findings, then its pretrained plan (if any)."""
     print_diagnostics(prepared.findings)
@@ -162,4 +173,4 @@ def print_error(exc: ModelspecError) -> None:
     """Print a user error: its located findings on standard output, its message on standard error."""
     print_diagnostics(exc.diagnostics)
     if not isinstance(exc, SpecError):  # a SpecError's message is its diagnostics
-        click.echo(f"error: {printable(str(exc))}", err=True)
+        click.echo(f"error: {printable(str(exc), single_line=True)}", err=True)  # one line, by contract

@@ -14,6 +14,7 @@ from modelspec.cli.common import (
     format_option,
     max_params_option,
     print_table,
+    print_wrote,
     score_text,
     seed_option,
     training_data_options,
@@ -94,4 +95,4 @@ def compare(spec, vary, data, validation_data, validation_split, target, epochs,
         click.echo(results_json(comparison), nl=False)
         return
     print_table(compare_table(comparison))
-    click.echo("Wrote " + ", ".join(str(path) for path in resolved.outputs.files))
+    print_wrote(*resolved.outputs.files)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.common import epilog, max_params_option, print_diagnostics, print_prepared, seed_option
+from modelspec.cli.common import epilog, max_params_option, print_diagnostics, print_prepared, print_wrote, seed_option
 from modelspec.errors import EXIT_INVALID, EXIT_LINT, EXIT_OK
 from modelspec.export_formats import DEFAULT_OPSET, FORMATS, OPSETS, QUANTIZE
 from modelspec.exporting import run_export
@@ -84,4 +84,4 @@ def export_command(
         f"Verified in {resolved.format.runtime}: max |difference| from Keras {verified.difference:.2g} on a seeded "
         f"batch of {verified.batch} ({allowed(exported.tolerance, verified.scale)}; {verified.verify_seconds:.1f} s)"
     )
-    click.echo(f"Wrote {exported.path} ({verified.export_seconds:.1f} s)")
+    print_wrote(exported.path, after=f" ({verified.export_seconds:.1f} s)")

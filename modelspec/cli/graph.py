@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.common import epilog, set_option
+from modelspec.cli.common import epilog, print_wrote, set_option
 from modelspec.drawing import FOLD_ABOVE, FORMATS, graph
 from modelspec.errors import EXIT_INVALID, EXIT_OK
 from modelspec.linter.config import load_config
@@ -54,4 +54,4 @@ def graph_command(spec: Path, output, fold, overrides) -> None:
         return
     path = Path(output) if output is not None else Path(spec.stem + FORMATS[0])
     graph(spec, path, fold=fold, config=config, overrides=overrides)
-    click.echo(f"Wrote {path}")
+    print_wrote(path)

@@ -14,6 +14,7 @@ from modelspec.cli.common import (
     max_params_option,
     print_diagnostics,
     print_table,
+    print_wrote,
     seed_option,
 )
 from modelspec.errors import EXIT_INVALID, EXIT_OK
@@ -68,4 +69,4 @@ def probe(spec, data, target, batch, seed, weights, plot, output_format, max_par
     for line in [*flag_lines(report), *notes(report)]:
         click.echo(line)
     if plot is not None:
-        click.echo(f"Wrote {plot}")
+        print_wrote(plot)

@@ -7,7 +7,7 @@ import json
 import click
 
 from modelspec.atomic import write_text
-from modelspec.cli.common import epilog
+from modelspec.cli.common import epilog, print_wrote
 from modelspec.errors import EXIT_INVALID, EXIT_OK, SettingsError
 from modelspec.schema.json_schema import json_schema
 
@@ -29,4 +29,4 @@ def schema(output) -> None:
         write_text(output, text)
     except OSError as exc:
         raise SettingsError(f"cannot write {output}: {exc.strerror or exc}") from exc
-    click.echo(f"Wrote {output}", err=True)
+    print_wrote(output, err=True)

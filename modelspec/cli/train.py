@@ -16,6 +16,7 @@ from modelspec.cli.common import (
     format_option,
     max_params_option,
     print_prepared,
+    print_wrote,
     score_text,
     seed_option,
     tensorboard_option,
@@ -101,7 +102,7 @@ def train(spec, data, validation_data, validation_split, target, output, epochs,
     written = ", ".join(str(path) for path in files)
     this = resolved.distribution.role
     if this.chief:
-        click.echo(f"Wrote {written}")
+        print_wrote(written)
     else:
         click.echo(f"Worker {this.worker} wrote nothing: the chief writes {written}")
 

@@ -14,6 +14,7 @@ from modelspec.cli.common import (
     format_option,
     max_params_option,
     print_table,
+    print_wrote,
     score_text,
     seed_option,
     tensorboard_option,
@@ -171,7 +172,7 @@ def tune(spec, data, validation_data, validation_split, target, space, trials, m
     print_table(tune_table(result))
     for line in summary_lines(result):
         click.echo(line)
-    click.echo("Wrote " + ", ".join(str(path) for path in plan.outputs.files))
+    print_wrote(*plan.outputs.files)
 
 
 def _trial_line(outcome: TrialOutcome) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.common import epilog, print_diagnostics
+from modelspec.cli.common import epilog, print_diagnostics, shown
 from modelspec.errors import EXIT_INVALID, EXIT_OK, SpecError
 from modelspec.loader import load_spec, spec_files
 
@@ -26,6 +26,6 @@ def validate(ctx: click.Context, paths) -> None:
             ok = False
             continue
         params = f"{analysis.total_params:,}" + ("" if analysis.complete else "+")
-        click.echo(f"{path}: ok ({len(analysis.layers)} layers, {params} parameters)")
+        click.echo(f"{shown(path)}: ok ({len(analysis.layers)} layers, {params} parameters)")
     if not ok:
         ctx.exit(EXIT_INVALID)

@@ -25,15 +25,16 @@ def line(diagnostic: Diagnostic, color: bool = False) -> str:
     if not color:
         return diagnostic.format()
     d = diagnostic
-    where = f" {d.layer}:" if d.layer else ""
+    one = d.printable_fields()  # a file's name may hold a newline or an escape sequence: never printed raw
+    where = f" {one['layer']}:" if d.layer else ""
     text = (
-        click.style(f"{d.path}:{d.line}:{d.column}:", bold=True)
+        click.style(f"{one['path']}:{d.line}:{d.column}:", bold=True)
         + " "
         + click.style(f"{d.level}[{d.code}]", fg=_COLORS[d.level], bold=True)
-        + f"{where} {d.message}"
+        + f"{where} {one['message']}"
     )
     if d.hint:
-        text += "\n  " + click.style("hint:", fg="green") + f" {d.hint}"
+        text += "\n  " + click.style("hint:", fg="green") + f" {one['hint']}"
     return text
 
 
