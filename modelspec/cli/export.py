@@ -7,7 +7,15 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.common import epilog, max_params_option, print_diagnostics, print_prepared, print_wrote, seed_option
+from modelspec.cli.common import (
+    epilog,
+    max_params_option,
+    print_diagnostics,
+    print_prepared,
+    print_wrote,
+    seed_option,
+    shown,
+)
 from modelspec.errors import EXIT_INVALID, EXIT_LINT, EXIT_OK
 from modelspec.export_formats import DEFAULT_OPSET, FORMATS, OPSETS, QUANTIZE
 from modelspec.exporting import run_export
@@ -74,10 +82,12 @@ def export_command(
     else:
         print_prepared(resolved.prepared)
     if format_check:
-        click.echo(f"{model}: ready for {export_format} (the readiness rules of `lint --export {export_format}` pass)")
+        rules = f"the readiness rules of `lint --export {export_format}` pass"
+        click.echo(f"{shown(model)}: ready for {export_format} ({rules})")
         return
     if not resolved.weighted:
-        click.echo(f"note: {model} has no weights to load: the export holds its initial weights (seed {resolved.seed})")
+        held = f"the export holds its initial weights (seed {resolved.seed})"
+        click.echo(f"note: {shown(model)} has no weights to load: {held}")
     exported = run_export(resolved)
     verified = exported.verified
     click.echo(

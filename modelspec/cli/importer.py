@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from modelspec.atomic import writable
-from modelspec.cli.common import epilog, print_wrote
+from modelspec.cli.common import epilog, print_wrote, shown
 from modelspec.errors import EXIT_INVALID, EXIT_OK
 from modelspec.importer import import_file
 
@@ -51,8 +51,8 @@ def import_command(source, output, weights_out) -> None:
     output = writable(output or Path(source).name.rsplit(".", 1)[0] + ".yaml", "-o/--output", (".yaml", ".yml"))
     imported = import_file(source, output, weights_out=weights_out)
     params = f", {imported.params:,} parameters" if imported.params is not None else ""
-    click.echo(f"Imported {imported.name} ({imported.layers} layers{params}) from {source}")
+    click.echo(f"Imported {imported.name} ({imported.layers} layers{params}) from {shown(source)}")
     print_wrote(imported.spec_path)
     if imported.weights_path is not None:
         print_wrote(imported.weights_path)
-    click.echo(f"Next: modelspec lint {imported.spec_path} && modelspec build {imported.spec_path}")
+    click.echo(f"Next: modelspec lint {shown(imported.spec_path)} && modelspec build {shown(imported.spec_path)}")

@@ -19,6 +19,7 @@ from modelspec.cli.common import (
     print_wrote,
     score_text,
     seed_option,
+    shown,
     tensorboard_option,
     training_data_options,
 )
@@ -92,7 +93,7 @@ def train(spec, data, validation_data, validation_split, target, output, epochs,
     held = f", validating on {validation_set.size:,}" if validation_set is not None else ""
     where = _strategy_text(resolved.distribution)
     model = resolved.prepared.model
-    click.echo(f"Training {model.name} on {train_set.source}: {train_set.size:,} examples{held}{where}")
+    click.echo(f"Training {model.name} on {shown(train_set.source)}: {train_set.size:,} examples{held}{where}")
     trained = run_train(resolved)
     if trained.history.rows:
         last = trained.history.rows[-1]
