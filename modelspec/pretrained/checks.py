@@ -197,9 +197,9 @@ def check(model: ModelSpec, weights=None) -> list[Problem]:
 
 def located(model: ModelSpec, problem: Problem, level: Level = Level.ERROR) -> Diagnostic:
     """The diagnostic of a problem, at its line and column in the spec."""
-    line, column = model.document.locate(problem.path)
+    file, line, column, uses = model.document.place(problem.path)
     return Diagnostic(
-        model.path, line, column, problem.code[0], problem.code[1], level, problem.message, problem.hint, problem.where
+        file, line, column, problem.code[0], problem.code[1], level, problem.message, problem.hint, problem.where, uses
     )
 
 
