@@ -30,6 +30,7 @@ from modelspec.analysis.shapes import show_shape
 from modelspec.diagnostics import UNKNOWN_REFERENCE, Diagnostic, SpecError, Use, did_you_mean, error
 from modelspec.schema.base import canonical_name
 from modelspec.schema.layers import LAYER_ALIASES, LAYER_TYPES
+from modelspec.validation_errors import spec_path_text
 
 MAX_NESTING = 16  # uses inside uses
 MAX_REPEAT = 1024  # repeats of one use
@@ -79,6 +80,7 @@ class _Scope:
     first: int  # the flat index of the use's first layer
     uses: tuple[Use, ...]
     block: str
+    parent: Optional[_Scope] = None
     local: dict = field(default_factory=dict)
     counters: dict = field(default_factory=dict)
 
@@ -165,9 +167,14 @@ class _Expansion:
             local = f"{kind}" if count == 0 else f"{kind}_{count}"
         elif not isinstance(local, (str, int)) or isinstance(local, bool):
             return
-        else:
-            scope.local[str(local)] = scope.prefix + str(local)
-        item["name"] = scope.prefix + str(local)
+        full = scope.prefix + str(local)
+        item["name"] = full
+        # every enclosing block may refer to it by its name relative to that block: `3_bn` in the block that uses
+        # `{block: conv_bn, name: "3"}`, whose layer is `bn`
+        outer: Optional[_Scope] = scope
+        while outer is not None and full.startswith(outer.prefix):
+            outer.local.setdefault(full[len(outer.prefix) :], full)
+            outer = outer.parent
 
     def use(self, item: dict, at: SpecPath, scope: Optional[_Scope]) -> None:
         values = self.substitute(dict(item), at, None, scope)
@@ -206,7 +213,7 @@ class _Expansion:
                 prefix = outer_prefix
             else:
                 prefix = f"{outer_prefix}{prefix_name}{number if 'repeat' in values else ''}_"
-            inner = _Scope(prefix, given, inputs if number == start else None, len(self.layers), uses, name)
+            inner = _Scope(prefix, given, inputs if number == start else None, len(self.layers), uses, name, scope)
             first = len(self.layers)
             self.items(definition["layers"], definition_path, inner)
             copies.append((first, len(self.layers) - 1))
@@ -545,7 +552,7 @@ def repeat_problems(doc: source.Document, analysis) -> list[Diagnostic]:
             received, given = head.input_shapes[0], tail.output_shape
             if received is None or given is None or tuple(received) == tuple(given):
                 continue
-            file, line, column, uses = doc.place(repeated.path + ("repeat",))
+            file, line, column, uses = (doc.raw or doc).place(repeated.path + ("repeat",))
             problems.append(
                 error(
                     file,
@@ -554,7 +561,7 @@ def repeat_problems(doc: source.Document, analysis) -> list[Diagnostic]:
                     f"block '{repeated.block}' is repeated, but copy {number + 1} turns shape {show_shape(received)} "
                     f"into {show_shape(given)}: a repeated block must output the shape it receives",
                     code=("MS002", "shape-mismatch"),
-                    layer=tail.name,
+                    layer=spec_path_text(repeated.path),
                     uses=uses,
                     hint="use the block once for the step that changes the shape, then repeat it for the rest",
                 )

@@ -79,8 +79,9 @@ class Diagnostic:
 
     def where(self, layer: str) -> str:
         """The part between the code and the message: `` layer:``, with the block uses in parentheses."""
-        uses = f" ({'; '.join(use.format() for use in self.uses)})" if self.uses else ""
-        return f" {layer}{uses}:" if layer or uses else ""
+        uses = f"({'; '.join(use.format() for use in self.uses)})" if self.uses else ""
+        shown = " ".join(part for part in (layer, uses) if part)
+        return f" {shown}:" if shown else ""
 
     def printable_fields(self) -> dict[str, str]:
         """The free-text fields (path, layer, message, hint) as a terminal or CI log may show them: control
