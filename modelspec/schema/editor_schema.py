@@ -376,9 +376,18 @@ def _shorthand(default, schema: dict, defs: dict):
     return default
 
 
+PATTERN_MESSAGES = {
+    NAME_PATTERN: "not a name: a letter, then up to 63 letters, digits, '_' or '-'",
+    LOCAL_NAME_PATTERN: "not a name: a letter or digit, then up to 63 letters, digits, '_' or '-'",
+    IDENTIFIER_PATTERN: "not a parameter name: a letter or '_', then letters, digits or '_'",
+}
+
+
 def _edit_node(node: dict, defs: dict) -> None:
     if "description" in node and isinstance(node["description"], str):
         node.setdefault("markdownDescription", node["description"])
+    if node.get("pattern") in PATTERN_MESSAGES:
+        node.setdefault("patternErrorMessage", PATTERN_MESSAGES[node["pattern"]])
     properties = node.get("properties")
     if not isinstance(properties, dict):
         return
@@ -386,11 +395,32 @@ def _edit_node(node: dict, defs: dict) -> None:
         if not isinstance(prop, dict):
             continue
         prop["title"] = key  # the hover's heading: the field's own name, never the enclosing model's title
+        _nullable(prop)
         if "default" in prop:
             if prop["default"] is None:
                 del prop["default"]  # an editor would insert `key: null`
             else:
                 prop["default"] = _shorthand(prop["default"], prop, defs)
+
+
+def _nullable(prop: dict) -> None:
+    """Write `anyOf: [{type: T, ...}, {type: null}]` as `{type: [T, null], ...}`, which means the same, and let the
+    property's own description be the one a hover shows.
+
+    The server takes a hover's text from the first schema that matched, the alternatives before the property,
+    and with two untitled alternatives it shows the heading twice (`inputs || inputs`).
+    """
+    alternatives = prop.get("anyOf")
+    if not (isinstance(alternatives, list) and len(alternatives) == 2 and alternatives[1] == {"type": "null"}):
+        return
+    value = alternatives[0]
+    if not isinstance(value.get("type"), str) or {"$ref", "anyOf", "oneOf", "enum", "const"} & set(value):
+        return
+    del prop["anyOf"]
+    for key, item in value.items():
+        if key not in ("description", "markdownDescription", "title"):
+            prop[key] = item
+    prop["type"] = [value["type"], "null"]
 
 
 def _enum_descriptions(defs: dict) -> None:
