@@ -20,7 +20,11 @@ from modelspec.schema.json_schema import json_schema
     help="Write the schema to this file (atomically) instead of standard output.",
 )
 def schema(output) -> None:
-    """Print the JSON Schema of the spec format, for editors (yaml-language-server)."""
+    """Print the JSON Schema of the spec format, for editors (yaml-language-server, VS Code's YAML extension).
+
+    It describes a spec file as written (blocks, uses, `extends:` and $parameters included). Some checks only
+    `modelspec validate` and `lint` make: duplicate names, unknown `inputs:`, shapes, blocks' parameters.
+    """
     text = json.dumps(json_schema(), indent=2) + "\n"
     if output is None:
         click.echo(text, nl=False)
