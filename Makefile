@@ -22,7 +22,8 @@ $(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
 demo: $(VENV)/.installed-tf
 	$(BIN)/modelspec build specs/mlp.yaml
 
-## test: install the test extras (at the versions of constraints.txt), check lint and format (ruff), run the whole
+## test: install the test extras (at the versions of constraints.txt), chromium and yaml-language-server (`make lsp`),
+## check lint and format (ruff), run the whole
 ## test suite, then the TensorFlow-free tests on Python 3.10 and 3.13 (nox). Where python3.10 and python3.13 are pyenv shims, they run only the versions
 ## pyenv has selected: the newest installed 3.10 and 3.13 are selected too, after the current one.
 test: $(VENV)/.installed-test chromium lsp

@@ -358,7 +358,10 @@ def test_every_layer_snippet_inserts_a_valid_layer(server, schema_file):
 def test_completing_a_field_inserts_valid_yaml_without_placeholder_values(server, schema_file):
     text, line, column = cursor(BASE.replace("  - {type: flatten}\n", "  - type: dense\n    |\n"))
     uri, _ = server.open("spec.yaml", text)
-    items = [item for item in server.complete(uri, line, column) if item.get("kind") == 10]  # properties
+    everything = server.complete(uri, line, column)
+    snippets = {item["label"] for item in everything if item.get("kind") != 10} & set(LAYER_TYPES)
+    assert not snippets, f"layer snippets inside a layer: {sorted(snippets)}"
+    items = [item for item in everything if item.get("kind") == 10]  # properties
     assert {"units", "name", "activation", "kernel_initializer", "bias_initializer"} <= {i["label"] for i in items}
     for item in items:
         insert = item.get("insertText") or item["textEdit"]["newText"]
