@@ -27,6 +27,7 @@ from modelspec import SpecError, load_spec, source
 from modelspec.schema import Spec
 from modelspec.schema.activations import ActivationName
 from modelspec.schema.base import Spelled, TaggedUnionSchema, canonical_name, type_name
+from modelspec.schema.editor_schema import for_blocks
 from modelspec.schema.initializers import Constraint, Initializer, Regularizer
 from modelspec.schema.training import LOSS_ALIASES, LOSSES, Loss, MetricName, Optimizer, Schedule
 
@@ -575,3 +576,48 @@ def test_initializer_defaults_are_names():
 def test_the_misplaced_top_level_distribute_is_not_suggested():
     assert SCHEMA["properties"]["distribute"]["doNotSuggest"] is True
     assert "doNotSuggest" not in SCHEMA["$defs"]["Training"]["properties"]["distribute"]
+
+
+# --- narrowed to one spec's blocks (`modelspec schema --blocks-of SPEC`) -------------------------------------------
+
+
+def narrowed_errors(data) -> list[str]:
+    validator = Draft202012Validator(for_blocks(SCHEMA, source.parse(BLOCKS).data["blocks"]))
+    return [
+        f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message[:200]}" for e in validator.iter_errors(data)
+    ]
+
+
+def test_the_narrowed_schema_is_valid_and_accepts_the_spec():
+    Draft202012Validator.check_schema(for_blocks(SCHEMA, source.parse(BLOCKS).data["blocks"]))
+    assert narrowed_errors(blocks_edited({})) == []
+    assert narrowed_errors(blocks_edited({"layers.0.block": "from_the_base"})) == []  # a block it does not know
+
+
+NARROWED_WRONG = {
+    "a missing parameter": ({"layers.0.filters": DELETE}, "'filters' is a required property"),
+    "an unknown parameter": ({"layers.1.outs": 3}, "'outs' was unexpected"),
+    "a missing parameter in a nested use": ({"blocks.identity.layers.1.filters": DELETE}, "'filters' is a required"),
+}
+
+
+@pytest.mark.parametrize(("changes", "message"), NARROWED_WRONG.values(), ids=NARROWED_WRONG.keys())
+def test_the_narrowed_schema_checks_each_use_s_parameters(changes, message):
+    assert errors(blocks_edited(changes)) == []  # the general schema cannot know them
+    assert any(message in error for error in narrowed_errors(blocks_edited(changes))), narrowed_errors(
+        blocks_edited(changes)
+    )
+
+
+def test_schema_blocks_of_writes_the_narrowed_schema(tmp_path):
+    from click.testing import CliRunner
+
+    from modelspec.cli import cli
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(BLOCKS, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["schema", "--blocks-of", str(spec)], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert json.loads(result.output) == for_blocks(SCHEMA, source.parse(BLOCKS).data["blocks"])
+    missing = CliRunner().invoke(cli, ["schema", "--blocks-of", str(tmp_path / "none.yaml")])
+    assert missing.exit_code == 2 and "none.yaml" in missing.output and "Traceback" not in missing.output

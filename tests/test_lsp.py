@@ -22,6 +22,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from modelspec.schema.base import type_name
+from modelspec.schema.editor_schema import for_blocks
 from modelspec.schema.json_schema import json_schema
 from modelspec.schema.layers import LAYER_MODELS
 
@@ -407,3 +408,38 @@ def test_hover_names_the_field_and_renders_markdown(server):
     assert layers.startswith("#### layers") and "names `inputs`" in layers, layers
     value = server.hover(uri, 4, 12)
     assert value.startswith("#### type") and "`dense`: Fully connected" in value, value
+
+
+# --- narrowed to one spec's blocks: parameter names ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def narrowed(tmp_path_factory) -> str:
+    """A modeline naming the schema narrowed to BLOCKS's blocks (`modelspec schema --blocks-of SPEC`)."""
+    path = tmp_path_factory.mktemp("narrowed") / "spec.schema.json"
+    path.write_text(json.dumps(for_blocks(json_schema(), yaml.safe_load(BLOCKS)["blocks"])), encoding="utf-8")
+    return f"# yaml-language-server: $schema={path.as_uri()}\n"
+
+
+def test_a_use_completes_its_block_s_parameter_names(server, narrowed):
+    text, line, column = cursor(narrowed + BLOCKS + "  - block: conv_bn\n    |\n")
+    uri, diagnostics = server.open("spec.yaml", text)
+    items = {item["label"]: item.get("insertText") for item in server.complete(uri, line, column)}
+    assert {"filters", "kernel_size", "strides", "name", "repeat"} <= set(items), sorted(items)
+    assert expanded(items["kernel_size"]) == "kernel_size: 3"  # the default, to edit
+    assert expanded(items["filters"]).strip() == "filters:"
+    # the use being written lacks `filters`, which has no default: flagged on its line (the last)
+    assert [(d["range"]["start"]["line"], d["message"]) for d in diagnostics] == [
+        (line - 1, 'Missing property "filters".')
+    ]
+
+
+def test_an_unknown_parameter_is_flagged_naming_the_parameters(server, narrowed):
+    text = narrowed + BLOCKS.replace("out: 256}", "outs: 256}")
+    _, diagnostics = server.open("spec.yaml", text)
+    line = text.splitlines().index(
+        "  - {block: identity, name: conv2_block, repeat: 3, start: 1, filters: 64, outs: 256}"
+    )
+    assert {d["range"]["start"]["line"] for d in diagnostics} == {line}, messages(diagnostics)
+    (unknown,) = [d for d in diagnostics if d["message"] == "Property outs is not allowed."]
+    assert "out" in unknown["data"]["properties"]

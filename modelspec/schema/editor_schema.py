@@ -19,6 +19,7 @@ Nothing here changes what modelspec accepts: validation is pydantic's, on the ex
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
 
 from modelspec.schema.base import spelling_pattern, type_name
@@ -438,3 +439,52 @@ def _enum_descriptions(defs: dict) -> None:
                 described[const] = prop.get("description", "")
         if described:
             alternatives[0]["markdownEnumDescriptions"] = [described.get(n, "") for n in alternatives[0]["enum"]]
+
+
+# --- one spec's blocks -----------------------------------------------------------------------------------------
+
+
+def for_blocks(schema: dict, blocks) -> dict:
+    """Return the editor schema narrowed to one spec's ``blocks:`` (the raw mapping, as read): `block:` offers
+    their names, and a use of one of them completes its parameter names, needs those without a default and
+    refuses others.
+
+    A schema cannot read the file it checks, so this is the one way it can know a block's parameters; the names
+    of blocks the spec does not define (in a base it extends, say) are still accepted, unchecked.
+    """
+    schema = copy.deepcopy(schema)
+    blocks = (
+        {name: block for name, block in blocks.items() if isinstance(block, dict)} if isinstance(blocks, dict) else {}
+    )
+    for use in (schema["$defs"]["Use"], schema["$defs"]["BlockUse"]):
+        reserved = list(use["properties"])
+        block = use["properties"]["block"]
+        (block if "type" in block else block["anyOf"][1]).setdefault("examples", list(blocks))
+        use["allOf"] = [
+            {
+                "if": {"type": "object", "properties": {"block": {"const": name}}, "required": ["block"]},
+                "then": _parameters(name, block.get("params")),
+            }
+            for name, block in blocks.items()
+        ]
+        for branch in use["allOf"]:
+            branch["then"]["properties"] = {**dict.fromkeys(reserved, True), **branch["then"]["properties"]}
+    return schema
+
+
+def _parameters(block: str, params) -> dict:
+    params = params if isinstance(params, dict) else {}
+    properties = {}
+    for name, default in params.items():
+        text = "required: every use sets it" if default is None else f"default: {json.dumps(default)}"
+        description = f"Parameter `{name}` of block `{block}` ({text})."
+        # Any value; the anyOf makes the server insert `name: ` (with nothing to go on it would insert `name`).
+        prop = {"title": str(name), "description": description, "markdownDescription": description}
+        properties[str(name)] = {**prop, "anyOf": [{"title": str(name)}]}
+        if default is not None:
+            properties[str(name)]["examples"] = [default]  # inserted as the value: the default, to edit
+    return {
+        "properties": properties,
+        "required": [str(name) for name, default in params.items() if default is None],
+        "additionalProperties": False,
+    }
