@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test chromium constraints lint-specs schema rules-table bench clean
+.PHONY: demo test chromium lsp constraints lint-specs schema rules-table bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +22,11 @@ $(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
 demo: $(VENV)/.installed-tf
 	$(BIN)/modelspec build specs/mlp.yaml
 
-## test: install the test extras (at the versions of constraints.txt), check lint and format (ruff), run the whole
+## test: install the test extras (at the versions of constraints.txt), chromium and yaml-language-server (`make lsp`),
+## check lint and format (ruff), run the whole
 ## test suite, then the TensorFlow-free tests on Python 3.10 and 3.13 (nox). Where python3.10 and python3.13 are pyenv shims, they run only the versions
 ## pyenv has selected: the newest installed 3.10 and 3.13 are selected too, after the current one.
-test: $(VENV)/.installed-test chromium
+test: $(VENV)/.installed-test chromium lsp
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
@@ -40,6 +41,14 @@ chromium:
 	    SUDO="$$(test "$$(id -u)" = 0 || echo sudo)"; \
 	    $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; \
 	}
+
+## lsp: install yaml-language-server (the engine of VS Code's YAML extension), at the version of
+## tools/lsp/package-lock.json, into tools/lsp/node_modules for tests/test_lsp.py (npm ci; needs node and npm)
+lsp: tools/lsp/node_modules/.installed
+
+tools/lsp/node_modules/.installed: tools/lsp/package.json tools/lsp/package-lock.json
+	cd tools/lsp && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 ## constraints: rewrite constraints.txt from .venv, after a passing `make test` (`.venv/bin/nox -s newest` first runs
 ## the suite on the newest releases, and names the packages that moved)

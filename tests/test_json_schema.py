@@ -27,6 +27,7 @@ from modelspec import SpecError, load_spec, source
 from modelspec.schema import Spec
 from modelspec.schema.activations import ActivationName
 from modelspec.schema.base import Spelled, TaggedUnionSchema, canonical_name, type_name
+from modelspec.schema.editor_schema import for_blocks
 from modelspec.schema.initializers import Constraint, Initializer, Regularizer
 from modelspec.schema.training import LOSS_ALIASES, LOSSES, Loss, MetricName, Optimizer, Schedule
 
@@ -422,4 +423,201 @@ def test_patterns_are_ecma_262_friendly():
 
 
 def test_spec_model_and_file_agree_on_the_top_level_fields():
-    assert set(SCHEMA["properties"]) == set(Spec.model_fields)
+    """The file has the raw format's keys too, which expansion removes before the model sees the spec."""
+    assert set(SCHEMA["properties"]) == set(Spec.model_fields) | {"blocks", "extends"}
+
+
+# --- the raw format: blocks, uses, $parameters and extends ---------------------------------------------------------
+
+BLOCKS = """\
+modelspec: 1
+input: {shape: [32, 32, 3]}
+blocks:
+  conv_bn:
+    description: convolution, batch norm, relu
+    params: {filters: null, kernel_size: 3, strides: 1}
+    layers:
+      - {type: conv2d, name: conv, filters: $filters, kernel_size: $kernel_size, strides: $strides,
+         padding: same, use_bias: false}
+      - {type: batch_norm, name: bn}
+      - {type: activation, name: relu, activation: relu}
+  identity:
+    params: {filters: null, out: null}
+    layers:
+      - {block: conv_bn, name: "1", filters: $filters, kernel_size: 1}
+      - {block: conv_bn, name: "2", filters: $filters}
+      - {type: conv2d, name: 3_conv, filters: $out, kernel_size: [1, $k], use_bias: false}
+      - {type: batch_norm, name: 3_bn}
+      - {type: add, name: add, inputs: [$input, 3_bn]}
+      - {type: activation, name: out, activation: relu}
+layers:
+  - {block: conv_bn, name: stem, filters: 64, kernel_size: 7, strides: 2}
+  - {block: identity, name: conv2_block, repeat: 3, start: 1, filters: 64, out: 256}
+  - {type: global_average_pool2d}
+  - {type: dense, units: 10, activation: softmax}
+"""
+
+
+def blocks_edited(changes: dict) -> dict:
+    data = source.parse(BLOCKS).data
+    for dotted, value in changes.items():
+        *parents, key = [int(p) if p.isdigit() else p for p in dotted.split(".")]
+        target = data
+        for part in parents:
+            target = target[part]
+        if value is DELETE:
+            del target[key]
+        else:
+            target[key] = value
+    return data
+
+
+DELETE = object()
+
+
+def test_blocks_uses_and_parameters_are_valid():
+    assert errors(blocks_edited({})) == []
+
+
+BLOCK_VALID = {
+    "a parameter as a whole list": {"blocks.identity.layers.4.inputs": "$inputs"},
+    "a parameter as a layer type": {"blocks.conv_bn.layers.1.type": "$norm"},
+    "a parameter as a repeat count inside a block": {"blocks.identity.layers.0.repeat": "$n"},
+    "a block without params": {"blocks.conv_bn.params": DELETE},
+    "a use without a name": {"layers.0.name": DELETE},
+}
+
+
+@pytest.mark.parametrize("changes", BLOCK_VALID.values(), ids=BLOCK_VALID.keys())
+def test_what_the_raw_format_allows_is_valid(changes):
+    assert errors(blocks_edited(changes)) == []
+
+
+BLOCK_WRONG = {
+    "a parameter at the top level": {"layers.3.units": "$units"},
+    "a parameter in a top-level use's reserved key": {"layers.1.repeat": "$n"},
+    "an unknown field in a block's layer": {"blocks.conv_bn.layers.1.unit": 3},
+    "a wrong value in a block's layer": {"blocks.conv_bn.layers.0.filters": 0},
+    "a block without layers": {"blocks.conv_bn.layers": DELETE},
+    "an unknown key in a block": {"blocks.conv_bn.parameters": {}},
+    "repeat without name": {"layers.1.name": DELETE},
+    "start without repeat": {"layers.0.start": 2},
+    "repeat 0": {"layers.1.repeat": 0},
+    "a reserved parameter name": {"blocks.conv_bn.params.input": None},
+    "a use without block": {"layers.0.block": DELETE},
+    "a block name that is not a name": {"blocks.3x": {"layers": [{"type": "flatten"}]}},
+    "a malformed parameter": {"blocks.conv_bn.layers.0.filters": "$"},
+}
+
+
+@pytest.mark.parametrize("changes", BLOCK_WRONG.values(), ids=BLOCK_WRONG.keys())
+def test_what_the_raw_format_refuses_is_refused(changes):
+    assert errors(blocks_edited(changes)), "the schema accepts it"
+
+
+def test_a_spec_that_extends_a_base_needs_nothing_else():
+    assert errors({"extends": "base.yaml", "name": "wider"}) == []
+    assert errors({"name": "wider"})  # without `extends:`, `modelspec:` and `layers:` are required
+    assert errors({"extends": ""})
+
+
+# --- the shape editors need (tests/test_lsp.py tries it with the real server) ----------------------------------
+
+
+def _walk(node, where="#"):
+    if isinstance(node, dict):
+        yield where, node
+        for key, value in node.items():
+            yield from _walk(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _walk(value, f"{where}[{index}]")
+
+
+def test_layers_are_a_type_enum_with_one_if_then_per_type_not_a_one_of():
+    layer = SCHEMA["$defs"]["Layer"]
+    models = _metadata(Spec.model_fields["layers"].annotation, TaggedUnionSchema).models
+    assert "oneOf" not in layer and len(layer["allOf"]) == len(models)
+    assert SCHEMA["$defs"]["LayerType"]["anyOf"][0]["enum"] == [type_name(m) for m in models]
+    assert len(SCHEMA["$defs"]["LayerType"]["anyOf"][0]["markdownEnumDescriptions"]) == len(models)
+
+
+def test_every_layer_snippet_is_a_valid_layer():
+    """The snippets are the whole layer: `type:` and every required field, which modelspec accepts as written."""
+    from modelspec.schema.layers import Layer
+
+    (condition,) = SCHEMA["$defs"]["LayerOrUse"]["allOf"]
+    snippets = condition["else"]["defaultSnippets"]
+    models = _metadata(Spec.model_fields["layers"].annotation, TaggedUnionSchema).models
+    assert [s["label"] for s in snippets] == [*map(type_name, models), "block use"]
+    adapter = TypeAdapter(Layer)
+    for snippet in snippets[:-1]:
+        adapter.validate_python(snippet["body"])
+        assert _valid({"$ref": "#/$defs/Layer"}, snippet["body"]), snippet
+
+
+def test_no_placeholder_defaults_and_every_description_renders_as_markdown():
+    for where, node in _walk(SCHEMA):
+        if isinstance(node.get("description"), str):
+            assert node.get("markdownDescription") == node["description"], where
+        for key, prop in node.get("properties", {}).items():
+            assert prop.get("title") == key, f"{where}.{key}: the hover's heading"
+            assert "default" not in prop or prop["default"] is not None, f"{where}.{key}: default null"
+            assert not (isinstance(prop.get("default"), dict) and list(prop["default"]) == ["type"]), (
+                f"{where}.{key}: a bare name would do"
+            )
+
+
+def test_initializer_defaults_are_names():
+    dense = SCHEMA["$defs"]["Dense"]["properties"]
+    assert dense["kernel_initializer"]["default"] == "auto" and dense["bias_initializer"]["default"] == "zeros"
+
+
+def test_the_misplaced_top_level_distribute_is_not_suggested():
+    assert SCHEMA["properties"]["distribute"]["doNotSuggest"] is True
+    assert "doNotSuggest" not in SCHEMA["$defs"]["Training"]["properties"]["distribute"]
+
+
+# --- narrowed to one spec's blocks (`modelspec schema --blocks-of SPEC`) -------------------------------------------
+
+
+def narrowed_errors(data) -> list[str]:
+    validator = Draft202012Validator(for_blocks(SCHEMA, source.parse(BLOCKS).data["blocks"]))
+    return [
+        f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message[:200]}" for e in validator.iter_errors(data)
+    ]
+
+
+def test_the_narrowed_schema_is_valid_and_accepts_the_spec():
+    Draft202012Validator.check_schema(for_blocks(SCHEMA, source.parse(BLOCKS).data["blocks"]))
+    assert narrowed_errors(blocks_edited({})) == []
+    assert narrowed_errors(blocks_edited({"layers.0.block": "from_the_base"})) == []  # a block it does not know
+
+
+NARROWED_WRONG = {
+    "a missing parameter": ({"layers.0.filters": DELETE}, "'filters' is a required property"),
+    "an unknown parameter": ({"layers.1.outs": 3}, "'outs' was unexpected"),
+    "a missing parameter in a nested use": ({"blocks.identity.layers.1.filters": DELETE}, "'filters' is a required"),
+}
+
+
+@pytest.mark.parametrize(("changes", "message"), NARROWED_WRONG.values(), ids=NARROWED_WRONG.keys())
+def test_the_narrowed_schema_checks_each_use_s_parameters(changes, message):
+    assert errors(blocks_edited(changes)) == []  # the general schema cannot know them
+    assert any(message in error for error in narrowed_errors(blocks_edited(changes))), narrowed_errors(
+        blocks_edited(changes)
+    )
+
+
+def test_schema_blocks_of_writes_the_narrowed_schema(tmp_path):
+    from click.testing import CliRunner
+
+    from modelspec.cli import cli
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(BLOCKS, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["schema", "--blocks-of", str(spec)], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert json.loads(result.output) == for_blocks(SCHEMA, source.parse(BLOCKS).data["blocks"])
+    missing = CliRunner().invoke(cli, ["schema", "--blocks-of", str(tmp_path / "none.yaml")])
+    assert missing.exit_code == 2 and "none.yaml" in missing.output and "Traceback" not in missing.output

@@ -13,7 +13,11 @@ from modelspec.schema.base import Name, StrictModel
 class Pretrained(StrictModel):
     """Weights trained elsewhere, loaded into the built model by layer name."""
 
-    path: str = Field(min_length=1, description="A .weights.h5, .keras or .npz file, relative to the spec's folder.")
+    path: str = Field(
+        min_length=1,
+        description="A .weights.h5, .keras or .npz file, relative to the spec's folder.",
+        examples=["base.weights.h5"],
+    )
     map: dict[Name, str] = Field(default_factory=dict, description="This spec's layer -> layer name in the file.")
     freeze: Union[bool, list[str]] = Field(
         False, description="Layer names or regular expressions to freeze; true freezes every loaded layer."

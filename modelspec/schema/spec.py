@@ -24,7 +24,10 @@ class Input(StrictModel):
 
     name: Optional[Name] = Field(None, description="Input name; default `input` (or `input_n` for several).")
     shape: list[Optional[PositiveInt]] = Field(
-        min_length=1, max_length=8, description="Shape without the batch axis; null for a variable length."
+        min_length=1,
+        max_length=8,
+        description="Shape without the batch axis; null for a variable length.",
+        examples=[[28, 28, 1]],
     )
     dtype: Literal[DTYPES] = Field("float32", description="Element type; int32 for token ids.")
 

@@ -115,15 +115,15 @@ Optimizer = tagged_union(
 class ExponentialDecay(StrictModel):
     KERAS_CLASS: ClassVar[str] = "ExponentialDecay"
     type: Literal["exponential_decay"] = Field(description="rate * decay_rate ** (step / decay_steps).")
-    decay_steps: PositiveInt = Field(description="Steps per decay period.")
-    decay_rate: PositiveFloat = Field(description="Multiplier per period.")
+    decay_steps: PositiveInt = Field(description="Steps per decay period.", examples=[1000])
+    decay_rate: PositiveFloat = Field(description="Multiplier per period.", examples=[0.9])
     staircase: bool = Field(False, description="Decay in whole periods.")
 
 
 class CosineDecay(StrictModel):
     KERAS_CLASS: ClassVar[str] = "CosineDecay"
     type: Literal["cosine_decay"] = Field(description="Cosine decay from the optimizer's rate, after warm-up.")
-    decay_steps: PositiveInt = Field(description="Steps to decay over.")
+    decay_steps: PositiveInt = Field(description="Steps to decay over.", examples=[1000])
     alpha: float = Field(0.0, ge=0, le=1, description="Final rate as a fraction of the initial rate.")
     warmup_steps: int = Field(0, ge=0, description="Linear warm-up steps before decaying.")
     warmup_target: Optional[PositiveFloat] = Field(None, description="Rate reached at the end of warm-up.")
@@ -132,8 +132,10 @@ class CosineDecay(StrictModel):
 class PiecewiseConstant(StrictModel):
     KERAS_CLASS: ClassVar[str] = "PiecewiseConstantDecay"
     type: Literal["piecewise_constant"] = Field(description="Fixed rates between step boundaries.")
-    boundaries: list[PositiveInt] = Field(min_length=1, description="Increasing step numbers.")
-    values: list[PositiveFloat] = Field(min_length=2, description="One more rate than boundaries.")
+    boundaries: list[PositiveInt] = Field(min_length=1, description="Increasing step numbers.", examples=[[1000]])
+    values: list[PositiveFloat] = Field(
+        min_length=2, description="One more rate than boundaries.", examples=[[0.01, 0.001]]
+    )
 
     @model_validator(mode="after")
     def _lengths(self):
@@ -332,10 +334,12 @@ class Training(StrictModel):
     """How the model is compiled and trained: optimizer, loss and metrics, then batches, epochs and callbacks."""
 
     optimizer: Optimizer = Field(
-        description="The optimizer: a name such as adam, or a mapping with `type:` and its options."
+        description="The optimizer: a name such as adam, or a mapping with `type:` and its options.", examples=["adam"]
     )
     learning_rate_schedule: Optional[Schedule] = Field(None, description="Optional learning-rate schedule.")
-    loss: Union[Loss, list[Loss]] = Field(description="The loss, or one loss per output.")
+    loss: Union[Loss, list[Loss]] = Field(
+        description="The loss, or one loss per output.", examples=["categorical_crossentropy"]
+    )
     metrics: list[MetricName] = Field(default_factory=list, description="Keras metric names.")
     batch_size: PositiveInt = Field(32, description="Examples per training step.")
     epochs: PositiveInt = Field(1, description="Passes over the training data.")

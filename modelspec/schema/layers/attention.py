@@ -18,8 +18,8 @@ class MultiHeadAttention(LayerBase, Kernel):
     type: Literal["multi_head_attention"] = Field(
         description="Attention with several heads; inputs are [query], [query, value] or [query, value, key]."
     )
-    num_heads: PositiveInt = Field(description="Number of attention heads.")
-    key_dim: PositiveInt = Field(description="Size of each head for query and key.")
+    num_heads: PositiveInt = Field(description="Number of attention heads.", examples=[4])
+    key_dim: PositiveInt = Field(description="Size of each head for query and key.", examples=[32])
     value_dim: Optional[PositiveInt] = Field(None, description="Size of each head for value (default: key_dim).")
     dropout: Rate = Field(0.0, description="Dropout on the attention weights.")
     output_shape: Optional[PositiveInt] = Field(None, description="Last axis of the output (default: query's).")

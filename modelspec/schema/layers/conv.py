@@ -33,7 +33,7 @@ class _Spatial(StrictModel):
 class _Window(_Spatial):
     """The sliding window of a convolution."""
 
-    kernel_size: IntOrList = Field(description="Size of the convolution window.")
+    kernel_size: IntOrList = Field(description="Size of the convolution window.", examples=[3])
     strides: IntOrList = Field(1, description="Step of the window.")
     padding: Padding = Field("valid", description="valid (no padding) or same (output size = ceil(input / stride)).")
     dilation_rate: IntOrList = Field(1, description="Spacing between kernel elements.")
@@ -58,7 +58,7 @@ def _any_above_one(value) -> bool:
 class _Conv(LayerBase, Activated, Kernel, _PlainWindow):
     ROLE: ClassVar[Role] = Role.LINEAR_MAP
     KERNEL_SLOTS: ClassVar[tuple[str, ...]] = ("kernel_initializer",)
-    filters: PositiveInt = Field(description="Number of output channels.")
+    filters: PositiveInt = Field(description="Number of output channels.", examples=[32])
     groups: PositiveInt = Field(1, description="Split channels into this many independent groups.")
 
     @model_validator(mode="after")
@@ -95,7 +95,7 @@ class Conv2DTranspose(LayerBase, Activated, Kernel, _PlainWindow):
     KERNEL_SLOTS: ClassVar[tuple[str, ...]] = ("kernel_initializer",)
     RANK: ClassVar[int] = 2
     type: Literal["conv2d_transpose"] = Field(description="Transposed 2-D convolution (learned up-sampling).")
-    filters: PositiveInt = Field(description="Number of output channels.")
+    filters: PositiveInt = Field(description="Number of output channels.", examples=[32])
     strides: IntOrList = Field(1, description="Up-sampling factor.")
 
 
@@ -113,7 +113,7 @@ class SeparableConv2D(LayerBase, Activated, Biased, _DepthwiseSlots, _Window):
     PER_CHANNEL_SLOTS: ClassVar[tuple[str, ...]] = ("depthwise_initializer",)
     RANK: ClassVar[int] = 2
     type: Literal["separable_conv2d"] = Field(description="Depthwise then pointwise 2-D convolution.")
-    filters: PositiveInt = Field(description="Number of output channels.")
+    filters: PositiveInt = Field(description="Number of output channels.", examples=[32])
     pointwise_initializer: Initializer = Field(AUTO, description="Initializer of the pointwise kernel.")
     pointwise_regularizer: Optional[Regularizer] = Field(None, description="Penalty on the pointwise kernel.")
     pointwise_constraint: Optional[Constraint] = Field(None, description="Constraint on the pointwise kernel.")

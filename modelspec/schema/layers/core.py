@@ -16,7 +16,7 @@ class Dense(LayerBase, Activated, Kernel):
     ROLE: ClassVar[Role] = Role.LINEAR_MAP
     KERNEL_SLOTS: ClassVar[tuple[str, ...]] = ("kernel_initializer",)
     type: Literal["dense"] = Field(description="Fully connected layer on the last axis.")
-    units: PositiveInt = Field(description="Number of output units.")
+    units: PositiveInt = Field(description="Number of output units.", examples=[64])
 
 
 class ActivationLayer(LayerBase, Activated):
@@ -33,7 +33,7 @@ class Dropout(LayerBase, _Noise):
     KERAS_CLASS: ClassVar[str] = "Dropout"
     ROLE: ClassVar[Role] = Role.PASS_THROUGH
     type: Literal["dropout"] = Field(description="Randomly zeroes a fraction of inputs during training.")
-    rate: Rate = Field(description="Fraction of the inputs to drop, in [0, 1).")
+    rate: Rate = Field(description="Fraction of the inputs to drop, in [0, 1).", examples=[0.2])
     noise_shape: Optional[list[Optional[PositiveInt]]] = Field(
         None,
         min_length=1,
@@ -47,14 +47,14 @@ class AlphaDropout(LayerBase, _Noise):
     KERAS_CLASS: ClassVar[str] = "AlphaDropout"
     ROLE: ClassVar[Role] = Role.PASS_THROUGH
     type: Literal["alpha_dropout"] = Field(description="Dropout that keeps SELU's self-normalising property.")
-    rate: Rate = Field(description="Fraction of the inputs to drop, in [0, 1).")
+    rate: Rate = Field(description="Fraction of the inputs to drop, in [0, 1).", examples=[0.2])
 
 
 class GaussianNoise(LayerBase, _Noise):
     KERAS_CLASS: ClassVar[str] = "GaussianNoise"
     ROLE: ClassVar[Role] = Role.PASS_THROUGH
     type: Literal["gaussian_noise"] = Field(description="Adds zero-centred Gaussian noise during training.")
-    stddev: NonNegativeFloat = Field(description="Standard deviation of the noise.")
+    stddev: NonNegativeFloat = Field(description="Standard deviation of the noise.", examples=[0.1])
 
 
 class Flatten(LayerBase):
@@ -67,22 +67,26 @@ class Reshape(LayerBase):
     KERAS_CLASS: ClassVar[str] = "Reshape"
     ROLE: ClassVar[Role] = Role.PASS_THROUGH
     type: Literal["reshape"] = Field(description="Reshapes the output (batch axis excluded).")
-    target_shape: list[int] = Field(min_length=1, description="New shape; one entry may be -1 (inferred).")
+    target_shape: list[int] = Field(
+        min_length=1, description="New shape; one entry may be -1 (inferred).", examples=[[-1, 8]]
+    )
 
 
 class Permute(LayerBase):
     KERAS_CLASS: ClassVar[str] = "Permute"
     ROLE: ClassVar[Role] = Role.PASS_THROUGH
     type: Literal["permute"] = Field(description="Permutes the non-batch axes.")
-    dims: list[PositiveInt] = Field(min_length=1, description="A permutation of 1..rank (1-based, batch excluded).")
+    dims: list[PositiveInt] = Field(
+        min_length=1, description="A permutation of 1..rank (1-based, batch excluded).", examples=[[2, 1]]
+    )
 
 
 class Embedding(LayerBase):
     KERAS_CLASS: ClassVar[str] = "Embedding"
     ROLE: ClassVar[Role] = Role.EMBEDDING
     type: Literal["embedding"] = Field(description="Maps integer token ids to dense vectors.")
-    input_dim: PositiveInt = Field(description="Vocabulary size: ids are in [0, input_dim).")
-    output_dim: PositiveInt = Field(description="Size of each embedding vector.")
+    input_dim: PositiveInt = Field(description="Vocabulary size: ids are in [0, input_dim).", examples=[10000])
+    output_dim: PositiveInt = Field(description="Size of each embedding vector.", examples=[64])
     embeddings_initializer: Initializer = Field(
         RandomUniform(type="random_uniform"), description="Initializer of the table (Keras default: uniform ±0.05)."
     )
@@ -99,7 +103,8 @@ class Rescaling(LayerBase):
     ROLE: ClassVar[Role] = Role.PASS_THROUGH
     type: Literal["rescaling"] = Field(description="Computes inputs * scale + offset.")
     scale: PerChannel = Field(
-        description="Multiplier, e.g. 0.00392 (1/255) for pixel values, or one per channel (last axis)."
+        description="Multiplier, e.g. 0.00392 (1/255) for pixel values, or one per channel (last axis).",
+        examples=[0.00392],
     )
     offset: PerChannel = Field(0.0, description="Added after scaling: one value, or one per channel (last axis).")
 

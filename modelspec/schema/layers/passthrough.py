@@ -78,7 +78,9 @@ class KerasLayer(LayerBase):
     MAX_INPUTS: ClassVar[Optional[int]] = None
     type: Literal["keras"] = Field(description="Pass an allow-listed built-in keras.layers class through.")
     class_name: str = Field(
-        description="The keras.layers class, e.g. LeakyReLU or Cropping2D.", json_schema_extra={"enum": sorted(ALLOWED)}
+        description="The keras.layers class, e.g. LeakyReLU or Cropping2D.",
+        examples=["LeakyReLU"],
+        json_schema_extra={"enum": sorted(ALLOWED)},
     )
     config: dict[str, Annotated[ConfigValue, Field()]] = Field(
         default_factory=dict, description="Constructor arguments: numbers, booleans, short words and lists."

@@ -13,7 +13,7 @@ from modelspec.schema.layers.base import AUTO, Kernel, LayerBase, Role
 
 
 class _Recurrent(Kernel):
-    units: PositiveInt = Field(description="Size of the hidden state.")
+    units: PositiveInt = Field(description="Size of the hidden state.", examples=[32])
     activation: ActivationName = Field("tanh", description="Activation of the candidate state / output.")
     recurrent_initializer: Initializer = Field(
         AUTO, description="Initializer of the recurrent kernel (auto: orthogonal)."
@@ -73,7 +73,10 @@ class Bidirectional(LayerBase):
     KERNEL_SLOTS: ClassVar[tuple[str, ...]] = ("kernel_initializer",)  # the wrapped layer's
     CORE_FIELD: ClassVar[Optional[str]] = "layer"
     type: Literal["bidirectional"] = Field(description="Runs a recurrent layer forwards and backwards.")
-    layer: RecurrentLayer = Field(description="The recurrent layer (lstm, gru or simple_rnn) to run both ways.")
+    layer: RecurrentLayer = Field(
+        description="The recurrent layer (lstm, gru or simple_rnn) to run both ways.",
+        examples=[{"type": "lstm", "units": 32}],
+    )
     merge_mode: Optional[Literal["concat", "sum", "mul", "ave"]] = Field(
         "concat", description="How the two directions are combined."
     )
