@@ -278,7 +278,6 @@ def _add_block_schemas(defs: dict) -> None:
         "PARAM: value}`.",
         "type": "object",
         "additionalProperties": False,
-        "required": ["layers"],
         "properties": {
             "description": {"title": "description", "description": "What the block is, for readers.", "type": "string"},
             "params": {
@@ -341,9 +340,13 @@ def _edit_root(schema: dict) -> None:
     order[order.index("layers") : order.index("layers")] = ["blocks"]
     known = {**properties, "extends": extends, "blocks": blocks}
     schema["properties"] = {key: known[key] for key in order}
-    # A spec that extends a base may leave out what the base has (`modelspec:` and `layers:` included).
+    # A spec that extends a base may leave out what the base has (`modelspec:` and `layers:` included), and may
+    # change one field of a base's block (`blocks: {hidden: {params: {units: 128}}}`) without repeating its layers.
     schema["if"] = {"required": ["extends"]}
-    schema["else"] = {"required": schema.pop("required")}
+    schema["else"] = {
+        "required": schema.pop("required"),
+        "properties": {"blocks": {"additionalProperties": {"required": ["layers"]}}},
+    }
 
 
 # --- every node ----------------------------------------------------------------------------------------------------
