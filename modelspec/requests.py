@@ -22,6 +22,7 @@ from modelspec.schema.training import monitor_mode
 
 if TYPE_CHECKING:
     from modelspec.linter.config import LintConfig
+    from modelspec.variants import Vary
 
 PathLike = Union[str, os.PathLike]
 DataSource = Union[str, os.PathLike]  # `digits`, or a path to an .npz, a folder of .npy files or a .csv
@@ -54,6 +55,9 @@ class Options:
     - ``lint``, ``strict``, ``config``: the lint gate of ``train`` (probe and compare report findings, never gate).
     - ``checkpoints``, ``resume``: a folder that keeps the last complete epoch and the best one; ``resume``
       continues from it, ``resume="auto"`` does when it holds a complete epoch and else starts from the first.
+    - ``overrides``: ``"PATH=VALUE"`` strings (or ``variants.parse_set`` records) set in the spec as soon as it is
+      read, in order, as ``--set`` does (``"training.epochs=1"``, ``"layers.hidden.units=64"``): every check and
+      the run see the changed spec; its findings point at the file's lines (train, evaluate, probe, compare).
     """
 
     epochs: Optional[int] = None
@@ -67,6 +71,7 @@ class Options:
     config: Optional[LintConfig] = None
     checkpoints: Optional[PathLike] = None
     resume: Union[bool, str] = False
+    overrides: tuple[Union[str, Vary], ...] = ()
 
 
 @dataclass(frozen=True)
