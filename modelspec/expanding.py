@@ -1,0 +1,153 @@
+"""`modelspec expand`: the fully resolved flat spec of a spec, as YAML that itself validates and builds the same model.
+
+What is written is the loaded spec's data (``ModelSpec.document.data``: blocks expanded, `extends:` merged), with
+every ``--set`` applied, laid out as the specs in specs/ are: block mappings at the top level, one flow mapping per
+layer (``- {type: dense, name: h, units: 64}``), a mapping or list below the top level on one line when it fits
+(``optimizer: {type: adam, learning_rate: 0.001}``), keys in the file's order, and a header comment that names the
+source. A layer's inline ``# modelspec: ignore[...]`` comments (on any line of its entry) end its line, so the
+expansion lints as its source does. Pure Python, no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Sequence
+from typing import Any, Optional, Union
+
+import yaml
+
+from modelspec import __version__, atomic, source
+from modelspec.errors import SpecError, printable
+from modelspec.linter.runner import INLINE
+from modelspec.loader import ModelSpec
+from modelspec.pipeline import SpecSource, overrides_applied
+from modelspec.variants import Vary, parse_sets, setting_text
+
+SUFFIXES = (".yaml", ".yml")
+INDENT = "  "
+WIDTH = 120  # a mapping or list below the top level goes on one line when it fits in this many columns
+FLOW_LISTS = ("layers", "inputs")  # top-level lists of mappings: one flow mapping per item, whatever its length
+
+
+class _Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, quoting every string that modelspec's reader (YAML 1.2 core) would read as something
+    else: PyYAML resolves plain scalars by YAML 1.1, where `1e3` and `0o17` are strings."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    node = dumper.represent_str(value)
+    if node.style is None and not _reads_back(value):
+        node.style = "'"
+    return node
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+@functools.lru_cache(maxsize=4096)
+def _reads_back(text: str) -> bool:
+    """Whether ``text`` written plain is read back by modelspec's reader as this very string."""
+    try:
+        return source.parse(f"value: {text}\n", "<expand>").data.get("value") == text
+    except SpecError:
+        return False
+
+
+def flow(value: Any) -> str:
+    """``value`` as one line of YAML: ``{type: dense, units: 64}``, ``[784]``, ``relu``, ``0.0001``."""
+    text = yaml.dump(value, Dumper=_Dumper, default_flow_style=True, sort_keys=False, width=float("inf"))
+    text = text.rstrip("\n")
+    return text[: -len("\n...")] if text.endswith("\n...") else text
+
+
+def _block(key: Any, value: Any, depth: int, lines: list[str]) -> None:
+    """Append ``key: value`` at ``depth``: on one line when ``value`` is a scalar or fits, else as a block."""
+    indent = INDENT * depth
+    head = f"{indent}{flow(key)}:"
+    if isinstance(value, dict) and value:
+        one_line = f"{head} {flow(value)}"
+        if depth > 0 and len(one_line) <= WIDTH:
+            lines.append(one_line)
+            return
+        lines.append(head)
+        for child_key, child in value.items():
+            _block(child_key, child, depth + 1, lines)
+        return
+    if isinstance(value, list) and value:
+        one_line = f"{head} {flow(value)}"
+        every_item_flows = depth == 0 and key in FLOW_LISTS and all(isinstance(item, dict) for item in value)
+        if not every_item_flows and len(one_line) <= WIDTH:
+            lines.append(one_line)
+            return
+        lines.append(head)
+        lines += [f"{indent}{INDENT}- {flow(item)}" for item in value]
+        return
+    lines.append(f"{head} {flow(value)}")
+
+
+def layer_ignores(model: ModelSpec) -> dict[int, str]:
+    """Layer index -> the inline ignore comment(s) of its entry in the source, as one comment
+    (``# modelspec: ignore[MS101, MS203]``): the lines from the entry's first to its last key or value."""
+    doc = model.document
+    if "ignore[" not in doc.text:
+        return {}
+    lines = doc.text.splitlines()
+    last: dict[int, int] = {}
+    for locations in (doc.key_locations, doc.value_locations):
+        for path, (line, _) in locations.items():
+            if len(path) >= 2 and path[0] == "layers" and isinstance(path[1], int):
+                last[path[1]] = max(last.get(path[1], 0), line)
+    comments = {}
+    for index, end in last.items():
+        first = doc.locate(("layers", index))[0]
+        codes = [match.group(1).strip() for line in lines[first - 1 : end] for match in INLINE.finditer(line)]
+        if any(codes):
+            comments[index] = f"# modelspec: ignore[{', '.join(code for code in codes if code)}]"
+    return comments
+
+
+def expanded_text(model: ModelSpec, sets: Sequence[Vary] = ()) -> str:
+    """The YAML text of ``model``'s resolved data, with a header naming its source and the ``sets`` applied."""
+    where = printable(model.path, single_line=True)
+    header = [
+        f"# Generated by `modelspec expand` (modelspec {__version__}) from {where}: its fully resolved flat spec",
+        "# (blocks expanded, extends merged). Edit the source and expand it again, not this file.",
+    ]
+    header += [f"# with --set {printable(setting_text(item), single_line=True)}" for item in sets]
+    lines: list[str] = []
+    for key, value in model.document.data.items():
+        start = len(lines)
+        _block(key, value, 0, lines)
+        if key == "layers" and isinstance(value, list) and len(lines) - start == len(value) + 1:
+            for index, comment in layer_ignores(model).items():
+                if index < len(value):
+                    lines[start + 1 + index] += "  " + comment
+    return "\n".join(header + lines) + "\n"
+
+
+def expand(
+    spec: SpecSource,
+    output: Union[str, os.PathLike, None] = None,
+    *,
+    overrides: Sequence[Union[str, Vary]] = (),
+) -> str:
+    """Return the fully resolved flat spec of ``spec`` as YAML (blocks expanded, `extends:` merged, ``overrides``
+    applied), a spec that validates and builds the same model; write it to ``output`` (atomically) when given.
+
+    Args:
+        spec: a path, YAML text, dict or loaded spec.
+        output: a .yaml or .yml file (checked before the spec is read).
+        overrides: ``"PATH=VALUE"`` strings (or ``variants.parse_set`` records), set in the spec first, in order,
+            as ``--set`` does (``"layers.hidden.units=64"``).
+
+    Raises:
+        SpecError: the spec is invalid. SettingsError: ``output`` cannot be written, or an override is malformed,
+        names a layer the spec lacks or makes the spec invalid.
+    """
+    path: Optional[os.PathLike] = atomic.writable(output, "-o/--output", SUFFIXES)
+    sets = parse_sets(overrides)
+    text = expanded_text(overrides_applied(spec, sets), sets)
+    if path is not None:
+        atomic.write_text(path, text)
+    return text
