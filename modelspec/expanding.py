@@ -19,7 +19,7 @@ import yaml
 
 from modelspec import __version__, atomic, source
 from modelspec.errors import SpecError, printable
-from modelspec.linter.runner import INLINE
+from modelspec.linter.runner import layer_ignores
 from modelspec.loader import ModelSpec
 from modelspec.pipeline import SpecSource, overrides_applied
 from modelspec.variants import Vary, parse_sets, setting_text
@@ -86,27 +86,6 @@ def _block(key: Any, value: Any, depth: int, lines: list[str]) -> None:
     lines.append(f"{head} {flow(value)}")
 
 
-def layer_ignores(model: ModelSpec) -> dict[int, str]:
-    """Layer index -> the inline ignore comment(s) of its entry in the source, as one comment
-    (``# modelspec: ignore[MS101, MS203]``): the lines from the entry's first to its last key or value."""
-    doc = model.document
-    if "ignore[" not in doc.text:
-        return {}
-    lines = doc.text.splitlines()
-    last: dict[int, int] = {}
-    for locations in (doc.key_locations, doc.value_locations):
-        for path, (line, _) in locations.items():
-            if len(path) >= 2 and path[0] == "layers" and isinstance(path[1], int):
-                last[path[1]] = max(last.get(path[1], 0), line)
-    comments = {}
-    for index, end in last.items():
-        first = doc.locate(("layers", index))[0]
-        codes = [match.group(1).strip() for line in lines[first - 1 : end] for match in INLINE.finditer(line)]
-        if any(codes):
-            comments[index] = f"# modelspec: ignore[{', '.join(code for code in codes if code)}]"
-    return comments
-
-
 def expanded_text(model: ModelSpec, sets: Sequence[Vary] = ()) -> str:
     """The YAML text of ``model``'s resolved data, with a header naming its source and the ``sets`` applied."""
     where = printable(model.path, single_line=True)
@@ -119,10 +98,11 @@ def expanded_text(model: ModelSpec, sets: Sequence[Vary] = ()) -> str:
     for key, value in model.document.data.items():
         start = len(lines)
         _block(key, value, 0, lines)
-        if key == "layers" and isinstance(value, list) and len(lines) - start == len(value) + 1:
-            for index, comment in layer_ignores(model).items():
-                if index < len(value):
-                    lines[start + 1 + index] += "  " + comment
+        if key == "layers":  # one line per layer (FLOW_LISTS), in the analysis's order
+            ignores = layer_ignores(model)
+            for info in model.analysis.layers.values():
+                if info.name in ignores:
+                    lines[start + 1 + info.index] += f"  # modelspec: ignore[{', '.join(sorted(ignores[info.name]))}]"
     return "\n".join(header + lines) + "\n"
 
 

@@ -140,6 +140,25 @@ def _suppressed(
     return False
 
 
+def layer_ignores(model: ModelSpec) -> dict[str, set[str]]:
+    """Layer name -> the rule codes that inline ignore comments suppress for the whole layer, as ``run`` applies
+    them: on its entry's lines (in `layers:`, or in its block's definition, in whichever file) and on the lines of
+    the uses that put it there. `modelspec expand` writes them on the layer's line of the flat spec."""
+    inline = _inline_ignores(model, [])  # an unknown code in a comment is lint's to report
+    if not inline:
+        return {}
+    found = {}
+    for name, (file, first, last) in _layer_spans(model).items():
+        codes = {
+            code for (f, number), named in inline.items() if f == file and first <= number <= last for code in named
+        }
+        for use in model.document.place(model.analysis.layers[name].path)[3]:
+            codes |= inline.get((use.path, use.line), set())
+        if codes:
+            found[name] = codes
+    return found
+
+
 # --- many files -------------------------------------------------------------------------------------------
 
 
