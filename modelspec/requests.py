@@ -116,7 +116,8 @@ class TrainRequest:
 @dataclass(frozen=True)
 class EvaluateRequest:
     """`modelspec evaluate`: a trained .keras file (or a spec with weights) scored on the data. Of the options,
-    ``weights``, ``batch_size`` and ``distribute`` apply."""
+    ``weights``, ``batch_size``, ``distribute`` and ``overrides`` (set in the spec a .keras file carries, or in the
+    spec) apply."""
 
     model: Union[PathLike, SpecSource]
     data: Data
@@ -126,8 +127,8 @@ class EvaluateRequest:
 @dataclass(frozen=True)
 class ProbeRequest:
     """`modelspec probe`: one training-mode batch at initialisation (``data`` None: a random batch). Of the options,
-    ``batch_size`` (the batch measured), ``seed``, ``weights``, ``max_params`` and ``config`` apply; of the outputs,
-    ``plot``. ``label`` names what is probed in the plot's title."""
+    ``batch_size`` (the batch measured), ``seed``, ``weights``, ``max_params``, ``config`` and ``overrides`` apply; of
+    the outputs, ``plot``. ``label`` names what is probed in the plot's title."""
 
     spec: SpecSource
     data: Optional[Data] = None
