@@ -52,7 +52,8 @@ def set_option(command):
         metavar="PATH=VALUE",
         help="Set a field of the spec as soon as it is read, before it is validated, linted or built, as `compare "
         "--vary` addresses it: a `defaults:` field alone (kernel_initializer=zeros), layers.NAME.FIELD "
-        "(layers.hidden.units=64, layers.0.activation=tanh) or a dotted path (training.optimizer.learning_rate=0.01); "
+        "(layers.hidden.units=64, layers.0.activation=tanh; a block's layers by their expanded names) or a dotted "
+        "path (training.optimizer.learning_rate=0.01, blocks.NAME.params.PARAM=8); "
         "the value is YAML (a mapping in braces, a list in brackets). Repeat it to set several fields, applied in "
         "order. Findings still point at the file's lines.",
     )(command)
