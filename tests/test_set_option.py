@@ -262,3 +262,19 @@ def test_probe_set_measures_the_changed_initialisation(tmp_path):
     assert [(d["code"], d["line"]) for d in report["diagnostics"] if d["code"] == "MS101"] == [("MS101", 6)]
     plain = json.loads(invoke("probe", spec, "--format", "json").output)
     assert next(layer for layer in plain["layers"] if layer["name"] == "hidden")["rms"] > 0.1
+
+
+def test_build_plan_shows_the_plan_of_the_changed_spec(tmp_path):
+    np = pytest.importorskip("numpy")
+    np.savez(
+        tmp_path / "w.npz", **{"hidden/kernel": np.zeros((20, 32), "float32"), "hidden/bias": np.zeros(32, "float32")}
+    )
+    spec = write_spec(tmp_path, SETTABLE + "pretrained: {path: w.npz}\n")
+    plain = invoke("build", spec, "--plan")
+    assert plain.exit_code == 0, plain.output
+    assert "1 of 2 layers load (0 frozen)" in " ".join(plain.output.split())
+    frozen = _run("build", spec, "pretrained.freeze=[hidden]", extra=["--plan"])
+    assert frozen.exit_code == 0, frozen.output
+    assert "1 of 2 layers load (1 frozen)" in " ".join(frozen.output.split())
+    narrower = _run("build", spec, "layers.hidden.units=7", extra=["--plan"])  # the file's kernel no longer fits
+    assert narrower.exit_code == 2 and "(20, 32)" in narrower.output and "(20, 7)" in narrower.output, narrower.output
