@@ -375,16 +375,18 @@ def _is_keras_file(model: Any) -> bool:
 
 
 def trained_model(
-    model: Any, weights: Optional[PathLike]
+    model: Any, weights: Optional[PathLike], sets: tuple[Vary, ...] = ()
 ) -> tuple[ModelSpec, Optional[PathLike], dict[str, list[str]]]:
     """The spec, the weights file and the class names of a model given as a .keras file modelspec wrote (its
-    embedded spec, the file itself as the weights) or as a spec (with ``weights``, or its `pretrained:` block)."""
+    embedded spec, the file itself as the weights) or as a spec (with ``weights``, or its `pretrained:` block);
+    ``sets`` (parsed ``--set`` options) are applied to the spec first."""
     if _is_keras_file(model):
         weights = Path(model)
         loaded, classes = embedded(weights)
+        loaded = overridden(loaded, sets)  # before its `pretrained:` is dropped: the weights are the file's own
         loaded.spec = loaded.spec.model_copy(update={"pretrained": None})
         return loaded, weights, classes
-    return load_spec(model), weights, {}
+    return overridden(load_spec(model), sets), weights, {}
 
 
 def resolve_evaluate(request: EvaluateRequest) -> ResolvedEvaluate:
@@ -396,8 +398,7 @@ def resolve_evaluate(request: EvaluateRequest) -> ResolvedEvaluate:
             be those of a random model.
     """
     sets = parse_sets(request.options.overrides)  # a malformed --set is said before the model is read
-    model, weights, classes = trained_model(request.model, request.options.weights)
-    model = overridden(model, sets)
+    model, weights, classes = trained_model(request.model, request.options.weights, sets)
     needs_training(model)
     if weights is None and model.spec.pretrained is None:
         raise SettingsError(
