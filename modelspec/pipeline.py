@@ -61,9 +61,6 @@ def prepare(
 
     Args:
         spec: a path, YAML text, dict or loaded spec.
-        overrides: ``"PATH=VALUE"`` strings, set in the spec as soon as it is read, in order, as ``--set`` does
-            (``"layers.hidden.units=64"``, ``"kernel_initializer=zeros"``; modelspec/variants.py): every check
-            below sees the changed spec, and its findings point at the spec file's lines.
         weights: a weights file (.weights.h5, .keras or .npz) replacing the `pretrained:` block's path, taken
             as given (relative to the current folder); without a `pretrained:` block, layers load by name.
         max_params: refuse a model with more parameters than this.
@@ -71,6 +68,9 @@ def prepare(
         strict: warnings stop the build too.
         ignore: rule codes, names or prefixes the lint gate skips, as `modelspec lint --ignore` (added to the
             configuration's ignores).
+        overrides: ``"PATH=VALUE"`` strings, set in the spec as soon as it is read, in order, as ``--set`` does
+            (``"layers.hidden.units=64"``, ``"kernel_initializer=zeros"``; modelspec/variants.py): every check
+            below sees the changed spec, and its findings point at the spec file's lines.
 
     Raises:
         SpecError: the spec is invalid, over the budget, or its `pretrained:` block is unusable.
