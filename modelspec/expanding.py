@@ -30,7 +30,7 @@ WIDTH = 120  # a mapping or list below the top level goes on one line when it fi
 FLOW_LISTS = ("layers", "inputs")  # top-level lists of mappings: one flow mapping per item, whatever its length
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # libyaml's emitter where PyYAML has it
     """PyYAML's safe dumper, quoting every string that modelspec's reader (YAML 1.2 core) would read as something
     else: PyYAML resolves plain scalars by YAML 1.1, where `1e3` and `0o17` are strings."""
 
@@ -56,7 +56,7 @@ def _reads_back(text: str) -> bool:
 
 def flow(value: Any) -> str:
     """``value`` as one line of YAML: ``{type: dense, units: 64}``, ``[784]``, ``relu``, ``0.0001``."""
-    text = yaml.dump(value, Dumper=_Dumper, default_flow_style=True, sort_keys=False, width=float("inf"))
+    text = yaml.dump(value, Dumper=_Dumper, default_flow_style=True, sort_keys=False, width=2**31 - 1)
     text = text.rstrip("\n")
     return text[: -len("\n...")] if text.endswith("\n...") else text
 
