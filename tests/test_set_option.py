@@ -278,3 +278,19 @@ def test_build_plan_shows_the_plan_of_the_changed_spec(tmp_path):
     assert "1 of 2 layers load (1 frozen)" in " ".join(frozen.output.split())
     narrower = _run("build", spec, "layers.hidden.units=7", extra=["--plan"])  # the file's kernel no longer fits
     assert narrower.exit_code == 2 and "(20, 32)" in narrower.output and "(20, 7)" in narrower.output, narrower.output
+
+
+@pytest.mark.tensorflow
+def test_compare_set_trains_every_variant_of_the_changed_spec(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = write_spec(tmp_path, DIGITS)
+    result = invoke("compare", spec, "--data", "digits", "--vary", "training.optimizer.learning_rate=0.01,0.001",
+                    "--set", "training.epochs=1", "--set", "layers.hidden.kernel_initializer=zeros",
+                    "--format", "json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    variants = json.loads(result.output)["variants"]
+    assert [v["label"] for v in variants] == ["training.optimizer.learning_rate=0.01",
+                                              "training.optimizer.learning_rate=0.001"]  # fmt: skip
+    for variant in variants:
+        assert [len(run["epochs"]) for run in variant["runs"]] == [1]  # the spec's epochs, as --set made it
+        assert [(f["code"], f["line"]) for f in variant["findings"] if f["code"] == "MS101"] == [("MS101", 7)]
