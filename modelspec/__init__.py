@@ -34,6 +34,7 @@ _PUBLIC = {
     "export": "modelspec.exporting",
     "from_keras": "modelspec.runtime.importer",
     "graph": "modelspec.drawing",
+    "expand": "modelspec.expanding",
 }
 
 

@@ -165,8 +165,9 @@ def compare(
         spec: a path, YAML text, dict or loaded spec with a `training:` block.
         data: as for ``modelspec.train`` (a data source, or ``Data`` with validation data, a split, a target).
         vary: options ``FIELD=V1,V2,...`` (modelspec/variants.py); several give every combination.
-        options: as for ``modelspec.train`` (epochs, batch size, the first seed, distribute, max_params, config);
-            the lint gate, checkpoints and resume do not apply (findings are reported per variant).
+        options: as for ``modelspec.train`` (epochs, batch size, the first seed, distribute, max_params, config,
+            overrides: ``--set`` options, set in the spec every variant starts from; a field ``vary`` varies is
+            refused); the lint gate, checkpoints and resume do not apply (findings are reported per variant).
         outputs: ``results``: the results as JSON (atomic); ``plot``: a PNG of the overlaid loss curves (mean and
             spread over seeds).
         seeds: train each variant this many times, with seeds ``seed``, ``seed + 1``, ... (default seed: the

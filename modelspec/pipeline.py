@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -26,12 +26,14 @@ from modelspec.linter.runner import LintResult, run
 from modelspec.loader import ModelSpec, load_spec
 from modelspec.pretrained.checks import settings
 from modelspec.pretrained.plan import Plan, plan_for
+from modelspec.variants import Vary, overridden, parse_sets
 
 DEFAULT_MAX_PARAMS = 2_000_000_000
 # What a .keras archive modelspec writes carries beside Keras's own files (Keras ignores them).
 SPEC_MEMBER = "modelspec/spec.yaml"
 CLASSES_MEMBER = "modelspec/classes.json"
 SpecSource = Union[str, os.PathLike, dict, ModelSpec]
+Overrides = Sequence[Union[str, Vary]]  # `--set PATH=VALUE` options (or variants.parse_set records), in order
 
 
 @dataclass
@@ -53,6 +55,7 @@ def prepare(
     strict: bool = False,
     config: Optional[LintConfig] = None,
     ignore: Iterable[str] = (),
+    overrides: Overrides = (),
 ) -> Prepared:
     """Check a spec as a build does, without TensorFlow.
 
@@ -65,26 +68,42 @@ def prepare(
         strict: warnings stop the build too.
         ignore: rule codes, names or prefixes the lint gate skips, as `modelspec lint --ignore` (added to the
             configuration's ignores).
+        overrides: ``"PATH=VALUE"`` strings, set in the spec as soon as it is read, in order, as ``--set`` does
+            (``"layers.hidden.units=64"``, ``"kernel_initializer=zeros"``; modelspec/variants.py): every check
+            below sees the changed spec, and its findings point at the spec file's lines.
 
     Raises:
         SpecError: the spec is invalid, over the budget, or its `pretrained:` block is unusable.
         WeightsError: the weights file is unreadable, refused, or does not fit the model.
         LintFailure: the lint gate stopped the build (exit code 1).
-        SettingsError: the lint configuration is unusable.
+        SettingsError: the lint configuration is unusable, or an override is malformed, names a layer the spec
+            lacks or makes the spec invalid.
     """
-    model = load_spec(spec)
+    model = overrides_applied(spec, overrides)
     check_budget(model, model.analysis.total_params, max_params)
     plan = plan_for(model, weights) if settings(model, weights) is not None else None
     findings = _lint_gate(model, config, strict, weights is not None, ignore) if lint else []
     return Prepared(model, findings, plan, max_params)
 
 
+def overrides_applied(spec: SpecSource, overrides: Overrides = ()) -> ModelSpec:
+    """The spec loaded, with every ``--set`` of ``overrides`` applied in order (``variants.overridden``); a
+    malformed option is refused before the spec is read."""
+    sets = parse_sets(overrides)
+    return overridden(load_spec(spec), sets)
+
+
 def weights_plan(
-    spec: SpecSource, *, weights: Optional[Union[str, os.PathLike]] = None, max_params: int = DEFAULT_MAX_PARAMS
+    spec: SpecSource,
+    *,
+    weights: Optional[Union[str, os.PathLike]] = None,
+    max_params: int = DEFAULT_MAX_PARAMS,
+    overrides: Overrides = (),
 ) -> Plan:
     """What `modelspec build --plan` prints: the budget and pretrained checks of ``prepare``, then the plan of
-    what the weights file loads (no lint, no TensorFlow). A spec without weights to load is a ``SpecError``."""
-    model = load_spec(spec)
+    what the weights file loads (no lint, no TensorFlow). A spec without weights to load is a ``SpecError``;
+    ``overrides`` as for ``prepare``."""
+    model = overrides_applied(spec, overrides)
     check_budget(model, model.analysis.total_params, max_params)
     return plan_for(model, weights)
 
@@ -170,7 +189,7 @@ def spec_text(model: ModelSpec) -> str:
     return yaml.safe_dump(model.document.data, sort_keys=False)
 
 
-def build_model(
+def build_model(  # noqa: PLR0913  (the public keywords of `prepare`, one by one, as callers already pass them)
     spec: SpecSource,
     *,
     seed: Optional[int] = None,
@@ -180,11 +199,14 @@ def build_model(
     strict: bool = False,
     config: Optional[LintConfig] = None,
     ignore: Iterable[str] = (),
+    overrides: Overrides = (),
 ) -> Any:
     """Build the ``keras.Model`` a spec describes, with every guarantee of `modelspec build`: the parameter
     budget, the pretrained checks and the lint gate first (see ``prepare``; ``ignore`` lists rules the gate
-    skips), then Keras (see ``build``)."""
+    skips; ``overrides``, ``"PATH=VALUE"`` strings, are set in the spec first, as ``--set`` does), then Keras
+    (see ``build``)."""
     prepared = prepare(
-        spec, weights=weights, max_params=max_params, lint=lint, strict=strict, config=config, ignore=ignore
-    )
+        spec, weights=weights, max_params=max_params, lint=lint, strict=strict, config=config, ignore=ignore,
+        overrides=overrides,
+    )  # fmt: skip
     return build(prepared, seed=seed)

@@ -271,7 +271,8 @@ def probe(
             for standard-normal inputs and random labels that fit each output's loss.
         options: ``batch_size`` (examples in the batch; default: the spec's batch size, else 32), ``seed``
             (overrides the spec's: weights, dropout, the random batch; without any, one is drawn), ``weights``,
-            ``max_params``, ``config`` (the lint configuration of the findings reported).
+            ``max_params``, ``config`` (the lint configuration of the findings reported), ``overrides`` (``--set``
+            options, set in the spec first).
         outputs: ``plot``: a PNG of the measured and predicted scales per layer, on a log axis.
         label: what is probed, in the plot's title (default: the spec's name).
 

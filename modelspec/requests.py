@@ -22,6 +22,7 @@ from modelspec.schema.training import monitor_mode
 
 if TYPE_CHECKING:
     from modelspec.linter.config import LintConfig
+    from modelspec.variants import Vary
 
 PathLike = Union[str, os.PathLike]
 DataSource = Union[str, os.PathLike]  # `digits`, or a path to an .npz, a folder of .npy files or a .csv
@@ -54,6 +55,9 @@ class Options:
     - ``lint``, ``strict``, ``config``: the lint gate of ``train`` (probe and compare report findings, never gate).
     - ``checkpoints``, ``resume``: a folder that keeps the last complete epoch and the best one; ``resume``
       continues from it, ``resume="auto"`` does when it holds a complete epoch and else starts from the first.
+    - ``overrides``: ``"PATH=VALUE"`` strings (or ``variants.parse_set`` records) set in the spec as soon as it is
+      read, in order, as ``--set`` does (``"training.epochs=1"``, ``"layers.hidden.units=64"``): every check and
+      the run see the changed spec; its findings point at the file's lines (train, evaluate, probe, compare).
     """
 
     epochs: Optional[int] = None
@@ -67,6 +71,7 @@ class Options:
     config: Optional[LintConfig] = None
     checkpoints: Optional[PathLike] = None
     resume: Union[bool, str] = False
+    overrides: tuple[Union[str, Vary], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -111,7 +116,8 @@ class TrainRequest:
 @dataclass(frozen=True)
 class EvaluateRequest:
     """`modelspec evaluate`: a trained .keras file (or a spec with weights) scored on the data. Of the options,
-    ``weights``, ``batch_size`` and ``distribute`` apply."""
+    ``weights``, ``batch_size``, ``distribute`` and ``overrides`` (set in the spec a .keras file carries, or in the
+    spec) apply."""
 
     model: Union[PathLike, SpecSource]
     data: Data
@@ -121,8 +127,8 @@ class EvaluateRequest:
 @dataclass(frozen=True)
 class ProbeRequest:
     """`modelspec probe`: one training-mode batch at initialisation (``data`` None: a random batch). Of the options,
-    ``batch_size`` (the batch measured), ``seed``, ``weights``, ``max_params`` and ``config`` apply; of the outputs,
-    ``plot``. ``label`` names what is probed in the plot's title."""
+    ``batch_size`` (the batch measured), ``seed``, ``weights``, ``max_params``, ``config`` and ``overrides`` apply; of
+    the outputs, ``plot``. ``label`` names what is probed in the plot's title."""
 
     spec: SpecSource
     data: Optional[Data] = None

@@ -29,7 +29,7 @@ from modelspec.checkpoint_state import digest, folder, read_state
 from modelspec.cluster import Role, role
 from modelspec.data import Dataset, load_data
 from modelspec.diagnostics import Diagnostic, error
-from modelspec.errors import LintFailure, SettingsError, SpecError
+from modelspec.errors import ECHO_LIMIT, LintFailure, SettingsError, SpecError, echoed
 from modelspec.export_formats import FORMATS, OPSETS, QUANTIZE, Format, tolerance
 from modelspec.linter.config import load_config
 from modelspec.linter.runner import run as run_rules
@@ -53,7 +53,7 @@ from modelspec.requests import (
 from modelspec.schema.base import SEED_LIMIT
 from modelspec.schema.distribute import MULTI_WORKER_MIRRORED, Distribute, with_strategy
 from modelspec.schema.training import logged_quantities
-from modelspec.variants import Variant, variants
+from modelspec.variants import SET, Variant, Vary, overridden, parse_sets, parse_vary, variants
 
 DRAWN_SEEDS = 2**31  # a seed drawn for an unseeded run is below this (and recorded)
 DEFAULT_PROBE_BATCH = 32
@@ -315,6 +315,7 @@ def resolve_train(request: TrainRequest) -> ResolvedTrain:
         lint=options.lint,
         strict=options.strict,
         config=options.config,
+        overrides=options.overrides,
     )
     model = prepared.model
     needs_training(model)
@@ -374,16 +375,18 @@ def _is_keras_file(model: Any) -> bool:
 
 
 def trained_model(
-    model: Any, weights: Optional[PathLike]
+    model: Any, weights: Optional[PathLike], sets: tuple[Vary, ...] = ()
 ) -> tuple[ModelSpec, Optional[PathLike], dict[str, list[str]]]:
     """The spec, the weights file and the class names of a model given as a .keras file modelspec wrote (its
-    embedded spec, the file itself as the weights) or as a spec (with ``weights``, or its `pretrained:` block)."""
+    embedded spec, the file itself as the weights) or as a spec (with ``weights``, or its `pretrained:` block);
+    ``sets`` (parsed ``--set`` options) are applied to the spec first."""
     if _is_keras_file(model):
         weights = Path(model)
         loaded, classes = embedded(weights)
+        loaded = overridden(loaded, sets)  # before its `pretrained:` is dropped: the weights are the file's own
         loaded.spec = loaded.spec.model_copy(update={"pretrained": None})
         return loaded, weights, classes
-    return load_spec(model), weights, {}
+    return overridden(load_spec(model), sets), weights, {}
 
 
 def resolve_evaluate(request: EvaluateRequest) -> ResolvedEvaluate:
@@ -394,7 +397,8 @@ def resolve_evaluate(request: EvaluateRequest) -> ResolvedEvaluate:
         SettingsError: a spec with no weights to evaluate (neither ``weights`` nor `pretrained:`): its scores would
             be those of a random model.
     """
-    model, weights, classes = trained_model(request.model, request.options.weights)
+    sets = parse_sets(request.options.overrides)  # a malformed --set is said before the model is read
+    model, weights, classes = trained_model(request.model, request.options.weights, sets)
     needs_training(model)
     if weights is None and model.spec.pretrained is None:
         raise SettingsError(
@@ -416,7 +420,9 @@ def resolve_probe(request: ProbeRequest) -> ResolvedProbe:
     """The spec (with every lint finding, reported), the seed drawn once, the batch size, the data checked against
     the spec (or none: a random batch) and the plot's path."""
     options = request.options
-    prepared = prepare(request.spec, weights=options.weights, max_params=options.max_params, lint=False)
+    prepared = prepare(
+        request.spec, weights=options.weights, max_params=options.max_params, lint=False, overrides=options.overrides
+    )
     model = prepared.model
     prepared = replace(prepared, findings=lint_findings(model, options.config))
     training = model.spec.training
@@ -478,6 +484,15 @@ def _check_reach(goal: Optional[Reach], runs: list[ResolvedTrain]) -> None:
         )
 
 
+def _not_set_and_varied(sets: tuple[Vary, ...], vary: tuple[str, ...]) -> None:
+    """Refuse a field that both ``--set`` and ``--vary`` give: every variant would silently replace the ``--set``."""
+    varied = {parse_vary(option).path: parse_vary(option).field for option in vary}
+    for item in sets:
+        if item.path in varied:
+            shown = [text if len(text) <= ECHO_LIMIT else echoed(text) for text in (item.field, varied[item.path])]
+            raise SettingsError(f"{SET} {shown[0]} and --vary {shown[1]} set the same field: give it to one of them")
+
+
 def resolve_compare(request: CompareRequest) -> ResolvedCompare:
     """Every variant resolved (spec, findings, data, settings of each run) before the first one trains.
 
@@ -486,7 +501,9 @@ def resolve_compare(request: CompareRequest) -> ResolvedCompare:
             that is not a valid spec; SpecError, WeightsError, DataError: as for train, for any variant.
     """
     options = request.options
-    model = load_spec(request.spec)
+    sets = parse_sets(options.overrides)  # a malformed --set is said before the spec is read
+    _not_set_and_varied(sets, request.vary)
+    model = overridden(load_spec(request.spec), sets)
     goal = parse_reach(request.reach) if isinstance(request.reach, str) else request.reach
     if request.seeds < 1:
         raise SettingsError(f"--seeds must be at least 1 (received: {request.seeds})")

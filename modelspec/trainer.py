@@ -59,7 +59,8 @@ def train(
         options: how to run (modelspec/requests.py ``Options``): epochs, batch size, seed (without one, one is drawn
             and recorded: training again with it reproduces the run), weights, checkpoints and resume, the
             strategy (`distribute`: on a cluster every worker runs the same call; only the chief writes), the
-            parameter budget and the lint gate.
+            parameter budget, the lint gate, and ``overrides`` (``"PATH=VALUE"`` strings set in the spec first, as
+            ``--set`` does: ``Options(overrides=("training.epochs=1",))``).
         outputs: the files to write (``Outputs``): the model .keras, the history .json and .csv, a .png of the
             curves, a folder of TensorBoard logs; every path is checked before any work starts.
 
@@ -150,7 +151,8 @@ def evaluate(
     """Evaluate a trained model (a .keras file modelspec wrote) or a spec (with ``options.weights`` or its
     `pretrained:` block; a spec with neither is refused, its scores would be a random model's) on ``data``; return
     the loss and every metric. The data is checked before TensorFlow starts. Of the ``options``, ``weights``,
-    ``batch_size`` and ``distribute`` (`none`: one device) apply."""
+    ``batch_size``, ``distribute`` (`none`: one device) and ``overrides`` (``--set``, in the spec a .keras file
+    carries or in the spec) apply."""
     return run_evaluate(resolve_evaluate(EvaluateRequest(model_or_spec, as_data(data), options or Options())))
 
 

@@ -319,6 +319,7 @@ EXIT_CODES = {
     "export": [0, 1, 2],
     "import": [0, 2],
     "graph": [0, 2],
+    "expand": [0, 2],
     "rules": [0, 2],
     "schema": [0, 2],
 }

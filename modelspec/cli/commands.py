@@ -12,6 +12,7 @@ from modelspec.cli import EXIT_INTERRUPTED
 from modelspec.cli.build import build
 from modelspec.cli.common import EPILOG, print_error
 from modelspec.cli.compare import compare
+from modelspec.cli.expand import expand_command
 from modelspec.cli.export import export_command
 from modelspec.cli.graph import graph_command
 from modelspec.cli.importer import import_command
@@ -66,3 +67,4 @@ for command in (
 ):
     cli.add_command(command)
 cli.add_command(graph_command)
+cli.add_command(expand_command)

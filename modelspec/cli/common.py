@@ -43,16 +43,19 @@ def max_params_option(command):
 
 def set_option(command):
     """--set PATH=VALUE (repeatable): override a field of the spec a command reads, as `compare --vary` addresses
-    it; its values go to the library's ``overrides=`` keyword (parsed by ``variants.parse_set``)."""
+    it; its values go to the library's ``overrides=`` keyword (``Options.overrides`` for the commands that take a
+    request), parsed by ``variants.parse_sets`` before the spec is read."""
     return click.option(
         "--set",
         "overrides",
         multiple=True,
         metavar="PATH=VALUE",
-        help="Set a field of the spec before the command uses it, as `compare --vary` addresses it: a `defaults:` "
-        "field alone (kernel_initializer=zeros), layers.NAME.FIELD (layers.hidden.units=64, layers.0.activation=tanh) "
-        "or a dotted path (training.optimizer.learning_rate=0.01); the value is YAML (a mapping in braces, a list "
-        "in brackets). Repeat it to set several fields, applied in order.",
+        help="Set a field of the spec as soon as it is read, before it is validated, linted or built, as `compare "
+        "--vary` addresses it: a `defaults:` field alone (kernel_initializer=zeros), layers.NAME.FIELD "
+        "(layers.hidden.units=64, layers.0.activation=tanh; a block's layers by their expanded names) or a dotted "
+        "path (training.optimizer.learning_rate=0.01, blocks.NAME.params.PARAM=8); "
+        "the value is YAML (a mapping in braces, a list in brackets). Repeat it to set several fields, applied in "
+        "order. Findings still point at the file's lines.",
     )(command)
 
 

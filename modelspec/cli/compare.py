@@ -17,6 +17,7 @@ from modelspec.cli.common import (
     print_wrote,
     score_text,
     seed_option,
+    set_option,
     training_data_options,
 )
 from modelspec.comparison import Comparison, results_json, train_each, write_results
@@ -33,7 +34,14 @@ VARY_HELP = (
     "every combination."
 )
 
-EXIT_HELP = epilog(EXIT_OK, EXIT_INVALID, EXIT_SIGINT, EXIT_SIGTERM, note="Lint findings never stop a comparison.")
+EXIT_HELP = epilog(
+    EXIT_OK,
+    EXIT_INVALID,
+    EXIT_SIGINT,
+    EXIT_SIGTERM,
+    note="Lint findings never stop a comparison; an invalid variant, or a --set that is malformed, names a layer the "
+    "spec lacks, makes the spec invalid or sets a field --vary varies, exits 2.",
+)
 
 
 @click.command(epilog=EXIT_HELP)
@@ -57,8 +65,9 @@ EXIT_HELP = epilog(EXIT_OK, EXIT_INVALID, EXIT_SIGINT, EXIT_SIGTERM, note="Lint 
 @click.option("--quiet", is_flag=True, help="Print only the table.")
 @distribute_option("Train each variant")
 @format_option(RESULT_FORMATS, help="text: progress and a table; json: the results document on standard output.")
+@set_option
 def compare(spec, vary, data, validation_data, validation_split, target, epochs, batch_size, seeds, seed, reach,
-            output, plot, max_params, quiet, distribute, output_format) -> None:  # fmt: skip
+            output, plot, max_params, quiet, distribute, output_format, overrides) -> None:  # fmt: skip
     """Train SPEC once per variant that --vary describes, from the same seeds and data order, and compare them.
 
     Every variant is validated, linted and checked against the data before anything trains; an invalid variant
@@ -66,6 +75,7 @@ def compare(spec, vary, data, validation_data, validation_split, target, epochs,
     training the bad variants is the point. Prints a table (final and best loss and metrics, epochs to --reach,
     seconds per epoch), writes the results as JSON and, with --plot, the loss curves (mean and range over --seeds).
     With --format json, the results JSON goes to standard output instead of the table (and to -o's file).
+    --set changes the spec every variant starts from (a field --vary varies is refused).
 
     \b
     Example:
@@ -74,7 +84,10 @@ def compare(spec, vary, data, validation_data, validation_split, target, epochs,
           --reach val_accuracy=0.9 --plot curves.png
     """
     check_validation(validation_data, validation_split)
-    options = Options(epochs=epochs, batch_size=batch_size, seed=seed, distribute=distribute, max_params=max_params)
+    options = Options(
+        epochs=epochs, batch_size=batch_size, seed=seed, distribute=distribute, max_params=max_params,
+        overrides=overrides,
+    )  # fmt: skip
     request = CompareRequest(
         Path(spec), Data(data, validation_data, validation_split, target), tuple(vary), options,
         Outputs(results=output, plot=plot, named=True), seeds=seeds, reach=reach,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.common import epilog, format_option
+from modelspec.cli.common import epilog, format_option, set_option
 from modelspec.errors import EXIT_INVALID, EXIT_LINT, EXIT_OK
 from modelspec.linter.config import load_config
 from modelspec.linter.runner import lint_paths
@@ -30,7 +30,16 @@ def export_formats(values) -> list[str]:
     return formats
 
 
-@click.command("lint", epilog=epilog(EXIT_OK, EXIT_LINT, EXIT_INVALID, note="With --strict, warnings fail too."))
+@click.command(
+    "lint",
+    epilog=epilog(
+        EXIT_OK,
+        EXIT_LINT,
+        EXIT_INVALID,
+        note="With --strict, warnings fail too. A --set that is malformed, names a layer a spec lacks or makes a spec "
+        "invalid exits 2 (the error names the file).",
+    ),
+)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @format_option(REPORTERS, default=None, help="Output format [default: github when GITHUB_ACTIONS=true, else text].")
 @click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too.")
@@ -60,14 +69,22 @@ def export_formats(values) -> list[str]:
     is_flag=True,
     help="Skip YAML files without a top-level `modelspec:` key (for pre-commit, which passes every YAML file).",
 )
+@set_option
 @click.pass_context
 def lint_command(
-    ctx: click.Context, paths, output_format, strict, select, ignore, export, pyproject, specs_only
+    ctx: click.Context, paths, output_format, strict, select, ignore, export, pyproject, specs_only, overrides
 ) -> None:
-    """Lint the specs in PATHS (files, or folders: every *.yaml / *.yml below them). Never imports TensorFlow."""
+    """Lint the specs in PATHS (files, or folders: every *.yaml / *.yml below them). Never imports TensorFlow.
+
+    With --set, each spec is linted with those fields set; the findings still point at the file's lines.
+
+    \b
+    Example:
+      modelspec lint specs/mlp.yaml --set kernel_initializer=zeros
+    """
     config = load_config(pyproject, select=_codes(select), ignore=_codes(ignore) or ())
     config = config.exporting(*export_formats(export))
-    result = lint_paths(paths, config, specs_only=specs_only)
+    result = lint_paths(paths, config, specs_only=specs_only, overrides=overrides)
     output_format = output_format or default_format(os.environ)
     REPORTERS[output_format](result, sys.stdout, color=output_format == "text" and use_color(sys.stdout))
     ctx.exit(result.exit_code(strict))

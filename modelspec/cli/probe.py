@@ -16,6 +16,7 @@ from modelspec.cli.common import (
     print_table,
     print_wrote,
     seed_option,
+    set_option,
 )
 from modelspec.errors import EXIT_INVALID, EXIT_OK
 from modelspec.probing import run_probe
@@ -31,7 +32,12 @@ FLAGS_HELP = (
     "or above 100 times the last layer's: it learns that much slower or faster), no gradient, not finite."
 )
 
-EXIT_HELP = epilog(EXIT_OK, EXIT_INVALID, note="Lint findings never stop a probe.")
+EXIT_HELP = epilog(
+    EXIT_OK,
+    EXIT_INVALID,
+    note="Lint findings never stop a probe; a --set that is malformed, names a layer the spec lacks or makes the spec "
+    "invalid exits 2.",
+)
 
 
 @click.command(epilog=FLAGS_HELP + "\n\n" + EXIT_HELP)
@@ -44,7 +50,8 @@ EXIT_HELP = epilog(EXIT_OK, EXIT_INVALID, note="Lint findings never stop a probe
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write measured and predicted scales to this PNG.")
 @format_option(RESULT_FORMATS)
 @max_params_option
-def probe(spec, data, target, batch, seed, weights, plot, output_format, max_params) -> None:
+@set_option
+def probe(spec, data, target, batch, seed, weights, plot, output_format, max_params, overrides) -> None:
     """Build SPEC (seeded), run one training-mode batch and report every layer at initialisation.
 
     Per layer: the activation mean and RMS, the share of dead ReLU units and of saturated sigmoid/tanh outputs; per
@@ -55,8 +62,9 @@ def probe(spec, data, target, batch, seed, weights, plot, output_format, max_par
     \b
     Example:
       modelspec probe specs/digits_mlp.yaml --plot probe.png
+      modelspec probe specs/digits_mlp.yaml --set kernel_initializer=zeros
     """
-    options = Options(batch_size=batch, seed=seed, weights=weights, max_params=max_params)
+    options = Options(batch_size=batch, seed=seed, weights=weights, max_params=max_params, overrides=overrides)
     chosen = Data(data, target=target) if data is not None else None
     report = run_probe(resolve_probe(ProbeRequest(Path(spec), chosen, options, Outputs(plot=plot))))
     if output_format == "json":

@@ -19,6 +19,7 @@ from modelspec.cli.common import (
     print_wrote,
     score_text,
     seed_option,
+    set_option,
     shown,
     tensorboard_option,
     training_data_options,
@@ -35,7 +36,9 @@ EXIT_HELP = epilog(
     EXIT_INVALID,
     EXIT_SIGINT,
     EXIT_SIGTERM,
-    note="Interrupted, it leaves the last complete epoch's checkpoint intact.",
+    note="Interrupted, it leaves the last complete epoch's checkpoint intact. train exits 2 on an invalid spec, data "
+    "that does not fit it, an unusable setting or output, or a --set that is malformed, names a layer the spec lacks "
+    "or makes the spec invalid.",
 )
 
 
@@ -66,14 +69,21 @@ EXIT_HELP = epilog(
 @distribute_option("Train")
 @max_params_option
 @click.option("--strict", is_flag=True, help="Stop on lint warnings too, not only on lint errors.")
+@set_option
 def train(spec, data, validation_data, validation_split, target, output, epochs, batch_size, seed, weights, history,
-          plot, checkpoints, resume, tensorboard, quiet, distribute, max_params, strict) -> None:  # fmt: skip
+          plot, checkpoints, resume, tensorboard, quiet, distribute, max_params, strict,
+          overrides) -> None:  # fmt: skip
     """Train SPEC on DATA with its `training:` block, then write the model, its history and (with --plot) curves.
 
     Everything is checked before TensorFlow starts: the spec (lint gate, parameter budget, pretrained weights), the
     data against the spec and every output path. With a seed, two runs give the same weights; without one, the seed
     drawn is recorded in the history, and --seed with it reproduces the run. With `training.distribute` or
     --distribute, `batch_size` is the global batch, split across the replicas; on a cluster only the chief writes.
+    With --set, the spec trained (and the one the .keras file carries) has those fields set.
+
+    \b
+    Example:
+      modelspec train specs/digits_mlp.yaml --data digits --set training.epochs=1 --set layers.hidden.units=32
     """
     check_validation(validation_data, validation_split)
     request = TrainRequest(
@@ -81,7 +91,7 @@ def train(spec, data, validation_data, validation_split, target, output, epochs,
         Data(data, validation_data, validation_split, target),
         Options(
             epochs=epochs, batch_size=batch_size, seed=seed, weights=weights, distribute=distribute,
-            max_params=max_params, strict=strict, checkpoints=checkpoints, resume=resume,
+            max_params=max_params, strict=strict, checkpoints=checkpoints, resume=resume, overrides=overrides,
         ),
         Outputs(model=output, history=history, plot=plot, named=True, tensorboard=tensorboard),
         show_progress=True,
@@ -120,7 +130,14 @@ def _strategy_text(distribution: Distribution) -> str:
     return f", {setting.strategy} over {devices}"
 
 
-@click.command(epilog=epilog(EXIT_OK, EXIT_INVALID))
+@click.command(
+    epilog=epilog(
+        EXIT_OK,
+        EXIT_INVALID,
+        note="evaluate exits 2 on an invalid model or spec, data that does not fit it, or a --set that is "
+        "malformed, names a layer the spec lacks or makes the spec invalid.",
+    )
+)
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--data", required=True, metavar="DATA", help="The data to evaluate on: " + DATA_HELP)
 @click.option("--target", metavar="COLUMN", help="The CSV column holding the labels.")
@@ -128,11 +145,14 @@ def _strategy_text(distribution: Distribution) -> str:
 @click.option("--batch-size", type=click.IntRange(min=1), help="Override the spec's batch size.")
 @distribute_option("Evaluate")
 @format_option(RESULT_FORMATS)
-def evaluate(model, data, target, weights, batch_size, distribute, output_format) -> None:
+@set_option
+def evaluate(model, data, target, weights, batch_size, distribute, output_format, overrides) -> None:
     """Evaluate MODEL (a .keras file written by `modelspec train` or `build`) or a SPEC (with --weights) on DATA:
     the loss and every metric of its `training:` block. The data is checked before TensorFlow starts. A SPEC
-    without --weights (and without `pretrained:`) is refused: its scores would be those of a random model."""
-    options = Options(weights=weights, batch_size=batch_size, distribute=distribute)
+    without --weights (and without `pretrained:`) is refused: its scores would be those of a random model. --set
+    changes the spec (of a .keras file: the one it carries) before it is evaluated: its metrics, its loss, a
+    layer's dropout rate (its weights must still fit)."""
+    options = Options(weights=weights, batch_size=batch_size, distribute=distribute, overrides=overrides)
     resolved = resolve_evaluate(EvaluateRequest(Path(model), Data(data, target=target), options))
     evaluation = run_evaluate(resolved)
     if output_format == "json":

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
 
 from modelspec.diagnostics import Diagnostic, Level, error
-from modelspec.errors import EXIT_INVALID, EXIT_LINT, EXIT_OK, SpecError
+from modelspec.errors import EXIT_INVALID, EXIT_LINT, EXIT_OK, SettingsError, SpecError
 from modelspec.linter import registry
 from modelspec.linter.config import LintConfig
 from modelspec.linter.rule import Subject
 from modelspec.loader import ModelSpec, load_spec, spec_files
+from modelspec.variants import Vary, overridden, parse_sets
 
 INLINE = re.compile(r"#\s*modelspec:\s*ignore\[([^\]]*)\]")
 _SPEC_KEY = re.compile(r"^modelspec\s*:", re.MULTILINE)
@@ -22,12 +23,22 @@ _STRUCTURAL = frozenset(registry.STRUCTURAL)
 DEFAULT_CONFIG = LintConfig()
 
 
-def lint(spec: Union[str, os.PathLike, dict, ModelSpec], *, config: Optional[LintConfig] = None) -> list[Diagnostic]:
+def lint(
+    spec: Union[str, os.PathLike, dict, ModelSpec],
+    *,
+    config: Optional[LintConfig] = None,
+    overrides: Sequence[Union[str, Vary]] = (),
+) -> list[Diagnostic]:
     """Lint a spec (a path, YAML text, dict or loaded spec) and return its findings, sorted by place.
 
-    Raises ``SpecError`` when the spec is invalid. Never imports TensorFlow.
+    ``overrides``: ``"PATH=VALUE"`` strings set in the spec before it is linted, in order, as ``--set`` does
+    (``"kernel_initializer=zeros"``); the findings still point at the spec file's lines.
+
+    Raises ``SpecError`` when the spec is invalid, ``SettingsError`` when an override is malformed, names a layer
+    the spec lacks or makes it invalid. Never imports TensorFlow.
     """
-    return run(load_spec(spec), config or DEFAULT_CONFIG)
+    sets = parse_sets(overrides)  # a malformed --set is said before the spec is read
+    return run(overridden(load_spec(spec), sets), config or DEFAULT_CONFIG)
 
 
 def run(model: ModelSpec, config: LintConfig) -> list[Diagnostic]:
@@ -129,6 +140,25 @@ def _suppressed(
     return False
 
 
+def layer_ignores(model: ModelSpec) -> dict[str, set[str]]:
+    """Layer name -> the rule codes that inline ignore comments suppress for the whole layer, as ``run`` applies
+    them: on its entry's lines (in `layers:`, or in its block's definition, in whichever file) and on the lines of
+    the uses that put it there. `modelspec expand` writes them on the layer's line of the flat spec."""
+    inline = _inline_ignores(model, [])  # an unknown code in a comment is lint's to report
+    if not inline:
+        return {}
+    found = {}
+    for name, (file, first, last) in _layer_spans(model).items():
+        codes = {
+            code for (f, number), named in inline.items() if f == file and first <= number <= last for code in named
+        }
+        for use in model.document.place(model.analysis.layers[name].path)[3]:
+            codes |= inline.get((use.path, use.line), set())
+        if codes:
+            found[name] = codes
+    return found
+
+
 # --- many files -------------------------------------------------------------------------------------------
 
 
@@ -165,12 +195,20 @@ def is_spec(path: Path) -> bool:
 
 
 def lint_paths(
-    paths: Iterable[Union[str, os.PathLike]], config: LintConfig = DEFAULT_CONFIG, *, specs_only: bool = False
+    paths: Iterable[Union[str, os.PathLike]],
+    config: LintConfig = DEFAULT_CONFIG,
+    *,
+    specs_only: bool = False,
+    overrides: Sequence[Union[str, Vary]] = (),
 ) -> LintResult:
     """Load and lint every spec under ``paths``; invalid or unreadable files contribute their errors.
+    ``overrides`` (``--set PATH=VALUE``) are set in each spec, as for ``lint``.
 
-    Raises ``SettingsError`` when a folder holds no spec file (a typo in CI would otherwise lint nothing).
+    Raises ``SettingsError`` when a folder holds no spec file (a typo in CI would otherwise lint nothing), or when
+    an override is malformed (before any file is read), names a layer a spec lacks or makes one invalid (the
+    message names that file).
     """
+    sets = parse_sets(overrides)
     result = LintResult()
     for path in spec_files(paths):
         if specs_only and not is_spec(path):
@@ -181,5 +219,15 @@ def lint_paths(
         except SpecError as exc:
             result.diagnostics += exc.diagnostics
             continue
-        result.diagnostics += run(model, config)
+        result.diagnostics += run(overridden_file(path, model, sets), config)
     return result
+
+
+def overridden_file(path: Path, model: ModelSpec, sets: Sequence[Vary]) -> ModelSpec:
+    """``model`` (read from ``path``, one of several files) with every ``--set`` applied; a ``SettingsError`` names
+    the file when one does not fit it (`validate` and `lint` apply the same options to every file they read)."""
+    try:
+        return overridden(model, sets)
+    except SettingsError as exc:
+        message = str(exc)  # "makes the spec invalid" locates its problems in the file: named already
+        raise SettingsError(message if f"{path}:" in message else f"{path}: {message}") from None
