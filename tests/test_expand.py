@@ -214,7 +214,8 @@ def test_a_block_spec_expands_to_its_flat_layers_with_keras_s_resnet_names():
     assert names[-6:] == ["conv5_block3_3_conv", "conv5_block3_3_bn", "conv5_block3_add", "conv5_block3_out",
                           "avg_pool", "predictions"]  # fmt: skip
     assert load_spec(text).analysis.total_params == 25_636_712  # keras.applications.ResNet50(weights=None)
-    assert len(text.splitlines()) == HEADER_LINES + len(names) + 7  # 6 lines before `layers:`, and it
+    before = text.splitlines().index("layers:") - HEADER_LINES  # modelspec, name, seed, input (2), lint (2)
+    assert before == 7 and len(text.splitlines()) == HEADER_LINES + before + 1 + len(names)  # one line per layer
 
 
 def test_an_inline_ignore_in_a_block_ends_every_expanded_layer_s_line(tmp_path):
