@@ -17,6 +17,7 @@ from typing import Any, Optional
 from modelspec import source
 from modelspec.diagnostics import SpecError, did_you_mean, error
 from modelspec.pretrained.checks import contained
+from modelspec.schema.base import SHORTHAND
 
 EXTENDS = "extends"
 
@@ -101,13 +102,16 @@ def _merge(base: source.Document, doc: source.Document, folder: Path) -> source.
 
 
 def _merged(base: Any, ours: Any, path: tuple, from_base: list) -> Any:
-    """Mappings merge key by key; anything else of ours replaces the base's; ``None`` deletes the key."""
+    """Mappings merge key by key (a name the base wrote for `{type: name}`, `optimizer: adam`, merges as that
+    mapping); anything else of ours replaces the base's; ``None`` deletes the key."""
     result = {}
     for key, value in base.items():
         if key in ours:
             mine = ours[key]
             if mine is None:
                 continue
+            if isinstance(mine, dict) and isinstance(value, str) and key.endswith(SHORTHAND):
+                value = {"type": value}  # `optimizer: adam` in the base stands for {type: adam}
             if isinstance(mine, dict) and isinstance(value, dict):
                 result[key] = _merged(value, mine, path + (key,), from_base)
             else:

@@ -31,9 +31,9 @@ from modelspec import source
 from modelspec.diagnostics import Diagnostic, did_you_mean
 from modelspec.errors import ECHO_LIMIT, SettingsError, SpecError, echoed
 from modelspec.loader import ModelSpec, from_document
+from modelspec.schema.base import SHORTHAND
 from modelspec.schema.spec import Defaults
 
-SHORTHAND = ("optimizer", "loss", "learning_rate_schedule", "_initializer", "_regularizer", "_constraint")
 MAX_VARIANTS = 256  # a typing slip in --vary should not queue a week of training
 SET = "--set"  # the option that overrides one field of the spec it reads
 SHOWN_PROBLEMS = 3  # problems a --set error quotes (the rest counted): one line

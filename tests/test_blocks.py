@@ -305,14 +305,15 @@ def test_extends_merges_mappings_replaces_lists_and_null_deletes(tmp_path):
           - {type: dense, name: first, units: 64, activation: relu}
           - {block: hidden, name: h, repeat: 2}
           - {type: dense, name: out, units: 3, activation: softmax}
-        training: {epochs: 5}
+        training: {epochs: 5, optimizer: {learning_rate: 0.01}}   # the base's `adam` merges as {type: adam}
         """,
         "wide.yaml",
     )
     model = load_spec(child)
     assert model.spec.name == "wide" and model.spec.seed is None
     assert model.analysis.layers["h2_dense"].spec.units == 64
-    assert model.spec.training.epochs == 5 and model.spec.training.optimizer.type == "adam"  # merged, not replaced
+    optimizer = model.spec.training.optimizer
+    assert model.spec.training.epochs == 5 and (optimizer.type, optimizer.learning_rate) == ("adam", 0.01)
 
 
 def test_a_finding_in_the_base_points_at_the_base_and_its_inline_ignores_apply(tmp_path):

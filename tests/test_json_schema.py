@@ -521,6 +521,21 @@ def test_a_spec_that_extends_a_base_needs_nothing_else():
     assert errors({"extends": ""})
 
 
+def test_a_spec_that_extends_a_base_writes_partial_mappings_which_keep_their_types():
+    partial = {
+        "extends": "base.yaml",
+        "training": {"epochs": 30, "optimizer": {"learning_rate": 0.1}},  # merged into the base's training
+        "blocks": {"hidden": {"params": {"units": 128}}},  # the base's block keeps its layers
+        "input": {"dtype": "int32"},
+    }
+    assert errors(partial) == []
+    assert errors({**partial, "extends": None} | {"modelspec": 1, "layers": [{"type": "dense", "units": 1}]})
+    assert errors({**partial, "training": {"epochs": "thirty"}})  # types still hold
+    assert errors({**partial, "training": {"epoch": 30}})  # and unknown keys are still wrong
+    layers = {"extends": "base.yaml", "layers": [{"type": "dense"}]}  # a list replaces the base's: whole items
+    assert errors(layers)
+
+
 # --- the shape editors need (tests/test_lsp.py tries it with the real server) ----------------------------------
 
 

@@ -28,6 +28,10 @@ PositiveFloat = Annotated[float, Field(gt=0)]
 Rate = Annotated[float, Field(ge=0, lt=1, description="A fraction in [0, 1).")]
 SEED_LIMIT = 2**32  # seeds are 0 <= seed < SEED_LIMIT: in the spec, on every `--seed`, in the library (NumPy's range)
 Seed = Annotated[int, Field(ge=0, lt=SEED_LIMIT, description="An explicit seed; prefer the model-level `seed`.")]
+# Fields whose value may be a name that stands for the mapping `{type: name}` (`optimizer: adam`): `--set` and
+# `extends:` turn the name into that mapping before they set or merge one of its keys.
+SHORTHAND = ("optimizer", "loss", "learning_rate_schedule", "_initializer", "_regularizer", "_constraint")
+
 Name = Annotated[
     str,
     Field(

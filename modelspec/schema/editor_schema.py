@@ -49,7 +49,70 @@ def editor_schema(schema: dict) -> dict:
     _enum_descriptions(defs)
     for node in _nodes(schema):
         _edit_node(node, defs)
+    _merged_mappings(schema)
     return schema
+
+
+# --- `extends:`: a spec's mappings are merged into its base's --------------------------------------------------
+
+# Where a partial mapping keeps its meaning: lists replace the base's (their items are whole), an `if` is a
+# condition, and the rest are values.
+_WHOLE = frozenset(("items", "prefixItems", "if", "propertyNames", "not", "contains", "defaultSnippets", "examples"))
+
+
+def _merged_mappings(schema: dict) -> None:
+    """In a spec that extends another, every mapping is merged into the base's: `training: {epochs: 30}` is
+    complete. The root's properties are loosened for that (no `required` in any mapping reached through mappings,
+    through ``Partial*`` copies of the definitions they use; `oneOf` becomes `anyOf`, since a partial mapping may fit
+    several types), and the `else` branch (no `extends:`) adds the strict ones back."""
+    loosen = _Loosen(schema["$defs"])
+    strict = {}
+    for key, prop in list(schema["properties"].items()):
+        loosened = loosen(prop)
+        if loosened != prop:
+            schema["properties"][key] = loosened
+            strict[key] = prop
+    schema["else"]["properties"] = strict
+
+
+class _Loosen:
+    """A schema node as a partial mapping may fill it (see ``_merged_mappings``)."""
+
+    def __init__(self, defs: dict):
+        self.defs = defs
+
+    def partial(self, reference: str) -> str:
+        name = reference.rsplit("/", 1)[-1]
+        if name.startswith("Partial") or name not in self.defs:
+            return reference
+        copy_name = f"Partial{name}"
+        if copy_name not in self.defs:
+            self.defs[copy_name] = {}  # taken before it is filled: a definition may refer to itself
+            self.defs[copy_name] = self(self.defs[name])
+        return f"#/$defs/{copy_name}"
+
+    def __call__(self, node):
+        if isinstance(node, list):
+            return [self(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        result = {}
+        for key, value in node.items():
+            if key == "required":
+                continue
+            if key == "$ref":
+                result[key] = self.partial(value)
+            elif key in _WHOLE:
+                result[key] = value
+            elif key in ("properties", "patternProperties"):
+                result[key] = {name: self(item) for name, item in value.items()}
+            elif key == "oneOf":  # partial mappings of several types may fit more than one
+                result["anyOf"] = self(value)
+            elif key in ("additionalProperties", "then", "else", "anyOf", "allOf"):
+                result[key] = self(value)
+            else:
+                result[key] = value
+        return result
 
 
 # --- layers: a type enum and one if/then per type ----------------------------------------------------------------
@@ -278,6 +341,7 @@ def _add_block_schemas(defs: dict) -> None:
         "PARAM: value}`.",
         "type": "object",
         "additionalProperties": False,
+        "required": ["layers"],
         "properties": {
             "description": {"title": "description", "description": "What the block is, for readers.", "type": "string"},
             "params": {
@@ -340,13 +404,9 @@ def _edit_root(schema: dict) -> None:
     order[order.index("layers") : order.index("layers")] = ["blocks"]
     known = {**properties, "extends": extends, "blocks": blocks}
     schema["properties"] = {key: known[key] for key in order}
-    # A spec that extends a base may leave out what the base has (`modelspec:` and `layers:` included), and may
-    # change one field of a base's block (`blocks: {hidden: {params: {units: 128}}}`) without repeating its layers.
+    # A spec that extends a base may leave out what the base has (`modelspec:` and `layers:` included).
     schema["if"] = {"required": ["extends"]}
-    schema["else"] = {
-        "required": schema.pop("required"),
-        "properties": {"blocks": {"additionalProperties": {"required": ["layers"]}}},
-    }
+    schema["else"] = {"required": schema.pop("required")}
 
 
 # --- every node ----------------------------------------------------------------------------------------------------
