@@ -13,7 +13,7 @@ from modelspec import __version__
 from modelspec import source as spec_source
 from modelspec.atomic import write_text
 from modelspec.errors import SettingsError, SpecError
-from modelspec.importer import blocks, emit, weights
+from modelspec.importer import arithmetic, blocks, emit, weights
 from modelspec.importer.graph import OPS_MODULE, FlatModel, InputNode, flatten
 from modelspec.importer.layers import convert
 from modelspec.importer.problems import Problem, UnsupportedModel, refused
@@ -179,6 +179,7 @@ def _entries(found: blocks.Blocked, layers: list[dict]) -> list[dict]:
 
 def _flatten(config: dict, where: str) -> FlatModel:
     flat = flatten(config)
+    arithmetic.rewrite(flat)
     limits = Limits.from_env()
     if len(flat.nodes) > limits.max_layers:
         raise refused(
@@ -298,7 +299,12 @@ def _header(where: str, flat: FlatModel, origin: Optional[ModelSource], output, 
         f"Imported from {Path(where).name if origin else where} by `modelspec import` (modelspec {__version__}{keras}):"
     )
     count = f", {weights.count(found):,} parameters" if found is not None else ""
-    lines.append(f'the Keras {what} model "{flat.name}", {len(flat.nodes)} layers{count}.')
+    lines.append(f'the Keras {what} model "{flat.name}", {len(flat.nodes) - flat.rewritten} layers{count}.')
+    if flat.rewritten:
+        lines.append(
+            f"Its {flat.rewritten} CustomScaleLayer layers (x + scale * y) are written as a rescaling <name>_scale, "
+            "then an add."
+        )
     if found is not None and output is not None:
         lines.append("Its weights load through `pretrained:`, so `modelspec build` gives the same outputs.")
     if with_blocks:
