@@ -31,11 +31,29 @@ UNKNOWN_REFERENCE = ("MS003", "unknown-reference")
 
 
 @dataclass(frozen=True)
+class Use:
+    """Where a block was used: a finding inside a block's definition names the use(s) that put it in the model."""
+
+    block: str
+    path: str
+    line: int
+    column: int
+
+    def format(self) -> str:
+        return f"block {self.block}, used at {printable(self.path, single_line=True)}:{self.line}:{self.column}"
+
+    def to_dict(self) -> dict:
+        """The JSON form of DESIGN.md: ``{"path", "line", "column", "name"}``, ``name`` being the block's."""
+        return {"path": self.path, "line": self.line, "column": self.column, "name": self.block}
+
+
+@dataclass(frozen=True)
 class Diagnostic:
     """A finding at a place in a spec file.
 
     ``line`` and ``column`` are 1-based. ``layer`` is the layer name, or the dotted path of the
-    offending field in the spec (``layers[2].units``) when the finding is about a field.
+    offending field in the spec (``layers[2].units``) when the finding is about a field. ``uses``: for a finding
+    inside a block's definition, the uses of the block that put it in the model, innermost first.
     """
 
     path: str
@@ -47,16 +65,23 @@ class Diagnostic:
     message: str
     hint: str | None = None
     layer: str | None = None
+    uses: tuple[Use, ...] = ()
 
     def format(self) -> str:
         """Render as ``path:line:col: level[CODE] where: message`` plus an indented hint line. Every field is
         :func:`~modelspec.errors.printable` on one line: a file's name or a value quoted cannot start a line."""
         one = self.printable_fields()
-        where = f" {one['layer']}:" if self.layer else ""
+        where = self.where(one["layer"])
         text = f"{one['path']}:{self.line}:{self.column}: {self.level}[{self.code}]{where} {one['message']}"
         if self.hint:
             text += f"\n  hint: {one['hint']}"
         return text
+
+    def where(self, layer: str) -> str:
+        """The part between the code and the message: `` layer:``, with the block uses in parentheses."""
+        uses = f"({'; '.join(use.format() for use in self.uses)})" if self.uses else ""
+        shown = " ".join(part for part in (layer, uses) if part)
+        return f" {shown}:" if shown else ""
 
     def printable_fields(self) -> dict[str, str]:
         """The free-text fields (path, layer, message, hint) as a terminal or CI log may show them: control
@@ -65,8 +90,9 @@ class Diagnostic:
         return {name: printable(value or "", single_line=True) for name, value in fields.items()}
 
     def to_dict(self) -> dict:
-        """Return the JSON form documented in DESIGN.md."""
-        return {
+        """Return the JSON form documented in DESIGN.md; a finding inside a block adds ``use`` (the use of the block
+        whose definition holds it) and ``uses`` (every enclosing use, innermost first)."""
+        found = {
             "path": self.path,
             "line": self.line,
             "column": self.column,
@@ -77,11 +103,15 @@ class Diagnostic:
             "hint": self.hint,
             "layer": self.layer,
         }
+        if self.uses:
+            found["use"] = self.uses[0].to_dict()
+            found["uses"] = [use.to_dict() for use in self.uses]
+        return found
 
 
-def error(path: str, line: int, column: int, message: str, *, code=INVALID_SPEC, layer=None, hint=None):
+def error(path: str, line: int, column: int, message: str, *, code=INVALID_SPEC, layer=None, hint=None, uses=()):
     """Build an error-level structural diagnostic."""
-    return Diagnostic(path, line, column, code[0], code[1], Level.ERROR, message, hint, layer)
+    return Diagnostic(path, line, column, code[0], code[1], Level.ERROR, message, hint, layer, tuple(uses))
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

@@ -10,7 +10,7 @@ from typing import Optional, Union
 
 from pydantic import ValidationError
 
-from modelspec import source
+from modelspec import blocks, composition, source
 from modelspec.analysis import Analysis, analyse
 from modelspec.diagnostics import SpecError
 from modelspec.errors import SettingsError
@@ -91,13 +91,18 @@ def spec_files(paths: Iterable[Union[str, os.PathLike]]) -> list[Path]:
 def from_document(doc: source.Document) -> ModelSpec:
     """Validate and analyse a parsed document; raise ``SpecError`` with its reading problems and every other one.
 
+    The spec is first merged into the one it extends (``composition.compose``) and its blocks are expanded
+    (``blocks.expand``): everything after reads the flat layers.
     A duplicate key (``doc.problems``) does not hide the rest: the file is validated with the key's first value,
     and the duplicate is reported in line order among the validation or analysis errors.
     """
     found = []
     try:
+        doc = blocks.expand(composition.compose(doc))
         spec = Spec.model_validate(doc.data)
         analysed = ModelSpec(spec, doc, analyse(with_defaults(spec), doc))
+        if doc.repeats:
+            found = blocks.repeat_problems(doc, analysed.analysis)
     except ValidationError as exc:
         found = validation_diagnostics(exc, doc)
     except SpecError as exc:

@@ -163,8 +163,9 @@ def save(
 
 
 def spec_text(model: ModelSpec) -> str:
-    """The spec's YAML as written (or, for a dict or a spec changed by `--set` or `--vary`, its data as YAML)."""
-    if model.document.text and not model.document.edited:
+    """The spec's YAML as written (or, for a dict, a spec changed by `--set` or `--vary`, or one that extends
+    another file, its data as YAML: the text must stand alone)."""
+    if model.document.text and not model.document.edited and not model.document.texts:
         return model.document.text
     return yaml.safe_dump(model.document.data, sort_keys=False)
 

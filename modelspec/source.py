@@ -20,7 +20,7 @@ from typing import Any, Optional
 
 import yaml
 
-from modelspec.diagnostics import Diagnostic, SpecError, error
+from modelspec.diagnostics import INVALID_SPEC, Diagnostic, SpecError, error
 
 Location = tuple[int, int]
 SpecPath = tuple[Any, ...]
@@ -74,6 +74,15 @@ ENV_VARIABLES = {"MODELSPEC_MAX_FILE_BYTES": "max_bytes", "MODELSPEC_MAX_LAYERS"
 DEFAULT_LIMITS = Limits()
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Where a part of a composed or expanded document was written: its file, and the block uses that put it
+    there (innermost first; empty outside blocks)."""
+
+    file: str
+    uses: tuple = ()
+
+
 @dataclass
 class Document:
     """A parsed YAML file: plain data plus the position of every key and value.
@@ -82,6 +91,11 @@ class Document:
     ``loader.from_document`` reports them together with the validation errors, so that one run shows them all.
     ``edited``: ``data`` was changed after reading (`--set`, a `--vary` variant): ``text`` is still the file whose
     lines the locations and inline ignores refer to, but no longer what ``data`` holds.
+
+    A document composed from several files (`extends:`) or expanded from blocks also has ``origins``: spec path ->
+    ``Origin`` for the parts written elsewhere than ``path`` or put there by a block's use (the nearest ancestor
+    counts, see ``place``); ``texts``: the other files' text, for their inline ignores; ``raw``: the document as
+    written, before the blocks were expanded (`--set blocks...` edits it); ``repeats``: the uses with ``repeat``.
     """
 
     path: str
@@ -91,6 +105,30 @@ class Document:
     value_locations: dict[SpecPath, Location] = field(default_factory=dict)
     problems: list[Diagnostic] = field(default_factory=list)
     edited: bool = False
+    origins: dict[SpecPath, Origin] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)
+    raw: Optional[Document] = None
+    repeats: tuple = ()
+
+    def place(self, path: SpecPath) -> tuple[str, int, int, tuple]:
+        """Return (file, line, column, block uses) of ``path``: ``locate`` and the origin of its nearest ancestor."""
+        line, column = self.locate(path)
+        if self.origins:
+            path = tuple(path)
+            for end in range(len(path), -1, -1):
+                origin = self.origins.get(path[:end])
+                if origin is not None:
+                    return origin.file, line, column, origin.uses
+        return self.path, line, column, ()
+
+    def error(self, path: SpecPath, message: str, *, code=INVALID_SPEC, layer=None, hint=None) -> Diagnostic:
+        """An error-level diagnostic at ``path``: in the file it was written in, naming the block uses."""
+        file, line, column, uses = self.place(path)
+        return error(file, line, column, message, code=code, layer=layer, hint=hint, uses=uses)
+
+    def text_of(self, file: str) -> str:
+        """The text of ``file``, this document's own or one it was composed from."""
+        return self.text if file == self.path else self.texts.get(file, "")
 
     def locate(self, path: SpecPath) -> Location:
         """Return the 1-based (line, column) of ``path``, or of its nearest ancestor that exists."""

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from typing_extensions import TypeAliasType
 
 from modelspec import source
-from modelspec.diagnostics import Diagnostic, did_you_mean, error
+from modelspec.diagnostics import Diagnostic, did_you_mean
 from modelspec.schema import Spec
 
 # The type errors, by what the value should have been. A value that fails them all gets "must be A or B".
@@ -331,6 +331,6 @@ def _located(path: tuple, errors: list[dict], doc: source.Document) -> list[Diag
         if text in seen:
             continue
         seen.add(text)
-        line, column = doc.locate(path[:-1] if err["type"] == "missing" else path)
-        diagnostics.append(error(doc.path, line, column, text, layer=spec_path_text(path) or None, hint=hint))
+        where = path[:-1] if err["type"] == "missing" else path
+        diagnostics.append(doc.error(where, text, layer=spec_path_text(path) or None, hint=hint))
     return diagnostics

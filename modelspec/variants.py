@@ -271,14 +271,44 @@ def variant_spec(model: ModelSpec, assignments: list[tuple[Vary, Any]]) -> Model
         SettingsError: a field names a layer the spec lacks, or walks through a value that is not a mapping.
         SpecError: the variant is not a valid spec (its diagnostics located in the spec it came from).
     """
-    data = copy.deepcopy(model.document.data)
+    original = model.document
+    in_blocks = [(vary, value) for vary, value in assignments if vary.path[0] == "blocks"]
+    if in_blocks and original.raw is not None:  # a block's definition: set in the spec as written, expanded again
+        raw = original.raw
+        data = copy.deepcopy(raw.data)
+        for vary, value in in_blocks:
+            _set(data, vary, value, model)
+        written = source.Document(
+            raw.path,
+            raw.text,
+            data,
+            dict(raw.key_locations),
+            dict(raw.value_locations),
+            edited=True,
+            origins=dict(raw.origins),
+            texts=dict(raw.texts),
+        )
+        model = from_document(written)
+        original = model.document
+        assignments = [(vary, value) for vary, value in assignments if vary.path[0] != "blocks"]
+        if not assignments:
+            return model
+    data = copy.deepcopy(original.data)
     for vary, value in assignments:
         _set(data, vary, value, model)
     # The variant's findings point into the spec it came from: same layers, same places (a field --vary adds
     # is located at its nearest ancestor), and that file's inline ignores still apply. Edited: a variant is
     # written out as its data, not as the file's text.
-    original = model.document
     doc = source.Document(
-        model.path, original.text, data, dict(original.key_locations), dict(original.value_locations), edited=True
+        model.path,
+        original.text,
+        data,
+        dict(original.key_locations),
+        dict(original.value_locations),
+        edited=True,
+        origins=dict(original.origins),
+        texts=dict(original.texts),
+        raw=original.raw,
+        repeats=original.repeats,
     )
     return from_document(doc)

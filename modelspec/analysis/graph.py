@@ -20,7 +20,6 @@ from modelspec.diagnostics import (
     Diagnostic,
     SpecError,
     did_you_mean,
-    error,
 )
 from modelspec.schema.activations import ACTIVATIONS
 from modelspec.schema.base import type_name
@@ -238,17 +237,23 @@ class Analysis:
 
 def _layer_names(spec: Spec, taken: set[str]) -> list[str]:
     """Name unnamed layers `type`, `type_1`, ... the way Keras does, skipping names already taken."""
-    taken = taken | {layer.name for layer in spec.layers if layer.name}
+    return auto_names([(layer.type, layer.name) for layer in spec.layers], taken)
+
+
+def auto_names(layers: list[tuple[str, Optional[str]]], taken: set[str]) -> list[str]:
+    """Each (type, name or None) layer's name: its own, else `type`, `type_1`, ... skipping names already taken
+    (and ``taken``, the inputs' names). One rule for the analysis and for block expansion."""
+    taken = taken | {name for _, name in layers if name}
     counters: dict[str, int] = {}
     names = []
-    for layer in spec.layers:
-        if layer.name:
-            names.append(layer.name)
+    for kind, name in layers:
+        if name:
+            names.append(name)
             continue
         while True:
-            n = counters.get(layer.type, 0)
-            counters[layer.type] = n + 1
-            candidate = layer.type if n == 0 else f"{layer.type}_{n}"
+            n = counters.get(kind, 0)
+            counters[kind] = n + 1
+            candidate = kind if n == 0 else f"{kind}_{n}"
             if candidate not in taken:
                 break
         taken.add(candidate)
@@ -267,10 +272,7 @@ class _Collector:
         self.problems: list[Diagnostic] = []
 
     def add(self, path: tuple, message: str, code=None, layer: Optional[str] = None, hint: Optional[str] = None):
-        line, column = self.doc.locate(path)
-        self.problems.append(
-            error(self.doc.path, line, column, message, code=code or INVALID_SPEC, layer=layer, hint=hint)
-        )
+        self.problems.append(self.doc.error(path, message, code=code or INVALID_SPEC, layer=layer, hint=hint))
 
 
 def analyse(spec: Spec, doc: Document) -> Analysis:

@@ -46,12 +46,12 @@ def run(model: ModelSpec, config: LintConfig) -> list[Diagnostic]:
         options = config.options(code) if rule.options else {}
         level = config.level(code)
         for finding in rule.check(subject, options):
-            line, column = doc.locate(finding.path)
-            if inline and _suppressed(code, line, finding.layer, inline, spans):
+            file, line, column, uses = doc.place(finding.path)
+            if inline and _suppressed(code, (file, line), finding.layer, uses, inline, spans):
                 continue
             found.append(
                 Diagnostic(
-                    model.path, line, column, code, rule.name, level, finding.message, finding.hint, finding.layer
+                    file, line, column, code, rule.name, level, finding.message, finding.hint, finding.layer, uses
                 )
             )
     return sorted(problems + found, key=lambda d: (d.line, d.column, d.code))
@@ -68,51 +68,64 @@ def _spec_ignores(model: ModelSpec, problems: list[Diagnostic]) -> set[str]:
     return codes
 
 
-def _inline_ignores(model: ModelSpec, problems: list[Diagnostic]) -> dict[int, set[str]]:
-    """Return line -> codes named by `# modelspec: ignore[...]` comments on that line."""
-    text = model.document.text
-    if "modelspec:" not in text or "ignore[" not in text:
-        return {}
-    by_line: dict[int, set[str]] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        for match in INLINE.finditer(line):
-            codes = by_line.setdefault(number, set())
-            offset = match.start(1)
-            for word in match.group(1).split(","):
-                column = offset + len(word) - len(word.lstrip()) + 1
-                offset += len(word) + 1
-                if not word.strip():
-                    continue
-                try:
-                    codes.update(registry.select(word))
-                except registry.UnknownRule as exc:
-                    problems.append(error(model.path, number, column, f"ignore comment: {exc}"))
+def _inline_ignores(model: ModelSpec, problems: list[Diagnostic]) -> dict[tuple[str, int], set[str]]:
+    """Return (file, line) -> codes named by `# modelspec: ignore[...]` comments on that line, in the spec and in
+    the files it extends."""
+    doc = model.document
+    by_line: dict[tuple[str, int], set[str]] = {}
+    for file in (doc.path, *doc.texts):
+        text = doc.text_of(file)
+        if "modelspec:" not in text or "ignore[" not in text:
+            continue
+        for number, line in enumerate(text.splitlines(), start=1):
+            for match in INLINE.finditer(line):
+                codes = by_line.setdefault((file, number), set())
+                offset = match.start(1)
+                for word in match.group(1).split(","):
+                    column = offset + len(word) - len(word.lstrip()) + 1
+                    offset += len(word) + 1
+                    if not word.strip():
+                        continue
+                    try:
+                        codes.update(registry.select(word))
+                    except registry.UnknownRule as exc:
+                        problems.append(error(file, number, column, f"ignore comment: {exc}"))
     return by_line
 
 
-def _layer_spans(model: ModelSpec) -> dict[str, tuple[int, int]]:
-    """Return layer name -> (first line, last line) of its entry in `layers:`."""
+def _layer_spans(model: ModelSpec) -> dict[str, tuple[str, int, int]]:
+    """Return layer name -> (file, first line, last line) of its entry: in `layers:`, or in the block's definition
+    for a layer a block put there (a value a parameter gave it, written at the use, does not widen the span)."""
     doc = model.document
     last: dict[int, int] = {}
     for locations in (doc.key_locations, doc.value_locations):
         for path, (line, _) in locations.items():
             if len(path) >= 2 and path[0] == "layers" and isinstance(path[1], int):
+                if len(path) >= 3 and path[:3] in doc.origins:
+                    continue
                 last[path[1]] = max(last.get(path[1], 0), line)
     spans = {}
     for info in model.analysis.layers.values():
-        first = doc.locate(info.path)[0]
-        spans[info.name] = (first, max(first, last.get(info.index, first)))
+        file, first, _, _ = doc.place(info.path)
+        spans[info.name] = (file, first, max(first, last.get(info.index, first)))
     return spans
 
 
 def _suppressed(
-    code: str, line: int, layer: Optional[str], inline: dict[int, set[str]], spans: dict[str, tuple[int, int]]
+    code: str,
+    where: tuple[str, int],
+    layer: Optional[str],
+    uses: tuple,
+    inline: dict[tuple[str, int], set[str]],
+    spans: dict[str, tuple[str, int, int]],
 ) -> bool:
-    if code in inline.get(line, ()):
+    """Whether an ignore comment names ``code`` on the finding's line, on its layer's entry, or on a use of the
+    block it is in."""
+    if code in inline.get(where, ()) or any(code in inline.get((use.path, use.line), ()) for use in uses):
         return True
     if layer in spans:
-        first, last = spans[layer]
-        return any(code in codes for number, codes in inline.items() if first <= number <= last)
+        file, first, last = spans[layer]
+        return any(code in codes for (f, number), codes in inline.items() if f == file and first <= number <= last)
     return False
 
 

@@ -82,10 +82,16 @@ def project_root(folder: Path) -> Optional[Path]:
 
 
 def allowed_roots(model: ModelSpec) -> list[Path]:
-    """The folders a spec's relative weights path may reach: the spec's folder and its project; outside any project,
-    the current folder when the spec is inside it. (Inside a project the current folder adds nothing: run from `/`
-    or from a home folder, it would open the whole machine to a spec from a pull request.)"""
-    folder = Path(os.path.abspath(model.folder))
+    """The folders a spec's relative weights path may reach (``roots_of`` the spec's folder)."""
+    return roots_of(model.folder)
+
+
+def roots_of(folder: Union[str, os.PathLike]) -> list[Path]:
+    """The folders a relative path written in a spec in ``folder`` may reach (weights, `extends:`): the spec's
+    folder and its project; outside any project, the current folder when the spec is inside it. (Inside a project
+    the current folder adds nothing: run from `/` or from a home folder, it would open the whole machine to a spec
+    from a pull request.)"""
+    folder = Path(os.path.abspath(folder))
     project = project_root(folder)
     if project is not None:
         return [folder, project]
@@ -93,45 +99,45 @@ def allowed_roots(model: ModelSpec) -> list[Path]:
     return [folder, here] if here in folder.parents else [folder]
 
 
+def contained(folder: Union[str, os.PathLike], text: str, field: str) -> Union[Path, str]:
+    """The file a relative path ``text`` written in a spec in ``folder`` names, or why the path policy refuses it
+    (the message names the spec's ``field``): relative, with '/', inside ``roots_of(folder)``, also where its
+    symbolic links lead."""
+    if os.path.isabs(text) or re.match(r"^[A-Za-z]:", text) or "\\" in text:
+        return f"{field} must be relative to the spec's folder, with '/' between folders (received: {text!r})"
+    target = Path(os.path.normpath(os.path.join(os.path.abspath(folder), text)))
+    roots = roots_of(folder)
+    if not _inside(target, roots):
+        return (
+            f"{field} leaves the spec's tree ({roots[-1]}): a spec may only name files inside the project it lives "
+            f"in (received: {text!r})"
+        )
+    # Symbolic links are resolved before the policy applies (git stores links, so a pull request can add
+    # `base.weights.h5 -> /any/file`). The message is the same whether or not the file the link names exists.
+    if not _inside(Path(os.path.realpath(target)), [Path(os.path.realpath(root)) for root in roots]):
+        return (
+            f"{field} goes through a symbolic link that leads outside the spec's tree ({roots[-1]}): a spec may "
+            f"only name files inside the project it lives in (received: {text!r})"
+        )
+    return target
+
+
 def weights_file(model: ModelSpec, weights=None) -> Union[Path, Problem]:
     """Where the weights file is, or the problem with the spec's path. ``weights`` is taken as given."""
     if weights is not None:
         return Path(weights)
     text = model.spec.pretrained.path
-    where = ("pretrained", "path")
-    if os.path.isabs(text) or re.match(r"^[A-Za-z]:", text) or "\\" in text:
-        return Problem(
-            FILE,
-            where,
-            f"pretrained.path must be relative to the spec's folder, with '/' between folders (received: {text!r})",
-            hint="write the path from the spec's folder (e.g. ../weights/base.weights.h5), or pass the "
-            "file with `modelspec build --weights FILE`",
+    found = contained(model.folder, text, "pretrained.path")
+    if isinstance(found, str):
+        hint = (
+            "write the path from the spec's folder (e.g. ../weights/base.weights.h5), or pass the file with "
+            "`modelspec build --weights FILE`"
+            if "relative" in found.split(":")[0]
+            else "keep the weights inside the project (a weights/ folder beside specs/ is fine), or pass the file "
+            "with `modelspec build --weights FILE`"
         )
-    target = Path(os.path.normpath(os.path.join(os.path.abspath(model.folder), text)))
-    roots = allowed_roots(model)
-    hint = (
-        "keep the weights inside the project (a weights/ folder beside specs/ is fine), or pass the file with "
-        "`modelspec build --weights FILE`"
-    )
-    if not _inside(target, roots):
-        return Problem(
-            FILE,
-            where,
-            f"pretrained.path leaves the spec's tree ({roots[-1]}): a spec may only name "
-            f"files inside the project it lives in (received: {text!r})",
-            hint=hint,
-        )
-    # Symbolic links are resolved before the policy applies (git stores links, so a pull request can add
-    # `base.weights.h5 -> /any/file`). The message is the same whether or not the file the link names exists.
-    if not _inside(Path(os.path.realpath(target)), [Path(os.path.realpath(root)) for root in roots]):
-        return Problem(
-            FILE,
-            where,
-            f"pretrained.path goes through a symbolic link that leads outside the spec's tree ({roots[-1]}): a "
-            f"spec may only name files inside the project it lives in (received: {text!r})",
-            hint=hint,
-        )
-    return target
+        return Problem(FILE, ("pretrained", "path"), found, hint=hint)
+    return found
 
 
 def _inside(target: Path, roots: list[Path]) -> bool:
@@ -197,9 +203,9 @@ def check(model: ModelSpec, weights=None) -> list[Problem]:
 
 def located(model: ModelSpec, problem: Problem, level: Level = Level.ERROR) -> Diagnostic:
     """The diagnostic of a problem, at its line and column in the spec."""
-    line, column = model.document.locate(problem.path)
+    file, line, column, uses = model.document.place(problem.path)
     return Diagnostic(
-        model.path, line, column, problem.code[0], problem.code[1], level, problem.message, problem.hint, problem.where
+        file, line, column, problem.code[0], problem.code[1], level, problem.message, problem.hint, problem.where, uses
     )
 
 

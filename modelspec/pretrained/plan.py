@@ -78,12 +78,9 @@ def make_plan(loaded: ModelSpec, source: Source, block: Pretrained) -> Plan:
     problems = []
     for key, target in block.map.items():
         if target not in source.layers:
-            line, column = loaded.document.locate(("pretrained", "map", key))
             problems.append(
-                error(
-                    loaded.path,
-                    line,
-                    column,
+                loaded.document.error(
+                    ("pretrained", "map", key),
                     f"map target {target!r} is not a layer with weights in {path}",
                     layer=f"pretrained.map.{key}",
                     hint=f"layers in the file: {listing(source.layers)}",

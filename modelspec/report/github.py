@@ -24,7 +24,8 @@ def _property(value: str) -> str:
 def annotation(diagnostic) -> str:
     """Render one diagnostic as a workflow command."""
     d = diagnostic
-    message = d.message + (f"\nhint: {d.hint}" if d.hint else "")
+    uses = "".join(f" ({use.format()})" for use in d.uses)
+    message = (f"{d.layer}{uses}: " if uses else "") + d.message + (f"\nhint: {d.hint}" if d.hint else "")
     properties = ",".join(  # _data encodes a newline in a file's name as %0A: the record stays on its line
         (f"file={_property(d.path)}", f"line={d.line}", f"col={d.column}", f"title={_property(f'{d.code} {d.name}')}")
     )

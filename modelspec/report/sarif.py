@@ -68,6 +68,18 @@ def document(result) -> dict:
             entry["ruleIndex"] = index[d.code]
         if d.layer:
             entry["locations"][0]["logicalLocations"] = [{"name": d.layer, "kind": "member"}]
+        if d.uses:
+            entry["relatedLocations"] = [
+                {
+                    "id": number,
+                    "message": {"text": use.format()},
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": _uri(use.path)},
+                        "region": {"startLine": use.line, "startColumn": use.column},
+                    },
+                }
+                for number, use in enumerate(d.uses)
+            ]
         results.append(entry)
     return {
         "$schema": SCHEMA,

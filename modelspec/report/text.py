@@ -26,7 +26,7 @@ def line(diagnostic: Diagnostic, color: bool = False) -> str:
         return diagnostic.format()
     d = diagnostic
     one = d.printable_fields()  # a file's name may hold a newline or an escape sequence: never printed raw
-    where = f" {one['layer']}:" if d.layer else ""
+    where = d.where(one["layer"])
     text = (
         click.style(f"{one['path']}:{d.line}:{d.column}:", bold=True)
         + " "
