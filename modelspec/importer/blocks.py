@@ -301,12 +301,13 @@ def _local(item: Item, part: _Part) -> str:
     return item.name[len(part.prefix) :] if part.prefix is not None else item.body["type"]
 
 
-def _uses(items: Sequence[Item], parts: list[_Part], per_part: list[dict]) -> list[Use]:
+def _uses(flat: _Flat, parts: list[_Part], per_part: list[dict]) -> list[Use]:
     """The parts as uses: consecutive parts whose prefixes count up (conv2_block2_, conv2_block3_), with the same
-    values, each taking the one before, are one use with `repeat`; a counted prefix used once is the use's name
-    (conv2_block1), not a repeat of one."""
+    values, each taking the one before and keeping its shape, are one use with `repeat`; a counted prefix used
+    once is the use's name (conv2_block1), not a repeat of one."""
+    items = flat.items
     uses: list[Use] = []
-    counted_uses: set[int] = set()
+    counted_uses: set[int] = set()  # uses with a counted prefix whose parts all keep their shape
     for part, values in zip(parts, per_part):
         last = uses[-1] if uses else None
         counted = _REPEATED.match(part.prefix) if part.prefix is not None else None
@@ -316,6 +317,7 @@ def _uses(items: Sequence[Item], parts: list[_Part], per_part: list[dict]) -> li
             counted is not None
             and last is not None
             and id(last) in counted_uses
+            and flat.keeps_shape(part)
             and last.end == part.start
             and part.input == items[last.end - 1].name
             and last.values == values
@@ -325,9 +327,11 @@ def _uses(items: Sequence[Item], parts: list[_Part], per_part: list[dict]) -> li
             last.repeat += 1
             last.end = part.end
             continue
-        if counted is not None:
+        if counted is not None and flat.keeps_shape(part):
             use = Use("", counted.group(1), 1, int(counted.group(2)), values, part.input, part.start, part.end)
             counted_uses.add(id(use))
+        elif counted is not None:
+            use = Use("", part.prefix[:-1], 1, 1, values, part.input, part.start, part.end)
         else:
             prefix = part.prefix[:-1] if part.prefix is not None else None
             use = Use("", prefix, 1, 1, values, part.input, part.start, part.end)
@@ -355,7 +359,7 @@ def _defaults(template: _Template, uses: list[Use]) -> None:
 
 def _plan(flat: _Flat, parts: list[_Part]) -> _Plan:
     template, per_part = _template(flat.items, parts)
-    uses = _uses(flat.items, parts, per_part)
+    uses = _uses(flat, parts, per_part)
     _defaults(template, uses)
     definition = _definition("b", template)
     definition.layers = [flat.shown(layer) for layer in definition.layers]
@@ -372,7 +376,13 @@ class _Flat:
     items: Sequence[Item]
     first_input: Optional[str]
     defaults: dict  # what `defaults:` would hold for the flat spec
+    shapes: dict  # each layer's (and input's) output shape, where the analysis knows it
     lines: list[int] = field(default_factory=list)
+
+    def keeps_shape(self, part: _Part) -> bool:
+        """Whether the part outputs the shape it receives: only such parts may be a `repeat` (blocks.py's rule)."""
+        received, given = self.shapes.get(part.input), self.shapes.get(self.items[part.end - 1].name)
+        return received is not None and received == given
 
     def shown(self, layer: dict) -> dict:
         """``layer`` without the arguments `defaults:` would hold (to count the lines it takes)."""
@@ -420,13 +430,13 @@ def _minimal_written(layer: dict) -> dict:
 # --- choosing the blocks -----------------------------------------------------------------------------------
 
 
-def find(items: Sequence[Item], written: list[dict], first_input: Optional[str]) -> Blocked:
+def find(items: Sequence[Item], written: list[dict], first_input: Optional[str], shapes: dict) -> Blocked:
     """The flat import ``items`` (``written``: each as the flat spec writes it, `inputs:` where it needs them)
     with its repeated parts as blocks; ``first_input`` is what the first layer takes (the model's single input,
-    or None).
+    or None); ``shapes`` holds each layer's and input's output shape (a `repeat` must keep its shape).
     """
     hoisted = copy.deepcopy(written)
-    flat = _Flat(items, first_input, emit.hoist(hoisted))
+    flat = _Flat(items, first_input, emit.hoist(hoisted), shapes)
     flat.lines = [len(emit.layer_lines(layer)) for layer in hoisted]
     groups: dict[tuple, list[_Part]] = {}
     for part in _parts(items):

@@ -138,7 +138,7 @@ def _import(config: dict, where: str, output, weights_out, origin: Optional[Mode
 def _blocks(items: list[blocks.Item], layers: list[dict], flat: FlatModel, where: str) -> Optional[blocks.Blocked]:
     """The repeated parts of the flat import as blocks, or None when there are none worth writing."""
     single = flat.inputs[0].name if len(flat.inputs) == 1 else None
-    found = blocks.find(items, layers, single)
+    found = blocks.find(items, layers, single, _shapes(flat, layers))
     if not found.blocks:
         return None
     if not blocks.same_layers(found.flat(), items):
@@ -148,6 +148,21 @@ def _blocks(items: list[blocks.Item], layers: list[dict], flat: FlatModel, where
             "report; `--flat` imports it without blocks)",
         )
     return found
+
+
+def _shapes(flat: FlatModel, layers: list[dict]) -> dict:
+    """Each layer's output shape (batch axis included), and each input's, from the flat spec's analysis; empty
+    when the flat spec does not validate (the check after writing says why)."""
+    spec = {"modelspec": 1, "name": "shapes", **_inputs(flat.inputs), "layers": layers}
+    try:
+        analysis = from_document(spec_source.parse(emit.spec_text([], spec), "<imported>")).analysis
+    except SpecError:
+        return {}
+    shapes = {node.name: tuple([None, *node.shape[1:]]) for node in flat.inputs}
+    for name, info in analysis.layers.items():
+        if info.output_shape is not None:
+            shapes[name] = tuple(info.output_shape)
+    return shapes
 
 
 def _layout(spec: dict, layers: list[dict], found: Optional[blocks.Blocked]) -> bool:
