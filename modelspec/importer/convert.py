@@ -317,8 +317,8 @@ def _header(where: str, flat: FlatModel, origin: Optional[ModelSource], output, 
     lines.append(f'the Keras {what} model "{flat.name}", {len(flat.nodes) - flat.rewritten} layers{count}.')
     if flat.rewritten:
         lines.append(
-            f"Its {flat.rewritten} CustomScaleLayer layers (x + scale * y) are written as a rescaling <name>_scale, "
-            "then an add."
+            f"Its {flat.rewritten} CustomScaleLayer layer{'s' if flat.rewritten != 1 else ''} (x + scale * y) "
+            f"{'are' if flat.rewritten != 1 else 'is'} written as a rescaling <name>_scale, then an add."
         )
     if found is not None and output is not None:
         lines.append("Its weights load through `pretrained:`, so `modelspec build` gives the same outputs.")
