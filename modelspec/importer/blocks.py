@@ -441,25 +441,7 @@ def find(items: Sequence[Item], written: list[dict], first_input: Optional[str],
     groups: dict[tuple, list[_Part]] = {}
     for part in _parts(items):
         groups.setdefault(_signature(items, part), []).append(part)
-    free = [True] * len(items)
-    plans: list[_Plan] = []
-    while True:
-        best: Optional[tuple] = None
-        for group in groups.values():
-            parts = _disjoint(p for p in group if all(free[p.start : p.end]))
-            if not parts or (len(parts) == 1 and parts[0].prefix is None):
-                continue
-            plan = _plan(flat, parts)
-            key = (plan.saving, -parts[0].start, parts[0].end - parts[0].start)
-            if best is None or key > best[0]:
-                best = (key, plan)
-        if best is None or best[0][0] < MIN_SAVING:
-            break
-        plan = best[1]
-        plans.append(plan)
-        for part in plan.parts:
-            free[part.start : part.end] = [False] * (part.end - part.start)
-    plans.sort(key=lambda plan: plan.parts[0].start)
+    plans = sorted(_choose(flat, list(groups.values())), key=lambda plan: plan.parts[0].start)
     chosen: list[tuple[str, _Plan]] = []
     names: set[str] = set()
     for plan in plans:  # named in the order they are first used
@@ -469,6 +451,30 @@ def find(items: Sequence[Item], written: list[dict], first_input: Optional[str],
             use.block = name
         chosen.append((name, plan))
     return _assemble(items, chosen, first_input)
+
+
+def _choose(flat: _Flat, groups: list[list[_Part]]) -> list[_Plan]:
+    """The blocks to write, greedily: the group that saves the most lines among the parts not yet taken."""
+    free = [True] * len(flat.items)
+    plans: list[_Plan] = []
+    known: dict[tuple, _Plan] = {}  # a group's plan, for as long as none of its parts is taken
+    while True:
+        best: Optional[tuple] = None
+        for group in groups:
+            parts = _disjoint(p for p in group if all(free[p.start : p.end]))
+            if not parts or (len(parts) == 1 and parts[0].prefix is None):
+                continue
+            plan = known.get(tuple(parts))
+            if plan is None:
+                plan = known[tuple(parts)] = _plan(flat, parts)
+            key = (plan.saving, -parts[0].start, parts[0].end - parts[0].start)
+            if best is None or key > best[0]:
+                best = (key, plan)
+        if best is None or best[0][0] < MIN_SAVING:
+            return plans
+        plans.append(best[1])
+        for part in best[1].parts:
+            free[part.start : part.end] = [False] * (part.end - part.start)
 
 
 def _disjoint(parts) -> list[_Part]:
