@@ -441,7 +441,8 @@ def find(items: Sequence[Item], written: list[dict], first_input: Optional[str],
     groups: dict[tuple, list[_Part]] = {}
     for part in _parts(items):
         groups.setdefault(_signature(items, part), []).append(part)
-    plans = sorted(_choose(flat, list(groups.values())), key=lambda plan: plan.parts[0].start)
+    repeated = [group for group in groups.values() if len(group) > 1]
+    plans = sorted(_choose(flat, repeated), key=lambda plan: plan.parts[0].start)
     chosen: list[tuple[str, _Plan]] = []
     names: set[str] = set()
     for plan in plans:  # named in the order they are first used
@@ -462,7 +463,7 @@ def _choose(flat: _Flat, groups: list[list[_Part]]) -> list[_Plan]:
         best: Optional[tuple] = None
         for group in groups:
             parts = _disjoint(p for p in group if all(free[p.start : p.end]))
-            if not parts or (len(parts) == 1 and parts[0].prefix is None):
+            if len(parts) < 2:  # a block used once costs more lines than it saves
                 continue
             plan = known.get(tuple(parts))
             if plan is None:
