@@ -10,9 +10,9 @@ block's); the arguments that differ become the block's parameters. Parts come fr
 - a name prefix ending in ``_`` that a run of layers shares (``conv2_block1_``, ``block_3_``, ``pool2_``); uses
   whose prefixes count up (``conv2_block2_``, ``conv2_block3_``) with the same arguments, each taking the last
   one's output, are one use with ``repeat`` (and ``start``);
-- a short chain (2 to 4 layers, each taking the one before) for layers Keras named by their class
-  (``conv2d_57``, ``batch_normalization_57``, ``activation_57``): such a use has no `name:` and passes its
-  layers' names as parameters.
+- a short chain (2 to 4 layers, each taking the one before) whose names no prefix can give: Keras's names for
+  layers it was given none for (``conv2d_57``, ``batch_normalization_57``, ``activation_57``), or names ending
+  in one shared number (NASNet's cells): such a use has no `name:` and passes its layers' names as parameters.
 
 The blocks are chosen greedily, the one that saves the most lines of spec first, among parts not yet taken;
 ties go to the earliest part, so the result is deterministic. ``Blocked.flat()`` gives back the flat layers the
@@ -31,19 +31,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
+from modelspec.blocks import INPUT as INPUT_PARAMETER
+from modelspec.blocks import INPUTS as INPUTS_PARAMETER
+from modelspec.blocks import USE_KEYS
 from modelspec.importer import emit
 from modelspec.importer.layers import field_default
 from modelspec.schema.layers import LAYER_TYPES
 
 MIN_SAVING = 4  # lines a block must save to be written (a block read once costs its reader more than it saves)
-CHAIN_LENGTHS = (2, 3, 4)  # the chains of class-named layers tried as blocks
-MERGES = frozenset({"add", "subtract", "multiply", "average", "concatenate"})  # always name their inputs
+CHAIN_LENGTHS = (2, 3, 4)  # the chains of layers passing their names tried as blocks
 _REPEATED = re.compile(r"^(.*[^0-9])(0|[1-9][0-9]*)_$")  # a prefix that counts: conv2_block3_ -> conv2_block, 3
 _USE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 _NOT_IDENTIFIER = re.compile(r"[^A-Za-z0-9_]")
+_NUMBER = re.compile(r"_[0-9]+$")
 # What a layer's name is called as a parameter of a block whose uses pass the names (a short word per type).
 NAME_PARAMETER = {"conv2d": "conv", "batch_norm": "bn", "activation": "act", "depthwise_conv2d": "dwconv"}
 INPUT = "$input"
+_RESERVED = frozenset({*USE_KEYS, INPUT_PARAMETER, INPUTS_PARAMETER})  # a use's own keys: never a parameter
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class Item:
     name: str
     refs: tuple[str, ...]
     body: dict  # as written, without name and inputs: {"type": ..., argument: value, ...}
+    class_named: bool = False  # named as Keras names a layer it was given no name for: conv2d_57
 
 
 @dataclass
@@ -184,14 +189,26 @@ def _prefixed(items: Sequence[Item]) -> list[_Part]:
 
 
 def _chains(items: Sequence[Item]) -> list[_Part]:
+    """Chains of layers whose names a prefix cannot give (a person's names have a structure to keep)."""
     parts = []
     for length in CHAIN_LENGTHS:
         for start in range(len(items) - length + 1):
-            if len(items[start].refs) == 1 and all(
-                items[start + j].refs == (items[start + j - 1].name,) for j in range(1, length)
+            if (
+                len(items[start].refs) == 1
+                and _numbered_alike(items[start : start + length])
+                and all(items[start + j].refs == (items[start + j - 1].name,) for j in range(1, length))
             ):
                 parts.append(_part(items, start, start + length, None))
     return [part for part in parts if part is not None]
+
+
+def _numbered_alike(chain: Sequence[Item]) -> bool:
+    """Whether the names of a chain are Keras's for unnamed layers (conv2d_57, batch_normalization_57), or end
+    with one number (NASNet's cells: normal_bn_1_12, normal_relu_1_12...): names a block cannot prefix."""
+    if all(item.class_named for item in chain):
+        return True
+    numbers = {_NUMBER.search(item.name).group(0) if _NUMBER.search(item.name) else None for item in chain}
+    return len(numbers) == 1 and None not in numbers
 
 
 def _part(items: Sequence[Item], start: int, end: int, prefix: Optional[str]) -> Optional[_Part]:
@@ -270,7 +287,7 @@ def _template(items: Sequence[Item], parts: list[_Part]) -> tuple[_Template, lis
             name = taken.get(tag)
             if name is None:
                 name = key if key not in params else _identifier(f"{key}_{_local(item, first)}")
-                while name in params:
+                while name in params or name in _RESERVED:
                     name += "_"
                 params[name] = vector
                 taken[tag] = name
@@ -281,7 +298,7 @@ def _template(items: Sequence[Item], parts: list[_Part]) -> tuple[_Template, lis
         else:
             name = NAME_PARAMETER.get(item.body["type"], _identifier(item.body["type"]))
             base, n = name, 2
-            while name in params:
+            while name in params or name in _RESERVED:
                 name, n = f"{base}{n}", n + 1
             params[name] = tuple(json.dumps(items[p.start + j].name) for p in parts)
             locals_.append(("param", name))
@@ -400,7 +417,7 @@ def _definition(name: str, template: _Template) -> Block:
         layer: dict[str, Any] = {"type": body["type"], "name": local if isinstance(local, str) else f"${local[1]}"}
         refs = template.refs[j]
         implied = ("input",) if j == 0 else ("local", j - 1)
-        if refs != (implied,) or body["type"] in MERGES:
+        if refs != (implied,) or body["type"] in emit.MERGES:
             layer["inputs"] = [INPUT if ref == ("input",) else _local_name(template, ref[1]) for ref in refs]
         for key, value in body.items():
             if key != "type":
@@ -523,6 +540,12 @@ def _assemble(items: Sequence[Item], chosen: list[tuple[str, _Plan]], first_inpu
     blocks = [_definition(name, plan.template) for name, plan in ranked]
     templates = {name: plan.template for name, plan in ranked}
     return Blocked(items, blocks, entries, first_input, templates)
+
+
+def class_named(name: str, class_name: str) -> bool:
+    """Whether ``name`` is what Keras calls a layer of ``class_name`` given no name (conv2d, conv2d_57)."""
+    snake = re.sub(r"([a-z])([A-Z])", r"\1_\2", re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)).lower()
+    return name == snake or (name.startswith(snake + "_") and name[len(snake) + 1 :].isdigit())
 
 
 def same_layers(found: Sequence[Item], items: Sequence[Item]) -> bool:

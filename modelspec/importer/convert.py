@@ -245,12 +245,16 @@ def _layers(flat: FlatModel) -> tuple[list[dict], list[blocks.Item], list[Proble
     for name in order:
         layer = {"type": converted[name]["type"], "name": name}
         refs = inputs[name]
-        if refs != [previous] or converted[name]["type"] in ("add", "subtract", "multiply", "average", "concatenate"):
+        if refs != [previous] or converted[name]["type"] in emit.MERGES:
             layer["inputs"] = refs
         layer.update({k: v for k, v in converted[name].items() if k != "type"})
         layers.append(layer)
         previous = name
-    items = [blocks.Item(name, tuple(inputs[name]), converted[name]) for name in order]
+    classes = {node.name: node.class_name for node in flat.nodes}
+    items = [
+        blocks.Item(name, tuple(inputs[name]), converted[name], blocks.class_named(name, classes[name]))
+        for name in order
+    ]
     return layers, items, []
 
 

@@ -12,12 +12,15 @@ import yaml
 
 from modelspec.importer.layers import field_default
 from modelspec.schema.layers import LAYER_TYPES
+from modelspec.schema.layers.base import Role
 from modelspec.schema.spec import Defaults
 
 if TYPE_CHECKING:
     from modelspec.importer.blocks import Block
 
 LINE = 118  # a layer longer than this on one line is written as a block
+# Merge layers are written with their inputs always (the schema's role says which types merge).
+MERGES = frozenset(name for name, model in LAYER_TYPES.items() if model.ROLE is Role.MERGE)
 USE_LINE = 120  # a use longer than this is broken over lines (its layers' names make it long: conv2d_57, ...)
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 _RESERVED = frozenset({"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"})
