@@ -235,3 +235,24 @@ def test_a_custom_scale_layer_keras_would_not_write_stays_refused():
         assert "odd (CustomScaleLayer): custom class" in str(caught)
     else:
         raise AssertionError("a CustomScaleLayer with an unknown argument was imported")
+
+
+def test_odd_names_make_valid_blocks():
+    """A 53-character prefix with a dash, and local names that are numbers: the block name is cut to fit, the
+    numbers are quoted (YAML would read them as integers), and the spec expands to the flat layers."""
+    stem = "a" * 50 + "-x_"
+    layers, given = [_layer("Dense", "stem", {"units": 8}, ["x"])], "stem"
+    for n in range(1, 5):
+        prefix = f"{stem}{n}_"
+        layers += [
+            _layer("Dense", f"{prefix}1", {"units": 8}, [given]),
+            _layer("Dense", f"{prefix}2", {"units": 8}, [f"{prefix}1"]),
+            _layer("Add", f"{prefix}3", {}, [given, f"{prefix}2"]),
+        ]
+        given = f"{prefix}3"
+    config = _model(layers, given)
+    text = import_config(config).text
+    assert f"  {'a' * 48}:\n" in text
+    assert '      - {type: add, name: "3", inputs: [$input, "2"]}\n' in text
+    assert f"     name: {stem}, repeat: 4}}\n" in text
+    _same_model(text, import_config(config, flat=True).text)

@@ -513,7 +513,7 @@ def _block_name(items: Sequence[Item], parts: list[_Part], taken: set[str]) -> s
     else:
         types = [items[i].body["type"] for i in range(first.start, first.end)]
         base = "_".join(NAME_PARAMETER.get(t, t) for t in types if t != "activation") or "activation"
-    base = base if base and base[0].isalpha() else f"block_{base}".rstrip("_")
+    base = base[:48] if _USE_NAME.match(base[:48]) else "block"  # room for a number
     name, n = base, 2
     while name in taken or not _USE_NAME.match(name):
         name, n = f"{base}{n}", n + 1
