@@ -14,12 +14,14 @@ repeat: 3}`` whose definition uses ``{block: conv_bn, name: "1"}``, whose layer 
 ``conv2_block1_1_conv`` ... ``conv2_block3_1_conv``: Keras's ResNet names. A use without ``name:`` adds no prefix.
 
 Expansion is bounded (docs/security.md): at most ``Limits.max_layers`` expanded layers, ``Limits.max_nodes``
-expanded values, ``MAX_NESTING`` nested uses and ``MAX_REPEAT`` repeats; it stops at the first bound passed.
+expanded values, ``Limits.max_block_nesting`` nested uses and ``Limits.max_repeat`` copies of a use; it stops at
+the first bound passed.
 Pure Python; no TensorFlow.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
@@ -32,8 +34,6 @@ from modelspec.schema.base import canonical_name
 from modelspec.schema.layers import LAYER_ALIASES, LAYER_TYPES
 from modelspec.validation_errors import spec_path_text
 
-MAX_NESTING = 16  # uses inside uses
-MAX_REPEAT = 1024  # repeats of one use
 USE_KEYS = ("block", "name", "repeat", "start", "inputs")  # a use's own keys; every other key is a parameter
 BLOCK_KEYS = ("description", "params", "layers")
 INPUT, INPUTS = "input", "inputs"  # `$input`, `$inputs`: what the use receives
@@ -177,52 +177,34 @@ class _Expansion:
             outer = outer.parent
 
     def use(self, item: dict, at: SpecPath, scope: Optional[_Scope]) -> None:
+        """Expand one use: each copy of the block's layers, named with the use's prefix."""
         values = self.substitute(dict(item), at, None, scope)
         name, definition = self.definition(values, at, scope)
-        if definition is None:
-            return
-        params = definition.get("params") or {}
-        given = self.parameters(values, item, params, name, at, scope)
-        if given is None:
-            return
-        repeat, start = self.repetition(values, at, scope)
-        if repeat is None:
-            return
-        prefix_name = values.get("name")
-        if repeat > 1 and prefix_name is None:
-            self.fail(
-                at + ("repeat",),
-                f"a use of block '{name}' with `repeat` needs a `name:` (the prefix of its layers' names)",
-                uses=scope.uses if scope else (),
-            )
-            return
-        if len(self.stack) >= MAX_NESTING:
-            self.fail(
-                at, f"blocks are nested more than {MAX_NESTING} deep (block '{name}')", uses=scope.uses if scope else ()
-            )
+        given = None if definition is None else self.parameters(values, item, definition, name, at, scope)
+        numbers = None if given is None else self.numbers(values, name, at, scope)
+        if numbers is None:
             return
         file, line, column, _ = self.doc.place(at)
         uses = (Use(name, file, line, column), *(scope.uses if scope else ()))
-        inputs = self.use_inputs(values, at, scope)
+        inputs = self.use_inputs(values, scope)
         outer_prefix = scope.prefix if scope else ""
-        definition_path = ("blocks", name, "layers")
+        prefix_name = values.get("name")
         copies = []
         self.stack.append(name)
-        for number in range(start, start + repeat):
-            if prefix_name is None:
-                prefix = outer_prefix
-            else:
-                prefix = f"{outer_prefix}{prefix_name}{number if 'repeat' in values else ''}_"
-            inner = _Scope(prefix, given, inputs if number == start else None, len(self.layers), uses, name, scope)
+        for number in numbers:
+            prefix = outer_prefix
+            if prefix_name is not None:
+                prefix += f"{prefix_name}{number if 'repeat' in values else ''}_"
             first = len(self.layers)
-            self.items(definition["layers"], definition_path, inner)
+            inner = _Scope(prefix, given, inputs if number == numbers.start else None, first, uses, name, scope)
+            self.items(definition["layers"], ("blocks", name, "layers"), inner)
             copies.append((first, len(self.layers) - 1))
             if self.problems or self.over:
                 break
         self.stack.pop()
         if scope is not None and prefix_name is not None and self.layers:
             scope.local[str(prefix_name)] = _At(len(self.layers) - 1)
-        if repeat > 1:
+        if len(numbers) > 1:
             self.repeats.append(Repeated(at, name, tuple(copies)))
 
     def definition(self, values: dict, at: SpecPath, scope: Optional[_Scope]) -> tuple[str, Optional[dict]]:
@@ -245,8 +227,9 @@ class _Expansion:
             return name, None
         return name, self.blocks[name]
 
-    def parameters(self, values: dict, raw: dict, params: dict, name: str, at: SpecPath, scope) -> Optional[dict]:
+    def parameters(self, values: dict, raw: dict, definition: dict, name: str, at: SpecPath, scope) -> Optional[dict]:
         """Parameter -> (value, where it was written, the uses around that place); None after a problem."""
+        params = definition.get("params") or {}
         uses = scope.uses if scope else ()
         given = {}
         ok = True
@@ -278,25 +261,28 @@ class _Expansion:
                 given[key] = (default, ("blocks", name, "params", key), None)  # None: the uses of this block
         return given if ok else None
 
-    def repetition(self, values: dict, at: SpecPath, scope) -> tuple[Optional[int], int]:
+    def numbers(self, values: dict, name: str, at: SpecPath, scope) -> Optional[range]:
+        """The numbers of the use's copies (``range(start, start + repeat)``); None after a problem."""
         uses = scope.uses if scope else ()
         repeat, start = values.get("repeat", 1), values.get("start", 1)
-        if not _is_int(repeat) or not 1 <= repeat <= MAX_REPEAT:
-            self.fail(
-                at + ("repeat",),
-                f"repeat must be a whole number from 1 to {MAX_REPEAT:,} (received: {repeat!r})",
-                uses=uses,
-            )
-            return None, 1
-        if "start" in values and "repeat" not in values:
-            self.fail(at + ("start",), "`start` numbers the copies of a use with `repeat`; add `repeat:`", uses=uses)
-            return None, 1
-        if not _is_int(start) or start < 0:
-            self.fail(at + ("start",), f"start must be a whole number, 0 or more (received: {start!r})", uses=uses)
-            return None, 1
-        return repeat, start
+        most = self.limits.max_repeat
+        if not _is_int(repeat) or not 1 <= repeat <= most:
+            problem = (("repeat",), f"repeat must be a whole number from 1 to {most:,} (received: {repeat!r})")
+        elif "start" in values and "repeat" not in values:
+            problem = (("start",), "`start` numbers the copies of a use with `repeat`; add `repeat:`")
+        elif not _is_int(start) or start < 0:
+            problem = (("start",), f"start must be a whole number, 0 or more (received: {start!r})")
+        elif repeat > 1 and values.get("name") is None:
+            problem = (("repeat",), f"a use of block '{name}' with `repeat` needs a `name:` (its layers' prefix)")
+        elif len(self.stack) >= self.limits.max_block_nesting:
+            problem = ((), f"blocks are nested more than {self.limits.max_block_nesting} deep (block '{name}')")
+        else:
+            return range(start, start + repeat)
+        self.fail(at + problem[0], problem[1], uses=uses)
+        return None
 
-    def use_inputs(self, values: dict, at: SpecPath, scope) -> Optional[list]:
+    def use_inputs(self, values: dict, scope) -> Optional[list]:
+        """The use's explicit inputs; a use that opens its block takes the inputs the block received."""
         if "inputs" not in values:
             return scope.inputs if scope is not None and len(self.layers) == scope.first else None
         inputs = values["inputs"]
@@ -307,8 +293,13 @@ class _Expansion:
     def substitute(self, item: dict, at: SpecPath, target, scope: Optional[_Scope]) -> dict:
         """A copy of ``item`` with every `$NAME` replaced; inputs inside a block become cells of its scope."""
         copied = {}
+        self.nodes += len(item)
         for key, value in item.items():
-            copied[key] = self.value(value, at + (key,), None if target is None else target + (key,), scope)
+            cls = value.__class__
+            if cls is int or cls is float or value is None or cls is bool or cls is str and value[:1] != "$":
+                copied[key] = value  # the common case: a plain value, nothing to replace or copy
+            else:
+                copied[key] = self.value(value, at + (key,), None if target is None else target + (key,), scope)
         if scope is not None and "inputs" in copied:
             copied["inputs"] = self.references(copied["inputs"], scope)
         return copied
@@ -356,7 +347,7 @@ class _Expansion:
             return None
         value, where, uses = scope.values[name]
         if target is not None:
-            self._index.copy(where, target, self, whole=True)
+            self._index.copy_value(where, target, self, isinstance(value, (dict, list)))
             self.origins[target] = (self.doc.place(where)[0], scope.uses if uses is None else uses)
         return _copy(value)
 
@@ -400,27 +391,27 @@ class _LocationIndex:
                 if head is not None:
                     self.groups.setdefault(head, []).append((kind, path[len(head) :], location))
 
-    def copy(self, source_path: SpecPath, target: SpecPath, expansion: _Expansion, whole=False) -> None:
-        """Locate ``target`` (and everything under it) where ``source_path`` was written."""
-        head = _head(source_path)
-        if head is None or whole and len(source_path) > len(head):
-            rest = () if head is None else source_path[len(head) :]
-            entries = []
-            for kind, suffix, location in self.groups.get(head, []) if head is not None else []:
-                if suffix[: len(rest)] == rest:
-                    entries.append((kind, suffix[len(rest) :], location))
-            if head is None:
-                for kind, locations in (("key", self.doc.key_locations), ("value", self.doc.value_locations)):
-                    if source_path in locations:
-                        entries.append((kind, (), locations[source_path]))
-        else:
-            entries = self.groups.get(head, [])
-        if whole and source_path in self.doc.key_locations:  # a parameter's value is shown at its key
-            entries = [("key", (), self.doc.key_locations[source_path])] + entries
+    def copy(self, layer: SpecPath, target: SpecPath, expansion: _Expansion) -> None:
+        """Locate the layer at ``target`` and everything in it where the layer at ``layer`` was written."""
+        entries = self.groups.get(layer, ())
         expansion.nodes += len(entries)
+        keys, values = expansion.key_locations, expansion.value_locations
         for kind, suffix, location in entries:
-            where = expansion.key_locations if kind == "key" else expansion.value_locations
-            where[target + suffix] = location
+            (keys if kind == "key" else values)[target + suffix] = location
+
+    def copy_value(self, written: SpecPath, target: SpecPath, expansion: _Expansion, nested: bool) -> None:
+        """Locate the value at ``target`` (everything in it, when ``nested``) where the value at ``written`` was."""
+        keys, values = expansion.key_locations, expansion.value_locations
+        for ours, theirs in ((keys, self.doc.key_locations), (values, self.doc.value_locations)):
+            if written in theirs:
+                ours[target] = theirs[written]
+        head = _head(written)
+        if nested and head is not None:
+            rest = written[len(head) :]
+            for kind, suffix, location in self.groups.get(head, ()):
+                if len(suffix) > len(rest) and suffix[: len(rest)] == rest:
+                    (keys if kind == "key" else values)[target + suffix[len(rest) :]] = location
+                    expansion.nodes += 1
 
 
 def _head(path: SpecPath) -> Optional[SpecPath]:
@@ -450,10 +441,8 @@ def _names(layers: list, taken: set[str]) -> list[str]:
     for item in layers:
         item = item if isinstance(item, dict) else {}
         kind = item.get("type")
-        try:
+        with contextlib.suppress(Exception):  # an unknown type keeps its spelling; the schema reports it
             kind = canonical_name(kind, LAYER_TYPES, LAYER_ALIASES, "layer type")
-        except Exception:  # noqa: BLE001 - an unknown type keeps its spelling; the schema reports it
-            pass
         name = item.get("name")
         pairs.append((str(kind), name if isinstance(name, str) else None))
     return auto_names(pairs, taken)
@@ -572,51 +561,46 @@ def repeat_problems(doc: source.Document, analysis) -> list[Diagnostic]:
 
 def _definitions(doc: source.Document) -> dict:
     """The `blocks:` mapping, checked for shape (each a mapping with `layers:`, known keys, named parameters)."""
-    blocks = doc.data.get("blocks", {})
-    problems = []
+    blocks = doc.data.get("blocks") or {}
+    problems: list[Diagnostic] = []
 
     def fail(path, message, hint=None):
-        file, line, column, _ = doc.place(path)
-        problems.append(error(file, line, column, message, hint=hint))
+        problems.append(doc.error(path, message, hint=hint))
 
-    if blocks is None:
-        blocks = {}
     if not isinstance(blocks, dict):
         fail(("blocks",), "`blocks:` must be a mapping of block names to definitions")
         raise SpecError(problems)
     for name, definition in blocks.items():
-        at = ("blocks", name)
-        if not IDENTIFIER.match(name.replace("-", "_").replace(".", "_")):
-            fail(at, f"block name '{name}' must start with a letter and hold letters, digits, '_', '.' or '-'")
-        if not isinstance(definition, dict):
-            fail(at, f"block '{name}' must be a mapping with `params:` and `layers:`")
-            continue
-        for key in definition:
-            if key not in BLOCK_KEYS:
-                fail(
-                    at + (key,),
-                    f"unknown field '{key}' in block '{name}'{did_you_mean(key, BLOCK_KEYS)}",
-                    hint="a block has `layers:`, and may have `params:` and `description:`",
-                )
-        layers = definition.get("layers")
-        if not isinstance(layers, list) or not layers:
-            fail(
-                at if layers is None else at + ("layers",),
-                f"block '{name}' needs `layers:`, a list of at least one layer or use",
-            )
-        params = definition.get("params", {})
-        if params is not None and not isinstance(params, dict):
-            fail(
-                at + ("params",),
-                f"`params:` of block '{name}' must be a mapping of parameter names to defaults "
-                "(null: the use must set it)",
-            )
-            continue
-        for param in params or {}:
-            if not IDENTIFIER.match(param):
-                fail(at + ("params", param), f"parameter name '{param}' must be an identifier (letters, digits, '_')")
-            elif param in USE_KEYS or param in (INPUT, INPUTS):
-                fail(at + ("params", param), f"'{param}' is reserved in a use; choose another parameter name")
+        _check_definition(name, definition, fail)
     if problems:
         raise SpecError(problems)
     return blocks
+
+
+def _check_definition(name: str, definition: Any, fail) -> None:
+    at = ("blocks", name)
+    if not IDENTIFIER.match(name.replace("-", "_").replace(".", "_")):
+        fail(at, f"block name '{name}' must start with a letter and hold letters, digits, '_', '.' or '-'")
+    if not isinstance(definition, dict):
+        fail(at, f"block '{name}' must be a mapping with `params:` and `layers:`")
+        return
+    for key in definition:
+        if key not in BLOCK_KEYS:
+            fail(
+                at + (key,),
+                f"unknown field '{key}' in block '{name}'{did_you_mean(key, BLOCK_KEYS)}",
+                hint="a block has `layers:`, and may have `params:` and `description:`",
+            )
+    layers = definition.get("layers")
+    if not isinstance(layers, list) or not layers:
+        where = at if layers is None else at + ("layers",)
+        fail(where, f"block '{name}' needs `layers:`, a list of at least one layer or use")
+    params = definition.get("params") or {}
+    if not isinstance(params, dict):
+        fail(at + ("params",), f"`params:` of block '{name}' must map parameter names to defaults (null: required)")
+        return
+    for param in params:
+        if not IDENTIFIER.match(param):
+            fail(at + ("params", param), f"parameter name '{param}' must be an identifier (letters, digits, '_')")
+        elif param in USE_KEYS or param in (INPUT, INPUTS):
+            fail(at + ("params", param), f"'{param}' is reserved in a use; choose another parameter name")

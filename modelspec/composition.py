@@ -19,7 +19,6 @@ from modelspec.diagnostics import SpecError, did_you_mean, error
 from modelspec.pretrained.checks import contained
 
 EXTENDS = "extends"
-MAX_CHAIN = 16  # bases of bases
 
 
 def compose(doc: source.Document, limits: Optional[source.Limits] = None) -> source.Document:
@@ -27,7 +26,7 @@ def compose(doc: source.Document, limits: Optional[source.Limits] = None) -> sou
 
     Raises:
         SpecError: the base is missing, unreadable, invalid YAML, outside the spec's tree, or the chain is a cycle
-            or longer than ``MAX_CHAIN``; located at the `extends:` that names it.
+            or longer than ``Limits.max_extends``; located at the `extends:` that names it.
     """
     if EXTENDS not in doc.data:
         return doc
@@ -55,8 +54,8 @@ def _compose(doc: source.Document, limits: source.Limits, chain: list[str]) -> s
     if os.path.realpath(found) in chain:
         cycle = " -> ".join(Path(p).name for p in [*chain[chain.index(os.path.realpath(found)) :], str(found)])
         raise refuse(f"extends makes a cycle ({cycle}): a spec cannot extend itself")
-    if len(chain) > MAX_CHAIN:
-        raise refuse(f"extends chains more than {MAX_CHAIN} files")
+    if len(chain) > limits.max_extends:
+        raise refuse(f"extends chains more than {limits.max_extends} files")
     if not found.is_file():
         siblings = sorted(p.name for p in found.parent.glob("*.y*ml")) if found.parent.is_dir() else []
         raise refuse(

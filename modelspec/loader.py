@@ -55,7 +55,7 @@ def load_spec(spec: Union[str, os.PathLike, dict, ModelSpec], *, limits: Optiona
         doc = source.parse(spec, "<string>", limits)
     else:
         raise TypeError(f"load_spec takes a path, a YAML string or a dict (received: {type(spec).__name__})")
-    return from_document(doc)
+    return from_document(doc, limits)
 
 
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -88,17 +88,18 @@ def spec_files(paths: Iterable[Union[str, os.PathLike]]) -> list[Path]:
     return files
 
 
-def from_document(doc: source.Document) -> ModelSpec:
+def from_document(doc: source.Document, limits: Optional[source.Limits] = None) -> ModelSpec:
     """Validate and analyse a parsed document; raise ``SpecError`` with its reading problems and every other one.
 
     The spec is first merged into the one it extends (``composition.compose``) and its blocks are expanded
-    (``blocks.expand``): everything after reads the flat layers.
+    (``blocks.expand``): everything after reads the flat layers. ``limits`` (default ``Limits.from_env()``) bound
+    the files read and the expansion.
     A duplicate key (``doc.problems``) does not hide the rest: the file is validated with the key's first value,
     and the duplicate is reported in line order among the validation or analysis errors.
     """
     found = []
     try:
-        doc = blocks.expand(composition.compose(doc))
+        doc = blocks.expand(composition.compose(doc, limits), limits)
         spec = Spec.model_validate(doc.data)
         analysed = ModelSpec(spec, doc, analyse(with_defaults(spec), doc))
         if doc.repeats:

@@ -39,7 +39,10 @@ class Limits:
     max_nodes: int = 200_000
     max_number_chars: int = 64
     max_string_chars: int = 4096
-    max_layers: int = 10_000
+    max_layers: int = 10_000  # also after blocks are expanded
+    max_block_nesting: int = 16  # uses of blocks inside blocks
+    max_repeat: int = 1024  # copies of one use
+    max_extends: int = 16  # files in an `extends:` chain
 
     @classmethod
     def from_env(cls, environ=None) -> Limits:

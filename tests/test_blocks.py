@@ -13,14 +13,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from modelspec import source
 from modelspec.cli import cli
 from modelspec.diagnostics import SpecError
-from modelspec.linter.runner import lint
+from modelspec.linter.runner import LintResult, lint
 from modelspec.loader import load_spec
 from modelspec.report import github, sarif
 from modelspec.report.json_report import document as json_document
-from modelspec.linter.runner import LintResult
 from modelspec.variants import overridden
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -174,6 +172,15 @@ def test_an_inline_ignore_inside_a_block_applies_to_every_use(tmp_path):
     lines = text.splitlines()
     lines[8] += "  # modelspec: ignore[MS101]"  # the conv's first line in conv_bn (line 9)
     assert not [d for d in lint(write(tmp_path, "\n".join(lines) + "\n")) if d.code == "MS101"]
+
+
+def test_an_inline_ignore_on_a_use_applies_to_what_that_use_expands_to(tmp_path):
+    text = ISSUE_EXAMPLE.replace(
+        "padding: same, use_bias: false}", "padding: same, use_bias: false, kernel_initializer: zeros}", 1
+    )
+    text = text.replace("out: 16}\n", "out: 16}  # modelspec: ignore[MS101]\n")
+    left = [d for d in lint(write(tmp_path, text)) if d.code == "MS101"]
+    assert left and all(not d.layer.startswith("conv2_block") for d in left)  # the stem's use is not ignored
 
 
 # --- errors -------------------------------------------------------------------------------------------------

@@ -11,7 +11,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "modelspec"
-BELOW = ["source.py", "schema", "analysis", "linter", "report", "data", "pretrained", "loader.py", "errors.py"]
+BELOW = [
+    "source.py",
+    "blocks.py",
+    "composition.py",
+    "schema",
+    "analysis",
+    "linter",
+    "report",
+    "data",
+    "pretrained",
+    "loader.py",
+    "errors.py",
+]
 PURE = [
     *BELOW,
     "drawing",
