@@ -1,5 +1,5 @@
 """Find the repeated parts of an imported graph and write them as blocks: `blocks:` definitions and uses with
-`repeat` (the format: README "Blocks and composition").
+`repeat` (the format: docs/blocks.md).
 
 A *part* is a run of consecutive layers of the written order that takes one tensor from outside (the use's
 `$input`) and whose other references stay inside it. Two parts are uses of one block when their layers have the
