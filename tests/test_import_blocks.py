@@ -8,6 +8,9 @@ The configs are written by hand as Keras 3 serialises them; tests/test_import.py
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 from click.testing import CliRunner
 
@@ -256,3 +259,20 @@ def test_odd_names_make_valid_blocks():
     assert '      - {type: add, name: "3", inputs: [$input, "2"]}\n' in text
     assert f"     name: {stem}, repeat: 4}}\n" in text
     _same_model(text, import_config(config, flat=True).text)
+
+
+def test_the_spec_does_not_depend_on_the_hash_seed(tmp_path):
+    """Sets and dicts never decide an order: two processes with other hash seeds write the same spec."""
+    path = tmp_path / "units.json"
+    path.write_text(json.dumps(_residual_model()))
+    texts = set()
+    for seed in ("1", "2"):
+        result = subprocess.run(
+            [sys.executable, "-m", "modelspec", "import", str(path), "-o", "-"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            check=True,
+        )
+        texts.add(result.stdout)
+    assert len(texts) == 1 and next(iter(texts)).endswith(RESIDUAL_SPEC)
