@@ -129,7 +129,12 @@ def _import(config: dict, where: str, output, weights_out, origin: Optional[Mode
     text = emit.spec_text(header, spec)
     params = weights.count(found) if found is not None else None
     unblocked = {key: value for key, value in spec.items() if key != "blocks"}
-    _check(text, where, output, params, {**unblocked, "defaults": {}, "layers": plain})
+    try:
+        _check(text, where, output, params, {**unblocked, "defaults": {}, "layers": plain})
+    except UnsupportedModel as exc:
+        if not with_blocks:
+            raise
+        raise UnsupportedModel(where, message=f"{exc}\n(`modelspec import --flat` writes it without blocks)") from None
     if output is not None:
         _write(output, text, weights_path, found)
     return Imported(text, where, flat.name, len(layers), params, output, weights_path)
