@@ -34,22 +34,30 @@ IMPORT_EPILOG = epilog(
     help="Where to write the weights of a .keras archive [default: <spec name>.weights.h5 beside the spec]; the "
     "spec's `pretrained:` block points at it.",
 )
-def import_command(source, output, weights_out) -> None:
+@click.option(
+    "--flat",
+    is_flag=True,
+    help="Write one line per layer; by default, repeated parts of the graph are written as `blocks:` (uses with "
+    "`repeat`), every Keras layer name kept.",
+)
+def import_command(source, output, weights_out, flat) -> None:
     """Write SOURCE, a Keras model, as a spec that `modelspec build` turns back into the same model.
 
     SOURCE is a .keras archive or a JSON model config (model.to_json()). Only its configuration is read, as
     data: no code in it runs and Keras is not loaded. Layer names, arguments, initializers, regularizers,
     constraints, trainable flags and compile settings are kept; a .keras archive's weights are written beside
-    the spec and loaded by its `pretrained:` block. Layers a spec cannot express (Lambda, custom classes) are
-    listed, every one, with what to do instead, and nothing is written (exit 2).
+    the spec and loaded by its `pretrained:` block. Repeated parts of the graph (ResNet's bottlenecks, DenseNet's
+    conv blocks) are written once, as blocks, and used with `repeat` (--flat: one line per layer). Layers a spec
+    cannot express (Lambda, custom classes) are listed, every one, with what to do instead, and nothing is
+    written (exit 2).
     """
     if output == "-":
         if weights_out:
             raise click.BadParameter("--weights-out needs the spec in a file, not '-'", param_hint="'-o'")
-        click.echo(import_file(source).text, nl=False)
+        click.echo(import_file(source, flat=flat).text, nl=False)
         return
     output = writable(output or Path(source).name.rsplit(".", 1)[0] + ".yaml", "-o/--output", (".yaml", ".yml"))
-    imported = import_file(source, output, weights_out=weights_out)
+    imported = import_file(source, output, weights_out=weights_out, flat=flat)
     params = f", {imported.params:,} parameters" if imported.params is not None else ""
     click.echo(f"Imported {imported.name} ({imported.layers} layers{params}) from {shown(source)}")
     print_wrote(imported.spec_path)

@@ -13,7 +13,7 @@ from modelspec import __version__
 from modelspec import source as spec_source
 from modelspec.atomic import write_text
 from modelspec.errors import SettingsError, SpecError
-from modelspec.importer import emit, weights
+from modelspec.importer import arithmetic, blocks, emit, weights
 from modelspec.importer.graph import OPS_MODULE, FlatModel, InputNode, flatten
 from modelspec.importer.layers import convert
 from modelspec.importer.problems import Problem, UnsupportedModel, refused
@@ -49,6 +49,7 @@ def import_file(
     output: Union[str, os.PathLike, None] = None,
     *,
     weights_out: Union[str, os.PathLike, None] = None,
+    flat: bool = False,
 ) -> Imported:
     """Import a `.keras` archive or a JSON model config (``model.to_json()``) as a spec.
 
@@ -57,6 +58,7 @@ def import_file(
         output: where to write the spec (atomically); None: only return its text.
         weights_out: where to write the weights (default: ``<spec>.weights.h5`` beside the spec, when the
             source has weights and ``output`` is given).
+        flat: write one line per layer; by default repeated parts of the graph are written as `blocks:`.
 
     Raises:
         UnsupportedModel: the file is unreadable or hostile, or holds layers or settings a spec cannot express
@@ -69,6 +71,7 @@ def import_file(
         weights_out=weights_out,
         origin=model_source,
         arrays=lambda layers: weights.archive_arrays(model_source.weights, layers) if model_source.weights else None,
+        flat=flat,
     )
 
 
@@ -80,19 +83,20 @@ def import_config(
     origin: Optional[ModelSource] = None,
     arrays=None,
     description: str = "",
+    flat: bool = False,
 ) -> Imported:
     """Import a model config (the dict of ``json.loads(model.to_json())``); ``arrays`` is called with the spec's
     (name, Keras origin) layers and returns their weights, or None. See ``import_file``."""
     where = str(origin.path) if origin is not None else description or "<config>"
     try:
-        return _import(config, where, output, weights_out, origin, arrays)
+        return _import(config, where, output, weights_out, origin, arrays, flat)
     except RecursionError:  # lists or models nested hundreds deep: no real model is
         raise refused(where, "the config nests too deeply: refused") from None
 
 
-def _import(config: dict, where: str, output, weights_out, origin: Optional[ModelSource], arrays) -> Imported:
+def _import(config: dict, where: str, output, weights_out, origin: Optional[ModelSource], arrays, as_flat) -> Imported:
     flat = _flatten(config, where)
-    layers, problems = _layers(flat)
+    layers, items, problems = _layers(flat)
     block, training_problems = training_block(config.get("compile_config"))
     problems += training_problems
     problems += _input_problems(flat)
@@ -104,10 +108,7 @@ def _import(config: dict, where: str, output, weights_out, origin: Optional[Mode
     spec: dict[str, Any] = {"modelspec": 1, "name": flat.name}
     spec.update(_inputs(flat.inputs))
     plain = copy.deepcopy(layers)
-    defaults = emit.hoist(layers)
-    if defaults:
-        spec["defaults"] = defaults
-    spec["layers"] = layers
+    with_blocks = _layout(spec, layers, None if as_flat else _blocks(items, layers, flat, where))
     if flat.outputs != [layers[-1]["name"]]:
         spec["outputs"] = flat.outputs
 
@@ -124,17 +125,81 @@ def _import(config: dict, where: str, output, weights_out, origin: Optional[Mode
         spec["pretrained"] = {"path": _relative(weights_path, output.parent)}
     if block is not None:
         spec["training"] = block
-    header = _header(where, flat, origin, output, found)
+    header = _header(where, flat, origin, output, found, with_blocks)
     text = emit.spec_text(header, spec)
     params = weights.count(found) if found is not None else None
-    _check(text, where, output, params, {**spec, "defaults": {}, "layers": plain})
+    unblocked = {key: value for key, value in spec.items() if key != "blocks"}
+    try:
+        _check(text, where, output, params, {**unblocked, "defaults": {}, "layers": plain})
+    except UnsupportedModel as exc:
+        if not with_blocks:
+            raise
+        raise UnsupportedModel(where, message=f"{exc}\n(`modelspec import --flat` writes it without blocks)") from None
     if output is not None:
         _write(output, text, weights_path, found)
     return Imported(text, where, flat.name, len(layers), params, output, weights_path)
 
 
+def _blocks(items: list[blocks.Item], layers: list[dict], flat: FlatModel, where: str) -> Optional[blocks.Blocked]:
+    """The repeated parts of the flat import as blocks, or None when there are none worth writing."""
+    single = flat.inputs[0].name if len(flat.inputs) == 1 else None
+    found = blocks.find(items, layers, single, _shapes(flat, layers))
+    if not found.blocks:
+        return None
+    if not blocks.same_layers(found.flat(), items):
+        raise UnsupportedModel(
+            where,
+            message=f"{where}: the blocks found do not stand for the model (a bug; please "
+            "report; `--flat` imports it without blocks)",
+        )
+    return found
+
+
+def _shapes(flat: FlatModel, layers: list[dict]) -> dict:
+    """Each layer's output shape (batch axis included), and each input's, from the flat spec's analysis; empty
+    when the flat spec does not validate (the check after writing says why)."""
+    spec = {"modelspec": 1, "name": "shapes", **_inputs(flat.inputs), "layers": layers}
+    try:
+        analysis = from_document(spec_source.parse(emit.spec_text([], spec), "<imported>")).analysis
+    except SpecError:
+        return {}
+    shapes = {node.name: tuple([None, *node.shape[1:]]) for node in flat.inputs}
+    for name, info in analysis.layers.items():
+        if info.output_shape is not None:
+            shapes[name] = tuple(info.output_shape)
+    return shapes
+
+
+def _layout(spec: dict, layers: list[dict], found: Optional[blocks.Blocked]) -> bool:
+    """Put `defaults:`, `blocks:` (with ``found``) and `layers:` into ``spec``; whether it has blocks."""
+    entries, written = layers, layers
+    if found is not None:
+        entries = _entries(found, layers)
+        written = [layer for b in found.blocks for layer in b.layers] + [e for e in entries if "type" in e]
+    defaults = emit.hoist(written)
+    if defaults:
+        spec["defaults"] = defaults
+    if found is not None:
+        spec["blocks"] = found.blocks
+    spec["layers"] = entries
+    return found is not None
+
+
+def _entries(found: blocks.Blocked, layers: list[dict]) -> list[dict]:
+    """`layers:` with blocks: the flat layers not in a block as the flat import writes them, and the uses."""
+    entries = []
+    for entry in found.entries:
+        if isinstance(entry, int):
+            entries.append(layers[entry])
+        else:
+            previous = found.items[entry.first - 1].name if entry.first > 0 else found.first_input
+            entries.append(entry.written(previous))
+    return entries
+
+
 def _flatten(config: dict, where: str) -> FlatModel:
     flat = flatten(config)
+    arithmetic.rewrite(flat)
     limits = Limits.from_env()
     if len(flat.nodes) > limits.max_layers:
         raise refused(
@@ -158,7 +223,7 @@ def _write(output: Path, text: str, weights_path: Optional[Path], found) -> None
         raise SettingsError(f"cannot write {exc.filename or output}: {exc.strerror or exc}") from exc
 
 
-def _layers(flat: FlatModel) -> tuple[list[dict], list[Problem]]:
+def _layers(flat: FlatModel) -> tuple[list[dict], list[blocks.Item], list[Problem]]:
     problems = list(flat.problems)
     converted: dict[str, dict] = {}
     inputs: dict[str, list[str]] = {}
@@ -177,7 +242,7 @@ def _layers(flat: FlatModel) -> tuple[list[dict], list[Problem]]:
     if not flat.outputs and not problems:
         problems.append(Problem("model", flat.class_name, "the model has no outputs"))
     if problems:
-        return [], problems
+        return [], [], problems
     order = emit.chain_order([node.name for node in flat.nodes], inputs)
     single = flat.inputs[0].name if len(flat.inputs) == 1 else None
     layers = []
@@ -185,12 +250,17 @@ def _layers(flat: FlatModel) -> tuple[list[dict], list[Problem]]:
     for name in order:
         layer = {"type": converted[name]["type"], "name": name}
         refs = inputs[name]
-        if refs != [previous] or converted[name]["type"] in ("add", "subtract", "multiply", "average", "concatenate"):
+        if refs != [previous] or converted[name]["type"] in emit.MERGES:
             layer["inputs"] = refs
         layer.update({k: v for k, v in converted[name].items() if k != "type"})
         layers.append(layer)
         previous = name
-    return layers, []
+    classes = {node.name: node.class_name for node in flat.nodes}
+    items = [
+        blocks.Item(name, tuple(inputs[name]), converted[name], blocks.class_named(name, classes[name]))
+        for name in order
+    ]
+    return layers, items, []
 
 
 def _input_problems(flat: FlatModel) -> list[Problem]:
@@ -244,7 +314,7 @@ def _schema_reference(output: Optional[Path]) -> Optional[str]:
     return None
 
 
-def _header(where: str, flat: FlatModel, origin: Optional[ModelSource], output, found) -> list[str]:
+def _header(where: str, flat: FlatModel, origin: Optional[ModelSource], output, found, with_blocks) -> list[str]:
     reference = _schema_reference(output)
     lines = [f"yaml-language-server: $schema={reference or SCHEMA_FILE}"]
     keras = f", Keras {origin.keras_version}" if origin is not None and origin.keras_version else ""
@@ -253,9 +323,16 @@ def _header(where: str, flat: FlatModel, origin: Optional[ModelSource], output, 
         f"Imported from {Path(where).name if origin else where} by `modelspec import` (modelspec {__version__}{keras}):"
     )
     count = f", {weights.count(found):,} parameters" if found is not None else ""
-    lines.append(f'the Keras {what} model "{flat.name}", {len(flat.nodes)} layers{count}.')
+    lines.append(f'the Keras {what} model "{flat.name}", {len(flat.nodes) - flat.rewritten} layers{count}.')
+    if flat.rewritten:
+        lines.append(
+            f"Its {flat.rewritten} CustomScaleLayer layer{'s' if flat.rewritten != 1 else ''} (x + scale * y) "
+            f"{'are' if flat.rewritten != 1 else 'is'} written as a rescaling <name>_scale, then an add."
+        )
     if found is not None and output is not None:
         lines.append("Its weights load through `pretrained:`, so `modelspec build` gives the same outputs.")
+    if with_blocks:
+        lines.append("Repeated parts are written as `blocks:`; `modelspec import --flat` writes one line per layer.")
     if reference is None:
         lines.append(f"For editor completion, write the schema beside it: modelspec schema -o {SCHEMA_FILE}")
     return lines

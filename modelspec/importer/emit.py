@@ -6,15 +6,27 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import yaml
 
 from modelspec.importer.layers import field_default
 from modelspec.schema.layers import LAYER_TYPES
+from modelspec.schema.layers.base import Role
 from modelspec.schema.spec import Defaults
 
+if TYPE_CHECKING:
+    from modelspec.importer.blocks import Block
+
 LINE = 118  # a layer longer than this on one line is written as a block
+# Merge layers are written with their inputs always (the schema's role says which types merge).
+MERGES = frozenset(name for name, model in LAYER_TYPES.items() if model.ROLE is Role.MERGE)
+USE_LINE = 120  # a use longer than this is broken over lines (its layers' names make it long: conv2d_57, ...)
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 _RESERVED = frozenset({"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"})
+_PARAMETER = re.compile(r"^\$[A-Za-z_][A-Za-z0-9_]*$")  # $filters: a block's parameter
+_LOCAL = re.compile(r"^[0-9][A-Za-z0-9_]*$")  # 1_conv, 0_bn: a block's local names (plain unless YAML reads a number)
+_STRING = "tag:yaml.org,2002:str"
 
 
 # --- order --------------------------------------------------------------------------------------------------
@@ -58,7 +70,7 @@ def _targets(layers: list[dict], key: str) -> list[dict]:
     found = []
     for layer in layers:
         target = layer["layer"] if layer["type"] == "bidirectional" else layer
-        if key not in LAYER_TYPES[target["type"]].model_fields:
+        if key not in LAYER_TYPES[target["type"]].model_fields or is_parameter(target.get(key)):
             continue
         if (key == "padding" and target["type"] == "zero_padding2d") or (
             key == "activation" and target["type"] == "activation"
@@ -100,6 +112,11 @@ def hoist(layers: list[dict]) -> dict:
 # --- YAML text ----------------------------------------------------------------------------------------------
 
 
+def is_parameter(value: Any) -> bool:
+    """Whether ``value`` is a block parameter (``$filters``), which `defaults:` never replaces."""
+    return isinstance(value, str) and bool(_PARAMETER.match(value))
+
+
 def scalar(value: Any) -> str:
     if value is None:
         return "null"
@@ -113,7 +130,13 @@ def scalar(value: Any) -> str:
     text = str(value)
     if _PLAIN.match(text) and text.lower() not in _RESERVED:
         return text
+    if _PARAMETER.match(text) or (_LOCAL.match(text) and _reads_as_string(text)):
+        return text
     return json.dumps(text)
+
+
+def _reads_as_string(text: str) -> bool:
+    return yaml.resolver.Resolver().resolve(yaml.ScalarNode, text, (True, False)) == _STRING
 
 
 def flow(value: Any) -> str:
@@ -138,19 +161,58 @@ def block(value: dict, indent: int) -> list[str]:
     return lines
 
 
-def layer_lines(layer: dict) -> list[str]:
-    text = f"  - {flow(layer)}"
-    if len(text) <= LINE:
+def layer_lines(layer: dict, indent: int = 2) -> list[str]:
+    """An entry of a `layers:` list at ``indent``: one flow line; when too long, a layer of `layers:` is written
+    as a block, and a use or a layer of a block (mostly short values and parameters) as a flow mapping broken
+    over lines."""
+    pad = " " * indent
+    text = f"{pad}- {flow(layer)}"
+    if len(text) <= (USE_LINE if "block" in layer else LINE):
         return [text]
-    lines = block(layer, 4)
-    return ["  - " + lines[0].lstrip(), *lines[1:]]
+    if "block" in layer or indent > 2:
+        return _wrapped(layer, f"{pad}- {{", " " * (indent + 3))
+    lines = block(layer, indent + 2)
+    return [f"{pad}- " + lines[0].lstrip(), *lines[1:]]
+
+
+def _wrapped(value: dict, first: str, pad: str) -> list[str]:
+    """A flow mapping broken between its entries so that each line fits."""
+    lines, line = [], first
+    parts = [f"{scalar(k)}: {flow(v)}" for k, v in value.items()]
+    for n, part in enumerate(parts):
+        part += "}" if n == len(parts) - 1 else ","
+        if line not in (first, pad) and len(line) + 1 + len(part) > USE_LINE:
+            lines.append(line)
+            line = pad
+        line += part if line in (first, pad) else " " + part
+    return [*lines, line]
+
+
+def block_lines(definition: Block) -> list[str]:
+    """One entry of `blocks:`: its `params:` (one flow line when it fits) and its `layers:`."""
+    lines = [f"  {scalar(definition.name)}:"]
+    if definition.params:
+        text = f"    params: {flow(definition.params)}"
+        if len(text) <= LINE:
+            lines.append(text)
+        else:
+            lines.append("    params:")
+            lines.extend(block(definition.params, 6))
+    lines.append("    layers:")
+    for layer in definition.layers:
+        lines.extend(layer_lines(layer, 6))
+    return lines
 
 
 def spec_text(header: list[str], spec: dict) -> str:
     """The spec's YAML: the header comments, then each top-level key (layers one per line)."""
     lines = [f"# {line}" if line else "#" for line in header]
     for key, value in spec.items():
-        if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+        if key == "blocks":
+            lines.append("blocks:")
+            for definition in value:
+                lines.extend(block_lines(definition))
+        elif isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
             lines.append(f"{key}:")  # layers, and several inputs: one line each
             for item in value:
                 lines.extend(layer_lines(item))

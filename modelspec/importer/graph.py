@@ -83,6 +83,7 @@ class FlatModel:
     outputs: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     build_shape: Optional[list] = None
+    rewritten: int = 0  # custom layers rewritten as operator nodes (each one node more: importer/arithmetic.py)
 
 
 def flatten(top: dict) -> FlatModel:

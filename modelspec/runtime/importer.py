@@ -12,18 +12,21 @@ from modelspec.runtime.tensorflow_env import import_keras
 PathLike = Union[str, os.PathLike]
 
 
-def from_keras(model: Any, output: Optional[PathLike] = None, *, weights_out: Optional[PathLike] = None) -> Imported:
+def from_keras(
+    model: Any, output: Optional[PathLike] = None, *, weights_out: Optional[PathLike] = None, flat: bool = False
+) -> Imported:
     """Import a Keras model as a spec: a ``keras.Model``, or the path of a `.keras` archive or JSON config.
 
     With ``output``, the spec is written there (atomically) and, for a model or an archive with weights, its
     weights to ``weights_out`` (default: ``<spec>.weights.h5`` beside it), which the spec's `pretrained:`
-    block loads. The returned ``Imported`` holds the spec's text either way.
+    block loads. The returned ``Imported`` holds the spec's text either way. Repeated parts of the graph are
+    written as `blocks:`; ``flat=True`` writes one line per layer.
 
     Raises:
         UnsupportedModel: the model holds layers or settings a spec cannot express (every one is listed).
     """
     if isinstance(model, (str, os.PathLike)):
-        return import_file(model, output, weights_out=weights_out)
+        return import_file(model, output, weights_out=weights_out, flat=flat)
     config = json.loads(model.to_json())
     compile_config = _compile_config(model)
     if compile_config:
@@ -34,6 +37,7 @@ def from_keras(model: Any, output: Optional[PathLike] = None, *, weights_out: Op
         weights_out=weights_out,
         arrays=lambda layers: _arrays(model, layers) if model.weights else None,
         description=f"keras.Model {model.name!r}",
+        flat=flat,
     )
 
 
