@@ -529,8 +529,16 @@ def _input_names(data: dict) -> list[str]:
     return names
 
 
+def keeps_shape(received, given) -> bool:
+    """Whether a block that turns shape ``received`` into ``given`` may be repeated: the same rank and the same axes
+    but the last. The last axis (units, channels) may change — a stack of dense layers widens its input in the
+    first copy, a DenseNet block adds channels in every one — but a copy that pools, strides, flattens or reshapes
+    would make each copy see another input than the one written."""
+    return len(received) == len(given) and tuple(received[:-1]) == tuple(given[:-1])
+
+
 def repeat_problems(doc: source.Document, analysis) -> list[Diagnostic]:
-    """A repeated use whose block changes the shape it receives: each copy must output what the next receives."""
+    """A repeated use whose block changes the shape it receives beyond its last axis (``keeps_shape``)."""
     problems = []
     by_index = {info.index: info for info in analysis.layers.values()}
     for repeated in doc.repeats:
@@ -539,7 +547,7 @@ def repeat_problems(doc: source.Document, analysis) -> list[Diagnostic]:
             if head is None or tail is None or len(head.input_shapes) != 1:
                 continue
             received, given = head.input_shapes[0], tail.output_shape
-            if received is None or given is None or tuple(received) == tuple(given):
+            if received is None or given is None or keeps_shape(received, given):
                 continue
             file, line, column, uses = (doc.raw or doc).place(repeated.path + ("repeat",))
             problems.append(
@@ -548,7 +556,8 @@ def repeat_problems(doc: source.Document, analysis) -> list[Diagnostic]:
                     line,
                     column,
                     f"block '{repeated.block}' is repeated, but copy {number + 1} turns shape {show_shape(received)} "
-                    f"into {show_shape(given)}: a repeated block must output the shape it receives",
+                    f"into {show_shape(given)}: a repeated block must keep the shape it receives (only the last axis, "
+                    "units or channels, may change)",
                     code=("MS002", "shape-mismatch"),
                     layer=spec_path_text(repeated.path),
                     uses=uses,

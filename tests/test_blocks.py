@@ -234,6 +234,25 @@ def test_a_repeated_block_must_keep_the_shape_it_receives(tmp_path):
     assert "copy 1 turns shape (None, 16, 16, 16) into (None, 8, 8, 16)" in problem.message
 
 
+def test_a_repeated_block_may_change_its_last_axis_only():
+    dense = """\
+modelspec: 1
+input: {shape: [16]}
+blocks:
+  hidden: {params: {units: 64}, layers: [{type: dense, name: dense, units: $units, activation: relu}]}
+  grow:
+    layers:
+      - {type: dense, name: dense, units: 8, activation: relu}
+      - {type: concatenate, name: concat, inputs: [$input, dense]}
+layers:
+  - {block: hidden, name: h, repeat: 3}
+  - {block: grow, name: g, repeat: 3}
+  - {type: dense, units: 1}
+"""
+    model = load_spec(dense)  # the first copy widens 16 -> 64; each `grow` adds 8 features, as DenseNet adds channels
+    assert model.analysis.layers["g3_concat"].output_shape == (88,)
+
+
 def test_expansion_is_bounded_before_anything_is_built(tmp_path):
     nested = ["modelspec: 1", "input: {shape: [4]}", "blocks:", "  b0: {layers: [{type: dense, units: 4}]}"]
     for n in range(1, 8):  # each level repeats the one below 10 times: 10**7 layers if nothing stopped it

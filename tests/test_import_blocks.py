@@ -142,9 +142,9 @@ def test_class_named_chains_pass_their_layer_names_as_parameters():
     _same_model(text, import_config(config, flat=True).text)
 
 
-def test_a_part_that_changes_its_shape_is_used_once_per_copy_not_repeated():
-    """DenseNet-style: each unit concatenates what it receives with 4 new features; a repeated block must keep
-    its shape, so each unit is its own use."""
+def test_a_part_that_only_grows_its_last_axis_is_repeated():
+    """DenseNet-style: each unit concatenates what it receives with 4 new features; a repeated block may change
+    its last axis (blocks.keeps_shape), so the five units are one use."""
     layers, given = [], "x"
     for n in range(1, 6):
         layers += [
@@ -155,9 +155,8 @@ def test_a_part_that_changes_its_shape_is_used_once_per_copy_not_repeated():
         given = f"grow{n}_cat"
     config = _model(layers, given)
     text = import_config(config).text
-    assert "repeat:" not in text
     assert [line for line in text.splitlines() if line.startswith("  - ")] == [
-        f"  - {{block: grow, name: grow{n}}}" for n in range(1, 6)
+        "  - {block: grow, name: grow, repeat: 5}"
     ]
     _same_model(text, import_config(config, flat=True).text)
 

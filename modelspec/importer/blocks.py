@@ -33,7 +33,7 @@ from typing import Any, Optional, Union
 
 from modelspec.blocks import INPUT as INPUT_PARAMETER
 from modelspec.blocks import INPUTS as INPUTS_PARAMETER
-from modelspec.blocks import USE_KEYS
+from modelspec.blocks import USE_KEYS, keeps_shape
 from modelspec.importer import emit
 from modelspec.importer.layers import field_default
 from modelspec.schema.layers import LAYER_TYPES
@@ -397,9 +397,9 @@ class _Flat:
     lines: list[int] = field(default_factory=list)
 
     def keeps_shape(self, part: _Part) -> bool:
-        """Whether the part outputs the shape it receives: only such parts may be a `repeat` (blocks.py's rule)."""
+        """Whether the part keeps the shape it receives: only such parts may be a `repeat` (``blocks.keeps_shape``)."""
         received, given = self.shapes.get(part.input), self.shapes.get(self.items[part.end - 1].name)
-        return received is not None and received == given
+        return received is not None and given is not None and keeps_shape(received, given)
 
     def shown(self, layer: dict) -> dict:
         """``layer`` without the arguments `defaults:` would hold (to count the lines it takes)."""

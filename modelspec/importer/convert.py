@@ -156,14 +156,14 @@ def _blocks(items: list[blocks.Item], layers: list[dict], flat: FlatModel, where
 
 
 def _shapes(flat: FlatModel, layers: list[dict]) -> dict:
-    """Each layer's output shape (batch axis included), and each input's, from the flat spec's analysis; empty
-    when the flat spec does not validate (the check after writing says why)."""
+    """Each layer's output shape and each input's (without the batch axis, as the analysis gives them), from the
+    flat spec's analysis; empty when the flat spec does not validate (the check after writing says why)."""
     spec = {"modelspec": 1, "name": "shapes", **_inputs(flat.inputs), "layers": layers}
     try:
         analysis = from_document(spec_source.parse(emit.spec_text([], spec), "<imported>")).analysis
     except SpecError:
         return {}
-    shapes = {node.name: tuple([None, *node.shape[1:]]) for node in flat.inputs}
+    shapes = {node.name: tuple(node.shape[1:]) for node in flat.inputs}
     for name, info in analysis.layers.items():
         if info.output_shape is not None:
             shapes[name] = tuple(info.output_shape)
