@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import json
 import re
 import sys
 from pathlib import Path
@@ -157,3 +158,17 @@ def test_precision_doc_is_current():
     expected = _precision().render(list(_linted()), KNOWN_FALSE_ALARMS)
     written = (ROOT / "docs" / "precision.md").read_text(encoding="utf-8")
     assert written == expected, "docs/precision.md is stale: run tools/precision.py --write"
+
+
+@pytest.mark.parametrize("path", sorted((CORPUS / "keras_io").glob("*.yaml")), ids=lambda p: p.stem)
+def test_hand_written_specs_pass_the_json_schema(path):
+    """What an editor with the yaml-language-server sees on the hand translations (their modeline points at it)."""
+    jsonschema = pytest.importorskip("jsonschema")
+    yaml = pytest.importorskip("yaml")
+    schema = json.loads((ROOT / "modelspec.schema.json").read_text(encoding="utf-8"))
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    problems = [
+        f"{'.'.join(map(str, e.absolute_path))}: {e.message[:200]}"
+        for e in jsonschema.Draft202012Validator(schema).iter_errors(data)
+    ]
+    assert problems == []
