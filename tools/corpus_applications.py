@@ -96,9 +96,9 @@ def generate(name: str, keras, folder: Path, scratch: Path) -> Optional[str]:
         classes = sorted(set(re.findall(r"\(([A-Za-z0-9_]+)\): ", done.stderr)))
         return f"`modelspec import` exit {done.returncode}: {', '.join(classes) or done.stderr.strip()[:200]}"
     lines = raw.read_text(encoding="utf-8").splitlines()
-    # The importer's modeline points at a schema beside the spec; the corpus lives two folders down.
-    if lines and lines[0].startswith("# yaml-language-server:"):
-        lines = lines[1:]
+    # The importer's modeline (and its advice to write the schema beside the spec) points beside the spec; the
+    # corpus's specs use the repository's schema, two folders up.
+    lines = [line for line in lines if not line.startswith(("# yaml-language-server:", "# For editor completion"))]
     text = "\n".join(
         ["# yaml-language-server: $schema=../../modelspec.schema.json", *header(name, keras.__version__), *lines]
     )

@@ -175,10 +175,12 @@ def render(models: list[Model], known: dict[Key, str]) -> str:
     out += ["", "## Each false alarm and why the rule's premise fails there", ""]
     for code, keys in per_rule.items():
         out += [f"### {code} `{found[keys[0]].name}`", ""]
+        by_why: dict[str, list[Key]] = defaultdict(list)  # one diagnosis, every place it explains
         for key in keys:
-            why = known.get(key, "NOT DIAGNOSED: a new finding, missing from KNOWN_FALSE_ALARMS")
-            where = f"`{key[0]}` {key[2] or '(spec)'}"
-            out.append(f"- {where}: {why}")
+            by_why[known.get(key, "NOT DIAGNOSED: a new finding, missing from KNOWN_FALSE_ALARMS")].append(key)
+        for why, where in by_why.items():
+            places = "; ".join(f"`{key[0]}` {key[2] or '(spec)'}" for key in where)
+            out.append(f"- {places}: {why}")
         out.append("")
     infos = Counter(
         (finding.code, finding.name) for model in models for finding in model.findings if finding.level == Level.INFO
