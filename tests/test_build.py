@@ -51,7 +51,7 @@ for stem in json.load(open("stems.json")):
     predictions = predictions if isinstance(predictions, list) else [predictions]
     np.savez(f"{stem}.loaded.npz", *[np.asarray(p) for p in predictions])
     np.savez(f"{stem}.weights.npz", *[np.asarray(w) for w in model.get_weights()])
-    report[stem] = {"params": model.count_params(), "compiled": model.optimizer is not None}
+    report[stem] = {"params": model.count_params(), "compiled": getattr(model, "optimizer", None) is not None}
 report["modelspec_imported"] = any(name.split(".")[0] == "modelspec" for name in sys.modules)
 json.dump(report, open("report.json", "w"))
 """
