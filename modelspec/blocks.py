@@ -486,7 +486,7 @@ def expand(doc: source.Document, limits: Optional[source.Limits] = None) -> sour
     if expansion.nodes > limits.max_nodes:
         raise SpecError([_bound(doc, f"the blocks expand to more than {limits.max_nodes:,} values", None)])
     if expansion.problems:
-        raise SpecError(expansion.problems)
+        raise SpecError(_once(expansion.problems))
     expansion.resolve(_input_names(doc.data))
     data = {}
     for key, value in doc.data.items():
@@ -512,6 +512,14 @@ def expand(doc: source.Document, limits: Optional[source.Limits] = None) -> sour
         raw=doc,
         repeats=tuple(expansion.repeats),
     )
+
+
+def _once(problems: list[Diagnostic]) -> list[Diagnostic]:
+    """Each problem once: a mistake in a block's definition is reported with the first use that met it."""
+    seen: dict = {}
+    for problem in problems:
+        seen.setdefault((problem.path, problem.line, problem.column, problem.message), problem)
+    return list(seen.values())
 
 
 def _bound(doc: source.Document, message: str, hint: Optional[str]) -> Diagnostic:

@@ -215,6 +215,15 @@ def test_a_parameter_the_block_does_not_declare_is_located_in_the_definition_and
     assert problem.uses and problem.uses[0].block == "identity" and problem.uses[0].line == 24
 
 
+def test_a_mistake_in_a_definition_is_reported_once_for_all_its_uses(tmp_path):
+    text = ISSUE_EXAMPLE.replace("filters: $out, kernel_size: 1", "filters: $outs, kernel_size: 1").replace(
+        "  - {type: global_average_pool2d}",
+        "  - {block: identity, name: again, filters: 16, out: 16}\n  - {type: global_average_pool2d}",
+    )
+    (problem,) = errors_of(write(tmp_path, text))
+    assert problem.uses[0].line == 24  # the first use that met it
+
+
 def test_a_recursive_block_is_refused(tmp_path):
     text = ISSUE_EXAMPLE.replace(
         "      - {type: activation, name: out, activation: relu}",
