@@ -1,0 +1,423 @@
+"""Data-aware rules (MS601–MS605): the spec against the data it trains on (`modelspec lint SPEC --data DATA`, and
+the start of `train` and `compare`).
+
+They see the data through ``subject.data`` (a ``DataProfile``, modelspec/linter/data_checks.py: one pass over the
+checked arrays) and find nothing when linting without data. What the readers already refuse (labels past the output's
+units, one-hot labels of the wrong width, binary labels outside [0, 1], NaN) is a data error of the readers
+(modelspec/data/checks.py, exit 2), as in `train`; these rules judge data that loads but does not suit the spec.
+Measurements behind each level: benchmarks/data_rules.py, figures in each rule's "Known problems".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from typing import Optional
+
+from modelspec.diagnostics import Level
+from modelspec.linter.data_checks import Stats
+from modelspec.linter.rule import Docs, Finding, Rule, Subject
+from modelspec.linter.rules import doc_parts
+from modelspec.linter.rules.doc_parts import spec
+from modelspec.schema.training import CATEGORICAL, REGRESSION
+
+NORMALISING = frozenset({"rescaling", "normalization", "batch_norm", "layer_norm"})  # reset the scale of an input
+MEASURED = "benchmarks/data_rules.py"
+KERAS_PREPROCESSING = (
+    "Keras preprocessing layers (Rescaling, Normalization): https://keras.io/api/layers/preprocessing_layers/"
+)
+LECUN_1998 = (
+    "LeCun, Bottou, Orr & Müller (1998), Efficient BackProp, section 4.3 (normalising the inputs). "
+    "https://yann.lecun.com/exdb/publis/pdf/lecun-98b.pdf"
+)
+
+
+def _shown(value: float) -> str:
+    return "inf" if value == math.inf else "-inf" if value == -math.inf else f"{value:g}"
+
+
+def _span(bounds: tuple[float, float]) -> str:
+    low, high = bounds
+    if high == math.inf:
+        return f"[{_shown(low)}, inf)"
+    if low == -math.inf:
+        return f"(-inf, {_shown(high)}]"
+    return f"[{_shown(low)}, {_shown(high)}]"
+
+
+def _outputs(subject: Subject) -> Iterator[tuple[str, Stats, object, int]]:
+    """Yield (output, its targets' statistics, its loss, its index) for every output the data has targets for."""
+    data = subject.data
+    if data is None:
+        return
+    for index, (name, loss) in enumerate(subject.analysis.losses.items()):
+        if name in data.targets:
+            yield name, data.targets[name], loss, index
+
+
+def _data(subject: Subject, name: str, what: str) -> str:
+    return f"the {what} of '{name}' in {subject.data.source}"
+
+
+# --- MS601 -----------------------------------------------------------------------------------------------------
+
+
+def _target_out_of_range(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
+    share = options["target-floor"]
+    for name, stats, loss, _ in _outputs(subject):
+        if loss is None or loss.kind != REGRESSION or stats.outside == 0:
+            continue
+        if stats.variance > 0 and stats.floor < share * stats.variance:
+            continue
+        producer = subject.analysis.producer(name)
+        activation = subject.analysis.producer_activation(name)
+        if producer is None or activation is None:
+            continue
+        fraction = stats.outside / (stats.rows * stats.features)
+        part = f", {stats.floor / stats.variance:.0%} of their variance" if stats.variance > 0 else ""
+        yield Finding(
+            subject.field_path(producer, "activation"),
+            f"{fraction:.0%} of {_data(subject, name, 'targets')} lie outside {_span(stats.bounds)}, the range of its "
+            f"{activation} output (the targets span {_shown(stats.low)} to {_shown(stats.high)}): no weights bring "
+            f"the mean squared error below {stats.floor:.3g}{part}",
+            hint="use a linear output (`activation: linear`), or scale the targets into the output's range",
+            layer=name,
+        )
+
+
+_RANGE_TRAINING = "training:\n  optimizer: adam\n  loss: mse\n"
+_RANGE_DATA = "x1,x2,price\n0.1,1.2,3.5\n0.4,-0.3,-1.0\n-1.1,0.7,7.25\n0.9,-1.4,-2.5\n1.3,0.2,0.5\n"
+
+MS601 = Rule(
+    code="MS601",
+    name="target-out-of-range",
+    level=Level.ERROR,
+    summary="regression targets in the data lie outside the range the output activation can produce",
+    check=_target_out_of_range,
+    options={"target-floor": 0.05},
+    docs=Docs(
+        what="With data (`--data`), flags an output scored by a regression loss (mean squared or absolute error, "
+        "Huber, log-cosh) whose activation cannot produce the targets: a sigmoid or softmax output (0 to 1), tanh "
+        "or softsign (-1 to 1), relu (0 and above), relu6, elu, selu, softplus, exponential, for targets outside "
+        "that range. The range of each activation is read off its function in the activation table. It fires "
+        "when the squared distance from the targets to the range, which no weights can remove, is at least "
+        "`target-floor` (5%) of the targets' variance (the error of always predicting their mean).",
+        why="An output can only say values its activation makes. Every target outside that range leaves an error "
+        "no training removes, and the model sits at the edge of the range (a saturated sigmoid, a dead relu) "
+        "where the gradient vanishes, which also slows the fit of the targets inside it. The floor is exact: the "
+        "mean squared distance from each target to the range, reported in the message.",
+        example=spec(
+            "  - {type: dense, units: 16, activation: relu}\n  - {type: dense, name: price, units: 1, "
+            "activation: sigmoid}\n",
+            extra=_RANGE_TRAINING,
+            input_shape="[2]",
+        ),
+        use_instead=spec(
+            "  - {type: dense, units: 16, activation: relu}\n  - {type: dense, name: price, units: 1}\n",
+            extra=_RANGE_TRAINING,
+            input_shape="[2]",
+        ),
+        references=f"{doc_parts.KERAS_LOSSES}\nmodelspec's measurement: {MEASURED} range",
+        data=_RANGE_DATA,
+        known_problems="Measured with `python benchmarks/data_rules.py range` (2,000 rows, 8 features, targets "
+        "0.5 + 2 f(x), 3 seeds, 30 epochs of Adam 1e-3; see the rule's figures in docs/data_lint.md): the "
+        "sigmoid, relu and tanh outputs end at a validation loss far above the linear one, at their floors. The "
+        "floor is a bound for squared error; for absolute error the message still quotes the squared floor. "
+        "Targets barely outside the range (a floor under 5% of the variance) are not reported, though they "
+        "are still never reached.",
+    ),
+)
+
+
+# --- MS602 -----------------------------------------------------------------------------------------------------
+
+
+def _classes_unused(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
+    for name, stats, loss, _ in _outputs(subject):
+        if loss is None or loss.kind != CATEGORICAL:
+            continue
+        info = subject.analysis.layers.get(name)
+        shape = info.output_shape if info is not None else None
+        units = shape[-1] if shape else None
+        if units is None or units < 2:
+            continue
+        if loss.type.startswith("sparse_"):
+            if stats.values is None:
+                continue
+            used = [int(v) for v in stats.values]
+            what = f"hold {len(used)} class{'es' if len(used) > 1 else ''} ({_listing(used)})"
+        else:
+            used = _hot_columns(stats, units)
+            if used is None:
+                continue
+            what = f"set {len(used)} of the {units} columns ({_listing(used)})"
+        unused = units - len(used)
+        if unused <= 0:
+            continue
+        first = used and min(used) == 1 and max(used) == units - 1
+        hint = (
+            "the labels start at 1: class labels count from 0, so shift them down by one (and give the output one unit "
+            "less)"
+            if first
+            else f"give '{name}' {len(used)} units, or check that the data holds every class"
+        )
+        yield Finding(
+            subject.field_path(info, "units"),
+            f"{_data(subject, name, 'labels')} {what}, and '{name}' has {units} units: "
+            + (f"{unused} of them are never the answer" if unused > 1 else "one is never the answer"),
+            hint=hint,
+            layer=name,
+        )
+
+
+def _hot_columns(stats: Stats, units: int) -> Optional[list[int]]:
+    """The one-hot columns that are 1 somewhere (binary rows: a column that never changes is 0 throughout, unless
+    every column is constant, one class only, which says nothing about the columns)."""
+    if not stats.binary_rows or stats.features != units or len(stats.constant) == units:
+        return None
+    constant = set(stats.constant)
+    return [i for i in range(units) if i not in constant]
+
+
+def _listing(numbers: list[int], limit: int = 8) -> str:
+    if len(numbers) <= limit:
+        return ", ".join(str(n) for n in numbers)
+    return ", ".join(str(n) for n in numbers[:limit]) + f", ... ({len(numbers)} in all)"
+
+
+_CLASS_LAYERS = (
+    "  - {type: dense, units: 16, activation: relu}\n  - {type: dense, name: kind, units: UNITS, activation: softmax}\n"
+)
+_CLASS_TRAINING = "training:\n  optimizer: adam\n  loss: sparse_categorical_crossentropy\n"
+
+MS602 = Rule(
+    code="MS602",
+    name="classes-unused",
+    level=Level.INFO,
+    summary="the data's labels use fewer classes than the output has units",
+    check=_classes_unused,
+    docs=Docs(
+        what="With data (`--data`), flags a classification output (categorical or sparse categorical "
+        "cross-entropy) with more units than the classes its labels use: integer labels that never reach some "
+        "class numbers, or one-hot columns that are never 1. Labels past the last unit, and one-hot labels of "
+        "another width, are refused before this rule runs, as `train` refuses them (exit 2).",
+        why="A unit whose class never occurs is never the answer: its softmax share is only pushed down, which "
+        "costs parameters and probability mass and hides a mismatch between the spec and the data (a spec "
+        "written for 10 classes trained on a 3-class subset; labels 1 to 10 given 11 units because class 0 is "
+        "missing). Training still works, hence info.",
+        example=spec(_CLASS_LAYERS.replace("UNITS", "10"), extra=_CLASS_TRAINING, input_shape="[2]"),
+        use_instead=spec(_CLASS_LAYERS.replace("UNITS", "3"), extra=_CLASS_TRAINING, input_shape="[2]"),
+        references=doc_parts.KERAS_LOSSES,
+        data="a,b,kind\n0.1,1.2,0\n0.4,-0.3,1\n-1.1,0.7,2\n0.9,-1.4,1\n1.3,0.2,0\n",
+        known_problems="A small sample or a validation split may lack a rare class by chance: the rule counts the "
+        "classes of the data it is given. It is info because extra units were not measured to slow training.",
+    ),
+)
+
+
+# --- MS603 -----------------------------------------------------------------------------------------------------
+
+
+def _normalised(subject: Subject, name: str) -> bool:
+    """Whether every path from ``name`` meets a layer that resets the scale before a layer with weights."""
+    layers = subject.analysis.layers
+    seen, queue = set(), [layer.name for layer in layers.values() if name in layer.inputs]
+    while queue:
+        layer = layers[queue.pop()]
+        if layer.name in seen:
+            continue
+        seen.add(layer.name)
+        if layer.type in NORMALISING:
+            continue
+        if layer.weighted or layer.variables is None:
+            return False
+        queue += layer.consumers
+    return True
+
+
+def _rate(subject: Subject) -> str:
+    training = subject.spec.training
+    if training is None:
+        return ""
+    optimizer = training.optimizer
+    return f" ({optimizer.type} at learning rate {optimizer.learning_rate:g})"
+
+
+def _input_scale(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
+    data = subject.data
+    if data is None:
+        return
+    limit = options["input-scale"]
+    for name, info in subject.analysis.inputs.items():
+        stats = data.inputs.get(name)
+        if stats is None or info.dtype.startswith(("int", "uint")) or _normalised(subject, name):
+            continue
+        reach = max(abs(stats.low), abs(stats.high))
+        if reach <= limit and stats.std <= limit:
+            continue
+        yield Finding(
+            info.path,
+            f"{_data(subject, name, 'values')} reach {_shown(reach)} (mean {stats.mean:.3g}, spread {stats.std:.3g}), "
+            f"and nothing rescales them before the first layer with weights{_rate(subject)}: initialisers and the "
+            f"usual learning rates assume inputs near unit scale",
+            hint="add `{type: rescaling, scale: ...}` (pixels: 1/255) or a `normalization` layer with the data's mean "
+            "and variance first",
+            layer=name,
+        )
+
+
+_SCALE_LAYERS = "  - {type: dense, units: 16, activation: relu}\n  - {type: dense, units: 1, activation: sigmoid}\n"
+_SCALE_TRAINING = "training:\n  optimizer: adam\n  loss: binary_crossentropy\n"
+
+MS603 = Rule(
+    code="MS603",
+    name="input-scale",
+    level=Level.INFO,
+    summary="input values in the data are far from unit scale and the spec does not rescale them",
+    check=_input_scale,
+    options={"input-scale": 10.0},
+    docs=Docs(
+        what="With data (`--data`), flags a floating-point input whose values reach beyond `input-scale` (10) in "
+        "magnitude, or spread wider than it, when no `rescaling`, `normalization`, `batch_norm` or `layer_norm` "
+        "layer stands between it and the first layer with weights: raw 0-255 pixels, prices, counts.",
+        why="Glorot and He initialisers and the default learning rates assume inputs of about unit variance: "
+        "inputs 100 times larger make the first layer's pre-activations 100 times larger (saturated tanh and "
+        "sigmoid units, huge relu outputs) and its gradients 100 times larger, so one learning rate cannot suit "
+        "every layer. Models often still train (Adam adapts per weight; Keras's oxford_pets example feeds raw "
+        "0-255 pixels), hence info.",
+        example=spec(
+            "  - {type: dense, units: 16, activation: relu}\n  - {type: dense, units: 1, activation: sigmoid}\n",
+            extra=_SCALE_TRAINING,
+            input_shape="[2]",
+        ),
+        use_instead=spec(
+            "  - {type: rescaling, scale: 0.00392156862745098}\n" + _SCALE_LAYERS,
+            extra=_SCALE_TRAINING,
+            input_shape="[2]",
+        ),
+        references=f"{LECUN_1998}\n{KERAS_PREPROCESSING}",
+        data="red,green,ok\n255,12,1\n0,200,0\n128,64,1\n30,250,0\n",
+        known_problems="Measured with `python benchmarks/data_rules.py inputs` (digits, pixels 0..16 fed raw "
+        "against rescaled to 0..1, Adam 1e-3, 3 seeds): see docs/data_lint.md. The rule looks at the magnitude "
+        "of the values, not at what a `rescaling` layer's scale makes of them, and trusts any normalising layer.",
+    ),
+)
+
+
+# --- MS604 -----------------------------------------------------------------------------------------------------
+
+
+def _target_scale(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
+    limit = options["target-scale"]
+    training = subject.spec.training
+    for name, stats, loss, index in _outputs(subject):
+        if loss is None or loss.kind != REGRESSION or subject.analysis.producer_activation(name) != "linear":
+            continue
+        if abs(stats.mean) <= limit and stats.std <= limit:
+            continue
+        yield Finding(
+            training.loss_path(index),
+            f"{_data(subject, name, 'targets')} have mean {stats.mean:.4g} and spread {stats.std:.4g}: an output "
+            f"initialised near 0 must move that far{_rate(subject)}, and {loss.type}'s gradients grow with the "
+            f"error",
+            hint=f"standardise the targets (subtract {stats.mean:.4g}, divide by {stats.std:.4g}) and undo it on "
+            f"the predictions, or start the output's bias at the mean (`bias_initializer: "
+            f"{{type: constant, value: {stats.mean:.4g}}}`)",
+            layer=name,
+        )
+
+
+_TARGET_TRAINING = "training:\n  optimizer: adam\n  loss: mse\n"
+
+MS604 = Rule(
+    code="MS604",
+    name="target-scale",
+    level=Level.INFO,
+    summary="regression targets in the data are far from unit scale",
+    check=_target_scale,
+    options={"target-scale": 10.0},
+    docs=Docs(
+        what="With data (`--data`), flags a linear output scored by a regression loss whose targets have a mean "
+        "or a spread beyond `target-scale` (10) in magnitude: prices in dollars, counts, years.",
+        why="The output starts near 0, and an optimizer moves each weight by about its learning rate per step "
+        "(Adam) or by the gradient times the rate (SGD): Adam at 0.001 needs about 100,000 steps to move a bias "
+        "to 100, and SGD on squared errors of that size takes steps large enough to diverge. Standardised "
+        "targets (or a bias started at the mean) remove both problems.",
+        example=spec(
+            "  - {type: dense, units: 16, activation: relu}\n  - {type: dense, name: price, units: 1}\n",
+            extra=_TARGET_TRAINING,
+            input_shape="[2]",
+        ),
+        use_instead=spec(
+            "  - {type: dense, units: 16, activation: relu}\n  - {type: dense, name: price, units: 1}\n",
+            extra=_TARGET_TRAINING,
+            input_shape="[2]",
+        ),
+        references=f"{LECUN_1998}\n{doc_parts.KINGMA_2015}",
+        data="x1,x2,price\n0.1,1.2,250000\n0.4,-0.3,180000\n-1.1,0.7,320000\n0.9,-1.4,99000\n",
+        use_instead_data="x1,x2,price\n0.1,1.2,0.3\n0.4,-0.3,-0.5\n-1.1,0.7,1.4\n0.9,-1.4,-1.2\n",
+        known_problems="Measured with `python benchmarks/data_rules.py scale` (targets 1000 + 300 f(x) against "
+        "f(x), Adam 1e-3, 30 epochs, 3 seeds): see docs/data_lint.md. Info until the study says where the "
+        "slowdown starts; the rule does not look at the optimizer's rate when deciding to fire.",
+    ),
+)
+
+
+# --- MS605 -----------------------------------------------------------------------------------------------------
+
+
+def _constant_data(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
+    data = subject.data
+    if data is None or data.rows < 2:
+        return
+    for name, info in subject.analysis.inputs.items():
+        stats = data.inputs.get(name)
+        if stats is None or not stats.constant:
+            continue
+        if len(stats.constant) == stats.features:
+            message = f"every one of {_data(subject, name, 'values')} is {_shown(stats.low)}: the input carries nothing"
+        else:
+            count = len(stats.constant)
+            message = (
+                f"{count} of the {stats.features} features of '{name}' in {data.source} "
+                + ("never changes (flat position " if count == 1 else "never change (flat positions ")
+                + f"{_listing(list(stats.constant))}): they carry nothing the model can learn from"
+            )
+        yield Finding(info.path, message, hint="drop the constant features, or check how the data was made", layer=name)
+    for name, stats, _, _ in _outputs(subject):
+        if stats.low != stats.high:
+            continue
+        producer = subject.analysis.layers.get(name)
+        yield Finding(
+            producer.path if producer is not None else ("layers",),
+            f"every one of {_data(subject, name, 'targets')} is {_shown(stats.low)}: there is nothing to learn, "
+            f"and any model that outputs {_shown(stats.low)} is perfect",
+            hint="check the target column (`--target`, `data.target`) and how the labels were made",
+            layer=name,
+        )
+
+
+MS605 = Rule(
+    code="MS605",
+    name="constant-data",
+    level=Level.INFO,
+    summary="an input feature or a target in the data never changes",
+    check=_constant_data,
+    docs=Docs(
+        what="With data (`--data`), flags input features whose value is the same in every row (per input, with "
+        "the flat positions of the features), and a target that is the same for every example.",
+        why="A constant feature carries no information: its weights learn only a bias, and standardising it "
+        "divides by zero. A constant target usually means the wrong column was taken as the target, or the "
+        "labels were lost: training reaches zero loss and learns nothing.",
+        example=spec(_SCALE_LAYERS, extra=_SCALE_TRAINING, input_shape="[2]"),
+        use_instead=spec(_SCALE_LAYERS, extra=_SCALE_TRAINING, input_shape="[2]"),
+        references=LECUN_1998,
+        data="a,b,ok\n0.5,1,1\n-0.2,1,0\n0.9,1,1\n-1.3,1,0\n",
+        use_instead_data="a,b,ok\n0.5,0.1,1\n-0.2,-0.4,0\n0.9,0.3,1\n-1.3,1.2,0\n",
+        known_problems="Image borders are often constant (the bundled digits have constant corner pixels), so "
+        "the rule fires on working image data: it stays info. It reads the data it is given: a constant column "
+        "in a small sample may vary in the full set.",
+    ),
+)
+
+RULES = (MS601, MS602, MS603, MS604, MS605)
