@@ -28,7 +28,7 @@ from modelspec.atomic import writable
 from modelspec.checkpoint_state import digest, folder, read_state
 from modelspec.cluster import Role, role
 from modelspec.data import Dataset, load_data
-from modelspec.diagnostics import Diagnostic, error
+from modelspec.diagnostics import Diagnostic, Level, error
 from modelspec.errors import ECHO_LIMIT, EXIT_OK, LintFailure, SettingsError, SpecError, echoed
 from modelspec.export_formats import FORMATS, OPSETS, QUANTIZE, Format, tolerance
 from modelspec.linter.config import load_config
@@ -239,10 +239,12 @@ def lint_findings(model: ModelSpec, config) -> list[Diagnostic]:
 
 
 def data_findings(model: ModelSpec, dataset: Dataset, config) -> list[Diagnostic]:
-    """The data-aware rules (MS6xx, as `modelspec lint --data` runs them) on the data a command trains on, with the
-    project's configuration; the spec's other rules are the lint gate's."""
+    """The warnings and errors of the data-aware rules (MS6xx, as `modelspec lint --data` runs them) on the data a
+    command trains on, with the project's configuration; the spec's other rules are the lint gate's. Info findings
+    are `lint --data`'s only: the bundled digits' constant corner pixels would otherwise greet every run."""
     config = config or load_config()
-    return run_rules(model, replace(config, codes=config.codes & DATA_RULES), profile(model, dataset))
+    found = run_rules(model, replace(config, codes=config.codes & DATA_RULES), profile(model, dataset))
+    return [d for d in found if d.level != Level.INFO]
 
 
 def data_gate(prepared: Prepared, dataset: Dataset, options: Options) -> Prepared:
