@@ -216,3 +216,37 @@ def test_compare_reports_the_data_error_per_variant_and_does_not_stop(tmp_path):
     resolved = resolve_compare(request)
     codes = {v.label: [d.code for d in v.findings if d.code.startswith("MS6")] for v in resolved.variants}
     assert codes == {"layers.value.activation=sigmoid": ["MS601"], "layers.value.activation=linear": []}
+
+
+FIVE_UNITS = SIGMOID_REGRESSION.replace("units: 1, activation: sigmoid", "units: 5, activation: softmax").replace(
+    "loss: mse", "loss: sparse_categorical_crossentropy"
+)
+
+
+def test_more_classes_than_units_is_located_at_the_units_and_exits_2_as_train(tmp_path):
+    spec = _spec(tmp_path, FIVE_UNITS)
+    result = _invoke("lint", spec, "specs/digits_mlp.yaml", "--data", "digits")
+    assert result.exit_code == 2, result.output
+    assert (
+        f"{spec}:8:32: error[MS004] value: digits: the labels: labels up to 9 (10 classes), but the output 'value' "
+        "has 5 units: give it 10 units, or check the labels"
+    ) in result.output
+    assert "specs/digits_mlp.yaml:7:1: info[MS605]" in result.output  # the other spec is still linted
+    train = _invoke("train", spec, "--data", "digits", "-o", tmp_path / "m.keras")
+    assert train.exit_code == 2 and "labels up to 9 (10 classes), but the output 'value' has 5 units" in train.output
+
+
+def test_one_hot_labels_of_another_width_are_located_at_the_units(tmp_path):
+    np = pytest.importorskip("numpy")
+    np.savez(tmp_path / "data.npz", x=np.zeros((4, 2), "float32") + np.arange(4)[:, None], y=np.eye(3)[[0, 1, 2, 0]])
+    spec = _spec(
+        tmp_path,
+        "modelspec: 1\nname: kinds\nseed: 1\ninput: {shape: [2]}\nlayers:\n  - {type: dense, units: 4, "
+        "activation: relu}\n  - {type: dense, name: kind, units: 4, activation: softmax}\ntraining:\n"
+        "  optimizer: adam\n  loss: categorical_crossentropy\n",
+    )
+    result = _invoke("lint", spec, "--data", tmp_path / "data.npz", "--format", "json")
+    assert result.exit_code == 2
+    (found,) = json.loads(result.output)["diagnostics"]
+    assert (found["code"], found["line"], found["column"]) == ("MS004", 7, 31)
+    assert "array 'y': shape (4, 3), but the output 'kind' gives (None, 4)" in found["message"]

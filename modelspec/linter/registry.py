@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from modelspec.diagnostics import INVALID_SPEC, SHAPE_MISMATCH, UNKNOWN_REFERENCE, did_you_mean
+from modelspec.diagnostics import DATA_MISMATCH, INVALID_SPEC, SHAPE_MISMATCH, UNKNOWN_REFERENCE, did_you_mean
 from modelspec.errors import SettingsError
 from modelspec.linter.rule import Rule
 from modelspec.linter.rules import (
@@ -67,7 +67,7 @@ RULES: dict[str, Rule] = {
 # The data-aware rules: they judge the data linted with a spec (`lint --data`, the start of `train` and `compare`).
 DATA_RULES = frozenset(rule.code for rule in data.RULES)
 # Structural checks: reported by validation, always on, never ignorable.
-STRUCTURAL = dict((INVALID_SPEC, SHAPE_MISMATCH, UNKNOWN_REFERENCE))
+STRUCTURAL = dict((INVALID_SPEC, SHAPE_MISMATCH, UNKNOWN_REFERENCE, DATA_MISMATCH))
 _BY_NAME = {rule.name: rule for rule in RULES.values()}
 _CODE = re.compile(r"^MS\d{1,3}$")
 

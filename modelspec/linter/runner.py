@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Optional, Union
 
 from modelspec.data import load_data
-from modelspec.diagnostics import Diagnostic, Level, error
-from modelspec.errors import EXIT_INVALID, EXIT_LINT, EXIT_OK, SettingsError, SpecError
+from modelspec.diagnostics import DATA_MISMATCH, Diagnostic, Level, error
+from modelspec.errors import EXIT_INVALID, EXIT_LINT, EXIT_OK, DataError, SettingsError, SpecError
 from modelspec.linter import registry
 from modelspec.linter.config import LintConfig
 from modelspec.linter.data_checks import DataProfile, profile
@@ -238,8 +238,28 @@ def lint_paths(
             result.diagnostics += exc.diagnostics
             continue
         model = overridden_file(path, model, sets)
-        result.diagnostics += run(model, config, data_profile(model, data, target) if data is not None else None)
+        try:
+            found = data_profile(model, data, target) if data is not None else None
+        except DataError as exc:
+            if exc.array is None:  # the data itself is unreadable: no place in the spec to point at
+                raise
+            result.diagnostics.append(data_mismatch(model, exc))
+            continue
+        result.diagnostics += run(model, config, found)
     return result
+
+
+def data_mismatch(model: ModelSpec, exc: DataError) -> Diagnostic:
+    """Data that `train` would refuse (``exc``: about one input or output), as a structural finding (exit 2) at the
+    spec field it is about: the input, or the output layer's units."""
+    name = exc.array
+    if name in model.analysis.inputs:
+        where = model.analysis.inputs[name].path
+    else:
+        where = Subject(model).field_path(model.analysis.layers[name], "units")
+    file, line, column, uses = model.document.place(where)
+    return error(file, line, column, str(exc), code=DATA_MISMATCH, layer=name, uses=uses,
+                 hint="make the data fit the spec, or the spec the data (`train` refuses this data)")  # fmt: skip
 
 
 def overridden_file(path: Path, model: ModelSpec, sets: Sequence[Vary]) -> ModelSpec:

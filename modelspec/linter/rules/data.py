@@ -120,11 +120,12 @@ MS601 = Rule(
         references=f"{doc_parts.KERAS_LOSSES}\nmodelspec's measurement: {MEASURED} range",
         data=_RANGE_DATA,
         known_problems="Measured with `python benchmarks/data_rules.py range` (2,000 rows, 8 features, targets "
-        "0.5 + 2 f(x), 3 seeds, 30 epochs of Adam 1e-3; see the rule's figures in docs/data_lint.md): the "
-        "sigmoid, relu and tanh outputs end at a validation loss far above the linear one, at their floors. The "
-        "floor is a bound for squared error; for absolute error the message still quotes the squared floor. "
-        "Targets barely outside the range (a floor under 5% of the variance) are not reported, though they "
-        "are still never reached.",
+        "0.5 + 2 f(x) of variance 4, a 32-unit relu layer, mse, Adam 1e-3, 30 epochs, 3 seeds): final validation "
+        "loss 0.46 with a linear output, 2.57 with sigmoid (5.5 times), 1.81 with tanh (3.9 times), 1.24 with "
+        "relu (2.7 times), the same on every seed, against floors of 2.52, 1.66 and 1.24 that the rule computes "
+        "from the data: training stops at the floor, hence an error. The floor is a bound for squared error; for absolute error and Huber the message still quotes "
+        "the squared floor. Targets barely outside the range (a floor under 5% of the variance) are not "
+        "reported, though they are still never reached; the 5% was not calibrated further.",
     ),
 )
 
@@ -297,9 +298,13 @@ MS603 = Rule(
         ),
         references=f"{LECUN_1998}\n{KERAS_PREPROCESSING}",
         data="red,green,ok\n255,12,1\n0,200,0\n128,64,1\n30,250,0\n",
-        known_problems="Measured with `python benchmarks/data_rules.py inputs` (digits, pixels 0..16 fed raw "
-        "against rescaled to 0..1, Adam 1e-3, 3 seeds): see docs/data_lint.md. The rule looks at the magnitude "
-        "of the values, not at what a `rescaling` layer's scale makes of them, and trusts any normalising layer.",
+        known_problems="Measured with `python benchmarks/data_rules.py inputs` (digits through a 64-unit relu "
+        "layer, Adam 1e-3, 15 epochs, 3 seeds, the pixels scaled by a rescaling layer): pixels 0..16 fed raw reach "
+        "0.962 validation accuracy against 0.964 rescaled to 0..1 (no harm); scaled to 0..255 they reach 0.938 "
+        "with a validation loss of 1.84 against 0.14 (overconfident, 13 times the loss). Harm starts somewhere "
+        "between 16 and 255 and is mostly in the loss, not the accuracy, and Keras's oxford_pets example trains on "
+        "raw 0-255 pixels: info. The rule looks at the magnitude of the values, not at what a `rescaling` layer's "
+        "scale makes of them, and trusts any normalising layer.",
     ),
 )
 
