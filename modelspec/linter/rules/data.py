@@ -124,8 +124,9 @@ MS601 = Rule(
         "loss 0.46 with a linear output, 2.57 with sigmoid (5.5 times), 1.81 with tanh (3.9 times), 1.24 with "
         "relu (2.7 times), the same on every seed, against floors of 2.52, 1.66 and 1.24 that the rule computes "
         "from the data: training stops at the floor, hence an error. The floor is a bound for squared error; for "
-        "absolute error and Huber the message still quotes the squared floor. Targets barely outside the range (a floor under 5% of the variance) are not "
-        "reported, though they are still never reached; the 5% was not calibrated further.",
+        "absolute error and Huber the message still quotes the squared floor. Targets barely outside the range "
+        "(a floor under 5% of the variance) are not reported, though they are still never reached; the 5% was "
+        "not calibrated further.",
     ),
 )
 
