@@ -37,8 +37,8 @@ def export_formats(values) -> list[str]:
         EXIT_LINT,
         EXIT_INVALID,
         note="With --strict, warnings fail too. A --set that is malformed, names a layer a spec lacks or makes a spec "
-        "invalid exits 2 (the error names the file); so does --data that is unreadable or does not fit a spec, as "
-        "`train` refuses it.",
+        "invalid exits 2 (the error names the file); so does --data that is unreadable, and data that does not fit a "
+        "spec as `train` would refuse it (an MS004 finding at the spec field it is about).",
     ),
 )
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
