@@ -91,10 +91,12 @@ def scale_case(folder: Path) -> None:
         "  - {type: dense, units: 32, activation: relu}\n  - {type: dense, name: out, units: 1}\n",
         "  optimizer: adam\n  loss: mse\n  epochs: 30\n  batch_size: 32\n  validation_split: 0.2\n",
     )
-    for offset, scale in ((0.0, 1.0), (1000.0, 300.0)):
+    for offset, scale in ((0.0, 1.0), (10.0, 3.0), (100.0, 30.0), (1000.0, 300.0)):
         data = _regression(folder, offset, scale)
         results = _compare(spec, data, ["training.optimizer.learning_rate=0.001"], 30)
         _show(f"MS604 target scale (targets {offset:g} + {scale:g} f): val_loss / {scale:g}^2 is comparable", results)
+        finals = [run["epochs"][-1]["val_loss"] / scale**2 for run in results["variants"][0]["runs"]]
+        print(f"val_loss / variance: {np.mean(finals):.3g}")
 
 
 def inputs_case(folder: Path) -> None:
