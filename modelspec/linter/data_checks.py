@@ -67,7 +67,7 @@ class Stats:
     std: float
     constant: tuple[int, ...]  # flat positions (within a row) whose value is the same in every row
     whole: bool  # every value a whole number
-    values: Optional[tuple[float, ...]]  # the distinct values, when whole and at most MAX_CLASSES of them
+    values: Optional[tuple[float, ...]]  # a target's distinct values, when whole and at most MAX_CLASSES of them
     one_hot_rows: int  # rows of 0s and 1s with exactly one 1 (rows of width > 1)
     multi_hot_rows: int  # rows of 0s and 1s with more than one 1
     outside: int = 0  # target values outside the output activation's range (``bounds``)
@@ -132,7 +132,7 @@ class _Running:
         self.high = np.maximum(self.high, flat.max(axis=0))
         if self.whole:
             self.whole = bool(np.all(flat == np.floor(flat)))
-        if self.whole and self.values is not None:
+        if self.whole and self.values is not None and bounds is not None:  # targets only: inputs need no classes
             self.values.update(np.unique(flat).tolist())
             if len(self.values) > MAX_CLASSES:
                 self.values = None
@@ -167,7 +167,9 @@ def _stats(name: str, array: Any, bounds: Optional[tuple[float, float]]) -> Stat
         std=std,
         constant=constant,
         whole=running.whole,
-        values=tuple(sorted(running.values)) if running.whole and running.values is not None else None,
+        values=tuple(sorted(running.values))
+        if bounds is not None and running.whole and running.values is not None
+        else None,
         one_hot_rows=running.one_hot,
         multi_hot_rows=running.multi_hot,
         outside=running.outside,
