@@ -114,7 +114,7 @@ def test_a_csv_target_column_as_train_takes_it(tmp_path):
     )
     result = _invoke("lint", spec, "--data", csv, "--target", "price", "--select", "MS604")
     assert result.exit_code == 0
-    assert "info[MS604] price: the targets of 'price' in" in result.output and "mean 2.122e+05" in result.output
+    assert "warning[MS604] price: the targets of 'price' in" in result.output and "mean 2.122e+05" in result.output
 
 
 def test_one_hot_labels_in_an_npz_with_a_class_never_hot(tmp_path):
@@ -250,3 +250,21 @@ def test_one_hot_labels_of_another_width_are_located_at_the_units(tmp_path):
     (found,) = json.loads(result.output)["diagnostics"]
     assert (found["code"], found["line"], found["column"]) == ("MS004", 7, 31)
     assert "array 'y': shape (4, 3), but the output 'kind' gives (None, 4)" in found["message"]
+
+
+def test_train_carries_a_data_warning_into_the_findings_it_prints_and_strict_stops_on_it(tmp_path):
+    from modelspec.errors import LintFailure
+    from modelspec.requests import Data, Options, TrainRequest
+    from modelspec.resolve import resolve_train
+
+    csv = tmp_path / "houses.csv"
+    csv.write_text("rooms,area,price\n3,0.1,250000\n2,-0.5,180000\n4,1.2,320000\n1,0.3,99000\n", encoding="utf-8")
+    spec = _spec(
+        tmp_path,
+        "modelspec: 1\nname: houses\nseed: 1\ninput: {shape: [2]}\nlayers:\n  - {type: dense, units: 4, "
+        "activation: relu}\n  - {type: dense, name: price, units: 1}\ntraining:\n  optimizer: adam\n  loss: mse\n",
+    )
+    resolved = resolve_train(TrainRequest(spec=spec, data=Data(data=csv)))
+    assert [(d.code, d.line) for d in resolved.prepared.findings if d.code.startswith("MS6")] == [("MS604", 10)]
+    with pytest.raises(LintFailure, match="training stopped by lint errors or warnings"):
+        resolve_train(TrainRequest(spec=spec, data=Data(data=csv), options=Options(strict=True)))
