@@ -159,7 +159,7 @@ def test_the_bundled_spec_and_digits_give_only_the_constant_corner_pixels():
 
 def test_an_inline_ignore_suppresses_a_data_finding(tmp_path):
     text = SIGMOID_REGRESSION.replace("activation: sigmoid}", "activation: sigmoid}  # modelspec: ignore[MS601]")
-    assert [d.code for d in lint(_spec(tmp_path, text), data="digits")] == ["MS605"]
+    assert [d.code for d in lint(_spec(tmp_path, text), data="digits")] == ["MS605", "MS606"]
 
 
 def test_lint_data_leaves_tensorflow_and_keras_out_of_sys_modules(tmp_path):

@@ -62,6 +62,7 @@ RULES: dict[str, Rule] = {
         data.MS603,
         data.MS604,
         data.MS605,
+        data.MS606,
     )
 }
 # The data-aware rules: they judge the data linted with a spec (`lint --data`, the start of `train` and `compare`).

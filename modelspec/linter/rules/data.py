@@ -1,4 +1,4 @@
-"""Data-aware rules (MS601–MS605): the spec against the data it trains on (`modelspec lint SPEC --data DATA`, and
+"""Data-aware rules (MS601–MS606): the spec against the data it trains on (`modelspec lint SPEC --data DATA`, and
 the start of `train` and `compare`).
 
 They see the data through ``subject.data`` (a ``DataProfile``, modelspec/linter/data_checks.py: one pass over the
@@ -431,4 +431,63 @@ MS605 = Rule(
     ),
 )
 
-RULES = (MS601, MS602, MS603, MS604, MS605)
+
+# --- MS606 -----------------------------------------------------------------------------------------------------
+
+MIN_CLASSES = 3  # two values are a binary target, which regression losses fit well enough
+
+
+def _classes_as_regression(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
+    training = subject.spec.training
+    for name, stats, loss, index in _outputs(subject):
+        if loss is None or loss.kind != REGRESSION or stats.features != 1 or stats.values is None:
+            continue
+        values = [int(v) for v in stats.values]
+        if len(values) < MIN_CLASSES or values != list(range(len(values))) or len(values) * 10 > stats.rows:
+            continue
+        yield Finding(
+            training.loss_path(index),
+            f"{_data(subject, name, 'targets')} are the whole numbers 0 to {values[-1]}, as class labels are, and "
+            f"{loss.type} scores them as quantities on one unit: class 1 becomes halfway between 0 and 2, and a "
+            f"prediction between two classes is neither",
+            hint=f"if they are classes: give '{name}' {len(values)} units with softmax and use "
+            "sparse_categorical_crossentropy; if they are counts or grades, this is fine",
+            layer=name,
+        )
+
+
+_LABEL_DATA = "".join(f"{(i * 7) % 5 / 4:.2f},{(i * 3) % 7 / 6:.2f},{i % 3}\n" for i in range(30))
+
+MS606 = Rule(
+    code="MS606",
+    name="classes-as-regression",
+    level=Level.INFO,
+    summary="one-unit regression targets in the data look like class labels (0, 1, 2, ...)",
+    check=_classes_as_regression,
+    docs=Docs(
+        what="With data (`--data`), flags a one-unit output scored by a regression loss whose targets are exactly "
+        "the whole numbers 0 to k-1 (k of at least 3, each seen ten times on average or more): the look of class "
+        "labels.",
+        why="Squared or absolute error on class numbers makes the classes an ordered scale: the model is "
+        "rewarded for predicting 1 when unsure between 0 and 2, and its rounded outputs are poor classes. A "
+        "softmax output with one unit per class and sparse categorical cross-entropy scores classes as classes. "
+        "Counts and grades also look like this, hence info.",
+        example=spec(
+            "  - {type: dense, units: 16, activation: relu}\n  - {type: dense, name: kind, units: 1}\n",
+            extra="training:\n  optimizer: adam\n  loss: mse\n",
+            input_shape="[2]",
+        ),
+        use_instead=spec(
+            "  - {type: dense, units: 16, activation: relu}\n  - {type: dense, name: kind, units: 3, "
+            "activation: softmax}\n",
+            extra="training:\n  optimizer: adam\n  loss: sparse_categorical_crossentropy\n",
+            input_shape="[2]",
+        ),
+        references=doc_parts.KERAS_LOSSES,
+        data="a,b,kind\n" + _LABEL_DATA,
+        known_problems="Not measured against training: a heuristic on the look of the targets, info. Counts, "
+        "ratings and grades are whole numbers from 0 too, and the rule cannot tell them from classes.",
+    ),
+)
+
+RULES = (MS601, MS602, MS603, MS604, MS605, MS606)
