@@ -268,3 +268,29 @@ def test_train_carries_a_data_warning_into_the_findings_it_prints_and_strict_sto
     assert [(d.code, d.line) for d in resolved.prepared.findings if d.code.startswith("MS6")] == [("MS604", 10)]
     with pytest.raises(LintFailure, match="training stopped by lint errors or warnings"):
         resolve_train(TrainRequest(spec=spec, data=Data(data=csv), options=Options(strict=True)))
+
+
+def test_the_profile_agrees_with_numpy_across_chunks(tmp_path, monkeypatch):
+    np = pytest.importorskip("numpy")
+    from modelspec.data import load_data
+    from modelspec.linter import data_checks
+    from modelspec.loader import load_spec
+
+    monkeypatch.setattr(data_checks, "CHUNK_VALUES", 64)  # 21 rows of 3 features a chunk: many chunks
+    rng = np.random.RandomState(1)
+    x = (rng.normal(size=(1000, 3)) * [1.0, 50.0, 0.0] + [0.0, 7.0, 2.0]).astype("float32")
+    y = rng.randint(0, 3, size=(1000,)).astype("float64") * 2.0  # 0, 2, 4 under a sigmoid: 2 and 4 outside
+    np.savez(tmp_path / "data.npz", x=x, y=y)
+    model = load_spec(
+        "modelspec: 1\nname: p\ninput: {shape: [3]}\nlayers:\n  - {type: dense, name: y, units: 1, activation: "
+        "sigmoid}\ntraining: {optimizer: adam, loss: mse}\n"
+    )
+    found = data_checks.profile(model, load_data(tmp_path / "data.npz", model))
+    inputs, targets = found.inputs["input"], found.targets["y"]
+    assert inputs.constant == (2,) and inputs.low == pytest.approx(float(x.min()))
+    assert inputs.mean == pytest.approx(float(x.mean()), rel=1e-6) and inputs.std == pytest.approx(
+        float(x.std()), rel=1e-5
+    )
+    assert targets.values == (0.0, 2.0, 4.0) and targets.whole
+    assert targets.outside == int(np.count_nonzero(y > 1))
+    assert targets.floor == pytest.approx(float(np.mean((y - np.clip(y, 0, 1)) ** 2)))

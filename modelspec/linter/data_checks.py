@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from modelspec.data import Dataset
     from modelspec.loader import ModelSpec
 
+CHUNK_VALUES = 1 << 22  # values converted to float64 at a time: 32 MB, whatever the stored dtype
 MAX_CLASSES = 1024  # distinct whole values kept for a target; more than this and it is not a class label
 _PROBES = 4801  # points of [-60, 60] an activation is evaluated at to find the range of its outputs
 _WHOLE_RANGE = {"softmax": (0.0, 1.0), "log_softmax": (-math.inf, 0.0)}  # vector activations: no scalar function
@@ -151,8 +152,11 @@ def _stats(name: str, array: Any, bounds: Optional[tuple[float, float]]) -> Stat
     np = numpy("")
     features = max(1, math.prod(array.shape[1:]))
     running = _Running(np, features)
+    rows = max(1, CHUNK_VALUES // features)  # float64 copies of at most CHUNK_VALUES values (uint8 pixels: 8 times)
     for _, block in blocks(array):
-        running.add(np.asarray(block, dtype=np.float64).reshape(len(block), features), bounds)
+        for start in range(0, len(block), rows):
+            part = block[start : start + rows]
+            running.add(np.asarray(part, dtype=np.float64).reshape(len(part), features), bounds)
     count = max(1, running.count)
     mean = running.total / count
     std = math.sqrt(max(0.0, running.squares / count - mean * mean))
