@@ -28,6 +28,7 @@ class Level(str, enum.Enum):
 INVALID_SPEC = ("MS001", "invalid-spec")
 SHAPE_MISMATCH = ("MS002", "shape-mismatch")
 UNKNOWN_REFERENCE = ("MS003", "unknown-reference")
+DATA_MISMATCH = ("MS004", "data-mismatch")  # `lint --data`: data that `train` would refuse, at the spec field
 
 
 @dataclass(frozen=True)

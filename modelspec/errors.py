@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 if TYPE_CHECKING:
     from modelspec.diagnostics import Diagnostic
@@ -78,7 +78,10 @@ class WeightsError(ModelspecError):
 
 class DataError(ModelspecError):
     """Training or evaluation data is missing, unreadable, or does not fit the spec; the message names the file and
-    the array or column."""
+    the array or column. ``array``: the spec's input or output the problem is about, when it is about one (so that
+    `lint --data` can point at that place in the spec)."""
+
+    array: Optional[str] = None
 
 
 class SettingsError(ModelspecError, ValueError):

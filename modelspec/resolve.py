@@ -28,10 +28,13 @@ from modelspec.atomic import writable
 from modelspec.checkpoint_state import digest, folder, read_state
 from modelspec.cluster import Role, role
 from modelspec.data import Dataset, load_data
-from modelspec.diagnostics import Diagnostic, error
-from modelspec.errors import ECHO_LIMIT, LintFailure, SettingsError, SpecError, echoed
+from modelspec.diagnostics import Diagnostic, Level, error
+from modelspec.errors import ECHO_LIMIT, EXIT_OK, LintFailure, SettingsError, SpecError, echoed
 from modelspec.export_formats import FORMATS, OPSETS, QUANTIZE, Format, tolerance
 from modelspec.linter.config import load_config
+from modelspec.linter.data_checks import profile
+from modelspec.linter.registry import DATA_RULES
+from modelspec.linter.runner import LintResult
 from modelspec.linter.runner import run as run_rules
 from modelspec.loader import ModelSpec, from_document, load_spec
 from modelspec.pipeline import CLASSES_MEMBER, SPEC_MEMBER, Prepared, prepare
@@ -235,6 +238,24 @@ def lint_findings(model: ModelSpec, config) -> list[Diagnostic]:
     return run_rules(model, config or load_config())
 
 
+def data_findings(model: ModelSpec, dataset: Dataset, config) -> list[Diagnostic]:
+    """The warnings and errors of the data-aware rules (MS6xx, as `modelspec lint --data` runs them) on the data a
+    command trains on, with the project's configuration; the spec's other rules are the lint gate's. Info findings
+    are `lint --data`'s only: the bundled digits' constant corner pixels would otherwise greet every run."""
+    config = config or load_config()
+    found = run_rules(model, replace(config, codes=config.codes & DATA_RULES), profile(model, dataset))
+    return [d for d in found if d.level != Level.INFO]
+
+
+def data_gate(prepared: Prepared, dataset: Dataset, options: Options) -> Prepared:
+    """Train's lint gate on the data: error-level data findings (or warnings with ``strict``) stop the run before
+    TensorFlow starts (``LintFailure``, with every finding); the others join the findings printed before training."""
+    found = data_findings(prepared.model, dataset, options.config)
+    if LintResult(found, files=1).exit_code(options.strict) != EXIT_OK:
+        raise LintFailure(prepared.model.path, [*prepared.findings, *found], options.strict, stopped="training")
+    return replace(prepared, findings=[*prepared.findings, *found])
+
+
 # --- train ----------------------------------------------------------------------------------------------------------
 
 
@@ -322,6 +343,8 @@ def resolve_train(request: TrainRequest) -> ResolvedTrain:
     where = distribution(model, options.distribute)
     outputs = train_outputs(model, request.outputs, where.role.chief)
     train_set, validation_set = load_datasets(model, request.data)
+    if options.lint:
+        prepared = data_gate(prepared, train_set, options)
     if outputs.model is not None and train_set.class_names:
         outputs = replace(outputs, classes=outputs.model.with_suffix(".classes.json"))
     return ResolvedTrain(
@@ -527,6 +550,7 @@ def resolve_compare(request: CompareRequest) -> ResolvedCompare:
         if signature not in checked:
             checked[signature] = load_datasets(variant.model, request.data)
         train_set, validation_set = checked[signature]
+        found = [*found, *data_findings(variant.model, train_set, options.config)]  # reported, never a gate
         where = distribution(variant.model, options.distribute)
         runs = tuple(
             ResolvedTrain(

@@ -33,9 +33,18 @@ def _cases():
             yield pytest.param(path.stem, case, id=f"{path.stem}: {case['name']}")
 
 
+def _data(text, tmp_path, name="data.csv"):
+    """A data-aware rule's fixture or example data (CSV text) as a file to lint with; None without data."""
+    if text is None:
+        return None
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 @pytest.mark.parametrize(("code", "case"), list(_cases()))
-def test_fixture(code, case):
-    found = [d for d in lint(case["spec"]) if d.code == code]
+def test_fixture(code, case, tmp_path):
+    found = [d for d in lint(case["spec"], data=_data(case.get("data"), tmp_path)) if d.code == code]
     assert [f"{d.line}:{d.column}" for d in found] == case["expect"], "\n".join(d.format() for d in found)
     if case.get("message"):
         assert case["message"] in found[0].message
@@ -64,10 +73,13 @@ def test_docs_have_every_section(code):
 
 
 @pytest.mark.parametrize("code", list(registry.RULES))
-def test_example_triggers_exactly_its_rule(code):
+def test_example_triggers_exactly_its_rule(code, tmp_path):
     rule = registry.RULES[code]
-    assert {d.code for d in lint(rule.docs.example)} == {code}
-    assert lint(rule.docs.use_instead) == []
+    docs = rule.docs
+    data = _data(docs.data or None, tmp_path)  # a data-aware rule's example is linted with its data (--data)
+    fixed = _data(docs.use_instead_data, tmp_path, "fixed.csv") or data
+    assert {d.code for d in lint(docs.example, data=data)} == {code}
+    assert lint(docs.use_instead, data=fixed) == []
 
 
 @pytest.mark.parametrize("code", ["MS102", "he-on-saturating"])

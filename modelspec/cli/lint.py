@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.common import epilog, format_option, set_option
+from modelspec.cli.common import DATA_HELP, epilog, format_option, set_option
 from modelspec.errors import EXIT_INVALID, EXIT_LINT, EXIT_OK
 from modelspec.linter.config import load_config
 from modelspec.linter.runner import lint_paths
@@ -37,7 +37,8 @@ def export_formats(values) -> list[str]:
         EXIT_LINT,
         EXIT_INVALID,
         note="With --strict, warnings fail too. A --set that is malformed, names a layer a spec lacks or makes a spec "
-        "invalid exits 2 (the error names the file).",
+        "invalid exits 2 (the error names the file); so does --data that is unreadable, and data that does not fit a "
+        "spec as `train` would refuse it (an MS004 finding at the spec field it is about).",
     ),
 )
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
@@ -69,22 +70,34 @@ def export_formats(values) -> list[str]:
     is_flag=True,
     help="Skip YAML files without a top-level `modelspec:` key (for pre-commit, which passes every YAML file).",
 )
+@click.option(
+    "--data",
+    metavar="DATA",
+    help="Check the specs against this data too, read as `train --data` reads it: " + DATA_HELP + " Turns on the "
+    "data-aware rules (MS6xx: targets outside the output's range, unused classes, input and target scale, constant "
+    "columns).",
+)
+@click.option("--target", metavar="COLUMN", help="With a CSV --data: the column holding the labels (as train's).")
 @set_option
 @click.pass_context
-def lint_command(
-    ctx: click.Context, paths, output_format, strict, select, ignore, export, pyproject, specs_only, overrides
-) -> None:
+def lint_command(ctx: click.Context, paths, output_format, strict, select, ignore, export, pyproject, specs_only,
+                 data, target, overrides) -> None:  # fmt: skip
     """Lint the specs in PATHS (files, or folders: every *.yaml / *.yml below them). Never imports TensorFlow.
 
-    With --set, each spec is linted with those fields set; the findings still point at the file's lines.
+    With --set, each spec is linted with those fields set; the findings still point at the file's lines. With
+    --data, each spec is also checked against the data (read once per spec, without TensorFlow); its findings
+    point at the spec field they are about and name the data.
 
     \b
-    Example:
+    Examples:
       modelspec lint specs/mlp.yaml --set kernel_initializer=zeros
+      modelspec lint specs/digits_mlp.yaml --data digits
     """
+    if target is not None and data is None:
+        raise click.UsageError("--target needs --data: it names the CSV column of the data's labels")
     config = load_config(pyproject, select=_codes(select), ignore=_codes(ignore) or ())
     config = config.exporting(*export_formats(export))
-    result = lint_paths(paths, config, specs_only=specs_only, overrides=overrides)
+    result = lint_paths(paths, config, specs_only=specs_only, overrides=overrides, data=data, target=target)
     output_format = output_format or default_format(os.environ)
     REPORTERS[output_format](result, sys.stdout, color=output_format == "text" and use_color(sys.stdout))
     ctx.exit(result.exit_code(strict))

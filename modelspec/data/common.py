@@ -53,8 +53,10 @@ class Found:
         return f"row {row}"
 
     def error(self, name: str, problem: str) -> DataError:
-        """A ``DataError`` about one array: ``source: array 'x': problem``."""
-        return DataError(f"{self.source}: {self.described[name]}: {problem}")
+        """A ``DataError`` about one array: ``source: array 'x': problem`` (its ``array``: the spec's name)."""
+        error = DataError(f"{self.source}: {self.described[name]}: {problem}")
+        error.array = name
+        return error
 
 
 def listing(names: Sequence[str], limit: int = 8) -> str:

@@ -45,6 +45,18 @@ def explain(rule: Rule) -> str:
         parts += ["", f"## {title}", ""]
         if title in ("Example", "Use instead"):
             parts += ["```yaml", text.rstrip("\n"), "```"]
+            data = rule.docs.data if title == "Example" else rule.docs.use_instead_data
+            if rule.docs.data and (title == "Example" or data is not None):
+                parts += [
+                    "",
+                    "linted with `--data data.csv`, where data.csv holds:",
+                    "",
+                    "```csv",
+                    data.rstrip("\n"),
+                    "```",
+                ]
+            elif rule.docs.data:
+                parts += ["", "linted with the same data."]
         elif title == "References":
             parts += [f"- {reference}" for reference in text.split("\n")]
         else:

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import re
 
-from modelspec.diagnostics import INVALID_SPEC, SHAPE_MISMATCH, UNKNOWN_REFERENCE, did_you_mean
+from modelspec.diagnostics import DATA_MISMATCH, INVALID_SPEC, SHAPE_MISMATCH, UNKNOWN_REFERENCE, did_you_mean
 from modelspec.errors import SettingsError
 from modelspec.linter.rule import Rule
-from modelspec.linter.rules import activation, distribute, export, fitting, initialization, pretrained, training
+from modelspec.linter.rules import (
+    activation,
+    data,
+    distribute,
+    export,
+    fitting,
+    initialization,
+    pretrained,
+    training,
+)
 
 RULES: dict[str, Rule] = {
     rule.code: rule
@@ -48,10 +57,18 @@ RULES: dict[str, Rule] = {
         export.MS501,
         export.MS502,
         export.MS503,
+        data.MS601,
+        data.MS602,
+        data.MS603,
+        data.MS604,
+        data.MS605,
+        data.MS606,
     )
 }
+# The data-aware rules: they judge the data linted with a spec (`lint --data`, the start of `train` and `compare`).
+DATA_RULES = frozenset(rule.code for rule in data.RULES)
 # Structural checks: reported by validation, always on, never ignorable.
-STRUCTURAL = dict((INVALID_SPEC, SHAPE_MISMATCH, UNKNOWN_REFERENCE))
+STRUCTURAL = dict((INVALID_SPEC, SHAPE_MISMATCH, UNKNOWN_REFERENCE, DATA_MISMATCH))
 _BY_NAME = {rule.name: rule for rule in RULES.values()}
 _CODE = re.compile(r"^MS\d{1,3}$")
 

@@ -19,6 +19,7 @@ from modelspec.pretrained.checks import Problem, check
 
 if TYPE_CHECKING:
     from modelspec.analysis import Analysis, LayerInfo
+    from modelspec.linter.data_checks import DataProfile
     from modelspec.loader import ModelSpec
 
 
@@ -41,6 +42,11 @@ class Docs:
     example: str  # a whole spec that triggers the rule (and no other)
     use_instead: str  # the same spec, fixed
     references: str
+    # A data-aware rule (MS6xx) fires only with data: the example's data (CSV text, linted with `--data`), and the
+    # fixed example's (None: the same data).
+    data: str = ""
+    use_instead_data: Optional[str] = None
+    known_problems: str = ""  # where the rule is rough, and the measurements behind its level
 
     SECTIONS = (
         ("What it does", "what"),
@@ -48,12 +54,16 @@ class Docs:
         ("Example", "example"),
         ("Use instead", "use_instead"),
         ("References", "references"),
+        ("Known problems", "known_problems"),
     )
+    OPTIONAL = frozenset({"known_problems"})
 
     def sections(self) -> Iterator[tuple[str, str]]:
-        """Yield (title, text) for each section, in order."""
+        """Yield (title, text) for each section, in order (an optional section only when written)."""
         for title, attribute in self.SECTIONS:
-            yield title, getattr(self, attribute)
+            text = getattr(self, attribute)
+            if text or attribute not in self.OPTIONAL:
+                yield title, text
 
 
 Check = Callable[["Subject", Mapping[str, float]], Iterable[Finding]]
@@ -78,11 +88,12 @@ class Rule:
 class Subject:
     """The analysed spec as rules see it."""
 
-    def __init__(self, model: ModelSpec):
+    def __init__(self, model: ModelSpec, data: Optional[DataProfile] = None):
         self.model = model
         self.analysis: Analysis = model.analysis
         self.spec = model.analysis.spec
         self.document = model.document
+        self.data = data  # the data linted with the spec (`--data`), profiled once; None: the data rules find nothing
 
     @cached_property
     def signal(self) -> SignalReport:

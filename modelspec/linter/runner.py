@@ -9,10 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
 
-from modelspec.diagnostics import Diagnostic, Level, error
-from modelspec.errors import EXIT_INVALID, EXIT_LINT, EXIT_OK, SettingsError, SpecError
+from modelspec.data import load_data
+from modelspec.diagnostics import DATA_MISMATCH, Diagnostic, Level, error
+from modelspec.errors import EXIT_INVALID, EXIT_LINT, EXIT_OK, DataError, SettingsError, SpecError
 from modelspec.linter import registry
 from modelspec.linter.config import LintConfig
+from modelspec.linter.data_checks import DataProfile, profile
 from modelspec.linter.rule import Subject
 from modelspec.loader import ModelSpec, load_spec, spec_files
 from modelspec.variants import Vary, overridden, parse_sets
@@ -28,27 +30,39 @@ def lint(
     *,
     config: Optional[LintConfig] = None,
     overrides: Sequence[Union[str, Vary]] = (),
+    data: Optional[Union[str, os.PathLike]] = None,
 ) -> list[Diagnostic]:
     """Lint a spec (a path, YAML text, dict or loaded spec) and return its findings, sorted by place.
 
     ``overrides``: ``"PATH=VALUE"`` strings set in the spec before it is linted, in order, as ``--set`` does
     (``"kernel_initializer=zeros"``); the findings still point at the spec file's lines.
+    ``data``: a data source as `train --data` takes (``"digits"``, an .npz, a folder of .npy files, a .csv), read
+    with the readers of `train` and checked against the spec; the data-aware rules (MS6xx) judge it.
 
     Raises ``SpecError`` when the spec is invalid, ``SettingsError`` when an override is malformed, names a layer
-    the spec lacks or makes it invalid. Never imports TensorFlow.
+    the spec lacks or makes it invalid, ``DataError`` when the data is unreadable or does not fit the spec. Never
+    imports TensorFlow.
     """
     sets = parse_sets(overrides)  # a malformed --set is said before the spec is read
-    return run(overridden(load_spec(spec), sets), config or DEFAULT_CONFIG)
+    model = overridden(load_spec(spec), sets)
+    return run(model, config or DEFAULT_CONFIG, data_profile(model, data) if data is not None else None)
 
 
-def run(model: ModelSpec, config: LintConfig) -> list[Diagnostic]:
-    """Run every selected rule over a loaded spec, drop suppressed findings, and locate the rest."""
+def data_profile(model: ModelSpec, source: Union[str, os.PathLike], target=None) -> DataProfile:
+    """Read ``source`` as `train --data` does (modelspec/data: checked against the spec; ``target``: a CSV's target
+    column, as `--target`) and profile it for the data-aware rules. Raises ``DataError``; never imports TensorFlow."""
+    return profile(model, load_data(source, model, target=target))
+
+
+def run(model: ModelSpec, config: LintConfig, data: Optional[DataProfile] = None) -> list[Diagnostic]:
+    """Run every selected rule over a loaded spec (and ``data``, for the data-aware rules), drop suppressed
+    findings, and locate the rest."""
     doc = model.document
     problems: list[Diagnostic] = []
     ignored = _spec_ignores(model, problems)
     inline = _inline_ignores(model, problems)
     spans = _layer_spans(model) if inline else {}
-    subject = Subject(model)
+    subject = Subject(model, data)
     formats = config.export | set(model.spec.lint.export)
     found = []
     for code, rule in registry.RULES.items():
@@ -200,9 +214,13 @@ def lint_paths(
     *,
     specs_only: bool = False,
     overrides: Sequence[Union[str, Vary]] = (),
+    data: Optional[Union[str, os.PathLike]] = None,
+    target=None,
 ) -> LintResult:
     """Load and lint every spec under ``paths``; invalid or unreadable files contribute their errors.
-    ``overrides`` (``--set PATH=VALUE``) are set in each spec, as for ``lint``.
+    ``overrides`` (``--set PATH=VALUE``) are set in each spec, as for ``lint``; ``data`` (``--data``) is read and
+    checked against each spec (``target``: a CSV's target column, as `--target`), and the data-aware rules judge it
+    (a ``DataError`` stops the run).
 
     Raises ``SettingsError`` when a folder holds no spec file (a typo in CI would otherwise lint nothing), or when
     an override is malformed (before any file is read), names a layer a spec lacks or makes one invalid (the
@@ -219,8 +237,29 @@ def lint_paths(
         except SpecError as exc:
             result.diagnostics += exc.diagnostics
             continue
-        result.diagnostics += run(overridden_file(path, model, sets), config)
+        model = overridden_file(path, model, sets)
+        try:
+            found = data_profile(model, data, target) if data is not None else None
+        except DataError as exc:
+            if exc.array is None:  # the data itself is unreadable: no place in the spec to point at
+                raise
+            result.diagnostics.append(data_mismatch(model, exc))
+            continue
+        result.diagnostics += run(model, config, found)
     return result
+
+
+def data_mismatch(model: ModelSpec, exc: DataError) -> Diagnostic:
+    """Data that `train` would refuse (``exc``: about one input or output), as a structural finding (exit 2) at the
+    spec field it is about: the input, or the output layer's units."""
+    name = exc.array
+    if name in model.analysis.inputs:
+        where = model.analysis.inputs[name].path
+    else:
+        where = Subject(model).field_path(model.analysis.layers[name], "units")
+    file, line, column, uses = model.document.place(where)
+    return error(file, line, column, str(exc), code=DATA_MISMATCH, layer=name, uses=uses,
+                 hint="make the data fit the spec, or the spec the data (`train` refuses this data)")  # fmt: skip
 
 
 def overridden_file(path: Path, model: ModelSpec, sets: Sequence[Vary]) -> ModelSpec:
