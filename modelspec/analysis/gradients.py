@@ -674,11 +674,16 @@ def _selected_gain(signal: Optional[Signal], k: int) -> float:
     return top / typical if typical > 0 else 1.0
 
 
+def _copies(d: Gradient, k: float) -> Gradient:
+    """The gradient of a value used ``k`` times, each use's gradient ``d``: their sum (up-sampling's copies, an
+    operand broadcast over k positions). Two uses in one example are as alike as two positions are."""
+    return Gradient(k * d.mean, k * d.second + k * (k - 1) * d.shared, k * k * d.shared)
+
+
 def _up_sampling(ctx, info, d, seed) -> _Step:
     if d is None:
         return _Step([None])
-    k = math.prod(per_axis(info.spec.size, 2))  # each input is the sum of its k copies' gradients
-    return _Step([Gradient(k * d.mean, k * d.second + k * (k - 1) * d.shared, k * k * d.shared)])
+    return _Step([_copies(d, math.prod(per_axis(info.spec.size, 2)))])  # each input sums its copies' gradients
 
 
 def _add(ctx, info, d, seed) -> _Step:
@@ -696,19 +701,23 @@ def _average(ctx, info, d, seed) -> _Step:
 
 
 def _multiply(ctx, info, d, seed) -> _Step:
+    """y = Π x_i: each operand's gradient is d times the others. An operand broadcast over positions (a
+    squeeze-excite gate of shape (1, 1, C) over H×W) is used at each of them, so its gradient sums the
+    products over the k = |y| / |x_i| positions it is broadcast to."""
     signals = [ctx.input_signal(ref) for ref in info.inputs]
-    if d is None or any(s is None for s in signals):
+    out_elems = ctx.elements(info.output_shape)
+    if d is None or out_elems is None or any(s is None for s in signals):
         return _Step([None] * len(signals))
     out = []
-    for i in range(len(signals)):
+    for i, shape in enumerate(info.input_shapes):
         others = [s for j, s in enumerate(signals) if j != i]
-        out.append(
-            Gradient(
-                d.mean * math.prod(s.mean for s in others),
-                d.second * math.prod(s.second for s in others),
-                d.shared * math.prod(s.common for s in others),
-            )
+        product = Gradient(
+            d.mean * math.prod(s.mean for s in others),
+            d.second * math.prod(s.second for s in others),
+            d.shared * math.prod(s.common for s in others),
         )
+        in_elems = ctx.elements(shape)
+        out.append(None if not in_elems else _copies(product, out_elems / in_elems))
     return _Step(out)
 
 

@@ -3,6 +3,7 @@ magnitude slower (MS113) or faster (MS114) than the last one, relative to their 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from typing import Optional
 
@@ -38,6 +39,40 @@ def _judged(subject: Subject) -> list[tuple]:
     return judged
 
 
+def _elements(shape) -> Optional[int]:
+    return None if shape is None or None in shape else math.prod(shape)
+
+
+def _gate(subject: Subject, producer: str, consumer, reference: float) -> bool:
+    """Whether ``producer`` reaches ``consumer`` as a gate (docs/signal.md, "The gradient band"): the operand of a
+    `multiply` broadcast over positions (a squeeze-excite gate), or a `layer_scale` whose γ learns at least as
+    fast, relative to its value, as the band's reference (a learned factor that starts near 0 and leaves it
+    within the first steps)."""
+    if consumer.type == "multiply":
+        out = _elements(consumer.output_shape)
+        sizes = [_elements(shape) for ref, shape in zip(consumer.inputs, consumer.input_shapes) if ref == producer]
+        return out is not None and bool(sizes) and all(size is not None and size < out for size in sizes)
+    if consumer.type == "layer_scale":
+        gamma = subject.gradients.layers[consumer.name].weight("gamma")
+        return gamma is not None and gamma.ratio is not None and gamma.ratio >= reference
+    return False
+
+
+def behind_gates(subject: Subject, reference: float) -> frozenset[str]:
+    """The layers whose every route to an output passes through a gate (see _gate). Their step-0 ratio measures
+    the gate's starting value, not their pace: a squeeze-excite branch scales the channels of a path that carries
+    the signal without it, and a layer behind a layer_scale of 1e-6 gets its gradient once γ has moved."""
+    analysis = subject.analysis
+    gated: set[str] = set()
+    for name, info in reversed(analysis.layers.items()):  # consumers first
+        consumers = [analysis.layers[c] for c in info.consumers]
+        if name in analysis.outputs or not consumers:
+            continue
+        if all(c.name in gated or _gate(subject, name, c, reference) for c in consumers):
+            gated.add(name)
+    return frozenset(gated)
+
+
 def _band(subject: Subject, outside, word: str, bound: float) -> Iterator[Finding]:
     judged = _judged(subject)
     heads = [(info, ratio) for info, ratio in judged if info.name in subject.analysis.last_weighted]
@@ -46,10 +81,12 @@ def _band(subject: Subject, outside, word: str, bound: float) -> Iterator[Findin
     last, reference = band_reference(heads, vanishing=word == "vanishing")
     # A layer whose output only feeds normalisation is scale-invariant: its ratio is set by the norm of its
     # weights, which SGD itself moves (docs/signal.md, "The gradient band"), so it is not judged.
+    # A layer behind a gate learns at the gate's pace, not at the one its step-0 ratio says (behind_gates).
+    skipped = {h.name for h, _ in heads} | behind_gates(subject, reference)
     relative = [
         (info, ratio / reference)
         for info, ratio in judged
-        if info.name not in {h.name for h, _ in heads} and not subject.analysis.normalised(info.name)
+        if info.name not in skipped and not subject.analysis.normalised(info.name)
     ]
     leaving = [(info, factor) for info, factor in relative if outside(factor)]
     if not leaving:
