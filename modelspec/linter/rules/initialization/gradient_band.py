@@ -58,19 +58,64 @@ def _gate(subject: Subject, producer: str, consumer, reference: float) -> bool:
     return False
 
 
-def behind_gates(subject: Subject, reference: float) -> frozenset[str]:
-    """The layers whose every route to an output passes through a gate (see _gate). Their step-0 ratio measures
-    the gate's starting value, not their pace: a squeeze-excite branch scales the channels of a path that carries
-    the signal without it, and a layer behind a layer_scale of 1e-6 gets its gradient once γ has moved."""
+def behind_gates(subject: Subject, reference: float) -> dict[str, frozenset[str]]:
+    """The layers whose every route to an output passes through a gate (see _gate), each with the gates it passes
+    through. Their step-0 ratio relative to the head measures the gate's starting value, not their pace: a
+    squeeze-excite branch scales the channels of a path that carries the signal without it, and the layers behind
+    a layer_scale of 1e-6 get their gradient once γ has moved (in one Adam step). So the band judges them against
+    the last weighted layers before their gate instead (_gated_band): what vanishes inside the branch is found."""
     analysis = subject.analysis
-    gated: set[str] = set()
+    gated: dict[str, frozenset[str]] = {}
     for name, info in reversed(analysis.layers.items()):  # consumers first
         consumers = [analysis.layers[c] for c in info.consumers]
         if name in analysis.outputs or not consumers:
             continue
-        if all(c.name in gated or _gate(subject, name, c, reference) for c in consumers):
-            gated.add(name)
-    return frozenset(gated)
+        gates = [frozenset({c.name}) if _gate(subject, name, c, reference) else gated.get(c.name) for c in consumers]
+        if all(g is not None for g in gates):
+            gated[name] = frozenset().union(*gates)
+    return gated
+
+
+def _nearest(subject: Subject, gated: dict[str, frozenset[str]]) -> set[str]:
+    """The gated layers that reach their gate without crossing a weighted layer (as Analysis.last_weighted)."""
+    analysis, near = subject.analysis, set()
+    for name, info in reversed(analysis.layers.items()):
+        if name not in gated:
+            continue
+        for consumer in info.consumers:
+            if consumer in gated[name] or (consumer in near and consumer not in analysis.weighted):
+                near.add(name)
+    return near
+
+
+def _relative(subject: Subject, judged: list[tuple], heads: list[tuple], vanishing: bool) -> list[tuple]:
+    """(layer, its ratio relative to its reference, the reference's description) for every judged layer: against
+    the head, or for a layer behind a gate against the last weighted layers before its gate. A layer whose output
+    only feeds normalisation is scale-invariant: its ratio is set by the norm of its weights, which SGD itself
+    moves (docs/signal.md, "The gradient band"), so it is not judged."""
+    last, reference = band_reference(heads, vanishing)
+    gated = behind_gates(subject, reference)
+    near = _nearest(subject, gated)
+    skipped = {h.name for h, _ in heads}
+    free = [(info, ratio) for info, ratio in judged if info.name not in gated]
+    groups: dict[frozenset[str], list[tuple]] = {}
+    for info, ratio in judged:
+        if info.name in gated:
+            groups.setdefault(gated[info.name], []).append((info, ratio))
+    bands = [(free, (last, reference), f"the last weighted layer '{last.name}'")]
+    for gates, members in groups.items():
+        ends = [(info, ratio) for info, ratio in members if info.name in near]
+        if ends:
+            end, speed = band_reference(ends, vanishing)
+            skipped |= {info.name for info, _ in ends}
+            where = ", ".join(f"'{g}'" for g in sorted(gates))
+            bands.append((members, (end, speed), f"'{end.name}', the last weighted layer before the gate {where}"))
+    return [
+        (info, ratio / speed, described)
+        for members, (_, speed), described in bands
+        for info, ratio in members
+        if info.name not in skipped and not subject.analysis.normalised(info.name)
+    ]
 
 
 def _band(subject: Subject, outside, word: str, bound: float) -> Iterator[Finding]:
@@ -78,23 +123,15 @@ def _band(subject: Subject, outside, word: str, bound: float) -> Iterator[Findin
     heads = [(info, ratio) for info, ratio in judged if info.name in subject.analysis.last_weighted]
     if not heads:
         return
-    last, reference = band_reference(heads, vanishing=word == "vanishing")
-    # A layer whose output only feeds normalisation is scale-invariant: its ratio is set by the norm of its
-    # weights, which SGD itself moves (docs/signal.md, "The gradient band"), so it is not judged.
-    # A layer behind a gate learns at the gate's pace, not at the one its step-0 ratio says (behind_gates).
-    skipped = {h.name for h, _ in heads} | behind_gates(subject, reference)
-    relative = [
-        (info, ratio / reference)
-        for info, ratio in judged
-        if info.name not in skipped and not subject.analysis.normalised(info.name)
-    ]
-    leaving = [(info, factor) for info, factor in relative if outside(factor)]
+    order = {info.name: i for i, (info, _) in enumerate(judged)}
+    relative = sorted(_relative(subject, judged, heads, word == "vanishing"), key=lambda row: order[row[0].name])
+    leaving = [row for row in relative if outside(row[1])]
     if not leaving:
         return
-    first, factor = leaving[0]
+    first, factor, reference = leaving[0]
     pick = min if word == "vanishing" else max
-    worst, worst_factor = pick(leaving, key=lambda pair: pair[1])
-    depth = 1 + next(i for i, (info, _) in enumerate(judged) if info is first)
+    worst, worst_factor, _ = pick(leaving, key=lambda row: row[1])
+    depth = 1 + order[first.name]
     extreme = "smallest" if word == "vanishing" else "largest"
     tail = "" if worst is first else f"; {extreme}: {worst_factor:.2g}× at '{worst.name}'"
     pace, verb = ("slower", "vanishes") if word == "vanishing" else ("faster", "explodes")
@@ -102,8 +139,8 @@ def _band(subject: Subject, outside, word: str, bound: float) -> Iterator[Findin
     yield Finding(
         first.path,
         f"the gradient {verb} towards the inputs: for {loss}, the predicted gradient of '{first.name}' "
-        f"(weighted layer {depth}), relative to its weights, is {factor:.2g}× that of the last weighted layer "
-        f"'{last.name}', so it learns orders of magnitude {pace} ({'below' if word == 'vanishing' else 'above'} "
+        f"(weighted layer {depth}), relative to its weights, is {factor:.2g}× that of {reference}, "
+        f"so it learns orders of magnitude {pace} ({'below' if word == 'vanishing' else 'above'} "
         f"{bound:g}){tail}; {len(leaving)} of the {len(relative)} weighted layers before it are outside the band",
         hint=(
             "use ReLU-family activations with `kernel_initializer: auto`, add batch_norm or residual connections; "
