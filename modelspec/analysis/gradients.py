@@ -250,6 +250,57 @@ def band_reference(head_speeds: Iterable[tuple[T, float]], vanishing: bool) -> t
     return (min if vanishing else max)(head_speeds, key=lambda pair: pair[1])
 
 
+def _gate(analysis: Analysis, producer: str, consumer: LayerInfo, speed: float, reference: float) -> bool:
+    """Whether ``producer`` reaches ``consumer`` as a gate: the operand of a `multiply` broadcast over positions (a
+    squeeze-excite gate), or a `layer_scale` whose γ learns (``speed``, its gradient/weight ratio) at least as
+    fast as the band's ``reference`` (a learned factor that starts near 0 and leaves it within the first steps)."""
+    if consumer.type == "multiply":
+        size = lambda shape: None if shape is None or None in shape else math.prod(shape)  # noqa: E731
+        out = size(consumer.output_shape)
+        sizes = [size(shape) for ref, shape in zip(consumer.inputs, consumer.input_shapes) if ref == producer]
+        return out is not None and bool(sizes) and all(size is not None and size < out for size in sizes)
+    return consumer.type == "layer_scale" and speed is not None and speed >= reference
+
+
+def behind_gates(
+    analysis: Analysis, gamma_speed: Callable[[str], Optional[float]], reference: float
+) -> dict[str, frozenset[str]]:
+    """The gradient band's gates (docs/signal.md, "The gradient band"): the layers whose every route to an output
+    passes through a gate, each with the gates it passes through. ``gamma_speed`` gives a layer_scale's γ
+    gradient/weight ratio (None: unknown), ``reference`` the band's reference ratio (``band_reference``).
+
+    Their step-0 ratio relative to the head measures the gate's starting value, not their pace: a squeeze-excite
+    branch scales the channels of a path that carries the signal without it, and the layers behind a layer_scale
+    of 1e-6 get their gradient once γ has moved (in one Adam step). So the band judges them against the last
+    weighted layers before their gate (``nearest_to_gates``) instead: what vanishes inside the branch is found."""
+    gated: dict[str, frozenset[str]] = {}
+    for name, info in reversed(analysis.layers.items()):  # consumers first
+        consumers = [analysis.layers[c] for c in info.consumers]
+        if name in analysis.outputs or not consumers:
+            continue
+        gates = [
+            frozenset({c.name})
+            if _gate(analysis, name, c, gamma_speed(c.name) if c.type == "layer_scale" else None, reference)
+            else gated.get(c.name)
+            for c in consumers
+        ]
+        if all(g is not None for g in gates):
+            gated[name] = frozenset().union(*gates)
+    return gated
+
+
+def nearest_to_gates(analysis: Analysis, gated: dict[str, frozenset[str]]) -> frozenset[str]:
+    """Of the layers ``behind_gates`` found, those that reach their gate without crossing a weighted layer (as
+    ``Analysis.last_weighted`` for the outputs): the references of the bands behind the gates."""
+    near: set[str] = set()
+    for name, info in reversed(analysis.layers.items()):
+        if name in gated and any(
+            c in gated[name] or (c in near and c not in analysis.weighted) for c in info.consumers
+        ):
+            near.add(name)
+    return frozenset(near)
+
+
 def output_losses(analysis: Analysis) -> dict:
     """The loss of each output: the spec's, or without a training block the one its activation suggests
     (categorical cross-entropy after softmax, binary after sigmoid, mean squared error otherwise)."""
@@ -706,7 +757,7 @@ def _multiply(ctx, info, d, seed) -> _Step:
     products over the k = |y| / |x_i| positions it is broadcast to."""
     signals = [ctx.input_signal(ref) for ref in info.inputs]
     out_elems = ctx.elements(info.output_shape)
-    if d is None or out_elems is None or any(s is None for s in signals):
+    if d is None or any(s is None for s in signals):
         return _Step([None] * len(signals))
     out = []
     for i, shape in enumerate(info.input_shapes):
@@ -717,7 +768,10 @@ def _multiply(ctx, info, d, seed) -> _Step:
             d.shared * math.prod(s.common for s in others),
         )
         in_elems = ctx.elements(shape)
-        out.append(None if not in_elems else _copies(product, out_elems / in_elems))
+        if shape == info.output_shape:  # element-wise, whatever lengths are unknown
+            out.append(product)
+        else:
+            out.append(None if not in_elems or out_elems is None else _copies(product, out_elems / in_elems))
     return _Step(out)
 
 

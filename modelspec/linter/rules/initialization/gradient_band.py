@@ -3,11 +3,10 @@ magnitude slower (MS113) or faster (MS114) than the last one, relative to their 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Mapping
 from typing import Optional
 
-from modelspec.analysis.gradients import band_reference
+from modelspec.analysis.gradients import band_reference, behind_gates, nearest_to_gates
 from modelspec.diagnostics import Level
 from modelspec.linter.rule import Docs, Finding, Rule, Subject
 from modelspec.linter.rules import doc_parts
@@ -39,53 +38,10 @@ def _judged(subject: Subject) -> list[tuple]:
     return judged
 
 
-def _elements(shape) -> Optional[int]:
-    return None if shape is None or None in shape else math.prod(shape)
-
-
-def _gate(subject: Subject, producer: str, consumer, reference: float) -> bool:
-    """Whether ``producer`` reaches ``consumer`` as a gate (docs/signal.md, "The gradient band"): the operand of a
-    `multiply` broadcast over positions (a squeeze-excite gate), or a `layer_scale` whose γ learns at least as
-    fast, relative to its value, as the band's reference (a learned factor that starts near 0 and leaves it
-    within the first steps)."""
-    if consumer.type == "multiply":
-        out = _elements(consumer.output_shape)
-        sizes = [_elements(shape) for ref, shape in zip(consumer.inputs, consumer.input_shapes) if ref == producer]
-        return out is not None and bool(sizes) and all(size is not None and size < out for size in sizes)
-    if consumer.type == "layer_scale":
-        gamma = subject.gradients.layers[consumer.name].weight("gamma")
-        return gamma is not None and gamma.ratio is not None and gamma.ratio >= reference
-    return False
-
-
-def behind_gates(subject: Subject, reference: float) -> dict[str, frozenset[str]]:
-    """The layers whose every route to an output passes through a gate (see _gate), each with the gates it passes
-    through. Their step-0 ratio relative to the head measures the gate's starting value, not their pace: a
-    squeeze-excite branch scales the channels of a path that carries the signal without it, and the layers behind
-    a layer_scale of 1e-6 get their gradient once γ has moved (in one Adam step). So the band judges them against
-    the last weighted layers before their gate instead (_gated_band): what vanishes inside the branch is found."""
-    analysis = subject.analysis
-    gated: dict[str, frozenset[str]] = {}
-    for name, info in reversed(analysis.layers.items()):  # consumers first
-        consumers = [analysis.layers[c] for c in info.consumers]
-        if name in analysis.outputs or not consumers:
-            continue
-        gates = [frozenset({c.name}) if _gate(subject, name, c, reference) else gated.get(c.name) for c in consumers]
-        if all(g is not None for g in gates):
-            gated[name] = frozenset().union(*gates)
-    return gated
-
-
-def _nearest(subject: Subject, gated: dict[str, frozenset[str]]) -> set[str]:
-    """The gated layers that reach their gate without crossing a weighted layer (as Analysis.last_weighted)."""
-    analysis, near = subject.analysis, set()
-    for name, info in reversed(analysis.layers.items()):
-        if name not in gated:
-            continue
-        for consumer in info.consumers:
-            if consumer in gated[name] or (consumer in near and consumer not in analysis.weighted):
-                near.add(name)
-    return near
+def _gamma_speed(subject: Subject, name: str) -> Optional[float]:
+    """The predicted gradient/weight ratio of a layer_scale's γ (None: unknown)."""
+    gamma = subject.gradients.layers[name].weight("gamma")
+    return None if gamma is None else gamma.ratio
 
 
 def _relative(subject: Subject, judged: list[tuple], heads: list[tuple], vanishing: bool) -> list[tuple]:
@@ -94,8 +50,8 @@ def _relative(subject: Subject, judged: list[tuple], heads: list[tuple], vanishi
     only feeds normalisation is scale-invariant: its ratio is set by the norm of its weights, which SGD itself
     moves (docs/signal.md, "The gradient band"), so it is not judged."""
     last, reference = band_reference(heads, vanishing)
-    gated = behind_gates(subject, reference)
-    near = _nearest(subject, gated)
+    gated = behind_gates(subject.analysis, lambda name: _gamma_speed(subject, name), reference)
+    near = nearest_to_gates(subject.analysis, gated)
     skipped = {h.name for h, _ in heads}
     free = [(info, ratio) for info, ratio in judged if info.name not in gated]
     groups: dict[frozenset[str], list[tuple]] = {}
