@@ -268,7 +268,7 @@ def band_reference(head_speeds: Iterable[tuple[T, float]], vanishing: bool) -> t
     return (min if vanishing else max)(head_speeds, key=lambda pair: pair[1])
 
 
-def _gate(analysis: Analysis, producer: str, consumer: LayerInfo, speed: float, reference: float) -> bool:
+def _gate(producer: str, consumer: LayerInfo, speed: Optional[float], reference: float) -> bool:
     """Whether ``producer`` reaches ``consumer`` as a gate: the operand of a `multiply` broadcast over positions (a
     squeeze-excite gate), or a `layer_scale` whose γ learns (``speed``, its gradient/weight ratio) at least as
     fast as the band's ``reference`` (a learned factor that starts near 0 and leaves it within the first steps)."""
@@ -298,7 +298,7 @@ def behind_gates(
             continue
         gates = [
             frozenset({c.name})
-            if _gate(analysis, name, c, gamma_speed(c.name) if c.type == "layer_scale" else None, reference)
+            if _gate(name, c, gamma_speed(c.name) if c.type == "layer_scale" else None, reference)
             else gated.get(c.name)
             for c in consumers
         ]
