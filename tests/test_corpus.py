@@ -20,31 +20,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 
-_SE_LAW = (
-    "squeeze-excite gate: the backward law of `multiply` (analysis/gradients.py _multiply) treats the product as "
-    "element-wise, but the gate is (1, 1, C) broadcast over the H×W positions of the block, so its gradient is a "
-    "sum of H·W terms that the law drops. Measured with `modelspec probe` (efficientnetb0, seed 1, batch 16): the "
-    "law underestimates every se_reduce/se_expand kernel gradient by 4-60×, about √(H·W) (43× at 48×48, 4-5× at "
-    "3×3), and the measured ratios are 0.036-10× the head's: nothing vanishes. Fix the law (sum over the "
-    "broadcast axes) and this finding goes"
-)
-_SE_MOBILENETV3 = (
-    "squeeze-excite gate (relu, then hard sigmoid): the `multiply` law drops the sum over the H×W positions the "
-    "(1, 1, C) gate is broadcast over; measured with `modelspec probe` (seed 1, batch 16) it underestimates the "
-    "squeeze_excite_conv gradients by 4-32×. But even measured, most SE convs sit at 0.003-0.06× the head's "
-    "ratio, so a fixed law alone may not silence it: the premise (a side branch learning 100× slower means "
-    "training suffers) fails too, since MobileNetV3 trains; SE branches behind a gate that starts near 0.5 "
-    "scale the main path, they do not carry it"
-)
-_LAYER_SCALE = (
-    "ConvNeXt block behind layer_scale (init_value 1e-6): _layer_scale passes γ·d back, so every conv inside a "
-    "block is predicted about 1e-7× the head's ratio, and the law is right at step 0 (probe, convnexttiny, seed 1, "
-    "batch 16: measured 1.0e-7 to 1.5e-7 against 1.4e-7 to 1.7e-7 predicted). The premise fails after it: γ "
-    "itself gets a gradient/weight ratio of 1.2e4 to 3.5e4, and under Adam (the spec's optimizer; ConvNeXt is "
-    "trained with AdamW) it moves by about the learning rate per step, leaving 1e-6 within the first steps, "
-    "after which the block's convs get their gradient. A step-0 ratio does not set the pace of layers behind a "
-    "learned gate that starts near zero: exempt them (as MS113 exempts layers that only feed normalisation)"
-)
 _VGG = (
     "VGG without batch norm, Glorot-uniform kernels feeding ReLU (Keras's VGG default): each conv keeps "
     "variance × fan-in ≈ 2·C_in/(C_in + C_out) and ReLU halves the second moment, so the scale falls below 0.01 "
@@ -64,14 +39,6 @@ _RELU_ON_RELU = (
 
 # (file under corpus/, rule code, layer or field path): why the rule's premise fails on this working model.
 KNOWN_FALSE_ALARMS: dict[tuple[str, str, str | None], str] = {
-    ("applications/convnextsmall.yaml", "MS113", "convnext_small_stage_0_block_0_pointwise_conv_1"): _LAYER_SCALE,
-    ("applications/convnexttiny.yaml", "MS113", "convnext_tiny_stage_0_block_0_pointwise_conv_1"): _LAYER_SCALE,
-    ("applications/efficientnetb0.yaml", "MS113", "block1a_se_reduce"): _SE_LAW,
-    ("applications/efficientnetb1.yaml", "MS113", "block1b_se_reduce"): _SE_LAW,
-    ("applications/efficientnetv2b0.yaml", "MS113", "block5b_se_reduce"): _SE_LAW,
-    ("applications/efficientnetv2s.yaml", "MS113", "block4f_se_reduce"): _SE_LAW,
-    ("applications/mobilenetv3large.yaml", "MS113", "expanded_conv_3_squeeze_excite_conv"): _SE_MOBILENETV3,
-    ("applications/mobilenetv3small.yaml", "MS113", "expanded_conv_squeeze_excite_conv"): _SE_MOBILENETV3,
     ("applications/vgg16.yaml", "MS110", "block5_conv1"): _VGG,
     ("applications/vgg19.yaml", "MS110", "block4_conv3"): _VGG,
     ("keras_io/ddpg_actor.yaml", "MS106", "dense_2"): (

@@ -148,3 +148,32 @@ def test_the_gradient_rules_thresholds_are_configurable():
     assert {d.code for d in lint(healthy, config=make_config(values={"vanishing-gradient-ratio": 0.5}))} == {"MS113"}
     assert "vanishing-gradient-ratio = 0.01" in explain(registry.RULES["MS113"])
     assert "exploding-gradient-ratio = 100" in explain(registry.RULES["MS114"])
+
+
+_GATED = """
+modelspec: 1
+seed: 0
+input: {shape: [8, 8, 16]}
+layers:
+  - {type: conv2d, name: main, filters: 16, kernel_size: 3, padding: same, activation: relu}
+  - {type: global_average_pool2d, name: squeeze, keepdims: true}
+  - {type: conv2d, name: gate, filters: 16, kernel_size: 1, activation: sigmoid}
+  %s
+  - {type: multiply, name: excite, inputs: [main, %s]}
+  - {type: global_average_pool2d}
+  - {type: dense, units: 10, activation: softmax}
+"""
+
+
+def test_a_gate_broadcast_over_positions_gets_the_gradient_of_its_copies():
+    """A (1, 1, C) gate multiplied into an 8×8 map is used at its 64 positions: its gradient is what it gets when
+    copied to them explicitly (up-sampling, whose law sums its copies' gradients), 8-64× one position's."""
+    broadcast = _predict(_GATED % ("", "gate")).layers
+    copied = _predict(_GATED % ("- {type: up_sampling2d, name: copies, size: 8}", "copies")).layers
+    assert broadcast["gate"].output_gradient_rms == pytest.approx(copied["gate"].output_gradient_rms, rel=1e-9)
+    assert broadcast["gate"].weight("kernel").gradient_rms == pytest.approx(
+        copied["gate"].weight("kernel").gradient_rms, rel=1e-9
+    )
+    one_position = copied["copies"].output_gradient_rms
+    assert 8 <= broadcast["gate"].output_gradient_rms / one_position <= 64
+    assert broadcast["main"].output_gradient_rms == pytest.approx(copied["main"].output_gradient_rms, rel=1e-9)

@@ -110,11 +110,26 @@ class Gradient:
     # E[d_j d_k] for two different units at one position of one example; None: mean² (see Signal.cross).
     cross: Optional[float] = None
     masked: Optional[str] = None  # the layer whose ReLU mask it already carries (a ReLU applied to a ReLU's output)
+    # E[d_t d_t'] for two different positions of one unit in ONE example, where a global pool downstream made them
+    # far more alike than two examples are (every position of an example gets the pool's gradient); None: as
+    # ``shared``. Only a sum over the positions of one example (a broadcast gate, up-sampling's copies) uses it.
+    local: Optional[float] = None
+
+    @property
+    def alike(self) -> float:
+        """What two positions of one example share: ``local`` where known, else ``shared``."""
+        return self.shared if self.local is None else self.local
 
     def scaled(self, factor: float) -> Gradient:
         cross = None if self.cross is None else self.cross * factor**2
+        local = None if self.local is None else self.local * factor**2
         return replace(
-            self, mean=self.mean * factor, second=self.second * factor**2, shared=self.shared * factor**2, cross=cross
+            self,
+            mean=self.mean * factor,
+            second=self.second * factor**2,
+            shared=self.shared * factor**2,
+            cross=cross,
+            local=local,
         )
 
 
@@ -133,7 +148,10 @@ def _total(parts: list[Optional[Gradient]]) -> Optional[Gradient]:
     mean = sum(p.mean for p in parts)
     second = mean * mean + sum(p.second - p.mean * p.mean for p in parts)
     shared = mean * mean + sum(p.shared - p.mean * p.mean for p in parts)
-    return Gradient(mean, second, shared)
+    local = None
+    if any(p.local is not None for p in parts):
+        local = min(mean * mean + sum(p.alike - p.mean * p.mean for p in parts), second)
+    return Gradient(mean, second, shared, local=local)
 
 
 # --- the loss: the gradient of one example's loss at the outputs --------------------------------------------
@@ -250,6 +268,57 @@ def band_reference(head_speeds: Iterable[tuple[T, float]], vanishing: bool) -> t
     return (min if vanishing else max)(head_speeds, key=lambda pair: pair[1])
 
 
+def _gate(producer: str, consumer: LayerInfo, speed: Optional[float], reference: float) -> bool:
+    """Whether ``producer`` reaches ``consumer`` as a gate: the operand of a `multiply` broadcast over positions (a
+    squeeze-excite gate), or a `layer_scale` whose γ learns (``speed``, its gradient/weight ratio) at least as
+    fast as the band's ``reference`` (a learned factor that starts near 0 and leaves it within the first steps)."""
+    if consumer.type == "multiply":
+        size = lambda shape: None if shape is None or None in shape else math.prod(shape)  # noqa: E731
+        out = size(consumer.output_shape)
+        sizes = [size(shape) for ref, shape in zip(consumer.inputs, consumer.input_shapes) if ref == producer]
+        return out is not None and bool(sizes) and all(size is not None and size < out for size in sizes)
+    return consumer.type == "layer_scale" and speed is not None and speed >= reference
+
+
+def behind_gates(
+    analysis: Analysis, gamma_speed: Callable[[str], Optional[float]], reference: float
+) -> dict[str, frozenset[str]]:
+    """The gradient band's gates (docs/signal.md, "The gradient band"): the layers whose every route to an output
+    passes through a gate, each with the gates it passes through. ``gamma_speed`` gives a layer_scale's γ
+    gradient/weight ratio (None: unknown), ``reference`` the band's reference ratio (``band_reference``).
+
+    Their step-0 ratio relative to the head measures the gate's starting value, not their pace: a squeeze-excite
+    branch scales the channels of a path that carries the signal without it, and the layers behind a layer_scale
+    of 1e-6 get their gradient once γ has moved (in one Adam step). So the band judges them against the last
+    weighted layers before their gate (``nearest_to_gates``) instead: what vanishes inside the branch is found."""
+    gated: dict[str, frozenset[str]] = {}
+    for name, info in reversed(analysis.layers.items()):  # consumers first
+        consumers = [analysis.layers[c] for c in info.consumers]
+        if name in analysis.outputs or not consumers:
+            continue
+        gates = [
+            frozenset({c.name})
+            if _gate(name, c, gamma_speed(c.name) if c.type == "layer_scale" else None, reference)
+            else gated.get(c.name)
+            for c in consumers
+        ]
+        if all(g is not None for g in gates):
+            gated[name] = frozenset().union(*gates)
+    return gated
+
+
+def nearest_to_gates(analysis: Analysis, gated: dict[str, frozenset[str]]) -> frozenset[str]:
+    """Of the layers ``behind_gates`` found, those that reach their gate without crossing a weighted layer (as
+    ``Analysis.last_weighted`` for the outputs): the references of the bands behind the gates."""
+    near: set[str] = set()
+    for name, info in reversed(analysis.layers.items()):
+        if name in gated and any(
+            c in gated[name] or (c in near and c not in analysis.weighted) for c in info.consumers
+        ):
+            near.add(name)
+    return frozenset(near)
+
+
 def output_losses(analysis: Analysis) -> dict:
     """The loss of each output: the spec's, or without a training block the one its activation suggests
     (categorical cross-entropy after softmax, binary after sigmoid, mean squared error otherwise)."""
@@ -311,7 +380,10 @@ def _through(name: str, z: tuple[float, float, float], out: Signal, d: Gradient)
     cross = None
     if d.cross is not None:  # E[f'(z_j) f'(z_k)] E[d_j d_k], the units' pre-activations coupled as the forward says
         cross = _couple(name, derivative, (mean, var), out.pre_cross) * d.cross * gain
-    return Gradient(first * gain * d.mean, second * gain * d.second, together * gain * d.shared, cross=cross)
+    local = None if d.local is None else together * gain * d.local
+    return Gradient(
+        first * gain * d.mean, second * gain * d.second, together * gain * d.shared, cross=cross, local=local
+    )
 
 
 def _couple(name: str, derivative, z: tuple[float, float], pair: Optional[float]) -> float:
@@ -424,12 +496,16 @@ def _kernel_step(  # noqa: PLR0913 - one step of the backward recursion, its fac
     # Units' means over the batch are coupled as the units are: the cross moment in proportion.
     shared_cross = None if d.cross is None or d.second <= 0 else d.cross * d.shared / d.second
     shared = max(affine(n_out, weight, (d.mean, d.shared), cross=shared_cross)[1], 0.0)
+    local = None
+    if d.local is not None:  # two positions of one example: the same law as for two examples
+        local_cross = None if d.cross is None or d.second <= 0 else d.cross * d.local / d.second
+        local = min(max(affine(n_out, weight, (d.mean, d.local), cross=local_cross)[1], 0.0), second)
     uses = out_elems * n_in / math.prod(shape)
     rms = ctx.summed(uses, d.second, d.shared, x[1], x[2])
     cross = None  # two input units share only the weights' mean
     if weight[0] != 0 and not _per_channel(info):
         cross = pair_moment(n_out, weight, (d.mean, d.second), d.cross)
-    return Gradient(mean, second, min(shared, second), cross=cross), rms
+    return Gradient(mean, second, min(shared, second), cross=cross, local=local), rms
 
 
 def _per_channel(info: LayerInfo) -> bool:
@@ -541,10 +617,13 @@ def _normalization(ctx: _Context, info: LayerInfo, d: Optional[Gradient], seed) 
     if info.type == "batch_norm":
         n = ctx.batch * per_unit
         within = max(d.second - d.shared, 0.0)
-        d_x = Gradient(0.0, gain * within * max(1.0 - 2.0 / n, 0.0), 0.0)
+        # What positions of one example share beyond what examples do survives the batch mean.
+        local = None if d.local is None else gain * max(d.local - d.shared, 0.0)
+        d_x = Gradient(0.0, gain * within * max(1.0 - 2.0 / n, 0.0), 0.0, local=local)
         x_hat_shared = 0.0
     else:
-        d_x = Gradient(0.0, gain * max(d.second - d.mean**2, 0.0), gain * max(d.shared - d.mean**2, 0.0))
+        local = None if d.local is None else gain * max(d.local - d.mean**2, 0.0)
+        d_x = Gradient(0.0, gain * max(d.second - d.mean**2, 0.0), gain * max(d.shared - d.mean**2, 0.0), local=local)
         x_hat_shared = max(x_signal.common - x_signal.mean**2, 0.0) / max(x_signal.var, 1e-30)
     grads["gamma"] = ctx.summed(per_unit, d.second, d.shared, normalised, x_hat_shared * normalised)
     grads["beta"] = ctx.summed(per_unit, d.second, d.shared, 1.0, 1.0)
@@ -559,7 +638,7 @@ def _dropout(ctx, info, d, seed) -> _Step:
     if d is None:
         return _Step([None])
     keep = 1 - info.spec.rate  # kept gradients are scaled by 1/(1 − rate), like the values
-    return _Step([Gradient(d.mean, d.second / keep, d.shared)])
+    return _Step([Gradient(d.mean, d.second / keep, d.shared, local=d.local)])
 
 
 _ALPHA_PRIME = -1.7580993408473766  # −scale · alpha of SELU: the value alpha dropout drops to
@@ -580,7 +659,8 @@ def _channel_scaled(d: Optional[Gradient], scales: list[float]) -> Optional[Grad
         return None
     mean, square = sum(scales) / len(scales), sum(s * s for s in scales) / len(scales)
     cross = None if d.cross is None else d.cross * mean * mean
-    return replace(d, mean=d.mean * mean, second=d.second * square, shared=d.shared * square, cross=cross)
+    local = None if d.local is None else d.local * square
+    return replace(d, mean=d.mean * mean, second=d.second * square, shared=d.shared * square, cross=cross, local=local)
 
 
 def _rescaling(ctx, info, d, seed) -> _Step:
@@ -646,7 +726,10 @@ def _pool(ctx: _Context, info: LayerInfo, d: Optional[Gradient], seed) -> _Step:
         gain = _selected_gain(ctx.input_signal(info.inputs[0]), int(round(k)))
         return _Step([Gradient(d.mean * share, d.second * share, min(shared, d.second * share), gain)])
     if abs(covered - 1.0) < 1e-9:
-        return _Step([_spread(d, 1.0 / k, k, total)])
+        spread = _spread(d, 1.0 / k, k, total)
+        if info.type.startswith("global"):  # every position of an example gets the same gradient
+            spread = replace(spread, local=spread.second)
+        return _Step([spread])
     return _Step([Gradient(d.mean * covered / k, d.second * covered / (k * k), d.shared * covered**2 / (k * k))])
 
 
@@ -674,11 +757,17 @@ def _selected_gain(signal: Optional[Signal], k: int) -> float:
     return top / typical if typical > 0 else 1.0
 
 
+def _copies(d: Gradient, k: float) -> Gradient:
+    """The gradient of a value used ``k`` times in one example, each use's gradient ``d``: their sum (up-sampling's
+    copies, an operand broadcast over k positions). Two uses are as alike as two positions of one example."""
+    local = None if d.local is None else k * k * d.local
+    return Gradient(k * d.mean, k * d.second + k * (k - 1) * d.alike, k * k * d.shared, local=local)
+
+
 def _up_sampling(ctx, info, d, seed) -> _Step:
     if d is None:
         return _Step([None])
-    k = math.prod(per_axis(info.spec.size, 2))  # each input is the sum of its k copies' gradients
-    return _Step([Gradient(k * d.mean, k * d.second + k * (k - 1) * d.shared, k * k * d.shared)])
+    return _Step([_copies(d, math.prod(per_axis(info.spec.size, 2)))])  # each input sums its copies' gradients
 
 
 def _add(ctx, info, d, seed) -> _Step:
@@ -696,19 +785,31 @@ def _average(ctx, info, d, seed) -> _Step:
 
 
 def _multiply(ctx, info, d, seed) -> _Step:
+    """y = Π x_i: each operand's gradient is d times the others. An operand broadcast over positions (a
+    squeeze-excite gate of shape (1, 1, C) over H×W) is used at each of them, so its gradient sums the
+    products over the k = |y| / |x_i| positions it is broadcast to."""
     signals = [ctx.input_signal(ref) for ref in info.inputs]
+    out_elems = ctx.elements(info.output_shape)
     if d is None or any(s is None for s in signals):
         return _Step([None] * len(signals))
+    broadcast = [shape != info.output_shape for shape in info.input_shapes]
     out = []
-    for i in range(len(signals)):
-        others = [s for j, s in enumerate(signals) if j != i]
-        out.append(
-            Gradient(
-                d.mean * math.prod(s.mean for s in others),
-                d.second * math.prod(s.second for s in others),
-                d.shared * math.prod(s.common for s in others),
-            )
+    for i, shape in enumerate(info.input_shapes):
+        others = [(s, broadcast[j]) for j, s in enumerate(signals) if j != i]
+        local = None  # a broadcast operand is the same at every position of an example: E[g_t g_t'] = E[g²]
+        if d.local is not None or any(wide for _, wide in others):
+            local = d.alike * math.prod(s.second if wide else s.common for s, wide in others)
+        product = Gradient(
+            d.mean * math.prod(s.mean for s, _ in others),
+            d.second * math.prod(s.second for s, _ in others),
+            d.shared * math.prod(s.common for s, _ in others),
+            local=None if local is None else min(local, d.second * math.prod(s.second for s, _ in others)),
         )
+        in_elems = ctx.elements(shape)
+        if shape == info.output_shape:  # element-wise, whatever lengths are unknown
+            out.append(product)
+        else:
+            out.append(None if not in_elems or out_elems is None else _copies(product, out_elems / in_elems))
     return _Step(out)
 
 

@@ -46,24 +46,25 @@ class Docs:
     # fixed example's (None: the same data).
     data: str = ""
     use_instead_data: Optional[str] = None
-    known_problems: str = ""  # where the rule is rough, and the measurements behind its level
+    # Where the rule is rough: the cases it misses or flags wrongly, and the measurement its level rests on
+    # (issue 17); a section only in the rules that have one.
+    known_problems: str = ""
 
     SECTIONS = (
         ("What it does", "what"),
         ("Why is this bad", "why"),
         ("Example", "example"),
         ("Use instead", "use_instead"),
-        ("References", "references"),
         ("Known problems", "known_problems"),
+        ("References", "references"),
     )
     OPTIONAL = frozenset({"known_problems"})
 
     def sections(self) -> Iterator[tuple[str, str]]:
-        """Yield (title, text) for each section, in order (an optional section only when written)."""
+        """Yield (title, text) for each section, in order; an optional section only when it has text."""
         for title, attribute in self.SECTIONS:
-            text = getattr(self, attribute)
-            if text or attribute not in self.OPTIONAL:
-                yield title, text
+            if getattr(self, attribute) or attribute not in self.OPTIONAL:
+                yield title, getattr(self, attribute)
 
 
 Check = Callable[["Subject", Mapping[str, float]], Iterable[Finding]]
