@@ -41,19 +41,25 @@ class Docs:
     example: str  # a whole spec that triggers the rule (and no other)
     use_instead: str  # the same spec, fixed
     references: str
+    # Where the rule is rough: the cases it misses or flags wrongly, and the measurement its level rests on
+    # (issue 17); a section only in the rules that have one.
+    known_problems: str = ""
 
     SECTIONS = (
         ("What it does", "what"),
         ("Why is this bad", "why"),
         ("Example", "example"),
         ("Use instead", "use_instead"),
+        ("Known problems", "known_problems"),
         ("References", "references"),
     )
+    OPTIONAL = frozenset({"known_problems"})
 
     def sections(self) -> Iterator[tuple[str, str]]:
-        """Yield (title, text) for each section, in order."""
+        """Yield (title, text) for each section, in order; an optional section only when it has text."""
         for title, attribute in self.SECTIONS:
-            yield title, getattr(self, attribute)
+            if getattr(self, attribute) or attribute not in self.OPTIONAL:
+                yield title, getattr(self, attribute)
 
 
 Check = Callable[["Subject", Mapping[str, float]], Iterable[Finding]]
