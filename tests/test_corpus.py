@@ -68,12 +68,6 @@ KNOWN_FALSE_ALARMS: dict[tuple[str, str, str | None], str] = {
     ("applications/mobilenetv3small.yaml", "MS113", "expanded_conv_squeeze_excite_conv"): _SE_MOBILENETV3,
     ("applications/vgg16.yaml", "MS110", "block5_conv1"): _VGG,
     ("applications/vgg19.yaml", "MS110", "block4_conv3"): _VGG,
-    ("keras_io/ddpg_actor.yaml", "MS106", "dense_2"): (
-        "the actor's tanh OUTPUT layer is initialised in [-0.003, 0.003] on purpose (Lillicrap et al. 2015, DDPG): "
-        "it starts the policy near 0, away from tanh's flat tails. The rule's premise (a fixed scale must keep "
-        "the signal's variance for what follows) has nothing to protect after the last layer, and the layer's "
-        "own kernel gradient does not depend on its weights' scale"
-    ),
 }
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
+LARGE_HEAD = "{type: random_normal, stddev: 3.0},{type: random_normal, stddev: 10.0},auto"
 OLD_KERAS = "{type: random_uniform, minval: -0.05, maxval: 0.05},{type: random_normal, stddev: 0.05},auto"
 
 EXPERIMENTS = {
@@ -41,6 +42,55 @@ EXPERIMENTS = {
             "--vary",
             "layers.head.kernel_initializer={type: random_uniform, minval: -0.003, maxval: 0.003},"
             "{type: random_normal, stddev: 1.0},auto",
+            "--reach",
+            "val_accuracy=0.9",
+        ],
+    ),
+    # Larger still: N(0, 3) and N(0, 10) on the softmax head (factors 1,150 and 12,800), under Adam and SGD.
+    "output_init_large": (
+        "output_init.yaml",
+        "digits",
+        [
+            "--vary",
+            f"layers.head.kernel_initializer={LARGE_HEAD}",
+            "--reach",
+            "val_accuracy=0.9",
+        ],
+    ),
+    "output_init_large_sgd": (
+        "output_init.yaml",
+        "digits",
+        [
+            "--set",
+            "training.optimizer={type: sgd, learning_rate: 0.05}",
+            "--vary",
+            f"layers.head.kernel_initializer={LARGE_HEAD}",
+            "--reach",
+            "val_accuracy=0.9",
+        ],
+    ),
+    # MS106 on a hidden layer that is too small: Keras 1's uniform ±0.05 (37× less than ReLU needs on the 64
+    # pixels) and ±0.003 (10,000× less) on the digits MLP's relu layer, against `auto`.
+    "hidden_init": (
+        "output_init.yaml",
+        "digits",
+        [
+            "--vary",
+            "layers.hidden.kernel_initializer={type: random_uniform, minval: -0.05, maxval: 0.05},"
+            "{type: random_uniform, minval: -0.003, maxval: 0.003},auto",
+            "--reach",
+            "val_accuracy=0.9",
+        ],
+    ),
+    "hidden_init_sgd": (
+        "output_init.yaml",
+        "digits",
+        [
+            "--set",
+            "training.optimizer={type: sgd, learning_rate: 0.05}",
+            "--vary",
+            "layers.hidden.kernel_initializer={type: random_uniform, minval: -0.05, maxval: 0.05},"
+            "{type: random_uniform, minval: -0.003, maxval: 0.003},auto",
             "--reach",
             "val_accuracy=0.9",
         ],
