@@ -46,23 +46,11 @@ EXPERIMENTS = {
             "val_accuracy=0.9",
         ],
     ),
-    # Larger still: N(0, 3) and N(0, 10) on the softmax head (factors 1,150 and 12,800), under Adam and SGD.
+    # Larger still: N(0, 3) and N(0, 10) on the softmax head (factors 1,150 and 12,800).
     "output_init_large": (
         "output_init.yaml",
         "digits",
         [
-            "--vary",
-            f"layers.head.kernel_initializer={LARGE_HEAD}",
-            "--reach",
-            "val_accuracy=0.9",
-        ],
-    ),
-    "output_init_large_sgd": (
-        "output_init.yaml",
-        "digits",
-        [
-            "--set",
-            "training.optimizer={type: sgd, learning_rate: 0.05}",
             "--vary",
             f"layers.head.kernel_initializer={LARGE_HEAD}",
             "--reach",
@@ -112,27 +100,10 @@ EXPERIMENTS = {
         "small_regression.npz",
         ["--vary", f"kernel_initializer={OLD_KERAS}"],
     ),
-    "small_regression_sgd": (
-        "small_regression.yaml",
-        "small_regression.npz",
-        ["--set", "training.optimizer={type: sgd, learning_rate: 0.01}", "--vary", f"kernel_initializer={OLD_KERAS}"],
-    ),
     "small_classification": (
         "small_classification.yaml",
         "small_classification.npz",
         ["--vary", f"kernel_initializer={OLD_KERAS}", "--reach", "val_accuracy=0.9"],
-    ),
-    "small_classification_sgd": (
-        "small_classification.yaml",
-        "small_classification.npz",
-        [
-            "--set",
-            "training.optimizer={type: sgd, learning_rate: 0.01}",
-            "--vary",
-            f"kernel_initializer={OLD_KERAS}",
-            "--reach",
-            "val_accuracy=0.9",
-        ],
     ),
 }
 
