@@ -30,39 +30,11 @@ _VGG = (
     "signal. Plain Glorot nets of this depth are reported to converge (He et al. 2015, fig. 3). Whether training "
     "measurably suffers is for the calibration of issue 17, Deliver 1 (not trained here)"
 )
-_RELU_ON_RELU = (
-    "relu on relu (the Xception-style block starts with an Activation('relu') and the first block's input is "
-    "already a relu output): relu∘relu = relu, an exact no-op, so 'the second activation only distorts the first' "
-    "is false; the pair is redundant, not harmful (info at most). The rule should exempt idempotent pairs "
-    "(relu∘relu, relu6∘relu, relu∘relu6)"
-)
 
 # (file under corpus/, rule code, layer or field path): why the rule's premise fails on this working model.
 KNOWN_FALSE_ALARMS: dict[tuple[str, str, str | None], str] = {
     ("applications/vgg16.yaml", "MS110", "block5_conv1"): _VGG,
     ("applications/vgg19.yaml", "MS110", "block4_conv3"): _VGG,
-    ("keras_io/ddpg_actor.yaml", "MS106", "dense_2"): (
-        "the actor's tanh OUTPUT layer is initialised in [-0.003, 0.003] on purpose (Lillicrap et al. 2015, DDPG): "
-        "it starts the policy near 0, away from tanh's flat tails. The rule's premise (a fixed scale must keep "
-        "the signal's variance for what follows) has nothing to protect after the last layer, and the layer's "
-        "own kernel gradient does not depend on its weights' scale"
-    ),
-    ("keras_io/image_classification_from_scratch.yaml", "MS201", "s128_relu1"): _RELU_ON_RELU,
-    ("keras_io/oxford_pets_segmentation.yaml", "MS201", "down64_relu1"): _RELU_ON_RELU,
-    ("keras_io/knowledge_distillation_teacher.yaml", "MS204", "conv2d_1"): (
-        "a linear conv (512 filters) straight into the logits' Dense: one linear map in two factors, as the rule "
-        "says, but a factorised linear map trains (deep linear networks learn, Saxe et al. 2014) and the teacher "
-        "reaches about 97.6%: 'adds parameters but no expressive power' is a design smell (info), not a training "
-        "hazard. (The student, the same shape with 16/32 filters, is not flagged: its pair has fewer parameters "
-        "than the merged map, a low-rank factorisation)"
-    ),
-    ("keras_io/ct_scan_3d_classification.yaml", "MS305", None): (
-        "metrics: [acc] with EarlyStopping(monitor='val_acc'), as in the script: Keras 3.15 logs metrics=['acc'] "
-        "as 'acc' and 'val_acc' (measured), so the script works. modelspec's METRIC_ALIASES rewrite acc to "
-        "accuracy before compiling, so a modelspec build logs val_accuracy and the error is true of modelspec's "
-        "build only; its hint ('Keras logs the metric under its full name') is wrong for Keras 3. Not a rule "
-        "premise: compile with the spelling the user wrote, or let MS305 accept the alias"
-    ),
 }
 
 

@@ -45,8 +45,9 @@ def _hint(spec: dict) -> str:
 @pytest.mark.parametrize(
     ("monitor", "metrics", "hint"),
     [
-        ("val_acc", ["accuracy"], "monitor `val_accuracy`: Keras logs the metric under its full name"),
-        ("val_mse", ["mse"], "monitor `val_mean_squared_error`"),
+        ("val_acc", ["accuracy"], "monitor `val_accuracy`: Keras logs a metric under the name training.metrics"),
+        ("val_mean_squared_error", ["mse"], "monitor `val_mse`"),
+        ("val_rmse", ["rmse"], "monitor `val_root_mean_squared_error`"),
         ("val_auc", ["accuracy"], "add auc to training.metrics so that Keras computes it, then monitor `val_auc`"),
         ("val_acc", [], "add accuracy to training.metrics"),
         ("val_out_loss", [], "monitor `val_loss`: a model with one output logs its quantities without"),
@@ -145,6 +146,30 @@ def test_keras_logs_what_the_rules_expect_of_one_output(keras):
     history = _fit(keras, spec, labels, validation_split=0.25)
     expected = logged_quantities(load_spec(spec).spec.training, ["out"])
     assert sorted(history.history) == sorted(expected + [f"val_{name}" for name in expected])
+
+
+def test_an_alias_is_compiled_as_written_so_its_monitor_works(keras):
+    """keras-io's ct_scan_3d_classification: `metrics: [acc]` and EarlyStopping(monitor='val_acc'). Keras 3 logs
+    the metric under the string it was given, so modelspec compiles `acc` as written: lint finds nothing, the
+    history has val_acc, and the spec's callback finds its quantity (Keras only warns when it does not)."""
+    import numpy as np
+
+    from modelspec.runtime.callbacks import stopping_callbacks
+
+    spec = _one_output(
+        loss="categorical_crossentropy",
+        metrics=["acc", "rmse"],
+        early_stopping={"monitor": "val_acc", "patience": 1, "restore_best_weights": True},
+    )
+    assert _found(spec, "MS305") == []
+    assert load_spec(spec).spec.training.metrics == ["acc", "root_mean_squared_error"]
+    labels = np.eye(10, dtype="float32")[np.random.default_rng(1).integers(0, 10, 64)]
+    early, _ = stopping_callbacks(keras, load_spec(spec).spec.training)
+    history = _fit(keras, spec, labels, epochs=2, validation_split=0.25, callbacks=[early])
+    assert sorted(history.history) == sorted(
+        ["loss", "acc", "root_mean_squared_error", "val_loss", "val_acc", "val_root_mean_squared_error"]
+    )
+    assert early.best == max(history.history["val_acc"])
 
 
 def test_keras_logs_what_the_rules_expect_of_two_outputs(keras):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal, NamedTuple, Optional, Union
+from typing import Annotated, Any, ClassVar, Literal, NamedTuple, Optional, Union
 
 from pydantic import Field, GetJsonSchemaHandler, WithJsonSchema, field_validator, model_validator
 from pydantic.json_schema import JsonSchemaValue
@@ -282,9 +282,32 @@ METRIC_ALIASES = {
     "rmse": "root_mean_squared_error",
     "mape": "mean_absolute_percentage_error",
 }
-MetricName = Annotated[str, Spelled(METRICS, METRIC_ALIASES, "metric"), Field(description="A Keras metric name.")]
+# The aliases Keras itself accepts as metric strings. Keras 3 logs a metric under the string compile was given
+# (metrics=['acc'] logs acc and val_acc), so these are kept as written: the user's monitor `val_acc` then names what
+# the run logs. Every other spelling (Accuracy, rmse, mean-squared-error) becomes the canonical name, which is then
+# both what Keras is compiled with and what it logs.
+KERAS_METRIC_ALIASES = frozenset({"acc", "mse", "mae", "mape"})
+
+
+class MetricSpelled(Spelled):
+    """`Spelled` for metrics: a Keras alias stays as written (see KERAS_METRIC_ALIASES)."""
+
+    def canonical(self, value: Any) -> Any:
+        return value if value in KERAS_METRIC_ALIASES else super().canonical(value)
+
+
+def canonical_metric(name: str) -> str:
+    """The canonical name of a metric as training.metrics holds it (`acc` -> `accuracy`)."""
+    return METRIC_ALIASES.get(name, name)
+
+
+MetricName = Annotated[
+    str,
+    MetricSpelled(METRICS, METRIC_ALIASES, "metric"),
+    Field(description="A Keras metric name (Keras logs it under the name written here)."),
+]
 # The metrics that grow as the model gets better; every other logged quantity (losses, errors) shrinks.
-HIGHER_IS_BETTER = ("accuracy", "auc", "precision", "recall")
+HIGHER_IS_BETTER = ("accuracy", "acc", "auc", "precision", "recall")
 
 
 def monitor_mode(quantity: str) -> str:

@@ -16,7 +16,7 @@ from typing import Optional
 from modelspec.diagnostics import Level, did_you_mean
 from modelspec.linter.rule import Docs, Finding, Rule, Subject
 from modelspec.linter.rules.doc_parts import spec
-from modelspec.schema.training import BINARY, METRIC_ALIASES, METRICS, REGRESSION, Training, logged_quantities
+from modelspec.schema.training import BINARY, METRICS, REGRESSION, Training, canonical_metric, logged_quantities
 
 KERAS_FIT = "Keras Model.fit (validation_split, validation_data, class_weight): https://keras.io/api/models/model_training_apis/"
 KERAS_EARLY_STOPPING = "Keras EarlyStopping: https://keras.io/api/callbacks/early_stopping/"
@@ -93,12 +93,13 @@ def _shown(names: list[str], limit: int = 6) -> str:
 
 def _metric_hint(prefix: str, base: str, training: Training, outputs: list[str], logged: list[str]) -> Optional[str]:
     """The hint when the monitored name (without `val_`) is a metric's name or alias."""
-    metric = METRIC_ALIASES.get(base, base)
-    if metric in logged:
-        return f"monitor `{prefix}{metric}`: Keras logs the metric under its full name"
+    metric = canonical_metric(base)
+    spelled = [name for name in logged if canonical_metric(name) == metric]
+    if spelled:
+        return f"monitor `{prefix}{spelled[0]}`: Keras logs a metric under the name training.metrics gives it"
     if metric not in METRICS:
         return None
-    if metric not in training.metrics:
+    if metric not in map(canonical_metric, training.metrics):
         where = f"`{prefix}{metric}`" if len(outputs) == 1 else f"`{prefix}{outputs[0]}_{metric}` (one per output)"
         return (
             f"add {metric} to training.metrics so that Keras computes it, then monitor {where}; or monitor {prefix}loss"
@@ -112,7 +113,8 @@ def _output_name_hint(prefix: str, base: str, outputs: list[str], logged: list[s
     own = f"{outputs[0]}_"
     if len(outputs) != 1 or not base.startswith(own):
         return None
-    quantity = METRIC_ALIASES.get(base[len(own) :], base[len(own) :])
+    quantity = base[len(own) :]
+    quantity = next((name for name in logged if canonical_metric(name) == canonical_metric(quantity)), quantity)
     if quantity not in logged:
         return None
     return f"monitor `{prefix}{quantity}`: a model with one output logs its quantities without the output's name"
@@ -163,10 +165,12 @@ MS305 = Rule(
     check=_monitor_unknown,
     docs=Docs(
         what="Flags an `early_stopping` or `reduce_lr_on_plateau` `monitor` that is not a quantity Keras logs for "
-        "this model: `loss`, or a metric listed in `training.metrics`, under its full name (`accuracy`, "
-        "`mean_squared_error`; an alias such as `acc` or `mse` is logged under the full name), each also with "
-        "`val_`. A model with several outputs logs, beside the total `loss`, `<output>_loss` and "
-        "`<output>_<metric>` for each output, and no bare metric names. The hint suggests the name meant.",
+        "this model: `loss`, or a metric listed in `training.metrics`, under the name written there, each also "
+        "with `val_` (Keras 3 logs `metrics: [acc]` as `acc` and `val_acc`, and `accuracy` as `accuracy`; "
+        "modelspec compiles Keras's own aliases acc, mse, mae and mape as written, and any other spelling, such "
+        "as `rmse` or `Accuracy`, under its full name). A model with several outputs logs, beside the total "
+        "`loss`, `<output>_loss` and `<output>_<metric>` for each output, and no bare metric names. The hint "
+        "suggests the name meant.",
         why="The callback looks its quantity up by name at the end of every epoch. A name that is never logged "
         "(a misspelling, an alias, a metric that is not compiled, a bare metric name on a multi-output model) "
         "makes Keras either stop with a ValueError after the first epoch, when it cannot tell whether the "
@@ -176,6 +180,12 @@ MS305 = Rule(
         use_instead=spec(
             _VAL_BODY, extra=_UNKNOWN_TRAINING + "  early_stopping: {monitor: val_accuracy, patience: 5}\n"
         ),
+        known_problems="Until issue 17, modelspec rewrote `acc` to `accuracy` before compiling, so a run logged "
+        "`val_accuracy` where the Keras script it was written from logged `val_acc`, and MS305 was right about "
+        "modelspec's build only (keras-io's ct_scan_3d_classification, `metrics: [acc]` with "
+        "EarlyStopping(monitor='val_acc')). Keras's aliases are now compiled as written, and a test fits one step "
+        "with real Keras and reads the history's keys. Custom metrics (Keras objects with their own `name`) "
+        "cannot be written in a spec, so the rule never has to guess their names.",
         references=f"{KERAS_EARLY_STOPPING}\n{KERAS_PLATEAU}",
     ),
 )
