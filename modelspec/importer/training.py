@@ -9,6 +9,7 @@ from modelspec.importer.graph import mapping
 from modelspec.importer.problems import Problem
 from modelspec.schema.base import canonical_name
 from modelspec.schema.training import (
+    KERAS_METRIC_ALIASES,
     LOSS_ALIASES,
     LOSSES,
     METRIC_ALIASES,
@@ -171,6 +172,9 @@ def _metrics(value: Any, problem) -> list:
     for item in value:
         if isinstance(item, dict):
             item = item.get("config", {}).get("name") if isinstance(item.get("config"), dict) else None
+        if item in KERAS_METRIC_ALIASES:  # Keras logs `acc` as `acc`: kept as written, as the spec reader keeps it
+            names.append(item)
+            continue
         try:
             names.append(canonical_name(item, METRICS, METRIC_ALIASES, "metric"))
         except (ValueError, TypeError):
