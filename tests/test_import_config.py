@@ -183,6 +183,8 @@ def test_compile_settings_become_the_training_block():
         "  loss: {type: sparse_categorical_crossentropy, from_logits: true}\n"
         "  metrics: [accuracy]\n"
     ) in text
+    compiled["metrics"] = ["acc", "mse"]  # Keras logs these under the names compile got: kept as written
+    assert "  metrics: [acc, mse]\n" in import_config(config).text
 
 
 def test_every_inexpressible_layer_is_listed_once_with_its_class_and_a_suggestion(tmp_path):
