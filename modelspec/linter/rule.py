@@ -41,19 +41,24 @@ class Docs:
     example: str  # a whole spec that triggers the rule (and no other)
     use_instead: str  # the same spec, fixed
     references: str
+    known_problems: str = ""  # where the rule is rough, and the measurement its level and threshold rest on
 
     SECTIONS = (
         ("What it does", "what"),
         ("Why is this bad", "why"),
+        ("Known problems", "known_problems"),
         ("Example", "example"),
         ("Use instead", "use_instead"),
         ("References", "references"),
     )
+    OPTIONAL = frozenset({"known_problems"})  # a section left empty is not shown
 
     def sections(self) -> Iterator[tuple[str, str]]:
-        """Yield (title, text) for each section, in order."""
+        """Yield (title, text) for each section, in order (an empty optional section left out)."""
         for title, attribute in self.SECTIONS:
-            yield title, getattr(self, attribute)
+            text = getattr(self, attribute)
+            if text or attribute not in self.OPTIONAL:
+                yield title, text
 
 
 Check = Callable[["Subject", Mapping[str, float]], Iterable[Finding]]
