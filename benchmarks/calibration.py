@@ -505,6 +505,27 @@ def write_report(out: Path) -> list[dict]:
 # ------------------------------------------------------------------------------------------------------- main
 
 
+def _save(out: Path, families: set, args, rows: list[dict], raw: list[dict], seconds: float) -> None:
+    """Write the results file of these families (atomically: a stopped run leaves the last complete cell)."""
+    document = {
+        "mode": "quick" if args.quick else "full",
+        "seeds": 2 if args.quick and args.seeds == 3 else args.seeds,
+        "seconds": round(seconds),
+        "rows": rows,
+        "criteria": {
+            "slower": SLOWER,
+            "target": TARGET,
+            "worse_relative": WORSE_RELATIVE,
+            "worse_absolute": WORSE_ABSOLUTE,
+        },
+        "runs": raw,
+    }
+    path = out / f"results_{'_'.join(sorted(families))}.json"
+    partial = path.with_suffix(".json.part")
+    partial.write_text(json.dumps(document, indent=1, default=str) + "\n")
+    partial.replace(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer depths, rates and epochs (about 2 minutes)")
@@ -557,23 +578,9 @@ def main() -> None:
                     flush=True,
                 )
             print(f"-- cell {number}/{len(cells)} in {time.perf_counter() - tick:.0f} s", flush=True)
-    mode = "quick" if args.quick else "full"
-    document = {
-        "mode": mode,
-        "seeds": seeds,
-        "seconds": round(time.perf_counter() - started),
-        "rows": rows,
-        "criteria": {
-            "slower": SLOWER,
-            "target": TARGET,
-            "worse_relative": WORSE_RELATIVE,
-            "worse_absolute": WORSE_ABSOLUTE,
-        },
-        "runs": raw,
-    }
-    (out / f"results_{'_'.join(sorted(families))}.json").write_text(json.dumps(document, indent=1, default=str) + "\n")
+            _save(out, families, args, rows, raw, time.perf_counter() - started)  # after each cell: kept if stopped
     write_report(out)
-    print(f"{len(rows)} variants in {document['seconds']} s; wrote {out}")
+    print(f"{len(rows)} variants in {time.perf_counter() - started:.0f} s; wrote {out}")
 
 
 if __name__ == "__main__":
