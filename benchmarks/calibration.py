@@ -386,6 +386,14 @@ def plot_signal(rows: list[dict], path: Path) -> None:
     plt.close(figure)
 
 
+def _usual_rates(optimizer: str) -> tuple[float, float]:
+    from modelspec.schema.training import OPTIMIZER_MODELS
+
+    return next(
+        m.USUAL_LEARNING_RATES for m in OPTIMIZER_MODELS if m.model_fields["type"].annotation.__args__[0] == optimizer
+    )
+
+
 def plot_lr(rows: list[dict], path: Path) -> None:
     import matplotlib
 
@@ -406,18 +414,21 @@ def plot_lr(rows: list[dict], path: Path) -> None:
                 axis.scatter([r["x"]], [top], marker="x", color="red", s=60)
             if r["degraded"]:
                 axis.scatter([r["x"]], [shown], s=140, facecolors="none", edgecolors="red", linewidths=1.5)
-            if _marker(r):
-                axis.scatter([r["x"]], [shown], marker="v", color="black", s=18)
         hinted = [r for r in series if r["hinted"]]
         for r in hinted:
-            axis.axvline(r["x"], color="green", alpha=0.4, linestyle="--")
+            axis.axvline(r["x"], color="green", alpha=0.6, linestyle="--", label="start rate (the hint)")
+        low, high = _usual_rates(group.rsplit(", ", 1)[-1])
+        axis.axvspan(low, high, color="green", alpha=0.08, label="MS303's range (no finding)")
         axis.set_xscale("log")
         axis.set_yscale("log")
         axis.set_title(group, fontsize=10)
         axis.set_xlabel("learning rate")
         axis.grid(alpha=0.3)
     axes[0][0].set_ylabel("final val_loss (mean of seeds; x = NaN)")
-    figure.suptitle("Learning rate: red ring = degraded against the start rate (green); ▼ = MS303 fired", fontsize=10)
+    axes[0][0].legend(fontsize=8, frameon=False, loc="upper center")
+    figure.suptitle(
+        "Learning rate: red ring = degraded against the start rate; outside the shaded range MS303 warns", fontsize=10
+    )
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
@@ -531,6 +542,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer depths, rates and epochs (about 2 minutes)")
     parser.add_argument("--only", default="signal,lr,fixed", help="families to run, comma-separated")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--skip", default="", help="models to leave out, comma-separated (mlp4_sgd,vgg12)")
     parser.add_argument("--report", action="store_true", help="train nothing: rewrite variants.md and the figures")
     parser.add_argument("--out", default="docs/calibration", help="folder for results.json and the figures")
     args = parser.parse_args()
@@ -554,6 +566,8 @@ def main() -> None:
             cells += lr_cells(args.quick, regression)
         if "fixed" in families:
             cells += fixed_cells(args.quick, classification)
+        skipped = set(args.skip.split(","))
+        cells = [cell for cell in cells if cell.spec["name"] not in skipped]
         for number, cell in enumerate(cells, 1):
             tick = time.perf_counter()
             variants = run_cell(cell, seeds)
