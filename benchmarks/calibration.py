@@ -19,7 +19,7 @@ A variant that is slower or worse is *degraded*. The families:
   START_LEARNING_RATE (Adam 1e-3, SGD 1e-2).
 - ``fixed`` (MS105/MS106, fixed-scale mismatch): a ReLU MLP of depth 8 and width 32 (32 inputs) on a synthetic
   4-class task, with random_normal kernels whose variance × fan-in is 0.01 and 10 times He's, and the old Keras
-  default random_uniform(±0.05) (0.0067 times He's); the hint is `auto`.
+  default random_uniform(±0.05) (0.013 times He's); the hint is `auto`.
 
 Writes ``docs/calibration/results_FAMILIES.json`` (every run's history and every variant's findings, verdicts),
 ``docs/calibration/variants.md`` (one row per variant, from every results file there) and the figures
@@ -97,8 +97,8 @@ def _label(field_name: str, value: str) -> str:
     return f"{field_name}={value}"
 
 
-def signal_cells(quick: bool) -> list[Cell]:
-    depths = (4, 16) if quick else (4, 24)
+def signal_cells(quick: bool, depths: tuple[int, ...] = ()) -> list[Cell]:
+    depths = depths or ((4, 16) if quick else (4, 24))
     epochs = 8 if quick else EPOCHS
     cells = []
     inits = "auto,glorot_uniform"
@@ -351,35 +351,69 @@ def _marker(row: dict) -> str:
     return ", ".join(f.split(":")[0] + ("!" if f.endswith("error") else "") for f in fired)
 
 
+def predicted_scales() -> dict[tuple, float]:
+    """(group, depth, label) -> the smallest scale factor lint's signal analysis predicts at a weighted layer, for
+    every variant of the signal and fixed families (pure Python: the analysis MS110 and MS111 judge)."""
+    import yaml
+
+    from modelspec.linter.rule import Subject
+    from modelspec.loader import load_spec
+    from modelspec.variants import variants
+
+    scales = {}
+    for cell in signal_cells(False, (4, 12, 24)) + fixed_cells(False, ""):
+        model = load_spec(yaml.safe_dump(cell.spec))
+        for variant in variants(model, [cell.vary]):
+            subject = Subject(variant.model)
+            factors = [
+                p.factor for n, p in subject.signal.layers.items() if p.factor and n in subject.analysis.weighted
+            ]
+            scales[(cell.group, cell.x.get("depth"), variant.label)] = (min(factors), max(factors))
+    return scales
+
+
 def plot_signal(rows: list[dict], path: Path) -> None:
+    """Against the predicted scale (log x): each variant's epochs to the target and its final accuracy, relative
+    to its hinted variant's; MS110's threshold and the criterion drawn in."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    groups = sorted({r["group"] for r in rows if r["family"] == "signal"})
-    figure, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 4.0), squeeze=False, sharey=True)
-    for axis, group in zip(axes[0], groups):
-        mine = [r for r in rows if r["group"] == group]
-        labels = list(dict.fromkeys(r["label"] for r in mine))
-        for index, label in enumerate(labels):
-            series = sorted((r for r in mine if r["label"] == label), key=lambda r: r["depth"])
-            xs = [r["depth"] for r in series]
-            ys = [r["val_accuracy"] if r["val_accuracy"] == r["val_accuracy"] else 0.0 for r in series]
-            axis.plot(xs, ys, marker="os^"[index % 3], label=_short(label))
-            for r, y in zip(series, ys):
-                fired = _marker(r)
-                if fired:
-                    axis.annotate(fired, (r["depth"], y), textcoords="offset points", xytext=(4, -12), fontsize=7)
-                if r["degraded"]:
-                    axis.scatter([r["depth"]], [y], s=140, facecolors="none", edgecolors="red", linewidths=1.5)
-        axis.set_title(group, fontsize=10)
-        axis.set_xlabel("depth (weighted hidden layers)")
+    scales = predicted_scales()
+    mine = [r for r in rows if r["family"] in ("signal", "fixed") and not r["hinted"] and r["val_accuracy"]]
+    hinted = {(r["group"], r["depth"]): r for r in rows if r["hinted"]}
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.4))
+    for r in mine:
+        low, high = scales[(r["group"], r["depth"], r["label"])]
+        if high > 10:  # an exploding variant: MS111's, drawn in the fixed-scale figure
+            continue
+        base = hinted[(r["group"], r["depth"])]
+        name = r["group"].replace("relu MLP", "MLP") + (f" d{r['depth']}" if r["depth"] else "")
+        if r["family"] == "fixed":
+            name = f"MLP d8, {_short(r['label'])}".replace("{type: random_normal, stddev: 0.025}", "N(0, 0.025)")
+        fired = any(f.startswith("MS110") for f in r["findings"])
+        colour = "tab:red" if r["degraded"] else "tab:green"
+        ratio = r["epochs_to_target"] / base["epochs_to_target"]
+        for axis, y in ((axes[0], ratio), (axes[1], r["val_accuracy"] / base["val_accuracy"])):
+            axis.scatter([low], [y], color=colour, marker="s" if fired else "o", s=50, zorder=3)
+            if axis is axes[0] or y < 0.9:  # the right panel names only the variants that end worse
+                below = name.startswith("VGG") or "Keras 1" in name
+                offset = (-20, -13) if below and axis is axes[0] else (5, 3)
+                axis.annotate(name, (low, y), textcoords="offset points", xytext=offset, fontsize=7)
+    for axis in axes:
+        axis.axvline(0.01, color="black", linestyle="--", alpha=0.5, label="MS110 threshold (vanishing-scale 0.01)")
+        axis.set_xscale("log")
+        axis.set_xlabel("smallest predicted scale (lint's signal analysis), log")
         axis.grid(alpha=0.3)
-    axes[0][0].set_ylabel("final val_accuracy (mean of seeds)")
-    axes[0][0].legend(fontsize=8, frameon=False, loc="lower left")
+    axes[0].axhline(SLOWER, color="tab:red", linestyle=":", label=f"criterion: {SLOWER:g}× the epochs")
+    axes[0].set_ylabel("epochs to 90% of He's accuracy ÷ He's")
+    axes[1].set_ylabel("final val_accuracy ÷ He's")
+    axes[0].scatter([], [], color="gray", marker="s", label="MS110 warns")
+    axes[0].scatter([], [], color="gray", marker="o", label="no MS110")
+    axes[0].legend(fontsize=7, frameon=False, loc="center left")
     figure.suptitle(
-        "Forward signal band: red ring = degraded against the hint (auto); text = rule that fired", fontsize=10
+        "Forward signal band, ReLU stacks without normalisation against He: red = degraded, green = not", fontsize=10
     )
     figure.tight_layout()
     figure.savefig(path, dpi=110)
@@ -451,9 +485,10 @@ def plot_fixed(rows: list[dict], path: Path) -> None:
             if r["degraded"]:
                 axis.scatter([r["x"]], [y], s=140, facecolors="none", edgecolors="red", linewidths=1.5)
             if _marker(r):
-                axis.annotate(_marker(r), (r["x"], y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+                offset = (4, 4) if len(axis.texts) % 2 == 0 else (4, -12)
+                axis.annotate(_marker(r), (r["x"], y), textcoords="offset points", xytext=offset, fontsize=7)
     axis.set_xscale("log")
-    axis.set_xlabel("variance × fan-in ÷ He's (1 = auto; 0.0067 = uniform ±0.05, Keras 1)")
+    axis.set_xlabel("variance × fan-in ÷ He's (1 = auto; 0.013 = uniform ±0.05, Keras 1, on 32 inputs)")
     axis.set_ylabel("final val_accuracy (mean of seeds)")
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8, frameon=False)
@@ -489,9 +524,12 @@ def write_report(out: Path) -> list[dict]:
         "",
         f"*degraded*: ≥ {SLOWER:g}× the hinted variant's epochs to reach {TARGET:.0%} of its final val_accuracy "
         f"(a seed that never does counts as epochs + 1), or a final val_loss ≥ {WORSE_RELATIVE:.0%} (and, for "
-        f"classification, ≥ {WORSE_ABSOLUTE:g}) above the hinted variant's, or not finite. Means over the seeds.",
+        f"classification, ≥ {WORSE_ABSOLUTE:g}) above the hinted variant's, or not finite. Means over the seeds. "
+        "The lint column is what the rules said when the variant was trained (the results files record it): "
+        "rules changed since (MS303's Adam range) say otherwise today.",
         "",
-        "| family | model | variant | lint (warning/error) | val_loss | val_accuracy | epochs to target | verdict |",
+        "| family | model | variant | lint when trained (warning/error) | val_loss | val_accuracy "
+        "| epochs to target | verdict |",
         "|---|---|---|---|---:|---:|---:|---|",
     ]
     for r in rows:
@@ -542,6 +580,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer depths, rates and epochs (about 2 minutes)")
     parser.add_argument("--only", default="signal,lr,fixed", help="families to run, comma-separated")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--depths", default="", help="depths of the signal family's MLPs (default 4,24)")
     parser.add_argument("--skip", default="", help="models to leave out, comma-separated (mlp4_sgd,vgg12)")
     parser.add_argument("--report", action="store_true", help="train nothing: rewrite variants.md and the figures")
     parser.add_argument("--out", default="docs/calibration", help="folder for results.json and the figures")
@@ -561,7 +600,7 @@ def main() -> None:
         classification, regression = synthetic(Path(folder))
         cells = []
         if "signal" in families:
-            cells += signal_cells(args.quick)
+            cells += signal_cells(args.quick, tuple(int(d) for d in args.depths.split(",") if d))
         if "lr" in families:
             cells += lr_cells(args.quick, regression)
         if "fixed" in families:
