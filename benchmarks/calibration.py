@@ -209,6 +209,22 @@ def lr_cells(quick: bool, regression_data: str) -> list[Cell]:
     return cells
 
 
+def loss_cells(quick: bool) -> list[Cell]:
+    """MS301: the digits MLP's softmax head (the hint) against a sigmoid and a linear head under sparse categorical
+    cross-entropy (from_logits: false), which MS301 reports as errors."""
+    spec = _mlp(
+        "digits_mlp_head",
+        (1, 128, 64),
+        DIGITS_HEAD,
+        "sparse_categorical_crossentropy",
+        ADAM,
+        8 if quick else EPOCHS,
+        RESCALE,
+    )
+    vary = "layers.out.activation=softmax,sigmoid,linear"
+    return [Cell("loss", "digits MLP head", spec, "digits", vary, _label("layers.out.activation", "softmax"))]
+
+
 def fixed_cells(quick: bool, classification_data: str) -> list[Cell]:
     epochs = 8 if quick else EPOCHS
     width = 32
@@ -440,7 +456,7 @@ def plot_lr(rows: list[dict], path: Path) -> None:
     groups = list(dict.fromkeys(r["group"] for r in rows if r["family"] == "lr"))
     figure, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 4.0), squeeze=False)
     for axis, group in zip(axes[0], groups):
-        series = sorted((r for r in rows if r["group"] == group), key=lambda r: r["x"])
+        series = sorted((r for r in rows if r["group"] == group and r["family"] == "lr"), key=lambda r: r["x"])
         xs = [r["x"] for r in series]
         ys = [r["val_loss"] if math.isfinite(r["val_loss"]) else float("nan") for r in series]
         axis.plot(xs, ys, marker="o", color="tab:blue")
@@ -608,6 +624,8 @@ def main() -> None:
             cells += lr_cells(args.quick, regression)
         if "fixed" in families:
             cells += fixed_cells(args.quick, classification)
+        if "loss" in families:
+            cells += loss_cells(args.quick)
         skipped = set(args.skip.split(","))
         cells = [cell for cell in cells if cell.spec["name"] not in skipped]
         for number, cell in enumerate(cells, 1):
