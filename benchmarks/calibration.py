@@ -20,16 +20,18 @@ A variant that is slower or worse is *degraded*. The families:
 - ``fixed`` (MS105/MS106, fixed-scale mismatch): a ReLU MLP of depth 8 and width 32 (32 inputs) on a synthetic
   4-class task, with random_normal kernels whose variance × fan-in is 0.01 and 10 times He's, and the old Keras
   default random_uniform(±0.05) (0.013 times He's); the hint is `auto`.
+- ``loss`` (MS301, one case): the digits MLP's head under sparse categorical cross-entropy (from_logits: false)
+  with softmax (the hint), sigmoid and linear.
 
 Writes ``docs/calibration/results_FAMILIES.json`` (every run's history and every variant's findings, verdicts),
 ``docs/calibration/variants.md`` (one row per variant, from every results file there) and the figures
-``docs/calibration/*.png``, and prints one line per variant. A full run trains 81 runs of 12 epochs; on 2 cores
+``docs/calibration/*.png``, and prints one line per variant. A full run trains 90 runs of 12 epochs; on 2 cores
 shared with other jobs a run took 20-60 s, so the families were run as parallel processes with fewer seeds (the
-commands are in docs/calibration.md). ``--quick`` trains 2 seeds of 7 variants for 8 epochs (14 runs, a few
-minutes) to check the script; ``--report`` rewrites variants.md and the figures from the results files without
-training. ``--depths``, ``--skip`` and ``--seeds`` narrow a run.
+commands are in docs/calibration.md). ``--quick`` trains 2 seeds of 10 variants for 8 epochs (20 runs, about 5
+minutes on the shared machine) to check the script; ``--report`` rewrites variants.md and the figures from the
+results files without training. ``--depths``, ``--skip`` and ``--seeds`` narrow a run.
 
-    PYTHONPATH=$PWD .venv/bin/python benchmarks/calibration.py [--quick] [--only signal,lr,fixed] [--out DIR]
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/calibration.py [--quick] [--only signal,lr,fixed,loss] [--out DIR]
 """
 
 from __future__ import annotations
@@ -597,7 +599,7 @@ def _save(out: Path, families: set, args, rows: list[dict], raw: list[dict], sec
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer depths, rates and epochs (about 2 minutes)")
-    parser.add_argument("--only", default="signal,lr,fixed", help="families to run, comma-separated")
+    parser.add_argument("--only", default="signal,lr,fixed,loss", help="families to run, comma-separated")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--depths", default="", help="depths of the signal family's MLPs (default 4,24)")
     parser.add_argument("--skip", default="", help="models to leave out, comma-separated (mlp4_sgd,vgg12)")
