@@ -90,6 +90,18 @@ MS110 = Rule(
             + "  - {type: dense, units: 10, activation: softmax}\n"
         ),
         references="\n".join((doc_parts.GLOROT_2010, doc_parts.HE_2015, doc_parts.SIGNAL_DOC)),
+        known_problems="Calibrated on digits (docs/calibration.md, docs/calibration/signal_band.png; re-run with "
+        "`benchmarks/calibration.py --only signal`), Glorot against the hint (`auto`, He) in ReLU stacks without "
+        "normalisation: at depth 24 (predicted scale 3e-4) training fails with SGD (chance) and ends at 0.64 "
+        "accuracy against 0.92 with Adam; a 12-conv VGG-like stack (0.002) needs 2.25× the epochs to reach 90% of "
+        "He's accuracy with Adam, then ends within 0.5% of it. So the warning is backed at and below 0.002, but "
+        "mildly near the threshold: VGG16 and VGG19 (Keras's Glorot default, 0.0099 at block5_conv1) train. At "
+        "depth 12 (0.02, no finding) Adam also starts 2.25× slower and ends within 1%: the threshold misses some "
+        "slow starts. And the predicted scale alone does not decide: a depth-8 ReLU MLP whose kernels are all "
+        "scaled down (random_normal 0.025, or Keras 1's uniform ±0.05; predicted 1e-8) trains with Adam within "
+        "1.7× He's epochs and 5% of its accuracy (probably because Adam's step does not shrink with the weights, so a "
+        "uniformly small network regains its scale in a few steps); under SGD it was not measured. The study's runs "
+        "are short (12 epochs) and few (2 seeds); the scale is predicted for standardised inputs.",
     ),
 )
 
@@ -116,5 +128,11 @@ MS111 = Rule(
             + "  - {type: dense, units: 10, activation: softmax}\n"
         ),
         references="\n".join((doc_parts.GLOROT_2010, doc_parts.HE_2015, doc_parts.SIGNAL_DOC)),
+        known_problems="Calibrated on one case only (docs/calibration.md, docs/calibration/fixed_scale.png; "
+        "`benchmarks/calibration.py --only fixed`): a depth-8 ReLU MLP on a synthetic task with random_normal "
+        "kernels of 10× He's variance (predicted growth 1.4e4× by the last layer) ends at val_loss 356 and "
+        "accuracy 0.31 against 0.74 with He, with Adam: degraded, so the warning stands. Where between 1× and that "
+        "growth the harm begins, and how it depends on the optimizer, was not measured; float16 overflow is not "
+        "covered by the study.",
     ),
 )
