@@ -7,7 +7,16 @@ import re
 from modelspec.diagnostics import INVALID_SPEC, SHAPE_MISMATCH, UNKNOWN_REFERENCE, did_you_mean
 from modelspec.errors import SettingsError
 from modelspec.linter.rule import Rule
-from modelspec.linter.rules import activation, distribute, export, fitting, initialization, pretrained, training
+from modelspec.linter.rules import (
+    activation,
+    design,
+    distribute,
+    export,
+    fitting,
+    initialization,
+    pretrained,
+    training,
+)
 
 RULES: dict[str, Rule] = {
     rule.code: rule
@@ -26,10 +35,16 @@ RULES: dict[str, Rule] = {
         initialization.MS112,
         initialization.MS113,
         initialization.MS114,
+        initialization.MS115,
+        initialization.MS116,
         activation.MS201,
         activation.MS202,
         activation.MS203,
         activation.MS204,
+        design.MS205,
+        design.MS206,
+        design.MS207,
+        design.MS208,
         training.MS301,
         training.MS302,
         training.MS303,

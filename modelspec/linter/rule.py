@@ -41,6 +41,9 @@ class Docs:
     example: str  # a whole spec that triggers the rule (and no other)
     use_instead: str  # the same spec, fixed
     references: str
+    # Where the rule is rough: what it misses, where it may be wrong, and the measurement its level rests on.
+    # Optional while older rules gain one; printed after References when set.
+    known_problems: str = ""
 
     SECTIONS = (
         ("What it does", "what"),
@@ -48,12 +51,15 @@ class Docs:
         ("Example", "example"),
         ("Use instead", "use_instead"),
         ("References", "references"),
+        ("Known problems", "known_problems"),
     )
 
     def sections(self) -> Iterator[tuple[str, str]]:
-        """Yield (title, text) for each section, in order."""
+        """Yield (title, text) for each section, in order (Known problems only where the rule has them)."""
         for title, attribute in self.SECTIONS:
-            yield title, getattr(self, attribute)
+            text = getattr(self, attribute)
+            if text or attribute != "known_problems":
+                yield title, text
 
 
 Check = Callable[["Subject", Mapping[str, float]], Iterable[Finding]]
