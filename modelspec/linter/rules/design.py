@@ -73,7 +73,8 @@ def _non_flat_classification(subject: Subject, options: Mapping[str, float]) -> 
         where = f"'{source.name}'" if source is not None else "the input"
         yield Finding(
             _loss_path(subject, index),
-            f"{loss.type} scores '{name}', whose output still has {len(shape) - 1} axes before the classes "
+            f"{loss.type} scores '{name}', whose output still has {len(shape) - 1} "
+            f"{'axis' if len(shape) == 2 else 'axes'} before the classes "
             f"({axes} positions from {where}, shape {tuple(shape)}): the dense head classifies each position "
             f"separately and Keras broadcasts one label per example over all {math.prod(shape[:-1])} of them",
             hint=f"add a flatten or global pooling layer before the dense head '{producer.name}'",
