@@ -165,10 +165,14 @@ def _first_reach(curve: list, target: float):
 
 
 def _compare(spec: Path, data: str, vary: str, seeds: int) -> dict:
+    """The results of one `modelspec compare`; for a spec it refuses to train (exit 2), {"refused": its message}."""
     out = spec.with_suffix(".json")
     command = [sys.executable, "-m", "modelspec", "compare", str(spec), "--data", data, "--vary", vary]
     command += ["--seeds", str(seeds), "-o", str(out), "--quiet"]
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if done.returncode == 2:
+        return {"refused": done.stderr.strip().splitlines()[-1]}
+    done.check_returncode()
     return json.loads(out.read_text())
 
 
@@ -187,6 +191,8 @@ def run(rule: str, seeds: int, folder: Path) -> Iterator[dict]:
             spec = folder / f"{rule}_{index}_{number}.yaml"
             spec.write_text(body, encoding="utf-8")
             results = _compare(spec, data, vary or "training.shuffle=true", seeds)
+            if "refused" in results:
+                results = {"variants": [{"refused": results["refused"], "runs": [], "findings": []}]}
             for variant in results["variants"]:
                 if vary is None:
                     variant["label"] = body.split("name: ", 1)[1].split("\n", 1)[0]
@@ -204,10 +210,13 @@ def summarise(row: dict) -> str:
     """The final validation accuracy of each variant (mean over seeds), and the first epoch at which its mean
     curve reaches 90% of the hinted (last) variant's final accuracy."""
     variants = row["results"]["variants"]
+    lines = [f"{row['rule']}: {row['what']} ({len(variants[-1]['runs'])} seeds)"]
+    for variant in [v for v in variants if "refused" in v]:
+        lines.append(f"  {variant['label']:<58} refused by compare (exit 2): {variant['refused']}")
+    variants = [v for v in variants if "refused" not in v]
     curves = [_mean_curve(v, "val_accuracy") for v in variants]
     finals = [curve[-1] for curve in curves]
     target = 0.9 * finals[-1]
-    lines = [f"{row['rule']}: {row['what']} ({len(variants[0]['runs'])} seeds)"]
     for variant, final, curve in zip(variants, finals, curves):
         codes = sorted({f["code"] for f in variant["findings"] if f["level"] != "info"})
         reach = _first_reach(curve, target)

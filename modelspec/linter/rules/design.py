@@ -13,10 +13,9 @@ from modelspec.linter.rules.doc_parts import spec
 from modelspec.schema.layers.base import Role
 from modelspec.schema.training import BINARY, REGRESSION
 
-# Losses scored against one label per example that Keras silently broadcasts over extra output axes: a one-hot
-# (B, K) target against a (B, H, W, K) output. sparse_categorical_crossentropy is left out: it needs one integer
-# label per position, so a per-position output is what its targets ask for (a segmentation map), and a target of
-# one label per example is refused by Keras with a shape error.
+# Losses whose targets have the output's shape: a (B, H, W, K) output wants one-hot (B, H, W, K) targets, one label
+# per position, which a classifier of whole examples does not have. sparse_categorical_crossentropy is left out:
+# its integer targets have one axis less, and an integer label per position is what a segmentation map has.
 _BROADCAST_LOSSES = frozenset({"categorical_crossentropy", "categorical_focal_crossentropy"})
 # Layers that make an output per position on purpose, when the walk back from a dense head meets them: a
 # sequence-to-sequence recurrent layer, an up-sampling decoder, an explicit reshape, Keras's own layers.
@@ -74,9 +73,9 @@ def _non_flat_classification(subject: Subject, options: Mapping[str, float]) -> 
         yield Finding(
             _loss_path(subject, index),
             f"{loss.type} scores '{name}', whose output still has {len(shape) - 1} "
-            f"{'axis' if len(shape) == 2 else 'axes'} before the classes "
-            f"({axes} positions from {where}, shape {tuple(shape)}): the dense head classifies each position "
-            f"separately and Keras broadcasts one label per example over all {math.prod(shape[:-1])} of them",
+            f"{'axis' if len(shape) == 2 else 'axes'} before the classes ({axes} positions from {where}, shape "
+            f"{tuple(shape)}): the dense head classifies each position separately, so the loss needs a label per "
+            f"position; against one label per example Keras refuses the shapes at the first step",
             hint=f"add a flatten or global pooling layer before the dense head '{producer.name}'",
             layer=name,
         )
@@ -92,10 +91,13 @@ MS205 = Rule(
         what="Flags an output scored by categorical cross-entropy (or a binary loss) whose shape still has spatial "
         "or time axes before the class axis because a dense head was put straight after a convolution, a "
         "pooling layer, an embedding or a multi-axis input, with no flatten or global pooling in between.",
-        why="A dense layer maps the last axis only: on a (8, 8, 16) feature map it produces (8, 8, 10), ten "
-        "class scores for each of the 64 positions. Keras then broadcasts the (batch, 10) one-hot labels over "
-        "the positions, so every position is trained to predict the whole image's class from its own receptive "
-        "field, accuracy is counted per position, and predictions come out with the wrong shape. Not flagged: "
+        why="A dense layer maps the last axis only: on a (6, 6, 16) feature map it produces (6, 6, 10), ten "
+        "class scores for each of the 36 positions, not one prediction per image. Against the (batch, 10) "
+        "one-hot labels of an image classifier Keras 3 stops at the first step (`target` and `output` must have "
+        "the same rank), and `modelspec train` / `compare` refuse the data before training (exit 2); older "
+        "Keras versions broadcast the labels over the positions instead and trained each position to guess the "
+        "image's class from its own receptive field. Either way the head was meant to see the whole input. Not "
+        "flagged: "
         "sparse categorical cross-entropy (it wants one integer label per position, as a segmentation map has, "
         "and Keras refuses a label per example), convolution heads (per-pixel classifiers), and heads after a "
         "recurrent or attention layer, a reshape or up-sampling, which make a sequence or map on purpose.",
@@ -114,9 +116,13 @@ MS205 = Rule(
         ),
         references=doc_parts.KERAS_LOSSES + "\nKeras Dense layer (applies to the last axis): "
         "https://keras.io/api/layers/core_layers/dense/",
-        known_problems="Without the data, lint cannot see the targets' shape: a dense head after a recurrent or "
-        "attention layer is taken to be a per-step classifier on purpose (keras-io's addition_rnn), so a "
-        "sequence classifier that forgot to drop `return_sequences` is missed. The level rests on " + CALIBRATION + ".",
+        known_problems="Without the data, lint cannot see the targets' shape: a per-pixel classifier written as "
+        "a dense head on convolution features with one-hot (batch, H, W, K) masks is flagged although it is "
+        "right (a 1×1 convolution head, or sparse labels, is not); a dense head after a recurrent or attention "
+        "layer is taken to be a per-step classifier on purpose (keras-io's addition_rnn), so a sequence "
+        "classifier that forgot to drop `return_sequences` is missed. The level is a warning because the fault "
+        "does not degrade training, it prevents it: Keras 3 raises on the first batch and modelspec's data "
+        "check refuses it (tests/test_new_rules.py, and " + CALIBRATION + ").",
     ),
 )
 
