@@ -148,7 +148,7 @@ def _squashed_regression(subject: Subject, options: Mapping[str, float]) -> Iter
 MS206 = Rule(
     code="MS206",
     name="regression-loss-on-classifier",
-    level=Level.WARNING,
+    level=Level.INFO,
     summary="mean squared/absolute error on a sigmoid output scored by accuracy",
     check=_squashed_regression,
     docs=Docs(
@@ -169,8 +169,14 @@ MS206 = Rule(
             extra="training:\n  optimizer: adam\n  loss: binary_crossentropy\n  metrics: [accuracy]\n",
         ),
         references="\n".join((GOLIK_2013, doc_parts.KERAS_LOSSES)),
-        known_problems="A sigmoid output scored by accuracy is taken to be a classifier; a regression onto "
-        "targets in [0, 1] that also logs accuracy by mistake is flagged too. The level rests on " + CALIBRATION + ".",
+        known_problems="Info, not a warning: on a balanced binary task from a standard initialisation ("
+        + CALIBRATION
+        + ") mean squared error trained as well as binary cross-entropy (validation accuracy 0.808 against 0.810 "
+        "after 20 epochs, one seed) and mean absolute error only somewhat worse (0.770, reaching 90% of "
+        "cross-entropy's accuracy at epoch 8 instead of 5): the saturation argument bites when the output starts "
+        "saturated or the classes are far apart in frequency, which the rule cannot see. A sigmoid output scored "
+        "by accuracy is taken to be a classifier; a regression onto targets in [0, 1] that also logs accuracy is "
+        "flagged too.",
     ),
 )
 
