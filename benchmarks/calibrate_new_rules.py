@@ -89,6 +89,20 @@ STUDIES = {
             ),
         ),
         (
+            "the same 40 Glorot/ReLU layers: SGD 0.01 vs Adam 0.001 (not flagged: Adam's step is ~lr per weight)",
+            "digits",
+            "training.optimizer={type: sgd, learning_rate: 0.01},{type: adam, learning_rate: 0.001}",
+            _spec(
+                "stalled_deep_adam",
+                RESCALE
+                + "  - {type: dense, units: 64, activation: relu}\n" * 40
+                + "  - {type: dense, units: 10, activation: softmax}\n",
+                optimizer="{type: sgd, learning_rate: 0.01}",
+                defaults="defaults: {kernel_initializer: glorot_uniform}\n",
+                epochs=10,
+            ),
+        ),
+        (
             "2 tanh layers, batch 256: SGD 1e-4 vs Adam 1e-3 (hint)",
             "digits",
             "training.optimizer={type: sgd, learning_rate: 0.0001},{type: adam, learning_rate: 0.001}",
