@@ -125,6 +125,9 @@ MS115 = Rule(
         "kernels; a layer with another bias initializer (Lu et al.'s remedy is a positive, asymmetric one) ends "
         "the chain, so such stacks are not judged. Only dense layers are counted: a convolution's units see "
         "many positions, and a unit is dead only if it is negative at all of them, which the law does not "
-        "model. The level rests on benchmarks/calibrate_new_rules.py (see docs/calibration-new-rules.md).",
+        "model. Measured on the digits (benchmarks/calibrate_new_rules.py, docs/calibration-new-rules.md, 2 seeds, 20 "
+        "epochs): 12 × 4 units (54%) reach 0.247 validation accuracy against 0.514 with leaky_relu, 8 × 2 (90%) "
+        "0.081 against 0.253; but 16 × 8 units (6%, not flagged) also trail leaky_relu, 0.460 against 0.553: "
+        "deep narrow stacks collapse (Lu et al. 2018) before they die, which the rule does not model.",
     ),
 )
