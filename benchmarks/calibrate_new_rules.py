@@ -119,7 +119,7 @@ STUDIES = {
     "MS205": [
         (
             "conv then a dense head without flatten (categorical_crossentropy) vs flatten (hint)",
-            "digits",
+            "digits_one_hot.npz",
             None,
             [
                 _spec(
@@ -174,6 +174,19 @@ def _binary_data(path: Path) -> None:
     np.savez(path, x=x, y=y)
 
 
+def _digits_one_hot(path: Path) -> None:
+    """The bundled digits as (8, 8, 1) images with one-hot labels, for the categorical cross-entropy studies."""
+    import numpy as np
+
+    from modelspec import load_spec
+    from modelspec.data import load_data
+
+    spec = _spec("reader", "  - {type: flatten}\n  - {type: dense, units: 10, activation: softmax}\n", "[8, 8, 1]")
+    dataset = load_data("digits", load_spec(spec))
+    (x,), (y,) = dataset.inputs.values(), dataset.targets.values()
+    np.savez(path, x=x, y=np.eye(10, dtype="float32")[y])
+
+
 def _first_reach(curve: list, target: float):
     return next((epoch + 1 for epoch, value in enumerate(curve) if value is not None and value >= target), None)
 
@@ -197,7 +210,7 @@ def run(rule: str, seeds: int, folder: Path) -> Iterator[dict]:
         if data.endswith(".npz"):
             data_path = folder / data
             if not data_path.exists():
-                _binary_data(data_path)
+                (_digits_one_hot if data.startswith("digits") else _binary_data)(data_path)
             data = str(data_path)
         texts = [text] if vary is not None else text
         variants = []
