@@ -18,7 +18,13 @@ from modelspec.cli import cli
 from modelspec.errors import EXIT_INVALID, EXIT_LINT
 
 ROOT = Path(__file__).resolve().parent.parent
-SPECS = sorted((ROOT / "specs").glob("*.yaml"))
+# ResNet-50 (224 x 224, 25.6M parameters) takes about 100 s and several GB to convert and verify in the three
+# formats: it is in the slow matrix (`pytest -m slow`), with the keras.applications models.
+HEAVY = {"resnet50"}
+SPECS = [
+    pytest.param(path, id=path.stem, marks=[pytest.mark.slow] if path.stem in HEAVY else [])
+    for path in sorted((ROOT / "specs").glob("*.yaml"))
+]
 SUFFIX = {"saved_model": ".saved_model", "onnx": ".onnx", "litert": ".tflite"}
 # What the readiness rules refuse among specs/, checked against the converters in tests/test_export_rules.py.
 REFUSED = {("multi_io", "onnx"): "MS501", ("lstm_text", "litert"): "MS502"}
@@ -35,7 +41,7 @@ def _difference(output: str) -> float:
 
 @pytest.mark.tensorflow
 @pytest.mark.parametrize("export_format", list(SUFFIX))
-@pytest.mark.parametrize("spec", SPECS, ids=[path.stem for path in SPECS])
+@pytest.mark.parametrize("spec", SPECS)
 def test_every_spec_exports_and_agrees_with_keras(tmp_path, spec, export_format):
     output = tmp_path / f"model{SUFFIX[export_format]}"
     result = _invoke("export", spec, "--format", export_format, "-o", output)

@@ -441,6 +441,9 @@ def test_security_doc_states_the_limits_the_code_applies():
         "Digits in a number": f"{limits.max_number_chars} characters",
         "Characters in a string": f"{limits.max_string_chars:,}",
         "Layers": f"{limits.max_layers:,}",
+        "Blocks used inside blocks": f"{limits.max_block_nesting} levels",
+        "`repeat` of one use": f"{limits.max_repeat:,} copies",
+        "`extends:` chain": f"{limits.max_extends} files",
         "Parameters (`build`)": f"{DEFAULT_MAX_PARAMS:,}",
     }
     for row, value in rows.items():
