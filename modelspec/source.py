@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 import yaml
@@ -123,6 +123,20 @@ class Document:
                 if origin is not None:
                     return origin.file, line, column, origin.uses
         return self.path, line, column, ()
+
+    def edited_copy(self, data: dict) -> Document:
+        """This document holding ``data`` (`--set`, a `--vary` variant): the same file, lines, origins and inline
+        ignores; ``edited``, since ``text`` no longer holds ``data``."""
+        return replace(
+            self,
+            data=data,
+            key_locations=dict(self.key_locations),
+            value_locations=dict(self.value_locations),
+            problems=[],
+            edited=True,
+            origins=dict(self.origins),
+            texts=dict(self.texts),
+        )
 
     def error(self, path: SpecPath, message: str, *, code=INVALID_SPEC, layer=None, hint=None) -> Diagnostic:
         """An error-level diagnostic at ``path``: in the file it was written in, naming the block uses."""

@@ -278,16 +278,7 @@ def variant_spec(model: ModelSpec, assignments: list[tuple[Vary, Any]]) -> Model
         data = copy.deepcopy(raw.data)
         for vary, value in in_blocks:
             _set(data, vary, value, model)
-        written = source.Document(
-            raw.path,
-            raw.text,
-            data,
-            dict(raw.key_locations),
-            dict(raw.value_locations),
-            edited=True,
-            origins=dict(raw.origins),
-            texts=dict(raw.texts),
-        )
+        written = raw.edited_copy(data)
         model = from_document(written)
         original = model.document
         assignments = [(vary, value) for vary, value in assignments if vary.path[0] != "blocks"]
@@ -299,16 +290,4 @@ def variant_spec(model: ModelSpec, assignments: list[tuple[Vary, Any]]) -> Model
     # The variant's findings point into the spec it came from: same layers, same places (a field --vary adds
     # is located at its nearest ancestor), and that file's inline ignores still apply. Edited: a variant is
     # written out as its data, not as the file's text.
-    doc = source.Document(
-        model.path,
-        original.text,
-        data,
-        dict(original.key_locations),
-        dict(original.value_locations),
-        edited=True,
-        origins=dict(original.origins),
-        texts=dict(original.texts),
-        raw=original.raw,
-        repeats=original.repeats,
-    )
-    return from_document(doc)
+    return from_document(original.edited_copy(data))
