@@ -470,3 +470,14 @@ def test_errors_never_escape_as_other_exceptions(tmp_path, monkeypatch):
         "modelspec: 1\ninput: {shape: [4]}\nlayers:\n  - {type: dense, units: 2}\noutputs: [input]\n",
     ]:
         assert errors_of(tmp_path, monkeypatch, text).startswith("spec.yaml:")
+
+
+@pytest.mark.parametrize("metric", ["[]", "{a: 1}", "[acc]"])
+def test_a_metric_that_is_not_a_name_is_a_located_error(metric):
+    text = (
+        "modelspec: 1\ninput: {shape: [4]}\nlayers:\n  - {type: dense, units: 2, activation: softmax}\n"
+        f"training: {{optimizer: adam, loss: categorical_crossentropy, metrics: [{metric}]}}\n"
+    )
+    with pytest.raises(SpecError) as caught:
+        load_spec(text)
+    assert caught.value.diagnostics[0].line == 5

@@ -294,7 +294,7 @@ class MetricSpelled(Spelled):
     """`Spelled` for metrics: a Keras alias stays as written (see KERAS_METRIC_ALIASES)."""
 
     def canonical(self, value: Any) -> Any:
-        return value if value in KERAS_METRIC_ALIASES else super().canonical(value)
+        return value if isinstance(value, str) and value in KERAS_METRIC_ALIASES else super().canonical(value)
 
 
 def canonical_metric(name: str) -> str:
