@@ -172,7 +172,9 @@ def _metrics(value: Any, problem) -> list:
     for item in value:
         if isinstance(item, dict):
             item = item.get("config", {}).get("name") if isinstance(item.get("config"), dict) else None
-        if isinstance(item, str) and item in KERAS_METRIC_ALIASES:  # Keras logs `acc` as `acc`: kept as written, as the spec reader keeps it
+        if (
+            isinstance(item, str) and item in KERAS_METRIC_ALIASES
+        ):  # Keras logs `acc` as `acc`: kept as written, as the spec reader keeps it
             names.append(item)
             continue
         try:
