@@ -13,6 +13,8 @@ import sys
 import textwrap
 
 import pytest
+
+pytest.importorskip("numpy", reason="lint --data reads the data with NumPy")
 from click.testing import CliRunner
 
 from modelspec import lint

@@ -189,6 +189,7 @@ def test_prepare_and_build_plan_see_the_set(tmp_path):
 
 
 def test_compare_varies_the_spec_the_set_changed(tmp_path):
+    pytest.importorskip("numpy", reason="compare reads the data (its findings) with NumPy")
     spec = write_spec(tmp_path, DIGITS)
     options = Options(epochs=1, overrides=("layers.hidden.units=5",))
     resolved = resolve_compare(CompareRequest(spec, Data("digits"), ("layers.digit.activation=softmax,sigmoid",),
