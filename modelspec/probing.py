@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Optional, Union
 
 from modelspec.analysis import Analysis
-from modelspec.analysis.gradients import band_reference, predict_gradients
+from modelspec.analysis.gradients import band_references, predict_gradients
 from modelspec.analysis.signal import propagate
 from modelspec.diagnostics import Diagnostic
 from modelspec.loader import ModelSpec
@@ -182,16 +182,24 @@ def _speed(weight: ProbeWeight) -> Optional[float]:
 
 
 def _gradient_flags(layers: list[ProbeLayer], analysis: Analysis) -> None:
-    """Flag the kernels that learn orders of magnitude slower or faster than the last weighted layers, against
-    the reference MS113/MS114 take (``band_reference``: of the last weighted layers, the one that makes the finding
-    least likely); like them, a layer whose output only feeds normalisation is not compared (scale-invariant: its
-    ratio corrects itself)."""
+    """Flag the kernels that learn orders of magnitude slower or faster than the layer the gradient band of MS113/
+    MS114 judges them against (``band_references``: the last weighted layers, or for a layer behind a gate the
+    last weighted layers before its gate); like those rules, a layer whose output only feeds normalisation is not
+    compared (scale-invariant: its ratio corrects itself)."""
     kernels = [(layer, w) for layer in layers for w in layer.weights if w.is_kernel and w.gradient_rms is not None]
-    heads: dict[str, tuple[tuple[ProbeLayer, ProbeWeight], float]] = {}
-    for layer, weight in kernels:  # each last weighted layer's first kernel whose speed is known
+    first: dict[str, ProbeWeight] = {}  # each layer's first kernel whose speed is known, finite and positive
+    for layer, weight in kernels:
         speed = _speed(weight)
-        if layer.name in analysis.last_weighted and layer.name not in heads and speed and math.isfinite(speed):
-            heads[layer.name] = ((layer, weight), speed)
+        if layer.name not in first and speed and math.isfinite(speed):
+            first[layer.name] = weight
+    speeds = {name: _speed(weight) for name, weight in first.items()}
+    by_name = {layer.name: layer for layer in layers}
+
+    def gamma(name: str) -> Optional[float]:  # a layer_scale's γ: its measured gradient/weight ratio
+        weights = by_name[name].weights if name in by_name else ()
+        return next((w.ratio for w in weights if w.variable.endswith("gamma")), None)
+
+    references = {vanishing: band_references(analysis, speeds, gamma, vanishing) for vanishing in (True, False)}
     for layer, weight in kernels:
         if not math.isfinite(weight.gradient_rms):
             layer.flags.append(f"not finite: the gradient of {weight.variable} holds NaN or infinity")
@@ -202,23 +210,23 @@ def _gradient_flags(layers: list[ProbeLayer], analysis: Analysis) -> None:
                 else "its inputs are zero or its units dead or saturated"
             )
             layer.flags.append(f"no gradient: {weight.variable}'s gradient is zero: {why}")
-        elif heads and layer.name not in analysis.last_weighted and not analysis.normalised(layer.name):
-            _band_flags(layer, weight, list(heads.values()))
+        else:
+            _band_flags(layer, weight, references, first)
 
 
-def _band_flags(layer: ProbeLayer, weight: ProbeWeight, heads: list) -> None:
-    """Flag one kernel whose speed is outside the band around the reference head's."""
+def _band_flags(layer: ProbeLayer, weight: ProbeWeight, references: dict, first: dict[str, ProbeWeight]) -> None:
+    """Flag one kernel whose speed is outside the band around its reference's."""
     what = "gradient/weight" if weight.ratio is not None else "gradient"
     for vanishing in (True, False):
-        (head, reference), speed = band_reference(heads, vanishing)
-        if (reference.ratio is None) != (weight.ratio is None):
+        ref = references[vanishing].get(layer.name)
+        if ref is None or (first[ref.name].ratio is None) != (weight.ratio is None):
             continue
-        relative = _speed(weight) / speed
+        relative = _speed(weight) / ref.speed
+        of = f"{ref.name}'s" + (f" (before the gate {', '.join(sorted(ref.gates))})" if ref.gates else "")
         if vanishing and relative < VANISHING:
-            share = f"1/{1 / relative:.3g}"
-            layer.flags.append(f"vanishing gradient: {weight.variable}'s {what} is {share} of {head.name}'s")
+            layer.flags.append(f"vanishing gradient: {weight.variable}'s {what} is 1/{1 / relative:.3g} of {of}")
         elif not vanishing and relative > EXPLODING:
-            layer.flags.append(f"exploding gradient: {weight.variable}'s {what} is {relative:.3g}× {head.name}'s")
+            layer.flags.append(f"exploding gradient: {weight.variable}'s {what} is {relative:.3g}× {of}")
 
 
 def _probe_layers(model: ModelSpec, measured, forward, backward) -> list[ProbeLayer]:

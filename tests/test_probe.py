@@ -257,3 +257,19 @@ def test_gradient_flags_measure_against_the_reference_ms113_takes():
     fast_b = probe(_two_heads(1.0), options=Options(batch_size=64))
     assert [layer.flags for layer in fast_b.layers] == [[], [], [], []]
     assert "MS113" not in {finding.code for finding in fast_b.findings}
+
+
+def test_squeeze_excite_kernels_are_measured_against_the_layers_before_their_gate():
+    """MobileNetV3's squeeze-excite convs start with a gradient/weight ratio ~1/100 of the head's: it measures the
+    gate's starting value, not their pace (docs/signal.md, "The gradient band"). MS113 judges them against the
+    last weighted layer before their gate, and so does the probe: no gradient flag on this working model."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "corpus" / "applications" / "mobilenetv3small.yaml"
+    spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    spec["input"]["shape"] = [64, 64, 3]  # at 48 the last blocks are 1×1: no broadcast, no gate seen
+    report = probe(spec, options=Options(batch_size=4))
+    gated = [layer for layer in report.layers if "squeeze_excite_conv" in layer.name]
+    assert len(gated) >= 10 and all(layer.weights[0].ratio is not None for layer in gated)
+    assert [flag for layer in report.layers for flag in layer.flags if "gradient" in flag] == []
+    assert "MS113" not in {finding.code for finding in report.findings}

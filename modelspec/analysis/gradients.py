@@ -24,7 +24,7 @@ Pure Python: never imports TensorFlow or NumPy.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Optional, TypeVar
 
@@ -317,6 +317,48 @@ def nearest_to_gates(analysis: Analysis, gated: dict[str, frozenset[str]]) -> fr
         ):
             near.add(name)
     return frozenset(near)
+
+
+@dataclass(frozen=True)
+class BandReference:
+    """What the gradient band judges one layer against: a layer and how fast its kernel learns."""
+
+    name: str
+    speed: float
+    gates: frozenset[str]  # the gates the judged layer lies behind; empty: it is judged against the outputs' band
+
+
+def band_references(
+    analysis: Analysis,
+    speeds: Mapping[str, float],
+    gamma_speed: Callable[[str], Optional[float]],
+    vanishing: bool,
+) -> dict[str, BandReference]:
+    """The gradient band (MS113/MS114, and the probe's gradient flags), once: for every layer of ``speeds`` (name ->
+    how fast its first kernel learns, predicted or measured; positive) that the band judges, what it is judged
+    against. A layer in front of the gates is judged against the last weighted layers (``band_reference``); a layer
+    behind a gate (``behind_gates``) against the last weighted layers before its gate (``nearest_to_gates``). The
+    references themselves are not judged, nor a layer whose output only feeds normalisation (scale-invariant: its
+    ratio corrects itself; docs/signal.md, "The gradient band"), nor the layers behind a gate with no weighted
+    layer before it."""
+    heads = [(name, speed) for name, speed in speeds.items() if name in analysis.last_weighted]
+    if not heads:
+        return {}
+    last, reference = band_reference(heads, vanishing)
+    gated = behind_gates(analysis, gamma_speed, reference)
+    near = nearest_to_gates(analysis, gated)
+    groups: dict[frozenset[str], list[tuple[str, float]]] = {}
+    for name, speed in speeds.items():
+        if name in gated:
+            groups.setdefault(gated[name], []).append((name, speed))
+    judged = {name: BandReference(last, reference, frozenset()) for name in speeds if name not in gated}
+    for gates, members in groups.items():
+        ends = [(name, speed) for name, speed in members if name in near]
+        if ends:
+            end, speed = band_reference(ends, vanishing)
+            judged.update({name: BandReference(end, speed, gates) for name, _ in members if name not in near})
+    skipped = analysis.last_weighted
+    return {name: ref for name, ref in judged.items() if name not in skipped and not analysis.normalised(name)}
 
 
 def output_losses(analysis: Analysis) -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Optional
 
-from modelspec.analysis.gradients import band_reference, behind_gates, nearest_to_gates
+from modelspec.analysis.gradients import band_references
 from modelspec.diagnostics import Level
 from modelspec.linter.rule import Docs, Finding, Rule, Subject
 from modelspec.linter.rules import doc_parts
@@ -44,43 +44,26 @@ def _gamma_speed(subject: Subject, name: str) -> Optional[float]:
     return None if gamma is None else gamma.ratio
 
 
-def _relative(subject: Subject, judged: list[tuple], heads: list[tuple], vanishing: bool) -> list[tuple]:
-    """(layer, its ratio relative to its reference, the reference's description) for every judged layer: against
-    the head, or for a layer behind a gate against the last weighted layers before its gate. A layer whose output
-    only feeds normalisation is scale-invariant: its ratio is set by the norm of its weights, which SGD itself
-    moves (docs/signal.md, "The gradient band"), so it is not judged."""
-    last, reference = band_reference(heads, vanishing)
-    gated = behind_gates(subject.analysis, lambda name: _gamma_speed(subject, name), reference)
-    near = nearest_to_gates(subject.analysis, gated)
-    skipped = {h.name for h, _ in heads}
-    free = [(info, ratio) for info, ratio in judged if info.name not in gated]
-    groups: dict[frozenset[str], list[tuple]] = {}
+def _relative(subject: Subject, judged: list[tuple], vanishing: bool) -> list[tuple]:
+    """(layer, its ratio relative to its reference, the reference's description) for every layer the band judges
+    (``band_references``): against the head, or for a layer behind a gate against the last weighted layers before
+    its gate."""
+    speeds = {info.name: ratio for info, ratio in judged}
+    references = band_references(subject.analysis, speeds, lambda name: _gamma_speed(subject, name), vanishing)
+    rows = []
     for info, ratio in judged:
-        if info.name in gated:
-            groups.setdefault(gated[info.name], []).append((info, ratio))
-    bands = [(free, (last, reference), f"the last weighted layer '{last.name}'")]
-    for gates, members in groups.items():
-        ends = [(info, ratio) for info, ratio in members if info.name in near]
-        if ends:
-            end, speed = band_reference(ends, vanishing)
-            skipped |= {info.name for info, _ in ends}
-            where = ", ".join(f"'{g}'" for g in sorted(gates))
-            bands.append((members, (end, speed), f"'{end.name}', the last weighted layer before the gate {where}"))
-    return [
-        (info, ratio / speed, described)
-        for members, (_, speed), described in bands
-        for info, ratio in members
-        if info.name not in skipped and not subject.analysis.normalised(info.name)
-    ]
+        ref = references.get(info.name)
+        if ref is not None:
+            gates = ", ".join(f"'{g}'" for g in sorted(ref.gates))
+            where = f"'{ref.name}', the last weighted layer before the gate {gates}" if gates else ""
+            rows.append((info, ratio / ref.speed, where or f"the last weighted layer '{ref.name}'"))
+    return rows
 
 
 def _band(subject: Subject, outside, word: str, bound: float) -> Iterator[Finding]:
     judged = _judged(subject)
-    heads = [(info, ratio) for info, ratio in judged if info.name in subject.analysis.last_weighted]
-    if not heads:
-        return
     order = {info.name: i for i, (info, _) in enumerate(judged)}
-    relative = sorted(_relative(subject, judged, heads, word == "vanishing"), key=lambda row: order[row[0].name])
+    relative = _relative(subject, judged, word == "vanishing")
     leaving = [row for row in relative if outside(row[1])]
     if not leaving:
         return
