@@ -64,6 +64,10 @@ class Cell:
     hinted: str  # the label of the hinted variant, as compare labels it
     x: dict = field(default_factory=dict)  # per label: the value the figure puts on its x axis
     regression: bool = False
+    accuracy: str = "val_accuracy"  # the logged accuracy the target is read from (val_binary_accuracy...)
+    # False where the variants differ by their loss: their losses are in different units, so only the accuracy
+    # (slower) and a loss that is not finite judge them
+    same_loss: bool = True
 
 
 def _mlp(name, shape: tuple[int, int, int], head, loss, optimizer, epochs, first=None):
@@ -269,6 +273,225 @@ def fixed_cells(quick: bool, classification_data: str) -> list[Cell]:
     return cells
 
 
+# ------------------------------------------------------------------------------ the other warning/error families
+# (calibration2): one Cell per case a rule flags, each against the rule's own hint; digits or the synthetic tasks,
+# tiny models, the same criteria.
+
+
+def _net(name: str, layers: list[dict], *, loss="sparse_categorical_crossentropy", optimizer=None, **kw) -> dict:
+    """A spec on digits (64 inputs, rescaled) unless ``inputs`` says otherwise; ``metrics`` defaults to accuracy."""
+    inputs = kw.get("inputs", 64)
+    first = [RESCALE] if inputs == 64 else []
+    return {
+        "modelspec": 1,
+        "name": name,
+        "seed": 1,
+        "input": {"shape": [inputs]},
+        "layers": first + layers,
+        "training": {
+            "optimizer": optimizer or ADAM,
+            "loss": loss,
+            "metrics": kw.get("metrics", ["accuracy"]),
+            "batch_size": 32,
+            "epochs": kw.get("epochs", EPOCHS),
+            "validation_split": 0.2,
+        },
+    }
+
+
+def _dense(units: int, activation: str, **fields) -> dict:
+    return {"type": "dense", "units": units, "activation": activation, **fields}
+
+
+def _stack(depth: int, activation: str, width: int = 64) -> list[dict]:
+    return [_dense(width, activation) for _ in range(depth)]
+
+
+HEAD = {"type": "dense", "name": "out", **DIGITS_HEAD}
+
+
+def _cell(family: str, group: str, spec: dict, vary: str, data: str = "digits", **kw) -> Cell:
+    """A Cell whose hinted variant is the first value of ``vary`` (or ``hint``)."""
+    field_name, _, values = vary.partition("=")
+    hint = kw.pop("hint", None) or values.split(",")[0]
+    return Cell(family, group, spec, data, vary, _label(field_name, hint), **kw)
+
+
+def constant_cells(epochs: int) -> list[Cell]:
+    """MS101: zeros / ones / a small constant on the hidden kernels of a ReLU MLP (2 × 64), against auto (He)."""
+    spec = _net("constant_kernel", _stack(2, "relu") + [HEAD], epochs=epochs)
+    vary = "kernel_initializer=auto,zeros,ones,{type: constant, value: 0.05}"
+    return [_cell("constant", "relu MLP 2×64, adam", spec, vary)]
+
+
+def he_cells(epochs: int) -> list[Cell]:
+    """MS102: He kernels feeding tanh (depth 2, 8) and sigmoid (depth 3), against auto (Glorot); a softmax head
+    initialised by He against glorot_uniform."""
+    cells = []
+    for activation, depth in (("tanh", 2), ("tanh", 8), ("sigmoid", 3)):
+        spec = _net(f"he_{activation}{depth}", _stack(depth, activation) + [HEAD], epochs=epochs)
+        cells.append(_cell("he", f"{activation} MLP depth {depth}, adam", spec, "kernel_initializer=auto,he_normal"))
+    spec = _net("he_softmax_head", _stack(1, "relu", 128) + [HEAD], epochs=epochs)
+    cells.append(_cell("he", "softmax head, adam", spec, "layers.out.kernel_initializer=glorot_uniform,he_normal"))
+    return cells
+
+
+def selu_cells(epochs: int) -> list[Cell]:
+    """MS104: selu with glorot_uniform against lecun_normal (depth 8, 16); selu then plain dropout (0.2, in the
+    middle of a depth-8 stack) against alpha_dropout."""
+    cells = []
+    for depth in (8, 16):
+        spec = _net(f"selu{depth}", _stack(depth, "selu") + [HEAD], epochs=epochs)
+        cells.append(_cell("selu", f"selu MLP depth {depth}", spec, "kernel_initializer=lecun_normal,glorot_uniform"))
+    layers = _stack(4, "selu") + [{"type": "alpha_dropout", "name": "drop", "rate": 0.2}] + _stack(4, "selu")
+    spec = _net("selu_dropout", layers + [HEAD], epochs=epochs)
+    spec["defaults"] = {"kernel_initializer": "lecun_normal"}
+    cells.append(_cell("selu", "selu MLP depth 8, dropout 0.2", spec, "layers.drop.type=alpha_dropout,dropout"))
+    return cells
+
+
+def mean_cells(epochs: int) -> list[Cell]:
+    """MS105: kernels uniform on [0, 1] and normal with mean 0.5 on a ReLU MLP (3 × 64), against auto."""
+    spec = _net("nonzero_mean", _stack(3, "relu") + [HEAD], epochs=epochs)
+    vary = (
+        "kernel_initializer=auto,{type: random_uniform, minval: 0.0, maxval: 1.0},"
+        "{type: random_normal, mean: 0.5, stddev: 0.05}"
+    )
+    return [_cell("mean", "relu MLP 3×64, adam", spec, vary)]
+
+
+def seed_cells(epochs: int) -> list[Cell]:
+    """MS108: one explicit seed on three same-shape hidden kernels (identical weight matrices) against the model's
+    seed (distinct kernels); ReLU 3 × 64 with Adam, and tanh 3 × 64 with SGD."""
+    cells = []
+    for activation, name, optimizer in (("relu", "adam", ADAM), ("tanh", "sgd", SGD)):
+        spec = _net(f"shared_seed_{activation}", _stack(3, activation) + [HEAD], optimizer=optimizer, epochs=epochs)
+        vary = "kernel_initializer=glorot_uniform,{type: glorot_uniform, seed: 7}"
+        cells.append(_cell("seed", f"{activation} MLP 3×64, {name}", spec, vary))
+    return cells
+
+
+def gradient_cells(epochs: int) -> list[Cell]:
+    """MS113: six sigmoid layers (the rule's fixture) against relu (its hint), with Adam and with SGD; four tanh
+    layers under random_normal(0, 1) kernels against auto. MS114: an output layer scaled 2000-fold (the fixture)
+    against glorot_uniform."""
+    cells = []
+    for name, optimizer in (("adam", ADAM), ("sgd", SGD)):
+        layers = [{"type": "dense", "units": 64} for _ in range(6)]
+        spec = _net(f"sigmoid6_{name}", layers + [HEAD], optimizer=optimizer, epochs=epochs)
+        spec["defaults"] = {"activation": "sigmoid"}
+        cells.append(_cell("gradient", f"sigmoid MLP depth 6, {name}", spec, "activation=relu,sigmoid"))
+    spec = _net("tanh4_normal1", _stack(4, "tanh") + [HEAD], optimizer=SGD, epochs=epochs)
+    vary = "kernel_initializer=auto,{type: random_normal, stddev: 1.0}"
+    cells.append(_cell("gradient", "tanh MLP depth 4, sgd", spec, vary))
+    spec = _net("output_2000", _stack(3, "relu") + [HEAD], epochs=epochs)
+    vary = "layers.out.kernel_initializer=glorot_uniform,{type: variance_scaling, scale: 2000.0}"
+    cells.append(_cell("gradient", "relu MLP 3×64, head ×2000, adam", spec, vary))
+    return cells
+
+
+def double_cells(epochs: int) -> list[Cell]:
+    """MS201: an activation layer on a tanh hidden layer (relu, sigmoid, tanh) against none (linear, the hint);
+    softmax on a sigmoid output against softmax on a linear one."""
+    act = {"type": "activation", "name": "act", "activation": "linear"}
+    spec = _net("double_hidden", [_dense(64, "tanh"), act, HEAD], epochs=epochs)
+    cells = [_cell("double", "tanh 64 then activation", spec, "layers.act.activation=linear,relu,sigmoid,tanh")]
+    head = {"type": "dense", "name": "out", "units": 10, "activation": "linear"}
+    spec = _net(
+        "double_head", [_dense(128, "relu"), head, {"type": "activation", "activation": "softmax"}], epochs=epochs
+    )
+    cells.append(_cell("double", "output, then softmax", spec, "layers.out.activation=linear,sigmoid"))
+    return cells
+
+
+def hidden_softmax_cells(epochs: int) -> list[Cell]:
+    """MS203: softmax on the first of two hidden layers (64) against relu."""
+    spec = _net("hidden_softmax", [_dense(64, "relu", name="hidden"), _dense(64, "relu"), HEAD], epochs=epochs)
+    return [_cell("softmax", "relu MLP 2×64, adam", spec, "layers.hidden.activation=relu,softmax")]
+
+
+def units_cells(epochs: int, binary: str) -> list[Cell]:
+    """MS302 on the synthetic binary task, one output unit: softmax under binary cross-entropy against sigmoid;
+    categorical cross-entropy on the sigmoid unit against binary cross-entropy. Scored by binary accuracy."""
+    metric = {"metrics": ["binary_accuracy"], "inputs": 16, "epochs": epochs}
+    layers = [_dense(32, "relu"), {"type": "dense", "name": "out", "units": 1, "activation": "sigmoid"}]
+    spec = _net("one_unit_softmax", layers, loss="binary_crossentropy", **metric)
+    group = "one unit, binary cross-entropy"
+    cells = [_cell("units", group, spec, "layers.out.activation=sigmoid,softmax", binary, accuracy=ACC_BINARY)]
+    spec = _net("one_unit_cce", layers, loss="binary_crossentropy", **metric)
+    vary = "training.loss=binary_crossentropy,categorical_crossentropy"
+    cells.append(_cell("units", "one sigmoid unit", spec, vary, binary, accuracy=ACC_BINARY, same_loss=False))
+    return cells
+
+
+def frozen_cells(epochs: int) -> list[Cell]:
+    """MS402's effect: every weighted layer frozen (`trainable: false`) against the head left trainable (the hint).
+    (MS402 itself fires only with a `pretrained:` block; the freezing is the same.)"""
+    layers = [_dense(64, "relu", trainable=False), {**HEAD, "trainable": True}]
+    spec = _net("frozen", layers, epochs=epochs)
+    return [_cell("frozen", "relu MLP 1×64", spec, "layers.out.trainable=true,false")]
+
+
+def head_cells(epochs: int, one_hot: str) -> list[Cell]:
+    """MS301's other cases: sigmoid against softmax on a separate `activation` layer under sparse categorical
+    cross-entropy; binary cross-entropy against categorical on a softmax head (one-hot digits, scored by
+    categorical accuracy)."""
+    head = {"type": "dense", "name": "out", "units": 10, "activation": "linear"}
+    act = {"type": "activation", "name": "act", "activation": "softmax"}
+    spec = _net("activation_layer_head", [_dense(128, "relu"), head, act], epochs=epochs)
+    cells = [_cell("head", "activation layer head", spec, "layers.act.activation=softmax,sigmoid")]
+    spec = _net(
+        "softmax_bce", [_dense(128, "relu"), HEAD], loss="categorical_crossentropy", metrics=["categorical_accuracy"]
+    )
+    spec["training"]["epochs"] = epochs
+    vary = "training.loss=categorical_crossentropy,binary_crossentropy"
+    cells.append(_cell("head", "softmax head, one-hot", spec, vary, one_hot, accuracy=ACC_CATEGORICAL, same_loss=False))
+    return cells
+
+
+ACC_BINARY = "val_binary_accuracy"
+ACC_CATEGORICAL = "val_categorical_accuracy"
+NEW_FAMILIES = ("constant", "he", "selu", "mean", "seed", "gradient", "double", "softmax", "units", "frozen", "head")
+
+
+def new_cells(families: set, epochs: int, binary: str, one_hot: str) -> list[Cell]:
+    makers = {
+        "constant": lambda: constant_cells(epochs),
+        "he": lambda: he_cells(epochs),
+        "selu": lambda: selu_cells(epochs),
+        "mean": lambda: mean_cells(epochs),
+        "seed": lambda: seed_cells(epochs),
+        "gradient": lambda: gradient_cells(epochs),
+        "double": lambda: double_cells(epochs),
+        "softmax": lambda: hidden_softmax_cells(epochs),
+        "units": lambda: units_cells(epochs, binary),
+        "frozen": lambda: frozen_cells(epochs),
+        "head": lambda: head_cells(epochs, one_hot),
+    }
+    return [cell for name in NEW_FAMILIES if name in families for cell in makers[name]()]
+
+
+def more_data(folder: Path) -> tuple[str, str]:
+    """A binary task (y = [x₀x₁ + 0.5·x₂ > 0] on 2,000 standard-normal points in 16 dimensions) and the digits with
+    one-hot labels, as .npz files."""
+    import numpy as np
+    import yaml
+
+    from modelspec.data import load_data
+    from modelspec.loader import load_spec
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2000, 16)).astype("float32")
+    y = ((x[:, 0] * x[:, 1] + 0.5 * x[:, 2]) > 0).astype("float32")[:, None]
+    binary = folder / "binary.npz"
+    np.savez(binary, x=x, y=y)
+    dataset = load_data("digits", load_spec(yaml.safe_dump(_net("reader", [HEAD]))))
+    (xd,), (yd,) = dataset.inputs.values(), dataset.targets.values()
+    one_hot = folder / "digits_one_hot.npz"
+    np.savez(one_hot, x=xd, y=np.eye(10, dtype="float32")[yd])
+    return str(binary), str(one_hot)
+
+
 def synthetic(folder: Path) -> tuple[str, str]:
     """Two synthetic tasks as .npz files: 4-class classification of 32 standard-normal features by a random tanh
     teacher (2,000 rows) and regression of one standardised target from 8 features (1,500 rows)."""
@@ -310,12 +533,12 @@ def judge(cell: Cell, variants: list[dict]) -> list[dict]:
             return math.nan
         return sum(values) / len(values)
 
-    target = None if cell.regression else TARGET * final(hinted, "val_accuracy")
+    target = None if cell.regression else TARGET * final(hinted, cell.accuracy)
 
     def reach(variant):
         if target is None:
             return None
-        numbers = [_reach_epoch(run["epochs"], "val_accuracy", target) for run in variant["runs"]]
+        numbers = [_reach_epoch(run["epochs"], cell.accuracy, target) for run in variant["runs"]]
         return sum(epochs + 1 if n is None else n for n in numbers) / len(numbers)
 
     hinted_loss, hinted_reach = final(hinted, "val_loss"), reach(hinted)
@@ -323,7 +546,7 @@ def judge(cell: Cell, variants: list[dict]) -> list[dict]:
     for variant in variants:
         loss, reached = final(variant, "val_loss"), reach(variant)
         margin = WORSE_RELATIVE * hinted_loss if cell.regression else max(WORSE_ABSOLUTE, WORSE_RELATIVE * hinted_loss)
-        worse = not math.isfinite(loss) or loss >= hinted_loss + margin
+        worse = not math.isfinite(loss) or (cell.same_loss and loss >= hinted_loss + margin)
         slower = reached is not None and hinted_reach is not None and reached >= SLOWER * hinted_reach
         codes = sorted({(f["code"], f["level"]) for f in variant["findings"]})
         judged.append(
@@ -336,7 +559,7 @@ def judge(cell: Cell, variants: list[dict]) -> list[dict]:
                 "hinted": variant["label"] == cell.hinted,
                 "findings": [f"{code}:{level}" for code, level in codes],
                 "val_loss": loss,
-                "val_accuracy": None if cell.regression else final(variant, "val_accuracy"),
+                "val_accuracy": None if cell.regression else final(variant, cell.accuracy),
                 "epochs_to_target": reached,
                 "hinted_epochs_to_target": hinted_reach,
                 "slower": slower,
@@ -628,6 +851,8 @@ def main() -> None:
             cells += fixed_cells(args.quick, classification)
         if "loss" in families:
             cells += loss_cells(args.quick)
+        if families & set(NEW_FAMILIES):
+            cells += new_cells(families, 8 if args.quick else EPOCHS, *more_data(Path(folder)))
         skipped = set(args.skip.split(","))
         cells = [cell for cell in cells if cell.spec["name"] not in skipped]
         for number, cell in enumerate(cells, 1):
