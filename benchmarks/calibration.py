@@ -325,12 +325,14 @@ def constant_cells(epochs: int) -> list[Cell]:
 
 
 def he_cells(epochs: int) -> list[Cell]:
-    """MS102: He kernels feeding tanh (depth 2, 8) and sigmoid (depth 3), against auto (Glorot); a softmax head
-    initialised by He against glorot_uniform."""
+    """MS102: He kernels feeding tanh (depth 2, 8; depth 8 also under SGD) and sigmoid (depth 3), against auto
+    (Glorot); a softmax head initialised by He against glorot_uniform."""
     cells = []
     for activation, depth in (("tanh", 2), ("tanh", 8), ("sigmoid", 3)):
         spec = _net(f"he_{activation}{depth}", _stack(depth, activation) + [HEAD], epochs=epochs)
         cells.append(_cell("he", f"{activation} MLP depth {depth}, adam", spec, "kernel_initializer=auto,he_normal"))
+    spec = _net("he_tanh8_sgd", _stack(8, "tanh") + [HEAD], optimizer=SGD, epochs=epochs)
+    cells.append(_cell("he", "tanh MLP depth 8, sgd", spec, "kernel_initializer=auto,he_normal"))
     spec = _net("he_softmax_head", _stack(1, "relu", 128) + [HEAD], epochs=epochs)
     cells.append(_cell("he", "softmax head, adam", spec, "layers.out.kernel_initializer=glorot_uniform,he_normal"))
     return cells
