@@ -494,6 +494,39 @@ def more_data(folder: Path) -> tuple[str, str]:
     return str(binary), str(one_hot)
 
 
+def vgg16_cells(data: str, epochs: int = 6) -> list[Cell]:
+    """MS110 on the corpus's VGG16 itself (corpus/applications/vgg16.yaml: Keras's VGG16, Glorot kernels, Adam
+    1e-3), its input shrunk to 32 × 32 × 3 for the shared CPUs, on the digits tiled to 32 × 32 × 3: its
+    glorot_uniform kernels against `auto`. One seed, 6 epochs (set by --seeds and EPOCHS for this family)."""
+    import yaml
+
+    spec = yaml.safe_load((Path(__file__).resolve().parent.parent / "corpus/applications/vgg16.yaml").read_text())
+    spec["input"]["shape"] = [32, 32, 3]
+    spec["seed"] = 1
+    spec["training"] = {
+        "optimizer": ADAM,
+        "loss": "categorical_crossentropy",
+        "metrics": ["accuracy"],
+        "batch_size": 32,
+        "epochs": epochs,
+        "validation_split": 0.2,
+    }
+    vary = "kernel_initializer=glorot_uniform,auto"
+    return [Cell("vgg16", "VGG16 (corpus) at 32×32×3", spec, data, vary, _label("kernel_initializer", "auto"))]
+
+
+def digits_32(folder: Path) -> str:
+    """The digits scaled to [0, 1], each pixel repeated 4 × 4 (32 × 32) on 3 channels, one-hot labels, as .npz."""
+    import numpy as np
+
+    one_hot = np.load(more_data(folder)[1])
+    x = one_hot["x"].reshape(-1, 8, 8, 1) / 16.0
+    x = np.repeat(np.repeat(x, 4, axis=1), 4, axis=2).repeat(3, axis=3).astype("float32")
+    path = folder / "digits_32x32x3.npz"
+    np.savez(path, x=x, y=one_hot["y"])
+    return str(path)
+
+
 def synthetic(folder: Path) -> tuple[str, str]:
     """Two synthetic tasks as .npz files: 4-class classification of 32 standard-normal features by a random tanh
     teacher (2,000 rows) and regression of one standardised target from 8 features (1,500 rows)."""
@@ -855,6 +888,8 @@ def main() -> None:
             cells += loss_cells(args.quick)
         if families & set(NEW_FAMILIES):
             cells += new_cells(families, 8 if args.quick else EPOCHS, *more_data(Path(folder)))
+        if "vgg16" in families:
+            cells += vgg16_cells(digits_32(Path(folder)))
         skipped = set(args.skip.split(","))
         cells = [cell for cell in cells if cell.spec["name"] not in skipped]
         for number, cell in enumerate(cells, 1):
