@@ -621,6 +621,12 @@ def _short(label: str) -> str:
     return {
         "{type: variance_scaling, scale: 0.5}": "variance_scaling(0.5)",
         "{type: random_uniform, minval: -0.05, maxval: 0.05}": "uniform ±0.05 (Keras 1)",
+        "{type: random_uniform, minval: 0, maxval: 1}": "uniform [0, 1]",
+        "{type: random_normal, mean: 0.5, stddev: 0.05}": "normal(0.5, 0.05)",
+        "{type: glorot_uniform, seed: 7}": "glorot_uniform, one seed",
+        "{type: random_normal, stddev: 1}": "normal(0, 1)",
+        "{type: variance_scaling, scale: 2000}": "variance_scaling(2000)",
+        "{type: constant, value: 0.05}": "constant 0.05",
     }.get(value, value)
 
 
@@ -777,6 +783,38 @@ def plot_fixed(rows: list[dict], path: Path) -> None:
     plt.close(figure)
 
 
+def plot_rules(rows: list[dict], path: Path) -> None:
+    """The other rule families: each flagged variant's final accuracy against its hinted variant's (one bar pair per
+    case, the rules that fired written beside it); red = degraded by the criteria, green = not."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    mine = [r for r in rows if r["family"] in NEW_FAMILIES]
+    hinted = {(r["family"], r["group"]): r for r in mine if r["hinted"]}
+    flagged = [r for r in mine if not r["hinted"] and (r["family"], r["group"]) in hinted]
+    flagged.sort(key=lambda r: NEW_FAMILIES.index(r["family"]))
+    figure, axis = plt.subplots(figsize=(11, 0.3 * len(flagged) + 1.4))
+    for index, r in enumerate(flagged):
+        base = hinted[(r["family"], r["group"])]["val_accuracy"] or 0.0
+        value = r["val_accuracy"] if r["val_accuracy"] == r["val_accuracy"] else 0.0
+        axis.barh(index, base, color="lightgray", height=0.8)
+        axis.barh(index, value, color="tab:red" if r["degraded"] else "tab:green", height=0.45)
+        fired = ", ".join(f.split(":")[0] for f in r["findings"] if not f.endswith("info"))
+        axis.text(1.01, index, fired or "–", va="center", fontsize=7)
+    axis.set_yticks(range(len(flagged)))
+    axis.set_yticklabels([f"{r['group']}: {_short(r['label'])}" for r in flagged], fontsize=7)
+    axis.invert_yaxis()
+    axis.set_xlim(0, 1.25)
+    axis.set_xlabel("final validation accuracy (mean of 2 seeds); grey = the hinted variant")
+    axis.set_title("Other rule families: red = degraded against the rule's hint, green = not (right: rules fired)",
+                   fontsize=9)  # fmt: skip
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
 # ------------------------------------------------------------------------------------------------------- report
 
 
@@ -827,6 +865,8 @@ def write_report(out: Path) -> list[dict]:
         plot_lr(rows, out / "learning_rate.png")
     if "fixed" in families:
         plot_fixed(rows, out / "fixed_scale.png")
+    if families & set(NEW_FAMILIES):
+        plot_rules(rows, out / "rules.png")
     return rows
 
 
