@@ -22,6 +22,11 @@ A variant that is slower or worse is *degraded*. The families:
   default random_uniform(±0.05) (0.013 times He's); the hint is `auto`.
 - ``loss`` (MS301, one case): the digits MLP's head under sparse categorical cross-entropy (from_logits: false)
   with softmax (the hint), sigmoid and linear.
+- the other warning and error rules, one case each against the rule's hint (the functions ``*_cells`` below say
+  which): ``constant`` (MS101), ``he`` (MS102), ``selu`` (MS104), ``mean`` (MS105), ``seed`` (MS108),
+  ``gradient`` (MS113, MS114), ``double`` (MS201), ``softmax`` (MS203), ``units`` (MS302), ``frozen``
+  (MS402's freezing), ``head`` (MS301's other cases); ``vgg16`` (MS110 on the corpus's VGG16 at 32×32×3: about
+  20 CPU-minutes, not finished on the shared machine). These are run only when ``--only`` names them.
 
 Writes ``docs/calibration/results_FAMILIES.json`` (every run's history and every variant's findings, verdicts),
 ``docs/calibration/variants.md`` (one row per variant, from every results file there) and the figures
