@@ -26,7 +26,7 @@ A variant that is slower or worse is *degraded*. The families:
   which): ``constant`` (MS101), ``he`` (MS102), ``selu`` (MS104), ``mean`` (MS105), ``seed`` (MS108),
   ``gradient`` (MS113, MS114), ``double`` (MS201), ``softmax`` (MS203), ``units`` (MS302), ``frozen``
   (MS402's freezing), ``head`` (MS301's other cases); ``vgg16`` (MS110 on the corpus's VGG16 at 32×32×3: about
-  20 CPU-minutes, not finished on the shared machine). These are run only when ``--only`` names them.
+  1.7 hours on the shared 2 cores, 11.5 s a step: not run to the end). These are run only when ``--only`` names them.
 
 Writes ``docs/calibration/results_FAMILIES.json`` (every run's history and every variant's findings, verdicts),
 ``docs/calibration/variants.md`` (one row per variant, from every results file there) and the figures
