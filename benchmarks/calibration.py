@@ -22,6 +22,11 @@ A variant that is slower or worse is *degraded*. The families:
   default random_uniform(±0.05) (0.013 times He's); the hint is `auto`.
 - ``loss`` (MS301, one case): the digits MLP's head under sparse categorical cross-entropy (from_logits: false)
   with softmax (the hint), sigmoid and linear.
+- the other warning and error rules, one case each against the rule's hint (the functions ``*_cells`` below say
+  which): ``constant`` (MS101), ``he`` (MS102), ``selu`` (MS104), ``mean`` (MS105), ``seed`` (MS108),
+  ``gradient`` (MS113, MS114), ``double`` (MS201), ``softmax`` (MS203), ``units`` (MS302), ``frozen``
+  (MS402's freezing), ``head`` (MS301's other cases); ``vgg16`` (MS110 on the corpus's VGG16 at 32×32×3: about
+  1.7 hours on the shared 2 cores, 11.5 s a step: not run to the end). These are run only when ``--only`` names them.
 
 Writes ``docs/calibration/results_FAMILIES.json`` (every run's history and every variant's findings, verdicts),
 ``docs/calibration/variants.md`` (one row per variant, from every results file there) and the figures
@@ -64,6 +69,10 @@ class Cell:
     hinted: str  # the label of the hinted variant, as compare labels it
     x: dict = field(default_factory=dict)  # per label: the value the figure puts on its x axis
     regression: bool = False
+    accuracy: str = "val_accuracy"  # the logged accuracy the target is read from (val_binary_accuracy...)
+    # False where the variants differ by their loss: their losses are in different units, so only the accuracy
+    # (slower) and a loss that is not finite judge them
+    same_loss: bool = True
 
 
 def _mlp(name, shape: tuple[int, int, int], head, loss, optimizer, epochs, first=None):
@@ -269,6 +278,260 @@ def fixed_cells(quick: bool, classification_data: str) -> list[Cell]:
     return cells
 
 
+# ------------------------------------------------------------------------------ the other warning/error families
+# (calibration2): one Cell per case a rule flags, each against the rule's own hint; digits or the synthetic tasks,
+# tiny models, the same criteria.
+
+
+def _net(name: str, layers: list[dict], *, loss="sparse_categorical_crossentropy", optimizer=None, **kw) -> dict:
+    """A spec on digits (64 inputs, rescaled) unless ``inputs`` says otherwise; ``metrics`` defaults to accuracy."""
+    inputs = kw.get("inputs", 64)
+    first = [RESCALE] if inputs == 64 else []
+    return {
+        "modelspec": 1,
+        "name": name,
+        "seed": 1,
+        "input": {"shape": [inputs]},
+        "layers": first + layers,
+        "training": {
+            "optimizer": optimizer or ADAM,
+            "loss": loss,
+            "metrics": kw.get("metrics", ["accuracy"]),
+            "batch_size": 32,
+            "epochs": kw.get("epochs", EPOCHS),
+            "validation_split": 0.2,
+        },
+    }
+
+
+def _dense(units: int, activation: str, **fields) -> dict:
+    return {"type": "dense", "units": units, "activation": activation, **fields}
+
+
+def _stack(depth: int, activation: str, width: int = 64) -> list[dict]:
+    return [_dense(width, activation) for _ in range(depth)]
+
+
+HEAD = {"type": "dense", "name": "out", **DIGITS_HEAD}
+
+
+def _cell(family: str, group: str, spec: dict, vary: str, data: str = "digits", **kw) -> Cell:
+    """A Cell whose hinted variant is the first value of ``vary`` (or ``hint``)."""
+    field_name, _, values = vary.partition("=")
+    hint = kw.pop("hint", None) or values.split(",")[0]
+    return Cell(family, group, spec, data, vary, _label(field_name, hint), **kw)
+
+
+def constant_cells(epochs: int) -> list[Cell]:
+    """MS101: zeros / ones / a small constant on the hidden kernels of a ReLU MLP (2 × 64), against auto (He)."""
+    spec = _net("constant_kernel", _stack(2, "relu") + [HEAD], epochs=epochs)
+    vary = "kernel_initializer=auto,zeros,ones,{type: constant, value: 0.05}"
+    return [_cell("constant", "relu MLP 2×64, adam", spec, vary)]
+
+
+def he_cells(epochs: int) -> list[Cell]:
+    """MS102: He kernels feeding tanh (depth 2, 8; depth 8 also under SGD) and sigmoid (depth 3), against auto
+    (Glorot); a softmax head initialised by He against glorot_uniform."""
+    cells = []
+    for activation, depth in (("tanh", 2), ("tanh", 8), ("sigmoid", 3)):
+        spec = _net(f"he_{activation}{depth}", _stack(depth, activation) + [HEAD], epochs=epochs)
+        cells.append(_cell("he", f"{activation} MLP depth {depth}, adam", spec, "kernel_initializer=auto,he_normal"))
+    spec = _net("he_tanh8_sgd", _stack(8, "tanh") + [HEAD], optimizer=SGD, epochs=epochs)
+    cells.append(_cell("he", "tanh MLP depth 8, sgd", spec, "kernel_initializer=auto,he_normal"))
+    spec = _net("he_softmax_head", _stack(1, "relu", 128) + [HEAD], epochs=epochs)
+    cells.append(_cell("he", "softmax head, adam", spec, "layers.out.kernel_initializer=glorot_uniform,he_normal"))
+    return cells
+
+
+def selu_cells(epochs: int) -> list[Cell]:
+    """MS104: selu with glorot_uniform against lecun_normal (depth 8, 16); selu then plain dropout (0.2, in the
+    middle of a depth-8 stack) against alpha_dropout."""
+    cells = []
+    for depth in (8, 16):
+        spec = _net(f"selu{depth}", _stack(depth, "selu") + [HEAD], epochs=epochs)
+        cells.append(_cell("selu", f"selu MLP depth {depth}", spec, "kernel_initializer=lecun_normal,glorot_uniform"))
+    layers = _stack(4, "selu") + [{"type": "alpha_dropout", "name": "drop", "rate": 0.2}] + _stack(4, "selu")
+    spec = _net("selu_dropout", layers + [HEAD], epochs=epochs)
+    spec["defaults"] = {"kernel_initializer": "lecun_normal"}
+    cells.append(_cell("selu", "selu MLP depth 8, dropout 0.2", spec, "layers.drop.type=alpha_dropout,dropout"))
+    return cells
+
+
+def mean_cells(epochs: int) -> list[Cell]:
+    """MS105: kernels uniform on [0, 1] and normal with mean 0.5 on a ReLU MLP (3 × 64), against auto."""
+    spec = _net("nonzero_mean", _stack(3, "relu") + [HEAD], epochs=epochs)
+    vary = (
+        "kernel_initializer=auto,{type: random_uniform, minval: 0.0, maxval: 1.0},"
+        "{type: random_normal, mean: 0.5, stddev: 0.05}"
+    )
+    return [_cell("mean", "relu MLP 3×64, adam", spec, vary)]
+
+
+def seed_cells(epochs: int) -> list[Cell]:
+    """MS108: one explicit seed on three same-shape hidden kernels (identical weight matrices) against the model's
+    seed (distinct kernels); ReLU 3 × 64 with Adam, and tanh 3 × 64 with SGD."""
+    cells = []
+    for activation, name, optimizer in (("relu", "adam", ADAM), ("tanh", "sgd", SGD)):
+        spec = _net(f"shared_seed_{activation}", _stack(3, activation) + [HEAD], optimizer=optimizer, epochs=epochs)
+        vary = "kernel_initializer=glorot_uniform,{type: glorot_uniform, seed: 7}"
+        cells.append(_cell("seed", f"{activation} MLP 3×64, {name}", spec, vary))
+    return cells
+
+
+def gradient_cells(epochs: int) -> list[Cell]:
+    """MS113: six sigmoid layers (the rule's fixture) against relu (its hint), with Adam and with SGD; four tanh
+    layers under random_normal(0, 1) kernels against auto. MS114: an output layer scaled 2000-fold (the fixture)
+    against glorot_uniform."""
+    cells = []
+    for name, optimizer in (("adam", ADAM), ("sgd", SGD)):
+        layers = [{"type": "dense", "units": 64} for _ in range(6)]
+        spec = _net(f"sigmoid6_{name}", layers + [HEAD], optimizer=optimizer, epochs=epochs)
+        spec["defaults"] = {"activation": "sigmoid"}
+        cells.append(_cell("gradient", f"sigmoid MLP depth 6, {name}", spec, "activation=relu,sigmoid"))
+    spec = _net("tanh4_normal1", _stack(4, "tanh") + [HEAD], optimizer=SGD, epochs=epochs)
+    vary = "kernel_initializer=auto,{type: random_normal, stddev: 1.0}"
+    cells.append(_cell("gradient", "tanh MLP depth 4, sgd", spec, vary))
+    spec = _net("output_2000", _stack(3, "relu") + [HEAD], epochs=epochs)
+    vary = "layers.out.kernel_initializer=glorot_uniform,{type: variance_scaling, scale: 2000.0}"
+    cells.append(_cell("gradient", "relu MLP 3×64, head ×2000, adam", spec, vary))
+    return cells
+
+
+def double_cells(epochs: int) -> list[Cell]:
+    """MS201: an activation layer on a tanh hidden layer (relu, sigmoid, tanh) against none (linear, the hint);
+    softmax on a sigmoid output against softmax on a linear one."""
+    act = {"type": "activation", "name": "act", "activation": "linear"}
+    spec = _net("double_hidden", [_dense(64, "tanh"), act, HEAD], epochs=epochs)
+    cells = [_cell("double", "tanh 64 then activation", spec, "layers.act.activation=linear,relu,sigmoid,tanh")]
+    head = {"type": "dense", "name": "out", "units": 10, "activation": "linear"}
+    spec = _net(
+        "double_head", [_dense(128, "relu"), head, {"type": "activation", "activation": "softmax"}], epochs=epochs
+    )
+    cells.append(_cell("double", "output, then softmax", spec, "layers.out.activation=linear,sigmoid"))
+    return cells
+
+
+def hidden_softmax_cells(epochs: int) -> list[Cell]:
+    """MS203: softmax on the first of two hidden layers (64) against relu."""
+    spec = _net("hidden_softmax", [_dense(64, "relu", name="hidden"), _dense(64, "relu"), HEAD], epochs=epochs)
+    return [_cell("softmax", "relu MLP 2×64, adam", spec, "layers.hidden.activation=relu,softmax")]
+
+
+def units_cells(epochs: int, binary: str) -> list[Cell]:
+    """MS302 on the synthetic binary task, one output unit: softmax under binary cross-entropy against sigmoid;
+    categorical cross-entropy on the sigmoid unit against binary cross-entropy. Scored by binary accuracy."""
+    metric = {"metrics": ["binary_accuracy"], "inputs": 16, "epochs": epochs}
+    layers = [_dense(32, "relu"), {"type": "dense", "name": "out", "units": 1, "activation": "sigmoid"}]
+    spec = _net("one_unit_softmax", layers, loss="binary_crossentropy", **metric)
+    group = "one unit, binary cross-entropy"
+    cells = [_cell("units", group, spec, "layers.out.activation=sigmoid,softmax", binary, accuracy=ACC_BINARY)]
+    spec = _net("one_unit_cce", layers, loss="binary_crossentropy", **metric)
+    vary = "training.loss=binary_crossentropy,categorical_crossentropy"
+    cells.append(_cell("units", "one sigmoid unit", spec, vary, binary, accuracy=ACC_BINARY, same_loss=False))
+    return cells
+
+
+def frozen_cells(epochs: int) -> list[Cell]:
+    """MS402's effect: every weighted layer frozen (`trainable: false`) against the head left trainable (the hint).
+    (MS402 itself fires only with a `pretrained:` block; the freezing is the same.)"""
+    layers = [_dense(64, "relu", trainable=False), {**HEAD, "trainable": True}]
+    spec = _net("frozen", layers, epochs=epochs)
+    return [_cell("frozen", "relu MLP 1×64", spec, "layers.out.trainable=true,false")]
+
+
+def head_cells(epochs: int, one_hot: str) -> list[Cell]:
+    """MS301's other cases: sigmoid against softmax on a separate `activation` layer under sparse categorical
+    cross-entropy; binary cross-entropy against categorical on a softmax head (one-hot digits, scored by
+    categorical accuracy)."""
+    head = {"type": "dense", "name": "out", "units": 10, "activation": "linear"}
+    act = {"type": "activation", "name": "act", "activation": "softmax"}
+    spec = _net("activation_layer_head", [_dense(128, "relu"), head, act], epochs=epochs)
+    cells = [_cell("head", "activation layer head", spec, "layers.act.activation=softmax,sigmoid")]
+    spec = _net(
+        "softmax_bce", [_dense(128, "relu"), HEAD], loss="categorical_crossentropy", metrics=["categorical_accuracy"]
+    )
+    spec["training"]["epochs"] = epochs
+    vary = "training.loss=categorical_crossentropy,binary_crossentropy"
+    cells.append(_cell("head", "softmax head, one-hot", spec, vary, one_hot, accuracy=ACC_CATEGORICAL, same_loss=False))
+    return cells
+
+
+ACC_BINARY = "val_binary_accuracy"
+ACC_CATEGORICAL = "val_categorical_accuracy"
+NEW_FAMILIES = ("constant", "he", "selu", "mean", "seed", "gradient", "double", "softmax", "units", "frozen", "head")
+
+
+def new_cells(families: set, epochs: int, binary: str, one_hot: str) -> list[Cell]:
+    makers = {
+        "constant": lambda: constant_cells(epochs),
+        "he": lambda: he_cells(epochs),
+        "selu": lambda: selu_cells(epochs),
+        "mean": lambda: mean_cells(epochs),
+        "seed": lambda: seed_cells(epochs),
+        "gradient": lambda: gradient_cells(epochs),
+        "double": lambda: double_cells(epochs),
+        "softmax": lambda: hidden_softmax_cells(epochs),
+        "units": lambda: units_cells(epochs, binary),
+        "frozen": lambda: frozen_cells(epochs),
+        "head": lambda: head_cells(epochs, one_hot),
+    }
+    return [cell for name in NEW_FAMILIES if name in families for cell in makers[name]()]
+
+
+def more_data(folder: Path) -> tuple[str, str]:
+    """A binary task (y = [x₀x₁ + 0.5·x₂ > 0] on 2,000 standard-normal points in 16 dimensions) and the digits with
+    one-hot labels, as .npz files."""
+    import numpy as np
+    import yaml
+
+    from modelspec.data import load_data
+    from modelspec.loader import load_spec
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2000, 16)).astype("float32")
+    y = ((x[:, 0] * x[:, 1] + 0.5 * x[:, 2]) > 0).astype("float32")[:, None]
+    binary = folder / "binary.npz"
+    np.savez(binary, x=x, y=y)
+    dataset = load_data("digits", load_spec(yaml.safe_dump(_net("reader", [HEAD]))))
+    (xd,), (yd,) = dataset.inputs.values(), dataset.targets.values()
+    one_hot = folder / "digits_one_hot.npz"
+    np.savez(one_hot, x=xd, y=np.eye(10, dtype="float32")[yd])
+    return str(binary), str(one_hot)
+
+
+def vgg16_cells(data: str, epochs: int = 6) -> list[Cell]:
+    """MS110 on the corpus's VGG16 itself (corpus/applications/vgg16.yaml: Keras's VGG16, Glorot kernels, Adam
+    1e-3), its input shrunk to 32 × 32 × 3 for the shared CPUs, on the digits tiled to 32 × 32 × 3: its
+    glorot_uniform kernels against `auto`. One seed, 6 epochs (set by --seeds and EPOCHS for this family)."""
+    import yaml
+
+    spec = yaml.safe_load((Path(__file__).resolve().parent.parent / "corpus/applications/vgg16.yaml").read_text())
+    spec["input"]["shape"] = [32, 32, 3]
+    spec["seed"] = 1
+    spec["training"] = {
+        "optimizer": ADAM,
+        "loss": "categorical_crossentropy",
+        "metrics": ["accuracy"],
+        "batch_size": 32,
+        "epochs": epochs,
+        "validation_split": 0.2,
+    }
+    vary = "kernel_initializer=glorot_uniform,auto"
+    return [Cell("vgg16", "VGG16 (corpus) at 32×32×3", spec, data, vary, _label("kernel_initializer", "auto"))]
+
+
+def digits_32(folder: Path) -> str:
+    """The digits scaled to [0, 1], each pixel repeated 4 × 4 (32 × 32) on 3 channels, one-hot labels, as .npz."""
+    import numpy as np
+
+    one_hot = np.load(more_data(folder)[1])
+    x = one_hot["x"].reshape(-1, 8, 8, 1) / 16.0
+    x = np.repeat(np.repeat(x, 4, axis=1), 4, axis=2).repeat(3, axis=3).astype("float32")
+    path = folder / "digits_32x32x3.npz"
+    np.savez(path, x=x, y=one_hot["y"])
+    return str(path)
+
+
 def synthetic(folder: Path) -> tuple[str, str]:
     """Two synthetic tasks as .npz files: 4-class classification of 32 standard-normal features by a random tanh
     teacher (2,000 rows) and regression of one standardised target from 8 features (1,500 rows)."""
@@ -310,12 +573,12 @@ def judge(cell: Cell, variants: list[dict]) -> list[dict]:
             return math.nan
         return sum(values) / len(values)
 
-    target = None if cell.regression else TARGET * final(hinted, "val_accuracy")
+    target = None if cell.regression else TARGET * final(hinted, cell.accuracy)
 
     def reach(variant):
         if target is None:
             return None
-        numbers = [_reach_epoch(run["epochs"], "val_accuracy", target) for run in variant["runs"]]
+        numbers = [_reach_epoch(run["epochs"], cell.accuracy, target) for run in variant["runs"]]
         return sum(epochs + 1 if n is None else n for n in numbers) / len(numbers)
 
     hinted_loss, hinted_reach = final(hinted, "val_loss"), reach(hinted)
@@ -323,7 +586,7 @@ def judge(cell: Cell, variants: list[dict]) -> list[dict]:
     for variant in variants:
         loss, reached = final(variant, "val_loss"), reach(variant)
         margin = WORSE_RELATIVE * hinted_loss if cell.regression else max(WORSE_ABSOLUTE, WORSE_RELATIVE * hinted_loss)
-        worse = not math.isfinite(loss) or loss >= hinted_loss + margin
+        worse = not math.isfinite(loss) or (cell.same_loss and loss >= hinted_loss + margin)
         slower = reached is not None and hinted_reach is not None and reached >= SLOWER * hinted_reach
         codes = sorted({(f["code"], f["level"]) for f in variant["findings"]})
         judged.append(
@@ -336,7 +599,7 @@ def judge(cell: Cell, variants: list[dict]) -> list[dict]:
                 "hinted": variant["label"] == cell.hinted,
                 "findings": [f"{code}:{level}" for code, level in codes],
                 "val_loss": loss,
-                "val_accuracy": None if cell.regression else final(variant, "val_accuracy"),
+                "val_accuracy": None if cell.regression else final(variant, cell.accuracy),
                 "epochs_to_target": reached,
                 "hinted_epochs_to_target": hinted_reach,
                 "slower": slower,
@@ -363,6 +626,12 @@ def _short(label: str) -> str:
     return {
         "{type: variance_scaling, scale: 0.5}": "variance_scaling(0.5)",
         "{type: random_uniform, minval: -0.05, maxval: 0.05}": "uniform ±0.05 (Keras 1)",
+        "{type: random_uniform, minval: 0, maxval: 1}": "uniform [0, 1]",
+        "{type: random_normal, mean: 0.5, stddev: 0.05}": "normal(0.5, 0.05)",
+        "{type: glorot_uniform, seed: 7}": "glorot_uniform, one seed",
+        "{type: random_normal, stddev: 1}": "normal(0, 1)",
+        "{type: variance_scaling, scale: 2000}": "variance_scaling(2000)",
+        "{type: constant, value: 0.05}": "constant 0.05",
     }.get(value, value)
 
 
@@ -519,6 +788,38 @@ def plot_fixed(rows: list[dict], path: Path) -> None:
     plt.close(figure)
 
 
+def plot_rules(rows: list[dict], path: Path) -> None:
+    """The other rule families: each flagged variant's final accuracy against its hinted variant's (one bar pair per
+    case, the rules that fired written beside it); red = degraded by the criteria, green = not."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    mine = [r for r in rows if r["family"] in NEW_FAMILIES]
+    hinted = {(r["family"], r["group"]): r for r in mine if r["hinted"]}
+    flagged = [r for r in mine if not r["hinted"] and (r["family"], r["group"]) in hinted]
+    flagged.sort(key=lambda r: NEW_FAMILIES.index(r["family"]))
+    figure, axis = plt.subplots(figsize=(11, 0.3 * len(flagged) + 1.4))
+    for index, r in enumerate(flagged):
+        base = hinted[(r["family"], r["group"])]["val_accuracy"] or 0.0
+        value = r["val_accuracy"] if r["val_accuracy"] == r["val_accuracy"] else 0.0
+        axis.barh(index, base, color="lightgray", height=0.8)
+        axis.barh(index, value, color="tab:red" if r["degraded"] else "tab:green", height=0.45)
+        fired = ", ".join(f.split(":")[0] for f in r["findings"] if not f.endswith("info"))
+        axis.text(1.01, index, fired or "–", va="center", fontsize=7)
+    axis.set_yticks(range(len(flagged)))
+    axis.set_yticklabels([f"{r['group']}: {_short(r['label'])}" for r in flagged], fontsize=7)
+    axis.invert_yaxis()
+    axis.set_xlim(0, 1.25)
+    axis.set_xlabel("final validation accuracy (mean of 2 seeds); grey = the hinted variant")
+    axis.set_title("Other rule families: red = degraded against the rule's hint, green = not (right: rules fired)",
+                   fontsize=9)  # fmt: skip
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
 # ------------------------------------------------------------------------------------------------------- report
 
 
@@ -569,6 +870,8 @@ def write_report(out: Path) -> list[dict]:
         plot_lr(rows, out / "learning_rate.png")
     if "fixed" in families:
         plot_fixed(rows, out / "fixed_scale.png")
+    if families & set(NEW_FAMILIES):
+        plot_rules(rows, out / "rules.png")
     return rows
 
 
@@ -628,6 +931,10 @@ def main() -> None:
             cells += fixed_cells(args.quick, classification)
         if "loss" in families:
             cells += loss_cells(args.quick)
+        if families & set(NEW_FAMILIES):
+            cells += new_cells(families, 8 if args.quick else EPOCHS, *more_data(Path(folder)))
+        if "vgg16" in families:
+            cells += vgg16_cells(digits_32(Path(folder)))
         skipped = set(args.skip.split(","))
         cells = [cell for cell in cells if cell.spec["name"] not in skipped]
         for number, cell in enumerate(cells, 1):

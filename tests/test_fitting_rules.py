@@ -209,3 +209,36 @@ def test_keras_cannot_lower_a_scheduled_learning_rate(keras):
     targets = np.random.default_rng(1).normal(size=(64, 1)).astype("float32")
     with pytest.raises(TypeError, match="not settable"):
         _fit(keras, spec, targets, epochs=3, callbacks=[plateau])
+
+
+@pytest.mark.parametrize(
+    ("code", "training"),
+    [
+        ("MS304", {"validation_split": None}),  # val_loss, but nothing is held out
+        ("MS305", {"early_stopping": {"monitor": "val_acuracy", "patience": 0, "min_delta": 1e9}}),
+    ],
+)
+def test_keras_never_acts_on_a_quantity_the_run_does_not_log(keras, code, training):
+    """MS304 and MS305's evidence (docs/calibration.md): Keras warns once and the callback never acts, so the run
+    goes on to the last epoch; the same callback on a logged quantity stops it after the first patient epoch. (A
+    build refuses MS305's spec, an error; the model here is built from the same spec without the typing slip.)"""
+    import warnings
+
+    import numpy as np
+
+    from modelspec.runtime.callbacks import stopping_callbacks
+
+    base = {"loss": "categorical_crossentropy", "early_stopping": {"patience": 0, "min_delta": 1e9}}
+    labels = np.eye(10, dtype="float32")[np.random.default_rng(1).integers(0, 10, 64)]
+    for setting, stopped in ((training, False), ({}, True)):
+        spec = _one_output(**{**base, **setting})
+        spec["training"] = {key: value for key, value in spec["training"].items() if value is not None}
+        assert bool(_found(spec, code)) is not stopped
+        early, _ = stopping_callbacks(keras, load_spec(spec).spec.training)
+        split = load_spec(spec).spec.training.validation_split or 0.0
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            history = _fit(keras, _one_output(**base), labels, epochs=4, validation_split=split, callbacks=[early])
+        assert len(history.history["loss"]) == (2 if stopped else 4)
+        messages = [str(w.message) for w in caught]
+        assert stopped or any("which is not available" in m for m in messages), messages

@@ -46,7 +46,7 @@ name: warned
 seed: 1
 input: {shape: [32]}
 layers:
-  - {type: dense, units: 64, activation: tanh, kernel_initializer: he_normal}
+  - {type: dense, units: 64, activation: softmax}
   - {type: dense, units: 10, activation: softmax}
 """
 
@@ -191,7 +191,7 @@ def test_sarif_is_valid_sarif_2_1_0(tmp_path):
     jsonschema.validators.validator_for(schema)(schema).validate(log)
     results = log["runs"][0]["results"]
     rules = log["runs"][0]["tool"]["driver"]["rules"]
-    assert {r["ruleId"] for r in results} == {"MS001", "MS101", "MS102"}
+    assert {r["ruleId"] for r in results} == {"MS001", "MS101", "MS203"}
     for entry in results:
         assert rules[entry["ruleIndex"]]["id"] == entry["ruleId"]
     assert any(
@@ -305,7 +305,7 @@ def test_build_stops_on_lint_errors_before_importing_tensorflow(tmp_path):
 def test_build_strict_stops_on_warnings(tmp_path):
     result = CliRunner().invoke(cli, ["build", str(write(tmp_path, WARNING)), "--strict"], catch_exceptions=False)
     assert result.exit_code == 1
-    assert "warning[MS102]" in result.output
+    assert "warning[MS203]" in result.output
 
 
 # --- lint never imports TensorFlow ------------------------------------------------------------------------

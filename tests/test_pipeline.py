@@ -29,7 +29,7 @@ WARNING_ONLY = {
     "seed": 1,
     "input": {"shape": [4]},
     "layers": [
-        {"type": "dense", "units": 8, "activation": "tanh", "kernel_initializer": "he_normal"},
+        {"type": "dense", "units": 8, "activation": "softmax"},
         {"type": "dense", "units": 2, "activation": "softmax"},
     ],
 }
@@ -45,7 +45,7 @@ def test_prepare_stops_on_lint_errors_with_every_finding():
 
 def test_warnings_pass_the_gate_and_are_returned_unless_strict():
     prepared = prepare(WARNING_ONLY)
-    assert [d.code for d in prepared.findings] == ["MS102"]
+    assert [d.code for d in prepared.findings] == ["MS203"]
     with pytest.raises(LintFailure, match=r"lint errors or warnings \(--strict\)"):
         prepare(WARNING_ONLY, strict=True)
     assert prepare(ZEROS_HIDDEN, lint=False).findings == []

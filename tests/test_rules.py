@@ -50,7 +50,8 @@ def test_fixture(code, case, tmp_path):
     assert [f"{d.line}:{d.column}" for d in found] == case["expect"], "\n".join(d.format() for d in found)
     if case.get("message"):
         assert case["message"] in found[0].message
-    for diagnostic in found:
+    for diagnostic in found:  # a case calibrated as harmless says its lower level (`level:`)
+        assert diagnostic.level.value == case.get("level", registry.RULES[code].level.value), diagnostic.format()
         assert diagnostic.name == registry.RULES[code].name
         assert diagnostic.message and diagnostic.hint
 

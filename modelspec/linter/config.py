@@ -49,9 +49,10 @@ class LintConfig:
     values: Mapping[str, float] = field(default_factory=dict)
     export: frozenset[str] = frozenset()  # the export formats whose readiness rules (MS5xx) run on every spec
 
-    def level(self, code: str) -> Level:
-        """The level findings of a rule are reported at."""
-        return self.levels.get(code) or registry.RULES[code].level
+    def level(self, code: str, case: Optional[Level] = None) -> Level:
+        """The level a finding of a rule is reported at: the configured one, else the finding's own (``case``: a
+        case the calibration found harmless, reported below the rule's level), else the rule's."""
+        return self.levels.get(code) or case or registry.RULES[code].level
 
     def without(self, *codes: str) -> LintConfig:
         """The same configuration with ``codes`` not run."""

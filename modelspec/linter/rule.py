@@ -25,12 +25,16 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Finding:
-    """One problem a rule found. The runner stamps the rule's code, name and level and locates ``path``."""
+    """One problem a rule found. The runner stamps the rule's code, name and level (or the finding's own) and
+    locates ``path``."""
 
     path: tuple  # where in the spec, e.g. ("layers", 3, "kernel_initializer")
     message: str
     hint: Optional[str] = None
     layer: Optional[str] = None  # the layer it is about: shown, and an inline ignore on its lines suppresses it
+    # A level below the rule's for a case that calibration found harmless (docs/calibration.md); None: the rule's.
+    # A level configured for the rule (`[tool.modelspec.lint.levels]`) still wins.
+    level: Optional[Level] = None
 
 
 @dataclass(frozen=True)

@@ -69,8 +69,8 @@ def run(model: ModelSpec, config: LintConfig, data: Optional[DataProfile] = None
         if code not in config.codes or code in ignored or (rule.formats and not rule.formats & formats):
             continue
         options = config.options(code) if rule.options else {}
-        level = config.level(code)
         for finding in rule.check(subject, options):
+            level = config.level(code, finding.level)
             file, line, column, uses = doc.place(finding.path)
             if inline and _suppressed(code, (file, line), finding.layer, uses, inline, spans):
                 continue

@@ -119,7 +119,8 @@ MS601 = Rule(
         ),
         references=f"{doc_parts.KERAS_LOSSES}\nmodelspec's measurement: {MEASURED} range",
         data=_RANGE_DATA,
-        known_problems="Measured with `python benchmarks/data_rules.py range` (2,000 rows, 8 features, targets "
+        known_problems="Calibration: docs/calibration.md, MS601's row. "
+        "Measured with `python benchmarks/data_rules.py range` (2,000 rows, 8 features, targets "
         "0.5 + 2 f(x) of variance 4, a 32-unit relu layer, mse, Adam 1e-3, 30 epochs, 3 seeds): final validation "
         "loss 0.46 with a linear output, 2.57 with sigmoid (5.5 times), 1.81 with tanh (3.9 times), 1.24 with "
         "relu (2.7 times), the same on every seed, against floors of 2.52, 1.66 and 1.24 that the rule computes "
@@ -362,7 +363,8 @@ MS604 = Rule(
         references=f"{LECUN_1998}\n{doc_parts.KINGMA_2015}",
         data="x1,x2,price\n0.1,1.2,250000\n0.4,-0.3,180000\n-1.1,0.7,320000\n0.9,-1.4,99000\n",
         use_instead_data="x1,x2,price\n0.1,1.2,0.3\n0.4,-0.3,-0.5\n-1.1,0.7,1.4\n0.9,-1.4,-1.2\n",
-        known_problems="Measured with `python benchmarks/data_rules.py scale` (2,000 rows, 8 features, targets "
+        known_problems="Calibration: docs/calibration.md, MS604's row. "
+        "Measured with `python benchmarks/data_rules.py scale` (2,000 rows, 8 features, targets "
         "m + s f(x), a 32-unit relu layer, mse, Adam 1e-3, 30 epochs, 3 seeds; the final validation loss divided by "
         "the targets' variance s², so that the scales compare): 0.13 for standardised targets (m 0, s 1), 0.34 for "
         "m 10, s 3 (2.6 times), 0.43 for m 100, s 30 (3.3 times), 8.3 for m 1000, s 300 (63 times: worse than "

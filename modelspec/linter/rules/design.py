@@ -116,7 +116,8 @@ MS205 = Rule(
         ),
         references=doc_parts.KERAS_LOSSES + "\nKeras Dense layer (applies to the last axis): "
         "https://keras.io/api/layers/core_layers/dense/",
-        known_problems="Without the data, lint cannot see the targets' shape: a per-pixel classifier written as "
+        known_problems="Calibration: docs/calibration.md, MS205's row (a refusal: Keras 3 stops on the first batch). "
+        "Without the data, lint cannot see the targets' shape: a per-pixel classifier written as "
         "a dense head on convolution features with one-hot (batch, H, W, K) masks is flagged although it is "
         "right (a 1×1 convolution head, or sparse labels, is not); a dense head after a recurrent or attention "
         "layer is taken to be a per-step classifier on purpose (keras-io's addition_rnn), so a sequence "
@@ -169,7 +170,8 @@ MS206 = Rule(
             extra="training:\n  optimizer: adam\n  loss: binary_crossentropy\n  metrics: [accuracy]\n",
         ),
         references="\n".join((GOLIK_2013, doc_parts.KERAS_LOSSES)),
-        known_problems="Info, not a warning: on a balanced binary task from a standard initialisation ("
+        known_problems="Info since calibration: docs/calibration.md, MS206's row. "
+        "Info, not a warning: on a balanced binary task from a standard initialisation ("
         + CALIBRATION
         + ") mean squared error trained as well as binary cross-entropy (validation accuracy 0.820 against 0.821 "
         "after 20 epochs, 2 seeds) and mean absolute error only somewhat worse (0.791, reaching 90% of "

@@ -53,6 +53,8 @@ MS401 = Rule(
         "git stores symbolic links, so a pull request can add `base.weights.h5 -> /any/file` as easily.",
         example=spec(_BODY, extra="pretrained:\n  path: missing.weights.h5\n"),
         use_instead=spec(_BODY, extra="pretrained:\n  path: base.weights.h5\n"),
+        known_problems="Calibration: docs/calibration.md, MS401's row: the build refuses the same paths "
+        "(tests/test_weights.py::test_a_missing_file_is_located_in_lint_and_build_alike).",
         references=PLAN,
     ),
 )
@@ -90,6 +92,11 @@ MS402 = Rule(
         "result looks like a model that cannot learn.",
         example=spec(_BODY, extra="pretrained:\n  path: base.weights.h5\n  freeze: ['hidden.*', head]\n"),
         use_instead=spec(_BODY, extra="pretrained:\n  path: base.weights.h5\n  freeze: ['hidden.*']\n"),
+        known_problems="Calibrated (docs/calibration.md, MS402's row; `benchmarks/calibration.py --only frozen "
+        "--seeds 2`; "
+        "digits, 12 epochs, 2 seeds): a ReLU MLP with every weighted layer frozen (`trainable: false`) stays "
+        "at its random start, 0.169 accuracy against 0.862 with the head trainable. The study freezes with "
+        "`trainable:` because the rule itself fires only on a `pretrained:` block; the freezing is the same.",
         references=KERAS_TRANSFER,
     ),
 )
@@ -110,6 +117,9 @@ MS403 = Rule(
         "both; lint says so before TensorFlow starts.",
         example=spec(_BODY, extra="pretrained:\n  path: base.weights.h5\n  map: {encoder: dense}\n"),
         use_instead=spec(_BODY, extra="pretrained:\n  path: base.weights.h5\n  map: {hidden1: dense}\n"),
+        known_problems="Calibration: docs/calibration.md, MS403's row: the weight-loading plan refuses the same "
+        "`map` keys "
+        "and `freeze` patterns (tests/test_weights.py::test_spec_mistakes_are_located).",
         references=PLAN,
     ),
 )

@@ -121,7 +121,8 @@ MS115 = Rule(
             extra="training:\n  optimizer: adam\n  loss: sparse_categorical_crossentropy\n",
         ),
         references="\n".join((LU_2019, LU_2018, doc_parts.HE_2015)),
-        known_problems="The probability is per example and exact only for zero biases and continuous symmetric "
+        known_problems="Calibration: docs/calibration.md, MS115's row (the studies: docs/calibration-new-rules.md). "
+        "The probability is per example and exact only for zero biases and continuous symmetric "
         "kernels; a layer with another bias initializer (Lu et al.'s remedy is a positive, asymmetric one) ends "
         "the chain, so such stacks are not judged. Only dense layers are counted: a convolution's units see "
         "many positions, and a unit is dead only if it is negative at all of them, which the law does not "

@@ -49,7 +49,7 @@ def _shared_seed(subject: Subject, options: Mapping[str, float]) -> Iterator[Fin
 MS108 = Rule(
     code="MS108",
     name="shared-seed",
-    level=Level.ERROR,
+    level=Level.INFO,  # calibrated: not measurably degraded (docs/calibration.md)
     summary="the same explicit seed on several initializers: identical weights",
     check=_shared_seed,
     docs=Docs(
@@ -67,6 +67,13 @@ MS108 = Rule(
             "  - {type: dense, units: 32, activation: relu, kernel_initializer: he_normal}\n"
             "  - {type: dense, units: 10, activation: softmax}\n"
         ),
+        known_problems="Info since calibration (docs/calibration.md, MS108's row; `benchmarks/calibration.py --only "
+        "seed "
+        "--seeds 2`; digits, 12 epochs, 2 seeds): three same-shape hidden kernels sharing one explicit seed "
+        "(identical weight matrices) trained as well as distinct kernels: 0.971 against 0.976 (ReLU 3 × 64, "
+        "Adam) and 0.967 against 0.972 (tanh 3 × 64, SGD). The units within a layer still differ, so the "
+        "symmetry that stalls a constant kernel (MS101) does not arise; what remains is that the layers are "
+        "not independent draws, and reproducibility is better served by the model's `seed:`.",
         references=doc_parts.KERAS_INIT,
     ),
 )

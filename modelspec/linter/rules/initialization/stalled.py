@@ -126,7 +126,8 @@ MS116 = Rule(
             "  loss: sparse_categorical_crossentropy\n  batch_size: 256\n",
         ),
         references="\n".join((doc_parts.GLOROT_2010, doc_parts.HE_2015, doc_parts.KINGMA_2015, doc_parts.SIGNAL_DOC)),
-        known_problems="The prediction is for the first steps only: a network that starts slowly may speed up "
+        known_problems="Calibration: docs/calibration.md, MS116's row (the studies: docs/calibration-new-rules.md). "
+        "The prediction is for the first steps only: a network that starts slowly may speed up "
         "as its weights grow (a scale-invariant layer does, which is why layers feeding normalisation are not "
         "judged), and learning-rate warm-up or a schedule is not modelled (the rate judged is the initial one). "
         "Adam's step is taken as lr × g/(g + ε) per weight, which holds once its moment estimates have "
