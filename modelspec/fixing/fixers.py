@@ -193,6 +193,7 @@ FIXES: dict[str, tuple[str, Fixer, str]] = {
         "replaces the constant kernel with `auto` (He or Glorot, from the activation)",
     ),
     "MS102": (SAFE, _initializer("glorot_uniform"), "replaces the He initializer with glorot_uniform"),
+    "MS103": (SAFE, _initializer("he_normal"), "replaces the Glorot or LeCun initializer with he_normal"),
     "MS104": (
         SAFE,
         _selu,
@@ -201,6 +202,7 @@ FIXES: dict[str, tuple[str, Fixer, str]] = {
     "MS105": (SAFE, _initializer("auto"), "replaces the non-zero-mean initializer with `auto`"),
     "MS106": (SAFE, _initializer("auto"), "replaces the fixed-scale initializer with `auto`"),
     "MS107": (SAFE, _initializer("auto"), "replaces the recurrent initializer with `auto` (orthogonal)"),
+    "MS112": (SAFE, _initializer("zeros"), "starts the bias at zero (`bias_initializer: zeros`)"),
     "MS108": (SAFE, _shared_seed, "removes the repeated explicit seed (the model's `seed:` derives one)"),
     "MS109": (SAFE, _unseeded, f"adds `seed: {DEFAULT_SEED}` at the top level"),
     "MS202": (SAFE, _useless_bias, "sets `use_bias: false` on the layer before batch_norm"),
