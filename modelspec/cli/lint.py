@@ -167,6 +167,7 @@ def fixed_line(one, diff: bool) -> str:
     count = len(one.result.applied)
     verb = "Would fix" if diff else "Fixed"
     line = f"{verb} {count} finding{'s' if count != 1 else ''} in {one.path}"
-    if one.result.unsafe_skipped:
-        line += f" ({one.result.unsafe_skipped} more need{'s' if one.result.unsafe_skipped == 1 else ''} --unsafe-fixes)"
+    waiting = one.result.unsafe_skipped
+    if waiting:
+        line += f" ({waiting} more need{'s' if waiting == 1 else ''} --unsafe-fixes)"
     return line
