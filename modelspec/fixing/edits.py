@@ -172,6 +172,9 @@ def _remove(spans: Spans, path: SpanPath) -> TextEdit:
         raise Refused("something else follows the entry on its line")
     if len(siblings) == 1:
         raise Refused("the entry is the mapping's only one: removing it would change the mapping's type")
+    if rest:  # a comment after the entry stays, on a line of its own at the entry's indentation
+        newline = "\n" if text[end - 1 : end] == "\n" else ""
+        return TextEdit(line_start, end, text[line_start:start].replace("-", " ") + rest + newline)
     return TextEdit(line_start, end, "")
 
 
