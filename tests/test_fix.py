@@ -285,7 +285,7 @@ def test_unsafe_fixes_need_fix_or_diff_and_run_only_when_asked(tmp_path):
     assert gate.exit_code == 2 and "--unsafe-fixes needs --fix or --diff" in gate.output
     safe = invoke(spec, "--fix")
     assert safe.exit_code == 1  # the error remains and decides the exit code
-    assert "(1 more needs --unsafe-fixes)" in safe.stderr and "error[MS301]" in safe.stdout
+    assert f"{spec}: 1 fix needs --unsafe-fixes" in safe.stderr and "error[MS301]" in safe.stdout
     assert spec.read_bytes() == (FIXES / "MS301.yaml").read_bytes()
     unsafe = invoke(spec, "--fix", "--unsafe-fixes")
     assert unsafe.exit_code == 0, unsafe.output
@@ -334,3 +334,13 @@ def test_public_api():
     assert isinstance(result, modelspec.FixResult)
     assert {one.applicability for one in result.applied} == {SAFE}
     assert all(isinstance(one.path, tuple) and one.description for one in result.applied)
+
+
+def test_readme_shows_the_diff_that_lint_prints(tmp_path, monkeypatch):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("$ modelspec lint broken.yaml --diff\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    Path("broken.yaml").write_bytes(BROKEN.read_bytes())
+    result = invoke("broken.yaml", "--diff")
+    printed = result.stdout + result.stderr
+    assert [line.rstrip() for line in printed.splitlines()] == [line.rstrip() for line in shown.splitlines()]

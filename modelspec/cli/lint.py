@@ -10,6 +10,7 @@ import click
 
 from modelspec.cli.common import DATA_HELP, epilog, format_option, set_option
 from modelspec.errors import EXIT_INVALID, EXIT_LINT, EXIT_OK, SettingsError
+from modelspec.fixing.engine import UNSAFE_REASON
 from modelspec.fixing.files import fix_paths, write
 from modelspec.linter.config import load_config
 from modelspec.linter.runner import LintResult, lint_paths
@@ -153,7 +154,7 @@ def _fix(paths, config, *, specs_only: bool, unsafe: bool, diff: bool) -> LintRe
             except SettingsError as exc:
                 failures.append(str(exc))
                 continue
-        if one.result is not None and (one.result.applied or one.result.unsafe_skipped):
+        if one.result is not None and (one.result.applied or one.result.skipped):
             click.echo(fixed_line(one, diff), err=True)
     for failure in failures:
         click.echo(f"error: {failure}", err=True)
@@ -163,11 +164,18 @@ def _fix(paths, config, *, specs_only: bool, unsafe: bool, diff: bool) -> LintRe
 
 
 def fixed_line(one, diff: bool) -> str:
-    """`Fixed 3 findings in specs/x.yaml (1 more needs --unsafe-fixes)`, the line ruff prints, on stderr."""
-    count = len(one.result.applied)
-    verb = "Would fix" if diff else "Fixed"
-    line = f"{verb} {count} finding{'s' if count != 1 else ''} in {one.path}"
-    waiting = one.result.unsafe_skipped
-    if waiting:
-        line += f" ({waiting} more need{'s' if waiting == 1 else ''} --unsafe-fixes)"
-    return line
+    """`Fixed 3 findings in specs/x.yaml (1 more needs --unsafe-fixes)`, the line ruff prints, then one indented
+    line per other fix not made and why; on stderr."""
+    count, waiting = len(one.result.applied), one.result.unsafe_skipped
+    if count:
+        line = f"{'Would fix' if diff else 'Fixed'} {count} finding{'s' if count != 1 else ''} in {one.path}"
+        if waiting:
+            line += f" ({waiting} more need{'s' if waiting == 1 else ''} --unsafe-fixes)"
+    elif waiting:
+        line = (
+            f"{one.path}: {waiting} fix{'es' if waiting != 1 else ''} need{'s' if waiting == 1 else ''} --unsafe-fixes"
+        )
+    else:
+        line = f"{one.path}: no fix made"
+    others = [skip for skip in one.result.skipped if skip.reason != UNSAFE_REASON]
+    return "\n".join([line] + [f"  {s.code} at {s.line}:{s.column} not fixed: {s.reason}" for s in others])

@@ -190,13 +190,14 @@ def _plan(pairs, model: ModelSpec, measured: spans.Spans, unsafe: bool) -> tuple
     kept: list[_Planned] = []
     seen_paths: set = set()
     for one in placed:
-        users = shares.get(one.where, 1)
-        if users > 1 and wanted[(one.where, one.edit)] < users:
+        users, count = shares.get(one.where, 1), wanted[(one.where, one.edit)]
+        if users > 1 and count < users:
             skipped.append(
                 _skip(
                     one.diagnostic,
                     f"the value at line {one.where[0]} is shared by {users} places (a block's definition or a "
-                    f"parameter's default) and only {wanted[(one.where, one.edit)]} want this fix: fix the use",
+                    f"parameter's default) and only {count} want{'s' if count == 1 else ''} this fix: give the "
+                    "block a parameter for it, or fix it by hand",
                 )
             )
             continue
