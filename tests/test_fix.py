@@ -344,3 +344,71 @@ def test_readme_shows_the_diff_that_lint_prints(tmp_path, monkeypatch):
     result = invoke("broken.yaml", "--diff")
     printed = result.stdout + result.stderr
     assert [line.rstrip() for line in printed.splitlines()] == [line.rstrip() for line in shown.splitlines()]
+
+
+# --- styles the reader accepts: each edit in the style around it -------------------------------------------------
+
+HEAD = "modelspec: 1\nname: x\nseed: 1\ninput: {shape: [16]}\nlayers:\n"
+OUT = "  - {type: dense, units: 10, activation: softmax}\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(  # Windows line ends: an added line ends as the others do
+            HEAD.replace("\n", "\r\n") + "  - type: dense\r\n    units: 32\r\n  - {type: batch_norm}\r\n" + OUT,
+            HEAD.replace("\n", "\r\n")
+            + "  - type: dense\r\n    units: 32\r\n    use_bias: false\r\n  - {type: batch_norm}\r\n"
+            + OUT,
+            id="crlf",
+        ),
+        pytest.param(  # a value on the line after its key
+            HEAD + "  - type: dense\n    units: 32\n    activation: relu\n    kernel_initializer:\n      zeros\n" + OUT,
+            HEAD + "  - type: dense\n    units: 32\n    activation: relu\n    kernel_initializer:\n      auto\n" + OUT,
+            id="value-on-next-line",
+        ),
+        pytest.param(  # quoted keys and a double-quoted value
+            HEAD + '  - {"type": dense, "units": 32, "activation": relu, "kernel_initializer": "zeros"}\n' + OUT,
+            HEAD + '  - {"type": dense, "units": 32, "activation": relu, "kernel_initializer": "auto"}\n' + OUT,
+            id="quoted",
+        ),
+        pytest.param(  # a block mapping that ends in a nested one, then a blank line and a comment
+            HEAD + "  - type: dense\n    units: 32\n    kernel_initializer:\n      type: glorot_uniform\n\n"
+            "    # the next layer\n  - {type: batch_norm}\n" + OUT,
+            HEAD + "  - type: dense\n    units: 32\n    kernel_initializer:\n      type: glorot_uniform\n"
+            "    use_bias: false\n\n    # the next layer\n  - {type: batch_norm}\n" + OUT,
+            id="nested-then-comment",
+        ),
+        pytest.param(  # list items at the key's indentation
+            HEAD + "- type: dense\n  units: 32\n- type: batch_norm\n- {type: dense, units: 10, activation: softmax}\n",
+            HEAD + "- type: dense\n  units: 32\n  use_bias: false\n- type: batch_norm\n"
+            "- {type: dense, units: 10, activation: softmax}\n",
+            id="unindented-list",
+        ),
+        pytest.param(  # no `name:`: the seed goes after `modelspec:`; document markers stay
+            "---\nmodelspec: 1\ninput: {shape: [16]}\nlayers:\n" + OUT + "...\n",
+            "---\nmodelspec: 1\nseed: 42\ninput: {shape: [16]}\nlayers:\n" + OUT + "...\n",
+            id="markers-no-name",
+        ),
+        pytest.param(  # `defaults:` is shared (the output uses it too): the flagged layers get their own key
+            HEAD.replace("layers:\n", "defaults:\n  kernel_initializer: glorot_uniform   # for the softmax\nlayers:\n")
+            + "  - {type: dense, units: 32, activation: relu}\n"
+            + OUT,
+            HEAD.replace("layers:\n", "defaults:\n  kernel_initializer: glorot_uniform   # for the softmax\nlayers:\n")
+            + "  - {type: dense, units: 32, activation: relu, kernel_initializer: he_normal}\n"
+            + OUT,
+            id="defaults",
+        ),
+        pytest.param(  # an anchored value may be repeated by an alias: not edited
+            HEAD + "  - &h {type: dense, units: 32, activation: relu, kernel_initializer: zeros}\n  - *h\n" + OUT,
+            None,
+            id="anchor",
+        ),
+    ],
+)
+def test_each_style_is_edited_in_place(text, expected):
+    result = fix(text)
+    assert result.text == (text if expected is None else expected)
+    if expected is None:
+        assert result.skipped and any("anchor" in skip.reason for skip in result.skipped)
+    assert fix(result.text).text == result.text
