@@ -113,28 +113,40 @@ def fix(
     path = os.fspath(path)
     config = config or DEFAULT_CONFIG
     model = load(text, path)
-    current, applied, skipped = text, [], []
+    state = _State(text, model, located(model, config), None)
+    applied, skipped = [], []
     for _ in range(MAX_ROUNDS):
-        outcome = _round(current, model, config, unsafe)
+        outcome = _round(state, config, unsafe)
         skipped = outcome.skipped
         if not outcome.made:
             break
-        current, model = outcome.text, outcome.model
+        state = outcome.state
         applied += outcome.made
     else:
-        pending = _round(current, model, config, unsafe)
+        pending = _round(state, config, unsafe)
         if pending.made:
             skipped = pending.skipped + [
-                _skip(one, f"internal error: fixes did not settle after {MAX_ROUNDS} rounds") for one in pending.planned
+                _skip(one.diagnostic, f"internal error: fixes did not settle after {MAX_ROUNDS} rounds")
+                for one in pending.planned
             ]
-    remaining = tuple(diagnostic for diagnostic, _ in located(model, config))
-    return FixResult(current, tuple(applied), remaining, tuple(skipped), original=text)
+    remaining = tuple(diagnostic for diagnostic, _ in state.found)
+    return FixResult(state.text, tuple(applied), remaining, tuple(skipped), original=text)
+
+
+@dataclass
+class _State:
+    """A text between rounds: its spec, its findings (each linted once), and its data as written (None: not read
+    yet; the check of a round leaves the data it verified)."""
+
+    text: str
+    model: ModelSpec
+    found: list
+    raw: Optional[dict]
 
 
 @dataclass
 class _Outcome:
-    text: str
-    model: ModelSpec
+    state: _State
     made: list[AppliedFix]
     skipped: list[SkippedFix]
     planned: list[_Planned] = field(default_factory=list)
@@ -144,26 +156,29 @@ def _skip(diagnostic: Diagnostic, reason: str) -> SkippedFix:
     return SkippedFix(diagnostic.code, diagnostic.line, diagnostic.column, reason)
 
 
-def _round(text: str, model: ModelSpec, config: LintConfig, unsafe: bool) -> _Outcome:
-    """Plan the fixes of ``model``'s findings and make those that pass the checks."""
-    pairs = [(d, f) for d, f in located(model, config) if f is not None and d.code in fixers.FIXES]
+def _round(state: _State, config: LintConfig, unsafe: bool) -> _Outcome:
+    """Plan the fixes of the state's findings and make those that pass the checks."""
+    pairs = [(d, f) for d, f in state.found if f is not None and d.code in fixers.FIXES]
+    if not pairs:
+        return _Outcome(state, [], [])
     pairs.sort(key=lambda pair: (_LEVEL_ORDER.get(pair[0].level, 3), pair[0].code, pair[0].line, pair[0].column))
+    text, model = state.text, state.model
     measured = spans.measure(text)
-    raw = source.parse(text, model.path).data
+    raw = state.raw if state.raw is not None else source.parse(text, model.path).data
     planned, skipped = _plan(pairs, model, measured, unsafe)
     excluded: set[int] = set()
     while True:
         chosen = [one for index, one in enumerate(planned) if index not in excluded]
         if not chosen:
-            return _Outcome(text, model, [], skipped)
+            return _Outcome(state, [], skipped)
         new_text = edits.apply_edits(text, [one.edit for one in chosen])
-        blamed, reason, new_model = _check(raw, new_text, model.path, chosen, config)
+        blamed, reason, checked = _check(raw, new_text, model.path, chosen, config)
         if not blamed:
             made = [
                 AppliedFix(one.diagnostic.code, one.raw.path, one.proposal.applicability, _described(one))
                 for one in chosen
             ]
-            return _Outcome(new_text, new_model, made, skipped, chosen)
+            return _Outcome(checked, made, skipped, chosen)
         for index, one in enumerate(planned):
             if index not in excluded and id(one) in blamed:
                 excluded.add(index)
@@ -245,7 +260,7 @@ def _shares(doc: source.Document) -> dict[tuple, int]:
 
 def _check(raw, new_text: str, path: str, chosen: list[_Planned], config: LintConfig):
     """Check an edited text: it reads back as the data with exactly the declared changes, validates, and lacks
-    the fixed findings. Returns (ids of the fixes to blame, why, the new spec); no blame: it passed."""
+    the fixed findings. Returns (ids of the fixes to blame, why, the new state); no blame: it passed."""
     everyone = {id(one) for one in chosen}
     expected = edits.apply_changes(raw, [one.raw for one in chosen])
     try:
@@ -258,11 +273,12 @@ def _check(raw, new_text: str, path: str, chosen: list[_Planned], config: LintCo
         model = from_document(document)
     except SpecError as exc:
         return everyone, f"the fixed spec does not validate ({exc.diagnostics[0].message})", None
-    after = {(d.code, tuple(f.path), f.layer) for d, f in located(model, config) if f is not None}
+    found = located(model, config)
+    after = {(d.code, tuple(f.path), f.layer) for d, f in found if f is not None}
     stayed = {id(one) for one in chosen if _finding_key(one) in after}
     if stayed:
         return stayed, "the finding is still reported after the fix", None
-    return set(), "", model
+    return set(), "", _State(new_text, model, found, expected)
 
 
 def _described(one: _Planned) -> str:
