@@ -192,6 +192,19 @@ def _output_fit(subject: Subject, finding: Finding, diagnostic: Diagnostic) -> l
     raise NoFix("the hint offers a choice: fix it by hand")
 
 
+_MONITOR = re.compile(r"^(?:monitor `(\w+)`: |did you mean '(\w+)'\?$)")
+
+
+def _monitor(subject: Subject, finding: Finding, diagnostic: Diagnostic) -> list[Proposal]:
+    """MS305: the quantity the hint names, when it names one (a misspelling, an alias, the output's prefix)."""
+    match = _MONITOR.match(finding.hint or "")
+    path = tuple(finding.path)
+    if match is None or path not in subject.document.value_locations:
+        raise NoFix("the hint offers a choice: fix it by hand")
+    name = match.group(1) or match.group(2)
+    return [Proposal(Change(SET, path, name), UNSAFE, f"monitor: {_value(subject, path)} -> {name}")]
+
+
 # code -> (applicability shown for the rule, fixer, what the fix does): one table, read by `modelspec rules`,
 # docs/rules.md and the engine. A rule that is not listed has no fix.
 FIXES: dict[str, tuple[str, Fixer, str]] = {
@@ -221,6 +234,11 @@ FIXES: dict[str, tuple[str, Fixer, str]] = {
         UNSAFE,
         _output_fit,
         "writes the output activation or the loss the hint names, when it names one (else none)",
+    ),
+    "MS305": (
+        UNSAFE,
+        _monitor,
+        "watches the quantity the hint names, when it names one (the callback then acts: training changes)",
     ),
     "MS302": (UNSAFE, _output_fit, "a 1-unit softmax output becomes sigmoid; the number of classes is yours to set"),
 }
