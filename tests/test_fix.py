@@ -412,3 +412,10 @@ def test_each_style_is_edited_in_place(text, expected):
     if expected is None:
         assert result.skipped and any("anchor" in skip.reason for skip in result.skipped)
     assert fix(result.text).text == result.text
+
+
+def test_a_file_named_twice_is_fixed_once(broken):
+    result = invoke(broken, broken, "--fix")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("Fixed 6 findings") == 1
+    assert "All checks passed (1 file)." in result.stdout

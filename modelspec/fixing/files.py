@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
@@ -75,12 +75,19 @@ def fix_paths(
     *,
     unsafe: bool = False,
     specs_only: bool = False,
-) -> list[FileFix]:
-    """Fix every spec under ``paths`` (files, or folders as `lint` reads them); nothing is written.
+) -> Iterator[FileFix]:
+    """Fix every spec under ``paths`` (files, or folders as `lint` reads them), one file at a time, each once
+    (a file named twice is fixed once); nothing is written (the caller writes each before the next is read).
 
     Raises ``SettingsError`` when a folder holds no spec file.
     """
-    return [fix_file(path, config, unsafe) for path in spec_files(paths) if not specs_only or is_spec(path)]
+    seen: set[str] = set()
+    for path in spec_files(paths):
+        key = os.path.realpath(path)
+        if key in seen or (specs_only and not is_spec(path)):
+            continue
+        seen.add(key)
+        yield fix_file(path, config, unsafe)
 
 
 def write(fixed: FileFix) -> None:
