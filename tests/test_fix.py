@@ -419,3 +419,15 @@ def test_a_file_named_twice_is_fixed_once(broken):
     assert result.exit_code == 0, result.output
     assert result.stderr.count("Fixed 6 findings") == 1
     assert "All checks passed (1 file)." in result.stdout
+
+
+def test_writing_keeps_the_mode_a_link_and_a_byte_order_mark(tmp_path):
+    target = tmp_path / "real.yaml"
+    target.write_bytes(b"\xef\xbb\xbf" + BROKEN.read_bytes())
+    target.chmod(0o640)
+    link = tmp_path / "link.yaml"
+    link.symlink_to(target)
+    write(fix_file(link))
+    assert link.is_symlink() and (target.stat().st_mode & 0o777) == 0o640
+    assert target.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert target.read_bytes()[3:].decode() == fix(BROKEN.read_text(encoding="utf-8")).text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,7 +92,8 @@ def fix_paths(
 
 
 def write(fixed: FileFix) -> None:
-    """Write a fixed file back, atomically, keeping a byte-order mark it had.
+    """Write a fixed file back, atomically, keeping its permissions and a byte-order mark it had (a symbolic link
+    stays a link: its target is rewritten).
 
     Raises ``SettingsError`` when the file's bytes changed on disk since they were read (it is not overwritten).
     """
@@ -105,5 +107,8 @@ def write(fixed: FileFix) -> None:
     if now != fixed.raw:
         raise SettingsError(f"{fixed.path}: the file changed on disk since it was read; not overwritten (run again)")
     text = fixed.result.text
-    with atomic.replacing(fixed.path, fixed.path.suffix) as temporary, open(temporary, "wb") as handle:
+    target = Path(os.path.realpath(fixed.path))  # a symbolic link stays one: its target is rewritten
+    mode = stat.S_IMODE(os.stat(target).st_mode)
+    with atomic.replacing(target, target.suffix) as temporary, open(temporary, "wb") as handle:
         handle.write((_BOM if fixed.raw.startswith(_BOM) else b"") + text.encode("utf-8"))
+    os.chmod(target, mode)  # the file keeps its permissions
