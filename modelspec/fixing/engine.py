@@ -173,6 +173,13 @@ def _round(state: _State, config: LintConfig, unsafe: bool) -> _Outcome:
             return _Outcome(state, [], skipped)
         new_text = edits.apply_edits(text, [one.edit for one in chosen])
         blamed, reason, checked = _check(raw, new_text, model.path, chosen, config)
+        if len(blamed) > 1:  # the whole round failed: blame the fixes that fail on their own, if any do
+            alone = {
+                id(one)
+                for one in chosen
+                if _check(raw, edits.apply_edits(text, [one.edit]), model.path, [one], config)[0]
+            }
+            blamed = alone or blamed
         if not blamed:
             made = [
                 AppliedFix(one.diagnostic.code, one.raw.path, one.proposal.applicability, _described(one))
@@ -200,6 +207,8 @@ def _plan(pairs, model: ModelSpec, measured: spans.Spans, unsafe: bool) -> tuple
             placed += [_place(doc, measured, diagnostic, finding, proposal) for proposal in proposals]
         except (fixers.NoFix, Refused) as exc:
             skipped.append(_skip(diagnostic, str(exc)))
+        except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:  # a fixer's bug: not the user's
+            skipped.append(_skip(diagnostic, f"internal error: the fix failed ({type(exc).__name__}: {exc})"))
     shares = _shares(doc)
     wanted = Counter((one.where, one.edit) for one in placed)
     kept: list[_Planned] = []
