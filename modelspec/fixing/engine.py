@@ -2,8 +2,10 @@
 
 One round: lint, ask each finding's fixer for its changes, find where each is written in this file, turn them
 into text edits, drop the conflicting ones, edit, then check: the text read again must hold the original data
-except at the paths the fixes declared, it must validate, and the fixed findings must be gone. A round that
-fails a check is retried without the fixes it blames, which are reported with an internal-error note. Rounds
+except at the paths the fixes declared, it must validate, and the fixed findings must be gone. When a round
+fails the check, its fixes are tried one at a time in order, each kept if it passes with those kept before it: one
+that fails alone is reported with an internal-error note, one that fails only beside the others (two fixes of one
+output that each undo the other's reason) as a conflict, judged again on the fixed text. Rounds
 repeat (a fix can reveal another finding) until one has nothing left to apply — so fixing the result again
 changes nothing — at most ``MAX_ROUNDS`` times.
 
@@ -166,30 +168,33 @@ def _round(state: _State, config: LintConfig, unsafe: bool) -> _Outcome:
     measured = spans.measure(text)
     raw = state.raw if state.raw is not None else source.parse(text, model.path).data
     planned, skipped = _plan(pairs, model, measured, unsafe)
-    excluded: set[int] = set()
-    while True:
-        chosen = [one for index, one in enumerate(planned) if index not in excluded]
-        if not chosen:
+    if not planned:
+        return _Outcome(state, [], skipped)
+    blamed, reason, checked = _try(raw, text, model.path, planned, config)
+    accepted = planned
+    if blamed:  # one at a time, in order: keep each fix that passes with those kept before it
+        accepted, checked = [], None
+        for one in planned:
+            trial = accepted + [one]
+            failed, why, result = _try(raw, text, model.path, trial, config)
+            if not failed:
+                accepted, checked = trial, result
+            elif accepted and not _try(raw, text, model.path, [one], config)[0]:
+                made = ", ".join(sorted({kept.diagnostic.code for kept in accepted}))
+                skipped.append(_skip(one.diagnostic, f"conflicts with the fixes made before it ({made})"))
+            else:
+                skipped.append(_skip(one.diagnostic, f"internal error: {why}; the fix was not made"))
+        if not accepted:
             return _Outcome(state, [], skipped)
-        new_text = edits.apply_edits(text, [one.edit for one in chosen])
-        blamed, reason, checked = _check(raw, new_text, model.path, chosen, config)
-        if len(blamed) > 1:  # the whole round failed: blame the fixes that fail on their own, if any do
-            alone = {
-                id(one)
-                for one in chosen
-                if _check(raw, edits.apply_edits(text, [one.edit]), model.path, [one], config)[0]
-            }
-            blamed = alone or blamed
-        if not blamed:
-            made = [
-                AppliedFix(one.diagnostic.code, one.raw.path, one.proposal.applicability, _described(one))
-                for one in chosen
-            ]
-            return _Outcome(checked, made, skipped, chosen)
-        for index, one in enumerate(planned):
-            if index not in excluded and id(one) in blamed:
-                excluded.add(index)
-                skipped.append(_skip(one.diagnostic, f"internal error: {reason}; the fix was not made"))
+    made = [
+        AppliedFix(one.diagnostic.code, one.raw.path, one.proposal.applicability, _described(one)) for one in accepted
+    ]
+    return _Outcome(checked, made, skipped, accepted)
+
+
+def _try(raw, text: str, path: str, chosen: list[_Planned], config: LintConfig):
+    """Make ``chosen``'s edits in ``text`` and check the result (``_check``)."""
+    return _check(raw, edits.apply_edits(text, [one.edit for one in chosen]), path, chosen, config)
 
 
 def _plan(pairs, model: ModelSpec, measured: spans.Spans, unsafe: bool) -> tuple[list[_Planned], list[SkippedFix]]:
