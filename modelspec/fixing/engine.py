@@ -32,6 +32,8 @@ from modelspec.linter.runner import DEFAULT_CONFIG, located
 from modelspec.loader import ModelSpec, from_document
 
 MAX_ROUNDS = 4
+# What a bug (of a fixer, or of lint on a fixed text) raises: reported as an internal error, never a traceback.
+_BUGS = (KeyError, IndexError, TypeError, AttributeError, ValueError, ArithmeticError)
 _LEVEL_ORDER = {Level.ERROR: 0, Level.WARNING: 1, Level.INFO: 2}
 
 
@@ -212,7 +214,7 @@ def _plan(pairs, model: ModelSpec, measured: spans.Spans, unsafe: bool) -> tuple
             placed += [_place(doc, measured, diagnostic, finding, proposal) for proposal in proposals]
         except (fixers.NoFix, Refused) as exc:
             skipped.append(_skip(diagnostic, str(exc)))
-        except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:  # a fixer's bug: not the user's
+        except _BUGS as exc:  # a fixer's bug: not the user's
             skipped.append(_skip(diagnostic, f"internal error: the fix failed ({type(exc).__name__}: {exc})"))
     shares = _shares(doc)
     wanted = Counter((one.where, one.edit) for one in placed)
@@ -287,7 +289,12 @@ def _check(raw, new_text: str, path: str, chosen: list[_Planned], config: LintCo
         model = from_document(document)
     except SpecError as exc:
         return everyone, f"the fixed spec does not validate ({exc.diagnostics[0].message})", None
-    found = located(model, config)
+    except _BUGS as exc:
+        return everyone, f"reading the fixed spec failed ({type(exc).__name__}: {exc})", None
+    try:
+        found = located(model, config)
+    except _BUGS as exc:  # lint's own bug on the fixed text: the fix is not made, and lint of the file still runs
+        return everyone, f"linting the fixed text failed ({type(exc).__name__}: {exc})", None
     after = {(d.code, tuple(f.path), f.layer) for d, f in found if f is not None}
     stayed = {id(one) for one in chosen if _finding_key(one) in after}
     if stayed:
