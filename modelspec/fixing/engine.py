@@ -117,7 +117,9 @@ def fix(
     path = os.fspath(path)
     config = config or DEFAULT_CONFIG
     model = load(text, path)
-    state = _State(text, model, located(model, config), None)
+    # A spec without `extends:` or blocks: its document's data is the file's, as written (nothing reads it back).
+    raw = model.document.data if not model.document.origins and model.document.path == path else None
+    state = _State(text, model, located(model, config), raw)
     applied, skipped = [], []
     for _ in range(MAX_ROUNDS):
         outcome = _round(state, config, unsafe)
