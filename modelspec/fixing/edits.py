@@ -187,8 +187,10 @@ def apply_edits(text: str, edits: list[TextEdit]) -> str:
 
 
 def apply_changes(data: Any, changes: list[Change]) -> Any:
-    """A copy of ``data`` with ``changes`` made (list removals from the last index): what the text must read as."""
+    """A copy of ``data`` with ``changes`` made (each once; list removals from the last index): what the text must
+    read as."""
     data = copy.deepcopy(data)
+    changes = [c for index, c in enumerate(changes) if c not in changes[:index]]  # the same change once
     removals = sorted((c for c in changes if c.op == REMOVE), key=lambda c: c.path, reverse=True)
     for change in [c for c in changes if c.op != REMOVE] + removals:
         target = data

@@ -221,7 +221,6 @@ def _plan(pairs, model: ModelSpec, measured: spans.Spans, unsafe: bool) -> tuple
     shares = _shares(doc)
     wanted = Counter((one.where, one.edit) for one in placed)
     kept: list[_Planned] = []
-    seen_paths: set = set()
     for one in placed:
         users, count = shares.get(one.where, 1), wanted[(one.where, one.edit)]
         if users > 1 and count < users:
@@ -238,11 +237,7 @@ def _plan(pairs, model: ModelSpec, measured: spans.Spans, unsafe: bool) -> tuple
         if clash is not None:
             skipped.append(_skip(one.diagnostic, f"conflicts with the fix of {clash.diagnostic.code} (applied first)"))
             continue
-        key = (one.diagnostic.code, one.diagnostic.line, one.diagnostic.column, one.edit)
-        if key in seen_paths:
-            continue
-        seen_paths.add(key)
-        kept.append(one)
+        kept.append(one)  # an edit that another kept fix makes too is made once (edits.apply_edits)
     return kept, skipped
 
 
