@@ -182,6 +182,8 @@ def test_blocks_definition_use_and_shared_values():
     lines = result.text.splitlines()
     # every use wants `auto` for layer a: the definition changes, once
     assert lines[8] == "      - {type: dense, name: a, units: 16, activation: relu, kernel_initializer: auto}"
+    definition = ("blocks", "hidden", "layers", 0, "kernel_initializer")
+    assert [one.code for one in result.applied if one.path == definition] == ["MS101", "MS101"]  # h1_a and h2_a
     # b's he_normal feeds tanh in h1 only (relu in h2): the definition is shared, so it is skipped, with a reason
     assert lines[9] == BLOCKS.splitlines()[9]
     assert any("shared by 2 places" in skip.reason and skip.code == "MS102" for skip in result.skipped)
