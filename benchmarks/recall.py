@@ -19,7 +19,8 @@ its spec (or its original's) changed, so a changed operator is re-trained by run
     PYTHONPATH=$PWD nice .venv/bin/python benchmarks/recall.py [--quick] [--only OPERATOR[,..]] [--bases B[,..]]
 
 ``--quick`` trains 1 seed for 2 epochs into a scratch record (default /tmp/recall-quick.json): a check of the
-script, not a verdict.
+script, not a verdict. Bases can train side by side, each process with its own ``--bases`` and ``--out``; then
+``--merge FILE ...`` adds those records to the main one (the record of 2026-12-02 was made so, in three processes).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import platform
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -250,12 +252,87 @@ def _save(record: dict, path: Path) -> None:
     partial.replace(path)
 
 
+@dataclass(frozen=True)
+class Run:
+    """What one invocation trains: the record's path, seeds, the operators (empty: all), quick or not."""
+
+    out: Path
+    seeds: int
+    only: frozenset
+    quick: bool
+
+
+def train_base(base, record: dict, run: Run, folder: Path) -> None:
+    """Train ``base``'s original (unless the record has it, for the same spec) and each of its mutants the record
+    lacks; save the record after each."""
+    regression = base.data in REGRESSION
+    data, description = write_task(base.data, folder)
+    spec = trained_spec(mutants.base_spec(base), regression)
+    epochs = 2 if run.quick else spec["training"]["epochs"]
+    kept = record["bases"].get(base.name, {})
+    if kept.get("spec_sha") != spec_hash(spec) or "runs" not in kept.get("trained", {}):
+        tick = time.perf_counter()
+        trained = train(spec, data, epochs, run.seeds)
+        if "refused" in trained:
+            raise SystemExit(f"{base.name}: the original does not train: {trained['refused']}")
+        kept = {
+            "file": f"corpus/keras_io/{base.file}",
+            "deviations": base.deviations,
+            "data": {"task": base.data, "description": description},
+            "epochs": epochs,
+            "spec_sha": spec_hash(spec),
+            "trained": trained,
+            "seconds": round(time.perf_counter() - tick),
+        }
+        record["bases"][base.name] = kept
+        for key in [k for k, m in record["mutants"].items() if m["base"] == base.name]:
+            del record["mutants"][key]  # judged against an original that changed
+        _save(record, run.out)
+        last = [r["epochs"][-1] for r in trained["runs"]]
+        print(f"{base.name}: original {json.dumps(last)} ({kept['seconds']} s)", flush=True)
+    for mutant in mutants.generate(set(run.only) or None):
+        if mutant.base != base.name:
+            continue
+        mutant_spec = trained_spec(mutant.spec, regression)
+        done = record["mutants"].get(mutant.id)
+        if done and done["spec_sha"] == spec_hash(mutant_spec):
+            continue
+        tick = time.perf_counter()
+        trained = train(mutant_spec, data, epochs, run.seeds)
+        judged = verdict(base.name, mutant.operator, kept["trained"], trained, regression)
+        done = record["mutants"][mutant.id] = {
+            "base": base.name,
+            "operator": mutant.operator,
+            "detail": mutant.detail,
+            "spec_sha": spec_hash(mutant_spec),
+            "verdict": "fault" if judged["fault"] else "not a fault",
+            **judged,
+            "findings_when_trained": _levels(trained.get("findings", [])),
+            "last_epochs": [r["epochs"][-1] for r in trained.get("runs", []) if r["epochs"]],
+            "seconds": round(time.perf_counter() - tick),
+        }
+        _save(record, run.out)
+        shown = judged.get("mutant", judged.get("refused", ""))
+        print(f"{mutant.id}: {done['verdict']} {judged['why']} {shown} ({done['seconds']} s)", flush=True)
+
+
+def merge(record: dict, others: list[str], out: Path) -> None:
+    """Add the bases and mutants of the records ``others`` (runs of other bases, side by side) to ``record``."""
+    for other in others:
+        theirs = json.loads(Path(other).read_text(encoding="utf-8"))
+        record["bases"].update(theirs["bases"])
+        record["mutants"].update(theirs["mutants"])
+    _save(record, out)
+    print(f"{len(record['mutants'])} mutants of {len(record['bases'])} bases in {out}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="1 seed, 2 epochs, a scratch record: checks the script")
     parser.add_argument("--only", default="", help="operators to train, comma-separated (default: all)")
     parser.add_argument("--bases", default="", help="bases to train, comma-separated (default: all)")
     parser.add_argument("--out", default="", help="the record (default corpus/mutants/verdicts.json)")
+    parser.add_argument("--merge", nargs="*", default=[], help="train nothing: add these records' bases to --out")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     out = Path(args.out or ("/tmp/recall-quick.json" if args.quick else RECORD))
@@ -273,64 +350,16 @@ def main() -> None:
     }
     record["seeds"] = list(range(FIRST_SEED, FIRST_SEED + seeds))
     record["machine"] = f"{platform.machine()}, {os.cpu_count()} CPUs (shared), Python {platform.python_version()}"
-    only = set(filter(None, args.only.split(",")))
+    if args.merge:
+        merge(record, args.merge, out)
+        return
+    run = Run(out, seeds, frozenset(filter(None, args.only.split(","))), args.quick)
     bases = set(filter(None, args.bases.split(",")))
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
         for base in mutants.BASES:
-            if bases and base.name not in bases:
-                continue
-            regression = base.data in REGRESSION
-            data, description = write_task(base.data, Path(folder))
-            spec = trained_spec(mutants.base_spec(base), regression)
-            epochs = 2 if args.quick else spec["training"]["epochs"]
-            kept = record["bases"].get(base.name, {})
-            if kept.get("spec_sha") != spec_hash(spec) or "runs" not in kept.get("trained", {}):
-                tick = time.perf_counter()
-                trained = train(spec, data, epochs, seeds)
-                if "refused" in trained:
-                    raise SystemExit(f"{base.name}: the original does not train: {trained['refused']}")
-                kept = {
-                    "file": f"corpus/keras_io/{base.file}",
-                    "deviations": base.deviations,
-                    "data": {"task": base.data, "description": description},
-                    "epochs": epochs,
-                    "spec_sha": spec_hash(spec),
-                    "trained": trained,
-                    "seconds": round(time.perf_counter() - tick),
-                }
-                record["bases"][base.name] = kept
-                for key in [k for k, m in record["mutants"].items() if m["base"] == base.name]:
-                    del record["mutants"][key]  # judged against an original that changed
-                _save(record, out)
-                last = [run["epochs"][-1] for run in trained["runs"]]
-                print(f"{base.name}: original {json.dumps(last)} ({kept['seconds']} s)", flush=True)
-            for mutant in mutants.generate(only or None):
-                if mutant.base != base.name:
-                    continue
-                mutant_spec = trained_spec(mutant.spec, regression)
-                done = record["mutants"].get(mutant.id)
-                if done and done["spec_sha"] == spec_hash(mutant_spec):
-                    continue
-                tick = time.perf_counter()
-                trained = train(mutant_spec, data, epochs, seeds)
-                judged = verdict(base.name, mutant.operator, kept["trained"], trained, regression)
-                record["mutants"][mutant.id] = {
-                    "base": base.name,
-                    "operator": mutant.operator,
-                    "detail": mutant.detail,
-                    "spec_sha": spec_hash(mutant_spec),
-                    "verdict": "fault" if judged["fault"] else "not a fault",
-                    **judged,
-                    "findings_when_trained": _levels(trained.get("findings", [])),
-                    "last_epochs": [run["epochs"][-1] for run in trained.get("runs", []) if run["epochs"]],
-                    "seconds": round(time.perf_counter() - tick),
-                }
-                _save(record, out)
-                done = record["mutants"][mutant.id]
-                shown = judged.get("mutant", judged.get("refused", ""))
-                print(f"{mutant.id}: {done['verdict']} {judged['why']} {shown} ({done['seconds']} s)", flush=True)
-    _save(record, out)
+            if not bases or base.name in bases:
+                train_base(base, record, run, Path(folder))
     print(f"{len(record['mutants'])} mutants in {out} ({time.perf_counter() - started:.0f} s this run)")
 
 

@@ -249,9 +249,12 @@ def _load_module(name: str, path: Path):
     return module
 
 
+_SCRATCH = re.compile(r"/tmp/[^/\s]+/")  # the scratch folder the stand-in tasks were written to
+
+
 def _why(verdict: dict) -> str:
     if verdict.get("refused"):
-        return "refused: " + verdict["refused"][:160]
+        return "refused: " + _SCRATCH.sub("", verdict["refused"])[:160]
     return ", ".join(verdict["why"]) or "trains as well as its original"
 
 
