@@ -125,3 +125,24 @@ def test_lint_survives_a_tanh_after_batch_norm_before_softmax():
     head = [{"type": "global_average_pool1d"}, {"type": "dense", "units": 2, "activation": "softmax"}]
     spec = {"modelspec": 1, "name": "fcn_tanh", "input": {"shape": [128, 1]}, "layers": [*block, *block, *block, *head]}
     assert all(finding.code != "MS000" for finding in lint(spec))
+
+
+def test_a_rescaling_after_tanh_moves_the_range_ms601_checks(tmp_path):
+    """keras-io's DDPG actor (tanh, then × 2) with actions in [-2, 2] is a working model: no MS601; without the
+    rescaling the same targets are out of the tanh's range."""
+    np = pytest.importorskip("numpy")
+    from modelspec.linter.runner import lint
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "actions.npz"
+    np.savez(data, x=rng.standard_normal((400, 3)).astype("float32"), y=rng.uniform(-2, 2, (400, 1)).astype("float32"))
+    layers = [
+        {"type": "dense", "units": 16, "activation": "relu"},
+        {"type": "dense", "units": 1, "activation": "tanh"},
+        {"type": "rescaling", "scale": 2.0},
+    ]
+    spec = {"modelspec": 1, "name": "actor", "input": {"shape": [3]}, "layers": layers}
+    spec["training"] = {"optimizer": "adam", "loss": "mse"}
+    assert [f.code for f in lint(spec, data=data) if f.code == "MS601"] == []
+    spec["layers"] = layers[:2]
+    assert [f.code for f in lint(spec, data=data) if f.code == "MS601"] == ["MS601"]
