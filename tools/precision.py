@@ -7,28 +7,39 @@ tests/test_corpus.py, and the info-level findings per rule. Pure Python (no Tens
     PYTHONPATH=$PWD .venv/bin/python tools/precision.py           # print the report
     PYTHONPATH=$PWD .venv/bin/python tools/precision.py --write   # and write it to docs/precision.md
 
+It also lints the recall corpus (the mutants of tools/mutants.py, each judged by training in
+corpus/mutants/verdicts.json, written by benchmarks/recall.py) and reports lint's recall on the real faults per
+operator and per rule, without data (what `modelspec lint SPEC` sees: docs/precision.md, pure Python) and with
+each mutant's training data (`modelspec lint SPEC --data DATA`: docs/recall-with-data.md, which needs NumPy to
+generate the stand-in tasks; --write skips it without NumPy).
+
 tests/test_corpus.py fails when docs/precision.md differs from what this script prints, so the published figures
-cannot fall behind the corpus or the rules.
+cannot fall behind the corpus or the rules; tests/test_recall.py checks both recall documents.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import sys
+import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from modelspec.diagnostics import Diagnostic, Level
-from modelspec.errors import SpecError
-from modelspec.linter.runner import DEFAULT_CONFIG, run
+from modelspec.errors import DataError, SpecError
+from modelspec.linter.runner import DEFAULT_CONFIG, data_mismatch, data_profile, run
 from modelspec.loader import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 DOC = ROOT / "docs" / "precision.md"
+DATA_DOC = ROOT / "docs" / "recall-with-data.md"
+VERDICTS = CORPUS / "mutants" / "verdicts.json"
+REPORTED = (Level.WARNING, Level.ERROR)
 # A finding on the corpus: (file relative to corpus/, rule code, layer or field path).
 Key = tuple[str, str, Optional[str]]
 # keras.applications family of each architecture, by the start of its class name (longest first).
@@ -194,7 +205,174 @@ def render(models: list[Model], known: dict[Key, str]) -> str:
     for (code, name), count in sorted(infos.items()):
         touched = sum(any(f.code == code for f in model.findings) for model in models)
         out.append(f"| {code} `{name}` | {count} | {touched} |")
-    return "\n".join(out) + "\n"
+    return "\n".join(out + recall_part()) + "\n"
+
+
+def recall_part() -> list[str]:
+    """docs/precision.md's recall section (none before benchmarks/recall.py has written its verdicts)."""
+    if not VERDICTS.exists():
+        return []
+    return [
+        "",
+        "## Recall: what lint reports on faulty mutants",
+        "",
+        *render_recall(lint_mutants(), with_data=False),
+        "",
+        "The same with each mutant's training data (`lint --data`): docs/recall-with-data.md.",
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------- recall
+
+
+@dataclass(frozen=True)
+class Linted:
+    """One mutant of the recall corpus: its verdict from training and what lint reports on it."""
+
+    id: str
+    operator: str
+    fault: bool
+    why: str  # why training calls it a fault (or not)
+    reported: tuple[str, ...]  # codes found at warning or error level
+
+
+def recall_tools():
+    """benchmarks/recall.py as a module (its stand-in tasks, and tools/mutants.py as ``.mutants``)."""
+    return _load_module("_precision_recall", ROOT / "benchmarks" / "recall.py")
+
+
+def _load_module(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+_SCRATCH = re.compile(r"/tmp/[^/\s]+/")  # the scratch folder the stand-in tasks were written to
+
+
+def _why(verdict: dict) -> str:
+    if verdict.get("refused"):
+        return "refused: " + _SCRATCH.sub("", verdict["refused"])[:160]
+    return ", ".join(verdict["why"]) or "trains as well as its original"
+
+
+def lint_mutants(data: bool = False) -> list[Linted]:
+    """Lint every mutant (as trained) that verdicts.json judges; ``data``: with its stand-in task, as `lint --data`
+    (data that `train` refuses is an MS004 error and no rule runs, as in `lint_paths`). Needs NumPy with ``data``."""
+    tools = recall_tools()
+    verdicts = json.loads(VERDICTS.read_text(encoding="utf-8"))["mutants"]
+    bases = {base.name: base for base in tools.mutants.BASES}
+    linted = []
+    with tempfile.TemporaryDirectory() as folder:
+        files: dict[str, str] = {}
+        for mutant in tools.mutants.generate():
+            verdict = verdicts.get(mutant.id)
+            if verdict is None:
+                continue
+            base = bases[mutant.base]
+            model = load_spec(tools.trained_spec(mutant.spec, base.data in tools.REGRESSION))
+            if data:
+                if base.data not in files:
+                    files[base.data] = tools.write_task(base.data, Path(folder))[0]
+                try:
+                    findings = run(model, DEFAULT_CONFIG, data_profile(model, files[base.data]))
+                except DataError as exc:
+                    findings = [data_mismatch(model, exc)]
+            else:
+                findings = run(model, DEFAULT_CONFIG)
+            reported = tuple(sorted({f.code for f in findings if f.level in REPORTED}))
+            linted.append(Linted(mutant.id, mutant.operator, verdict["verdict"] == "fault", _why(verdict), reported))
+    return linted
+
+
+def recall(linted: list[Linted]) -> tuple[int, int]:
+    """(faults reported at warning or error level, faults)."""
+    faults = [m for m in linted if m.fault]
+    return sum(bool(m.reported) for m in faults), len(faults)
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{part / whole:.0%}" if whole else "–"
+
+
+def render_recall(linted: list[Linted], with_data: bool) -> list[str]:
+    """The recall section's lines: per operator, per rule, the misses and the non-faults lint warns on."""
+    record = json.loads(VERDICTS.read_text(encoding="utf-8"))
+    tools = recall_tools()
+    seeds = ", ".join(map(str, record["seeds"]))
+    how = (
+        "`modelspec lint SPEC --data DATA`, each mutant with its stand-in task"
+        if with_data
+        else "`modelspec lint SPEC`, without data"
+    )
+    hit, faults = recall(linted)
+    out = [
+        f"Lint ({how}) on the recall corpus: {len(linted)} mutants of {len(tools.mutants.BASES)} small working "
+        "models of `corpus/keras_io/` (tools/mutants.py: the bases, their stand-in tasks and deviations, and the "
+        "fault operators of DeepCrime and DeepMutation), each trained against its original with `compare` "
+        f"(seeds {seeds}) by `benchmarks/recall.py` on {record['machine']} "
+        f"({_seconds(record) / 60:.0f} minutes of training; `PYTHONPATH=$PWD python benchmarks/recall.py` "
+        "re-runs what changed). A mutant is a **fault** when training measurably suffers by the calibration "
+        f"criteria (≥ {record['criteria']['slower']:g}× the original's epochs to "
+        f"{record['criteria']['target']:.0%} of its final accuracy, a final validation loss ≥ "
+        f"{record['criteria']['worse_relative']:.0%} and ≥ {record['criteria']['worse_absolute']:g} worse, not "
+        "finite, or refused by Keras or compare's data check); the other mutants do not count in recall.",
+        "",
+        f"**Recall: {hit} of {faults} faults reported at warning or error level ({_percent(hit, faults)}).**",
+        "",
+        "| operator | mutants | faults | reported | recall | not faults | of which warned on |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for operator in tools.mutants.OPERATOR_NAMES:
+        group = [m for m in linted if m.operator == operator]
+        if not group:
+            continue
+        got, of = recall(group)
+        fine = [m for m in group if not m.fault]
+        warned = sum(bool(m.reported) for m in fine)
+        out.append(f"| {operator} | {len(group)} | {of} | {got} | {_percent(got, of)} | {len(fine)} | {warned} |")
+    out += [
+        f"| **all** | **{len(linted)}** | **{faults}** | **{hit}** | **{_percent(hit, faults)}** "
+        f"| **{sum(not m.fault for m in linted)}** | **{sum(bool(m.reported) and not m.fault for m in linted)}** |",
+        "",
+        "Which rules report the faults (a fault may be reported by several):",
+        "",
+        "| rule | faults reported | the only rule on |",
+        "|---|---:|---:|",
+    ]
+    codes = Counter(code for m in linted if m.fault for code in m.reported)
+    alone = Counter(m.reported[0] for m in linted if m.fault and len(m.reported) == 1)
+    for code, count in sorted(codes.items(), key=lambda item: (-item[1], item[0])):
+        out.append(f"| {code} | {count} | {alone.get(code, 0)} |")
+    missed = [m for m in linted if m.fault and not m.reported]
+    out += ["", f"Faults lint misses ({len(missed)}):", ""]
+    out += [f"- `{m.id}`: {m.why}" for m in missed] or ["- none"]
+    warned = [m for m in linted if not m.fault and m.reported]
+    out += ["", f"Mutants that train as well as their original and that lint warns on ({len(warned)}):", ""]
+    out += [f"- `{m.id}`: {', '.join(m.reported)}" for m in warned] or ["- none"]
+    return out
+
+
+def _seconds(record: dict) -> float:
+    return sum(item["seconds"] for part in ("bases", "mutants") for item in record[part].values())
+
+
+def render_data_doc(linted: list[Linted]) -> str:
+    return (
+        "\n".join(
+            [
+                "# Recall with data: what `lint --data` reports on faulty mutants",
+                "",
+                "Generated by `tools/precision.py --write` (needs NumPy; do not edit by hand; `tests/test_recall.py` "
+                "checks it is current). docs/precision.md has the same figures without data.",
+                "",
+                *render_recall(linted, with_data=True),
+            ]
+        )
+        + "\n"
+    )
 
 
 def known_false_alarms() -> dict[Key, str]:
@@ -211,6 +389,11 @@ def main(argv: list[str]) -> None:
     if "--write" in argv:
         DOC.write_text(text, encoding="utf-8")
         print(f"Wrote {DOC.relative_to(ROOT)}", file=sys.stderr)
+        if importlib.util.find_spec("numpy") is None:
+            print(f"NumPy is not installed: {DATA_DOC.relative_to(ROOT)} is left as it is", file=sys.stderr)
+        elif VERDICTS.exists():
+            DATA_DOC.write_text(render_data_doc(lint_mutants(data=True)), encoding="utf-8")
+            print(f"Wrote {DATA_DOC.relative_to(ROOT)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -225,7 +225,8 @@ def softmax_moments(n: int, var: float, between: float = 0.0) -> tuple[float, fl
     if between <= 0:
         return second, 1.0 / (n * n)
     inner = lambda u: gaussian_expectation(sigmoid, u - shift, within + spread_within)[0]  # noqa: E731
-    common = gaussian_expectation(inner, 0.0, between + spread - spread_within)[1]
+    # rounding can leave the shared part a hair below zero (between ≈ 0, spread_within ≈ spread)
+    common = gaussian_expectation(inner, 0.0, max(between + spread - spread_within, 0.0))[1]
     return second, min(max(common * norm * norm, 1.0 / (n * n)), second)
 
 

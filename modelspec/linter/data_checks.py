@@ -103,8 +103,22 @@ def profile(model: ModelSpec, dataset: Dataset) -> DataProfile:
     for name, array in dataset.targets.items():
         activation = model.analysis.producer_activation(name)
         bounds = output_range(activation) if activation is not None else (-math.inf, math.inf)
-        targets[name] = _stats(name, array, bounds)
+        targets[name] = _stats(name, array, _rescaled(model, name, bounds))
     return DataProfile(dataset.source, dataset.size, inputs, targets)
+
+
+def _rescaled(model: ModelSpec, name: str, bounds: tuple[float, float]) -> tuple[float, float]:
+    """``bounds``, the range of the activation that made output ``name``, moved by the rescaling layers between
+    that activation and the output (keras-io's DDPG actor: tanh, then × 2 for actions in [-2, 2])."""
+    layers, producer = model.analysis.layers, model.analysis.producer(name)
+    rescalings = []
+    while name in layers and layers[name] is not producer and len(layers[name].inputs) == 1:
+        if layers[name].type == "rescaling":
+            rescalings.append(layers[name].spec)
+        name = layers[name].inputs[0]
+    for rescaling in reversed(rescalings):  # the one nearest the activation first
+        bounds = rescaling.maps_range(*bounds)
+    return bounds
 
 
 class _Running:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, ClassVar, Literal, Optional, Union
 
 from pydantic import Field
@@ -111,6 +112,15 @@ class Rescaling(LayerBase):
     def keeps_zero(self) -> bool:
         values = lambda v: v if isinstance(v, list) else [v]  # noqa: E731
         return all(o == 0 for o in values(self.offset)) and all(s > 0 for s in values(self.scale))
+
+    def maps_range(self, low: float, high: float) -> tuple[float, float]:
+        """Where values in [low, high] land: the smallest range holding every channel's ``x * scale + offset``."""
+        scales = self.scale if isinstance(self.scale, list) else [self.scale]
+        offsets = self.offset if isinstance(self.offset, list) else [self.offset]
+        ends = [s * x + o for s in scales for o in offsets for x in (low, high) if not (s == 0 and math.isinf(x))] or [
+            0.0
+        ]
+        return min(ends), max(ends)
 
 
 class LayerScale(LayerBase):
