@@ -20,6 +20,8 @@ _PUBLIC = {
     "ModelSpec": "modelspec.loader",
     "load_spec": "modelspec.loader",
     "lint": "modelspec.linter.runner",
+    "fix": "modelspec.fixing",
+    "FixResult": "modelspec.fixing",
     "build_model": "modelspec.pipeline",
     "Data": "modelspec.requests",
     "Options": "modelspec.requests",

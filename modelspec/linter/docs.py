@@ -10,6 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from modelspec.fixing.fixers import applicability, describe
 from modelspec.linter.registry import RULES
 from modelspec.linter.rule import Rule
 
@@ -17,19 +18,25 @@ START, END = "<!-- rules-table:start -->", "<!-- rules-table:end -->"
 
 
 def rules_table() -> str:
-    """The markdown table of every rule: code, name, default level, what it flags."""
-    rows = ["| Code | Name | Level | What it flags |", "| --- | --- | --- | --- |"]
+    """The markdown table of every rule: code, name, default level, fix applicability, what it flags."""
+    rows = ["| Code | Name | Level | Fix | What it flags |", "| --- | --- | --- | --- | --- |"]
     for rule in RULES.values():
-        rows.append(f"| {rule.code} | `{rule.name}` | {rule.level} | {rule.summary.replace('|', '/')} |")
+        rows.append(
+            f"| {rule.code} | `{rule.name}` | {rule.level} | {applicability(rule.code)} "
+            f"| {rule.summary.replace('|', '/')} |"
+        )
     return "\n".join(rows)
 
 
 def rule_list() -> str:
-    """The plain-text list `modelspec rules` prints."""
+    """The plain-text list `modelspec rules` prints: code, name, level, fix applicability, summary."""
     width = max(len(rule.name) for rule in RULES.values())
-    return "\n".join(
-        f"{rule.code}  {rule.name:<{width}}  {rule.level.value:<7}  {rule.summary}" for rule in RULES.values()
-    )
+    rows = [f"{'CODE':<5}  {'NAME':<{width}}  {'LEVEL':<7}  {'FIX':<6}  WHAT IT FLAGS"]
+    rows += [
+        f"{rule.code}  {rule.name:<{width}}  {rule.level.value:<7}  {applicability(rule.code):<6}  {rule.summary}"
+        for rule in RULES.values()
+    ]
+    return "\n".join(rows)
 
 
 def explain(rule: Rule) -> str:
@@ -41,6 +48,7 @@ def explain(rule: Rule) -> str:
             "Thresholds ([tool.modelspec.lint.thresholds]): "
             + ", ".join(f"{name} = {value:g}" for name, value in rule.options.items()),
         ]
+    parts += ["", textwrap.fill(f"Fix: {describe(rule.code)}.", 100)]
     for title, text in rule.docs.sections():
         parts += ["", f"## {title}", ""]
         if title in ("Example", "Use instead"):

@@ -15,7 +15,7 @@ from modelspec.errors import EXIT_INVALID, EXIT_LINT, EXIT_OK, DataError, Settin
 from modelspec.linter import registry
 from modelspec.linter.config import LintConfig
 from modelspec.linter.data_checks import DataProfile, profile
-from modelspec.linter.rule import Subject
+from modelspec.linter.rule import Finding, Subject
 from modelspec.loader import ModelSpec, load_spec, spec_files
 from modelspec.variants import Vary, overridden, parse_sets
 
@@ -57,6 +57,14 @@ def data_profile(model: ModelSpec, source: Union[str, os.PathLike], target=None)
 def run(model: ModelSpec, config: LintConfig, data: Optional[DataProfile] = None) -> list[Diagnostic]:
     """Run every selected rule over a loaded spec (and ``data``, for the data-aware rules), drop suppressed
     findings, and locate the rest."""
+    return [diagnostic for diagnostic, _ in located(model, config, data)]
+
+
+def located(
+    model: ModelSpec, config: LintConfig, data: Optional[DataProfile] = None
+) -> list[tuple[Diagnostic, Optional[Finding]]]:
+    """``run``'s diagnostics, each with the rule's finding it reports (None for a problem of the configuration,
+    such as an unknown code in an ignore comment): `lint --fix` edits at the finding's spec path."""
     doc = model.document
     problems: list[Diagnostic] = []
     ignored = _spec_ignores(model, problems)
@@ -74,12 +82,12 @@ def run(model: ModelSpec, config: LintConfig, data: Optional[DataProfile] = None
             file, line, column, uses = doc.place(finding.path)
             if inline and _suppressed(code, (file, line), finding.layer, uses, inline, spans):
                 continue
-            found.append(
-                Diagnostic(
-                    file, line, column, code, rule.name, level, finding.message, finding.hint, finding.layer, uses
-                )
+            diagnostic = Diagnostic(
+                file, line, column, code, rule.name, level, finding.message, finding.hint, finding.layer, uses
             )
-    return sorted(problems + found, key=lambda d: (d.line, d.column, d.code))
+            found.append((diagnostic, finding))
+    pairs = [(problem, None) for problem in problems] + found
+    return sorted(pairs, key=lambda pair: (pair[0].line, pair[0].column, pair[0].code))
 
 
 def _spec_ignores(model: ModelSpec, problems: list[Diagnostic]) -> set[str]:
