@@ -20,19 +20,25 @@ from __future__ import annotations
 import functools
 import os
 import string
+import traceback
 
+import pytest
 from fixcheck import check_all, same
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
+import modelspec
 from modelspec import SpecError, source
 from modelspec.loader import from_document
 
 EXAMPLES = int(os.environ.get("MODELSPEC_FIX_EXAMPLES", "60"))
 PROFILE = settings(
     max_examples=EXAMPLES,
-    deadline=None,  # a fix lints the spec a few times: minutes under load would be a false alarm
+    deadline=None,  # a fix lints the spec a few times: seconds under load would be a false alarm
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+    # No shrinking: a failure's message holds the whole original and fixed text, and shrinking these specs takes
+    # hypothesis its full five minutes.
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
 )
 
 # --- the specs (data) --------------------------------------------------------------------------------------------
@@ -268,7 +274,7 @@ PLAIN = set(string.ascii_letters + string.digits + "_$.-")
 WORDS = ["note", "hidden", "why", "see docs", "TODO: tune", "keep", "x: y", "- not a list", "'quoted'", "tabs\tok"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def plain_safe(text: str) -> bool:
     """Whether ``text`` reads back as the same string when written plain."""
     if not text or not set(text) <= PLAIN or text[0] in "-.":
@@ -343,7 +349,7 @@ class Writer:
         return double_quoted(self.draw, value)
 
     @staticmethod
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def reads_as(form: str, value: float) -> bool:
         try:
             read = source.parse(f"k: {form}\n").data["k"]
@@ -456,17 +462,78 @@ def test_the_generated_text_reads_back_as_the_generated_data(case):
     assert same(source.parse(text, "<generated>").data, data), text
 
 
+def known_lint_crash(exc: BaseException) -> bool:
+    """The analysis's crash on some softmax outputs (see the xfail test below): not the fix's doing."""
+    return isinstance(exc, ValueError) and any(
+        frame.name == "softmax_moments" for frame in traceback.extract_tb(exc.__traceback__)
+    )
+
+
+def check_generated(text: str, *, unsafe: bool) -> None:
+    assume(valid(text))
+    try:
+        check_all(text, name="<generated>", unsafe=unsafe)
+    except ValueError as exc:
+        assume(not known_lint_crash(exc))
+        raise
+
+
 @PROFILE
 @given(spec_texts())
 def test_every_fix_keeps_the_three_properties(case):
-    text, _ = case
-    assume(valid(text))
-    check_all(text, name="<generated>", unsafe=True)
+    check_generated(case[0], unsafe=True)
 
 
 @PROFILE
 @given(spec_texts())
 def test_safe_fixes_keep_the_three_properties_and_apply_only_safe_fixes(case):
-    text, _ = case
-    assume(valid(text))
-    check_all(text, name="<generated>", unsafe=False)
+    check_generated(case[0], unsafe=False)
+
+
+# --- what these properties found ---------------------------------------------------------------------------------
+
+LINT_CRASH = """\
+modelspec: 1
+name: crash
+seed: 1
+input: {shape: [10, 4]}
+layers:
+  - {type: gru, units: 8}
+  - {type: dense, units: 4}
+  - {type: dense, units: 16, activation: softsign}
+  - {type: dense, units: 4, use_bias: false}
+  - {type: dense, units: 2}
+  - {type: activation, activation: softmax}
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=ValueError,
+    reason="lint crashes (math domain error in analysis.moments.softmax_moments: a negative variance); "
+    "found by the fix property tests on a fixed text, and lint of main crashes on it too",
+)
+def test_lint_of_a_softmax_after_a_stack_of_dense_layers_does_not_crash():
+    assert isinstance(modelspec.lint(LINT_CRASH), list)
+
+
+ONE_UNIT_SOFTMAX_WITH_MSE = """\
+modelspec: 1
+name: m
+seed: 1
+input: {shape: [8]}
+layers:
+  - {type: dense, units: 4, activation: relu}
+  - {type: dense, name: out, units: 1, activation: softmax}
+training: {optimizer: adam, loss: mse}
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="MS301 (-> categorical_crossentropy) and MS302 (-> sigmoid) each leave the other's finding, and "
+    "together too: both end as 'internal error: the finding is still reported after the fix'",
+)
+def test_fixes_of_one_output_that_disagree_are_not_internal_errors():
+    result = modelspec.fix(ONE_UNIT_SOFTMAX_WITH_MSE, unsafe=True)
+    assert not [skip for skip in result.skipped if skip.reason.startswith("internal error")], result.skipped
