@@ -234,10 +234,9 @@ def check_fixed_findings_gone(text: str, result, *, name: str = "<spec>") -> lis
     the same path: a finding of the original located at the fix's path or at an ancestor of it, looked for at
     that path in the fixed text); ``remaining`` is that lint. Returns the lint."""
     document = source.parse(result.text, name)
-    from_document(document)  # validates, or raises SpecError
+    after = modelspec.lint(from_document(document))  # validates (or raises SpecError), then lints
     before_document = source.parse(text, name)
-    before = {(d.code, d.line, d.column) for d in modelspec.lint(text)}
-    after = modelspec.lint(result.text)
+    before = {(d.code, d.line, d.column) for d in modelspec.lint(from_document(before_document))}
     places = {(d.code, d.line, d.column) for d in after}
     for fix in result.applied:
         path = tuple(fix.path)
