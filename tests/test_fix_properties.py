@@ -6,10 +6,11 @@ tanh, zeros, uniform [0, 1], a shared seed), selu, biases before batch normalisa
 range, losses and output activations or units that do not fit, doubled activations, hidden softmax, recurrent
 kernels, no seed, blocks whose uses agree or differ. Their text mixes block and flow mappings and lists, 2 and 4
 spaces of indentation, indentless lists, plain, single- and double-quoted scalars (escapes included), `True` /
-`FALSE`-style booleans, keys in any order, `key:` with its value on the next line, `|-` / `>-` block scalars (a
-block's description folded over several lines), inline and full-line comments, blank lines, comments between blank
-lines, and a document start or none. No anchors (`modelspec lint` refuses nothing for them, but a fix cannot edit
-a shared node in one place).
+`FALSE`-style booleans, keys in any order, `key:` with its value (and a comment) on the next lines, `|-` / `>-`
+block scalars (a block's description folded over several lines), flow lists over several lines with comments
+inside, inline and full-line comments, blank lines, comments between blank lines, a document start and end or
+none, a byte-order mark, CRLF line ends, a missing last line break. No anchors (a fix cannot edit a node that
+several places share in one place).
 
 The default profile runs in well under a minute on two cores; MODELSPEC_FIX_EXAMPLES=5000 (say) runs that many
 examples of each property (issue 18: "the property tests hold on thousands of generated specs").
@@ -305,6 +306,7 @@ class Writer:
         self.flow_bias = draw(st.sampled_from([0.1, 0.5, 0.9]))  # how much of the text is flow style
         self.comment_bias = draw(st.sampled_from([0.0, 0.2, 0.5]))
         self.spacey = draw(st.booleans())  # `{ a: 1 }` rather than `{a: 1}`
+        self.dash = "-   " if self.indent == 4 and draw(st.booleans()) else "- "  # a list item's mapping column
         self.count = 0
 
     def chance(self, p: float) -> bool:
@@ -385,6 +387,8 @@ class Writer:
     def entry(self, key: str, item, column: int) -> list[str]:
         head = " " * column + self.key(key) + ":"
         inner = column + self.indent
+        if isinstance(item, list) and len(item) > 1 and isinstance(item[0], dict) and self.chance(0.15):
+            return self.flow_lines(head, item, column, inner)
         if isinstance(item, (dict, list)) and item and not self.chance(self.flow_bias):
             lines = [head + self.inline()]
             if isinstance(item, dict):
@@ -394,8 +398,20 @@ class Writer:
             return self.block_scalar(head, item, inner)
         text = self.flow(item) if isinstance(item, (dict, list)) else self.scalar(item)
         if "\n" not in text and self.chance(0.1):
-            return [head + self.inline(), " " * inner + text]  # `key:` with its value on the next line
+            # `key:` with its value on the next line, a comment between them sometimes
+            between = [" " * inner + self.comment()] if self.chance(self.comment_bias) else []
+            return [head + self.inline(), *between, " " * inner + text]
         return [head + " " + text + self.inline()]
+
+    def flow_lines(self, head: str, items: list, column: int, inner: int) -> list[str]:
+        """A flow list over several lines, one item a line, comments after the commas and between the items."""
+        lines = [head + " [" + self.inline()]
+        for number, item in enumerate(items):
+            if number and self.chance(self.comment_bias):
+                lines.append(" " * inner + self.comment())
+            comma = "," if number < len(items) - 1 else ""
+            lines.append(" " * inner + self.flow(item) + comma + self.inline())
+        return lines + [" " * column + "]"]
 
     def block_scalar(self, head: str, item: str, inner: int) -> list[str]:
         """`key: |-` or `key: >-` and the text below (folded over several lines where it has spaces); the reader
@@ -414,9 +430,8 @@ class Writer:
             if number:
                 lines += self.gap(column)
             if isinstance(item, dict) and item and not self.chance(self.flow_bias):
-                body = self.mapping(item, column + 2)
-                first = next(i for i, line in enumerate(body) if line.strip() and not line.lstrip().startswith("#"))
-                body[first] = " " * column + "- " + body[first][column + 2 :]
+                body = self.mapping(item, column + len(self.dash))
+                body[0] = " " * column + self.dash + body[0][column + len(self.dash) :]
                 lines += body
             else:
                 text = self.flow(item) if isinstance(item, (dict, list)) else self.scalar(item)
@@ -425,6 +440,8 @@ class Writer:
 
     def document(self, data: dict) -> str:
         lines = []
+        if self.chance(0.05):
+            lines.append("\ufeff# a byte-order mark first")
         if self.chance(0.3):
             lines.append("# yaml-language-server: $schema=../modelspec.schema.json")
         if self.chance(0.15):
@@ -435,7 +452,10 @@ class Writer:
             lines += self.entry(key, item, 0)
         if self.chance(0.2):
             lines += ["", self.comment()]
-        return "\n".join(lines) + ("\n" if not self.chance(0.05) else "")
+        if self.chance(0.05):
+            lines.append("...")
+        newline = "\r\n" if self.chance(0.1) else "\n"
+        return newline.join(lines) + (newline if not self.chance(0.05) else "")
 
 
 @st.composite
