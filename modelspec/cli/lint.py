@@ -40,7 +40,9 @@ def export_formats(values) -> list[str]:
         EXIT_INVALID,
         note="With --strict, warnings fail too. A --set that is malformed, names a layer a spec lacks or makes a spec "
         "invalid exits 2 (the error names the file); so does --data that is unreadable, and data that does not fit a "
-        "spec as `train` would refuse it (an MS004 finding at the spec field it is about).",
+        "spec as `train` would refuse it (an MS004 finding at the spec field it is about). With --fix or --diff the "
+        "findings left after fixing decide the code; a file that changed on disk while it was fixed is not "
+        "overwritten and exits 2, as does --unsafe-fixes without --fix or --diff.",
     ),
 )
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
@@ -141,10 +143,10 @@ def _check_fix_options(fixing: bool, overrides, data) -> None:
 
 def _fix(paths, config, *, specs_only: bool, unsafe: bool, diff: bool) -> LintResult:
     """Fix every file (or print the diff), say on stderr what was fixed, and return the remaining findings."""
-    fixed = fix_paths(paths, config, unsafe=unsafe, specs_only=specs_only)
-    result = LintResult(files=len(fixed))
+    result = LintResult()
     failures = []
-    for one in fixed:
+    for one in fix_paths(paths, config, unsafe=unsafe, specs_only=specs_only):
+        result.files += 1
         result.diagnostics += one.diagnostics
         if diff:
             sys.stdout.write(one.diff())

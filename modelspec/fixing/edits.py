@@ -139,8 +139,9 @@ def _add(spans: Spans, path: SpanPath, parent: Node, key: str, value: Any, after
         raise Refused("the mapping's first key does not start its line")
     end = children[index].end
     where = spans.line_end(end - 1 if end > 0 and spans.text[end - 1] == "\n" else end)
-    newline = "" if spans.text[:where].endswith("\n") or where == 0 else "\n"
-    return TextEdit(where, where, newline + " " * indent + entry + "\n")
+    eol = "\r\n" if "\r\n" in spans.text else "\n"  # a new line ends as the file's lines do
+    newline = "" if spans.text[:where].endswith("\n") or where == 0 else eol
+    return TextEdit(where, where, newline + " " * indent + entry + eol)
 
 
 def _remove(spans: Spans, path: SpanPath) -> TextEdit:
@@ -173,7 +174,7 @@ def _remove(spans: Spans, path: SpanPath) -> TextEdit:
     if len(siblings) == 1:
         raise Refused("the entry is the mapping's only one: removing it would change the mapping's type")
     if rest:  # a comment after the entry stays, on a line of its own at the entry's indentation
-        newline = "\n" if text[end - 1 : end] == "\n" else ""
+        newline = text[node.end : end][len(text[node.end : end].rstrip("\r\n")) :]
         return TextEdit(line_start, end, text[line_start:start].replace("-", " ") + rest + newline)
     return TextEdit(line_start, end, "")
 
@@ -186,8 +187,10 @@ def apply_edits(text: str, edits: list[TextEdit]) -> str:
 
 
 def apply_changes(data: Any, changes: list[Change]) -> Any:
-    """A copy of ``data`` with ``changes`` made (list removals from the last index): what the text must read as."""
+    """A copy of ``data`` with ``changes`` made (each once; list removals from the last index): what the text must
+    read as."""
     data = copy.deepcopy(data)
+    changes = [c for index, c in enumerate(changes) if c not in changes[:index]]  # the same change once
     removals = sorted((c for c in changes if c.op == REMOVE), key=lambda c: c.path, reverse=True)
     for change in [c for c in changes if c.op != REMOVE] + removals:
         target = data

@@ -2,8 +2,10 @@
 
 One round: lint, ask each finding's fixer for its changes, find where each is written in this file, turn them
 into text edits, drop the conflicting ones, edit, then check: the text read again must hold the original data
-except at the paths the fixes declared, it must validate, and the fixed findings must be gone. A round that
-fails a check is retried without the fixes it blames, which are reported with an internal-error note. Rounds
+except at the paths the fixes declared, it must validate, and the fixed findings must be gone. When a round
+fails the check, its fixes are tried one at a time in order, each kept if it passes with those kept before it: one
+that fails alone is reported with an internal-error note, one that fails only beside the others (two fixes of one
+output that each undo the other's reason) as a conflict, judged again on the fixed text. Rounds
 repeat (a fix can reveal another finding) until one has nothing left to apply — so fixing the result again
 changes nothing — at most ``MAX_ROUNDS`` times.
 
@@ -30,6 +32,8 @@ from modelspec.linter.runner import DEFAULT_CONFIG, located
 from modelspec.loader import ModelSpec, from_document
 
 MAX_ROUNDS = 4
+# What a bug (of a fixer, or of lint on a fixed text) raises: reported as an internal error, never a traceback.
+_BUGS = (KeyError, IndexError, TypeError, AttributeError, ValueError, ArithmeticError)
 _LEVEL_ORDER = {Level.ERROR: 0, Level.WARNING: 1, Level.INFO: 2}
 
 
@@ -113,28 +117,42 @@ def fix(
     path = os.fspath(path)
     config = config or DEFAULT_CONFIG
     model = load(text, path)
-    current, applied, skipped = text, [], []
+    # A spec without `extends:` or blocks: its document's data is the file's, as written (nothing reads it back).
+    raw = model.document.data if not model.document.origins and model.document.path == path else None
+    state = _State(text, model, located(model, config), raw)
+    applied, skipped = [], []
     for _ in range(MAX_ROUNDS):
-        outcome = _round(current, model, config, unsafe)
+        outcome = _round(state, config, unsafe)
         skipped = outcome.skipped
         if not outcome.made:
             break
-        current, model = outcome.text, outcome.model
+        state = outcome.state
         applied += outcome.made
     else:
-        pending = _round(current, model, config, unsafe)
+        pending = _round(state, config, unsafe)
         if pending.made:
             skipped = pending.skipped + [
-                _skip(one, f"internal error: fixes did not settle after {MAX_ROUNDS} rounds") for one in pending.planned
+                _skip(one.diagnostic, f"internal error: fixes did not settle after {MAX_ROUNDS} rounds")
+                for one in pending.planned
             ]
-    remaining = tuple(diagnostic for diagnostic, _ in located(model, config))
-    return FixResult(current, tuple(applied), remaining, tuple(skipped), original=text)
+    remaining = tuple(diagnostic for diagnostic, _ in state.found)
+    return FixResult(state.text, tuple(applied), remaining, tuple(skipped), original=text)
+
+
+@dataclass
+class _State:
+    """A text between rounds: its spec, its findings (each linted once), and its data as written (None: not read
+    yet; the check of a round leaves the data it verified)."""
+
+    text: str
+    model: ModelSpec
+    found: list
+    raw: Optional[dict]
 
 
 @dataclass
 class _Outcome:
-    text: str
-    model: ModelSpec
+    state: _State
     made: list[AppliedFix]
     skipped: list[SkippedFix]
     planned: list[_Planned] = field(default_factory=list)
@@ -144,30 +162,43 @@ def _skip(diagnostic: Diagnostic, reason: str) -> SkippedFix:
     return SkippedFix(diagnostic.code, diagnostic.line, diagnostic.column, reason)
 
 
-def _round(text: str, model: ModelSpec, config: LintConfig, unsafe: bool) -> _Outcome:
-    """Plan the fixes of ``model``'s findings and make those that pass the checks."""
-    pairs = [(d, f) for d, f in located(model, config) if f is not None and d.code in fixers.FIXES]
+def _round(state: _State, config: LintConfig, unsafe: bool) -> _Outcome:
+    """Plan the fixes of the state's findings and make those that pass the checks."""
+    pairs = [(d, f) for d, f in state.found if f is not None and d.code in fixers.FIXES]
+    if not pairs:
+        return _Outcome(state, [], [])
     pairs.sort(key=lambda pair: (_LEVEL_ORDER.get(pair[0].level, 3), pair[0].code, pair[0].line, pair[0].column))
+    text, model = state.text, state.model
     measured = spans.measure(text)
-    raw = source.parse(text, model.path).data
+    raw = state.raw if state.raw is not None else source.parse(text, model.path).data
     planned, skipped = _plan(pairs, model, measured, unsafe)
-    excluded: set[int] = set()
-    while True:
-        chosen = [one for index, one in enumerate(planned) if index not in excluded]
-        if not chosen:
-            return _Outcome(text, model, [], skipped)
-        new_text = edits.apply_edits(text, [one.edit for one in chosen])
-        blamed, reason, new_model = _check(raw, new_text, model.path, chosen, config)
-        if not blamed:
-            made = [
-                AppliedFix(one.diagnostic.code, one.raw.path, one.proposal.applicability, _described(one))
-                for one in chosen
-            ]
-            return _Outcome(new_text, new_model, made, skipped, chosen)
-        for index, one in enumerate(planned):
-            if index not in excluded and id(one) in blamed:
-                excluded.add(index)
-                skipped.append(_skip(one.diagnostic, f"internal error: {reason}; the fix was not made"))
+    if not planned:
+        return _Outcome(state, [], skipped)
+    blamed, reason, checked = _try(raw, text, model.path, planned, config)
+    accepted = planned
+    if blamed:  # one at a time, in order: keep each fix that passes with those kept before it
+        accepted, checked = [], None
+        for one in planned:
+            trial = accepted + [one]
+            failed, why, result = _try(raw, text, model.path, trial, config)
+            if not failed:
+                accepted, checked = trial, result
+            elif accepted and not _try(raw, text, model.path, [one], config)[0]:
+                made = ", ".join(sorted({kept.diagnostic.code for kept in accepted}))
+                skipped.append(_skip(one.diagnostic, f"conflicts with the fixes made before it ({made})"))
+            else:
+                skipped.append(_skip(one.diagnostic, f"internal error: {why}; the fix was not made"))
+        if not accepted:
+            return _Outcome(state, [], skipped)
+    made = [
+        AppliedFix(one.diagnostic.code, one.raw.path, one.proposal.applicability, _described(one)) for one in accepted
+    ]
+    return _Outcome(checked, made, skipped, accepted)
+
+
+def _try(raw, text: str, path: str, chosen: list[_Planned], config: LintConfig):
+    """Make ``chosen``'s edits in ``text`` and check the result (``_check``)."""
+    return _check(raw, edits.apply_edits(text, [one.edit for one in chosen]), path, chosen, config)
 
 
 def _plan(pairs, model: ModelSpec, measured: spans.Spans, unsafe: bool) -> tuple[list[_Planned], list[SkippedFix]]:
@@ -185,10 +216,11 @@ def _plan(pairs, model: ModelSpec, measured: spans.Spans, unsafe: bool) -> tuple
             placed += [_place(doc, measured, diagnostic, finding, proposal) for proposal in proposals]
         except (fixers.NoFix, Refused) as exc:
             skipped.append(_skip(diagnostic, str(exc)))
+        except _BUGS as exc:  # a fixer's bug: not the user's
+            skipped.append(_skip(diagnostic, f"internal error: the fix failed ({type(exc).__name__}: {exc})"))
     shares = _shares(doc)
     wanted = Counter((one.where, one.edit) for one in placed)
     kept: list[_Planned] = []
-    seen_paths: set = set()
     for one in placed:
         users, count = shares.get(one.where, 1), wanted[(one.where, one.edit)]
         if users > 1 and count < users:
@@ -205,11 +237,7 @@ def _plan(pairs, model: ModelSpec, measured: spans.Spans, unsafe: bool) -> tuple
         if clash is not None:
             skipped.append(_skip(one.diagnostic, f"conflicts with the fix of {clash.diagnostic.code} (applied first)"))
             continue
-        key = (one.diagnostic.code, one.diagnostic.line, one.diagnostic.column, one.edit)
-        if key in seen_paths:
-            continue
-        seen_paths.add(key)
-        kept.append(one)
+        kept.append(one)  # an edit that another kept fix makes too is made once (edits.apply_edits)
     return kept, skipped
 
 
@@ -245,7 +273,7 @@ def _shares(doc: source.Document) -> dict[tuple, int]:
 
 def _check(raw, new_text: str, path: str, chosen: list[_Planned], config: LintConfig):
     """Check an edited text: it reads back as the data with exactly the declared changes, validates, and lacks
-    the fixed findings. Returns (ids of the fixes to blame, why, the new spec); no blame: it passed."""
+    the fixed findings. Returns (ids of the fixes to blame, why, the new state); no blame: it passed."""
     everyone = {id(one) for one in chosen}
     expected = edits.apply_changes(raw, [one.raw for one in chosen])
     try:
@@ -258,11 +286,17 @@ def _check(raw, new_text: str, path: str, chosen: list[_Planned], config: LintCo
         model = from_document(document)
     except SpecError as exc:
         return everyone, f"the fixed spec does not validate ({exc.diagnostics[0].message})", None
-    after = {(d.code, tuple(f.path), f.layer) for d, f in located(model, config) if f is not None}
+    except _BUGS as exc:
+        return everyone, f"reading the fixed spec failed ({type(exc).__name__}: {exc})", None
+    try:
+        found = located(model, config)
+    except _BUGS as exc:  # lint's own bug on the fixed text: the fix is not made, and lint of the file still runs
+        return everyone, f"linting the fixed text failed ({type(exc).__name__}: {exc})", None
+    after = {(d.code, tuple(f.path), f.layer) for d, f in found if f is not None}
     stayed = {id(one) for one in chosen if _finding_key(one) in after}
     if stayed:
         return stayed, "the finding is still reported after the fix", None
-    return set(), "", model
+    return set(), "", _State(new_text, model, found, expected)
 
 
 def _described(one: _Planned) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Iterable
+import stat
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
@@ -75,16 +76,24 @@ def fix_paths(
     *,
     unsafe: bool = False,
     specs_only: bool = False,
-) -> list[FileFix]:
-    """Fix every spec under ``paths`` (files, or folders as `lint` reads them); nothing is written.
+) -> Iterator[FileFix]:
+    """Fix every spec under ``paths`` (files, or folders as `lint` reads them), one file at a time, each once
+    (a file named twice is fixed once); nothing is written (the caller writes each before the next is read).
 
     Raises ``SettingsError`` when a folder holds no spec file.
     """
-    return [fix_file(path, config, unsafe) for path in spec_files(paths) if not specs_only or is_spec(path)]
+    seen: set[str] = set()
+    for path in spec_files(paths):
+        key = os.path.realpath(path)
+        if key in seen or (specs_only and not is_spec(path)):
+            continue
+        seen.add(key)
+        yield fix_file(path, config, unsafe)
 
 
 def write(fixed: FileFix) -> None:
-    """Write a fixed file back, atomically, keeping a byte-order mark it had.
+    """Write a fixed file back, atomically, keeping its permissions and a byte-order mark it had (a symbolic link
+    stays a link: its target is rewritten).
 
     Raises ``SettingsError`` when the file's bytes changed on disk since they were read (it is not overwritten).
     """
@@ -98,5 +107,8 @@ def write(fixed: FileFix) -> None:
     if now != fixed.raw:
         raise SettingsError(f"{fixed.path}: the file changed on disk since it was read; not overwritten (run again)")
     text = fixed.result.text
-    with atomic.replacing(fixed.path, fixed.path.suffix) as temporary, open(temporary, "wb") as handle:
+    target = Path(os.path.realpath(fixed.path))  # a symbolic link stays one: its target is rewritten
+    mode = stat.S_IMODE(os.stat(target).st_mode)
+    with atomic.replacing(target, target.suffix) as temporary, open(temporary, "wb") as handle:
         handle.write((_BOM if fixed.raw.startswith(_BOM) else b"") + text.encode("utf-8"))
+    os.chmod(target, mode)  # the file keeps its permissions

@@ -55,14 +55,25 @@ def _show(path: tuple) -> str:
     return ".".join(words[-2:]) if words and words[-1] in ("type", "seed") and len(words) > 1 else words[-1]
 
 
-def _written(subject: Subject, finding: Finding, slot: str, *, defaults: bool = False) -> tuple:
-    """The finding's path when it is where ``slot`` is written (on the layer, or under `defaults:` if allowed)."""
+def _own(subject: Subject, name: str, slot: str) -> tuple:
+    """Where ``slot`` of layer ``name`` is (or would be) written on the layer itself."""
+    info = subject.analysis.layers[name]
+    return tuple(info.path) + ((info.spec.CORE_FIELD,) if info.spec.CORE_FIELD else ()) + (slot,)
+
+
+def _written(subject: Subject, finding: Finding, slot: str) -> tuple[tuple, bool]:
+    """Where to write ``slot`` for the finding, and whether it is there already. A value set under `defaults:`,
+    which other layers share, is not changed there: the flagged layer gets its own `slot:` key instead."""
     path = tuple(finding.path)
+    if path and path[0] == "defaults" and finding.layer in subject.analysis.layers:
+        own = _own(subject, finding.layer, slot)
+        return own, own in subject.document.value_locations
     if not path or path[-1] != slot:
+        if finding.layer in subject.analysis.layers:
+            own = _own(subject, finding.layer, slot)
+            return own, own in subject.document.value_locations
         raise NoFix(f"`{slot}` is not written on the layer")
-    if path[0] == "defaults" and not defaults:
-        raise NoFix(f"`{slot}` is set under `defaults:`, which other layers share: change it there by hand")
-    return path
+    return path, True
 
 
 def _initializer(value: str, keep_seed: bool = True) -> Fixer:
@@ -71,8 +82,10 @@ def _initializer(value: str, keep_seed: bool = True) -> Fixer:
     def fix(subject: Subject, finding: Finding, diagnostic: Diagnostic) -> list[Proposal]:
         slot = str(finding.path[-1]) if finding.path else ""
         if not slot.endswith("_initializer"):
-            raise NoFix("the finding is not at an initializer")
-        path = _written(subject, finding, slot)
+            raise NoFix("the initializer is not written on the layer itself (an alias repeats another layer?)")
+        path, written = _written(subject, finding, slot)
+        if not written:
+            return [Proposal(Change(SET, path, value), SAFE, f"{slot}: {value} added (`defaults:` stays as it is)")]
         old = _value(subject, path)
         if isinstance(old, dict) and keep_seed and value != "auto" and set(old) <= {"type", "seed"}:
             path, old = path + ("type",), old.get("type")  # {type: he_normal, seed: 3}: keep the seed
@@ -97,20 +110,15 @@ DEFAULT_SEED = 42
 
 
 def _unseeded(subject: Subject, finding: Finding, diagnostic: Diagnostic) -> list[Proposal]:
-    """MS109: add the model seed the hint names, after `name:` (else last)."""
-    return [Proposal(Change(SET, ("seed",), DEFAULT_SEED, after="name"), SAFE, f"seed: {DEFAULT_SEED} added")]
+    """MS109: add the model seed the hint names, after `name:` (else after `modelspec:`)."""
+    after = "name" if ("name",) in subject.document.key_locations else "modelspec"
+    return [Proposal(Change(SET, ("seed",), DEFAULT_SEED, after=after), SAFE, f"seed: {DEFAULT_SEED} added")]
 
 
 def _useless_bias(subject: Subject, finding: Finding, diagnostic: Diagnostic) -> list[Proposal]:
-    """MS202: `use_bias: false` on the layer (set, or added to its mapping)."""
-    info = subject.analysis.layers[finding.layer]
-    path = tuple(finding.path)
-    if path == tuple(info.path):
-        core = (info.spec.CORE_FIELD,) if info.spec.CORE_FIELD else ()
-        path = path + core + ("use_bias",)
-        return [Proposal(Change(SET, path, False), SAFE, f"{_show(path)}: false added")]
-    path = _written(subject, finding, "use_bias")
-    return [Proposal(Change(SET, path, False), SAFE, f"{_show(path)}: true -> false")]
+    """MS202: `use_bias: false` on the layer (set, or added to its mapping; `defaults:` stays as it is)."""
+    path, written = _written(subject, finding, "use_bias")
+    return [Proposal(Change(SET, path, False), SAFE, f"use_bias: {'true -> false' if written else 'false added'}")]
 
 
 def _learning_rate(subject: Subject, finding: Finding, diagnostic: Diagnostic) -> list[Proposal]:
@@ -184,6 +192,19 @@ def _output_fit(subject: Subject, finding: Finding, diagnostic: Diagnostic) -> l
     raise NoFix("the hint offers a choice: fix it by hand")
 
 
+_MONITOR = re.compile(r"^(?:monitor `(\w+)`: |did you mean '(\w+)'\?$)")
+
+
+def _monitor(subject: Subject, finding: Finding, diagnostic: Diagnostic) -> list[Proposal]:
+    """MS305: the quantity the hint names, when it names one (a misspelling, an alias, the output's prefix)."""
+    match = _MONITOR.match(finding.hint or "")
+    path = tuple(finding.path)
+    if match is None or path not in subject.document.value_locations:
+        raise NoFix("the hint offers a choice: fix it by hand")
+    name = match.group(1) or match.group(2)
+    return [Proposal(Change(SET, path, name), UNSAFE, f"monitor: {_value(subject, path)} -> {name}")]
+
+
 # code -> (applicability shown for the rule, fixer, what the fix does): one table, read by `modelspec rules`,
 # docs/rules.md and the engine. A rule that is not listed has no fix.
 FIXES: dict[str, tuple[str, Fixer, str]] = {
@@ -213,6 +234,11 @@ FIXES: dict[str, tuple[str, Fixer, str]] = {
         UNSAFE,
         _output_fit,
         "writes the output activation or the loss the hint names, when it names one (else none)",
+    ),
+    "MS305": (
+        UNSAFE,
+        _monitor,
+        "watches the quantity the hint names, when it names one (the callback then acts: training changes)",
     ),
     "MS302": (UNSAFE, _output_fit, "a 1-unit softmax output becomes sigmoid; the number of classes is yours to set"),
 }

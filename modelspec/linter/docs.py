@@ -79,7 +79,9 @@ def rules_markdown() -> str:
             [
                 "# Lint rules",
                 "Generated from the rule registry by `python -m modelspec.linter.docs`; "
-                "`modelspec rules CODE` prints the same text.",
+                "`modelspec rules CODE` prints the same text. Fix: what `modelspec lint --fix` does about the "
+                "rule's findings — *safe* (made by `--fix`), *unsafe* (made only with `--unsafe-fixes`: it changes "
+                'what the model computes or how it trains) or *none*; see the README, "Fixing findings".',
                 rules_table(),
             ]
             + [explain(rule).replace("# ", "## ", 1).replace("\n## ", "\n### ") for rule in RULES.values()]
