@@ -24,12 +24,13 @@ import string
 import traceback
 
 import pytest
-from fixcheck import check_all, same
+from fixcheck import check_all, check_preserved, same
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
 import modelspec
 from modelspec import SpecError, source
+from modelspec.fixing import AppliedFix, FixResult
 from modelspec.loader import from_document
 
 EXAMPLES = int(os.environ.get("MODELSPEC_FIX_EXAMPLES", "60"))
@@ -557,3 +558,59 @@ training: {optimizer: adam, loss: mse}
 def test_fixes_of_one_output_that_disagree_are_not_internal_errors():
     result = modelspec.fix(ONE_UNIT_SOFTMAX_WITH_MSE, unsafe=True)
     assert not [skip for skip in result.skipped if skip.reason.startswith("internal error")], result.skipped
+
+
+# --- the checks themselves catch what a YAML round trip gets wrong ----------------------------------------------
+
+ORIGINAL = """\
+modelspec: 1
+name: m   # the name
+seed: 1
+
+# the layers, between blank lines
+
+layers:
+  - type: dense
+    units: 4
+    activation: tanh
+    kernel_initializer: he_normal   # He before tanh
+    use_bias: True
+  - {type: dense, units: 2, activation: softmax}
+"""
+FIXED = ORIGINAL.replace("he_normal   #", "glorot_uniform   #")
+DECLARED = (AppliedFix("MS102", ("layers", 0, "kernel_initializer"), "safe", "he_normal -> glorot_uniform"),)
+
+
+def faked(text: str) -> FixResult:
+    return FixResult(text, DECLARED, original=ORIGINAL)
+
+
+def test_the_checks_pass_a_minimal_edit():
+    check_preserved(ORIGINAL, faked(FIXED))
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        pytest.param(FIXED.replace("\n# the layers, between blank lines\n", "\n"), id="comment-between-blank-lines"),
+        pytest.param(FIXED.replace("   # the name", ""), id="inline-comment"),
+        pytest.param(FIXED.replace("   # He before tanh", ""), id="comment-on-the-edited-line"),
+        pytest.param(FIXED.replace("use_bias: True", "use_bias: true"), id="True-as-true"),
+        pytest.param(FIXED.replace("\n\nlayers:", "\nlayers:"), id="blank-line"),
+        pytest.param(FIXED.replace("\n  ", "\n"), id="indentation"),  # the list indentless
+        pytest.param(
+            FIXED.replace(
+                "{type: dense, units: 2, activation: softmax}", "type: dense\n    units: 2\n    activation: softmax"
+            ),
+            id="flow-to-block",
+        ),
+        pytest.param(FIXED.replace("name: m", "name: 'm'"), id="quoting"),
+        pytest.param(
+            FIXED.replace("modelspec: 1\nname: m   # the name", "name: m   # the name\nmodelspec: 1"), id="order"
+        ),
+        pytest.param(FIXED.replace("units: 4", "units: 8"), id="data-outside-the-declared-path"),
+    ],
+)
+def test_the_checks_catch_what_a_round_trip_gets_wrong(broken):
+    with pytest.raises(AssertionError):
+        check_preserved(ORIGINAL, faked(broken))
