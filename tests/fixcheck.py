@@ -126,16 +126,19 @@ def list_equal_except(a: list, b: list, paths: set, prefix: Path) -> bool:
     return False
 
 
-def outside_edits(original: str, fixed: str, touched: list[tuple[int, int]]) -> str | None:
+def outside_edits(
+    original: str, fixed: str, touched: list[tuple[int, int]], loose: frozenset = frozenset()
+) -> str | None:
     """None when ``fixed`` is ``original`` with only the ``touched`` line ranges replaced (and lines added next to
-    them); else a description of the first run of untouched lines that is not in the fixed text, in order."""
+    them, or next to a ``loose`` line: one that must stay, but a line may be added before or after it); else a
+    description of the first run of untouched lines that is not in the fixed text, in order."""
     lines = original.splitlines(keepends=True)
     inside = {number for first, last in touched for number in range(first, last + 1)}
     runs: list[list[int]] = []  # runs of consecutive untouched line numbers
     for number in range(len(lines)):
         if number in inside:
             continue
-        if runs and runs[-1][-1] == number - 1:
+        if runs and runs[-1][-1] == number - 1 and number not in loose and number - 1 not in loose:
             runs[-1].append(number)
         else:
             runs.append([number])
@@ -153,6 +156,19 @@ def outside_edits(original: str, fixed: str, touched: list[tuple[int, int]]) -> 
             return f"the original's lines {run[0] + 1}..{run[-1] + 1} are not in the fixed text, in place"
         position = found + len(segment)
     return None
+
+
+def after_regions(text: str, regions: list[tuple[int, int]]) -> frozenset:
+    """The blank and comment-only lines right after each region (of a mapping a key is added to): the new line may
+    go among them (after a blank line, before a trailing comment), as long as each of them stays."""
+    lines = text.splitlines()
+    loose = set()
+    for _, last in regions:
+        number = last + 1
+        while number < len(lines) and (not lines[number].strip() or lines[number].lstrip().startswith("#")):
+            loose.add(number)
+            number += 1
+    return frozenset(loose)
 
 
 COMMENT = re.compile(r"(?:^|\s)(#.*)$")
@@ -195,7 +211,8 @@ def check_preserved(text: str, result, name: str = "<spec>") -> Checked:
         return Checked(result, original, fixed)
     known = spans(text)
     touched = [region(known, path) for path in paths]
-    problem = outside_edits(text, result.text, touched)
+    added = [region(known, path) for path in paths if path not in known]
+    problem = outside_edits(text, result.text, touched, after_regions(text, added))
     assert problem is None, (
         f"{problem} (edits declared at {sorted(paths, key=str)}):\n{text}\n---- fixed:\n{result.text}"
     )

@@ -560,6 +560,15 @@ def test_fixes_of_one_output_that_disagree_are_a_conflict_not_internal_errors():
     check_all(ONE_UNIT_SOFTMAX_WITH_MSE, unsafe=True)
 
 
+def test_a_key_added_after_a_block_scalar_keeps_the_blank_line_and_the_trailing_comment():
+    """Found by the 2,500-example run: the new `seed:` goes after the blank line that follows the last value (a
+    block scalar), before the trailing comment and the document end; every line of the original stays."""
+    text = "modelspec: 1\ninput: {shape: [8]}\nlayers:\n  - {type: dense, units: 2, activation: softmax}\n"
+    text += "name: |-\n  generated\n\n# the end\n...\n"
+    result = check_all(text, unsafe=False)
+    assert [fix.code for fix in result.applied] == ["MS109"]
+
+
 # --- the checks themselves catch what a YAML round trip gets wrong ----------------------------------------------
 
 ORIGINAL = """\
