@@ -139,19 +139,12 @@ def _selu(subject: Subject, finding: Finding, diagnostic: Diagnostic) -> list[Pr
     return _initializer("lecun_normal")(subject, finding, diagnostic)
 
 
-def _activation_of(subject: Subject, name: str) -> tuple:
-    """Where the activation of layer ``name`` is written on it; NoFix when it is not."""
-    info = subject.analysis.layers[name]
-    core = (info.spec.CORE_FIELD,) if info.spec.CORE_FIELD else ()
-    path = tuple(info.path) + core + ("activation",)
-    if path not in subject.document.key_locations:
-        raise NoFix(f"the activation of '{name}' is not written on it")
-    return path
-
-
 def _set_activation(subject: Subject, name: str, value: str) -> list[Proposal]:
-    path = _activation_of(subject, name)
-    old = _value(subject, path)
+    """`activation: VALUE` on layer ``name``: replaced where it is written on the layer, else added to it (a
+    linear default, or a value of `defaults:`, which other layers share and which stays as it is)."""
+    path = _own(subject, name, "activation")
+    written = next((p for p in (path, ("defaults", "activation")) if p in subject.document.value_locations), None)
+    old = _value(subject, written) if written else "linear"
     return [Proposal(Change(SET, path, value), UNSAFE, f"{_show(path)}: {old} -> {value}")]
 
 
@@ -172,7 +165,10 @@ def _hidden_softmax(subject: Subject, finding: Finding, diagnostic: Diagnostic) 
 
 
 # The hints of MS301/MS302 that name one edit (the others leave a choice): the rule's own words decide.
-_USE_ACTIVATION = re.compile(r"^use `activation: (\w+)`(?: for one probability| \(or a linear output .*\))?$")
+_USE_ACTIVATION = re.compile(
+    r"^(?:use `activation: (\w+)`(?: for one probability| \(or a linear output .*\))?"
+    r"|set `from_logits: true` on the loss, or `activation: (\w+)` on the output)$"  # a linear head: the squashing
+)
 _USE_LOSS = re.compile(r"^use (\w+_crossentropy)$")
 
 
@@ -180,7 +176,7 @@ def _output_fit(subject: Subject, finding: Finding, diagnostic: Diagnostic) -> l
     """MS301, MS302: the output activation or the loss that the hint names, when it names exactly one."""
     hint = finding.hint or ""
     if finding.layer is not None and (match := _USE_ACTIVATION.match(hint)):
-        return _set_activation(subject, finding.layer, match.group(1))
+        return _set_activation(subject, finding.layer, match.group(1) or match.group(2))
     if match := _USE_LOSS.match(hint):
         path = tuple(finding.path)
         old = _value(subject, path) if path in subject.document.value_locations else None

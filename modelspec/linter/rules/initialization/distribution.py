@@ -90,7 +90,7 @@ MS105 = Rule(
         ),
         use_instead=spec(
             "  - type: dense\n    units: 64\n    activation: relu\n"
-            "    kernel_initializer: he_uniform\n"
+            "    kernel_initializer: auto   # He for relu, the hint\n"
             "  - {type: dense, units: 10, activation: softmax}\n"
         ),
         known_problems="Calibrated (docs/calibration.md, MS105's row; `benchmarks/calibration.py --only mean "
@@ -186,7 +186,7 @@ MS106 = Rule(
         ),
         use_instead=spec(
             "  - type: dense\n    units: 256\n    activation: relu\n"
-            "    kernel_initializer: he_normal   # stddev sqrt(2/784) = 0.05\n"
+            "    kernel_initializer: auto   # he_normal for relu: stddev sqrt(2/784) = 0.05\n"
             "  - {type: dense, units: 10, activation: softmax}\n",
             input_shape="[784]",
         ),
