@@ -20,6 +20,7 @@ pytestmark = pytest.mark.tensorflow
 optuna = pytest.importorskip("optuna")
 np = pytest.importorskip("numpy")
 yaml = pytest.importorskip("yaml")
+sqlalchemy = pytest.importorskip("sqlalchemy")
 
 SPEC = {
     "modelspec": 1,
@@ -181,8 +182,8 @@ def test_a_process_killed_mid_trial_is_retried_and_the_study_completes(files, tm
             running = optuna.load_study(study_name="toy", storage=storage).get_trials(
                 states=(optuna.trial.TrialState.RUNNING,)
             )
-        except KeyError:  # the study is not created yet
-            continue
+        except (KeyError, sqlalchemy.exc.SQLAlchemyError):  # the study, or its tables, are not created yet: the
+            continue  # first process may be creating them this moment (this poll then races it, as two processes do)
         if running:
             time.sleep(1.0)
             killed = running[0].number
