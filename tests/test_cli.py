@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from modelspec.cli import cli
+from modelspec.cli.commands import COMMANDS
 from tests.conftest import ROOT, python, write_spec
 
 MLP = ROOT / "specs" / "mlp.yaml"
@@ -338,12 +339,12 @@ def test_every_command_documents_the_exit_codes_it_can_return(runner, name):
 
 
 def test_every_command_is_in_the_exit_code_table():
-    assert set(EXIT_CODES) - {None} == set(cli.commands)
+    assert set(EXIT_CODES) - {None} == set(COMMANDS)
 
 
-@pytest.mark.parametrize("name", sorted(cli.commands))
+@pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_every_option_has_a_help_text(name):
-    for param in cli.commands[name].params:
+    for param in cli.get_command(None, name).params:
         if isinstance(param, click.Option) and not param.hidden and "--help" not in param.opts:
             assert param.help, f"modelspec {name} {param.opts[-1]} has no help text"
 

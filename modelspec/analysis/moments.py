@@ -11,6 +11,7 @@ The table in docs/signal.md lists the same laws. Pure Python: never imports Tens
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
@@ -161,8 +162,14 @@ def activated_pair(name: str, z: Moments, pair: float) -> Optional[float]:
     together = min(max(pair - mean * mean, 0.0), var)
     if together <= 1e-12 * max(second, 1e-300) or name in ("softmax", "log_softmax"):
         return None
+    return mean_square_of_means(name, mean, together, var - together)
+
+
+@functools.lru_cache(maxsize=4096)  # nested quadrature, asked again with the same moments by every similar layer
+def mean_square_of_means(name: str, mean: float, between: float, within: float) -> float:
+    """E_u[(E[f(u + e)])²] for u ~ N(mean, between) (a unit's mean) and e ~ N(0, within) (the rest)."""
     activation = ACTIVATIONS[name]
-    return gaussian_expectation(lambda u: activation.moments(u, var - together)[0], mean, together)[1]
+    return gaussian_expectation(lambda u: activation.moments(u, within)[0], mean, between)[1]
 
 
 def activate(name: str, pre: Moments, width: Optional[int], shared: Optional[float] = None) -> Signal:
@@ -185,12 +192,12 @@ def activate(name: str, pre: Moments, width: Optional[int], shared: Optional[flo
     out_mean, out_second = activation.moments(mean, var)
     out_shared = None
     if between > 0:  # E_u[(E[f(u + e)])²], u ~ N(mean, between) a unit's mean, e ~ N(0, within) the rest
-        within = var - between
-        out_shared = gaussian_expectation(lambda u: activation.moments(u, within)[0], mean, between)[1]
+        out_shared = mean_square_of_means(name, mean, between, var - between)
         out_shared = min(max(out_shared, out_mean * out_mean), out_second)
     return Signal(out_mean, out_second, 1.0, (name, mean, var, between), shared=out_shared)
 
 
+@functools.lru_cache(maxsize=4096)  # two nested quadratures: asked again by every similar softmax head
 def softmax_moments(n: int, var: float, between: float = 0.0) -> tuple[float, float]:
     """(E[p²], E[(a unit's mean p)²]) per element of a softmax over n logits with variance ``var``, of which
     ``between`` is shared by a unit's positions and examples.

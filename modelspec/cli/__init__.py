@@ -65,8 +65,10 @@ def _exit_now(code: int) -> None:
 
 def __getattr__(name: str):
     # `from modelspec.cli import cli` (the click group, for tests and embedding) loads the commands on first use.
-    if name in ("cli", "DEFAULT_MAX_PARAMS"):
-        return getattr(import_module("modelspec.cli.commands"), name)
+    if name == "cli":
+        return import_module("modelspec.cli.commands").cli
+    if name == "DEFAULT_MAX_PARAMS":
+        return import_module("modelspec.pipeline").DEFAULT_MAX_PARAMS
     raise AttributeError(f"module 'modelspec.cli' has no attribute {name!r}")
 
 

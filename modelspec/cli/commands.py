@@ -5,32 +5,48 @@ message and exit code here, in one place, for every command, and a Ctrl-C exits 
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import click
 
 from modelspec import __version__
 from modelspec.cli import EXIT_INTERRUPTED
-from modelspec.cli.build import build
 from modelspec.cli.common import EPILOG, print_error
-from modelspec.cli.compare import compare
-from modelspec.cli.expand import expand_command
-from modelspec.cli.export import export_command
-from modelspec.cli.graph import graph_command
-from modelspec.cli.importer import import_command
-from modelspec.cli.lint import lint_command
-from modelspec.cli.probe import probe
-from modelspec.cli.rules import rules_command
-from modelspec.cli.schema import schema
-from modelspec.cli.train import evaluate, train
-from modelspec.cli.tune import tune
-from modelspec.cli.validate import validate
 from modelspec.errors import ModelspecError
-from modelspec.pipeline import DEFAULT_MAX_PARAMS
 
-__all__ = ["DEFAULT_MAX_PARAMS", "cli"]
+# Each command's module is imported when the command runs (or when `--help` lists them all): `modelspec lint` does
+# not pay for the modules of `graph`, `compare` or `import` (benchmarks/lint_speed.py measures its cold start).
+COMMANDS = {
+    "validate": "modelspec.cli.validate:validate",
+    "lint": "modelspec.cli.lint:lint_command",
+    "build": "modelspec.cli.build:build",
+    "train": "modelspec.cli.train:train",
+    "evaluate": "modelspec.cli.train:evaluate",
+    "probe": "modelspec.cli.probe:probe",
+    "compare": "modelspec.cli.compare:compare",
+    "tune": "modelspec.cli.tune:tune",
+    "export": "modelspec.cli.export:export_command",
+    "import": "modelspec.cli.importer:import_command",
+    "rules": "modelspec.cli.rules:rules_command",
+    "schema": "modelspec.cli.schema:schema",
+    "graph": "modelspec.cli.graph:graph_command",
+    "expand": "modelspec.cli.expand:expand_command",
+}
+
+__all__ = ["COMMANDS", "cli"]
 
 
 class _Commands(click.Group):
     """The command group; a user error in any command is printed (never a traceback) and sets the exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, name = COMMANDS[cmd_name].split(":")
+        return getattr(import_module(module), name)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -50,21 +66,3 @@ class _Commands(click.Group):
 def cli() -> None:
     """Validate, lint and compile YAML model specs into Keras 3 models."""
 
-
-for command in (
-    validate,
-    lint_command,
-    build,
-    train,
-    evaluate,
-    probe,
-    compare,
-    tune,
-    export_command,
-    import_command,
-    rules_command,
-    schema,
-):
-    cli.add_command(command)
-cli.add_command(graph_command)
-cli.add_command(expand_command)
