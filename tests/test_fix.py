@@ -449,16 +449,3 @@ def test_writing_keeps_the_mode_a_link_and_a_byte_order_mark(tmp_path):
     assert link.is_symlink() and (target.stat().st_mode & 0o777) == 0o640
     assert target.read_bytes().startswith(b"\xef\xbb\xbf")
     assert target.read_bytes()[3:].decode() == fix(BROKEN.read_text(encoding="utf-8")).text
-
-
-def test_fixes_that_undo_each_others_reason_are_a_conflict_not_an_internal_error():
-    # One softmax unit under mse: MS301 wants categorical_crossentropy, MS302 sigmoid; together, each finding
-    # comes back. MS301 (first in the stated order) is made; MS302 is judged again on the fixed text.
-    text = HEAD.replace("layers:\n", "training: {optimizer: adam, loss: mse}\nlayers:\n") + (
-        "  - {type: dense, units: 4, activation: relu}\n  - {type: dense, name: out, units: 1, activation: softmax}\n"
-    )
-    result = fix(text, unsafe=True)
-    assert [one.code for one in result.applied] == ["MS301"]
-    assert "loss: categorical_crossentropy}" in result.text
-    assert not [skip for skip in result.skipped if skip.reason.startswith("internal error")], result.skipped
-    assert fix(result.text, unsafe=True).text == result.text

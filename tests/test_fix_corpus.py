@@ -48,39 +48,14 @@ def test_fixing_a_rule_example_keeps_the_three_properties(code):
     check_all(RULES[code].docs.example, name=f"<{code} example>", unsafe=True)
 
 
-# Rules whose fix does not give the docs' "Use instead" (reported to the lead; the docs or the fix should change):
-DIFFERENT_FROM_USE_INSTEAD = {
-    "MS109": "the fix adds `seed: 42`; Use instead has `seed: 1`",
-    "MS201": "the fix makes the dense layer linear and keeps the softmax layer; Use instead removes the softmax "
-    "layer and gives the dense layer softmax (the same function, one layer fewer)",
-    "MS302": "no fix is made on the docs example ('the hint offers a choice'), though the rule's fix is unsafe",
-}
-
-
-@pytest.mark.parametrize(
-    "code",
-    [
-        pytest.param(code, marks=pytest.mark.xfail(strict=True, reason=DIFFERENT_FROM_USE_INSTEAD[code]))
-        if code == "MS302"
-        else code
-        for code in FIXABLE
-    ],
-)
+@pytest.mark.parametrize("code", FIXABLE)
 def test_a_fixable_rule_fixes_its_own_docs_example(code):
     result = modelspec.fix(RULES[code].docs.example, unsafe=True)
     assert code in {fix.code for fix in result.applied}, result.skipped
     assert code not in {d.code for d in result.remaining}, [d.format() for d in result.remaining]
 
 
-@pytest.mark.parametrize(
-    "code",
-    [
-        pytest.param(code, marks=pytest.mark.xfail(strict=True, reason=DIFFERENT_FROM_USE_INSTEAD[code]))
-        if code in DIFFERENT_FROM_USE_INSTEAD
-        else code
-        for code in FIXABLE
-    ],
-)
+@pytest.mark.parametrize("code", FIXABLE)
 def test_a_fixed_docs_example_is_the_docs_use_instead(code):
     """The same spec once loaded (a value the docs leave to its default may be written out by the fix)."""
     docs = RULES[code].docs

@@ -13,7 +13,6 @@ runs only with `--unsafe-fixes`; *none*: the rule has no fix (its hint leaves a 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 from modelspec.diagnostics import Diagnostic
 from modelspec.fixing.edits import REMOVE, SET, Change
 from modelspec.linter.rule import Finding, Subject
+from modelspec.linter.rules.initialization.seeds import SUGGESTED_SEED
 
 SAFE, UNSAFE, NONE = "safe", "unsafe", "none"
 APPLICABILITIES = (SAFE, UNSAFE, NONE)
@@ -105,14 +105,10 @@ def _shared_seed(subject: Subject, finding: Finding, diagnostic: Diagnostic) -> 
     return [Proposal(Change(REMOVE, seed), SAFE, f"{_show(seed)}: removed (was {init['seed']})")]
 
 
-# What MS109's hint says to add; any integer would do, this one is the hint's.
-DEFAULT_SEED = 42
-
-
 def _unseeded(subject: Subject, finding: Finding, diagnostic: Diagnostic) -> list[Proposal]:
     """MS109: add the model seed the hint names, after `name:` (else after `modelspec:`)."""
     after = "name" if ("name",) in subject.document.key_locations else "modelspec"
-    return [Proposal(Change(SET, ("seed",), DEFAULT_SEED, after=after), SAFE, f"seed: {DEFAULT_SEED} added")]
+    return [Proposal(Change(SET, ("seed",), SUGGESTED_SEED, after=after), SAFE, f"seed: {SUGGESTED_SEED} added")]
 
 
 def _useless_bias(subject: Subject, finding: Finding, diagnostic: Diagnostic) -> list[Proposal]:
@@ -164,40 +160,34 @@ def _hidden_softmax(subject: Subject, finding: Finding, diagnostic: Diagnostic) 
     return _set_activation(subject, finding.layer, "relu")
 
 
-# The hints of MS301/MS302 that name one edit (the others leave a choice): the rule's own words decide.
-_USE_ACTIVATION = re.compile(
-    r"^(?:use `activation: (\w+)`(?: for one probability| \(or a linear output .*\))?"
-    r"|set `from_logits: true` on the loss, or `activation: (\w+)` on the output)$"  # a linear head: the squashing
-)
-_USE_LOSS = re.compile(r"^use (\w+_crossentropy)$")
-
-
 def _output_fit(subject: Subject, finding: Finding, diagnostic: Diagnostic) -> list[Proposal]:
-    """MS301, MS302: the output activation or the loss that the hint names, when it names exactly one."""
-    hint = finding.hint or ""
-    if finding.layer is not None and (match := _USE_ACTIVATION.match(hint)):
-        return _set_activation(subject, finding.layer, match.group(1) or match.group(2))
-    if match := _USE_LOSS.match(hint):
+    """MS301, MS302: the output activation and the loss the finding suggests (its hint names them)."""
+    suggests = finding.suggests
+    if suggests is None or (suggests.activation is None and suggests.loss is None):
+        raise NoFix("the hint offers a choice: fix it by hand")
+    found = []
+    if suggests.activation is not None:
+        if finding.layer is None:
+            raise NoFix("the finding names no layer")
+        found += _set_activation(subject, finding.layer, suggests.activation)
+    if suggests.loss is not None:
         path = tuple(finding.path)
         old = _value(subject, path) if path in subject.document.value_locations else None
         if isinstance(old, dict) and set(old) == {"type"}:
             path, old = path + ("type",), old["type"]
         if not isinstance(old, str):
             raise NoFix("the loss is not written as a name")
-        return [Proposal(Change(SET, path, match.group(1)), UNSAFE, f"{_show(path)}: {old} -> {match.group(1)}")]
-    raise NoFix("the hint offers a choice: fix it by hand")
-
-
-_MONITOR = re.compile(r"^(?:monitor `(\w+)`: |did you mean '(\w+)'\?$)")
+        found.append(Proposal(Change(SET, path, suggests.loss), UNSAFE, f"{_show(path)}: {old} -> {suggests.loss}"))
+    return found
 
 
 def _monitor(subject: Subject, finding: Finding, diagnostic: Diagnostic) -> list[Proposal]:
-    """MS305: the quantity the hint names, when it names one (a misspelling, an alias, the output's prefix)."""
-    match = _MONITOR.match(finding.hint or "")
+    """MS305: the quantity the finding suggests, when its hint names one (a misspelling, an alias, the output's
+    prefix)."""
     path = tuple(finding.path)
-    if match is None or path not in subject.document.value_locations:
+    if finding.suggests is None or finding.suggests.monitor is None or path not in subject.document.value_locations:
         raise NoFix("the hint offers a choice: fix it by hand")
-    name = match.group(1) or match.group(2)
+    name = finding.suggests.monitor
     return [Proposal(Change(SET, path, name), UNSAFE, f"monitor: {_value(subject, path)} -> {name}")]
 
 
@@ -221,7 +211,7 @@ FIXES: dict[str, tuple[str, Fixer, str]] = {
     "MS107": (SAFE, _initializer("auto"), "replaces the recurrent initializer with `auto` (orthogonal)"),
     "MS112": (SAFE, _initializer("zeros"), "starts the bias at zero (`bias_initializer: zeros`)"),
     "MS108": (SAFE, _shared_seed, "removes the repeated explicit seed (the model's `seed:` derives one)"),
-    "MS109": (SAFE, _unseeded, f"adds `seed: {DEFAULT_SEED}` at the top level"),
+    "MS109": (SAFE, _unseeded, f"adds `seed: {SUGGESTED_SEED}` at the top level"),
     "MS202": (SAFE, _useless_bias, "sets `use_bias: false` on the layer before batch_norm"),
     "MS303": (SAFE, _learning_rate, "replaces the learning rate with the optimizer's usual starting rate"),
     "MS201": (UNSAFE, _double_activation, "sets `activation: linear` on the layer before the second activation"),
@@ -236,7 +226,12 @@ FIXES: dict[str, tuple[str, Fixer, str]] = {
         _monitor,
         "watches the quantity the hint names, when it names one (the callback then acts: training changes)",
     ),
-    "MS302": (UNSAFE, _output_fit, "a 1-unit softmax output becomes sigmoid; the number of classes is yours to set"),
+    "MS302": (
+        UNSAFE,
+        _output_fit,
+        "a 1-unit output becomes one sigmoid unit (with binary_crossentropy under a categorical loss); "
+        "the number of classes is yours to set",
+    ),
 }
 
 

@@ -24,6 +24,16 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class Suggestion:
+    """The one edit a finding's hint names, as a record (the hint is its words): what `lint --fix` writes
+    (modelspec/fixing/fixers.py). A hint that leaves a choice has none."""
+
+    activation: Optional[str] = None  # on the finding's layer
+    loss: Optional[str] = None  # at the finding's path
+    monitor: Optional[str] = None  # at the finding's path
+
+
+@dataclass(frozen=True)
 class Finding:
     """One problem a rule found. The runner stamps the rule's code, name and level (or the finding's own) and
     locates ``path``."""
@@ -35,6 +45,7 @@ class Finding:
     # A level below the rule's for a case that calibration found harmless (docs/calibration.md); None: the rule's.
     # A level configured for the rule (`[tool.modelspec.lint.levels]`) still wins.
     level: Optional[Level] = None
+    suggests: Optional[Suggestion] = None
 
 
 @dataclass(frozen=True)

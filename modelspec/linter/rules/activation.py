@@ -94,8 +94,11 @@ MS201 = Rule(
             "  - {type: dense, units: 10, activation: sigmoid}\n"
             "  - {type: activation, activation: softmax}\n"
         ),
+        # What the fix writes: the layer before the second activation becomes linear, and no layer is removed (a
+        # name that `outputs:` or `inputs:` refers to stays); `units: 10, activation: softmax` alone is the same.
         use_instead=spec(
-            "  - {type: dense, units: 64, activation: relu}\n  - {type: dense, units: 10, activation: softmax}\n"
+            "  - {type: dense, units: 64, activation: relu}\n  - {type: dense, units: 10, activation: linear}\n"
+            "  - {type: activation, activation: softmax}\n"
         ),
         known_problems="Calibration: docs/calibration.md, MS201's row (`benchmarks/calibration.py --only double "
         "--seeds 2`; "

@@ -1,5 +1,9 @@
 """Shared pieces of rule docs: the references the rules cite, and the spec skeleton of the examples."""
 
+from __future__ import annotations
+
+from typing import Optional
+
 GLOROT_2010 = (
     "Glorot & Bengio (2010), Understanding the difficulty of training deep feedforward neural networks, "
     "AISTATS. https://proceedings.mlr.press/v9/glorot10a.html"
@@ -34,7 +38,9 @@ KERAS_LOSSES = "Keras losses: https://keras.io/api/losses/"
 SIGNAL_DOC = "modelspec's signal model: docs/signal.md"
 
 
-def spec(layers: str, extra: str = "", seed: bool = True, input_shape: str = "[32]") -> str:
-    """Return a whole example spec around ``layers`` (YAML list items, indented two spaces)."""
-    head = f"modelspec: 1\nname: example\n{'seed: 1' + chr(10) if seed else ''}input: {{shape: {input_shape}}}\n"
+def spec(layers: str, extra: str = "", seed: Optional[int] = 1, input_shape: str = "[32]") -> str:
+    """Return a whole example spec around ``layers`` (YAML list items, indented two spaces); no `seed:` when
+    ``seed`` is None."""
+    seeded = "" if seed is None else f"seed: {seed}\n"
+    head = f"modelspec: 1\nname: example\n{seeded}input: {{shape: {input_shape}}}\n"
     return head + "layers:\n" + layers.rstrip("\n") + "\n" + extra

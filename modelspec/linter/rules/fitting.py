@@ -13,8 +13,8 @@ import difflib
 from collections.abc import Iterator, Mapping
 from typing import Optional
 
-from modelspec.diagnostics import Level, did_you_mean
-from modelspec.linter.rule import Docs, Finding, Rule, Subject
+from modelspec.diagnostics import Level
+from modelspec.linter.rule import Docs, Finding, Rule, Subject, Suggestion
 from modelspec.linter.rules.doc_parts import spec
 from modelspec.schema.training import BINARY, METRICS, REGRESSION, Training, canonical_metric, logged_quantities
 
@@ -97,24 +97,30 @@ def _shown(names: list[str], limit: int = 6) -> str:
     return listed + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def _metric_hint(prefix: str, base: str, training: Training, outputs: list[str], logged: list[str]) -> Optional[str]:
+# A hint, and the one quantity it names (None: it leaves a choice).
+_Hint = tuple[str, Optional[str]]
+
+
+def _metric_hint(prefix: str, base: str, training: Training, outputs: list[str], logged: list[str]) -> Optional[_Hint]:
     """The hint when the monitored name (without `val_`) is a metric's name or alias."""
     metric = canonical_metric(base)
     spelled = [name for name in logged if canonical_metric(name) == metric]
     if spelled:
-        return f"monitor `{prefix}{spelled[0]}`: Keras logs a metric under the name training.metrics gives it"
+        name = prefix + spelled[0]
+        return f"monitor `{name}`: Keras logs a metric under the name training.metrics gives it", name
     if metric not in METRICS:
         return None
     if metric not in map(canonical_metric, training.metrics):
         where = f"`{prefix}{metric}`" if len(outputs) == 1 else f"`{prefix}{outputs[0]}_{metric}` (one per output)"
         return (
-            f"add {metric} to training.metrics so that Keras computes it, then monitor {where}; or monitor {prefix}loss"
+            f"add {metric} to training.metrics so that Keras computes it, then monitor {where}; or monitor {prefix}loss",
+            None,
         )
     names = " or ".join(f"`{prefix}{output}_{metric}`" for output in outputs[:3])
-    return f"this model has {len(outputs)} outputs, so Keras logs {metric} per output: monitor {names}"
+    return f"this model has {len(outputs)} outputs, so Keras logs {metric} per output: monitor {names}", None
 
 
-def _output_name_hint(prefix: str, base: str, outputs: list[str], logged: list[str]) -> Optional[str]:
+def _output_name_hint(prefix: str, base: str, outputs: list[str], logged: list[str]) -> Optional[_Hint]:
     """The hint when a one-output model's monitor names its output (`out_loss`): Keras logs `loss`."""
     own = f"{outputs[0]}_"
     if len(outputs) != 1 or not base.startswith(own):
@@ -123,22 +129,24 @@ def _output_name_hint(prefix: str, base: str, outputs: list[str], logged: list[s
     quantity = next((name for name in logged if canonical_metric(name) == canonical_metric(quantity)), quantity)
     if quantity not in logged:
         return None
-    return f"monitor `{prefix}{quantity}`: a model with one output logs its quantities without the output's name"
+    name = prefix + quantity
+    return f"monitor `{name}`: a model with one output logs its quantities without the output's name", name
 
 
-def _unknown_monitor_hint(monitor: str, training: Training, outputs: list[str], logged: list[str]) -> str:
+def _unknown_monitor_hint(monitor: str, training: Training, outputs: list[str], logged: list[str]) -> _Hint:
     prefix = VALIDATION if monitor.startswith(VALIDATION) else ""
     base = monitor[len(prefix) :]
     hint = _metric_hint(prefix, base, training, outputs, logged) or _output_name_hint(prefix, base, outputs, logged)
     if hint is not None:
         return hint
-    suggestion = did_you_mean(monitor, [prefix + name for name in logged])
-    if suggestion:
-        return suggestion.removeprefix("; ")
+    close = difflib.get_close_matches(monitor, [prefix + name for name in logged], n=1)
+    if close:
+        return f"did you mean '{close[0]}'?", close[0]
     metric = difflib.get_close_matches(base, METRICS, n=1)
     if metric:
-        return f"did you mean the metric {metric[0]}? " + _metric_hint(prefix, metric[0], training, outputs, logged)
-    return f"monitor one of: {_shown([prefix + name for name in logged])}"
+        words, name = _metric_hint(prefix, metric[0], training, outputs, logged)
+        return f"did you mean the metric {metric[0]}? {words}", None
+    return f"monitor one of: {_shown([prefix + name for name in logged])}", None
 
 
 def _monitor_unknown(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
@@ -149,12 +157,14 @@ def _monitor_unknown(subject: Subject, options: Mapping[str, float]) -> Iterator
         monitor = settings.monitor
         if monitor.removeprefix(VALIDATION) in logged:
             continue
+        hint, quantity = _unknown_monitor_hint(monitor, training, outputs, logged)
         yield Finding(
             ("training", field, "monitor"),
             f"{field} monitors {monitor}, which this model never logs (it logs {_shown(logged)}, each also with "
             f"val_): Keras either stops with a ValueError after the first epoch or warns every epoch and never "
             f"{action}",
-            hint=_unknown_monitor_hint(monitor, training, outputs, logged),
+            hint=hint,
+            suggests=Suggestion(monitor=quantity) if quantity else None,
         )
 
 

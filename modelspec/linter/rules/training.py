@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 from modelspec.diagnostics import Level
-from modelspec.linter.rule import Docs, Finding, Rule, Subject
+from modelspec.linter.rule import Docs, Finding, Rule, Subject, Suggestion
 from modelspec.linter.rules import doc_parts
 from modelspec.linter.rules.doc_parts import spec
 from modelspec.schema.training import BINARY, CATEGORICAL, REGRESSION
@@ -32,6 +32,7 @@ def _squashed_twice(loss, name: str, activation: str, squash: str, raw: tuple[st
         f"{loss.type} has from_logits: true but '{name}' ends in {activation}: the loss applies {squash} "
         f"again to values that are already squashed",
         f"remove the {activation} (a linear output) or set `from_logits: false`",
+        None,
     )
 
 
@@ -41,6 +42,7 @@ def _raw_scores(loss, name: str, squash: str):
         f"'{name}' is linear but {loss.type} has from_logits: false: the loss reads raw scores as "
         f"probabilities and clips them into [1e-7, 1 − 1e-7]",
         f"set `from_logits: true` on the loss, or `activation: {squash}` on the output",
+        Suggestion(activation=squash),  # the squashing the loss expects: the fix that keeps the loss as written
     )
 
 
@@ -53,6 +55,7 @@ def _categorical(loss, name: str, activation: str):
         return (
             f"{loss.type} expects a softmax output (a distribution over classes), but '{name}' ends in {activation}",
             "use `activation: softmax` (or a linear output with `from_logits: true`)",
+            Suggestion(activation="softmax"),
         )
     return None
 
@@ -67,11 +70,13 @@ def _binary(loss, name: str, activation: str):
             f"{loss.type} on a softmax output: softmax makes the units compete (with one unit it is always 1), but "
             f"binary cross-entropy scores each unit as an independent probability",
             "use `activation: sigmoid` (multi-label) or categorical_crossentropy (one class)",
+            None,
         )
     if activation not in ("sigmoid", "hard_sigmoid"):
         return (
             f"{loss.type} expects probabilities in [0, 1] (sigmoid), but '{name}' ends in {activation}",
             "use `activation: sigmoid`",
+            Suggestion(activation="sigmoid"),
         )
     return None
 
@@ -82,11 +87,12 @@ def _regression(loss, name: str, activation: str):
             f"{loss.type} on the softmax classifier '{name}': squared error on probabilities gives vanishing "
             f"gradients exactly when the model is confidently wrong",
             "use categorical_crossentropy",
+            Suggestion(loss="categorical_crossentropy"),
         )
     return None
 
 
-# Per loss kind: (loss, output name, its activation) -> (message, hint), or None when they fit.
+# Per loss kind: (loss, output name, its activation) -> (message, hint, suggestion), or None when they fit.
 _JUDGES = {CATEGORICAL: _categorical, BINARY: _binary, REGRESSION: _regression}
 
 
@@ -126,9 +132,9 @@ def _loss_activation_mismatch(subject: Subject, options: Mapping[str, float]) ->
                 f"{found[0]}. Training is not affected: Keras 3 computes {loss.type} from the logits that "
                 f"{activation} keeps, but the trained model's outputs are {outputs}"
             )
-            yield Finding(path, message, hint=found[1], layer=name, level=Level.INFO)
+            yield Finding(path, message, hint=found[1], layer=name, level=Level.INFO, suggests=found[2])
         else:
-            yield Finding(path, found[0], hint=found[1], layer=name)
+            yield Finding(path, found[0], hint=found[1], layer=name, suggests=found[2])
 
 
 MS301 = Rule(
@@ -186,6 +192,8 @@ def _output_units_loss(subject: Subject, options: Mapping[str, float]) -> Iterat
                 f"unit softmax is always 1 and the loss is constant",
                 hint="set `units:` to the number of classes, or use one sigmoid unit with binary_crossentropy",
                 layer=name,
+                # One unit: the binary reading is the only one a fix can write; the number of classes is the author's
+                suggests=Suggestion(activation=None if activation == "sigmoid" else "sigmoid", loss="binary_crossentropy"),
             )
         elif activation == "softmax":
             yield Finding(
@@ -193,6 +201,7 @@ def _output_units_loss(subject: Subject, options: Mapping[str, float]) -> Iterat
                 f"'{name}' has 1 unit with softmax: its output is always 1, whatever the input",
                 hint="use `activation: sigmoid` for one probability",
                 layer=name,
+                suggests=Suggestion(activation="sigmoid"),
             )
 
 

@@ -9,6 +9,9 @@ from modelspec.linter.rule import Docs, Finding, Rule, Subject
 from modelspec.linter.rules import doc_parts
 from modelspec.linter.rules.doc_parts import spec
 
+# What MS109's hint says to add (and its fix writes); any integer would do.
+SUGGESTED_SEED = 42
+
 
 def _shared_seed(subject: Subject, options: Mapping[str, float]) -> Iterator[Finding]:
     users: dict[int, list] = {}
@@ -92,7 +95,7 @@ def _unseeded(subject: Subject, options: Mapping[str, float]) -> Iterator[Findin
         yield Finding(
             path,
             "the spec sets no `seed:`: every build draws different initial weights, so results cannot be reproduced",
-            hint="add `seed: 42` (any integer) at the top level",
+            hint=f"add `seed: {SUGGESTED_SEED}` (any integer) at the top level",
         )
 
 
@@ -106,8 +109,8 @@ MS109 = Rule(
         what="Flags a spec with random initializers and no top-level `seed:`.",
         why="Without a seed every build starts from different weights, so a training run cannot be repeated and "
         "two runs cannot be compared fairly. With `seed:` set, building twice gives bit-identical weights.",
-        example=spec("  - {type: dense, units: 10, activation: softmax}\n", seed=False),
-        use_instead=spec("  - {type: dense, units: 10, activation: softmax}\n"),
+        example=spec("  - {type: dense, units: 10, activation: softmax}\n", seed=None),
+        use_instead=spec("  - {type: dense, units: 10, activation: softmax}\n", seed=SUGGESTED_SEED),
         references=doc_parts.KERAS_INIT,
     ),
 )
