@@ -26,7 +26,8 @@ A variant that is slower or worse is *degraded*. The families:
   which): ``constant`` (MS101), ``he`` (MS102), ``selu`` (MS104), ``mean`` (MS105), ``seed`` (MS108),
   ``gradient`` (MS113, MS114), ``double`` (MS201), ``softmax`` (MS203), ``units`` (MS302), ``frozen``
   (MS402's freezing), ``head`` (MS301's other cases); ``vgg16`` (MS110 on the corpus's VGG16 at 32×32×3: about
-  1.7 hours on the shared 2 cores, 11.5 s a step: not run to the end). These are run only when ``--only`` names them.
+  1.7 hours on the shared 2 cores, 11.5 s a step: not run to the end), ``vgg16_narrow`` (the same VGG16 at 64×64×3 with every
+  width divided by 4, 12 epochs: about 7 minutes). These are run only when ``--only`` names them.
 
 Writes ``docs/calibration/results_FAMILIES.json`` (every run's history and every variant's findings, verdicts),
 ``docs/calibration/variants.md`` (one row per variant, from every results file there) and the figures
@@ -499,15 +500,26 @@ def more_data(folder: Path) -> tuple[str, str]:
     return str(binary), str(one_hot)
 
 
-def vgg16_cells(data: str, epochs: int = 6) -> list[Cell]:
+def vgg16_cells(data: str, epochs: int = 6, divisor: int = 1, size: int = 32) -> list[Cell]:
     """MS110 on the corpus's VGG16 itself (corpus/applications/vgg16.yaml: Keras's VGG16, Glorot kernels, Adam
     1e-3), its input shrunk to 32 × 32 × 3 for the shared CPUs, on the digits tiled to 32 × 32 × 3: its
-    glorot_uniform kernels against `auto`. One seed, 6 epochs (set by --seeds and EPOCHS for this family)."""
+    glorot_uniform kernels against `auto`. One seed, 6 epochs (set by --seeds and EPOCHS for this family).
+
+    ``divisor`` > 1 divides every conv's filters and fc1's and fc2's units by it, and ``size`` is the input's side
+    (family ``vgg16_narrow``: ÷4 at 64 × 64 × 3, for 2 cores). Every layer's Glorot variance × fan-in,
+    2·C_in/(C_in + C_out), is unchanged but the first's (3 input channels) and fc1's (its fan-in follows the input's
+    side); these two choices together give the logits the corpus VGG16's predicted scale (0.0022× the input's,
+    against 0.0021× at full width and 96 × 96; 0.0051× at ÷8 and 96 × 96, 0.0004× at ÷4 and 32 × 32)."""
     import yaml
 
     spec = yaml.safe_load((Path(__file__).resolve().parent.parent / "corpus/applications/vgg16.yaml").read_text())
-    spec["input"]["shape"] = [32, 32, 3]
+    spec["input"]["shape"] = [size, size, 3]
     spec["seed"] = 1
+    for layer in spec["layers"]:
+        if "filters" in layer:
+            layer["filters"] //= divisor
+        if layer.get("name") in ("fc1", "fc2"):
+            layer["units"] //= divisor
     spec["training"] = {
         "optimizer": ADAM,
         "loss": "categorical_crossentropy",
@@ -516,18 +528,22 @@ def vgg16_cells(data: str, epochs: int = 6) -> list[Cell]:
         "epochs": epochs,
         "validation_split": 0.2,
     }
+    if divisor > 1:
+        spec["name"] = f"vgg16_div{divisor}_{size}"
     vary = "kernel_initializer=glorot_uniform,auto"
-    return [Cell("vgg16", "VGG16 (corpus) at 32×32×3", spec, data, vary, _label("kernel_initializer", "auto"))]
+    title = f"VGG16 (corpus) at {size}×{size}×3" + (f", widths ÷{divisor}" if divisor > 1 else "")
+    return [Cell("vgg16", title, spec, data, vary, _label("kernel_initializer", "auto"))]
 
 
-def digits_32(folder: Path) -> str:
-    """The digits scaled to [0, 1], each pixel repeated 4 × 4 (32 × 32) on 3 channels, one-hot labels, as .npz."""
+def digits_tiled(folder: Path, size: int = 32) -> str:
+    """The digits scaled to [0, 1], each pixel repeated (size/8)² times (size × size) on 3 channels, one-hot
+    labels, as .npz."""
     import numpy as np
 
     one_hot = np.load(more_data(folder)[1])
     x = one_hot["x"].reshape(-1, 8, 8, 1) / 16.0
-    x = np.repeat(np.repeat(x, 4, axis=1), 4, axis=2).repeat(3, axis=3).astype("float32")
-    path = folder / "digits_32x32x3.npz"
+    x = np.repeat(np.repeat(x, size // 8, axis=1), size // 8, axis=2).repeat(3, axis=3).astype("float32")
+    path = folder / f"digits_{size}x{size}x3.npz"
     np.savez(path, x=x, y=one_hot["y"])
     return str(path)
 
@@ -934,7 +950,9 @@ def main() -> None:
         if families & set(NEW_FAMILIES):
             cells += new_cells(families, 8 if args.quick else EPOCHS, *more_data(Path(folder)))
         if "vgg16" in families:
-            cells += vgg16_cells(digits_32(Path(folder)))
+            cells += vgg16_cells(digits_tiled(Path(folder)))
+        if "vgg16_narrow" in families:
+            cells += vgg16_cells(digits_tiled(Path(folder), 64), EPOCHS, divisor=4, size=64)
         skipped = set(args.skip.split(","))
         cells = [cell for cell in cells if cell.spec["name"] not in skipped]
         for number, cell in enumerate(cells, 1):
