@@ -26,8 +26,9 @@ A variant that is slower or worse is *degraded*. The families:
   which): ``constant`` (MS101), ``he`` (MS102), ``selu`` (MS104), ``mean`` (MS105), ``seed`` (MS108),
   ``gradient`` (MS113, MS114), ``double`` (MS201), ``softmax`` (MS203), ``units`` (MS302), ``frozen``
   (MS402's freezing), ``head`` (MS301's other cases); ``vgg16`` (MS110 on the corpus's VGG16 at 32×32×3: about
-  1.7 hours on the shared 2 cores, 11.5 s a step: not run to the end), ``vgg16_narrow`` (the same VGG16 at 64×64×3 with every
-  width divided by 4, 12 epochs: about 7 minutes). These are run only when ``--only`` names them.
+  1.7 hours on the shared 2 cores, 11.5 s a step: not run to the end), ``vgg16_narrow`` (the same VGG16 at
+  64×64×3 with every width divided by 4, 12 epochs: about 5 minutes). These are run only when ``--only`` names
+  them.
 
 Writes ``docs/calibration/results_FAMILIES.json`` (every run's history and every variant's findings, verdicts),
 ``docs/calibration/variants.md`` (one row per variant, from every results file there) and the figures
@@ -535,6 +536,16 @@ def vgg16_cells(data: str, epochs: int = 6, divisor: int = 1, size: int = 32) ->
     return [Cell("vgg16", title, spec, data, vary, _label("kernel_initializer", "auto"))]
 
 
+def vgg_families(families: set, folder: Path) -> list[Cell]:
+    """The cells of the families ``vgg16`` (full width, 32 × 32, 6 epochs) and ``vgg16_narrow`` (÷4, 64 × 64)."""
+    cells = []
+    if "vgg16" in families:
+        cells += vgg16_cells(digits_tiled(folder))
+    if "vgg16_narrow" in families:
+        cells += vgg16_cells(digits_tiled(folder, 64), EPOCHS, divisor=4, size=64)
+    return cells
+
+
 def digits_tiled(folder: Path, size: int = 32) -> str:
     """The digits scaled to [0, 1], each pixel repeated (size/8)² times (size × size) on 3 channels, one-hot
     labels, as .npz."""
@@ -949,10 +960,7 @@ def main() -> None:
             cells += loss_cells(args.quick)
         if families & set(NEW_FAMILIES):
             cells += new_cells(families, 8 if args.quick else EPOCHS, *more_data(Path(folder)))
-        if "vgg16" in families:
-            cells += vgg16_cells(digits_tiled(Path(folder)))
-        if "vgg16_narrow" in families:
-            cells += vgg16_cells(digits_tiled(Path(folder), 64), EPOCHS, divisor=4, size=64)
+        cells += vgg_families(families, Path(folder))
         skipped = set(args.skip.split(","))
         cells = [cell for cell in cells if cell.spec["name"] not in skipped]
         for number, cell in enumerate(cells, 1):

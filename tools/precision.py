@@ -131,6 +131,56 @@ def refused() -> list[str]:
     return [line for line in path.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
 
 
+def _confirmed_part(confirmed: dict[Key, str], found: dict[Key, Diagnostic]) -> list[str]:
+    """The findings on corpus models that training confirmed, with their evidence."""
+    if not confirmed:
+        return []
+    out = [
+        "## Findings that training confirmed (not false alarms)",
+        "",
+        "A model of the corpus, as written (Keras's defaults, the stated optimizer), measured to train worse than",
+        "with the finding's hint: the corpus's premise (\"they train\") fails there, and the finding is true.",
+        "",
+    ]
+    for why in dict.fromkeys(confirmed.values()):
+        where = [key for key in sorted(confirmed, key=str) if confirmed[key] == why and key in found]
+        places = "; ".join(f"`{key[0]}` {key[1]} at {key[2] or '(spec)'}" for key in where)
+        out += [f"- {places}: {why}", ""]
+    return out
+
+
+def _false_alarms_part(
+    found: dict[Key, Diagnostic], known: dict[Key, str], per_rule: dict[str, list[Key]], flagged: int, models: int
+) -> list[str]:
+    """The false alarms per rule, and each one's diagnosis."""
+    out = ["## False alarms per rule (warning and error level)", ""]
+    if not found:
+        return out + [
+            "None: lint reports no warning or error on any model of the corpus that training did not confirm.",
+            "",
+        ]
+    out += [
+        f"{len(found)} findings on {flagged} of {models} models.",
+        "",
+        "| rule | level | findings | models |",
+        "|---|---|---:|---|",
+    ]
+    for code, keys in per_rule.items():
+        names = ", ".join(sorted({Path(key[0]).stem for key in keys}))
+        out.append(f"| {code} `{found[keys[0]].name}` | {found[keys[0]].level.value} | {len(keys)} | {names} |")
+    out += ["", "## Each false alarm and why the rule's premise fails there", ""]
+    for code, keys in per_rule.items():
+        out += [f"### {code} `{found[keys[0]].name}`", ""]
+        by_why: dict[str, list[Key]] = defaultdict(list)  # one diagnosis, every place it explains
+        for key in keys:
+            by_why[known.get(key, "NOT DIAGNOSED: a new finding, missing from KNOWN_FALSE_ALARMS")].append(key)
+        for why, where in by_why.items():
+            places = "; ".join(f"`{key[0]}` {key[2] or '(spec)'}" for key in where)
+            out.append(f"- {places}: {why}")
+        out.append("")
+    return out
+
+
 def render(models: list[Model], known: dict[Key, str], confirmed: dict[Key, str]) -> str:
     """docs/precision.md's text, from the lint of the corpus, the table of diagnoses and the findings that training
     confirmed (not false alarms)."""
@@ -172,45 +222,11 @@ def render(models: list[Model], known: dict[Key, str], confirmed: dict[Key, str]
     ]
     if refused():
         out += ["Not in the corpus: `modelspec import` refuses " + "; ".join(refused()) + ".", ""]
-    if confirmed:
-        out += [
-            "## Findings that training confirmed (not false alarms)",
-            "",
-            "A model of the corpus, as written (Keras's defaults, the stated optimizer), measured to train worse than",
-            "with the finding's hint: the corpus's premise (\"they train\") fails there, and the finding is true.",
-            "",
-        ]
-        for why in dict.fromkeys(confirmed.values()):
-            where = [key for key in sorted(confirmed, key=str) if confirmed[key] == why and key in everything]
-            places = "; ".join(f"`{key[0]}` {key[1]} at {key[2] or '(spec)'}" for key in where)
-            out += [f"- {places}: {why}", ""]
+    out += _confirmed_part(confirmed, everything)
     per_rule: dict[str, list[Key]] = defaultdict(list)
     for key in sorted(found, key=lambda k: (k[1], k[0], k[2] or "")):
         per_rule[key[1]].append(key)
-    out += ["## False alarms per rule (warning and error level)", ""]
-    if not found:
-        out += ["None: lint reports no warning or error on any model of the corpus that training did not confirm.", ""]
-    else:
-        out += [
-            f"{len(found)} findings on {total_flagged} of {len(models)} models.",
-            "",
-            "| rule | level | findings | models |",
-            "|---|---|---:|---|",
-        ]
-        for code, keys in per_rule.items():
-            level = found[keys[0]].level.value
-            names = ", ".join(sorted({Path(key[0]).stem for key in keys}))
-            out.append(f"| {code} `{found[keys[0]].name}` | {level} | {len(keys)} | {names} |")
-        out += ["", "## Each false alarm and why the rule's premise fails there", ""]
-        for code, keys in per_rule.items():
-            out += [f"### {code} `{found[keys[0]].name}`", ""]
-            by_why: dict[str, list[Key]] = defaultdict(list)  # one diagnosis, every place it explains
-            for key in keys:
-                by_why[known.get(key, "NOT DIAGNOSED: a new finding, missing from KNOWN_FALSE_ALARMS")].append(key)
-            for why, where in by_why.items():
-                places = "; ".join(f"`{key[0]}` {key[2] or '(spec)'}" for key in where)
-                out.append(f"- {places}: {why}")
-            out.append("")
+    out += _false_alarms_part(found, known, per_rule, total_flagged, len(models))
     infos = Counter(
         (finding.code, finding.name) for model in models for finding in model.findings if finding.level == Level.INFO
     )

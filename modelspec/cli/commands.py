@@ -65,4 +65,3 @@ class _Commands(click.Group):
 @click.version_option(__version__, prog_name="modelspec")
 def cli() -> None:
     """Validate, lint and compile YAML model specs into Keras 3 models."""
-

@@ -113,7 +113,8 @@ def _metric_hint(prefix: str, base: str, training: Training, outputs: list[str],
     if metric not in map(canonical_metric, training.metrics):
         where = f"`{prefix}{metric}`" if len(outputs) == 1 else f"`{prefix}{outputs[0]}_{metric}` (one per output)"
         return (
-            f"add {metric} to training.metrics so that Keras computes it, then monitor {where}; or monitor {prefix}loss",
+            f"add {metric} to training.metrics so that Keras computes it, then monitor {where}; "
+            f"or monitor {prefix}loss",
             None,
         )
     names = " or ".join(f"`{prefix}{output}_{metric}`" for output in outputs[:3])

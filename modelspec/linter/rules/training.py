@@ -193,7 +193,9 @@ def _output_units_loss(subject: Subject, options: Mapping[str, float]) -> Iterat
                 hint="set `units:` to the number of classes, or use one sigmoid unit with binary_crossentropy",
                 layer=name,
                 # One unit: the binary reading is the only one a fix can write; the number of classes is the author's
-                suggests=Suggestion(activation=None if activation == "sigmoid" else "sigmoid", loss="binary_crossentropy"),
+                suggests=Suggestion(
+                    activation=None if activation == "sigmoid" else "sigmoid", loss="binary_crossentropy"
+                ),
             )
         elif activation == "softmax":
             yield Finding(
