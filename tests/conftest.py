@@ -9,6 +9,7 @@ nox sessions (noxfile.py) run the others on Python 3.10 and 3.13 with `pip insta
 from __future__ import annotations
 
 import ast
+import importlib.util
 import math
 import os
 import subprocess
@@ -24,6 +25,16 @@ SPEC_IDS = [path.stem for path in SPECS]
 
 WITHOUT_TENSORFLOW_VARIABLE = "MODELSPEC_TESTS_WITHOUT_TENSORFLOW"
 WITHOUT_TENSORFLOW = os.environ.get(WITHOUT_TENSORFLOW_VARIABLE) == "1"
+
+
+def load_script(name: str, path: Path):
+    """A script of this repository (tools/, benchmarks/, examples/: not packages) loaded as module ``name``; it
+    stays in ``sys.modules``, where dataclasses look their module up."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def marked_tensorflow_as_a_whole(path: Path) -> bool:

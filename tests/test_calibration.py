@@ -3,10 +3,8 @@ its threshold table says what the rules do, and every calibrated rule's docs poi
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,16 +12,13 @@ import pytest
 from modelspec.linter import registry
 from modelspec.linter.docs import explain
 from modelspec.schema.training import OPTIMIZER_MODELS
+from tests.conftest import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _study():
-    spec = importlib.util.spec_from_file_location("calibration", ROOT / "benchmarks" / "calibration.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("calibration", module)  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_script("calibration", ROOT / "benchmarks" / "calibration.py")
 
 
 def _variant(label, accuracies, losses, findings=()):

@@ -10,13 +10,13 @@ docs/precision.md, printed by tools/precision.py, must match the corpus and the 
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
@@ -45,17 +45,9 @@ CONFIRMED: dict[tuple[str, str, str | None], str] = {
 KNOWN_FALSE_ALARMS: dict[tuple[str, str, str | None], str] = {}
 
 
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
 @functools.cache
 def _precision():
-    return _load("_corpus_precision", ROOT / "tools" / "precision.py")
+    return load_script("_corpus_precision", ROOT / "tools" / "precision.py")
 
 
 @functools.cache

@@ -7,7 +7,6 @@ shows why at initialisation."""
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import re
 import subprocess
@@ -19,6 +18,7 @@ import pytest
 from modelspec import probe
 from modelspec.loader import load_spec
 from modelspec.variants import variants
+from tests.conftest import load_script
 
 pytestmark = pytest.mark.tensorflow
 
@@ -29,12 +29,8 @@ STUCK, LEARNING = 0.3, 0.4  # best validation accuracy of ten classes: near chan
 
 @pytest.fixture(scope="module")
 def example():
-    found = importlib.util.spec_from_file_location("init_experiments_run", EXAMPLE / "run.py")
-    module = importlib.util.module_from_spec(found)
-    sys.modules[found.name] = module  # dataclasses look their module up there
-    found.loader.exec_module(module)
-    yield module
-    del sys.modules[found.name]
+    yield load_script("init_experiments_run", EXAMPLE / "run.py")
+    del sys.modules["init_experiments_run"]
 
 
 def _best(experiment, result) -> dict[str, float]:

@@ -10,12 +10,12 @@ must be trained again), when lint's recall on the faults falls below the target,
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 VERDICTS = ROOT / "corpus" / "mutants" / "verdicts.json"
@@ -23,17 +23,9 @@ TARGET = 0.9  # issue 17: ≥ 90% of the training-verified faults reported at wa
 FLOOR_WITHOUT_DATA = 0.7  # lint without data (measured 76%, below the target: see test_recall_without_data)
 
 
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
 @functools.cache
 def _precision():
-    return _load("_recall_precision", ROOT / "tools" / "precision.py")
+    return load_script("_recall_precision", ROOT / "tools" / "precision.py")
 
 
 @functools.cache

@@ -412,9 +412,7 @@ def render_data_doc(linted: list[Linted]) -> str:
 def corpus_tables() -> tuple[dict[Key, str], dict[Key, str]]:
     """The table of diagnoses and the table of confirmed findings, from tests/test_corpus.py (one copy of each;
     the test holds them)."""
-    spec = importlib.util.spec_from_file_location("_corpus_test", ROOT / "tests" / "test_corpus.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _load_module("_corpus_test", ROOT / "tests" / "test_corpus.py")
     return module.KNOWN_FALSE_ALARMS, module.CONFIRMED
 
 
