@@ -22,7 +22,8 @@ from modelspec.fixing import SAFE, UNSAFE, applicability, edits, fix
 from modelspec.fixing.engine import UNSAFE_REASON
 from modelspec.fixing.files import fix_file, write
 from modelspec.linter import registry
-from modelspec.linter.runner import lint
+from modelspec.linter.rule import Suggestion
+from modelspec.linter.runner import DEFAULT_CONFIG, lint, located
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXES = ROOT / "tests" / "fixes"
@@ -345,6 +346,39 @@ def test_fix_over_a_folder_reports_each_file(tmp_path):
     assert result.exit_code == 0, result.output
     assert re.findall(r"Fixed (\d) findings? in .*([ab])\.yaml", result.stderr) == [("2", "a"), ("1", "b")]
     assert "All checks passed (2 files)." in result.stdout
+
+
+def _findings(text: str) -> dict:
+    """The rules' findings on ``text`` by code, as the fix engine gets them (with their suggestion records)."""
+    pairs = located(modelspec.load_spec(text), DEFAULT_CONFIG)
+    return {diagnostic.code: finding for diagnostic, finding in pairs if finding is not None}
+
+
+@pytest.mark.parametrize(
+    "training",
+    [
+        # binary cross-entropy on a softmax output: sigmoid (multi-label) or categorical_crossentropy (one class)
+        "{optimizer: adam, loss: binary_crossentropy}",
+        # from_logits on a softmax output: remove the softmax, or set from_logits: false
+        "{optimizer: adam, loss: {type: categorical_crossentropy, from_logits: true}}",
+        # a monitor Keras never logs and nothing near it: one of the logged quantities
+        "{optimizer: adam, loss: categorical_crossentropy, early_stopping: {monitor: zzz}}",
+    ],
+)
+def test_a_hint_that_leaves_a_choice_is_not_fixed(training):
+    text = HEAD.replace("layers:\n", f"training: {training}\nlayers:\n") + OUT.replace("10", "3")
+    before = _findings(text)
+    result = fix(text, unsafe=True)
+    assert result.text == text and not result.applied
+    assert [skip.reason for skip in result.skipped] == ["the hint offers a choice: fix it by hand"], before
+    assert not any(finding.suggests for finding in before.values())
+
+
+def test_a_hint_that_names_one_edit_carries_it_as_a_record():
+    text = HEAD.replace("layers:\n", "training: {optimizer: adam, loss: categorical_crossentropy}\nlayers:\n")
+    text += "  - {type: dense, units: 1, activation: softmax}\n"
+    assert _findings(text)["MS302"].suggests == Suggestion(activation="sigmoid", loss="binary_crossentropy")
+    assert "binary_crossentropy" in fix(text, unsafe=True).text
 
 
 def test_public_api():
