@@ -149,10 +149,11 @@ def _confirmed_part(confirmed: dict[Key, str], found: dict[Key, Diagnostic]) -> 
     return out
 
 
-def _false_alarms_part(
-    found: dict[Key, Diagnostic], known: dict[Key, str], per_rule: dict[str, list[Key]], flagged: int, models: int
-) -> list[str]:
+def _false_alarms_part(found: dict[Key, Diagnostic], known: dict[Key, str], flagged: int, models: int) -> list[str]:
     """The false alarms per rule, and each one's diagnosis."""
+    per_rule: dict[str, list[Key]] = defaultdict(list)
+    for key in sorted(found, key=lambda k: (k[1], k[0], k[2] or "")):
+        per_rule[key[1]].append(key)
     out = ["## False alarms per rule (warning and error level)", ""]
     if not found:
         return out + [
@@ -223,10 +224,7 @@ def render(models: list[Model], known: dict[Key, str], confirmed: dict[Key, str]
     if refused():
         out += ["Not in the corpus: `modelspec import` refuses " + "; ".join(refused()) + ".", ""]
     out += _confirmed_part(confirmed, everything)
-    per_rule: dict[str, list[Key]] = defaultdict(list)
-    for key in sorted(found, key=lambda k: (k[1], k[0], k[2] or "")):
-        per_rule[key[1]].append(key)
-    out += _false_alarms_part(found, known, per_rule, total_flagged, len(models))
+    out += _false_alarms_part(found, known, total_flagged, len(models))
     infos = Counter(
         (finding.code, finding.name) for model in models for finding in model.findings if finding.level == Level.INFO
     )
